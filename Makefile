@@ -1,0 +1,38 @@
+# sfsync: every target sets up what it needs, so on a fresh machine `make demo` and `make test` are
+# the whole installation.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench venv postgres clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# PostgreSQL for the source tests: installed from the machine's package manager when missing;
+# the tests start their own throwaway cluster on loopback.
+postgres:
+	@bash scripts/ensure-postgres.sh
+
+demo: $(STAMP)
+	$(BIN)/sfsync demo
+
+test: $(STAMP) postgres
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Fixtures: the local org emulator (owned by the emulator work)."""

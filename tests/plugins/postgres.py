@@ -1,0 +1,1 @@
+"""Fixtures: a throwaway PostgreSQL cluster on loopback (owned by the sources work)."""
