@@ -1,0 +1,113 @@
+"""The SQLite schema of the state store, as an ordered list of migrations.
+
+``PRAGMA user_version`` holds the number of migrations applied. Opening a store applies the missing ones
+inside one ``BEGIN IMMEDIATE`` transaction, so several processes opening a fresh store at once apply each
+migration exactly once. A store written by a newer sfsync (more migrations than this code knows) is refused
+rather than guessed at. Append new migrations; never edit an applied one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sfsync.errors import StateError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: runs, row results, run journal, per-sync status
+    """
+    CREATE TABLE runs (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        sync          TEXT    NOT NULL,
+        trigger       TEXT    NOT NULL CHECK (trigger IN ('manual', 'schedule', 'ui', 'api')),
+        status        TEXT    NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted')),
+        started_at    TEXT    NOT NULL,
+        finished_at   TEXT,
+        rows_read     INTEGER NOT NULL DEFAULT 0,
+        new           INTEGER NOT NULL DEFAULT 0,
+        changed       INTEGER NOT NULL DEFAULT 0,
+        unchanged     INTEGER NOT NULL DEFAULT 0,
+        created       INTEGER NOT NULL DEFAULT 0,
+        updated       INTEGER NOT NULL DEFAULT 0,
+        rejected      INTEGER NOT NULL DEFAULT 0,
+        api_calls     INTEGER NOT NULL DEFAULT 0,
+        duration_s    REAL,
+        error         TEXT,
+        api           TEXT,
+        pid           INTEGER NOT NULL,
+        host          TEXT    NOT NULL
+    );
+    CREATE INDEX runs_by_sync ON runs (sync, id);
+    CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+
+    CREATE TABLE row_results (
+        run_id        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        sync          TEXT    NOT NULL,
+        primary_key   TEXT    NOT NULL,
+        operation     TEXT    NOT NULL,
+        success       INTEGER NOT NULL,
+        record_id     TEXT,
+        error_code    TEXT,
+        message       TEXT,
+        fields        TEXT
+    );
+    CREATE INDEX row_results_by_run ON row_results (run_id, success, error_code);
+
+    CREATE TABLE journal (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        sync          TEXT    NOT NULL,
+        job_id        TEXT    NOT NULL UNIQUE,
+        object        TEXT    NOT NULL,
+        operation     TEXT    NOT NULL,
+        state         TEXT    NOT NULL
+                      CHECK (state IN ('new', 'uploaded', 'closed', 'collected', 'aborted')),
+        chunk_path    TEXT,
+        row_start     INTEGER,
+        row_end       INTEGER,
+        error         TEXT,
+        created_at    TEXT    NOT NULL,
+        updated_at    TEXT    NOT NULL
+    );
+    CREATE INDEX journal_by_sync ON journal (sync, state);
+    CREATE INDEX journal_by_run ON journal (run_id);
+
+    CREATE TABLE sync_status (
+        sync          TEXT PRIMARY KEY,
+        paused        INTEGER NOT NULL DEFAULT 0,
+        pause_cause   TEXT,
+        paused_at     TEXT,
+        warning_state TEXT    NOT NULL DEFAULT '{}',
+        updated_at    TEXT    NOT NULL
+    );
+    """,
+)
+
+
+def migrate(conn: sqlite3.Connection, *, path: str) -> int:
+    """Bring the schema of ``conn`` (in autocommit mode) up to date; return the schema version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            raise StateError(
+                f"state store {path} has schema version {version}, newer than this sfsync knows "
+                f"({len(MIGRATIONS)})",
+                hint="upgrade sfsync, or point --state-dir at another directory",
+            )
+        for number in range(version, len(MIGRATIONS)):
+            for statement in _statements(MIGRATIONS[number]):
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (``executescript`` would commit our transaction)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+__all__ = ["MIGRATIONS", "migrate"]

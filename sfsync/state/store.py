@@ -1,0 +1,556 @@
+"""The state store: run history, row results, run journal and per-sync status in SQLite, plus snapshots
+and run locks on disk, all under one directory (``.sfsync/`` beside the project by default)::
+
+    .sfsync/
+      state.db             SQLite (WAL): runs, row_results, journal, sync_status
+      locks/<sync>.lock    per-sync run locks (flock)
+      snapshots/<sync>/    last synced values, swapped in atomically (see snapshots.py)
+      work/<sync>/<id>/    a diff's outputs until the snapshot advances
+      tmp/                 DuckDB spill files
+
+A CLI run, the scheduler and the web UI may use one store at the same time from different processes:
+SQLite runs in WAL mode (readers never block the writer), every write is a short ``BEGIN IMMEDIATE``
+transaction (so writers queue instead of failing on a lock upgrade), and ``busy_timeout`` makes a writer
+wait for the current one instead of raising "database is locked". One ``StateStore`` object may be shared
+by threads: it serialises use of its connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import pyarrow as pa
+
+from sfsync.errors import StateError
+from sfsync.state import journal, results
+from sfsync.state.lock import LockOwner, RunLock, is_locked, read_owner
+from sfsync.state.records import (
+    JournalEntry,
+    JournalState,
+    RowResult,
+    RunCounts,
+    RunRecord,
+    RunStatus,
+    SyncStatus,
+    Trigger,
+)
+from sfsync.state.schema import migrate
+from sfsync.state.snapshots import SnapshotStore, check_sync_name
+
+#: Name of the state directory created beside the project file.
+STATE_DIR_NAME = ".sfsync"
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    """Tuning of the state store; the defaults suit a laptop and a small server alike."""
+
+    #: How long a writer waits for another process's write transaction before failing (milliseconds).
+    busy_timeout_ms: int = 30_000
+    #: Rows per ``executemany`` call when storing row results.
+    results_batch_rows: int = 50_000
+    #: SQLite ``synchronous`` level. NORMAL is durable against process crashes in WAL mode; FULL also
+    #: against power loss, at the cost of an fsync per commit.
+    synchronous: str = "NORMAL"
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    """Where each part of the state lives."""
+
+    root: Path
+
+    @property
+    def database(self) -> Path:
+        return self.root / "state.db"
+
+    @property
+    def locks(self) -> Path:
+        return self.root / "locks"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root / "snapshots"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    def lock_file(self, sync: str) -> Path:
+        return self.locks / f"{check_sync_name(sync)}.lock"
+
+
+def default_state_dir(project_file: str | os.PathLike[str]) -> Path:
+    """The state directory of a project: ``.sfsync/`` beside its ``sfsync.yml``."""
+    return Path(project_file).resolve().parent / STATE_DIR_NAME
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(value: object) -> datetime | None:
+    return datetime.fromisoformat(str(value)) if value is not None else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_RUN_COLUMNS = (
+    "id, sync, trigger, status, started_at, finished_at, rows_read, new, changed, unchanged, created,"
+    " updated, rejected, api_calls, duration_s, error, api, pid, host"
+)
+
+
+def _run(row: tuple[object, ...]) -> RunRecord:
+    (rid, sync, trig, status, started, finished, *nums, duration, error, api, pid, host) = row
+    counts = RunCounts(*(int(str(n)) for n in nums))
+    started_at = _ts(started)
+    assert started_at is not None
+    return RunRecord(
+        id=int(str(rid)),
+        sync=str(sync),
+        trigger=Trigger(str(trig)),
+        status=RunStatus(str(status)),
+        started_at=started_at,
+        finished_at=_ts(finished),
+        counts=counts,
+        duration_s=float(str(duration)) if duration is not None else None,
+        error=str(error) if error is not None else None,
+        api=str(api) if api is not None else None,
+        pid=int(str(pid)),
+        host=str(host),
+    )
+
+
+class StateStore:
+    """Run history, row results, run journal, per-sync status, snapshots and run locks of one project."""
+
+    def __init__(self, paths: StatePaths, conn: sqlite3.Connection, settings: StateSettings) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.snapshots = SnapshotStore(paths.snapshots)
+        self._conn = conn
+        self._mutex = threading.RLock()
+
+    # -- opening -------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str], settings: StateSettings | None = None) -> StateStore:
+        """Open (creating if needed) the store in ``directory`` and bring its schema up to date."""
+        settings = settings or StateSettings()
+        paths = StatePaths(Path(directory))
+        try:
+            for d in (paths.root, paths.locks, paths.snapshots, paths.work, paths.tmp):
+                d.mkdir(parents=True, exist_ok=True)
+            ignore = paths.root / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# sfsync state: run history, snapshots, locks. Not for git.\n*\n")
+            conn = sqlite3.connect(
+                paths.database,
+                timeout=settings.busy_timeout_ms / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(
+                f"cannot open the state store in {paths.root}: {exc}",
+                hint="check that the directory is writable, or choose another state directory",
+            ) from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(settings.busy_timeout_ms)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StateError(
+                    f"the state store {paths.database} cannot use WAL mode (got {mode})",
+                    hint="put the state directory on a local filesystem",
+                )
+            conn.execute(f"PRAGMA synchronous = {settings.synchronous}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(conn, path=str(paths.database))
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StateError(
+                f"the state store {paths.database} is unusable: {exc}",
+                hint="if the file is corrupt, move it away; run history starts afresh (snapshots are kept)",
+            ) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return cls(paths, conn, settings)
+
+    @classmethod
+    def for_project(
+        cls, project_file: str | os.PathLike[str], settings: StateSettings | None = None
+    ) -> StateStore:
+        return cls.open(default_state_dir(project_file), settings)
+
+    def close(self) -> None:
+        with self._mutex:
+            self._conn.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"StateStore({str(self.paths.root)!r})"
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken up front so concurrent writers queue on busy_timeout."""
+        with self._mutex:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StateError(
+                    f"the state store {self.paths.database} stayed locked for "
+                    f"{self.settings.busy_timeout_ms} ms: {exc}",
+                    hint="another sfsync process holds a long write; retry, or raise busy_timeout_ms",
+                ) from exc
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex:
+            yield self._conn
+
+    # -- runs ----------------------------------------------------------------------------------------
+    def start_run(self, sync: str, trigger: Trigger | str = Trigger.MANUAL) -> RunRecord:
+        """Record a run that starts now (status ``running``)."""
+        check_sync_name(sync)
+        trig = Trigger(trigger)
+        with self._write() as conn:
+            row = conn.execute(
+                "INSERT INTO runs (sync, trigger, status, started_at, pid, host)"
+                f" VALUES (?, ?, 'running', ?, ?, ?)"
+                f" RETURNING {_RUN_COLUMNS}",
+                (sync, trig.value, _now().isoformat(), os.getpid(), socket.gethostname()),
+            ).fetchone()
+        return _run(tuple(row))
+
+    def update_run(self, run_id: int, counts: RunCounts, *, api: str | None = None) -> RunRecord:
+        """Store progress counts of a running run (the web UI shows them live)."""
+        return self._set_run(run_id, counts=counts, api=api, status=None, error=None)
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: RunStatus | str,
+        counts: RunCounts | None = None,
+        *,
+        api: str | None = None,
+        error: str | None = None,
+    ) -> RunRecord:
+        """End a run: final status, counts, API used and error text (never a secret: callers redact)."""
+        final = RunStatus(status)
+        if final is RunStatus.RUNNING:
+            raise StateError(f"finish_run({run_id}) needs a final status, not running")
+        return self._set_run(run_id, counts=counts, api=api, status=final, error=error)
+
+    def _set_run(
+        self,
+        run_id: int,
+        *,
+        counts: RunCounts | None,
+        api: str | None,
+        status: RunStatus | None,
+        error: str | None,
+    ) -> RunRecord:
+        with self._write() as conn:
+            current = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if current is None:
+                raise StateError(f"run {run_id} does not exist in {self.paths.database}")
+            run = _run(tuple(current))
+            c = counts or run.counts
+            sets = (
+                "rows_read = ?, new = ?, changed = ?, unchanged = ?, created = ?, updated = ?, rejected = ?,"
+                " api_calls = ?, api = coalesce(?, api)"
+            )
+            args: list[object] = [
+                c.rows_read,
+                c.new,
+                c.changed,
+                c.unchanged,
+                c.created,
+                c.updated,
+                c.rejected,
+                c.api_calls,
+                api,
+            ]
+            if status is not None:
+                now = _now()
+                sets += ", status = ?, finished_at = ?, duration_s = ?, error = ?"
+                args += [status.value, now.isoformat(), (now - run.started_at).total_seconds(), error]
+            row = conn.execute(
+                f"UPDATE runs SET {sets} WHERE id = ? RETURNING {_RUN_COLUMNS}", [*args, run_id]
+            ).fetchone()
+        return _run(tuple(row))
+
+    def get_run(self, run_id: int) -> RunRecord:
+        with self._read() as conn:
+            row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise StateError(f"run {run_id} does not exist", hint="list runs with `sfsync runs`")
+        return _run(tuple(row))
+
+    def runs(
+        self, sync: str | None = None, limit: int = 50, *, status: RunStatus | str | None = None
+    ) -> list[RunRecord]:
+        """Most recent runs first, optionally of one sync and/or one status."""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE 1 = 1"
+        args: list[object] = []
+        if sync is not None:
+            sql += " AND sync = ?"
+            args.append(sync)
+        if status is not None:
+            sql += " AND status = ?"
+            args.append(RunStatus(status).value)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        with self._read() as conn:
+            return [_run(tuple(r)) for r in conn.execute(sql, args)]
+
+    def last_run(self, sync: str, *, status: RunStatus | str | None = None) -> RunRecord | None:
+        found = self.runs(sync, 1, status=status)
+        return found[0] if found else None
+
+    def reap_interrupted(self, sync: str | None = None) -> list[RunRecord]:
+        """Mark ``running`` runs whose process is gone as ``interrupted``; return them (for recovery).
+
+        A run counts as gone when its sync's run lock is free (the kernel released it when the process
+        died) and, on this host, its pid is not alive. Call it while holding the sync's lock.
+        """
+        host = socket.gethostname()
+        gone: list[int] = []
+        for run in self.runs(sync, limit=1_000_000, status=RunStatus.RUNNING):
+            if run.pid == os.getpid() and run.host == host:
+                continue
+            lock_path = self.paths.lock_file(run.sync)
+            if run.host == host and _pid_alive(run.pid) and is_locked(lock_path):
+                continue
+            if run.host != host and is_locked(lock_path):
+                continue
+            gone.append(run.id)
+        reaped = []
+        for run_id in gone:
+            reaped.append(
+                self._set_run(
+                    run_id,
+                    counts=None,
+                    api=None,
+                    status=RunStatus.INTERRUPTED,
+                    error="the process running this sync stopped before the run finished",
+                )
+            )
+        return reaped
+
+    # -- row results ---------------------------------------------------------------------------------
+    def record_results(
+        self,
+        run_id: int,
+        data: pa.Table | pa.RecordBatchReader,
+        *,
+        operation: str | None = None,
+        collected_job_id: str | None = None,
+    ) -> int:
+        """Store per-row results (columns: see ``sfsync.state.results``) in one transaction.
+
+        With ``collected_job_id`` the journal entry of that Bulk job moves to ``collected`` in the same
+        transaction, so after a crash either both happened or neither did.
+        """
+        run = self.get_run(run_id)
+        with self._write() as conn:
+            n = results.insert_results(
+                conn, run_id, run.sync, data, operation=operation, batch_rows=self.settings.results_batch_rows
+            )
+            if collected_job_id is not None:
+                journal.set_state(
+                    conn, collected_job_id, JournalState.COLLECTED, error=None, now=_now().isoformat()
+                )
+        return n
+
+    def row_results(
+        self,
+        run_id: int,
+        *,
+        success: bool | None = None,
+        code: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RowResult]:
+        with self._read() as conn:
+            return results.select_results(
+                conn, run_id, success=success, code=code, limit=limit, offset=offset
+            )
+
+    def rejected_rows(
+        self, run_id: int, code: str | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[RowResult]:
+        """Rows Salesforce rejected in a run, optionally only one error code, in the order stored."""
+        return self.row_results(run_id, success=False, code=code, limit=limit, offset=offset)
+
+    def rejected_table(self, run_id: int, code: str | None = None) -> pa.Table:
+        """Rejected rows as Arrow (for ``show-run --rejected --json`` and CSV export)."""
+        with self._read() as conn:
+            return results.results_arrow(conn, run_id, success=False, code=code)
+
+    def rejected_counts(self, run_id: int) -> dict[str, int]:
+        """Rejected rows of a run by error code, most frequent first."""
+        with self._read() as conn:
+            return results.count_by_code(conn, run_id)
+
+    def prune_results(self, keep_runs: int) -> int:
+        """Delete row results of all but the ``keep_runs`` latest runs of each sync; return rows deleted."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "DELETE FROM row_results WHERE run_id IN (SELECT id FROM (SELECT id, row_number() OVER"
+                " (PARTITION BY sync ORDER BY id DESC) AS n FROM runs) WHERE n > ?)",
+                (keep_runs,),
+            )
+            return int(cur.rowcount)
+
+    # -- run journal ---------------------------------------------------------------------------------
+    def journal_add(
+        self,
+        run_id: int,
+        job_id: str,
+        object: str,
+        operation: str,
+        *,
+        chunk_path: str | None = None,
+        row_start: int | None = None,
+        row_end: int | None = None,
+    ) -> JournalEntry:
+        """Journal a Bulk job (state ``new``) right after creating it and before uploading to it."""
+        run = self.get_run(run_id)
+        with self._write() as conn:
+            return journal.add_entry(
+                conn,
+                run_id=run_id,
+                sync=run.sync,
+                job_id=job_id,
+                object=object,
+                operation=operation,
+                chunk_path=chunk_path,
+                row_start=row_start,
+                row_end=row_end,
+                now=_now().isoformat(),
+            )
+
+    def journal_set_state(
+        self, job_id: str, state: JournalState | str, *, error: str | None = None
+    ) -> JournalEntry:
+        with self._write() as conn:
+            return journal.set_state(conn, job_id, JournalState(state), error=error, now=_now().isoformat())
+
+    def journal_entry(self, job_id: str) -> JournalEntry | None:
+        with self._read() as conn:
+            return journal.get_entry(conn, job_id)
+
+    def journal_entries(self, *, run_id: int | None = None, sync: str | None = None) -> list[JournalEntry]:
+        with self._read() as conn:
+            return journal.select_entries(conn, run_id=run_id, sync=sync, pending_only=False)
+
+    def journal_pending(self, sync: str) -> list[JournalEntry]:
+        """Jobs of a sync not yet collected or aborted: what crash recovery must deal with."""
+        with self._read() as conn:
+            return journal.select_entries(conn, run_id=None, sync=sync, pending_only=True)
+
+    # -- per-sync status -----------------------------------------------------------------------------
+    def sync_status(self, sync: str) -> SyncStatus:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT paused, pause_cause, paused_at, warning_state, updated_at FROM sync_status"
+                " WHERE sync = ?",
+                (sync,),
+            ).fetchone()
+        if row is None:
+            return SyncStatus(sync=sync)
+        paused, cause, paused_at, warning, updated = row
+        return SyncStatus(
+            sync=sync,
+            paused=bool(paused),
+            pause_cause=cause,
+            paused_at=_ts(paused_at),
+            warning_state={str(k): str(v) for k, v in json.loads(warning or "{}").items()},
+            updated_at=_ts(updated),
+        )
+
+    def sync_statuses(self) -> list[SyncStatus]:
+        with self._read() as conn:
+            names = [str(r[0]) for r in conn.execute("SELECT sync FROM sync_status ORDER BY sync")]
+        return [self.sync_status(n) for n in names]
+
+    def set_paused(self, sync: str, paused: bool, cause: str | None = None) -> SyncStatus:
+        """Pause (with a cause shown to users, e.g. "paused by alice" or "3 failures in a row") or resume."""
+        check_sync_name(sync)
+        now = _now().isoformat()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO sync_status (sync, paused, pause_cause, paused_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sync) DO UPDATE SET paused = excluded.paused,"
+                " pause_cause = excluded.pause_cause,"
+                " paused_at = excluded.paused_at, updated_at = excluded.updated_at",
+                (sync, int(paused), cause if paused else None, now if paused else None, now),
+            )
+        return self.sync_status(sync)
+
+    def set_warning_state(self, sync: str, state: Mapping[str, str]) -> SyncStatus:
+        """Replace the alerting state of a sync's warnings (rule name → state, e.g. ``firing``)."""
+        check_sync_name(sync)
+        now = _now().isoformat()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO sync_status (sync, warning_state, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (sync) DO UPDATE SET warning_state = excluded.warning_state,"
+                " updated_at = excluded.updated_at",
+                (sync, json.dumps(dict(state), sort_keys=True), now),
+            )
+        return self.sync_status(sync)
+
+    # -- run locks -----------------------------------------------------------------------------------
+    def lock(self, sync: str, *, run_id: int | None = None) -> RunLock:
+        """The cross-process run lock of a sync (not yet taken): ``with store.lock(name): ...``.
+
+        Entering raises :class:`~sfsync.state.lock.SyncBusyError` if another process (or another run in
+        this one) holds it; ``.acquire(wait=seconds)`` waits first.
+        """
+        return RunLock(self.paths.lock_file(sync), sync, run_id=run_id)
+
+    def lock_owner(self, sync: str) -> LockOwner | None:
+        """Who runs the sync right now, or None if nobody does."""
+        path = self.paths.lock_file(sync)
+        return read_owner(path) if is_locked(path) else None
+
+
+__all__ = ["STATE_DIR_NAME", "StatePaths", "StateSettings", "StateStore", "default_state_dir"]
