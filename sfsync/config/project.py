@@ -1,0 +1,295 @@
+"""The project file as typed models: models, segments, syncs, warnings and the :class:`Project` root.
+
+Names of sections and keys are the contract of DESIGN.md. ``Project.resolve_sync(name)`` gives everything
+one sync needs (its model, the segment filter if any, source, destination and notifications).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from sfsync.config.destinations import DestinationConfig, NotificationConfig
+from sfsync.config.schedule import ManualSchedule, Schedule, parse_interval
+from sfsync.config.sources import SourceConfig
+from sfsync.errors import ConfigError
+
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
+
+SKIP_REFERENCES = "skip_references"
+"""Validation-context key: the loader checks references itself (with line numbers)."""
+
+Loc = tuple[str | int, ...]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Model(_Strict):
+    """A SQL query or a table of a source, with what one row stands for and its unique key."""
+
+    source: str
+    kind: Literal["user", "custom", "event"] = Field(
+        description="user: one row per person; custom: one row per anything; event: one row per event"
+    )
+    primary_key: str = Field(min_length=1, description="a unique, non-null column")
+    sql: str | None = None
+    table: str | None = None
+    description: str | None = None
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, v: str | None) -> str | None:
+        if v is not None and not _TABLE.match(v):
+            raise ValueError(
+                f"{v!r} is not a plain table name: write name, schema.name or db.schema.name, "
+                "or use sql: for anything else"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Model:
+        if (self.sql is None) == (self.table is None):
+            raise ValueError("a model has exactly one of sql: (a query) or table: (a table name)")
+        if self.sql is not None and not self.sql.strip():
+            raise ValueError("sql: is empty")
+        return self
+
+    @property
+    def base_sql(self) -> str:
+        """The model's rows as one SELECT (the table read whole, or the query as written, minus a final ;)."""
+        if self.table is not None:
+            return f"select * from {self.table}"
+        assert self.sql is not None
+        return self.sql.strip().rstrip(";").strip()
+
+
+class Segment(_Strict):
+    """A model filtered by a SQL condition pushed down into the source query."""
+
+    model: str
+    where: str = Field(min_length=1)
+    description: str | None = None
+
+
+class ObjectId(_Strict):
+    """The mapping that links a row to a record: ``column`` (model) → ``field`` (Id or an external id)."""
+
+    column: str = Field(min_length=1)
+    field: str = Field(min_length=1)
+
+
+class Warnings(_Strict):
+    """When a sync's runs raise a warning, and whom to tell (names of ``notifications:``)."""
+
+    on_failure: bool = Field(default=True, description="a run failed (could not finish)")
+    rejected_rows_percent: float | None = Field(
+        default=None, ge=0, le=100, description="a run rejected more than this share of the rows it sent"
+    )
+    row_count_drop_percent: float | None = Field(
+        default=None, ge=0, le=100, description="the model's row count fell by more than this share since last run"
+    )
+    slower_than: str | None = Field(default=None, description='a run took longer than this interval ("30m")')
+    paused: bool = Field(default=False, description="a scheduled run was skipped because the sync is paused")
+    notify: list[str] = Field(default_factory=list)
+
+    @field_validator("slower_than")
+    @classmethod
+    def _interval(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_interval(v)
+        return v
+
+
+def _schedule_shorthand(v: Any) -> Any:
+    return {"manual": True} if v == "manual" or v is None else v
+
+
+class Sync(_Strict):
+    """One model or segment → one Salesforce object."""
+
+    from_: str = Field(alias="from", description="a model or a segment")
+    to: str = Field(description="a destination")
+    object: str = Field(min_length=1, description="the Salesforce object's API name")
+    mode: Literal["insert", "update", "upsert"]
+    object_id: ObjectId | None = None
+    mappings: dict[str, str] = Field(description="model column → Salesforce field")
+    api: Literal["auto", "rest", "bulk"] = "auto"
+    schedule: Annotated[Schedule, BeforeValidator(_schedule_shorthand)] = Field(default_factory=ManualSchedule)
+    warnings: Warnings = Field(default_factory=Warnings)
+    description: str | None = None
+
+    @field_validator("mappings")
+    @classmethod
+    def _mappings(cls, v: dict[str, str]) -> dict[str, str]:
+        if not v:
+            raise ValueError("a sync maps at least one column: mappings: {column: Field}")
+        return v
+
+
+
+@dataclass(frozen=True)
+class ResolvedSync:
+    """Everything one sync refers to, looked up. ``where`` is the segment's filter (None for a model)."""
+
+    name: str
+    sync: Sync
+    model_name: str
+    model: Model
+    segment_name: str | None
+    where: str | None
+    source_name: str
+    source: SourceConfig
+    destination_name: str
+    destination: DestinationConfig
+    notifications: dict[str, NotificationConfig]
+
+
+def _names(data: Mapping[str, Any], section: str) -> set[str]:
+    value = data.get(section)
+    return {str(k) for k in value} if isinstance(value, Mapping) else set()
+
+
+def _entries(data: Mapping[str, Any], section: str) -> list[tuple[str, Mapping[str, Any]]]:
+    value = data.get(section)
+    if not isinstance(value, Mapping):
+        return []
+    return [(str(k), v) for k, v in value.items() if isinstance(v, Mapping)]
+
+
+def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
+    """Problems across entries (dangling references, a missing object_id) in plain project data.
+
+    ``data`` is raw YAML data or ``model_dump(by_alias=True)``.
+
+    Works on partially invalid data too, so the loader reports these with every other problem.
+    """
+    problems: list[tuple[Loc, str]] = []
+    sources, models = _names(data, "sources"), _names(data, "models")
+    segments, destinations = _names(data, "segments"), _names(data, "destinations")
+    notifications = _names(data, "notifications")
+
+    def missing(loc: Loc, what: str, name: Any, known: set[str], section: str) -> None:
+        if isinstance(name, str) and name not in known:
+            choice = ", ".join(sorted(known)) if known else f"none: add one under {section}:"
+            problems.append((loc, f"{what} {name!r} does not exist (defined: {choice})"))
+
+    for name in sorted(models & segments):
+        problems.append((("segments", name), f"{name!r} is both a model and a segment: rename one"))
+    for name, model in _entries(data, "models"):
+        missing(("models", name, "source"), "source", model.get("source"), sources, "sources")
+    for name, segment in _entries(data, "segments"):
+        missing(("segments", name, "model"), "model", segment.get("model"), models, "models")
+    for name, sync in _entries(data, "syncs"):
+        missing(("syncs", name, "from"), "model or segment", sync.get("from"), models | segments, "models")
+        missing(("syncs", name, "to"), "destination", sync.get("to"), destinations, "destinations")
+        if sync.get("mode") in ("update", "upsert") and sync.get("object_id") is None:
+            problems.append((
+                ("syncs", name, "object_id"),
+                f"mode {sync['mode']} needs object_id: {{column: <model column>, field: <Id or an external id field>}}",
+            ))
+        warnings = sync.get("warnings")
+        notify = warnings.get("notify") if isinstance(warnings, Mapping) else None
+        if isinstance(notify, list):
+            for i, target in enumerate(notify):
+                missing(("syncs", name, "warnings", "notify", i), "notification", target, notifications,
+                        "notifications")
+    return problems
+
+
+class Project(_Strict):
+    """The root of ``sfsync.yml``. Build it with :func:`sfsync.config.load_project`."""
+
+    version: Literal[1]
+    sources: dict[str, SourceConfig] = Field(min_length=1)
+    models: dict[str, Model] = Field(default_factory=dict)
+    segments: dict[str, Segment] = Field(default_factory=dict)
+    destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
+    notifications: dict[str, NotificationConfig] = Field(default_factory=dict)
+    syncs: dict[str, Sync] = Field(default_factory=dict)
+
+    _path: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _references(self, info: ValidationInfo) -> Project:
+        if info.context and info.context.get(SKIP_REFERENCES):
+            return self
+        problems = reference_problems(self.model_dump(by_alias=True))
+        if problems:
+            raise ValueError("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
+        return self
+
+    @property
+    def path(self) -> Path | None:
+        """The project file this was loaded from (None when built in code)."""
+        return self._path
+
+    @property
+    def root(self) -> Path:
+        """The directory relative paths (DuckDB files, CSV folders, ca_bundle) are resolved against."""
+        return self._path.parent if self._path is not None else Path.cwd()
+
+    def resolve_path(self, path: str) -> Path:
+        """A path from the project file, made absolute against :attr:`root`."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+    def resolve_from(self, name: str) -> tuple[str, Model, str | None, str | None]:
+        """A sync's ``from:`` → (model name, model, segment name or None, segment filter or None)."""
+        if name in self.segments:
+            segment = self.segments[name]
+            return segment.model, self.models[segment.model], name, segment.where
+        if name in self.models:
+            return name, self.models[name], None, None
+        raise ConfigError(
+            f"{name!r} is neither a model nor a segment",
+            hint=f"models: {', '.join(sorted(self.models)) or '-'}; segments: {', '.join(sorted(self.segments)) or '-'}",
+        )
+
+    def resolve_sync(self, name: str) -> ResolvedSync:
+        """Look up everything sync ``name`` refers to. Raises ConfigError naming the known syncs."""
+        if name not in self.syncs:
+            known = ", ".join(sorted(self.syncs)) or "none are defined"
+            raise ConfigError(f"there is no sync {name!r}", hint=f"syncs in this project: {known}")
+        sync = self.syncs[name]
+        model_name, model, segment_name, where = self.resolve_from(sync.from_)
+        return ResolvedSync(
+            name=name,
+            sync=sync,
+            model_name=model_name,
+            model=model,
+            segment_name=segment_name,
+            where=where,
+            source_name=model.source,
+            source=self.sources[model.source],
+            destination_name=sync.to,
+            destination=self.destinations[sync.to],
+            notifications={n: self.notifications[n] for n in sync.warnings.notify},
+        )
+
+
+__all__ = [
+    "Model",
+    "ObjectId",
+    "Project",
+    "ResolvedSync",
+    "Segment",
+    "Sync",
+    "Warnings",
+    "reference_problems",
+]

@@ -1,0 +1,88 @@
+"""``sources:``: where models read from. Discriminated by ``type``.
+
+::
+
+    duckdb      {path: warehouse.duckdb}                         the embedded default (a DuckDB file)
+    postgres    {url: "postgresql://user:${PG_PASSWORD}@host:5432/db"}
+    sqlalchemy  {url: "snowflake://user:${SF_PW}@account/db/schema?warehouse=wh"}  any SQLAlchemy URL
+    csv         {path: data/}     every *.csv under path becomes a table named after the file
+    parquet     {path: data/}     same for *.parquet (path may also be one file or a glob)
+
+Relative paths are relative to the project file's directory. Connection URLs are secrets: a password in
+a URL must come through ``${NAME}``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sfsync.config.env import SecretUrl
+
+
+class _SourceBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str | None = None
+
+
+class DuckDBSource(_SourceBase):
+    """A DuckDB database file, opened read-only."""
+
+    type: Literal["duckdb"]
+    path: str = Field(min_length=1, description="database file; relative to the project directory")
+    memory_limit: str | None = Field(
+        default=None, description='DuckDB memory_limit for reads, e.g. "2GB" (DuckDB spills beyond it)'
+    )
+    threads: int | None = Field(default=None, ge=1, description="DuckDB threads for reads")
+
+
+class PostgresSource(_SourceBase):
+    """A PostgreSQL database read with psycopg 3 through a server-side cursor."""
+
+    type: Literal["postgres"]
+    url: SecretUrl = Field(description="postgresql://user:${PG_PASSWORD}@host:5432/dbname")
+    connect_timeout_seconds: int = Field(default=10, ge=1, description="seconds to wait for a connection")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: object) -> object:
+        text = v.get_secret_value() if hasattr(v, "get_secret_value") else str(v)
+        if not text.startswith(("postgresql://", "postgres://")):
+            raise ValueError("a postgres source url starts with postgresql:// (for other drivers use type: sqlalchemy)")
+        return v
+
+
+class SqlAlchemySource(_SourceBase):
+    """Any database SQLAlchemy has a dialect for (install the dialect: sfsync[snowflake|bigquery|databricks])."""
+
+    type: Literal["sqlalchemy"]
+    url: SecretUrl = Field(description="a SQLAlchemy URL, e.g. snowflake://user:${SNOWFLAKE_PASSWORD}@account/db")
+    connect_args: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="extra keyword arguments for the DBAPI connect()"
+    )
+
+
+class CsvSource(_SourceBase):
+    """CSV files read through DuckDB; each file is a table named after its stem."""
+
+    type: Literal["csv"]
+    path: str = Field(min_length=1, description="a .csv file, a directory of them, or a glob")
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    header: bool = True
+
+
+class ParquetSource(_SourceBase):
+    """Parquet files read through DuckDB; each file is a table named after its stem."""
+
+    type: Literal["parquet"]
+    path: str = Field(min_length=1, description="a .parquet file, a directory of them, or a glob")
+
+
+SourceConfig = Annotated[
+    DuckDBSource | PostgresSource | SqlAlchemySource | CsvSource | ParquetSource,
+    Field(discriminator="type"),
+]
+
+__all__ = ["CsvSource", "DuckDBSource", "ParquetSource", "PostgresSource", "SourceConfig", "SqlAlchemySource"]

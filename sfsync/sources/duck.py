@@ -1,0 +1,193 @@
+"""DuckDB readers: a DuckDB database file (the embedded default) and CSV / Parquet files through DuckDB.
+
+Rows stream out of DuckDB as Arrow batches (``to_arrow_reader``), so a model of any size is read in
+bounded memory; DuckDB pushes the segment filter and the column projection into its scan.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from sfsync.config.sources import CsvSource, DuckDBSource, ParquetSource
+from sfsync.errors import SourceError
+from sfsync.sources.base import DEFAULT_BATCH_ROWS, ModelQuery, Source, check_columns
+
+# DuckDB type ids whose Arrow form maps straight onto a logical type; everything else is cast in SQL.
+_NATIVE = {
+    "boolean", "tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint", "uinteger",
+    "ubigint", "float", "double", "decimal", "varchar", "date", "timestamp", "timestamp_s", "timestamp_ms",
+    "timestamp_ns", "timestamp with time zone", "time",
+}
+_CASTS = {"time with time zone": "time", "uhugeint": "hugeint"}
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBReader(Source):
+    """Reads models from a DuckDB connection (a database file opened read-only, or in-memory views)."""
+
+    kind = "duckdb"
+
+    def __init__(self, name: str, con: duckdb.DuckDBPyConnection, where: str) -> None:
+        super().__init__(name)
+        self._con = con
+        self._where = where  # what the connection reads, for messages
+
+    @classmethod
+    def open(cls, name: str, config: DuckDBSource, path: Path) -> DuckDBReader:
+        if not path.is_file():
+            raise SourceError(
+                f"source {name!r}: DuckDB file {path} does not exist",
+                source=name,
+                hint="fix sources.{0}.path (relative paths start at the project directory), or run "
+                "`sfsync init --demo` for a sample warehouse".format(name),
+            )
+        settings: dict[str, str | int] = {}
+        if config.memory_limit:
+            settings["memory_limit"] = config.memory_limit
+        if config.threads:
+            settings["threads"] = config.threads
+        try:
+            con = duckdb.connect(str(path), read_only=True, config=settings)
+        except duckdb.Error as e:
+            raise SourceError(
+                f"source {name!r}: cannot open DuckDB file {path}: {e}",
+                source=name,
+                hint="check that the file is a DuckDB database and that no other process holds it open for writing",
+            ) from e
+        return cls(name, con, str(path))
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _fail(self, query: ModelQuery, e: Exception) -> SourceError:
+        return SourceError(
+            f"{query.label} failed in DuckDB ({self._where}): {e}",
+            source=query.source,
+            model=query.model,
+            hint="fix the model's sql/table or the segment's where in the project file; "
+            "`sfsync check` re-runs this",
+        )
+
+    def _select_list(self, query: ModelQuery) -> list[str]:
+        cur = self._con.cursor()
+        try:
+            rel = cur.sql(query.with_columns(None).compose(quote_ident, limit=0))
+            types = dict(zip(rel.columns, rel.types, strict=True))
+        except duckdb.Error as e:
+            raise self._fail(query, e) from e
+        finally:
+            cur.close()
+        check_columns(query, list(types))
+        wanted = query.columns if query.columns is not None else tuple(types)
+        out = []
+        for col in wanted:
+            t = types[col]
+            q = quote_ident(col)
+            if t.id in _NATIVE and str(t) != "JSON":
+                out.append(q)
+            else:
+                out.append(f"cast({q} as {_CASTS.get(t.id, 'varchar')}) as {q}")
+        return out
+
+    def _reader(self, query: ModelQuery, batch_rows: int, limit: int | None) -> pa.RecordBatchReader:
+        select = self._select_list(query)
+        cur = self._con.cursor()
+        try:
+            reader = cur.sql(query.compose(quote_ident, select=select, limit=limit)).to_arrow_reader(batch_rows)
+        except duckdb.Error as e:
+            cur.close()
+            raise self._fail(query, e) from e
+
+        def batches() -> object:
+            try:
+                yield from reader
+            except duckdb.Error as e:
+                raise self._fail(query, e) from e
+            finally:
+                cur.close()
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())  # type: ignore[arg-type]
+
+    def schema(self, query: ModelQuery) -> pa.Schema:
+        return self._reader(query, 1, 0).schema
+
+    def read(self, query: ModelQuery, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> pa.RecordBatchReader:
+        return self._reader(query, batch_rows, None)
+
+    def _read_limited(self, query: ModelQuery, limit: int) -> pa.RecordBatchReader:
+        return self._reader(query, max(limit, 1), limit)
+
+    def count_rows(self, query: ModelQuery) -> int:
+        cur = self._con.cursor()
+        try:
+            row = cur.execute(query.with_columns(None).compose(quote_ident, count=True)).fetchone()
+        except duckdb.Error as e:
+            raise self._fail(query, e) from e
+        finally:
+            cur.close()
+        return int(row[0]) if row else 0
+
+    def test_connection(self) -> None:
+        cur = self._con.cursor()
+        try:
+            cur.execute("select 1").fetchall()
+        except duckdb.Error as e:
+            raise SourceError(f"source {self.name!r}: DuckDB does not answer: {e}", source=self.name) from e
+        finally:
+            cur.close()
+
+
+def _file_list(name: str, pattern: str, suffix: str) -> list[Path]:
+    p = Path(pattern)
+    if p.is_dir():
+        files = sorted(p.glob(f"*{suffix}"))
+    elif any(ch in pattern for ch in "*?["):
+        files = sorted(Path(f) for f in glob.glob(pattern))
+    else:
+        files = [p] if p.is_file() else []
+    if not files:
+        raise SourceError(
+            f"source {name!r}: no {suffix} file at {pattern}",
+            source=name,
+            hint=f"fix sources.{name}.path: a {suffix} file, a directory holding them, or a glob",
+        )
+    return files
+
+
+def open_files(name: str, config: CsvSource | ParquetSource, path: str) -> DuckDBReader:
+    """An in-memory DuckDB with one view per file, named after the file's stem."""
+    suffix = ".csv" if config.type == "csv" else ".parquet"
+    files = _file_list(name, path, suffix)
+    con = duckdb.connect()
+    try:
+        for f in files:
+            if isinstance(config, CsvSource):
+                scan = (
+                    f"read_csv({_sql_string(str(f))}, delim={_sql_string(config.delimiter)}, "
+                    f"header={'true' if config.header else 'false'})"
+                )
+            else:
+                scan = f"read_parquet({_sql_string(str(f))})"
+            con.execute(f"create view {quote_ident(f.stem)} as select * from {scan}")
+    except duckdb.Error as e:
+        con.close()
+        raise SourceError(
+            f"source {name!r}: cannot read {suffix} files at {path}: {e}",
+            source=name,
+            hint="check the files are well-formed (delimiter, header) and readable",
+        ) from e
+    return DuckDBReader(name, con, path)
+
+
+__all__ = ["DuckDBReader", "open_files", "quote_ident"]
