@@ -1,0 +1,194 @@
+"""sObject Collections: create, update, upsert and delete in chunks of at most 200, chunks in parallel.
+
+Every input record gets exactly one :class:`RecordResult`, at its input position. Records that failed with
+``UNABLE_TO_LOCK_ROW`` are sent again (only those, after a backoff) up to ``max_retries`` times.
+
+Failures of a whole chunk:
+- transient (retries exhausted): the chunk's records come back failed with that code (``SERVER_UNAVAILABLE``,
+  ``CONNECTION_ERROR`` …), the other chunks' results stand;
+- quota, auth, configuration: no further chunk is sent, chunks in flight finish (their results reach
+  ``on_chunk``), then the error is raised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, as_completed
+from decimal import Decimal
+from typing import Any, Literal
+
+from sfsync.errors import SalesforceError, TransientError
+from sfsync.salesforce.responses import collection_results
+from sfsync.salesforce.results import RETRYABLE_RECORD_CODES, RecordError, RecordResult
+from sfsync.salesforce.transport import Transport
+
+log = logging.getLogger("sfsync.salesforce")
+
+Operation = Literal["create", "update", "upsert", "delete"]
+ChunkCallback = Callable[[list[RecordResult]], None]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="milliseconds")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"cannot send a value of type {type(value).__name__} to Salesforce")
+
+
+def dumps(body: Any) -> bytes:
+    """JSON for Salesforce: dates and datetimes as ISO 8601, decimals as numbers."""
+    return json.dumps(body, default=_json_default, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class Collections:
+    """sObject Collections calls on one transport, chunks run on ``executor``."""
+
+    def __init__(self, transport: Transport, executor: Callable[[], Executor]) -> None:
+        self._transport = transport
+        self._executor = executor
+
+    def save(
+        self,
+        operation: Operation,
+        object_name: str | None,
+        records: Sequence[Mapping[str, Any]] | Sequence[str],
+        *,
+        external_id_field: str | None = None,
+        all_or_none: bool = False,
+        on_chunk: ChunkCallback | None = None,
+    ) -> list[RecordResult]:
+        """Send ``records`` (ids for delete) and return one result per input, in input order."""
+        if operation in ("create", "update", "upsert") and not object_name:
+            raise ValueError(f"{operation} needs the object name")
+        if operation == "upsert" and not external_id_field:
+            raise ValueError("upsert needs external_id_field (an External ID field, or Id)")
+        size = self._transport.settings.collection_chunk_size
+        items = list(enumerate(records))
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        results: dict[int, RecordResult] = {}
+
+        def run(chunk: list[tuple[int, Any]]) -> list[RecordResult]:
+            try:
+                return self._chunk(operation, object_name, external_id_field, all_or_none, chunk)
+            except TransientError as exc:  # retries exhausted: the chunk's records failed, others stand
+                return _failed(chunk, exc)
+
+        def collect(got: list[RecordResult]) -> None:
+            for r in got:
+                results[r.index] = r
+            if on_chunk is not None:
+                on_chunk(got)
+
+        if len(chunks) == 1:
+            collect(run(chunks[0]))
+        elif chunks:
+            stop: SalesforceError | None = None
+            futures = [self._executor().submit(run, chunk) for chunk in chunks]
+            for future in as_completed(futures):
+                if future.cancelled():
+                    continue
+                try:
+                    collect(future.result())
+                except SalesforceError as exc:  # quota, auth, configuration: send nothing more
+                    if stop is None:
+                        stop = exc
+                        for other in futures:
+                            other.cancel()
+            if stop is not None:
+                raise stop
+        return [results[i] for i in range(len(items))]
+
+    # ---- one chunk ----------------------------------------------------------------------------------
+    def _chunk(
+        self,
+        operation: Operation,
+        object_name: str | None,
+        external_id_field: str | None,
+        all_or_none: bool,
+        chunk: list[tuple[int, Any]],
+    ) -> list[RecordResult]:
+        transport = self._transport
+        final: dict[int, RecordResult] = {}
+        pending = chunk
+        attempt = 1
+        while True:
+            got = self._send(operation, object_name, external_id_field, all_or_none, pending, attempt)
+            for r in got:
+                final[r.index] = r
+            failed = [r for r in got if not r.success]
+            retry = [r for r in failed if r.retryable]
+            if all_or_none and len(retry) != len(failed):
+                retry = []  # a record fails for good, so the whole call would roll back again
+            if not any(c in RETRYABLE_RECORD_CODES for r in retry for c in r.error_codes):
+                retry = []  # only rollback collateral is left: nothing to wait for
+            if not retry or attempt > transport.settings.max_retries:
+                return [final[i] for i, _ in chunk]
+            wait = transport.backoff.delay(attempt)
+            log.warning(
+                "%d record(s) of %s failed with UNABLE_TO_LOCK_ROW; sending them again in %.2fs "
+                "(retry %d of %d)",
+                len(retry),
+                object_name or "delete",
+                wait,
+                attempt,
+                transport.settings.max_retries,
+            )
+            transport.counters.add("record_retries", len(retry))
+            again = {r.index for r in retry}
+            pending = [item for item in chunk if item[0] in again]
+            attempt += 1
+            transport.sleep(wait)
+
+    def _send(
+        self,
+        operation: Operation,
+        object_name: str | None,
+        external_id_field: str | None,
+        all_or_none: bool,
+        chunk: list[tuple[int, Any]],
+        attempt: int,
+    ) -> list[RecordResult]:
+        transport = self._transport
+        indexes = [i for i, _ in chunk]
+        what = f"{operation} {len(chunk)} {object_name or 'record'}(s) through sObject Collections"
+        if operation == "delete":
+            ids = ",".join(str(rec) for _, rec in chunk)
+            response = transport.request(
+                "DELETE",
+                "composite/sobjects",
+                params={"ids": ids, "allOrNone": str(all_or_none).lower()},
+                what=what,
+            )
+        else:
+            body = {
+                "allOrNone": all_or_none,
+                "records": [{"attributes": {"type": object_name}, **rec} for _, rec in chunk],
+            }
+            method, path = {
+                "create": ("POST", "composite/sobjects"),
+                "update": ("PATCH", "composite/sobjects"),
+                "upsert": ("PATCH", f"composite/sobjects/{object_name}/{external_id_field}"),
+            }[operation]
+            response = transport.request(
+                method,
+                path,
+                content=dumps(body),
+                headers={"Content-Type": "application/json"},
+                what=what,
+                object=object_name,
+            )
+        return collection_results(response.json(), indexes, attempts=attempt)
+
+
+def _failed(chunk: list[tuple[int, Any]], exc: SalesforceError) -> list[RecordResult]:
+    error = RecordError(exc.code or "TRANSIENT_ERROR", exc.message)
+    return [RecordResult(index=i, id=None, success=False, errors=(error,)) for i, _ in chunk]
+
+
+__all__ = ["ChunkCallback", "Collections", "Operation", "dumps"]

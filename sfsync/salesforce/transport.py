@@ -1,0 +1,388 @@
+"""HTTP to one org: the httpx client, sessions, retries with backoff, API usage tracking and call counts.
+
+Every call of the package goes through :meth:`Transport.request` (or :meth:`Transport.stream`). It
+authenticates lazily, classifies every answer with :func:`~sfsync.salesforce.responses.classify`, retries
+transient failures with exponential backoff and jitter, re-authenticates once on an expired session,
+remembers an exhausted quota (no further call is made once Salesforce said 403 REQUEST_LIMIT_EXCEEDED) and
+refuses new work once the org's usage passes ``stop_at_api_usage_percent``. Thread-safe: the sync engine,
+the scheduler and the web UI call it from many threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from sfsync.errors import AuthError, LimitError, SalesforceError
+from sfsync.salesforce.auth import Authenticator, Session
+from sfsync.salesforce.responses import Kind, Outcome, classify, classify_transport_error, parse_api_usage
+from sfsync.salesforce.retry import Backoff
+from sfsync.salesforce.settings import ConnectionSettings
+
+log = logging.getLogger("sfsync.salesforce")
+
+USER_AGENT = "sfsync/0.1"
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """The org's daily API usage as Salesforce last reported it (``Sforce-Limit-Info``)."""
+
+    used: int
+    max: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.used / self.max if self.max else 0.0
+
+
+@dataclass(frozen=True)
+class ClientStats:
+    """What this client did. ``calls`` counts HTTP requests sent (retries included)."""
+
+    calls: int = 0
+    retries: int = 0
+    reauthentications: int = 0
+    record_retries: int = 0
+
+
+class _Counters:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values = {"calls": 0, "retries": 0, "reauthentications": 0, "record_retries": 0}
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._values[name] += n
+
+    def snapshot(self) -> ClientStats:
+        with self._lock:
+            return ClientStats(**self._values)
+
+
+def _verify(settings: ConnectionSettings) -> ssl.SSLContext | bool:
+    if settings.ca_bundle is None:
+        return True
+    return ssl.create_default_context(cafile=str(settings.ca_bundle))
+
+
+def _path_only(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+class Transport:
+    """Authenticated, retrying HTTP to one org."""
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.authenticator = Authenticator(settings)
+        self.backoff = Backoff.from_settings(settings)
+        self.counters = _Counters()
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._session: Session | None = None
+        self._session_lock = threading.Lock()
+        self._usage: ApiUsage | None = None
+        self._usage_lock = threading.Lock()
+        self._exhausted: Outcome | None = None
+        timeout = httpx.Timeout(
+            connect=settings.connect_timeout_seconds,
+            read=settings.read_timeout_seconds,
+            write=settings.write_timeout_seconds,
+            pool=settings.pool_timeout_seconds,
+        )
+        limits = httpx.Limits(
+            max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections
+        )
+        self.http = httpx.Client(
+            timeout=timeout,
+            limits=limits,
+            verify=_verify(settings),
+            transport=transport,
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        where = self._session.instance_url if self._session else self.settings.login_url
+        return f"Transport(url={where!r}, flow={self.settings.flow!r})"
+
+    # ---- state ------------------------------------------------------------------------------------
+    @property
+    def api_usage(self) -> ApiUsage | None:
+        with self._usage_lock:
+            return self._usage
+
+    @property
+    def quota_exhausted(self) -> bool:
+        return self._exhausted is not None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait (backoff, polling); tests may inject a sleep that does not wait."""
+        self._sleep(seconds)
+
+    # ---- sessions ---------------------------------------------------------------------------------
+    def session(self) -> Session:
+        """The current session, logging in first when there is none."""
+        with self._session_lock:
+            if self._session is None:
+                self._session = self._login()
+            return self._session
+
+    def _reauthenticate(self, stale: Session) -> Session:
+        with self._session_lock:
+            if self._session is not None and self._session is not stale:
+                return self._session  # another thread already logged in again
+            self._session = self._login()
+            self.counters.add("reauthentications")
+            log.info("re-authenticated with the %s flow after an expired session", self.settings.flow)
+            return self._session
+
+    def _login(self) -> Session:
+        auth = self.authenticator
+        if not auth.can_refresh:
+            return auth.static_session()
+        what = f"log in ({self.settings.flow} flow) at {auth.token_url}"
+
+        def build(_: Session | None) -> httpx.Request:
+            req = auth.token_request()
+            return self.http.build_request(
+                "POST", req.url, data=dict(req.form), headers={"Accept": "application/json"}
+            )
+
+        response = self._send(build, what=what, idempotent=True, new_work=False, authed=False)
+        return auth.session_from(response.json())
+
+    # ---- calls ------------------------------------------------------------------------------------
+    def url(self, path: str, session: Session) -> str:
+        """Absolute URL: full URLs pass; ``/services/...`` and ``services/...`` are root-relative; anything
+        else is relative to the REST API of the configured version (``sobjects/Account``)."""
+        if path.startswith(("https://", "http://")):
+            return path
+        if path.startswith("/"):
+            return session.instance_url + path
+        if path.startswith("services/"):
+            return f"{session.instance_url}/{path}"
+        return f"{session.instance_url}{self.settings.data_path}/{path}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        new_work: bool = True,
+        what: str | None = None,
+        object: str | None = None,
+        job_id: str | None = None,
+    ) -> httpx.Response:
+        """Send one API call and return its successful (2xx) answer, already read; raise otherwise.
+
+        ``idempotent`` (default: every method but POST) allows repeating the call after a failure that may
+        have reached Salesforce. ``new_work=False`` marks calls that finish work already started (polls,
+        results, aborts): they are not refused by ``stop_at_api_usage_percent``.
+        """
+        build = self._builder(method, path, params, json, content, headers)
+        return self._send(
+            build,
+            what=what or f"{method} {_path_only(path)}",
+            idempotent=(method.upper() != "POST") if idempotent is None else idempotent,
+            new_work=new_work,
+            object=object,
+            job_id=job_id,
+        )
+
+    @contextmanager
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        new_work: bool = False,
+        what: str | None = None,
+        object: str | None = None,
+        job_id: str | None = None,
+    ) -> Iterator[httpx.Response]:
+        """Like :meth:`request` but the successful body is not read: iterate ``response.iter_bytes()``."""
+        build = self._builder(method, path, params, None, None, headers)
+        response = self._send(
+            build,
+            what=what or f"{method} {_path_only(path)}",
+            idempotent=True,
+            new_work=new_work,
+            object=object,
+            job_id=job_id,
+            stream=True,
+        )
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def _builder(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> Callable[[Session | None], httpx.Request]:
+        def build(session: Session | None) -> httpx.Request:
+            assert session is not None
+            hdrs = {"Accept": "application/json", "Authorization": session.authorization()}
+            if headers:
+                hdrs.update(headers)
+            return self.http.build_request(
+                method, self.url(path, session), params=params, json=json, content=content, headers=hdrs
+            )
+
+        return build
+
+    def _guard(self, new_work: bool, what: str) -> None:
+        if self._exhausted is not None:
+            raise self._exhausted.error(what=f"{what} not sent: the daily API quota was already exhausted")
+        limit = self.settings.stop_at_api_usage_percent
+        usage = self.api_usage
+        if new_work and limit is not None and usage is not None and usage.percent >= limit:
+            raise LimitError(
+                f"{what} not sent: the org has used {usage.used} of {usage.max} daily API calls "
+                f"({usage.percent:.1f}%), past stop_at_api_usage_percent={limit:g}",
+                code="API_USAGE_THRESHOLD",
+                hint="wait for the rolling 24 h quota to free up, or raise stop_at_api_usage_percent",
+            )
+
+    def _note(self, response: httpx.Response) -> None:
+        usage = parse_api_usage(response.headers)
+        if usage is not None:
+            with self._usage_lock:
+                self._usage = ApiUsage(*usage)
+
+    def _send(
+        self,
+        build: Callable[[Session | None], httpx.Request],
+        *,
+        what: str,
+        idempotent: bool,
+        new_work: bool,
+        authed: bool = True,
+        object: str | None = None,
+        job_id: str | None = None,
+        stream: bool = False,
+    ) -> httpx.Response:
+        retries = 0
+        reauthenticated = False
+        first = True
+        while True:
+            self._guard(new_work and first, what)
+            first = False
+            session = self.session() if authed else None
+            request = build(session)
+            response: httpx.Response | None = None
+            try:
+                self.counters.add("calls")
+                response = self.http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                outcome = classify_transport_error(exc)
+            else:
+                self._note(response)
+                if stream and not response.is_success:
+                    response.read()
+                    response.close()
+                outcome = classify(response)
+            log.debug(
+                "%s %s -> %s",
+                request.method,
+                _path_only(str(request.url)),
+                response.status_code if response is not None else outcome.code,
+            )
+            if outcome.ok and response is not None:
+                return response
+            if response is not None and stream:
+                response.close()
+            if outcome.kind is Kind.SESSION_EXPIRED and session is not None:
+                if not self.authenticator.can_refresh:
+                    raise AuthError(
+                        f"{what}: the session is expired or invalid ({outcome.code or 'HTTP 401'}), and the "
+                        "access_token flow cannot log in again",
+                        status=outcome.status,
+                        code=outcome.code,
+                        hint="supply a fresh access_token, or use the password, jwt, client_credentials or "
+                        "refresh_token flow so sfsync can renew sessions",
+                        object=object,
+                        job_id=job_id,
+                    )
+                if reauthenticated:
+                    raise AuthError(
+                        f"{what}: Salesforce refused a session it had just issued "
+                        f"({outcome.code or 'HTTP 401'})",
+                        status=outcome.status,
+                        code=outcome.code,
+                        hint="check that the integration user may use the API and that instance_url is right",
+                        object=object,
+                        job_id=job_id,
+                    )
+                reauthenticated = True
+                self._reauthenticate(session)
+                continue
+            if outcome.kind is Kind.LIMIT:
+                self._exhausted = outcome
+                log.error("%s: daily API quota exhausted; this client makes no further calls", what)
+                raise outcome.error(what=what, object=object, job_id=job_id)
+            may_repeat = idempotent or not outcome.ambiguous
+            if outcome.kind is Kind.TRANSIENT and may_repeat and retries < self.settings.max_retries:
+                retries += 1
+                self.counters.add("retries")
+                wait = self.backoff.delay(retries, rng=self._rng, retry_after=outcome.retry_after)
+                log.warning(
+                    "%s failed with %s; retry %d of %d in %.2fs",
+                    what,
+                    outcome.code or outcome.status,
+                    retries,
+                    self.settings.max_retries,
+                    wait,
+                )
+                self._sleep(wait)
+                continue
+            error = outcome.error(what=what, object=object, job_id=job_id)
+            if outcome.kind is Kind.TRANSIENT:
+                error = _after_retries(error, retries, may_repeat)
+            raise error
+
+
+def _after_retries(error: SalesforceError, retries: int, may_repeat: bool) -> SalesforceError:
+    if not may_repeat:
+        error.message += (
+            " (not repeated: the request may have reached Salesforce, and repeating it could write twice)"
+        )
+    elif retries:
+        error.message += f" (after {retries} retries)"
+    return error
+
+
+__all__ = ["USER_AGENT", "ApiUsage", "ClientStats", "Transport"]
