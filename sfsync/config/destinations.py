@@ -92,11 +92,18 @@ class SalesforceSettings(_Strict):
         default=4, ge=1, le=25, description="parallel requests / Bulk jobs in flight against this org"
     )
     bulk_threshold: int = Field(
-        default=2000, ge=1, description="with api: auto, changes of at least this many rows go through Bulk API 2.0"
+        default=2000,
+        ge=1,
+        description="with api: auto, changes of at least this many rows go through Bulk API 2.0",
     )
-    rest_batch_size: int = Field(default=200, ge=1, le=200, description="records per sObject Collections call")
+    rest_batch_size: int = Field(
+        default=200, ge=1, le=200, description="records per sObject Collections call"
+    )
     bulk_max_bytes: int = Field(
-        default=100_000_000, ge=1_000_000, le=100_000_000, description="largest raw CSV uploaded to one Bulk job"
+        default=100_000_000,
+        ge=1_000_000,
+        le=100_000_000,
+        description="largest raw CSV uploaded to one Bulk job",
     )
     timeout_seconds: float = Field(default=120.0, gt=0, description="HTTP timeout for one request")
     max_retries: int = Field(default=5, ge=0, description="retries of a transient failure before giving up")
@@ -108,11 +115,17 @@ class SalesforceSettings(_Strict):
 
 class SalesforceDestination(_Strict):
     type: Literal["salesforce"]
-    login_url: str | None = Field(default=None, description="https://login.salesforce.com, test.salesforce.com, ...")
-    instance_url: str | None = Field(default=None, description="the org's own URL (needed by flow: access_token)")
+    login_url: str | None = Field(
+        default=None, description="https://login.salesforce.com, test.salesforce.com, ..."
+    )
+    instance_url: str | None = Field(
+        default=None, description="the org's own URL (needed by flow: access_token)"
+    )
     auth: AuthConfig
     api_version: str = Field(default="62.0", description='REST API version, like "62.0"')
-    ca_bundle: str | None = Field(default=None, description="PEM file of extra CAs to trust (relative to project)")
+    ca_bundle: str | None = Field(
+        default=None, description="PEM file of extra CAs to trust (relative to project)"
+    )
     settings: SalesforceSettings = Field(default_factory=SalesforceSettings)
 
     @field_validator("login_url", "instance_url")
@@ -133,7 +146,9 @@ class SalesforceDestination(_Strict):
     def _where(self) -> SalesforceDestination:
         if self.auth.flow == "access_token":
             if self.instance_url is None:
-                raise ValueError("auth flow access_token needs instance_url (the org's URL the token belongs to)")
+                raise ValueError(
+                    "auth flow access_token needs instance_url (the org's URL the token belongs to)"
+                )
         elif self.login_url is None:
             raise ValueError(
                 f"auth flow {self.auth.flow} needs login_url (https://login.salesforce.com, "
@@ -194,12 +209,16 @@ class WebhookNotification(_Strict):
         strict = bool(info.context and info.context.get(STRICT_SECRETS))
         if strict and isinstance(v, dict):
             literal = [
-                k for k, val in v.items()
-                if _SENSITIVE_HEADER.search(str(k)) and isinstance(val, str) and not isinstance(val, InterpolatedStr)
+                k
+                for k, val in v.items()
+                if _SENSITIVE_HEADER.search(str(k))
+                and isinstance(val, str)
+                and not isinstance(val, InterpolatedStr)
             ]
             if literal:
                 raise ValueError(
-                    f"header {', '.join(map(str, literal))} looks like a credential and is written literally: "
+                    f"header {', '.join(map(str, literal))} looks like a credential and is written "
+                    "literally: "
                     'write "${NAME}" and set NAME in the environment or the .env file'
                 )
         return v

@@ -124,7 +124,9 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Loc:
         nxt = loc[i + 1] if not last else None
         if isinstance(current, Mapping):
             is_tag = (not last) and (
-                current.get("type") == elem or current.get("flow") == elem or (elem == nxt and elem in current)
+                current.get("type") == elem
+                or current.get("flow") == elem
+                or (elem == nxt and elem in current)
             )
             if is_tag:
                 continue
@@ -168,7 +170,9 @@ def _validation_problems(data: Any, error: ValidationError, known: set[str]) -> 
     return out
 
 
-def parse_project(text: str, *, file: str, project_dir: Path, environ: Mapping[str, str] | None = None) -> Project:
+def parse_project(
+    text: str, *, file: str, project_dir: Path, environ: Mapping[str, str] | None = None
+) -> Project:
     """Validate project-file ``text``; ``project_dir`` holds the ``.env``. Raises ProjectFileError."""
     variables = dict(load_dotenv(project_dir))
     variables.update(os.environ if environ is None else environ)
@@ -197,7 +201,8 @@ def parse_project(text: str, *, file: str, project_dir: Path, environ: Mapping[s
         raise ProjectFileError(file, [ConfigProblem(file, "", None, f"not valid YAML: {e}")]) from None
     if not isinstance(node, CommentedMap):
         raise ProjectFileError(
-            file, [ConfigProblem(file, "", 1, "the project file must be a mapping starting with `version: 1`")]
+            file,
+            [ConfigProblem(file, "", 1, "the project file must be a mapping starting with `version: 1`")],
         )
     data = reader.plain(node, ())
     problems = list(reader.problems)
@@ -212,7 +217,9 @@ def parse_project(text: str, *, file: str, project_dir: Path, environ: Mapping[s
     return result
 
 
-def load_project(path: str | Path = DEFAULT_PROJECT_FILE, *, environ: Mapping[str, str] | None = None) -> Project:
+def load_project(
+    path: str | Path = DEFAULT_PROJECT_FILE, *, environ: Mapping[str, str] | None = None
+) -> Project:
     """Load and validate the project file at ``path`` (``${NAME}`` from ``environ`` or ``.env`` beside it)."""
     file = Path(path)
     if file.is_dir():
@@ -226,7 +233,9 @@ def load_project(path: str | Path = DEFAULT_PROJECT_FILE, *, environ: Mapping[st
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read {file}: {e}", hint="the project file must be UTF-8 text", file=str(file)) from e
+        raise ConfigError(
+            f"cannot read {file}: {e}", hint="the project file must be UTF-8 text", file=str(file)
+        ) from e
     result = parse_project(text, file=str(file), project_dir=file.parent.resolve(), environ=environ)
     result._path = file.resolve()
     return result

@@ -102,7 +102,10 @@ class Warnings(_Strict):
         default=None, ge=0, le=100, description="a run rejected more than this share of the rows it sent"
     )
     row_count_drop_percent: float | None = Field(
-        default=None, ge=0, le=100, description="the model's row count fell by more than this share since last run"
+        default=None,
+        ge=0,
+        le=100,
+        description="the model's row count fell by more than this share since last run",
     )
     slower_than: str | None = Field(default=None, description='a run took longer than this interval ("30m")')
     paused: bool = Field(default=False, description="a scheduled run was skipped because the sync is paused")
@@ -130,7 +133,9 @@ class Sync(_Strict):
     object_id: ObjectId | None = None
     mappings: dict[str, str] = Field(description="model column → Salesforce field")
     api: Literal["auto", "rest", "bulk"] = "auto"
-    schedule: Annotated[Schedule, BeforeValidator(_schedule_shorthand)] = Field(default_factory=ManualSchedule)
+    schedule: Annotated[Schedule, BeforeValidator(_schedule_shorthand)] = Field(
+        default_factory=ManualSchedule
+    )
     warnings: Warnings = Field(default_factory=Warnings)
     description: str | None = None
 
@@ -140,7 +145,6 @@ class Sync(_Strict):
         if not v:
             raise ValueError("a sync maps at least one column: mappings: {column: Field}")
         return v
-
 
 
 @dataclass(frozen=True)
@@ -199,16 +203,24 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
         missing(("syncs", name, "from"), "model or segment", sync.get("from"), models | segments, "models")
         missing(("syncs", name, "to"), "destination", sync.get("to"), destinations, "destinations")
         if sync.get("mode") in ("update", "upsert") and sync.get("object_id") is None:
-            problems.append((
-                ("syncs", name, "object_id"),
-                f"mode {sync['mode']} needs object_id: {{column: <model column>, field: <Id or an external id field>}}",
-            ))
+            problems.append(
+                (
+                    ("syncs", name, "object_id"),
+                    f"mode {sync['mode']} needs object_id: "
+                    "{column: <model column>, field: <Id or an external id field>}",
+                )
+            )
         warnings = sync.get("warnings")
         notify = warnings.get("notify") if isinstance(warnings, Mapping) else None
         if isinstance(notify, list):
             for i, target in enumerate(notify):
-                missing(("syncs", name, "warnings", "notify", i), "notification", target, notifications,
-                        "notifications")
+                missing(
+                    ("syncs", name, "warnings", "notify", i),
+                    "notification",
+                    target,
+                    notifications,
+                    "notifications",
+                )
     return problems
 
 
@@ -258,7 +270,8 @@ class Project(_Strict):
             return name, self.models[name], None, None
         raise ConfigError(
             f"{name!r} is neither a model nor a segment",
-            hint=f"models: {', '.join(sorted(self.models)) or '-'}; segments: {', '.join(sorted(self.segments)) or '-'}",
+            hint=f"models: {', '.join(sorted(self.models)) or '-'}; "
+            f"segments: {', '.join(sorted(self.segments)) or '-'}",
         )
 
     def resolve_sync(self, name: str) -> ResolvedSync:

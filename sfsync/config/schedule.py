@@ -29,7 +29,9 @@ def parse_interval(text: str) -> timedelta:
     """``"15m"`` / ``"4h"`` / ``"1d"`` → timedelta. Raises ValueError with the accepted forms."""
     m = _EVERY.match(text)
     if not m:
-        raise ValueError(f"{text!r} is not an interval: write a whole number and a unit m, h or d, like 15m, 4h, 1d")
+        raise ValueError(
+            f"{text!r} is not an interval: write a whole number and a unit m, h or d, like 15m, 4h, 1d"
+        )
     delta = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
     if delta < timedelta(minutes=1):
         raise ValueError("the interval must be at least 1m")
@@ -122,7 +124,7 @@ Schedule = Annotated[
         _schedule_tag,
         custom_error_type="schedule",
         custom_error_message=(
-            "a schedule is exactly one of {manual: true}, {every: 15m}, {daily: \"07:00\"}, "
+            'a schedule is exactly one of {manual: true}, {every: 15m}, {daily: "07:00"}, '
             '{cron: "0 7 * * 1-5"} or {any: [...]}'
         ),
     ),

@@ -50,15 +50,19 @@ class PostgresSource(_SourceBase):
     def _scheme(cls, v: object) -> object:
         text = v.get_secret_value() if hasattr(v, "get_secret_value") else str(v)
         if not text.startswith(("postgresql://", "postgres://")):
-            raise ValueError("a postgres source url starts with postgresql:// (for other drivers use type: sqlalchemy)")
+            raise ValueError(
+                "a postgres source url starts with postgresql:// (for other drivers use type: sqlalchemy)"
+            )
         return v
 
 
 class SqlAlchemySource(_SourceBase):
-    """Any database SQLAlchemy has a dialect for (install the dialect: sfsync[snowflake|bigquery|databricks])."""
+    """Any database SQLAlchemy has a dialect for (extras: sfsync[snowflake|bigquery|databricks])."""
 
     type: Literal["sqlalchemy"]
-    url: SecretUrl = Field(description="a SQLAlchemy URL, e.g. snowflake://user:${SNOWFLAKE_PASSWORD}@account/db")
+    url: SecretUrl = Field(
+        description="a SQLAlchemy URL, e.g. snowflake://user:${SNOWFLAKE_PASSWORD}@account/db"
+    )
     connect_args: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="extra keyword arguments for the DBAPI connect()"
     )

@@ -7,6 +7,7 @@ bounded memory; DuckDB pushes the segment filter and the column projection into 
 from __future__ import annotations
 
 import glob
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -18,9 +19,27 @@ from sfsync.sources.base import DEFAULT_BATCH_ROWS, ModelQuery, Source, check_co
 
 # DuckDB type ids whose Arrow form maps straight onto a logical type; everything else is cast in SQL.
 _NATIVE = {
-    "boolean", "tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint", "uinteger",
-    "ubigint", "float", "double", "decimal", "varchar", "date", "timestamp", "timestamp_s", "timestamp_ms",
-    "timestamp_ns", "timestamp with time zone", "time",
+    "boolean",
+    "tinyint",
+    "smallint",
+    "integer",
+    "bigint",
+    "hugeint",
+    "utinyint",
+    "usmallint",
+    "uinteger",
+    "ubigint",
+    "float",
+    "double",
+    "decimal",
+    "varchar",
+    "date",
+    "timestamp",
+    "timestamp_s",
+    "timestamp_ms",
+    "timestamp_ns",
+    "timestamp with time zone",
+    "time",
 }
 _CASTS = {"time with time zone": "time", "uhugeint": "hugeint"}
 
@@ -49,10 +68,10 @@ class DuckDBReader(Source):
             raise SourceError(
                 f"source {name!r}: DuckDB file {path} does not exist",
                 source=name,
-                hint="fix sources.{0}.path (relative paths start at the project directory), or run "
-                "`sfsync init --demo` for a sample warehouse".format(name),
+                hint=f"fix sources.{name}.path (relative paths start at the project directory), or run "
+                "`sfsync init --demo` for a sample warehouse",
             )
-        settings: dict[str, str | int] = {}
+        settings: dict[str, str | bool | int | float | list[str]] = {}
         if config.memory_limit:
             settings["memory_limit"] = config.memory_limit
         if config.threads:
@@ -63,7 +82,8 @@ class DuckDBReader(Source):
             raise SourceError(
                 f"source {name!r}: cannot open DuckDB file {path}: {e}",
                 source=name,
-                hint="check that the file is a DuckDB database and that no other process holds it open for writing",
+                hint="check that the file is a DuckDB database and that no other process holds it open "
+                "for writing",
             ) from e
         return cls(name, con, str(path))
 
@@ -104,12 +124,14 @@ class DuckDBReader(Source):
         select = self._select_list(query)
         cur = self._con.cursor()
         try:
-            reader = cur.sql(query.compose(quote_ident, select=select, limit=limit)).to_arrow_reader(batch_rows)
+            reader = cur.sql(query.compose(quote_ident, select=select, limit=limit)).to_arrow_reader(
+                batch_rows
+            )
         except duckdb.Error as e:
             cur.close()
             raise self._fail(query, e) from e
 
-        def batches() -> object:
+        def batches() -> Iterator[pa.RecordBatch]:
             try:
                 yield from reader
             except duckdb.Error as e:
@@ -117,7 +139,7 @@ class DuckDBReader(Source):
             finally:
                 cur.close()
 
-        return pa.RecordBatchReader.from_batches(reader.schema, batches())  # type: ignore[arg-type]
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
     def schema(self, query: ModelQuery) -> pa.Schema:
         return self._reader(query, 1, 0).schema

@@ -30,11 +30,11 @@ _OIDS: dict[int, pa.DataType] = {
     23: pa.int32(),
     700: pa.float32(),
     701: pa.float64(),
-    25: pa.string(),     # text
-    1043: pa.string(),   # varchar
-    1042: pa.string(),   # bpchar
-    19: pa.string(),     # name
-    18: pa.string(),     # "char"
+    25: pa.string(),  # text
+    1043: pa.string(),  # varchar
+    1042: pa.string(),  # bpchar
+    19: pa.string(),  # name
+    18: pa.string(),  # "char"
     1082: pa.date32(),
     1083: pa.time64("us"),
     1114: pa.timestamp("us"),
@@ -87,7 +87,8 @@ class PostgresReader(Source):
             f"{query.label} failed in PostgreSQL: {str(e).strip()}",
             source=query.source,
             model=query.model,
-            hint="fix the model's sql/table or the segment's where in the project file; `sfsync check` re-runs this",
+            hint="fix the model's sql/table or the segment's where in the project file; "
+            "`sfsync check` re-runs this",
         )
 
     def _plan(self, conn: psycopg.Connection[Any], query: ModelQuery) -> tuple[list[str], pa.Schema]:
@@ -156,7 +157,9 @@ class PostgresReader(Source):
     def count_rows(self, query: ModelQuery) -> int:
         with self._connect() as conn:
             try:
-                row = conn.execute(query.with_columns(None).compose(quote_ident, count=True).encode()).fetchone()
+                row = conn.execute(
+                    query.with_columns(None).compose(quote_ident, count=True).encode()
+                ).fetchone()
             except psycopg.Error as e:
                 raise self._fail(query, e) from e
         return int(row[0]) if row else 0

@@ -83,7 +83,9 @@ class SqlAlchemyReader(Source):
             raise SourceError(
                 f"source {name!r}: SQLAlchemy cannot use {self._shown}: {e}",
                 source=name,
-                hint=f"install the dialect: {extra}" if extra else "check the URL and install its SQLAlchemy dialect",
+                hint=f"install the dialect: {extra}"
+                if extra
+                else "check the URL and install its SQLAlchemy dialect",
             ) from e
 
     def close(self) -> None:
@@ -94,9 +96,10 @@ class SqlAlchemyReader(Source):
             return self._engine.connect()
         except sa.exc.SQLAlchemyError as e:
             raise SourceError(
-                f"source {self.name!r}: cannot connect to {self._shown}: {str(e.orig or e).strip()}",
+                f"source {self.name!r}: cannot connect to {self._shown}: {str(getattr(e, 'orig', None) or e).strip()}",
                 source=self.name,
-                hint="check the URL, the credentials in the environment or .env, and that the database is reachable",
+                hint="check the URL, the credentials in the environment or .env, and that the database "
+                "is reachable",
             ) from e
 
     def _quote(self, name: str) -> str:
@@ -108,7 +111,8 @@ class SqlAlchemyReader(Source):
             f"{query.label} failed: {str(detail).strip()}",
             source=query.source,
             model=query.model,
-            hint="fix the model's sql/table or the segment's where; CAST a column in the model's SQL when its "
+            hint="fix the model's sql/table or the segment's where; CAST a column in the model's SQL "
+            "when its "
             "values are of mixed types",
         )
 
@@ -127,7 +131,9 @@ class SqlAlchemyReader(Source):
     def _all_columns(self, query: ModelQuery) -> list[str]:
         with self._connect() as conn:
             try:
-                return list(conn.exec_driver_sql(query.with_columns(None).compose(self._quote, limit=0)).keys())
+                return list(
+                    conn.exec_driver_sql(query.with_columns(None).compose(self._quote, limit=0)).keys()
+                )
             except sa.exc.SQLAlchemyError as e:
                 raise self._fail(query, e) from e
 
@@ -141,7 +147,9 @@ class SqlAlchemyReader(Source):
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
-                result = conn.execution_options(stream_results=True, yield_per=batch_rows).exec_driver_sql(sql)
+                result = conn.execution_options(stream_results=True, yield_per=batch_rows).exec_driver_sql(
+                    sql
+                )
                 for part in result.partitions(batch_rows):
                     yield to_batch(part, schema)
             except sa.exc.SQLAlchemyError as e:
@@ -162,7 +170,9 @@ class SqlAlchemyReader(Source):
     def count_rows(self, query: ModelQuery) -> int:
         with self._connect() as conn:
             try:
-                value = conn.exec_driver_sql(query.with_columns(None).compose(self._quote, count=True)).scalar()
+                value = conn.exec_driver_sql(
+                    query.with_columns(None).compose(self._quote, count=True)
+                ).scalar()
             except sa.exc.SQLAlchemyError as e:
                 raise self._fail(query, e) from e
         return int(value or 0)
@@ -172,7 +182,9 @@ class SqlAlchemyReader(Source):
             try:
                 conn.exec_driver_sql("select 1")
             except sa.exc.SQLAlchemyError as e:
-                raise SourceError(f"source {self.name!r}: {self._shown} does not answer: {e}", source=self.name) from e
+                raise SourceError(
+                    f"source {self.name!r}: {self._shown} does not answer: {e}", source=self.name
+                ) from e
 
 
 __all__ = ["EXTRAS", "SCHEMA_SAMPLE_ROWS", "SqlAlchemyReader"]
