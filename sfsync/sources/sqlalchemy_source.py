@@ -95,8 +95,9 @@ class SqlAlchemyReader(Source):
         try:
             return self._engine.connect()
         except sa.exc.SQLAlchemyError as e:
+            detail = str(getattr(e, "orig", None) or e).strip()
             raise SourceError(
-                f"source {self.name!r}: cannot connect to {self._shown}: {str(getattr(e, 'orig', None) or e).strip()}",
+                f"source {self.name!r}: cannot connect to {self._shown}: {detail}",
                 source=self.name,
                 hint="check the URL, the credentials in the environment or .env, and that the database "
                 "is reachable",
