@@ -1,0 +1,347 @@
+"""Bulk API 2.0 query jobs: create, poll, results CSV pages with ``Sforce-Locator``, abort, delete, list.
+
+The SOQL is checked when the job is created (errors are the 400 error array). A worker thread writes
+the result to a spool file with every value quoted, as Salesforce does, remembering where each record
+ends, so ``GET …/results?maxRecords=N&locator=L`` serves any page straight from disk. The locator is
+the base64 of the next record's index (what real locators look like); ``Sforce-Locator`` is ``null``
+on the last page, and ``Sforce-NumberOfRecords`` is always present.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import shutil
+import threading
+import time
+from array import array
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sfsync.emulator.bulk import DELIMITERS, LINE_ENDINGS, TERMINAL, csv_options, sf_datetime
+from sfsync.emulator.ids import IdFactory
+from sfsync.emulator.org import ColumnInfo, OrgError
+from sfsync.emulator.wire import NOT_FOUND_MESSAGE, Call, api, json_response
+
+DEFAULT_RESULTS_PAGE = 50_000
+"""Records per results page when the client gives no ``maxRecords``."""
+QUERY_WORKER_THREADS = 1
+"""Query jobs run at the same time."""
+
+
+@dataclass
+class QueryJob:
+    id: str
+    operation: str
+    soql: str
+    object: str
+    delimiter: str
+    line_ending: str
+    api_version: str
+    created_by: str
+    created: float
+    dir: Path
+    state: str = "UploadComplete"
+    modstamp: float = 0.0
+    processed: int = 0
+    error_message: str | None = None
+    processing_ms: int = 0
+    header: bytes = b""
+    ends: array = field(default_factory=lambda: array("Q"))  # byte offset after each record
+    abort: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def path(self) -> Path:
+        return self.dir / "result.csv"
+
+    def info(self, *, full: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "operation": self.operation,
+            "object": self.object,
+            "createdById": self.created_by,
+            "createdDate": sf_datetime(self.created),
+            "systemModstamp": sf_datetime(self.modstamp or self.created),
+            "state": self.state,
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": float(self.api_version),
+            "lineEnding": self.line_ending,
+            "columnDelimiter": self.delimiter,
+        }
+        if full:
+            out.update(
+                {
+                    "jobType": "V2Query",
+                    "numberRecordsProcessed": self.processed,
+                    "retries": 0,
+                    "totalProcessingTime": self.processing_ms,
+                    "isPkChunkingSupported": False,
+                }
+            )
+            if self.error_message:
+                out["errorMessage"] = self.error_message
+        return out
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _lookup(record: dict[str, Any], key: str) -> Any:
+    if key in record:
+        return record[key]
+    low = key.lower()
+    return next((v for k, v in record.items() if k.lower() == low), None)
+
+
+def _getter(column: ColumnInfo) -> Any:
+    """A function reading one selected column (``Name`` or ``Account.Name``) from a JSON record."""
+    parts = column.path.split(".")
+
+    def get(record: dict[str, Any]) -> str:
+        value: Any = record
+        for part in parts:
+            if not isinstance(value, dict):
+                return ""
+            value = _lookup(value, part)
+        return _cell(value)
+
+    return get
+
+
+class QueryJobs:
+    """Every Bulk query job of the org. Thread-safe."""
+
+    def __init__(self, rt: Any, spool_dir: Path) -> None:
+        self._rt = rt
+        self._dir = spool_dir / "query"
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._jobs: dict[str, QueryJob] = {}
+        self._lock = threading.Lock()
+        self._ids = IdFactory("750", pod="9q")
+        self._pool = ThreadPoolExecutor(max_workers=QUERY_WORKER_THREADS, thread_name_prefix="bulk-query")
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._jobs)
+
+    def create(self, call: Call, operation: str, soql: str, delimiter: str, line_ending: str) -> QueryJob:
+        result = call.rt.org.query(soql, include_deleted=operation == "queryAll", version=call.version)
+        job_id = self._ids.next()
+        job_dir = self._dir / job_id
+        job_dir.mkdir(parents=True, exist_ok=True)
+        job = QueryJob(
+            id=job_id,
+            operation=operation,
+            soql=soql,
+            object=result.object,
+            delimiter=delimiter,
+            line_ending=line_ending,
+            api_version=call.version,
+            created_by=call.session.user.id,
+            created=time.time(),
+            dir=job_dir,
+        )
+        with self._lock:
+            self._jobs[job.id] = job
+        self._pool.submit(self._run, job)
+        return job
+
+    def get(self, job_id: str) -> QueryJob:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise OrgError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
+        return job
+
+    def all(self) -> list[QueryJob]:
+        with self._lock:
+            return sorted(self._jobs.values(), key=lambda j: j.created)
+
+    def remove(self, job: QueryJob) -> None:
+        job.abort.set()
+        with self._lock:
+            self._jobs.pop(job.id, None)
+        shutil.rmtree(job.dir, ignore_errors=True)
+
+    def clear(self) -> None:
+        for job in self.all():
+            self.remove(job)
+
+    def close(self) -> None:
+        for job in self.all():
+            job.abort.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _run(self, job: QueryJob) -> None:
+        started = time.monotonic()
+        with self._lock:
+            if job.state != "UploadComplete":
+                return
+            job.state = "InProgress"
+            job.modstamp = time.time()
+        try:
+            self._spool(job)
+        except OrgError as e:
+            self._finish(job, "Failed", f"{e.code}: {e.message}")
+            return
+        except Exception as e:  # a crashed job must end Failed, not hang InProgress
+            self._finish(job, "Failed", f"InternalServerError : {type(e).__name__}: {e}")
+            return
+        job.processing_ms = int((time.monotonic() - started) * 1000)
+        self._finish(job, "JobComplete")
+
+    def _finish(self, job: QueryJob, state: str, error: str | None = None) -> None:
+        with self._lock:
+            if job.state != "Aborted":
+                job.state = state
+                job.error_message = error
+            job.modstamp = time.time()
+
+    def _spool(self, job: QueryJob) -> None:
+        result = self._rt.org.query(
+            job.soql, include_deleted=job.operation == "queryAll", version=job.api_version
+        )
+        getters = [_getter(c) for c in result.columns]
+        buf = io.StringIO()
+        writer = csv.writer(
+            buf,
+            delimiter=DELIMITERS[job.delimiter],
+            lineterminator=LINE_ENDINGS[job.line_ending],
+            quoting=csv.QUOTE_ALL,
+        )
+        writer.writerow([c.path for c in result.columns])
+        job.header = buf.getvalue().encode("utf-8")
+        pos = 0
+        with open(job.path, "wb") as out:
+            for n, record in enumerate(result.records):
+                if n % 1000 == 0 and job.abort.is_set():
+                    return
+                buf.seek(0)
+                buf.truncate()
+                writer.writerow([g(record) for g in getters])
+                data = buf.getvalue().encode("utf-8")
+                out.write(data)
+                pos += len(data)
+                job.ends.append(pos)
+                job.processed = n + 1
+
+
+def encode_locator(index: int) -> str:
+    return base64.b64encode(str(index).encode()).decode()
+
+
+def decode_locator(locator: str) -> int:
+    try:
+        return int(base64.b64decode(locator.encode(), validate=True).decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise OrgError(400, "INVALIDLOCATOR", f"Invalid locator: {locator}") from None
+
+
+# ---- endpoints -----------------------------------------------------------------------------------
+
+
+def create_job(call: Call) -> Response:
+    body = call.json_object()
+    operation = str(body.get("operation") or "")
+    if operation not in ("query", "queryAll"):
+        raise OrgError(
+            400, "INVALIDJOB", f"InvalidJob : Invalid operation: {operation!r}; use query or queryAll"
+        )
+    soql = str(body.get("query") or "")
+    if not soql:
+        raise OrgError(400, "INVALIDJOB", "InvalidJob : query is required")
+    delimiter, line_ending = csv_options(body)
+    job = call.rt.query_jobs.create(call, operation, soql, delimiter, line_ending)
+    return json_response(job.info(full=False))
+
+
+def job_row(call: Call) -> Response:
+    jobs = call.rt.query_jobs
+    job = jobs.get(call.param("job"))
+    method = call.request.method
+    if method == "GET":
+        return json_response(job.info(full=True))
+    if method == "DELETE":
+        if job.state not in TERMINAL:
+            raise OrgError(
+                400, "INVALIDJOBSTATE", f"Job {job.id} is {job.state}; abort it before deleting it"
+            )
+        jobs.remove(job)
+        return Response(status_code=204)
+    state = str(call.json_object().get("state") or "")
+    if state != "Aborted":
+        raise OrgError(400, "INVALIDJOBSTATE", f"Unsupported state {state!r}: query jobs can only be Aborted")
+    if job.state in TERMINAL:
+        raise OrgError(
+            400, "INVALIDJOBSTATE", f"Job state transition from {job.state} to Aborted is not allowed"
+        )
+    job.state = "Aborted"
+    job.abort.set()
+    return json_response(job.info(full=False))
+
+
+def results(call: Call) -> Response:
+    job = call.rt.query_jobs.get(call.param("job"))
+    if job.state != "JobComplete":
+        raise OrgError(
+            400,
+            "INVALIDJOBSTATE",
+            f"Job {job.id} is {job.state}; results are available once it is JobComplete",
+        )
+    raw_max = call.query("maxRecords")
+    try:
+        page = int(raw_max) if raw_max else DEFAULT_RESULTS_PAGE
+    except ValueError:
+        raise OrgError(
+            400, "INVALIDMAXRECORDS", f"maxRecords must be a positive integer, got {raw_max}"
+        ) from None
+    if page <= 0:
+        raise OrgError(400, "INVALIDMAXRECORDS", f"maxRecords must be a positive integer, got {raw_max}")
+    locator = call.query("locator")
+    start = decode_locator(locator) if locator and locator != "null" else 0
+    total = len(job.ends)
+    start = min(max(start, 0), total)
+    end = min(start + page, total)
+    begin_byte = job.ends[start - 1] if start > 0 else 0
+    end_byte = job.ends[end - 1] if end > 0 else 0
+    with open(job.path, "rb") as f:
+        f.seek(begin_byte)
+        data = f.read(end_byte - begin_byte)
+    headers = {
+        "Sforce-Locator": encode_locator(end) if end < total else "null",
+        "Sforce-NumberOfRecords": str(end - start),
+    }
+    return Response(job.header + data, media_type="text/csv", headers=headers)
+
+
+def list_jobs(call: Call) -> Response:
+    records = [j.info(full=True) for j in call.rt.query_jobs.all()]
+    return json_response({"done": True, "records": records, "nextRecordsUrl": None})
+
+
+def routes() -> list[Route]:
+    v = "/services/data/{version}/jobs/query"
+    return [
+        Route(v, api(create_job), methods=["POST"]),
+        Route(f"{v}/", api(create_job), methods=["POST"]),
+        Route(v, api(list_jobs), methods=["GET"], name="query_list"),
+        Route(f"{v}/", api(list_jobs), methods=["GET"], name="query_list_slash"),
+        Route(f"{v}/{{job}}", api(job_row), methods=["GET", "PATCH", "DELETE"]),
+        Route(f"{v}/{{job}}/", api(job_row), methods=["GET", "PATCH", "DELETE"]),
+        Route(f"{v}/{{job}}/results", api(results), methods=["GET"]),
+        Route(f"{v}/{{job}}/results/", api(results), methods=["GET"]),
+    ]

@@ -1,0 +1,406 @@
+"""The REST API: versions, resources, limits, describe, sObject rows, upsert by external id and query.
+
+Query paging: the first page comes straight from the record engine's iterator; when more rows remain
+they are kept in a cursor named like a real query locator (``01g…-2000``) and served by
+``GET nextRecordsUrl``. Cursors are dropped once read to the end, and the oldest are evicted beyond
+:data:`MAX_OPEN_CURSORS`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sfsync.emulator import describe
+from sfsync.emulator.ids import IdFactory
+from sfsync.emulator.model import SObjectDef
+from sfsync.emulator.org import OrgError, QueryResult, SaveResult
+from sfsync.emulator.sessions import Runtime
+from sfsync.emulator.wire import (
+    MAX_VERSION,
+    NOT_FOUND_MESSAGE,
+    VERSIONS,
+    Call,
+    api,
+    json_response,
+)
+
+DEFAULT_QUERY_BATCH = 2000
+"""Records per query page when the client does not ask (``Sforce-Query-Options: batchSize=N``)."""
+MIN_QUERY_BATCH = 200
+MAX_QUERY_BATCH = 2000
+MAX_OPEN_CURSORS = 200
+"""Query cursors kept for ``nextRecordsUrl``; the least recently used is dropped beyond this."""
+
+_RELEASES = ["Winter", "Spring", "Summer"]
+
+
+def version_label(version: str) -> str:
+    """``59.0`` → ``Winter '24`` (50.0 was Winter '21; three releases a year)."""
+    n = int(float(version)) - 50
+    return f"{_RELEASES[n % 3]} '{21 + n // 3:02d}"
+
+
+def versions_endpoint(request: Request) -> Response:
+    return json_response(
+        [{"label": version_label(v), "url": f"/services/data/v{v}", "version": v} for v in VERSIONS]
+    )
+
+
+def resources(call: Call) -> Response:
+    p = call.prefix
+    names = [
+        "tooling",
+        "metadata",
+        "eclair",
+        "folders",
+        "prechatForms",
+        "contact-tracing",
+        "jsonxform",
+        "chatter",
+        "tabs",
+        "appMenu",
+        "quickActions",
+        "queryAll",
+        "commerce",
+        "wave",
+        "iot",
+        "analytics",
+        "search",
+        "identity",
+        "composite",
+        "parameterizedSearch",
+        "fingerprint",
+        "theme",
+        "nouns",
+        "domino",
+        "event",
+        "serviceTemplates",
+        "recent",
+        "connect",
+        "licensing",
+        "limits",
+        "process",
+        "dedupe",
+        "async-queries",
+        "query",
+        "jobs",
+        "match",
+        "localizedvalue",
+        "mobile",
+        "emailConnect",
+        "consent",
+        "tokenizer",
+        "compactLayouts",
+        "knowledgeManagement",
+        "sobjects",
+        "actions",
+        "support",
+        "uiapi",
+    ]
+    out = {n: f"{p}/{n}" for n in names}
+    out["identity"] = f"{call.base}/id/{call.rt.config.org_id}/{call.session.user.id}"
+    return json_response(out)
+
+
+def limits(call: Call) -> Response:
+    f = call.rt.config.faults
+    used = call.rt.usage.used
+    jobs = call.rt.ingest.count() if hasattr(call.rt, "ingest") else 0
+
+    def lim(mx: int, remaining: int) -> dict[str, int]:
+        return {"Max": mx, "Remaining": max(0, remaining)}
+
+    return json_response(
+        {
+            "ConcurrentAsyncGetReportInstances": lim(200, 200),
+            "ConcurrentSyncReportRuns": lim(20, 20),
+            "DailyApiRequests": lim(f.daily_api_quota, f.daily_api_quota - used),
+            "DailyAsyncApexExecutions": lim(250000, 250000),
+            "DailyBulkApiBatches": lim(15000, 15000 - jobs),
+            "DailyBulkV2QueryFileStorageMB": lim(976562, 976562),
+            "DailyBulkV2QueryJobs": lim(
+                10000, 10000 - (call.rt.query_jobs.count() if hasattr(call.rt, "query_jobs") else 0)
+            ),
+            "DailyStreamingApiEvents": lim(10000, 10000),
+            "DataStorageMB": lim(5, 5),
+            "FileStorageMB": lim(20, 20),
+            "HourlyODataCallout": lim(1000, 1000),
+            "SingleEmailMessages": lim(15, 15),
+            "MassEmail": lim(10, 10),
+        }
+    )
+
+
+def _object(call: Call, name: str) -> SObjectDef:
+    obj = call.rt.config.object(name)
+    if obj is None:
+        raise OrgError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
+    return obj
+
+
+def describe_global(call: Call) -> Response:
+    return json_response(describe.describe_global(call.rt.config, call.version))
+
+
+def describe_object(call: Call) -> Response:
+    obj = _object(call, call.param("obj"))
+    return json_response(describe.describe_sobject(call.rt.config, obj.name, call.version))
+
+
+def sobject_root(call: Call) -> Response:
+    """``GET /sobjects/Obj`` basic info; ``POST /sobjects/Obj/`` create one record."""
+    obj = _object(call, call.param("obj"))
+    if call.request.method == "GET":
+        return json_response(describe.basic_info(call.rt.config, obj.name, call.version, []))
+    record = call.json_object()
+    record.pop("attributes", None)
+    result = call.rt.org.create(obj.name, [record], user_id=call.session.user.id)[0]
+    if not result.success:
+        raise _save_error(result)
+    return json_response({"id": result.id, "success": True, "errors": []}, 201)
+
+
+_NOT_FOUND_CODES = {"NOT_FOUND", "ENTITY_IS_DELETED"}
+
+
+def _save_error(result: SaveResult) -> OrgError:
+    """A failed single-record save as the request-level error array."""
+    err = result.errors[0] if result.errors else None
+    if err is None:
+        return OrgError(400, "UNKNOWN_EXCEPTION", "The record was not saved.")
+    status = 404 if err.status_code in _NOT_FOUND_CODES else 400
+    return OrgError(status, err.status_code, err.message, err.fields)
+
+
+def sobject_row(call: Call) -> Response:
+    """GET / PATCH / DELETE ``/sobjects/Obj/{id}``."""
+    obj = _object(call, call.param("obj"))
+    record_id = call.param("id")
+    method = call.request.method
+    if method == "GET":
+        fields_param = call.query("fields")
+        fields = [f.strip() for f in fields_param.split(",") if f.strip()] if fields_param else None
+        return json_response(call.rt.org.get(obj.name, record_id, fields, call.version))
+    if method == "PATCH":
+        record = call.json_object()
+        record.pop("attributes", None)
+        record["Id"] = record_id
+        result = call.rt.org.update([record], obj=obj.name, user_id=call.session.user.id)[0]
+        if not result.success:
+            raise _save_error(result)
+        return Response(status_code=204)
+    result = call.rt.org.delete([record_id])[0]
+    if not result.success:
+        raise _save_error(result)
+    return Response(status_code=204)
+
+
+def _soql_literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _matching_ids(call: Call, obj: SObjectDef, field: str, value: str) -> list[str]:
+    result = call.rt.org.query(
+        f"SELECT Id FROM {obj.name} WHERE {field} = {_soql_literal(value)}", version=call.version
+    )
+    return [str(r["Id"]) for r in result.records]
+
+
+def _multiple(call: Call, obj: SObjectDef, ids: list[str]) -> OrgError:
+    urls = [f"{call.prefix}/sobjects/{obj.name}/{i}" for i in ids]
+    return OrgError(300, "MULTIPLE_CHOICES", "More than one record matches the external id", body=urls)
+
+
+def sobject_by_external_id(call: Call) -> Response:
+    """PATCH (upsert), GET, DELETE ``/sobjects/Obj/{ExtField}/{value}``."""
+    obj = _object(call, call.param("obj"))
+    field_name = call.param("field")
+    value = call.param("value")
+    fdef = obj.field(field_name)
+    if fdef is None or not (fdef.external_id or fdef.id_lookup or fdef.name == "Id"):
+        raise OrgError(
+            404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {field_name}"
+        )
+    method = call.request.method
+    if method == "PATCH":
+        record = call.json_object()
+        record.pop("attributes", None)
+        for key in record:
+            if key.lower() in ("id", fdef.name.lower()):
+                raise OrgError(
+                    400,
+                    "INVALID_FIELD",
+                    f"The field '{key}' can not be specified in the body because it is specified in the URL",
+                    [key],
+                )
+        record[fdef.name] = value
+        result = call.rt.org.upsert(obj.name, fdef.name, [record], user_id=call.session.user.id)[0]
+        if not result.success:
+            if result.errors and result.errors[0].status_code == "DUPLICATE_EXTERNAL_ID":
+                ids = _matching_ids(call, obj, fdef.name, value)
+                if len(ids) > 1:
+                    raise _multiple(call, obj, ids)
+            raise _save_error(result)
+        status = 201 if result.created else 200
+        return json_response(
+            {"id": result.id, "success": True, "errors": [], "created": bool(result.created)}, status
+        )
+    ids = _matching_ids(call, obj, fdef.name, value)
+    if not ids:
+        raise OrgError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
+    if len(ids) > 1:
+        raise _multiple(call, obj, ids)
+    if method == "GET":
+        fields_param = call.query("fields")
+        fields = [f.strip() for f in fields_param.split(",") if f.strip()] if fields_param else None
+        return json_response(call.rt.org.get(obj.name, ids[0], fields, call.version))
+    deleted = call.rt.org.delete(ids)[0]
+    if not deleted.success:
+        raise _save_error(deleted)
+    return Response(status_code=204)
+
+
+# ---- query ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Cursor:
+    records: list[dict[str, Any]]
+    total: int
+    served: int  # records already served before ``records[0]``
+
+
+class QueryCursors:
+    """Open query locators. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._cursors: OrderedDict[str, Cursor] = OrderedDict()
+        self._ids = IdFactory("01g")
+        self._lock = threading.Lock()
+
+    def open(self, cursor: Cursor) -> str:
+        locator = self._ids.next()
+        with self._lock:
+            self._cursors[locator] = cursor
+            while len(self._cursors) > MAX_OPEN_CURSORS:
+                self._cursors.popitem(last=False)
+        return locator
+
+    def take(self, locator: str) -> Cursor | None:
+        with self._lock:
+            return self._cursors.pop(locator, None)
+
+    def put_back(self, locator: str, cursor: Cursor) -> None:
+        with self._lock:
+            self._cursors[locator] = cursor
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cursors.clear()
+
+
+def batch_size(call: Call) -> int:
+    options = call.request.headers.get("sforce-query-options", "")
+    for part in options.split(","):
+        key, _, value = part.strip().partition("=")
+        if key.strip().lower() == "batchsize" and value.strip().isdigit():
+            return max(MIN_QUERY_BATCH, min(MAX_QUERY_BATCH, int(value.strip())))
+    return DEFAULT_QUERY_BATCH
+
+
+def _page(
+    call: Call, records: list[dict[str, Any]], total: int, served: int, rest: list[dict[str, Any]] | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"totalSize": total, "done": not rest}
+    if rest:
+        locator = call.rt.cursors.open(Cursor(rest, total, served + len(records)))
+        body["nextRecordsUrl"] = f"{call.prefix}/query/{locator}-{served + len(records)}"
+    body["records"] = records
+    return body
+
+
+def _columns(call: Call, result: QueryResult) -> Response:
+    obj = call.rt.config.object(result.object)
+    return json_response(
+        {
+            "columnMetadata": describe.column_metadata(result.columns),
+            "entityName": obj.name if obj else result.object,
+            "groupBy": False,
+            "idSelected": any(c.path.lower() == "id" for c in result.columns),
+            "keyPrefix": obj.key_prefix if obj else None,
+        }
+    )
+
+
+def run_query(call: Call, include_deleted: bool) -> Response:
+    soql = call.query("q")
+    if not soql:
+        raise OrgError(400, "MALFORMED_QUERY", "A query string has to be specified (parameter q)")
+    result = call.rt.org.query(soql, include_deleted=include_deleted, version=call.version)
+    if (call.query("columns") or "").lower() == "true":
+        return _columns(call, result)
+    if result.is_count:
+        return json_response({"totalSize": result.total_size, "done": True, "records": []})
+    size = batch_size(call)
+    page = list(itertools.islice(result.records, size))
+    rest = list(result.records) if len(page) == size else []
+    return json_response(_page(call, page, result.total_size, 0, rest))
+
+
+def query(call: Call) -> Response:
+    return run_query(call, include_deleted=False)
+
+
+def query_all(call: Call) -> Response:
+    return run_query(call, include_deleted=True)
+
+
+def query_more(call: Call) -> Response:
+    locator = call.param("locator").split("-", 1)[0]
+    cursor = call.rt.cursors.take(locator)
+    if cursor is None:
+        raise OrgError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+    size = batch_size(call)
+    page, rest = cursor.records[:size], cursor.records[size:]
+    return json_response(_page(call, page, cursor.total, cursor.served, rest))
+
+
+def routes() -> list[Route]:
+    v = "/services/data/{version}"
+    return [
+        Route("/services/data", versions_endpoint, methods=["GET"]),
+        Route("/services/data/", versions_endpoint, methods=["GET"]),
+        Route(f"{v}", api(resources), methods=["GET"]),
+        Route(f"{v}/", api(resources), methods=["GET"]),
+        Route(f"{v}/limits", api(limits), methods=["GET"]),
+        Route(f"{v}/limits/", api(limits), methods=["GET"]),
+        Route(f"{v}/sobjects", api(describe_global), methods=["GET"]),
+        Route(f"{v}/sobjects/", api(describe_global), methods=["GET"]),
+        Route(f"{v}/sobjects/{{obj}}", api(sobject_root), methods=["GET", "POST"]),
+        Route(f"{v}/sobjects/{{obj}}/", api(sobject_root), methods=["GET", "POST"]),
+        Route(f"{v}/sobjects/{{obj}}/describe", api(describe_object), methods=["GET"]),
+        Route(f"{v}/sobjects/{{obj}}/describe/", api(describe_object), methods=["GET"]),
+        Route(f"{v}/sobjects/{{obj}}/{{id}}", api(sobject_row), methods=["GET", "PATCH", "DELETE"]),
+        Route(
+            f"{v}/sobjects/{{obj}}/{{field}}/{{value}}",
+            api(sobject_by_external_id),
+            methods=["GET", "PATCH", "DELETE"],
+        ),
+        Route(f"{v}/query", api(query), methods=["GET"]),
+        Route(f"{v}/query/", api(query), methods=["GET"]),
+        Route(f"{v}/query/{{locator}}", api(query_more), methods=["GET"]),
+        Route(f"{v}/queryAll", api(query_all), methods=["GET"]),
+        Route(f"{v}/queryAll/", api(query_all), methods=["GET"]),
+        Route(f"{v}/queryAll/{{locator}}", api(query_more), methods=["GET"]),
+    ]
+
+
+__all__ = ["MAX_VERSION", "QueryCursors", "Runtime", "routes"]
