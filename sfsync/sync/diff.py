@@ -1,0 +1,478 @@
+"""The diff: which model rows are new or changed since the last snapshot, computed in DuckDB.
+
+Input is the model as a ``pyarrow.RecordBatchReader`` (read once, never turned into Python objects), the
+primary key and the mapped columns; the previous snapshot comes from the state store. The work is done by
+an in-memory DuckDB with a ``memory_limit`` and a spill directory under ``.sfsync/tmp``, so memory stays
+bounded whatever the size of the model:
+
+1. ingest: the model is copied into DuckDB with, per row, a 64-bit hash of the mapped columns (hash order
+   = column names sorted, so reordering mappings changes nothing). Empty strings count as null, as the
+   encoders send them (``sfsync.sync.encode``);
+2. checks: the primary key must be non-null and unique, else :class:`~sfsync.errors.SourceError` naming up
+   to 5 sample keys, before anything is written;
+3. keys: a full outer join of (key, hash) pairs with the snapshot finds new, changed, rejected-last-time
+   and gone keys (only keys and hashes are in the join, so its hash table stays small);
+4. rows: only the rows to send are joined back to both sides, per-column comparisons yield the send mask,
+   and the result is written to ``changes.parquet`` in the diff's work directory.
+
+The hash is trusted only when the snapshot was written with the same DuckDB version and the same column
+names and types; otherwise (mapping added/removed, a type changed, DuckDB upgraded) every row is compared
+column by column (different types compare by their text form) and the next snapshot is hashed afresh.
+
+Rows to send (``DiffResult.rows()``) have the primary key, the mapped columns with the model's values,
+``_sfsync_kind`` (``new``/``changed``), ``_sfsync_resend`` (rejected or not attempted last run) and one
+boolean ``__send__<column>`` per mapped column (``sfsync.sync.encode.send_column``): true for every column
+of a new row, for the columns whose value differs from the snapshot on a changed row, and for every
+column of a resent row whose values equal the snapshot. ``full_resync`` sends every row with every column.
+
+The work directory keeps the outputs (and a ``manifest.json``) until
+:func:`sfsync.sync.snapshot.advance_snapshot` has used them, so a run that crashed can be
+recovered with :meth:`DiffResult.open`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sfsync.errors import ConfigError, SourceError, StateError
+from sfsync.state.snapshots import SnapshotInfo, check_sync_name
+from sfsync.state.store import StateStore
+from sfsync.sync.encode import SEND_PREFIX, send_column
+
+KIND_COLUMN = "_sfsync_kind"
+RESEND_COLUMN = "_sfsync_resend"
+HASH_COLUMN = "_sfsync_hash"
+KIND_NEW = "new"
+KIND_CHANGED = "changed"
+#: Identifies the row-hash function: DuckDB's ``hash()`` is only stable within one DuckDB version.
+HASH_VERSION = f"duckdb-{duckdb.__version__}-hash-v1"
+#: How many offending keys a primary-key error names.
+SAMPLE_KEYS = 5
+_RESERVED_PREFIXES = ("_sfsync_", SEND_PREFIX)
+
+
+@dataclass(frozen=True)
+class DiffSettings:
+    """Resources the diff may use. Bigger limits are faster; DuckDB spills to disk beyond them."""
+
+    #: DuckDB ``memory_limit`` for the diff (a DuckDB size string).
+    memory_limit: str = "1GB"
+    #: DuckDB worker threads; None lets DuckDB use every core.
+    threads: int | None = None
+    #: Rows per batch when reading the rows to send back as Arrow.
+    read_batch_rows: int = 65_536
+
+
+@dataclass(frozen=True)
+class DiffCounts:
+    """How the model compares to the snapshot."""
+
+    rows: int
+    new: int
+    changed: int
+    unchanged: int
+    #: rows sent again because they were rejected (or not attempted) on the last run
+    resent: int
+    #: keys in the snapshot that left the model (they drop out of the next snapshot; nothing is deleted)
+    gone: int
+    #: rows in the previous snapshot (None before the first run): for the row_count_drop warning
+    previous_rows: int | None
+
+    @property
+    def to_send(self) -> int:
+        return self.new + self.changed
+
+
+def q(name: str) -> str:
+    """A DuckDB-quoted identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """The outcome of a diff: counts plus the rows to send, on disk in ``work_dir``."""
+
+    sync: str
+    primary_key: str
+    #: mapped columns in the order given (may include the primary key)
+    columns: tuple[str, ...]
+    #: DuckDB types of the primary key and mapped columns in the model
+    types: dict[str, str]
+    counts: DiffCounts
+    full_resync: bool
+    base_generation: int
+    hash_version: str
+    work_dir: Path
+    created_at: datetime
+
+    @property
+    def changes_path(self) -> Path:
+        return self.work_dir / "changes.parquet"
+
+    @property
+    def gone_path(self) -> Path:
+        return self.work_dir / "gone.parquet"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.work_dir / "manifest.json"
+
+    @property
+    def send_columns(self) -> dict[str, str]:
+        """Mapped column → name of its boolean send column."""
+        return {c: send_column(c) for c in self.columns}
+
+    def rows(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
+        """The rows to send, streamed from Parquet."""
+        pf = pq.ParquetFile(self.changes_path)
+        return pa.RecordBatchReader.from_batches(pf.schema_arrow, pf.iter_batches(batch_size=batch_rows))
+
+    def read_all(self) -> pa.Table:
+        """All rows to send as one table (fine for small diffs and tests; use ``rows()`` otherwise)."""
+        return pq.read_table(self.changes_path)
+
+    def sample(self, n: int = 10) -> pa.Table:
+        """The first ``n`` rows to send (for ``sfsync plan``)."""
+        pf = pq.ParquetFile(self.changes_path)
+        for batch in pf.iter_batches(batch_size=max(n, 1)):
+            return pa.Table.from_batches([batch]).slice(0, n)
+        return pf.schema_arrow.empty_table()
+
+    def discard(self) -> None:
+        """Delete the work directory (after the snapshot advanced, or to abandon the diff)."""
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def _write_manifest(self) -> None:
+        body = {
+            "sync": self.sync,
+            "primary_key": self.primary_key,
+            "columns": list(self.columns),
+            "types": self.types,
+            "counts": asdict(self.counts),
+            "full_resync": self.full_resync,
+            "base_generation": self.base_generation,
+            "hash_version": self.hash_version,
+            "created_at": self.created_at.isoformat(),
+        }
+        tmp = self.manifest_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(body, indent=1))
+        tmp.replace(self.manifest_path)
+
+    @classmethod
+    def open(cls, work_dir: str | Path) -> DiffResult:
+        """Reload a diff from its work directory (crash recovery)."""
+        d = Path(work_dir)
+        try:
+            m = json.loads((d / "manifest.json").read_text())
+            return cls(
+                sync=str(m["sync"]),
+                primary_key=str(m["primary_key"]),
+                columns=tuple(m["columns"]),
+                types={str(k): str(v) for k, v in m["types"].items()},
+                counts=DiffCounts(**m["counts"]),
+                full_resync=bool(m["full_resync"]),
+                base_generation=int(m["base_generation"]),
+                hash_version=str(m["hash_version"]),
+                work_dir=d,
+                created_at=datetime.fromisoformat(m["created_at"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StateError(
+                f"diff in {d} cannot be reloaded: {exc}", hint="discard it; the next run diffs afresh"
+            ) from exc
+
+
+def pending_diffs(store: StateStore, sync: str) -> list[DiffResult]:
+    """Diffs of a sync whose work directory still exists (oldest first): left by a crashed run."""
+    root = store.paths.work / check_sync_name(sync)
+    found = [DiffResult.open(p.parent) for p in sorted(root.glob("*/manifest.json"))]
+    return sorted(found, key=lambda d: d.created_at)
+
+
+def connect(store: StateStore, settings: DiffSettings, tag: str) -> tuple[duckdb.DuckDBPyConnection, Path]:
+    """An in-memory DuckDB bounded by ``settings``, spilling under ``.sfsync/tmp/<tag>``."""
+    spill = store.paths.tmp / f"duckdb-{tag}"
+    spill.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET memory_limit = {_lit(settings.memory_limit)}")
+    con.execute(f"SET temp_directory = {_lit(str(spill))}")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET TimeZone = 'UTC'")
+    if settings.threads is not None:
+        con.execute(f"SET threads = {int(settings.threads)}")
+    return con, spill
+
+
+def _check_columns(schema: pa.Schema, primary_key: str, columns: Sequence[str], model: str) -> None:
+    names = set(schema.names)
+    missing = [c for c in [primary_key, *columns] if c not in names]
+    if missing:
+        raise ConfigError(
+            f"model `{model}` has no column(s) {', '.join(missing)}",
+            hint=f"its columns are: {', '.join(schema.names)}; fix the primary key or the mappings",
+        )
+    bad = [c for c in [primary_key, *columns] if c.startswith(_RESERVED_PREFIXES)]
+    if bad:
+        raise ConfigError(
+            f"model `{model}` column(s) {', '.join(bad)} use a prefix sfsync reserves",
+            hint=f"rename them in the model: names may not start with {' or '.join(_RESERVED_PREFIXES)}",
+        )
+
+
+def _ingest(
+    con: duckdb.DuckDBPyConnection,
+    reader: pa.RecordBatchReader | pa.Table,
+    primary_key: str,
+    stored: list[str],
+    hashed: list[str],
+    model: str,
+) -> dict[str, str]:
+    """Copy the model into table ``m`` (normalised values + row hash); return the columns' DuckDB types."""
+    con.register("model_src", reader)
+    described = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE SELECT * FROM model_src").fetchall()}
+    exprs = []
+    types: dict[str, str] = {}
+    for c in stored:
+        t = described[c]
+        if t.startswith("ENUM"):
+            exprs.append(f"CAST({q(c)} AS VARCHAR) AS {q(c)}")
+            t = "VARCHAR"
+        elif t == "VARCHAR" and c != primary_key:
+            exprs.append(f"NULLIF({q(c)}, '') AS {q(c)}")
+        else:
+            exprs.append(q(c))
+        types[c] = t
+    hash_expr = f"hash({', '.join(q(c) for c in hashed)})" if hashed else "hash(NULL)"
+    try:
+        con.execute(
+            f"CREATE TABLE m AS SELECT *, {hash_expr} AS {HASH_COLUMN}"
+            f" FROM (SELECT {', '.join(exprs)} FROM model_src)"
+        )
+    except duckdb.Error as exc:
+        raise SourceError(f"reading model `{model}` failed: {exc}", model=model) from exc
+    finally:
+        con.unregister("model_src")
+    return types
+
+
+def _check_keys(con: duckdb.DuckDBPyConnection, primary_key: str, model: str) -> int:
+    pk = q(primary_key)
+    rows, nulls = con.execute(f"SELECT count(*), count(*) - count({pk}) FROM m").fetchone() or (0, 0)
+    if nulls:
+        raise SourceError(
+            f"model `{model}`: {nulls} of {rows} rows have a null primary key `{primary_key}`",
+            model=model,
+            hint=f"filter them out (where {primary_key} is not null) or fix the model; nothing was sent",
+        )
+    dups = con.execute(
+        f"SELECT CAST(dk AS VARCHAR) AS key, n, total FROM (SELECT dk, n, count(*) OVER () AS total"
+        f" FROM (SELECT {pk} AS dk, count(*) AS n FROM m GROUP BY 1 HAVING count(*) > 1))"
+        f" ORDER BY n DESC, key LIMIT {SAMPLE_KEYS}"
+    ).fetchall()
+    if dups:
+        sample = ", ".join(f"{k!r} ({n} rows)" for k, n, _ in dups)
+        raise SourceError(
+            f"model `{model}`: primary key `{primary_key}` is not unique: {dups[0][2]} keys repeat, "
+            f"e.g. {sample}",
+            model=model,
+            hint="make the model return one row per key (deduplicate, or pick another primary key); "
+            "nothing was sent",
+        )
+    return int(rows)
+
+
+def _compatible(base: SnapshotInfo, types: dict[str, str], hashed: list[str]) -> bool:
+    """True when the snapshot's hashes can be compared with the model's."""
+    return (
+        base.hash_version == HASH_VERSION
+        and list(base.columns) == hashed
+        and all(base.types.get(c) == t for c, t in types.items())
+    )
+
+
+def _differs(c: str, types: dict[str, str], base: SnapshotInfo) -> str:
+    """SQL: does column ``c`` of model row ``m`` differ from snapshot row ``s``?"""
+    old = base.types.get(c)
+    if old is None:  # a mapping added since the snapshot: the field was never written
+        return "true"
+    if old == types[c]:
+        return f"(m.{q(c)} IS DISTINCT FROM s.{q(c)})"
+    return f"(CAST(m.{q(c)} AS VARCHAR) IS DISTINCT FROM CAST(s.{q(c)} AS VARCHAR))"
+
+
+def compute_diff(
+    store: StateStore,
+    sync: str,
+    model_rows: pa.RecordBatchReader | pa.Table,
+    *,
+    primary_key: str,
+    columns: Sequence[str],
+    full_resync: bool = False,
+    model: str | None = None,
+    settings: DiffSettings | None = None,
+) -> DiffResult:
+    """Compare the model with the sync's snapshot; write the rows to send under ``.sfsync/work``.
+
+    Raises :class:`ConfigError` for unknown or reserved column names and :class:`SourceError` for a
+    null or repeated primary key (with sample keys), before anything is written.
+    """
+    settings = settings or DiffSettings()
+    check_sync_name(sync)
+    model = model or sync
+    value_cols = list(dict.fromkeys(columns))
+    _check_columns(model_rows.schema, primary_key, value_cols, model)
+    stored = [primary_key, *(c for c in value_cols if c != primary_key)]
+    hashed = sorted(value_cols)
+    created = datetime.now(UTC)
+    diff_id = f"{created.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
+    work_dir = store.paths.work / sync / diff_id
+    con, spill = connect(store, settings, diff_id)
+    try:
+        types = _ingest(con, model_rows, primary_key, stored, hashed, model)
+        rows = _check_keys(con, primary_key, model)
+        current = store.snapshots.current(sync)
+        # a snapshot keyed by another primary key identifies rows differently: everything is new
+        base = current if current is not None and current.primary_key == primary_key else None
+        work_dir.mkdir(parents=True)
+        result = DiffResult(
+            sync=sync,
+            primary_key=primary_key,
+            columns=tuple(value_cols),
+            types=types,
+            counts=DiffCounts(rows, 0, 0, 0, 0, 0, None),
+            full_resync=full_resync,
+            base_generation=current.generation if current else 0,
+            hash_version=HASH_VERSION,
+            work_dir=work_dir,
+            created_at=created,
+        )
+        counts = _write_changes(con, result, base, stored, hashed, rows)
+        result = DiffResult(**{**result.__dict__, "counts": counts})
+        result._write_manifest()
+        return result
+    except BaseException:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        raise
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+_K = "_sfsync_k"  # join key (the primary key, as text when its type changed since the snapshot)
+_H = "_sfsync_h"  # row hash in the key join
+
+
+def _write_changes(
+    con: duckdb.DuckDBPyConnection,
+    r: DiffResult,
+    base: SnapshotInfo | None,
+    stored: list[str],
+    hashed: list[str],
+    rows: int,
+) -> DiffCounts:
+    pk = q(r.primary_key)
+    out = _lit(str(r.changes_path))
+    gone_out = _lit(str(r.gone_path))
+    value_sql = ", ".join(f"m.{q(c)}" for c in stored)
+    if base is None:
+        sends = ", ".join(f"true AS {q(send_column(c))}" for c in r.columns)
+        con.execute(
+            f"COPY (SELECT {value_sql}, '{KIND_NEW}' AS {KIND_COLUMN}, false AS {RESEND_COLUMN}, {sends}"
+            f" FROM m) TO {out} (FORMAT parquet)"
+        )
+        con.execute(f"COPY (SELECT {pk} FROM m LIMIT 0) TO {gone_out} (FORMAT parquet)")
+        return DiffCounts(rows, rows, 0, 0, 0, 0, None)
+
+    con.execute(f"CREATE VIEW snap AS SELECT * FROM read_parquet({_lit(str(base.snapshot_path))})")
+    con.execute(f"CREATE VIEW rej AS SELECT * FROM read_parquet({_lit(str(base.rejected_path))})")
+    same_key = base.types.get(base.primary_key) == r.types[r.primary_key]
+
+    def key(alias: str) -> str:
+        return f"{alias}.{pk}" if same_key else f"CAST({alias}.{pk} AS VARCHAR)"
+
+    # 1. keys: which rows are new, changed, resent or gone (only keys and hashes in the join when possible)
+    con.execute(f"CREATE TEMP TABLE resend AS SELECT DISTINCT {key('rej')} AS {_K} FROM rej")
+    diffs = {c: _differs(c, r.types, base) for c in r.columns}
+    any_changed = " OR ".join(diffs.values()) or "false"
+    fast = _compatible(base, r.types, hashed)
+    if fast or r.full_resync:
+        m_side = f"SELECT {key('m')} AS {_K}, {HASH_COLUMN} AS {_H} FROM m"
+        s_side = f"SELECT {key('snap')} AS {_K}, {HASH_COLUMN} AS {_H} FROM snap"
+        differ = f"m.{_H} <> s.{_H}"
+    else:  # column by column: both sides carry their values
+        m_side = f"SELECT {key('m')} AS {_K}, * FROM m"
+        s_side = f"SELECT {key('snap')} AS {_K}, * FROM snap"
+        differ = f"({any_changed})"
+    where = (
+        "true"
+        if r.full_resync
+        else f"m.{_K} IS NULL OR s.{_K} IS NULL OR {differ} OR m.{_K} IN (SELECT {_K} FROM resend)"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE d AS SELECT m.{_K} AS mk, s.{_K} AS sk"
+        f" FROM ({m_side}) m FULL OUTER JOIN ({s_side}) s ON m.{_K} = s.{_K} WHERE {where}"
+    )
+    con.execute(f"COPY (SELECT sk AS {pk} FROM d WHERE mk IS NULL) TO {gone_out} (FORMAT parquet)")
+
+    # 2. rows: join only the rows to send back to both sides and compute the send mask
+    full = str(r.full_resync).lower()
+    sends = ", ".join(
+        f"(s.{_K} IS NULL OR {full} OR (x.{_K} IS NOT NULL AND NOT ({any_changed})) OR {diffs[c]})"
+        f" AS {q(send_column(c))}"
+        for c in r.columns
+    )
+    con.execute(
+        f"COPY (SELECT {value_sql},"
+        f" CASE WHEN s.{_K} IS NULL THEN '{KIND_NEW}' ELSE '{KIND_CHANGED}' END AS {KIND_COLUMN},"
+        f" x.{_K} IS NOT NULL AS {RESEND_COLUMN}, {sends}"
+        f" FROM (SELECT mk FROM d WHERE mk IS NOT NULL) dk"
+        f" JOIN m ON {key('m')} = dk.mk"
+        f" LEFT JOIN (SELECT {key('snap')} AS {_K}, * FROM snap WHERE {key('snap')} IN"
+        f"   (SELECT sk FROM d WHERE mk IS NOT NULL AND sk IS NOT NULL)) s ON s.{_K} = dk.mk"
+        f" LEFT JOIN resend x ON x.{_K} = dk.mk"
+        f") TO {out} (FORMAT parquet)"
+    )
+    new, changed, resent = con.execute(
+        f"SELECT count(*) FILTER ({KIND_COLUMN} = '{KIND_NEW}'),"
+        f" count(*) FILTER ({KIND_COLUMN} = '{KIND_CHANGED}'),"
+        f" count(*) FILTER ({RESEND_COLUMN}) FROM read_parquet({out})"
+    ).fetchone() or (0, 0, 0)
+    gone = con.execute("SELECT count(*) FROM d WHERE mk IS NULL").fetchone()
+    return DiffCounts(
+        rows=rows,
+        new=int(new),
+        changed=int(changed),
+        unchanged=rows - int(new) - int(changed),
+        resent=int(resent),
+        gone=int(gone[0]) if gone else 0,
+        previous_rows=base.rows,
+    )
+
+
+__all__ = [
+    "HASH_COLUMN",
+    "HASH_VERSION",
+    "KIND_CHANGED",
+    "KIND_COLUMN",
+    "KIND_NEW",
+    "RESEND_COLUMN",
+    "DiffCounts",
+    "DiffResult",
+    "DiffSettings",
+    "compute_diff",
+    "pending_diffs",
+]

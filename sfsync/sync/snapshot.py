@@ -1,0 +1,184 @@
+"""Advancing a sync's snapshot after a run: only rows Salesforce accepted take their new values.
+
+The next snapshot is built from the previous one and the diff's outputs, in DuckDB:
+
+- rows Salesforce **accepted** (their key is in ``accepted_keys`` and among the rows sent) take the
+  model's values;
+- rows sent but **not accepted** (rejected, or never attempted because the run stopped) keep their old
+  values, or stay absent if they were new; their keys form the new *rejected* set, resent next run;
+- rows that were **unchanged** keep their values;
+- rows that **left the model** drop out of the snapshot. Nothing is deleted in Salesforce; if such a row
+  comes back later it is "new" again and is sent in full (an upsert or update then simply rewrites the
+  record; an insert-mode sync creates a new record, as it does for any new row).
+
+Every row's hash is recomputed when the column set, a column type or the hash function changed, so the
+next diff can trust it. When nothing was accepted and nothing left the model, the old Parquet file is
+reused through a hard link instead of being rewritten. The swap itself is atomic (``SnapshotStore.publish``)
+and refuses to move a snapshot that changed since the diff was made.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sfsync.errors import StateError
+from sfsync.state.snapshots import PendingSnapshot, SnapshotInfo
+from sfsync.state.store import StateStore
+from sfsync.sync.diff import HASH_COLUMN, DiffResult, DiffSettings, _lit, connect, q
+
+AcceptedKeys: TypeAlias = pa.Array | pa.ChunkedArray | pa.Table | pa.RecordBatchReader | Sequence[Any]
+_A = "_sfsync_accepted"
+
+
+def _accepted_table(keys: AcceptedKeys, primary_key: str) -> pa.Table | pa.RecordBatchReader:
+    if isinstance(keys, pa.Table | pa.RecordBatchReader):
+        names = keys.schema.names
+        name = primary_key if primary_key in names else names[0] if len(names) == 1 else None
+        if name is None:
+            raise StateError(
+                f"accepted keys have columns {', '.join(names)} but none is the primary key `{primary_key}`",
+                hint="pass one column, or a table with the primary key column",
+            )
+        if isinstance(keys, pa.Table):
+            return keys.select([name]).rename_columns([_A])
+        return pa.RecordBatchReader.from_batches(
+            pa.schema([pa.field(_A, keys.schema.field(name).type)]),
+            (pa.RecordBatch.from_arrays([b.column(name)], names=[_A]) for b in keys),
+        )
+    if isinstance(keys, pa.Array | pa.ChunkedArray):
+        return pa.table({_A: keys})
+    return pa.table({_A: pa.array(list(keys))})
+
+
+def advance_snapshot(
+    store: StateStore,
+    diff: DiffResult,
+    accepted_keys: AcceptedKeys,
+    *,
+    settings: DiffSettings | None = None,
+    discard: bool = True,
+) -> SnapshotInfo:
+    """Publish the sync's next snapshot from ``diff`` and the primary keys Salesforce accepted.
+
+    ``accepted_keys`` are primary keys of rows sent in this diff (other keys are ignored), ideally with
+    the primary key's type; keys of another type are matched by their text form. With ``discard`` the
+    diff's work directory is removed once the snapshot is published.
+    """
+    settings = settings or DiffSettings()
+    current = store.snapshots.current(diff.sync)
+    base_gen = current.generation if current else 0
+    # a snapshot keyed by another primary key: the diff sent every row as new; it is replaced entirely
+    base = current if current is not None and current.primary_key == diff.primary_key else None
+    if base_gen != diff.base_generation:
+        raise StateError(
+            f"diff {diff.work_dir.name} of sync `{diff.sync}` was made against snapshot generation "
+            f"{diff.base_generation}, but the snapshot is now at {base_gen}",
+            hint="discard this diff (DiffResult.discard) and diff again",
+        )
+    pending = store.snapshots.begin(diff.sync, current)
+    tag = f"advance-{uuid.uuid4().hex[:8]}"
+    con, spill = connect(store, settings, tag)
+    try:
+        accepted = _build(con, diff, base, _accepted_table(accepted_keys, diff.primary_key), pending)
+        rows = pq.ParquetFile(pending.snapshot_tmp).metadata.num_rows
+        rejected = pq.ParquetFile(pending.rejected_tmp).metadata.num_rows
+        info = store.snapshots.publish(
+            pending,
+            primary_key=diff.primary_key,
+            columns=tuple(sorted(diff.columns)),
+            types=diff.types,
+            hash_version=diff.hash_version,
+            rows=rows,
+            rejected=rejected,
+            extra={"diff": diff.work_dir.name, "accepted": str(accepted)},
+        )
+    except BaseException:
+        store.snapshots.discard(pending)
+        raise
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+    if discard:
+        diff.discard()
+    return info
+
+
+def _build(
+    con: duckdb.DuckDBPyConnection,
+    diff: DiffResult,
+    base: SnapshotInfo | None,
+    accepted: pa.Table | pa.RecordBatchReader,
+    pending: PendingSnapshot,
+) -> int:
+    """Write the pending snapshot and rejected files; return how many sent rows were accepted."""
+    pk = q(diff.primary_key)
+    stored = [diff.primary_key, *(c for c in diff.columns if c != diff.primary_key)]
+    con.execute(f"CREATE VIEW changes AS SELECT * FROM read_parquet({_lit(str(diff.changes_path))})")
+    con.register("accepted_src", accepted)
+    acc_type = str(con.execute("DESCRIBE SELECT * FROM accepted_src").fetchall()[0][1])
+    if acc_type == diff.types[diff.primary_key]:
+        match = f"c.{pk} IN (SELECT {_A} FROM accepted_src)"
+    else:
+        match = f"CAST(c.{pk} AS VARCHAR) IN (SELECT CAST({_A} AS VARCHAR) FROM accepted_src)"
+    con.execute(f"CREATE TEMP TABLE acc AS SELECT DISTINCT c.{pk} AS k FROM changes c WHERE {match}")
+    con.unregister("accepted_src")
+    n_acc = int((con.execute("SELECT count(*) FROM acc").fetchone() or (0,))[0])
+    con.execute(
+        f"COPY (SELECT c.{pk} FROM changes c ANTI JOIN acc ON c.{pk} = acc.k)"
+        f" TO {_lit(str(pending.rejected_tmp))} (FORMAT parquet)"
+    )
+    gone = int(pq.ParquetFile(diff.gone_path).metadata.num_rows)
+    hashed = sorted(diff.columns)
+    unchanged_layout = (
+        base is not None
+        and base.hash_version == diff.hash_version
+        and list(base.columns) == hashed
+        and base.types == diff.types
+    )
+    if base is not None and unchanged_layout and n_acc == 0 and gone == 0:
+        os.link(base.snapshot_path, pending.snapshot_tmp)
+        return 0
+
+    new_rows = (
+        f"SELECT {', '.join(f'c.{q(c)}' for c in stored)} FROM changes c SEMI JOIN acc ON c.{pk} = acc.k"
+    )
+    if base is None:
+        union = new_rows
+    else:
+        con.execute(f"CREATE VIEW snap AS SELECT * FROM read_parquet({_lit(str(base.snapshot_path))})")
+        con.execute(f"CREATE VIEW gone AS SELECT * FROM read_parquet({_lit(str(diff.gone_path))})")
+        same_key = base.types.get(base.primary_key) == diff.types[diff.primary_key]
+        s_key = f"s.{pk}" if same_key else f"CAST(s.{pk} AS VARCHAR)"
+        a_key = "acc.k" if same_key else "CAST(acc.k AS VARCHAR)"
+        old_cols = []
+        for c in stored:
+            t = diff.types[c]
+            old = base.types.get(c)
+            if old == t:
+                old_cols.append(f"s.{q(c)}")
+            elif old is None:
+                old_cols.append(f"CAST(NULL AS {t}) AS {q(c)}")
+            else:
+                old_cols.append(f"TRY_CAST(s.{q(c)} AS {t}) AS {q(c)}")
+        kept = (
+            f"SELECT {', '.join(old_cols)} FROM snap s ANTI JOIN gone g ON s.{pk} = g.{pk}"
+            f" ANTI JOIN acc ON {s_key} = {a_key}"
+        )
+        union = f"SELECT * FROM ({kept}) WHERE {pk} IS NOT NULL UNION ALL {new_rows}"
+    hash_expr = f"hash({', '.join(q(c) for c in hashed)})" if hashed else "hash(NULL)"
+    con.execute(
+        f"COPY (SELECT *, {hash_expr} AS {HASH_COLUMN} FROM ({union}))"
+        f" TO {_lit(str(pending.snapshot_tmp))} (FORMAT parquet)"
+    )
+    return n_acc
+
+
+__all__ = ["AcceptedKeys", "advance_snapshot"]
