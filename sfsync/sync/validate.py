@@ -8,11 +8,14 @@ fix it. ``describe`` is the JSON dict Salesforce sends for ``GET …/sobjects/{O
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import field as dataclass_field
+from typing import Any, Protocol
 
 from sfsync.config.project import Project, Sync
+from sfsync.errors import ConfigError, SfsyncError
+from sfsync.sources import Source, open_source, query_for
 from sfsync.sources.types import LogicalType
 
 USER_OBJECTS = frozenset({"contact", "lead"})
@@ -284,10 +287,151 @@ def validate_sync(
     return check.problems
 
 
+class OrgAccess(Protocol):
+    """How :func:`check_project` reaches the orgs (the CLI wires it to the Salesforce client)."""
+
+    def test(self, destination: str) -> None:
+        """Log in to ``destination``; raise SfsyncError saying what is wrong."""
+
+    def describe(self, destination: str, object_name: str) -> Mapping[str, Any]:
+        """The describe JSON dict of ``object_name``; raise SfsyncError for an unknown object."""
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    kind: str  # "source" | "destination"
+    name: str
+    type: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class SyncCheck:
+    name: str
+    source_object: str  # "model -> Object"
+    mode: str
+    problems: list[Problem] = dataclass_field(default_factory=list)
+    error: str | None = None  # the sync could not be checked (source or destination unreachable)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.problems
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What ``sfsync check`` found: every connection tested and every sync validated."""
+
+    connections: list[ConnectionCheck]
+    syncs: list[SyncCheck]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.connections) and all(s.ok for s in self.syncs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "connections": [{**asdict(c), "ok": c.ok} for c in self.connections],
+            "syncs": [
+                {
+                    "name": s.name,
+                    "from_to": s.source_object,
+                    "mode": s.mode,
+                    "ok": s.ok,
+                    "error": s.error,
+                    "problems": [p.to_dict() for p in s.problems],
+                }
+                for s in self.syncs
+            ],
+        }
+
+
+def check_project(project: Project, sync_names: Sequence[str] | None, org: OrgAccess) -> CheckReport:
+    """Test the sources and destinations the syncs use, then validate each sync (all when none named).
+
+    Unknown sync names raise ConfigError; everything else found is reported, never raised.
+    """
+    names = list(sync_names) if sync_names else list(project.syncs)
+    unknown = [n for n in names if n not in project.syncs]
+    if unknown:
+        raise ConfigError(
+            f"there is no sync {', '.join(map(repr, unknown))}",
+            hint=f"syncs in this project: {', '.join(sorted(project.syncs)) or 'none'}",
+        )
+    resolved = [project.resolve_sync(n) for n in names]
+    source_names = sorted({r.source_name for r in resolved} if sync_names else set(project.sources))
+    dest_names = sorted({r.destination_name for r in resolved} if sync_names else set(project.destinations))
+
+    connections: list[ConnectionCheck] = []
+    opened: dict[str, Source] = {}
+    failed: dict[str, str] = {}
+    try:
+        for name in source_names:
+            try:
+                src = open_source(project, name)
+                opened[name] = src
+                src.test_connection()
+                connections.append(ConnectionCheck("source", name, project.sources[name].type))
+            except SfsyncError as e:
+                failed[name] = str(e)
+                connections.append(ConnectionCheck("source", name, project.sources[name].type, str(e)))
+        for name in dest_names:
+            try:
+                org.test(name)
+                connections.append(ConnectionCheck("destination", name, project.destinations[name].type))
+            except SfsyncError as e:
+                failed[f"destination:{name}"] = str(e)
+                connections.append(
+                    ConnectionCheck("destination", name, project.destinations[name].type, str(e))
+                )
+
+        columns: dict[str, Mapping[str, LogicalType] | str] = {}
+        syncs: list[SyncCheck] = []
+        for r in resolved:
+            label = f"{r.sync.from_} -> {r.sync.object}"
+            if r.source_name in failed or f"destination:{r.destination_name}" in failed:
+                down = r.source_name if r.source_name in failed else r.destination_name
+                syncs.append(
+                    SyncCheck(r.name, label, r.sync.mode, error=f"not checked: {down!r} is unreachable")
+                )
+                continue
+            if r.sync.from_ not in columns:
+                try:
+                    columns[r.sync.from_] = opened[r.source_name].columns(query_for(project, r.sync.from_))
+                except SfsyncError as e:
+                    columns[r.sync.from_] = str(e)
+            cols = columns[r.sync.from_]
+            if isinstance(cols, str):
+                syncs.append(SyncCheck(r.name, label, r.sync.mode, error=cols))
+                continue
+            try:
+                describe = org.describe(r.destination_name, r.sync.object)
+            except SfsyncError as e:
+                syncs.append(SyncCheck(r.name, label, r.sync.mode, error=str(e)))
+                continue
+            syncs.append(
+                SyncCheck(r.name, label, r.sync.mode, validate_sync(project, r.name, describe, cols))
+            )
+    finally:
+        for src in opened.values():
+            src.close()
+    return CheckReport(connections, syncs)
+
+
 __all__ = [
     "COMPATIBLE",
     "USER_OBJECTS",
+    "CheckReport",
+    "ConnectionCheck",
+    "OrgAccess",
     "Problem",
+    "SyncCheck",
+    "check_project",
     "compatible_field_types",
     "required_on_create",
     "validate_sync",

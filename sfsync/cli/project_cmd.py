@@ -1,0 +1,222 @@
+"""``sfsync init``, ``sfsync check`` and ``sfsync describe``: scaffold, validate and inspect a project."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from sfsync.cli._app import app, console
+from sfsync.config import DEFAULT_PROJECT_FILE, Project, load_project
+from sfsync.errors import ConfigError
+
+PICKLIST_SHOWN = 8
+"""Picklist values ``describe`` prints per field before eliding the rest (``--json`` gives them all)."""
+
+_PROJECT_HELP = "Project file (or its directory)."
+
+
+def _print_json(data: Any) -> None:
+    console.out(json.dumps(data, indent=2, ensure_ascii=False, default=str), highlight=False)
+
+
+class ClientOrgs:
+    """Reaches each destination of a project through the Salesforce client, one client per destination."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._clients: dict[str, Any] = {}
+
+    def client(self, destination: str) -> Any:
+        if destination not in self._clients:
+            from sfsync.sync.connect import open_client
+
+            self._clients[destination] = open_client(
+                self.project.destinations[destination], self.project.root
+            )
+        return self._clients[destination]
+
+    def test(self, destination: str) -> None:
+        self.client(destination).describe_global()
+
+    def describe(self, destination: str, object_name: str) -> Mapping[str, Any]:
+        raw: Mapping[str, Any] = self.client(destination).describe(object_name).raw
+        return raw
+
+    def close(self) -> None:
+        for c in self._clients.values():
+            c.close()
+        self._clients.clear()
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(Path("."), help="Where to create the project (created if missing)."),
+    demo: bool = typer.Option(
+        False, "--demo", help="Also write a DuckDB warehouse with sample data, syncing to the local emulator."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing sfsync.yml."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+) -> None:
+    """Create a commented sfsync.yml (and with --demo a sample warehouse and emulator destination)."""
+    from sfsync.config.scaffold import write_project
+
+    written = write_project(directory, demo=demo, force=force)
+    if as_json:
+        _print_json({"directory": str(directory.resolve()), "files": [str(p) for p in written], "demo": demo})
+        return
+    for p in written:
+        console.print(f"  wrote {p}", highlight=False)
+    where = "" if directory.resolve() == Path.cwd() else f" --project {directory / DEFAULT_PROJECT_FILE}"
+    if demo:
+        console.print(
+            "Next: start the local org with `sfsync emulator`, then "
+            f"`sfsync check{where}` and `sfsync run people_to_contacts{where}`.",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"Next: fill in .env, edit sfsync.yml (docs/project-file.md), then `sfsync check{where}`.",
+            highlight=False,
+        )
+
+
+@app.command()
+def check(
+    syncs: list[str] | None = typer.Argument(None, help="Syncs to check (default: all)."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help=_PROJECT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Test each source and destination, and validate every sync's mapping against the org."""
+    from sfsync.sync.validate import check_project
+
+    proj = load_project(project)
+    orgs = ClientOrgs(proj)
+    try:
+        report = check_project(proj, syncs, orgs)
+    finally:
+        orgs.close()
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        table = Table(title="Connections", title_justify="left")
+        for col in ("kind", "name", "type", "status"):
+            table.add_column(col)
+        for c in report.connections:
+            table.add_row(c.kind, c.name, c.type, "[green]ok[/]" if c.ok else "[red]unreachable[/]")
+        console.print(table)
+        table = Table(title="Syncs", title_justify="left")
+        for col in ("sync", "from -> object", "mode", "status"):
+            table.add_column(col)
+        for s in report.syncs:
+            status = "[green]ok[/]"
+            if s.error:
+                status = "[red]not checked[/]"
+            elif s.problems:
+                status = f"[red]{len(s.problems)} problem{'s' if len(s.problems) > 1 else ''}[/]"
+            table.add_row(s.name, s.source_object, s.mode, status)
+        console.print(table)
+        for c in report.connections:
+            if c.error:
+                console.print(f"[red]{c.kind} {c.name}:[/] {c.error}", highlight=False)
+        for s in report.syncs:
+            if s.error:
+                console.print(f"[red]sync {s.name}:[/] {s.error}", highlight=False)
+            for p in s.problems:
+                console.print(f"[red]-[/] {p}", highlight=False)
+        if report.ok:
+            console.print("[green]All checks passed.[/]")
+    if not report.ok:
+        raise typer.Exit(2 if any(s.problems for s in report.syncs) else 1)
+
+
+def _field_row(f: Mapping[str, Any]) -> dict[str, Any]:
+    required = bool(f.get("createable") and not f.get("nillable") and not f.get("defaultedOnCreate"))
+    length = f.get("length") or 0
+    if f.get("type") in ("double", "currency", "percent"):
+        length = f"{f.get('precision', 0)},{f.get('scale', 0)}"
+    elif f.get("type") in ("int", "long"):
+        length = f.get("digits") or ""
+    return {
+        "name": f.get("name"),
+        "label": f.get("label"),
+        "type": f.get("type"),
+        "length": length or "",
+        "required": required,
+        "createable": bool(f.get("createable")),
+        "updateable": bool(f.get("updateable")),
+        "external_id": bool(f.get("externalId")),
+        "id_lookup": bool(f.get("idLookup")),
+        "reference_to": list(f.get("referenceTo") or []),
+        "picklist_values": [p.get("value") for p in f.get("picklistValues") or [] if p.get("active", True)],
+    }
+
+
+def _pick_destination(proj: Project, name: str | None) -> str:
+    if name is not None:
+        if name not in proj.destinations:
+            raise ConfigError(
+                f"there is no destination {name!r}",
+                hint=f"destinations: {', '.join(sorted(proj.destinations)) or 'none'}",
+            )
+        return name
+    if len(proj.destinations) == 1:
+        return next(iter(proj.destinations))
+    if not proj.destinations:
+        raise ConfigError(
+            "the project has no destination", hint="add one under destinations: in the project file"
+        )
+    raise ConfigError(
+        "the project has several destinations",
+        hint=f"pick one with --destination: {', '.join(sorted(proj.destinations))}",
+    )
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else ""
+
+
+@app.command()
+def describe(
+    object_name: str = typer.Argument(..., metavar="OBJECT", help="API name, e.g. Contact or Invoice__c."),
+    destination: str | None = typer.Option(None, "--destination", help="Which destination (org) to ask."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help=_PROJECT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the fields as JSON."),
+) -> None:
+    """An object's fields: type, length, required, createable, updateable, external id, picklist values."""
+    proj = load_project(project)
+    dest = _pick_destination(proj, destination)
+    orgs = ClientOrgs(proj)
+    try:
+        raw = orgs.describe(dest, object_name)
+    finally:
+        orgs.close()
+    rows = [_field_row(f) for f in raw.get("fields", [])]
+    if as_json:
+        _print_json({"object": raw.get("name", object_name), "destination": dest, "fields": rows})
+        return
+    table = Table(title=f"{raw.get('name', object_name)} ({dest})", title_justify="left")
+    for col in ("field", "type", "length", "required", "create", "update", "external id", "picklist values"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        values = r["picklist_values"]
+        shown = ", ".join(values[:PICKLIST_SHOWN]) + (
+            f", … (+{len(values) - PICKLIST_SHOWN})" if len(values) > PICKLIST_SHOWN else ""
+        )
+        kind = r["type"] + (f" → {', '.join(r['reference_to'])}" if r["reference_to"] else "")
+        ext = "external id" if r["external_id"] else ("id lookup" if r["id_lookup"] else "")
+        table.add_row(
+            r["name"],
+            kind,
+            str(r["length"]),
+            _yes(r["required"]),
+            _yes(r["createable"]),
+            _yes(r["updateable"]),
+            ext,
+            shown,
+        )
+    console.print(table)
