@@ -35,95 +35,116 @@ class ConnectionSettings(BaseModel):
 
     # ---- where -------------------------------------------------------------------------------------
     login_url: str = Field(
-        PRODUCTION_LOGIN_URL,
+        default=PRODUCTION_LOGIN_URL,
         description="OAuth host: https://login.salesforce.com, https://test.salesforce.com (sandbox) or a "
         "My Domain URL such as https://acme.my.salesforce.com.",
     )
     instance_url: str | None = Field(
-        None, description="The org's instance URL; required with the access_token flow, else learnt at login."
+        default=None,
+        description="The org's instance URL; required with the access_token flow, else learnt at login.",
     )
     api_version: str = Field(
-        DEFAULT_API_VERSION, description='REST API version without the "v", e.g. "62.0".'
+        default=DEFAULT_API_VERSION, description='REST API version without the "v", e.g. "62.0".'
     )
 
     # ---- how to log in -----------------------------------------------------------------------------
     flow: Flow = "password"
-    client_id: str | None = Field(None, description="Connected app consumer key.")
-    client_secret: SecretStr | None = Field(None, description="Connected app consumer secret.")
+    client_id: str | None = Field(default=None, description="Connected app consumer key.")
+    client_secret: SecretStr | None = Field(default=None, description="Connected app consumer secret.")
     username: str | None = None
     password: SecretStr | None = None
     security_token: SecretStr | None = Field(
-        None, description="Appended to the password when the org requires it (password flow)."
+        default=None, description="Appended to the password when the org requires it (password flow)."
     )
-    private_key: SecretStr | None = Field(None, description="PEM private key signing JWT bearer assertions.")
+    private_key: SecretStr | None = Field(
+        default=None, description="PEM private key signing JWT bearer assertions."
+    )
     private_key_file: Path | None = Field(
-        None, description="File holding that PEM key (instead of private_key)."
+        default=None, description="File holding that PEM key (instead of private_key)."
     )
     jwt_audience: str | None = Field(
-        None, description="JWT `aud`; defaults to login_url (use https://test.salesforce.com for sandboxes)."
+        default=None,
+        description="JWT `aud`; defaults to login_url (use https://test.salesforce.com for sandboxes).",
     )
-    jwt_lifetime_seconds: int = Field(180, gt=0, le=3600, description="JWT `exp` = now + this many seconds.")
+    jwt_lifetime_seconds: int = Field(
+        default=180, gt=0, le=3600, description="JWT `exp` = now + this many seconds."
+    )
     refresh_token: SecretStr | None = None
     access_token: SecretStr | None = None
 
     # ---- transport ---------------------------------------------------------------------------------
     ca_bundle: Path | None = Field(
-        None,
+        default=None,
         description="PEM file of CA certificates to trust (e.g. the local emulator's CA); None = system.",
     )
-    connect_timeout_seconds: float = Field(10.0, gt=0, description="Time to open a TCP/TLS connection.")
-    read_timeout_seconds: float = Field(120.0, gt=0, description="Time to wait for response bytes.")
-    write_timeout_seconds: float = Field(
-        120.0, gt=0, description="Time to send request bytes (Bulk uploads)."
+    connect_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time to open a TCP/TLS connection."
     )
-    pool_timeout_seconds: float = Field(30.0, gt=0, description="Time to wait for a free pooled connection.")
+    read_timeout_seconds: float = Field(default=120.0, gt=0, description="Time to wait for response bytes.")
+    write_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="Time to send request bytes (Bulk uploads)."
+    )
+    pool_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Time to wait for a free pooled connection."
+    )
     max_connections: int = Field(
-        20, gt=0, description="Upper bound of open HTTP connections (keep-alive pool)."
+        default=20, gt=0, description="Upper bound of open HTTP connections (keep-alive pool)."
     )
 
     # ---- retries -----------------------------------------------------------------------------------
     max_retries: int = Field(
-        5, ge=0, description="Retries of one call after a transient failure (429, 5xx, lock, reset)."
+        default=5, ge=0, description="Retries of one call after a transient failure (429, 5xx, lock, reset)."
     )
-    backoff_base_seconds: float = Field(0.5, ge=0, description="First retry waits about this long.")
-    backoff_max_seconds: float = Field(30.0, ge=0, description="No single wait is longer than this.")
+    backoff_base_seconds: float = Field(default=0.5, ge=0, description="First retry waits about this long.")
+    backoff_max_seconds: float = Field(default=30.0, ge=0, description="No single wait is longer than this.")
     backoff_multiplier: float = Field(
-        2.0, ge=1, description="Each further retry waits this many times longer."
+        default=2.0, ge=1, description="Each further retry waits this many times longer."
     )
     backoff_jitter: float = Field(
-        0.5,
+        default=0.5,
         ge=0,
         le=1,
         description="Share of each wait drawn at random (0 = fixed schedule, 1 = full jitter).",
     )
 
     # ---- parallelism and limits -------------------------------------------------------------------
-    max_concurrency: int = Field(4, gt=0, description="Calls / Bulk jobs this client runs at once.")
+    max_concurrency: int = Field(default=4, gt=0, description="Calls / Bulk jobs this client runs at once.")
     stop_at_api_usage_percent: float | None = Field(
-        95.0,
+        default=95.0,
         gt=0,
         le=100,
         description="Refuse new work once the org's daily API usage reaches this share (None = never).",
     )
     collection_chunk_size: int = Field(
-        200, gt=0, le=200, description="Records per sObject Collections call (Salesforce allows 200)."
+        default=200, gt=0, le=200, description="Records per sObject Collections call (Salesforce allows 200)."
     )
     query_batch_size: int | None = Field(
-        None, ge=200, le=2000, description="Sforce-Query-Options batchSize for REST queries (None = 2000)."
+        default=None,
+        ge=200,
+        le=2000,
+        description="Sforce-Query-Options batchSize for REST queries (None = 2000).",
     )
 
     # ---- Bulk API 2.0 ------------------------------------------------------------------------------
     bulk_max_upload_bytes: int = Field(
-        100_000_000, gt=0, le=100_000_000, description="Largest raw CSV accepted for one ingest job."
+        default=100_000_000, gt=0, le=100_000_000, description="Largest raw CSV accepted for one ingest job."
     )
-    bulk_poll_initial_seconds: float = Field(1.0, gt=0, description="First wait before polling a Bulk job.")
-    bulk_poll_max_seconds: float = Field(15.0, gt=0, description="Longest wait between two polls of a job.")
-    bulk_poll_multiplier: float = Field(1.5, ge=1, description="Poll interval growth factor.")
+    bulk_poll_initial_seconds: float = Field(
+        default=1.0, gt=0, description="First wait before polling a Bulk job."
+    )
+    bulk_poll_max_seconds: float = Field(
+        default=15.0, gt=0, description="Longest wait between two polls of a job."
+    )
+    bulk_poll_multiplier: float = Field(default=1.5, ge=1, description="Poll interval growth factor.")
     bulk_job_timeout_seconds: float = Field(
-        3600.0, gt=0, description="Give up waiting for a Bulk job after this long (the job keeps running)."
+        default=3600.0,
+        gt=0,
+        description="Give up waiting for a Bulk job after this long (the job keeps running).",
     )
     bulk_query_page_records: int | None = Field(
-        None, gt=0, description="maxRecords per Bulk query results page (None = Salesforce's default)."
+        default=None,
+        gt=0,
+        description="maxRecords per Bulk query results page (None = Salesforce's default).",
     )
 
     @field_validator("login_url", "instance_url", "jwt_audience")

@@ -75,6 +75,19 @@ def _verify(settings: ConnectionSettings) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=str(settings.ca_bundle))
 
 
+class _Borrowed(httpx.BaseTransport):
+    """An injected transport belongs to the caller: closing the client must not close it."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        pass
+
+
 def _path_only(url: str) -> str:
     return url.split("?", 1)[0]
 
@@ -114,7 +127,7 @@ class Transport:
             timeout=timeout,
             limits=limits,
             verify=_verify(settings),
-            transport=transport,
+            transport=_Borrowed(transport) if transport is not None else None,
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
         )

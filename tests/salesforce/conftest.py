@@ -16,7 +16,7 @@ DEFAULT_CLIENT_ID = "sfsync-demo-client"
 DEFAULT_CLIENT_SECRET = "sfsync-demo-secret"
 
 # Real waits, but short: retries and polls stay quick without faking the clock.
-FAST = {
+FAST: dict[str, Any] = {
     "backoff_base_seconds": 0.005,
     "backoff_max_seconds": 0.02,
     "bulk_poll_initial_seconds": 0.02,

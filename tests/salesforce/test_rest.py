@@ -75,7 +75,7 @@ def test_collections_mixed_success_and_failure_in_input_order(sf: SalesforceClie
 
 def test_update_upsert_delete(sf: SalesforceClient) -> None:
     created = sf.create("Contact", contacts(3))
-    ids = [r.id for r in created]
+    ids = [r.id or "" for r in created]
     updated = sf.update(
         "Contact", [{"Id": ids[0], "Title": "CEO"}, {"Id": "003000000000000AAA", "Title": "x"}]
     )

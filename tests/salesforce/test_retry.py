@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from pydantic import SecretStr
 
 from sfsync.salesforce.retry import Backoff, poll_intervals
 from sfsync.salesforce.settings import ConnectionSettings
@@ -38,7 +39,7 @@ def test_settings_feed_the_backoff_and_poll_schedule() -> None:
     settings = ConnectionSettings(
         flow="access_token",
         instance_url="https://x.my.salesforce.com",
-        access_token="t",
+        access_token=SecretStr("t"),
         backoff_base_seconds=0.25,
         backoff_max_seconds=1.0,
         backoff_jitter=0.0,

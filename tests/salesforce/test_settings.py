@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 import sfsync.salesforce as sf
 from sfsync.errors import ConfigError
@@ -17,9 +18,9 @@ def test_defaults_and_normalisation() -> None:
         login_url="https://acme.my.salesforce.com/",
         api_version="v61",
         client_id="c",
-        client_secret="s",
+        client_secret=SecretStr("s"),
         username="u",
-        password="p",
+        password=SecretStr("p"),
     )
     assert s.login_url == "https://acme.my.salesforce.com"
     assert s.api_version == "61.0" and s.data_path == "/services/data/v61.0"
@@ -59,7 +60,7 @@ def test_bad_values_are_refused() -> None:
     problems = ConnectionSettings(
         flow="access_token",
         instance_url="https://x.example",
-        access_token="t",
+        access_token=SecretStr("t"),
         ca_bundle=Path("/nonexistent/ca.pem"),
     ).problems()
     assert problems == ["ca_bundle '/nonexistent/ca.pem' is not a readable file"]
