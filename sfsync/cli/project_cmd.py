@@ -200,8 +200,11 @@ def describe(
         _print_json({"object": raw.get("name", object_name), "destination": dest, "fields": rows})
         return
     table = Table(title=f"{raw.get('name', object_name)} ({dest})", title_justify="left")
-    for col in ("field", "type", "length", "required", "create", "update", "external id", "picklist values"):
-        table.add_column(col, overflow="fold")
+    for col in ("field", "type"):
+        table.add_column(col, no_wrap=True)
+    for col in ("length", "required", "create", "update", "external id"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("picklist values", overflow="fold")
     for r in rows:
         values = r["picklist_values"]
         shown = ", ".join(values[:PICKLIST_SHOWN]) + (

@@ -46,8 +46,9 @@ class ProjectFileError(ConfigError):
 
     def __init__(self, file: str, details: list[ConfigProblem]) -> None:
         count = len(details)
+        message = str(details[0]) if count == 1 else f"{file}: {count} problems in the project file"
         super().__init__(
-            f"{file}: {count} problem{'s' if count != 1 else ''} in the project file",
+            message,
             hint="fix each problem listed; docs/project-file.md describes every key",
             problems=[str(p) for p in details],
             file=file,
