@@ -14,17 +14,18 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sfsync.emulator.ids import IdFactory
-from sfsync.emulator.model import AppDef, FaultSettings, OrgConfig, RefreshTokenDef, UserDef
+from sfsync.emulator.model import AppDef, FaultSettings, OrgConfig, PicklistValue, RefreshTokenDef, UserDef
 from sfsync.emulator.orgfile_objects import apply_objects
 from sfsync.emulator.orgfile_reader import Section
-from sfsync.emulator.schema import SEED_POD, default_org
+from sfsync.emulator.schema import default_org, user_id
 
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOP_KEYS = ("org", "objects", "users", "apps", "refresh_tokens", "faults")
 
 
@@ -122,33 +123,40 @@ def _apply_users(root: Section, config: OrgConfig) -> None:
         password = spec.text("password", required=True)
         if not isinstance(username, str) or not isinstance(password, str):
             continue
-        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", username):
+        if not _EMAIL.fullmatch(username):
             spec.fail("username", f"{username!r} is not a username; Salesforce usernames look like emails")
             continue
-        existing = config.user(username)
-        if existing is None:
-            while IdFactory("005", pod=SEED_POD).make(n) in taken:
+        user = config.user(username)
+        if user is None:
+            while user_id(n) in taken:
                 n += 1
-            existing = UserDef(
-                id=IdFactory("005", pod=SEED_POD).make(n), username=username, password=password
-            )
-            taken.add(existing.id)
-            config.users.append(existing)
-        existing.password = password
-        token = spec.text("security_token", existing.security_token)
-        existing.security_token = token if isinstance(token, str) else existing.security_token
-        for key, attr in (
-            ("email", "email"),
-            ("first_name", "first_name"),
-            ("last_name", "last_name"),
-            ("time_zone", "time_zone"),
-        ):
-            value = spec.text(key, getattr(existing, attr))
+            user = UserDef(id=user_id(n), username=username, password=password)
+            taken.add(user.id)
+            config.users.append(user)
+        user.password = password
+        for key in ("security_token", "email", "first_name", "last_name", "time_zone"):
+            value = spec.text(key)
             if isinstance(value, str):
-                setattr(existing, attr, value)
-        existing.email = existing.email or username
-        existing.last_name = existing.last_name or username.split("@")[0]
-        existing.active = spec.flag("active", existing.active)
+                setattr(user, key, value)
+        if "email" in spec.data and not _EMAIL.fullmatch(user.email):
+            spec.fail("email", f"{user.email!r} is not an email address; give one like jane@example.com")
+        if "time_zone" in spec.data:
+            _check_time_zone(spec, config, user.time_zone)
+        user.email = user.email or username
+        user.last_name = user.last_name or username.split("@")[0]
+        user.active = spec.flag("active", user.active)
+
+
+def _check_time_zone(spec: Section, config: OrgConfig, zone: str) -> None:
+    """An IANA zone name; zones beyond the standard picklist are added to User.TimeZoneSidKey."""
+    known = zoneinfo.available_timezones()
+    if known and zone not in known:
+        spec.fail("time_zone", f"{zone!r} is not a time zone; use an IANA name like Europe/Paris")
+        return
+    user_obj = config.object("User")
+    picklist = user_obj.field("TimeZoneSidKey") if user_obj is not None else None
+    if picklist is not None and zone not in {p.value for p in picklist.picklist_values}:
+        picklist.picklist_values.append(PicklistValue(value=zone, label=zone))
 
 
 def _apply_apps(root: Section, config: OrgConfig, folder: Path) -> None:

@@ -75,7 +75,7 @@ def custom_object(
     fields = [
         *system_fields("Record ID"),
         fld("Name", "string", 80, "req name", label=name_label or f"{base_label} Name"),
-        fld("OwnerId", "reference", 18, "req def", ref=("Group", "User"), rel="Owner", label="Owner ID"),
+        fld("OwnerId", "reference", 18, "req def", ref="User", rel="Owner", label="Owner ID"),
         fld("LastViewedDate", "datetime", 0, "ro"),
         fld("LastReferencedDate", "datetime", 0, "ro"),
     ]

@@ -155,9 +155,11 @@ def _obj(
     )
 
 
-def _owner(ref: tuple[str, ...] = ("User",)) -> FieldDef:
-    """OwnerId: the org sets it to the running user when a create leaves it out."""
-    return fld("OwnerId", "reference", 18, "req def", ref=ref, rel="Owner", label="Owner ID")
+def _owner() -> FieldDef:
+    """OwnerId: the org sets it to the running user when a create leaves it out. A real org lets queues
+    own Leads, Cases and custom records (``referenceTo: [Group, User]``); the emulator has no Group object,
+    so every owner is a User and ``Owner.Name`` resolves the same way on every object."""
+    return fld("OwnerId", "reference", 18, "req def", ref="User", rel="Owner", label="Owner ID")
 
 
 def _activity_dates() -> list[FieldDef]:
@@ -304,7 +306,7 @@ def lead() -> SObjectDef:
             fld("Rating", "picklist", 255, values=RATING),
             fld("AnnualRevenue", "currency", (18, 0), label="Annual Revenue"),
             fld("NumberOfEmployees", "int", 8, label="Employees"),
-            _owner(("Group", "User")),
+            _owner(),
             fld("HasOptedOutOfEmail", "boolean", 0, label="Email Opt Out"),
             fld("IsConverted", "boolean", 0, "ro", label="Converted"),
             fld("ConvertedDate", "date", 0, "ro", label="Converted Date"),
@@ -372,7 +374,7 @@ def case() -> SObjectDef:
             fld("IsClosed", "boolean", 0, "ro", label="Closed"),
             fld("ClosedDate", "datetime", 0, "ro", label="Closed Date"),
             fld("IsEscalated", "boolean", 0, label="Escalated"),
-            _owner(("Group", "User")),
+            _owner(),
             fld("ContactPhone", "phone", 40, "ro", label="Contact Phone"),
             fld("ContactMobile", "phone", 40, "ro", label="Contact Mobile"),
             fld("ContactEmail", "email", 80, "ro", label="Contact Email"),

@@ -272,6 +272,16 @@ users:
     assert len(set(ids_)) == 3 and all(i.startswith("005") and ids.is_well_formed(i) for i in ids_)
 
 
+def test_user_time_zone_outside_the_picklist_is_added(tmp_path: Path) -> None:
+    org = load_org_file(
+        _write(tmp_path, "users:\n  - {username: k@example.com, password: x, time_zone: Asia/Kathmandu}\n")
+    )
+    user = org.user("k@example.com")
+    assert user is not None and user.time_zone == "Asia/Kathmandu"
+    zones = org.objects["User"].fields["TimeZoneSidKey"].picklist_values
+    assert "Asia/Kathmandu" in [p.value for p in zones]
+
+
 def test_apps_with_certificate_file_and_inline(tmp_path: Path, cert_pem: str) -> None:
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys" / "app.crt").write_text(cert_pem, encoding="ascii")
@@ -427,6 +437,12 @@ BROKEN = [
     ),
     ("users:\n  - {username: jane, password: x}\n", "users[0].username", "look like emails"),
     ("users:\n  - {username: jane@example.com}\n", "users[0].password", "missing"),
+    (
+        "users:\n  - {username: j@example.com, password: x, time_zone: Mars/Base}\n",
+        "users[0].time_zone",
+        "not a time zone",
+    ),
+    ("users:\n  - {username: j@example.com, password: x, email: nope}\n", "users[0].email", "not an email"),
     ("apps:\n  - {client_id: a, client_secret: b, run_as: ghost@example.com}\n", "apps[0].run_as", "no user"),
     (
         "apps:\n  - {client_id: a, client_secret: b, certificate: missing.pem}\n",
