@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from sfsync.errors import LimitError, SalesforceConfigError
 from sfsync.salesforce import RecordResult, SalesforceClient
-from tests.salesforce.conftest import ClientFactory
+from tests.salesforce.conftest import ClientFactory, password_settings
 
 
 def contacts(n: int, start: int = 0) -> list[dict[str, Any]]:
@@ -183,3 +184,35 @@ def test_usage_share_stops_new_work_before_the_quota(make_client: ClientFactory,
     with pytest.raises(LimitError):
         sf.describe("Account")
     assert emulator.usage() == used
+
+
+class ResetAfterSending(httpx.BaseTransport):
+    """The emulator behind a flaky network: the first ``n`` requests matching ``method`` reach the org, then
+    the connection drops before the answer arrives."""
+
+    def __init__(self, inner: httpx.BaseTransport, method: str, n: int) -> None:
+        self.inner, self.method, self.left = inner, method, n
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == self.method and "/services/oauth2/" not in str(request.url) and self.left > 0:
+            self.left -= 1
+            raise httpx.ReadError("Connection reset by peer", request=request)
+        return response
+
+
+def test_connection_resets_are_retried_for_idempotent_calls(emulator: Any) -> None:
+    flaky = ResetAfterSending(emulator.transport, "GET", 2)
+    with SalesforceClient(password_settings(emulator.base_url), transport=flaky) as sf:
+        assert sf.describe("Account").name == "Account"
+        assert sf.stats.retries == 2
+
+
+def test_a_create_that_may_have_been_written_is_not_sent_twice(emulator: Any) -> None:
+    flaky = ResetAfterSending(emulator.transport, "POST", 1)
+    with SalesforceClient(password_settings(emulator.base_url), transport=flaky) as sf:
+        results = sf.create("Contact", contacts(3))
+        assert all(r.error_codes == ("CONNECTION_ERROR",) for r in results)
+        assert "could write twice" in results[0].errors[0].message
+        assert sf.stats.retries == 0
+        assert sf.count("SELECT COUNT() FROM Contact") == 3  # written once, by the one request that went out
