@@ -366,3 +366,38 @@ def test_column_metadata_aggregates() -> None:
         ("total", "total", True),
     ]
     assert meta[0]["numberType"] and meta[0]["apexType"] == "Integer"
+
+
+# ---- over HTTP, through the emulator's REST layer -----------------------------------------------------
+def test_describe_over_http_includes_org_file_fields(
+    org_config: OrgConfig, emulator: Any, tmp_path: Any
+) -> None:
+    from sfsync.emulator.orgfile import load_org_file
+
+    path = tmp_path / "org.yaml"
+    path.write_text(
+        "objects:\n"
+        "  Contact:\n    fields:\n      Tier__c: {type: picklist, values: [Gold, Silver], restricted: true}\n"
+        "  Invoice__c:\n    fields:\n      Contact__c: {type: reference, reference_to: Contact}\n",
+        encoding="utf-8",
+    )
+    org_config.objects = load_org_file(path, org_config).objects  # the fixture serves this very object
+    client = emulator.client()
+    contact = client.get("/services/data/v59.0/sobjects/Contact/describe").json()
+    assert _required(contact) == ["LastName"]
+    tier = _fields(contact)["Tier__c"]
+    assert tier["restrictedPicklist"] and [p["value"] for p in tier["picklistValues"]] == ["Gold", "Silver"]
+    assert ("Invoice__c", "Contact__c", "Invoices__r") in {
+        (r["childSObject"], r["field"], r["relationshipName"]) for r in contact["childRelationships"]
+    }
+    names = [o["name"] for o in client.get("/services/data/v59.0/sobjects").json()["sobjects"]]
+    assert "Invoice__c" in names
+
+
+def test_columns_over_http_read_like_the_sf_cli(emulator: Any) -> None:
+    client = emulator.client()
+    account = client.post("/services/data/v59.0/sobjects/Account/", json={"Name": "Acme"}).json()["id"]
+    client.post("/services/data/v59.0/sobjects/Contact/", json={"LastName": "Doe", "AccountId": account})
+    soql = "SELECT Id, lastname, account.name, Account.Owner.Username FROM Contact"
+    body = client.get("/services/data/v59.0/query", params={"q": soql, "columns": "true"}).json()
+    assert _flatten(body["columnMetadata"]) == ["Id", "LastName", "Account.Name", "Account.Owner.Username"]
