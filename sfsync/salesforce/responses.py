@@ -301,12 +301,22 @@ def collection_results(
     ]
 
 
+_RE_BULK_FIELDS = re.compile(r":([A-Za-z][\w.]*(?:,[A-Za-z][\w.]*)*)(?: --)?$")
+
+
 def parse_bulk_error(cell: str) -> RecordError:
-    """The ``sf__Error`` cell of Bulk failedResults: ``CODE:message`` (the message may itself hold colons)."""
-    code, sep, message = cell.partition(":")
+    """The ``sf__Error`` cell of Bulk failedResults: ``CODE:message[:fields]`` (real orgs add `` --``).
+
+    Salesforce messages put a space after their own colons (``Email: invalid email address: foo``); the
+    fields suffix follows a bare colon (``:Email`` or ``:FirstName,LastName``), which is how it is told apart.
+    """
+    code, sep, rest = cell.partition(":")
     if not sep or not code or not code.replace("_", "").isalnum() or code.upper() != code:
         return RecordError("UNKNOWN", cell)
-    return RecordError(code, message)
+    match = _RE_BULK_FIELDS.search(rest)
+    if match is None or match.start() == 0:
+        return RecordError(code, rest.removesuffix(" --"))
+    return RecordError(code, rest[: match.start()], tuple(match.group(1).split(",")))
 
 
 __all__ = [

@@ -17,6 +17,7 @@ from sfsync.salesforce.responses import (
     parse_api_usage,
     parse_bulk_error,
 )
+from sfsync.salesforce.results import RecordError
 
 
 def answer(status: int, body: Any = None, **headers: str) -> httpx.Response:
@@ -165,9 +166,18 @@ def test_collection_results_keep_input_positions_and_codes() -> None:
 
 
 def test_bulk_error_cells() -> None:
-    assert parse_bulk_error("REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName") == (
-        parse_bulk_error("REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName")
+    missing = parse_bulk_error("REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName")
+    assert missing == RecordError(
+        "REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ("LastName",)
     )
-    err = parse_bulk_error("STRING_TOO_LONG:Last Name: data value too large: xxx (max length=80)")
-    assert err.status_code == "STRING_TOO_LONG" and err.message.startswith("Last Name: data value too large")
+    real_org = parse_bulk_error("REQUIRED_FIELD_MISSING:Required fields are missing: [A, B]:A,B --")
+    assert real_org.fields == ("A", "B") and real_org.message == "Required fields are missing: [A, B]"
+    email = parse_bulk_error("INVALID_EMAIL_ADDRESS:Email: invalid email address: bad:Email")
+    assert email == RecordError("INVALID_EMAIL_ADDRESS", "Email: invalid email address: bad", ("Email",))
+    no_fields = parse_bulk_error(
+        "DUPLICATE_VALUE:duplicate value found: Ext__c duplicates value on record with id: 001"
+    )
+    assert no_fields.fields == () and no_fields.message.endswith("on record: 001")
+    too_long = parse_bulk_error("STRING_TOO_LONG:Last Name: data value too large: xxx (max length=80)")
+    assert too_long.status_code == "STRING_TOO_LONG" and too_long.fields == ()
     assert parse_bulk_error("something odd").status_code == "UNKNOWN"
