@@ -177,7 +177,7 @@ def test_bulk_error_cells() -> None:
     no_fields = parse_bulk_error(
         "DUPLICATE_VALUE:duplicate value found: Ext__c duplicates value on record with id: 001"
     )
-    assert no_fields.fields == () and no_fields.message.endswith("on record: 001")
+    assert no_fields.fields == () and no_fields.message.endswith("with id: 001")
     too_long = parse_bulk_error("STRING_TOO_LONG:Last Name: data value too large: xxx (max length=80)")
     assert too_long.status_code == "STRING_TOO_LONG" and too_long.fields == ()
     assert parse_bulk_error("something odd").status_code == "UNKNOWN"
