@@ -120,24 +120,25 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Loc:
     """Map pydantic's error location onto the file's keys (dropping union tags such as ``duckdb``)."""
     path: list[str | int] = []
     current = data
+    tag_skipped = False  # a union's tag appears once, right after the dict it selects a model for
     for i, elem in enumerate(loc):
         last = i == len(loc) - 1
         nxt = loc[i + 1] if not last else None
         if isinstance(current, Mapping):
-            is_tag = (not last) and (
-                current.get("type") == elem
-                or current.get("flow") == elem
-                or (elem == nxt and elem in current)
-            )
+            selects = current.get("type") == elem or current.get("flow") == elem
+            is_tag = not tag_skipped and (selects or (elem == nxt and elem in current))
             if is_tag:
+                tag_skipped = True
                 continue
             if elem in current:
                 path.append(elem)
                 current = current[elem]
+                tag_skipped = False
                 continue
         elif isinstance(current, list) and isinstance(elem, int) and 0 <= elem < len(current):
             path.append(elem)
             current = current[elem]
+            tag_skipped = False
             continue
         if last:
             path.append(elem)
