@@ -67,14 +67,15 @@ def custom_object(
     name_label: str | None = None,
 ) -> SObjectDef:
     """A new custom object (``Foo__c``) with what Salesforce gives every one: system fields, a text
-    ``Name`` (80, required, the name field), ``OwnerId`` defaulted to the running user and the
-    recent-view dates."""
+    ``Name`` (80, the name field, idLookup), ``OwnerId`` defaulted to the running user and the
+    recent-view dates. ``Name`` is defaulted on create: a real org names a record created without
+    one after its own Id (the record engine does the same)."""
     if not name.endswith("__c"):
         raise ValueError(f"a custom object's API name ends with __c: {name!r}")
     base_label = label or name[:-3].replace("_", " ")
     fields = [
         *system_fields("Record ID"),
-        fld("Name", "string", 80, "req name", label=name_label or f"{base_label} Name"),
+        fld("Name", "string", 80, "req def name idl", label=name_label or f"{base_label} Name"),
         fld("OwnerId", "reference", 18, "req def", ref="User", rel="Owner", label="Owner ID"),
         fld("LastViewedDate", "datetime", 0, "ro"),
         fld("LastReferencedDate", "datetime", 0, "ro"),

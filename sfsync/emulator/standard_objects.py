@@ -474,7 +474,7 @@ def user() -> SObjectDef:
             fld("Phone", "phone", 40),
             fld("MobilePhone", "phone", 40, label="Mobile"),
             fld("Alias", "string", 8, "req"),
-            fld("CommunityNickname", "string", 40, "req def", label="Nickname"),
+            fld("CommunityNickname", "string", 40, "req def idl", label="Nickname"),
             fld("IsActive", "boolean", 0, default=True, label="Active"),
             fld("TimeZoneSidKey", "picklist", 40, "req restrict", values=TIME_ZONES, label="Time Zone"),
             fld("LocaleSidKey", "picklist", 40, "req restrict", values=LOCALES, label="Locale"),

@@ -370,7 +370,7 @@ def test_column_metadata_aggregates() -> None:
 
 # ---- over HTTP, through the emulator's REST layer -----------------------------------------------------
 def test_describe_over_http_includes_org_file_fields(
-    org_config: OrgConfig, emulator: Any, tmp_path: Any
+    org_config: OrgConfig, request: pytest.FixtureRequest, tmp_path: Any
 ) -> None:
     from sfsync.emulator.orgfile import load_org_file
 
@@ -382,7 +382,7 @@ def test_describe_over_http_includes_org_file_fields(
         encoding="utf-8",
     )
     org_config.objects = load_org_file(path, org_config).objects  # the fixture serves this very object
-    client = emulator.client()
+    client = request.getfixturevalue("emulator").client()  # started after the change: it builds tables
     contact = client.get("/services/data/v59.0/sobjects/Contact/describe").json()
     assert _required(contact) == ["LastName"]
     tier = _fields(contact)["Tier__c"]
@@ -392,6 +392,8 @@ def test_describe_over_http_includes_org_file_fields(
     }
     names = [o["name"] for o in client.get("/services/data/v59.0/sobjects").json()["sobjects"]]
     assert "Invoice__c" in names
+    created = client.post("/services/data/v59.0/sobjects/Invoice__c/", json={"Name": "INV-1"})
+    assert created.status_code == 201 and created.json()["id"].startswith("a00")
 
 
 def test_columns_over_http_read_like_the_sf_cli(emulator: Any) -> None:

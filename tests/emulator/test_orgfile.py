@@ -189,7 +189,7 @@ objects:
         "LastModifiedById",
         "SystemModstamp",
     } <= set(invoice.fields)
-    assert invoice.fields["Name"].required_on_create and invoice.fields["Name"].length == 80
+    assert invoice.fields["Name"].name_field and invoice.fields["Name"].length == 80
     account = invoice.fields["Account__c"]
     assert (account.reference_to, account.relationship_name) == (["Account"], "Account__r")
     assert invoice.fields["Line__c"].reference_to == ["Invoice_Line__c"]

@@ -176,5 +176,7 @@ def test_custom_objects_and_prefixes() -> None:
     org.objects["Foo__c"] = custom_object("Foo__c", "a00")
     assert next_custom_prefix(org) == "a01"
     foo = org.objects["Foo__c"]
-    assert foo.custom and foo.fields["Name"].required_on_create and foo.fields["Name"].name_field
+    name = foo.fields["Name"]
+    assert foo.custom and name.name_field and name.id_lookup and (name.type, name.length) == ("string", 80)
+    assert not name.required_on_create and name.defaulted_on_create  # a real org names it after its Id
     assert not foo.fields["Id"].createable
