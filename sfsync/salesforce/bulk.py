@@ -218,13 +218,12 @@ class BulkIngest(_Jobs):
         return size
 
     def upload(self, job_id: str, data: bytes | Path) -> None:
-        """Upload the job's only CSV (bytes or a file path)."""
+        """Upload the job's only CSV: bytes, or a file path (streamed from disk, never held in memory)."""
         self.check_size(data)
-        content = data if isinstance(data, bytes | bytearray) else data.read_bytes()
         self._transport.request(
             "PUT",
             self._path(job_id, "batches"),
-            content=bytes(content),
+            content=data if isinstance(data, Path) else bytes(data),
             headers={"Content-Type": "text/csv"},
             idempotent=False,
             new_work=False,

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -86,6 +87,15 @@ class _Borrowed(httpx.BaseTransport):
 
     def close(self) -> None:
         pass
+
+
+UPLOAD_CHUNK_BYTES = 1024 * 1024  # read size when streaming a file body
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while chunk := f.read(UPLOAD_CHUNK_BYTES):
+            yield chunk
 
 
 def _path_only(url: str) -> str:
@@ -204,7 +214,7 @@ class Transport:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
-        content: bytes | None = None,
+        content: bytes | Path | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         new_work: bool = True,
@@ -213,6 +223,8 @@ class Transport:
         job_id: str | None = None,
     ) -> httpx.Response:
         """Send one API call and return its successful (2xx) answer, already read; raise otherwise.
+
+        ``content`` may be a file path: it is streamed from disk (with its Content-Length).
 
         ``idempotent`` (default: every method but POST) allows repeating the call after a failure that may
         have reached Salesforce. ``new_work=False`` marks calls that finish work already started (polls,
@@ -263,7 +275,7 @@ class Transport:
         path: str,
         params: Mapping[str, Any] | None,
         json: Any,
-        content: bytes | None,
+        content: bytes | Path | None,
         headers: Mapping[str, str] | None,
     ) -> Callable[[Session | None], httpx.Request]:
         def build(session: Session | None) -> httpx.Request:
@@ -271,8 +283,14 @@ class Transport:
             hdrs = {"Accept": "application/json", "Authorization": session.authorization()}
             if headers:
                 hdrs.update(headers)
+            body: bytes | Iterator[bytes] | None
+            if isinstance(content, Path):  # streamed from disk, reopened for each attempt
+                hdrs["Content-Length"] = str(content.stat().st_size)
+                body = _file_chunks(content)
+            else:
+                body = content
             return self.http.build_request(
-                method, self.url(path, session), params=params, json=json, content=content, headers=hdrs
+                method, self.url(path, session), params=params, json=json, content=body, headers=hdrs
             )
 
         return build

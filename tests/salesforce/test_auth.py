@@ -199,8 +199,8 @@ def test_expired_session_is_renewed_once_and_the_call_repeated(sf: SalesforceCli
 
 
 def test_session_expiring_in_the_middle_of_a_bulk_job(make_client: ClientFactory, emulator: Any) -> None:
-    # Sessions live 1 s while the job stays InProgress for 2.5 s: polls and results outlive sessions.
-    emulator.set_faults(session_seconds=1, bulk_delay_seconds=2.5)
+    # Sessions live 2 s while the job stays InProgress for 3 s: polls and results outlive sessions.
+    emulator.set_faults(session_seconds=2, bulk_delay_seconds=3.0)
     client = make_client()
     csv = b"LastName,Email\n" + b"".join(b"Lee%d,lee%d@example.com\n" % (i, i) for i in range(50))
     job = client.bulk.run(

@@ -9,7 +9,7 @@ import pytest
 
 from sfsync.errors import SalesforceConfigError, SalesforceError
 from sfsync.salesforce import BulkJob, IngestSpec, SalesforceClient, parse_bulk_error
-from tests.salesforce.conftest import ClientFactory
+from tests.salesforce.conftest import ClientFactory, password_settings
 
 
 def csv_rows(n: int, start: int = 0, *, bad: tuple[int, ...] = ()) -> bytes:
@@ -123,3 +123,12 @@ def test_bulk_query_across_locators(make_client: ClientFactory) -> None:
 def test_bulk_query_with_a_bad_query(sf: SalesforceClient) -> None:
     with pytest.raises(SalesforceConfigError):
         sf.bulk_query.run("SELECT Nope__c FROM Contact")
+
+
+def test_ingest_from_a_file_over_a_real_socket(live_emulator: Any, tmp_path: Path) -> None:
+    csv = tmp_path / "contacts.csv"
+    csv.write_bytes(csv_rows(3000))
+    with SalesforceClient(password_settings(live_emulator.url)) as sf:
+        job = sf.bulk.run("Contact", "insert", csv)
+        assert job.succeeded and job.records_processed == 3000
+        assert sf.bulk.results(job.id, "successful").num_rows == 3000

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
 import pytest
 
 from sfsync.errors import LimitError, SalesforceConfigError
-from sfsync.salesforce import RecordResult, SalesforceClient
+from sfsync.salesforce import BulkJob, IngestSpec, RecordResult, SalesforceClient
 from tests.salesforce.conftest import ClientFactory, password_settings
 
 
@@ -108,7 +109,7 @@ def test_all_or_none_rolls_back_everything(sf: SalesforceClient) -> None:
 
 def test_lock_faults_are_retried_record_by_record(make_client: ClientFactory, emulator: Any) -> None:
     emulator.set_faults(lock_row_rate=0.3, seed=11)
-    sf = make_client(max_retries=10)
+    sf = make_client(max_retries=15)  # a record failing 16 times in a row: 0.3**16, about 4e-9
     results: list[RecordResult] = sf.create("Contact", contacts(300))
     assert all(r.success for r in results)
     assert sf.stats.record_retries > 0
@@ -129,7 +130,7 @@ def test_lock_faults_past_the_retry_limit_are_rejected_rows(
 
 def test_503_faults_are_retried_until_success(make_client: ClientFactory, emulator: Any) -> None:
     emulator.set_faults(unavailable_rate=0.4, seed=3)
-    sf = make_client(max_retries=12)
+    sf = make_client(max_retries=20)  # a call failing 21 times in a row: 0.4**21, about 4e-9
     results = sf.create("Contact", contacts(600))
     assert all(r.success for r in results)
     assert len(list(sf.query("SELECT Id FROM Contact"))) == 600
@@ -216,3 +217,32 @@ def test_a_create_that_may_have_been_written_is_not_sent_twice(emulator: Any) ->
         assert "could write twice" in results[0].errors[0].message
         assert sf.stats.retries == 0
         assert sf.count("SELECT COUNT() FROM Contact") == 3  # written once, by the one request that went out
+
+
+class CountInFlight(httpx.BaseTransport):
+    """Observes how many requests are in flight at once (no timing involved)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner, self.now, self.most = inner, 0, 0
+        self.lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            return self.inner.handle_request(request)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def test_parallel_chunks_and_jobs_stay_within_max_concurrency(emulator: Any) -> None:
+    counter = CountInFlight(emulator.transport)
+    settings = password_settings(emulator.base_url, max_concurrency=2, collection_chunk_size=50)
+    with SalesforceClient(settings, transport=counter) as sf:
+        assert all(r.success for r in sf.create("Contact", contacts(500)))
+        specs = [IngestSpec("Contact", "insert", f"LastName\nBulk{i}\n".encode()) for i in range(6)]
+        assert all(isinstance(j, BulkJob) and j.succeeded for j in sf.bulk.run_many(specs))
+    assert counter.most <= 2, counter.most
+    assert sf.stats.calls >= 10 + 6 * 4
