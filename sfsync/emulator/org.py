@@ -1,136 +1,466 @@
 """The emulated org's data: records of every object, with the rules a real org enforces.
 
-This module is the contract between the record engine (``store``, ``validate``, ``soql``) and the HTTP
-layer (``rest``, ``bulk``). Values crossing it are JSON values as the REST API carries them: str, int,
-float, bool, None; dates ``YYYY-MM-DD``; datetimes ``YYYY-MM-DDTHH:MM:SS.000+0000``.
-Thread-safe: the HTTP layer calls it from many threads at once.
+This module is the contract between the record engine (``store``, ``validate``, ``writes``, ``soql``)
+and the HTTP layer (``rest``, ``bulk``). Values crossing it are JSON values as the REST API carries them:
+str, int, float, bool, None; dates ``YYYY-MM-DD``; datetimes ``YYYY-MM-DDTHH:MM:SS.000+0000``.
+Thread-safe: the HTTP layer calls it from many threads at once (one lock around the SQLite connection).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
+from sfsync.emulator import ids
+from sfsync.emulator.bulk_rows import BulkLoader
 from sfsync.emulator.model import FieldDef, OrgConfig
+from sfsync.emulator.results import (
+    BulkRowResult,
+    ColumnInfo,
+    OrgError,
+    QueryResult,
+    RecordError,
+    SaveResult,
+)
+from sfsync.emulator.soql import run_query
+from sfsync.emulator.store import Store, Table, quote
+from sfsync.emulator.validate import FieldValueError, compound_value
+from sfsync.emulator.writes import ROLLED_BACK, Pending, Plan, Ref, Writer, fold, json_list
 
+__all__ = [
+    "BulkRowResult",
+    "ColumnInfo",
+    "Org",
+    "OrgError",
+    "QueryResult",
+    "RecordError",
+    "SaveResult",
+]
 
-@dataclass
-class RecordError:
-    status_code: str            # e.g. REQUIRED_FIELD_MISSING
-    message: str
-    fields: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"statusCode": self.status_code, "message": self.message, "fields": self.fields}
-
-    def to_bulk(self) -> str:
-        """The ``sf__Error`` cell of Bulk failedResults: ``CODE:message[:fields]``."""
-        text = f"{self.status_code}:{self.message}"
-        return f"{text}:{','.join(self.fields)}" if self.fields else text
-
-
-@dataclass
-class SaveResult:
-    id: str | None
-    success: bool
-    errors: list[RecordError] = field(default_factory=list)
-    created: bool | None = None      # set by upsert only
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.id is not None:
-            out["id"] = self.id
-        out["success"] = self.success
-        out["errors"] = [e.to_json() for e in self.errors]
-        if self.created is not None:
-            out["created"] = self.created
-        return out
-
-
-class OrgError(Exception):
-    """A request-level error: the HTTP layer answers ``status`` with ``[{"message", "errorCode", "fields"}]``."""
-
-    def __init__(self, status: int, code: str, message: str, fields: list[str] | None = None,
-                 body: Any = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.fields = fields
-        self.body = body             # when set (e.g. 300 multiple matches), sent instead of the error array
-
-    def to_json(self) -> Any:
-        if self.body is not None:
-            return self.body
-        item: dict[str, Any] = {"message": self.message, "errorCode": self.code}
-        if self.fields is not None:
-            item["fields"] = self.fields
-        return [item]
-
-
-@dataclass
-class ColumnInfo:
-    """One selected column of a query, for ``columns=true`` metadata and Bulk query CSV headers."""
-
-    path: str                      # as selected, e.g. "Account.Name"
-    field: FieldDef | None         # None for aggregates
-    object: str                    # object that owns the field
-
-
-@dataclass
-class QueryResult:
-    object: str
-    columns: list[ColumnInfo]
-    total_size: int
-    records: Iterator[dict[str, Any]]   # JSON-ready records with "attributes", parents nested
-    is_count: bool = False
-
-
-@dataclass
-class BulkRowResult:
-    id: str | None
-    created: bool
-    error: RecordError | None
+_NOT_FOUND = "The requested resource does not exist"
 
 
 class Org:
     """All records of one emulated org, stored in SQLite (``db_path`` or in memory)."""
 
     def __init__(self, config: OrgConfig, db_path: str | None = None) -> None:
-        raise NotImplementedError
+        self.config = config
+        self.store = Store(config, db_path)
+        self.writer = Writer(self.store)
+        self.bulk = BulkLoader(self.store, self.writer)
+
+    # ---- helpers -----------------------------------------------------------------------------------
+    def _default_user(self, user_id: str | None) -> str | None:
+        if user_id is not None:
+            return user_id
+        return self.config.users[0].id if self.config.users else None
+
+    def table(self, obj: str, *, status: int = 404) -> Table:
+        """The table of an object; unknown → 404 NOT_FOUND (REST path) or 400 INVALID_TYPE (body type)."""
+        t = self.store.table(obj)
+        if t is None:
+            if status == 404:
+                raise OrgError(404, "NOT_FOUND", _NOT_FOUND)
+            raise OrgError(400, "INVALID_TYPE", f"sObject type '{obj}' is not supported.")
+        return t
+
+    def _convert(self, table: Table, pos: int, record: dict[str, Any], creating: bool) -> Pending:
+        values: dict[str, Any] = {}
+        refs: list[Ref] = []
+        error: RecordError | None = None
+        record_id: str | None = None
+        for key, value in record.items():
+            if key == "attributes":
+                continue
+            low = key.lower()
+            if low == "id":
+                record_id = value
+                continue
+            codec = table.codecs.get(low)
+            if codec is None:
+                rel = table.by_relationship.get(low)
+                if rel is not None and isinstance(value, dict):
+                    refs.append(self._json_ref(table, rel, value))
+                    continue
+                raise OrgError(
+                    400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {table.name}"
+                )
+            if not codec.stored or low in table.generated:
+                error = error or RecordError(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"Unable to create/update fields: {codec.field.name}.",
+                    [codec.field.name],
+                )
+                continue
+            try:
+                values[codec.field.name] = codec.from_json(value)
+            except FieldValueError as e:
+                error = error or e.error
+        p = Pending(pos, values, refs or None, error=error)
+        if creating and record_id is not None and error is None:
+            p.error = RecordError(
+                "INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call", ["Id"]
+            )
+        elif record_id is not None:
+            p.id = record_id
+        return p
+
+    def _json_ref(self, table: Table, rel: FieldDef, value: dict[str, Any]) -> Ref:
+        attrs = value.get("attributes") or {}
+        parent_name = (
+            attrs.get("type") if isinstance(attrs, dict) and attrs.get("type") else rel.reference_to[0]
+        )
+        parent = self.table(str(parent_name), status=400)
+        keys = [k for k in value if k != "attributes"]
+        fd = parent.codecs[keys[0].lower()].field if len(keys) == 1 and parent.has(keys[0]) else None
+        if fd is None or not (fd.external_id or fd.id_lookup):
+            raise OrgError(
+                400,
+                "INVALID_FIELD",
+                f"{rel.relationship_name} must name exactly one external id field of {parent.name}, got {keys}",
+            )
+        try:
+            key_value = parent.codecs[fd.name.lower()].from_json(value[keys[0]])
+        except FieldValueError as e:
+            raise OrgError(400, e.error.status_code, e.error.message, e.error.fields) from None
+        return Ref(rel, parent, fd, key_value)
+
+    def _check_id(self, table: Table | None, p: Pending) -> Table | None:
+        """Normalize ``p.id`` in place and find its table; sets MALFORMED_ID on a bad or foreign id."""
+        raw = p.id
+        norm = ids.normalize(raw) if isinstance(raw, str) else None
+        target = self.store.table_for_prefix(norm[:3]) if norm else None
+        if norm is None or target is None or (table is not None and target is not table):
+            label = table.name if table is not None else "record"
+            p.error = p.error or RecordError(
+                "MALFORMED_ID", f"{label} ID: id value of incorrect type: {raw}", ["Id"]
+            )
+            return None
+        p.id = norm
+        return target
+
+    def _run(
+        self,
+        groups: list[tuple[Table, str, FieldDef | None, list[Pending]]],
+        all_or_none: bool,
+        user_id: str | None,
+        as_upsert: bool = False,
+    ) -> list[SaveResult]:
+        """Plan every group, then write all of them in one transaction (or none, with all_or_none)."""
+        user = self._default_user(user_id)
+        with self.store.lock:
+            plans: list[Plan] = []
+            everything: list[Pending] = []
+            try:
+                with self.store.transaction():
+                    for table, op, ext, items in groups:
+                        plans.append(self.writer.plan(table, op, ext, items, user))
+                        everything.extend(items)
+                    failed = any(p.error is not None for p in everything)
+                    if all_or_none and failed:
+                        raise _Rollback
+                    for plan in plans:
+                        self.writer.apply(plan, user)
+            except _Rollback:
+                for p in everything:
+                    if p.error is None:
+                        p.error = ROLLED_BACK
+        everything.sort(key=lambda p: p.pos)
+        out = []
+        for p, (_, op, _, _) in zip(everything, _ops(groups), strict=True):
+            keep_id = p.error is None or (op == "update" and p.id is not None)
+            out.append(
+                SaveResult(
+                    p.id if keep_id else None,
+                    p.error is None,
+                    [] if p.error is None else [p.error],
+                    p.created if as_upsert else None,
+                )
+            )
+        return out
 
     # ---- records through REST (JSON values) -------------------------------------------------
-    def create(self, obj: str, records: Sequence[dict[str, Any]], *, all_or_none: bool = False,
-               user_id: str | None = None) -> list[SaveResult]:
-        raise NotImplementedError
+    def create(
+        self,
+        obj: str,
+        records: Sequence[dict[str, Any]],
+        *,
+        all_or_none: bool = False,
+        user_id: str | None = None,
+    ) -> list[SaveResult]:
+        default = self.table(obj)
+        by_table: dict[str, tuple[Table, list[Pending]]] = {}
+        for pos, rec in enumerate(records):
+            attrs = rec.get("attributes")
+            kind = attrs.get("type") if isinstance(attrs, dict) else None
+            table = self.table(kind, status=400) if kind else default
+            if not table.obj.createable:
+                raise OrgError(
+                    400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be inserted: {table.name}"
+                )
+            by_table.setdefault(table.name, (table, []))[1].append(self._convert(table, pos, rec, True))
+        return self._run([(t, "insert", None, items) for t, items in by_table.values()], all_or_none, user_id)
 
-    def update(self, records: Sequence[dict[str, Any]], *, obj: str | None = None,
-               all_or_none: bool = False, user_id: str | None = None) -> list[SaveResult]:
-        raise NotImplementedError
+    def update(
+        self,
+        records: Sequence[dict[str, Any]],
+        *,
+        obj: str | None = None,
+        all_or_none: bool = False,
+        user_id: str | None = None,
+    ) -> list[SaveResult]:
+        fixed = self.table(obj) if obj else None
+        by_table: dict[str, tuple[Table, list[Pending]]] = {}
+        orphans: list[Pending] = []
+        for pos, rec in enumerate(records):
+            attrs = rec.get("attributes")
+            kind = attrs.get("type") if isinstance(attrs, dict) else None
+            table = fixed or (self.table(kind, status=400) if kind else None)
+            rid = rec.get("Id", rec.get("id"))
+            if table is None:
+                norm = ids.normalize(rid) if isinstance(rid, str) else None
+                table = self.store.table_for_prefix(norm[:3]) if norm else None
+            if table is None:
+                p = Pending(pos, {}, record_id=rid)
+                p.error = RecordError(
+                    "MISSING_ARGUMENT" if rid is None else "MALFORMED_ID",
+                    "Id not specified in an update call" if rid is None else f"malformed id {rid}",
+                    [] if rid is None else ["Id"],
+                )
+                orphans.append(p)
+                continue
+            p = self._convert(table, pos, rec, False)
+            if p.id is None:
+                p.error = p.error or RecordError("MISSING_ARGUMENT", "Id not specified in an update call", [])
+            else:
+                self._check_id(table, p)
+            by_table.setdefault(table.name, (table, []))[1].append(p)
+        groups = [(t, "update", None, items) for t, items in by_table.values()]
+        if orphans:
+            first = next(iter(self.store.tables.values()))
+            groups.append((first, "update", None, orphans))
+        return self._run(groups, all_or_none, user_id)
 
-    def upsert(self, obj: str, ext_field: str, records: Sequence[dict[str, Any]], *,
-               all_or_none: bool = False, user_id: str | None = None) -> list[SaveResult]:
-        raise NotImplementedError
+    def upsert(
+        self,
+        obj: str,
+        ext_field: str,
+        records: Sequence[dict[str, Any]],
+        *,
+        all_or_none: bool = False,
+        user_id: str | None = None,
+    ) -> list[SaveResult]:
+        table = self.table(obj)
+        ext = self._ext_field(table, ext_field)
+        items = []
+        for pos, rec in enumerate(records):
+            p = self._convert(table, pos, rec, False)
+            if ext.name == "Id":
+                if p.id is not None:
+                    self._check_id(table, p)
+            else:
+                if p.id is not None and p.error is None:
+                    p.error = RecordError(
+                        "INVALID_FIELD_FOR_INSERT_UPDATE",
+                        "The Id field should not be specified in the sobject data.",
+                        ["Id"],
+                    )
+                p.key = p.values.get(ext.name)
+            items.append(p)
+        return self._run([(table, "upsert", ext, items)], all_or_none, user_id, as_upsert=True)
 
-    def delete(self, ids: Sequence[str], *, all_or_none: bool = False) -> list[SaveResult]:
-        raise NotImplementedError
+    def upsert_one(
+        self,
+        obj: str,
+        ext_field: str,
+        value: str,
+        record: dict[str, Any],
+        *,
+        user_id: str | None = None,
+        version: str = "62.0",
+    ) -> SaveResult:
+        """``PATCH /sobjects/{obj}/{ext_field}/{value}``. Several matches → ``OrgError(300)`` with record URLs."""
+        table = self.table(obj)
+        ext = self._ext_field(table, ext_field)
+        body = {k: v for k, v in record.items() if k != "attributes"}
+        for k in list(body):
+            if k.lower() == "id" and ext.name != "Id":
+                raise OrgError(
+                    400, "INVALID_FIELD", "The Id field should not be specified in the sobject data."
+                )
+            if k.lower() == ext.name.lower():
+                if fold(body[k], ext.case_sensitive) != fold(value, ext.case_sensitive):
+                    raise OrgError(
+                        400,
+                        "INVALID_FIELD",
+                        f"The {ext.name} field should not be specified in the sobject data.",
+                    )
+                del body[k]
+        if ext.name != "Id":
+            with self.store.lock:
+                rows = self.store.conn.execute(
+                    f"SELECT Id FROM {table.sql} WHERE {quote(ext.name)} = ? AND IsDeleted = 0", (value,)
+                ).fetchall()
+            if len(rows) > 1:
+                urls = [f"/services/data/v{version}/sobjects/{table.name}/{r[0]}" for r in rows]
+                raise OrgError(
+                    300, "MULTIPLE_CHOICES", f"{ext.name} {value} matched {len(rows)} records", body=urls
+                )
+            body[ext.name] = value
+        else:
+            body["Id"] = value
+        return self.upsert(table.name, ext.name, [body], user_id=user_id)[0]
 
-    def get(self, obj: str, record_id: str, fields: Sequence[str] | None = None,
-            version: str = "62.0") -> dict[str, Any]:
-        raise NotImplementedError
+    def _ext_field(self, table: Table, name: str) -> FieldDef:
+        if name.lower() == "id":
+            return table.obj.fields.get("Id") or FieldDef("Id", "id")
+        codec = table.codec(name)
+        if codec is None or not (codec.field.external_id or codec.field.id_lookup):
+            raise OrgError(
+                404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {name}"
+            )
+        return codec.field
+
+    def delete(
+        self, ids_: Sequence[str], *, all_or_none: bool = False, hard: bool = False
+    ) -> list[SaveResult]:
+        pendings = [Pending(pos, {}, record_id=rid) for pos, rid in enumerate(ids_)]
+        by_table: dict[str, tuple[Table, list[Pending]]] = {}
+        for p in pendings:
+            raw = p.id
+            table = self._check_id(None, p)
+            if table is None:
+                p.error = RecordError("MALFORMED_ID", f"malformed id {raw}", [])
+                continue
+            by_table.setdefault(table.name, (table, []))[1].append(p)
+        with self.store.lock:
+            try:
+                with self.store.transaction():
+                    for table, items in by_table.values():
+                        self.delete_rows(table, items, hard)
+                    if all_or_none and any(p.error is not None for p in pendings):
+                        raise _Rollback
+            except _Rollback:
+                for p in pendings:
+                    if p.error is None:
+                        p.error = ROLLED_BACK
+        return [
+            SaveResult(
+                p.id if ids.is_well_formed(str(p.id)) else None,
+                p.error is None,
+                [] if p.error is None else [p.error],
+            )
+            for p in pendings
+        ]
+
+    def delete_rows(self, table: Table, items: list[Pending], hard: bool) -> None:
+        """Soft (or hard) delete records with normalized ids; sets errors. Inside a transaction."""
+        live = [p for p in items if p.error is None]
+        if not table.obj.deletable:
+            for p in live:
+                p.error = RecordError(
+                    "INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id", []
+                )
+            return
+        state = dict(
+            self.store.conn.execute(
+                f"SELECT Id, IsDeleted FROM {table.sql} WHERE Id IN (SELECT value FROM json_each(?))",
+                (json_list(p.id for p in live),),
+            ).fetchall()
+        )
+        seen: set[str] = set()
+        for p in live:
+            deleted = state.get(p.id)
+            if deleted is None:
+                p.error = RecordError("NOT_FOUND", f"Record not found: {table.name} {p.id}", ["Id"])
+            elif (deleted and not hard) or p.id in seen:
+                p.error = RecordError("ENTITY_IS_DELETED", "entity is deleted", [])
+            seen.add(str(p.id))
+        self.writer._lock_faults([p for p in live if p.error is None])
+        done = [(p.id,) for p in live if p.error is None]
+        if hard:
+            self.store.conn.executemany(f"DELETE FROM {table.sql} WHERE Id = ?", done)
+        else:
+            self.store.conn.executemany(f"UPDATE {table.sql} SET IsDeleted = 1 WHERE Id = ?", done)
+
+    def get(
+        self, obj: str, record_id: str, fields: Sequence[str] | None = None, version: str = "62.0"
+    ) -> dict[str, Any]:
+        table = self.table(obj)
+        norm = ids.normalize(record_id)
+        if norm is None or norm[:3] != table.obj.key_prefix:
+            raise OrgError(404, "NOT_FOUND", _NOT_FOUND)
+        if fields:
+            wanted = []
+            for name in fields:
+                codec = table.codec(name.strip())
+                if codec is None:
+                    raise OrgError(
+                        400,
+                        "INVALID_FIELD",
+                        f"No such column '{name}' on entity '{table.name}'. If you "
+                        "are attempting to use a custom field, be sure to append the '__c' after the custom "
+                        "field name. Please reference your WSDL or the describe call for the appropriate names.",
+                    )
+                wanted.append(codec.field)
+        else:
+            wanted = list(table.obj.fields.values())
+        stored = [f.name for f in table.stored]
+        with self.store.lock:
+            cur = self.store.conn.execute(
+                f"SELECT {', '.join(map(quote, stored))} FROM {table.sql} WHERE Id = ?", (norm,)
+            )
+            row = cur.fetchone()
+        if row is None:
+            raise OrgError(404, "NOT_FOUND", _NOT_FOUND)
+        raw = dict(zip(stored, row, strict=True))
+        if raw.get("IsDeleted"):
+            raise OrgError(404, "ENTITY_IS_DELETED", "entity is deleted")
+        out: dict[str, Any] = {
+            "attributes": {
+                "type": table.name,
+                "url": f"/services/data/v{version}/sobjects/{table.name}/{norm}",
+            }
+        }
+        for fd in wanted:
+            codec = table.codecs[fd.name.lower()]
+            out[fd.name] = codec.to_json(raw.get(fd.name)) if codec.stored else compound_value(fd, raw)
+        return out
 
     def query(self, soql: str, *, include_deleted: bool = False, version: str = "62.0") -> QueryResult:
-        raise NotImplementedError
+        return run_query(self.store, soql, include_deleted=include_deleted, version=version)
 
     # ---- records through Bulk API 2.0 (CSV cells: "" leaves unchanged, "#N/A" sets null) --------
-    def bulk_load(self, obj: str, operation: str, ext_field: str | None, header: Sequence[str],
-                  rows: Sequence[Sequence[str]], *, user_id: str | None = None) -> list[BulkRowResult]:
-        raise NotImplementedError
+    def bulk_load(
+        self,
+        obj: str,
+        operation: str,
+        ext_field: str | None,
+        header: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        user_id: str | None = None,
+    ) -> list[BulkRowResult]:
+        table = self.table(obj, status=400)
+        return self.bulk.load(table, operation, ext_field, header, rows, self._default_user(user_id), self)
 
     def reset(self) -> None:
         """Delete every record except the seeded users and organization."""
-        raise NotImplementedError
+        with self.store.lock:
+            self.store.reset()
 
     def close(self) -> None:
-        raise NotImplementedError
+        with self.store.lock:
+            self.store.close()
+
+
+class _Rollback(Exception):
+    """Raised inside a transaction to undo it (all-or-none)."""
+
+
+def _ops(
+    groups: list[tuple[Table, str, FieldDef | None, list[Pending]]],
+) -> list[tuple[int, str, None, None]]:
+    """The operation of every pending record, ordered by position (matches the sorted pendings)."""
+    pairs = sorted((p.pos, op) for _, op, _, items in groups for p in items)
+    return [(pos, op, None, None) for pos, op in pairs]

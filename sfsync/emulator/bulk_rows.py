@@ -1,0 +1,248 @@
+"""Bulk API 2.0 rows: header checks, per-column converters compiled once, chunked set-based writes.
+
+A cell ``""`` leaves the field unchanged (omitted), ``#N/A`` sets it to null. The job's rows are
+processed in chunks of ``BULK_CHUNK_ROWS``; each chunk is planned with one SQL query per rule and written
+with ``executemany`` in its own transaction, so other requests interleave between chunks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sfsync.emulator import ids
+from sfsync.emulator.model import FieldDef
+from sfsync.emulator.results import BulkRowResult, OrgError, RecordError
+from sfsync.emulator.store import Store, Table
+from sfsync.emulator.validate import FieldValueError
+from sfsync.emulator.writes import Pending, Ref, Writer, fold
+
+if TYPE_CHECKING:
+    from sfsync.emulator.org import Org
+
+#: Rows planned and written per transaction (Salesforce's own internal batch size is 10,000).
+BULK_CHUNK_ROWS = 10_000
+#: The cell that sets a field to null.
+NULL_CELL = "#N/A"
+OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
+
+
+def invalid_batch(message: str) -> OrgError:
+    """A header problem: the HTTP layer fails the job with ``InvalidBatch : {message}``."""
+    return OrgError(400, "InvalidBatch", message)
+
+
+class _Columns:
+    """The compiled header: which cell feeds which field, and how it converts."""
+
+    def __init__(self) -> None:
+        self.plain: list[tuple[int, str, Callable[[str], Any]]] = []
+        self.refs: list[tuple[int, FieldDef, Table, FieldDef, Callable[[str], Any]]] = []
+        self.id_idx: int | None = None
+        self.width = 0
+
+
+class BulkLoader:
+    def __init__(self, store: Store, writer: Writer) -> None:
+        self.store = store
+        self.writer = writer
+
+    def load(
+        self,
+        table: Table,
+        operation: str,
+        ext_field: str | None,
+        header: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        user: str | None,
+        org: Org,
+    ) -> list[BulkRowResult]:
+        if operation not in OPERATIONS:
+            raise invalid_batch(f"Unsupported operation: {operation}")
+        cols = self._compile(table, operation, header)
+        if operation in ("delete", "hardDelete"):
+            return self._delete(table, operation == "hardDelete", cols, rows, org)
+        ext: FieldDef | None = None
+        dup_keys: set[Any] | None = None
+        if operation == "update" and cols.id_idx is None:
+            raise invalid_batch("Id field is required for update: add an Id column to the CSV header")
+        if operation == "upsert":
+            if not ext_field:
+                raise invalid_batch("externalIdFieldName is required for upsert")
+            try:
+                ext = org._ext_field(table, ext_field)
+            except OrgError as e:
+                raise invalid_batch(e.message) from None
+            if ext.name == "Id":
+                if cols.id_idx is None:
+                    raise invalid_batch("Field name not found : Id (the upsert key column is missing)")
+            else:
+                key_idx = next((i for i, name, _ in cols.plain if name == ext.name), None)
+                if key_idx is None:
+                    raise invalid_batch(
+                        f"Field name not found : {ext.name} (the upsert key column is missing)"
+                    )
+                dup_keys = _repeated(rows, key_idx, ext.case_sensitive)
+        op = operation
+        results: list[BulkRowResult] = []
+        for start in range(0, len(rows), BULK_CHUNK_ROWS):
+            chunk = rows[start : start + BULK_CHUNK_ROWS]
+            items = self._convert(table, op, ext, cols, chunk)
+            with self.store.lock, self.store.transaction():
+                plan = self.writer.plan(
+                    table, op, ext, items, user, dup_keys if dup_keys is not None else set()
+                )
+                self.writer.apply(plan, user)
+            for p in items:
+                if p.error is None:
+                    results.append(BulkRowResult(p.id, p.created, None))
+                else:
+                    results.append(BulkRowResult(None, False, p.error))
+        return results
+
+    def _compile(self, table: Table, operation: str, header: Sequence[str]) -> _Columns:
+        cols = _Columns()
+        cols.width = len(header)
+        seen: set[str] = set()
+        for idx, raw in enumerate(header):
+            name = raw.strip()
+            low = name.lower()
+            if low in seen:
+                raise invalid_batch(f"Duplicate field name : {name}")
+            seen.add(low)
+            if low == "id":
+                cols.id_idx = idx
+                continue
+            if operation in ("delete", "hardDelete"):
+                continue
+            if "." in name:
+                rel_name, _, parent_field = name.partition(".")
+                rel = table.by_relationship.get(rel_name.lower())
+                parent = (
+                    self.store.table(rel.reference_to[0]) if rel is not None and rel.reference_to else None
+                )
+                codec = parent.codec(parent_field) if parent is not None else None
+                if rel is None or parent is None or codec is None:
+                    raise invalid_batch(f"Field name not found : {name}")
+                if not (codec.field.external_id or codec.field.id_lookup):
+                    raise invalid_batch(
+                        f"{parent_field} is not an external id field of {parent.name} : {name}"
+                    )
+                cols.refs.append((idx, rel, parent, codec.field, codec.from_text))
+                continue
+            codec = table.codec(name)
+            if codec is None or not codec.stored:
+                raise invalid_batch(f"Field name not found : {name}")
+            cols.plain.append((idx, codec.field.name, codec.from_text))
+        if operation in ("delete", "hardDelete") and cols.id_idx is None:
+            raise invalid_batch(f"Field name not found : Id ({operation} takes one Id column)")
+        return cols
+
+    def _convert(
+        self,
+        table: Table,
+        op: str,
+        ext: FieldDef | None,
+        cols: _Columns,
+        chunk: Sequence[Sequence[str]],
+    ) -> list[Pending]:
+        plain, refs, id_idx, width = cols.plain, cols.refs, cols.id_idx, cols.width
+        wants_id = op == "update" or (ext is not None and ext.name == "Id")
+        key_name = ext.name if ext is not None and ext.name != "Id" else None
+        items: list[Pending] = []
+        append = items.append
+        for pos, row in enumerate(chunk):
+            values: dict[str, Any] = {}
+            p = Pending(pos, values)
+            append(p)
+            if len(row) != width:
+                p.error = RecordError(
+                    "INVALID_FIELD", f"Row has {len(row)} cells but the header has {width} columns", []
+                )
+                continue
+            try:
+                for ci, name, conv in plain:
+                    cell = row[ci]
+                    if cell:
+                        values[name] = None if cell == NULL_CELL else conv(cell)
+                if refs:
+                    p.refs = self._refs(row, refs, values)
+            except FieldValueError as e:
+                p.error = e.error
+                continue
+            if id_idx is not None:
+                cell = row[id_idx]
+                if cell and cell != NULL_CELL:
+                    if not wants_id:
+                        p.error = RecordError(
+                            "INVALID_FIELD_FOR_INSERT_UPDATE", f"cannot specify Id in an {op} call", ["Id"]
+                        )
+                        continue
+                    norm = ids.normalize(cell)
+                    if norm is None or norm[:3] != table.obj.key_prefix:
+                        p.error = RecordError(
+                            "MALFORMED_ID", f"{table.name} ID: id value of incorrect type: {cell}", ["Id"]
+                        )
+                        continue
+                    p.id = norm
+                elif op == "update":
+                    p.error = RecordError("MISSING_ARGUMENT", "Id not specified in an update call", [])
+            if key_name is not None:
+                p.key = values.get(key_name)
+        return items
+
+    @staticmethod
+    def _refs(
+        row: Sequence[str],
+        refs: list[tuple[int, FieldDef, Table, FieldDef, Callable[[str], Any]]],
+        values: dict[str, Any],
+    ) -> list[Ref] | None:
+        out = []
+        for ci, rel, parent, ext, conv in refs:
+            cell = row[ci]
+            if not cell:
+                continue
+            if cell == NULL_CELL:
+                values[rel.name] = None
+                continue
+            out.append(Ref(rel, parent, ext, conv(cell)))
+        return out or None
+
+    def _delete(
+        self, table: Table, hard: bool, cols: _Columns, rows: Sequence[Sequence[str]], org: Org
+    ) -> list[BulkRowResult]:
+        assert cols.id_idx is not None
+        idx = cols.id_idx
+        results: list[BulkRowResult] = []
+        for start in range(0, len(rows), BULK_CHUNK_ROWS):
+            items = []
+            for pos, row in enumerate(rows[start : start + BULK_CHUNK_ROWS]):
+                cell = row[idx] if idx < len(row) else ""
+                p = Pending(pos, {}, record_id=cell)
+                norm = ids.normalize(cell)
+                if norm is None or norm[:3] != table.obj.key_prefix:
+                    p.error = RecordError(
+                        "MALFORMED_ID", f"{table.name} ID: id value of incorrect type: {cell}", ["Id"]
+                    )
+                else:
+                    p.id = norm
+                items.append(p)
+            with self.store.lock, self.store.transaction():
+                org.delete_rows(table, items, hard)
+            results.extend(
+                BulkRowResult(p.id, False, None) if p.error is None else BulkRowResult(None, False, p.error)
+                for p in items
+            )
+        return results
+
+
+def _repeated(rows: Sequence[Sequence[str]], idx: int, case_sensitive: bool) -> set[Any]:
+    """Folded upsert keys that appear more than once in the whole job."""
+    counts: Counter[Any] = Counter()
+    for row in rows:
+        if idx < len(row):
+            cell = row[idx]
+            if cell and cell != NULL_CELL:
+                counts[fold(cell, case_sensitive)] += 1
+    return {k for k, n in counts.items() if n > 1}
