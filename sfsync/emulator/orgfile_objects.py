@@ -63,13 +63,14 @@ _PICKLIST_KEYS = ("values", "only", "restricted", "default")
 def apply_objects(root: Section, config: OrgConfig) -> None:
     objects = root.items("objects", "object names to their settings")
     specs: list[tuple[SObjectDef, Section]] = []
+    reserved = {str(v["key_prefix"]) for _, v in objects if isinstance(v, dict) and v.get("key_prefix")}
     for name, value in objects:  # first every object, so references may point at any of them
         spec = root.child(f"objects.{name}", {} if value is None else value, _OBJECT_KEYS)
         if spec is None:
             continue
         obj = config.object(name)
         if obj is None:
-            obj = _new_custom_object(name, spec, config)
+            obj = _new_custom_object(name, spec, config, reserved)
         else:
             for key in ("label", "label_plural", "key_prefix"):
                 if key in spec.data and not obj.custom:
@@ -101,7 +102,7 @@ def _name_problem(name: str, what: str) -> str | None:
     return None
 
 
-def _new_custom_object(name: str, spec: Section, config: OrgConfig) -> SObjectDef | None:
+def _new_custom_object(name: str, spec: Section, config: OrgConfig, reserved: set[str]) -> SObjectDef | None:
     problem = _name_problem(name, "object")
     if problem is not None:
         if not name.endswith("__c"):
@@ -124,7 +125,7 @@ def _new_custom_object(name: str, spec: Section, config: OrgConfig) -> SObjectDe
             )
             prefix = None
     if not isinstance(prefix, str):
-        prefix = next_custom_prefix(config)
+        prefix = next_custom_prefix(config, reserved)
     label = spec.text("label")
     plural = spec.text("label_plural")
     obj = custom_object(

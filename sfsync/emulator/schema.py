@@ -7,6 +7,8 @@ Organization records from them.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sfsync.emulator.fieldkit import fields_by_name, fld, system_fields
 from sfsync.emulator.ids import IdFactory
 from sfsync.emulator.model import AppDef, OrgConfig, SObjectDef, UserDef
@@ -90,9 +92,10 @@ def custom_object(
     )
 
 
-def next_custom_prefix(config: OrgConfig) -> str:
-    """The lowest free key prefix at or above ``a00`` (three base-62 characters)."""
-    used = {o.key_prefix for o in config.objects.values()}
+def next_custom_prefix(config: OrgConfig, reserved: Collection[str] = ()) -> str:
+    """The lowest key prefix at or above ``a00`` (three base-62 characters) that no object of ``config``
+    uses and that is not ``reserved`` (prefixes an org file asks for explicitly)."""
+    used = {o.key_prefix for o in config.objects.values()} | set(reserved)
     n = _BASE62.index(FIRST_CUSTOM_PREFIX[0]) * 62 * 62
     while True:
         prefix = _BASE62[n // (62 * 62)] + _BASE62[(n // 62) % 62] + _BASE62[n % 62]
