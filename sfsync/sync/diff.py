@@ -66,7 +66,7 @@ class DiffSettings:
     """Resources the diff may use. Bigger limits are faster; DuckDB spills to disk beyond them."""
 
     #: DuckDB ``memory_limit`` for the diff (a DuckDB size string).
-    memory_limit: str = "1GB"
+    memory_limit: str = "512MB"
     #: DuckDB worker threads; None lets DuckDB use every core.
     threads: int | None = None
     #: Rows per batch when reading the rows to send back as Arrow.
