@@ -169,12 +169,13 @@ def _activity_dates() -> list[FieldDef]:
     ]
 
 
-def _person_name(first_length: int = 40) -> list[FieldDef]:
-    """The parts of a person name and the read-only compound ``Name`` they make up."""
+def _person_name(*, salutation: bool = True) -> list[FieldDef]:
+    """The parts of a person name and the read-only compound ``Name`` they make up (Users have no
+    salutation)."""
     return [
         fld("LastName", "string", 80, "req"),
-        fld("FirstName", "string", first_length),
-        fld("Salutation", "picklist", 40, values=SALUTATION),
+        fld("FirstName", "string", 40),
+        *([fld("Salutation", "picklist", 40, values=SALUTATION)] if salutation else []),
         fld("Name", "string", 121, "req ro name", label="Full Name"),
     ]
 
@@ -457,6 +458,8 @@ def contract() -> SObjectDef:
 
 
 def user() -> SObjectDef:
+    """The emulator has no Profile or UserRole objects, so User leaves out ProfileId and UserRoleId: every
+    reference of the default org points at an object the org has."""
     return _obj(
         "User",
         "005",
@@ -464,7 +467,7 @@ def user() -> SObjectDef:
         [
             *system_fields("User ID"),
             fld("Username", "string", 80, "req idl uniq"),
-            *_person_name(),
+            *_person_name(salutation=False),
             fld("CompanyName", "string", 80, label="Company Name"),
             fld("Division", "string", 80),
             fld("Department", "string", 80),
@@ -487,8 +490,6 @@ def user() -> SObjectDef:
                 label="Email Encoding",
             ),
             fld("LanguageLocaleKey", "picklist", 40, "req restrict", values=LANGUAGES, label="Language"),
-            fld("ProfileId", "reference", 18, "req", ref="Profile", rel="Profile", label="Profile ID"),
-            fld("UserRoleId", "reference", 18, ref="UserRole", rel="UserRole", label="Role ID"),
             fld("ManagerId", "reference", 18, ref="User", rel="Manager", label="Manager ID"),
             fld("UserType", "picklist", 40, "def ro restrict", values=USER_TYPES, label="User Type"),
             fld("FederationIdentifier", "string", 512, "idl", label="SAML Federation ID"),

@@ -180,3 +180,29 @@ def test_custom_objects_and_prefixes() -> None:
     assert foo.custom and name.name_field and name.id_lookup and (name.type, name.length) == ("string", 80)
     assert not name.required_on_create and name.defaulted_on_create  # a real org names it after its Id
     assert not foo.fields["Id"].createable
+
+
+def test_every_reference_points_at_an_object_of_the_org() -> None:
+    org = default_org()
+    for obj in org.objects.values():
+        for f in obj.fields.values():
+            if f.type == "reference":
+                assert f.reference_to and f.relationship_name, f"{obj.name}.{f.name}"
+                assert all(org.object(t) is not None for t in f.reference_to), f"{obj.name}.{f.name}"
+
+
+def test_field_invariants() -> None:
+    for obj in default_org().objects.values():
+        assert next(iter(obj.fields)) == "Id"
+        assert sum(f.name_field for f in obj.fields.values()) == 1, obj.name
+        for f in obj.fields.values():
+            where = f"{obj.name}.{f.name}"
+            assert f.label, where
+            if f.type in ("string", "textarea", "email", "phone", "url", "picklist"):
+                assert f.length > 0, where
+            if f.type == "picklist":
+                assert f.picklist_values, where
+            if f.default_value is not None and f.type == "picklist":
+                assert f.default_value in [p.value for p in f.picklist_values], where
+            if f.auto_number or f.calculated:
+                assert not f.createable and not f.updateable, where
