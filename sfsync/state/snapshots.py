@@ -152,23 +152,24 @@ class SnapshotStore:
     def current(self, sync: str) -> SnapshotInfo | None:
         """The published snapshot of a sync, or None before its first successful run."""
         d = self.directory(sync)
-        try:
-            text = (d / CURRENT).read_text()
-        except FileNotFoundError:
-            return None
-        try:
-            info = SnapshotInfo.from_json(sync, d, text)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise StateError(
-                f"snapshot pointer {d / CURRENT} is unreadable: {exc}",
-                hint="delete the sync's snapshot directory and run it with --full-resync",
-            ) from exc
-        if not info.snapshot_path.exists():
-            raise StateError(
-                f"snapshot file {info.snapshot_path} named by {d / CURRENT} is missing",
-                hint="delete the sync's snapshot directory and run it with --full-resync",
-            )
-        return info
+        for _attempt in range(3):  # a swap between reading CURRENT and checking its files: read again
+            try:
+                text = (d / CURRENT).read_text()
+            except FileNotFoundError:
+                return None
+            try:
+                info = SnapshotInfo.from_json(sync, d, text)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise StateError(
+                    f"snapshot pointer {d / CURRENT} is unreadable: {exc}",
+                    hint="delete the sync's snapshot directory and run it with --full-resync",
+                ) from exc
+            if info.snapshot_path.exists():
+                return info
+        raise StateError(
+            f"snapshot file {info.snapshot_path} named by {d / CURRENT} is missing",
+            hint="delete the sync's snapshot directory and run it with --full-resync",
+        )
 
     @contextmanager
     def _publish_lock(self, d: Path) -> Iterator[None]:
