@@ -294,10 +294,9 @@ class Parser:
             return Compare(ref, op, self.literal())
         if self.at("LIKE"):
             self.i += 1
-            value = self.literal()
+            value = self.literal(like=True)
             if value.kind != "string":
                 raise query_error("MALFORMED_QUERY", self.soql, value.pos, "LIKE needs a string literal")
-            value.value = decode_string(value.raw, self.soql, value.pos, like=True)
             return Compare(ref, "LIKE", value)
         negate = False
         if self.at("NOT") and self.peek(1).kind == "ident" and self.peek(1).upper == "IN":
@@ -314,11 +313,11 @@ class Parser:
             return InList(ref, values, negate)
         raise self.error()
 
-    def literal(self) -> Literal:
+    def literal(self, like: bool = False) -> Literal:
         tok = self.next()
         if tok.kind == "string":
             raw = tok.text[1:-1]
-            return Literal("string", decode_string(raw, self.soql, tok.pos), tok.pos, raw)
+            return Literal("string", decode_string(raw, self.soql, tok.pos, like), tok.pos, raw)
         if tok.kind == "number":
             text = tok.text
             number: float | int = float(text) if any(c in text for c in ".eE") else int(text)
