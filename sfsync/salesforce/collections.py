@@ -6,8 +6,10 @@ Every input record gets exactly one :class:`RecordResult`, at its input position
 Failures of a whole chunk:
 - transient (retries exhausted): the chunk's records come back failed with that code (``SERVER_UNAVAILABLE``,
   ``CONNECTION_ERROR`` …), the other chunks' results stand;
-- quota, auth, configuration: no further chunk is sent, chunks in flight finish (their results reach
-  ``on_chunk``), then the error is raised.
+- quota, auth, configuration: no further chunk is sent, chunks in flight finish, then the error is raised.
+  Every record that may have been written is reported to ``on_chunk`` before that (records whose lock
+  retry was cut short come back failed with the error's code): callers that must account for each
+  accepted record (the sync engine) record results from ``on_chunk``.
 """
 
 from __future__ import annotations
@@ -73,35 +75,32 @@ class Collections:
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
         results: dict[int, RecordResult] = {}
 
-        def run(chunk: list[tuple[int, Any]]) -> list[RecordResult]:
-            try:
-                return self._chunk(operation, object_name, external_id_field, all_or_none, chunk)
-            except TransientError as exc:  # retries exhausted: the chunk's records failed, others stand
-                return _failed(chunk, exc)
+        def run(chunk: list[tuple[int, Any]]) -> tuple[list[RecordResult], SalesforceError | None]:
+            return self._chunk(operation, object_name, external_id_field, all_or_none, chunk)
 
         def collect(got: list[RecordResult]) -> None:
             for r in got:
                 results[r.index] = r
-            if on_chunk is not None:
+            if got and on_chunk is not None:
                 on_chunk(got)
 
+        stop: SalesforceError | None = None
         if len(chunks) == 1:
-            collect(run(chunks[0]))
+            got, stop = run(chunks[0])
+            collect(got)
         elif chunks:
-            stop: SalesforceError | None = None
             futures = [self._executor().submit(run, chunk) for chunk in chunks]
             for future in as_completed(futures):
                 if future.cancelled():
                     continue
-                try:
-                    collect(future.result())
-                except SalesforceError as exc:  # quota, auth, configuration: send nothing more
-                    if stop is None:
-                        stop = exc
-                        for other in futures:
-                            other.cancel()
-            if stop is not None:
-                raise stop
+                got, error = future.result()
+                collect(got)
+                if error is not None and stop is None:  # quota, auth, configuration: send nothing more
+                    stop = error
+                    for other in futures:
+                        other.cancel()
+        if stop is not None:
+            raise stop
         return [results[i] for i in range(len(items))]
 
     # ---- one chunk ----------------------------------------------------------------------------------
@@ -112,15 +111,28 @@ class Collections:
         external_id_field: str | None,
         all_or_none: bool,
         chunk: list[tuple[int, Any]],
-    ) -> list[RecordResult]:
+    ) -> tuple[list[RecordResult], SalesforceError | None]:
+        """The chunk's results (lock failures re-sent), and the error that must stop the whole call, if any.
+
+        Results are returned whenever some record of the chunk may have been written, so that no accepted
+        record goes unreported; an error before anything was sent returns no results.
+        """
         transport = self._transport
         final: dict[int, RecordResult] = {}
         pending = chunk
         attempt = 1
         while True:
-            got = self._send(operation, object_name, external_id_field, all_or_none, pending, attempt)
-            for r in got:
-                final[r.index] = r
+            try:
+                got = self._send(operation, object_name, external_id_field, all_or_none, pending, attempt)
+            except TransientError as exc:  # retries exhausted: these records failed, other chunks stand
+                final.update((r.index, r) for r in _failed(pending, exc, attempt))
+                return [final[i] for i, _ in chunk], None
+            except SalesforceError as exc:
+                if not final:
+                    return [], exc
+                final.update((r.index, r) for r in _failed(pending, exc, attempt))
+                return [final[i] for i, _ in chunk], exc
+            final.update((r.index, r) for r in got)
             failed = [r for r in got if not r.success]
             retry = [r for r in failed if r.retryable]
             if all_or_none and len(retry) != len(failed):
@@ -128,8 +140,8 @@ class Collections:
             if not any(c in RETRYABLE_RECORD_CODES for r in retry for c in r.error_codes):
                 retry = []  # only rollback collateral is left: nothing to wait for
             if not retry or attempt > transport.settings.max_retries:
-                return [final[i] for i, _ in chunk]
-            wait = transport.backoff.delay(attempt)
+                return [final[i] for i, _ in chunk], None
+            wait = transport.backoff_delay(attempt)
             log.warning(
                 "%d record(s) of %s failed with UNABLE_TO_LOCK_ROW; sending them again in %.2fs "
                 "(retry %d of %d)",
@@ -186,9 +198,11 @@ class Collections:
         return collection_results(response.json(), indexes, attempts=attempt)
 
 
-def _failed(chunk: list[tuple[int, Any]], exc: SalesforceError) -> list[RecordResult]:
-    error = RecordError(exc.code or "TRANSIENT_ERROR", exc.message)
-    return [RecordResult(index=i, id=None, success=False, errors=(error,)) for i, _ in chunk]
+def _failed(chunk: list[tuple[int, Any]], exc: SalesforceError, attempts: int) -> list[RecordResult]:
+    error = RecordError(exc.code or type(exc).__name__, exc.message)
+    return [
+        RecordResult(index=i, id=None, success=False, errors=(error,), attempts=attempts) for i, _ in chunk
+    ]
 
 
 __all__ = ["ChunkCallback", "Collections", "Operation", "dumps"]

@@ -159,6 +159,10 @@ class Transport:
     def close(self) -> None:
         self.http.close()
 
+    def backoff_delay(self, retry: int, retry_after: float | None = None) -> float:
+        """The wait before retry number ``retry`` (1-based), jittered with this client's random source."""
+        return self.backoff.delay(retry, rng=self._rng, retry_after=retry_after)
+
     def sleep(self, seconds: float) -> None:
         """Wait (backoff, polling); tests may inject a sleep that does not wait."""
         self._sleep(seconds)
@@ -389,7 +393,7 @@ class Transport:
             if outcome.kind is Kind.TRANSIENT and may_repeat and retries < self.settings.max_retries:
                 retries += 1
                 self.counters.add("retries")
-                wait = self.backoff.delay(retries, rng=self._rng, retry_after=outcome.retry_after)
+                wait = self.backoff_delay(retries, outcome.retry_after)
                 log.warning(
                     "%s failed with %s; retry %d of %d in %.2fs",
                     what,

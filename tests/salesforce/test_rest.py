@@ -246,3 +246,35 @@ def test_parallel_chunks_and_jobs_stay_within_max_concurrency(emulator: Any) -> 
         assert all(isinstance(j, BulkJob) and j.succeeded for j in sf.bulk.run_many(specs))
     assert counter.most <= 2, counter.most
     assert sf.stats.calls >= 10 + 6 * 4
+
+
+def test_quota_stop_mid_call_reports_every_written_record(make_client: ClientFactory, emulator: Any) -> None:
+    sf = make_client(max_concurrency=1, collection_chunk_size=10, stop_at_api_usage_percent=None)
+    sf.authenticate()
+    emulator.set_faults(daily_api_quota=emulator.usage() + 2)
+    reported: list[RecordResult] = []
+    with pytest.raises(LimitError):
+        sf.create("Contact", contacts(50), on_chunk=reported.extend)
+    assert len(reported) == 20 and all(r.success for r in reported)
+    emulator.set_faults(daily_api_quota=100_000)
+    written = {r["Id"] for r in make_client().query("SELECT Id FROM Contact")}
+    assert written == {r.id for r in reported}
+
+
+def test_quota_stop_during_lock_retries_keeps_the_records_already_written(
+    make_client: ClientFactory, emulator: Any
+) -> None:
+    sf = make_client(stop_at_api_usage_percent=None)
+    sf.authenticate()
+    emulator.set_faults(daily_api_quota=emulator.usage() + 1, lock_row_rate=0.5, seed=8)
+    reported: list[RecordResult] = []
+    with pytest.raises(LimitError):
+        sf.create("Contact", contacts(20), on_chunk=reported.extend)
+    assert len(reported) == 20
+    ok = [r for r in reported if r.success]
+    cut_short = [r for r in reported if not r.success]
+    assert ok and cut_short
+    assert all(r.error_codes == ("REQUEST_LIMIT_EXCEEDED",) and r.attempts == 2 for r in cut_short)
+    emulator.set_faults(daily_api_quota=100_000, lock_row_rate=0.0)
+    written = {r["Id"] for r in make_client().query("SELECT Id FROM Contact")}
+    assert written == {r.id for r in ok}
