@@ -210,3 +210,18 @@ def test_session_expiring_in_the_middle_of_a_bulk_job(make_client: ClientFactory
     assert client.bulk.results(job.id, "successful").num_rows == 50
     assert client.stats.reauthentications >= 2  # after the forced expiry, and after the lifetime ran out
     assert client.count("SELECT COUNT() FROM Contact") == 50
+
+
+def test_access_token_flow_with_a_wrong_token(emulator: Any) -> None:
+    with (
+        client_for(
+            emulator,
+            flow="access_token",
+            instance_url=emulator.base_url,
+            access_token="00Dxx0000001gPL!wrong",
+        ) as client,
+        pytest.raises(AuthError) as info,
+    ):
+        client.describe_global()
+    assert info.value.status == 401 and "fresh access_token" in (info.value.hint or "")
+    assert client.stats.calls == 1  # one refused call, no login attempt, no retry
