@@ -35,13 +35,16 @@ _NATIVE = {
     "varchar",
     "date",
     "timestamp",
-    "timestamp_s",
-    "timestamp_ms",
-    "timestamp_ns",
     "timestamp with time zone",
     "time",
 }
-_CASTS = {"time with time zone": "time", "uhugeint": "hugeint"}
+_CASTS = {
+    "time with time zone": "time",
+    "uhugeint": "hugeint",
+    "timestamp_s": "timestamp",  # all naive timestamps arrive in microseconds
+    "timestamp_ms": "timestamp",
+    "timestamp_ns": "timestamp",
+}
 
 
 def quote_ident(name: str) -> str:
@@ -71,7 +74,7 @@ class DuckDBReader(Source):
                 hint=f"fix sources.{name}.path (relative paths start at the project directory), or run "
                 "`sfsync init --demo` for a sample warehouse",
             )
-        settings: dict[str, str | bool | int | float | list[str]] = {}
+        settings: dict[str, str | bool | int | float | list[str]] = {"enable_progress_bar": False}
         if config.memory_limit:
             settings["memory_limit"] = config.memory_limit
         if config.threads:
@@ -191,7 +194,7 @@ def open_files(name: str, config: CsvSource | ParquetSource, path: str) -> DuckD
     """An in-memory DuckDB with one view per file, named after the file's stem."""
     suffix = ".csv" if config.type == "csv" else ".parquet"
     files = _file_list(name, path, suffix)
-    con = duckdb.connect()
+    con = duckdb.connect(config={"enable_progress_bar": False})
     try:
         for f in files:
             if isinstance(config, CsvSource):
