@@ -7,15 +7,18 @@ import random
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from pydantic import SecretStr
 
 from sfsync.emulator.model import AppDef, OrgConfig, RefreshTokenDef, UserDef
 from sfsync.errors import AuthError, ConfigError
-from sfsync.salesforce import ConnectionSettings, SalesforceClient
+from sfsync.salesforce import PRODUCTION_LOGIN_URL, SANDBOX_LOGIN_URL, ConnectionSettings, SalesforceClient
+from sfsync.salesforce.auth import Authenticator
 from tests.salesforce.conftest import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -225,3 +228,43 @@ def test_access_token_flow_with_a_wrong_token(emulator: Any) -> None:
         client.describe_global()
     assert info.value.status == 401 and "fresh access_token" in (info.value.hint or "")
     assert client.stats.calls == 1  # one refused call, no login attempt, no retry
+
+
+def test_jwt_claims_and_login_hosts() -> None:
+    key_pem, cert_pem = rsa_key_and_cert()
+    sandbox = ConnectionSettings(
+        flow="jwt",
+        login_url=SANDBOX_LOGIN_URL,
+        client_id="3MVG9-key",
+        username="sync@acme.com.uat",
+        private_key=SecretStr(key_pem),
+    )
+    auth = Authenticator(sandbox)
+    assert auth.token_url == "https://test.salesforce.com/services/oauth2/token"
+    assertion = auth.jwt_assertion(now=1_700_000_000)
+    public = x509.load_pem_x509_certificate(cert_pem.encode()).public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    claims = jwt.decode(
+        assertion,
+        public,
+        algorithms=["RS256"],
+        audience="https://test.salesforce.com",
+        options={"verify_exp": False},
+    )
+    assert claims == {
+        "iss": "3MVG9-key",
+        "sub": "sync@acme.com.uat",
+        "aud": "https://test.salesforce.com",
+        "exp": 1_700_000_180,
+    }
+    my_domain = sandbox.model_copy(
+        update={
+            "login_url": "https://acme--uat.sandbox.my.salesforce.com",
+            "jwt_audience": "https://test.salesforce.com",
+        }
+    )
+    assert Authenticator(my_domain).token_url.startswith("https://acme--uat.sandbox.my.salesforce.com/")
+    assert jwt.decode(Authenticator(my_domain).jwt_assertion(), options={"verify_signature": False})[
+        "aud"
+    ] == ("https://test.salesforce.com")
+    assert ConnectionSettings().login_url == PRODUCTION_LOGIN_URL

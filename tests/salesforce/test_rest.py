@@ -278,3 +278,13 @@ def test_quota_stop_during_lock_retries_keeps_the_records_already_written(
     emulator.set_faults(daily_api_quota=100_000, lock_row_rate=0.0)
     written = {r["Id"] for r in make_client().query("SELECT Id FROM Contact")}
     assert written == {r.id for r in ok}
+
+
+def test_query_all_includes_deleted_records(sf: SalesforceClient) -> None:
+    ids = [
+        r.id or "" for r in sf.create("Lead", [{"LastName": f"L{i}", "Company": "Acme"} for i in range(3)])
+    ]
+    assert all(r.success for r in sf.delete(ids[:1]))
+    assert len(list(sf.query("SELECT Id FROM Lead"))) == 2
+    everything = {r["Id"]: r["IsDeleted"] for r in sf.query_all("SELECT Id, IsDeleted FROM Lead")}
+    assert everything == {ids[0]: True, ids[1]: False, ids[2]: False}
