@@ -262,6 +262,8 @@ def _ingest(
             f"CREATE TABLE m AS SELECT *, {hash_expr} AS {HASH_COLUMN}"
             f" FROM (SELECT {', '.join(exprs)} FROM model_src)"
         )
+    except (duckdb.OutOfMemoryException, duckdb.IOException):
+        raise  # our resources, not the model: reported by compute_diff
     except duckdb.Error as exc:
         raise SourceError(f"reading model `{model}` failed: {exc}", model=model) from exc
     finally:
@@ -364,12 +366,25 @@ def compute_diff(
         result = DiffResult(**{**result.__dict__, "counts": counts})
         result._write_manifest()
         return result
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(work_dir, ignore_errors=True)
+        if isinstance(exc, duckdb.Error):
+            raise engine_error(exc, f"diff of sync `{sync}`", settings, spill) from exc
         raise
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def engine_error(exc: duckdb.Error, what: str, settings: DiffSettings, spill: Path) -> StateError:
+    """A DuckDB failure (memory, disk, I/O) as a StateError saying what to change."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        hint = (
+            f"raise the diff memory_limit (now {settings.memory_limit}) or free disk space for {spill.parent}"
+        )
+    else:
+        hint = f"check free disk space and permissions under {spill.parent}"
+    return StateError(f"{what} failed in DuckDB: {exc}", hint=hint)
 
 
 _K = "_sfsync_k"  # join key (the primary key, as text when its type changed since the snapshot)
@@ -474,5 +489,6 @@ __all__ = [
     "DiffResult",
     "DiffSettings",
     "compute_diff",
+    "engine_error",
     "pending_diffs",
 ]

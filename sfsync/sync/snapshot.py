@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from sfsync.errors import StateError
 from sfsync.state.snapshots import PendingSnapshot, SnapshotInfo
 from sfsync.state.store import StateStore
-from sfsync.sync.diff import HASH_COLUMN, DiffResult, DiffSettings, _lit, connect, q
+from sfsync.sync.diff import HASH_COLUMN, DiffResult, DiffSettings, _lit, connect, engine_error, q
 
 AcceptedKeys: TypeAlias = pa.Array | pa.ChunkedArray | pa.Table | pa.RecordBatchReader | Sequence[Any]
 _A = "_sfsync_accepted"
@@ -100,8 +100,10 @@ def advance_snapshot(
             rejected=rejected,
             extra={"diff": diff.work_dir.name, "accepted": str(accepted)},
         )
-    except BaseException:
+    except BaseException as exc:
         store.snapshots.discard(pending)
+        if isinstance(exc, duckdb.Error):
+            raise engine_error(exc, f"snapshot advance of sync `{diff.sync}`", settings, spill) from exc
         raise
     finally:
         con.close()
