@@ -408,7 +408,8 @@ def write_demo_warehouse(
     people_table = _people(rng, people, companies)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    con = duckdb.connect(str(path), config={"enable_progress_bar": False})
+    con = duckdb.connect(str(path))
+    con.execute("set enable_progress_bar = false")
     try:
         for name, table in (("companies", company_table), ("people", people_table)):
             con.register("incoming", table)

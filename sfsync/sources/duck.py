@@ -74,7 +74,7 @@ class DuckDBReader(Source):
                 hint=f"fix sources.{name}.path (relative paths start at the project directory), or run "
                 "`sfsync init --demo` for a sample warehouse",
             )
-        settings: dict[str, str | bool | int | float | list[str]] = {"enable_progress_bar": False}
+        settings: dict[str, str | bool | int | float | list[str]] = {}
         if config.memory_limit:
             settings["memory_limit"] = config.memory_limit
         if config.threads:
@@ -93,6 +93,12 @@ class DuckDBReader(Source):
     def close(self) -> None:
         self._con.close()
 
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own (so reads can overlap) that never draws a progress bar."""
+        cur = self._con.cursor()
+        cur.execute("set enable_progress_bar = false")
+        return cur
+
     def _fail(self, query: ModelQuery, e: Exception) -> SourceError:
         return SourceError(
             f"{query.label} failed in DuckDB ({self._where}): {e}",
@@ -103,7 +109,7 @@ class DuckDBReader(Source):
         )
 
     def _select_list(self, query: ModelQuery) -> list[str]:
-        cur = self._con.cursor()
+        cur = self._cursor()
         try:
             rel = cur.sql(query.with_columns(None).compose(quote_ident, limit=0))
             types = dict(zip(rel.columns, rel.types, strict=True))
@@ -125,7 +131,7 @@ class DuckDBReader(Source):
 
     def _reader(self, query: ModelQuery, batch_rows: int, limit: int | None) -> pa.RecordBatchReader:
         select = self._select_list(query)
-        cur = self._con.cursor()
+        cur = self._cursor()
         try:
             reader = cur.sql(query.compose(quote_ident, select=select, limit=limit)).to_arrow_reader(
                 batch_rows
@@ -154,7 +160,7 @@ class DuckDBReader(Source):
         return self._reader(query, max(limit, 1), limit)
 
     def count_rows(self, query: ModelQuery) -> int:
-        cur = self._con.cursor()
+        cur = self._cursor()
         try:
             row = cur.execute(query.with_columns(None).compose(quote_ident, count=True)).fetchone()
         except duckdb.Error as e:
@@ -164,7 +170,7 @@ class DuckDBReader(Source):
         return int(row[0]) if row else 0
 
     def test_connection(self) -> None:
-        cur = self._con.cursor()
+        cur = self._cursor()
         try:
             cur.execute("select 1").fetchall()
         except duckdb.Error as e:
@@ -194,7 +200,7 @@ def open_files(name: str, config: CsvSource | ParquetSource, path: str) -> DuckD
     """An in-memory DuckDB with one view per file, named after the file's stem."""
     suffix = ".csv" if config.type == "csv" else ".parquet"
     files = _file_list(name, path, suffix)
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
     try:
         for f in files:
             if isinstance(config, CsvSource):
