@@ -26,6 +26,8 @@ from sfsync.errors import StateError
 #: How often ``RunLock.acquire(wait=...)`` retries a held lock, in seconds.
 LOCK_POLL_INTERVAL_S = 0.1
 
+_HELD_HERE: set[Path] = set()  # lock files this process holds right now
+
 
 class SyncBusyError(StateError):
     """The sync is being run by another process (or another run in this one)."""
@@ -88,6 +90,7 @@ class RunLock:
                     ) from None
                 time.sleep(LOCK_POLL_INTERVAL_S)
         self._fd = fd
+        _HELD_HERE.add(self.path)
         self._write_owner()
         return self
 
@@ -101,6 +104,7 @@ class RunLock:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
+        _HELD_HERE.discard(self.path)
         try:
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -151,6 +155,11 @@ def read_owner(path: Path) -> LockOwner | None:
         return None
 
 
+def held_here(path: Path) -> bool:
+    """True when this process holds the lock at ``path``."""
+    return path in _HELD_HERE
+
+
 def is_locked(path: Path) -> bool:
     """True when some process holds the lock at ``path`` right now."""
     if not path.exists():
@@ -167,4 +176,12 @@ def is_locked(path: Path) -> bool:
         os.close(fd)
 
 
-__all__ = ["LOCK_POLL_INTERVAL_S", "LockOwner", "RunLock", "SyncBusyError", "is_locked", "read_owner"]
+__all__ = [
+    "LOCK_POLL_INTERVAL_S",
+    "LockOwner",
+    "RunLock",
+    "SyncBusyError",
+    "held_here",
+    "is_locked",
+    "read_owner",
+]

@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from sfsync.errors import StateError
 from sfsync.state import journal, results
-from sfsync.state.lock import LockOwner, RunLock, is_locked, read_owner
+from sfsync.state.lock import LockOwner, RunLock, held_here, is_locked, read_owner
 from sfsync.state.records import (
     JournalEntry,
     JournalState,
@@ -105,16 +105,6 @@ def _now() -> datetime:
 
 def _ts(value: object) -> datetime | None:
     return datetime.fromisoformat(str(value)) if value is not None else None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _RUN_COLUMNS = (
@@ -347,32 +337,28 @@ class StateStore:
     def reap_interrupted(self, sync: str | None = None) -> list[RunRecord]:
         """Mark ``running`` runs whose process is gone as ``interrupted``; return them (for recovery).
 
-        A run counts as gone when its sync's run lock is free (the kernel released it when the process
-        died) and, on this host, its pid is not alive. Call it while holding the sync's lock.
+        A live run always holds its sync's run lock, so a ``running`` run is gone when the lock is free,
+        or when this process holds it (call this right after taking the lock, before starting a run).
+        Runs started by this very process are never reaped.
         """
-        host = socket.gethostname()
-        gone: list[int] = []
+        me = (os.getpid(), socket.gethostname())
+        gone = []
         for run in self.runs(sync, limit=1_000_000, status=RunStatus.RUNNING):
-            if run.pid == os.getpid() and run.host == host:
+            if (run.pid, run.host) == me:
                 continue
-            lock_path = self.paths.lock_file(run.sync)
-            if run.host == host and _pid_alive(run.pid) and is_locked(lock_path):
-                continue
-            if run.host != host and is_locked(lock_path):
-                continue
-            gone.append(run.id)
-        reaped = []
-        for run_id in gone:
-            reaped.append(
-                self._set_run(
-                    run_id,
-                    counts=None,
-                    api=None,
-                    status=RunStatus.INTERRUPTED,
-                    error="the process running this sync stopped before the run finished",
-                )
+            path = self.paths.lock_file(run.sync)
+            if held_here(path) or not is_locked(path):
+                gone.append(run.id)
+        return [
+            self._set_run(
+                run_id,
+                counts=None,
+                api=None,
+                status=RunStatus.INTERRUPTED,
+                error="the process running this sync stopped before the run finished",
             )
-        return reaped
+            for run_id in gone
+        ]
 
     # -- row results ---------------------------------------------------------------------------------
     def record_results(

@@ -33,6 +33,7 @@ recovered with :meth:`DiffResult.open`.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -203,9 +204,23 @@ def pending_diffs(store: StateStore, sync: str) -> list[DiffResult]:
     return sorted(found, key=lambda d: d.created_at)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def connect(store: StateStore, settings: DiffSettings, tag: str) -> tuple[duckdb.DuckDBPyConnection, Path]:
     """An in-memory DuckDB bounded by ``settings``, spilling under ``.sfsync/tmp/<tag>``."""
-    spill = store.paths.tmp / f"duckdb-{tag}"
+    for old in store.paths.tmp.glob("duckdb-*"):  # left by a diff whose process died
+        pid = old.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    spill = store.paths.tmp / f"duckdb-{os.getpid()}-{tag}"
     spill.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(":memory:")
     con.execute(f"SET memory_limit = {_lit(settings.memory_limit)}")

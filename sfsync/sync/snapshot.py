@@ -146,7 +146,10 @@ def _build(
         and base.types == diff.types
     )
     if base is not None and unchanged_layout and n_acc == 0 and gone == 0:
-        os.link(base.snapshot_path, pending.snapshot_tmp)
+        try:
+            os.link(base.snapshot_path, pending.snapshot_tmp)
+        except OSError:  # a filesystem without hard links
+            shutil.copyfile(base.snapshot_path, pending.snapshot_tmp)
         return 0
 
     new_rows = (

@@ -354,3 +354,32 @@ def test_engine_failures_say_what_to_change(store: StateStore) -> None:
             store, "s", table, primary_key="id", columns=COLS, settings=DiffSettings(memory_limit="1MB")
         )
     assert pending_diffs(store, "s") == []
+
+
+def test_snapshot_from_another_duckdb_version_is_compared_by_value(store: StateStore) -> None:
+    rows = [(1, "a", 1.0), (2, "b", 2.0), (3, None, 3.0)]
+    _sync(store, rows).discard()
+    info = store.snapshots.current("s")
+    assert info is not None
+    pointer = info.directory / "CURRENT"
+    pointer.write_text(pointer.read_text().replace(info.hash_version, "duckdb-0.0.1-hash-v1"))
+    diff = compute_diff(
+        store, "s", _model([(1, "a", 1.0), (2, "b", 2.5), (3, None, 3.0)]), primary_key="id", columns=COLS
+    )
+    assert {k: v["send"] for k, v in _sent(diff).items()} == {2: ["score"]}
+    after = advance_snapshot(store, diff, [2])
+    assert after.hash_version == info.hash_version  # rehashed with this DuckDB
+    assert (
+        compute_diff(
+            store, "s", _model([(1, "a", 1.0), (2, "b", 2.5), (3, None, 3.0)]), primary_key="id", columns=COLS
+        ).counts.to_send
+        == 0
+    )
+
+
+def test_spill_directories_of_dead_processes_are_removed(store: StateStore) -> None:
+    dead = store.paths.tmp / "duckdb-999999999-old"
+    (dead / "sub").mkdir(parents=True)
+    compute_diff(store, "s", _model([(1, "a", 1.0)]), primary_key="id", columns=COLS)
+    assert not dead.exists()
+    assert list(store.paths.tmp.iterdir()) == []
