@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -47,8 +47,8 @@ def fault_dict(faults: FaultSettings) -> dict[str, Any]:
 def apply_faults(rt: Runtime, changes: dict[str, Any]) -> FaultSettings:
     """Validate then apply fault changes in place (the record engine reads the same object)."""
     known = {f.name for f in dataclasses.fields(FaultSettings)}
-    value: Any
-    for name, value in changes.items():
+    for name, raw in changes.items():
+        value: Any = raw
         if name not in known:
             raise ValueError(f"unknown fault setting {name!r}; known: {', '.join(sorted(known))}")
         types = _FIELD_TYPES.get(name, (object,))
@@ -56,9 +56,10 @@ def apply_faults(rt: Runtime, changes: dict[str, Any]) -> FaultSettings:
             raise ValueError(
                 f"fault setting {name!r} must be {' or '.join(t.__name__ for t in types)}, got {value!r}"
             )
-        if name in _RATES and not 0 <= value <= 1:
+        num = cast(float, value)
+        if name in _RATES and not 0 <= num <= 1:
             raise ValueError(f"fault setting {name!r} is a fraction between 0 and 1, got {value!r}")
-        if name in ("daily_api_quota", "session_seconds", "bulk_delay_seconds") and value < 0:
+        if name in ("daily_api_quota", "session_seconds", "bulk_delay_seconds") and num < 0:
             raise ValueError(f"fault setting {name!r} cannot be negative, got {value!r}")
     for name, value in changes.items():
         setattr(rt.config.faults, name, value)

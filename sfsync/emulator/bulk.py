@@ -428,6 +428,7 @@ def job_row(call: Call) -> Response:
             )
         job.state = "UploadComplete"
         job.modstamp = time.time()
+        info = job.info(full=False)  # taken before the worker can move the job on
         if not job.uploaded:
             job.state = "Failed"
             job.error_message = (
@@ -435,7 +436,7 @@ def job_row(call: Call) -> Response:
             )
         else:
             jobs.submit(job)
-        return json_response(job.info(full=False))
+        return json_response(info)
     if state == "Aborted":
         if job.state in TERMINAL:
             raise OrgError(

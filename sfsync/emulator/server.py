@@ -114,7 +114,9 @@ class BackgroundServer:
         return self
 
     def stop(self) -> None:
+        """Stop now: idle keep-alive connections are not waited for (they would hold TLS servers open)."""
         self._server.should_exit = True
+        self._server.force_exit = True
         self._thread.join(timeout=STARTUP_TIMEOUT_SECONDS)
 
     def __enter__(self) -> BackgroundServer:

@@ -1,0 +1,83 @@
+"""sObject Collections over HTTP: create, update, upsert, delete, retrieve, allOrNone, the 200 limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+C = "/services/data/v59.0/composite/sobjects"
+
+
+@pytest.fixture
+def sf(emulator: Any) -> httpx.Client:
+    return emulator.client()
+
+
+def acct(name: str) -> dict[str, Any]:
+    return {"attributes": {"type": "Account"}, "Name": name}
+
+
+def test_create_update_delete_in_order(sf: httpx.Client, emulator: Any) -> None:
+    r = sf.post(
+        C, json={"allOrNone": False, "records": [acct("A"), {"attributes": {"type": "Account"}}, acct("C")]}
+    )
+    assert r.status_code == 200
+    a, bad, c = r.json()
+    assert a["success"] and a["id"].startswith("001") and a["errors"] == []
+    assert bad["success"] is False and "id" not in bad
+    assert bad["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING" and bad["errors"][0]["fields"] == [
+        "Name"
+    ]
+    assert c["success"]
+    upd = sf.patch(
+        C,
+        json={
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": "Account"}, "id": a["id"], "Name": "A2"},
+                {"attributes": {"type": "Account"}, "id": "001000000000000AAA", "Name": "ghost"},
+            ],
+        },
+    ).json()
+    assert upd[0] == {"id": a["id"], "success": True, "errors": []}
+    assert upd[1]["success"] is False
+    got = sf.get(f"{C}/Account", params={"ids": f"{a['id']},{c['id']}", "fields": "Id,Name"}).json()
+    assert [g["Name"] for g in got] == ["A2", "C"]
+    deleted = sf.delete(C, params={"ids": f"{a['id']},{c['id']}", "allOrNone": "false"}).json()
+    assert [d["success"] for d in deleted] == [True, True]
+    count = emulator.org.query("SELECT COUNT() FROM Account").total_size
+    assert count == 0
+
+
+def test_all_or_none_rolls_back_everything(sf: httpx.Client, emulator: Any) -> None:
+    r = sf.post(C, json={"allOrNone": True, "records": [acct("A"), {"attributes": {"type": "Account"}}]})
+    good, bad = r.json()
+    assert good["success"] is False
+    assert good["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    assert bad["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
+    assert emulator.org.query("SELECT COUNT() FROM Account").total_size == 0
+
+
+def test_upsert_reports_created(sf: httpx.Client) -> None:
+    recs = [
+        {"attributes": {"type": "Contact"}, "External_Id__c": "e1", "LastName": "One"},
+        {"attributes": {"type": "Contact"}, "External_Id__c": "e2", "LastName": "Two"},
+    ]
+    first = sf.patch(f"{C}/Contact/External_Id__c", json={"allOrNone": False, "records": recs}).json()
+    assert [x["created"] for x in first] == [True, True] and all(x["success"] for x in first)
+    recs[0]["LastName"] = "Uno"
+    recs.append({"attributes": {"type": "Contact"}, "External_Id__c": "e3"})  # no LastName
+    second = sf.patch(f"{C}/Contact/External_Id__c", json={"allOrNone": False, "records": recs}).json()
+    assert second[0] == {"id": first[0]["id"], "success": True, "errors": [], "created": False}
+    assert second[2]["success"] is False and second[2]["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
+
+
+def test_more_than_200_records_is_a_400(sf: httpx.Client) -> None:
+    r = sf.post(C, json={"allOrNone": False, "records": [acct(f"A{i}") for i in range(201)]})
+    assert r.status_code == 400 and r.json()[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+    ids = ",".join(["001000000000000AAA"] * 201)
+    assert sf.delete(C, params={"ids": ids}).status_code == 400
+    r = sf.post(C, json={"records": "nope"})
+    assert r.status_code == 400 and r.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
