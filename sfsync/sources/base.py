@@ -60,7 +60,7 @@ class ModelQuery:
         elif select is not None:
             cols = ", ".join(select)
         elif self.columns is not None:
-            cols = ", ".join(quote(c) for c in self.columns)
+            cols = ", ".join(quote(c) for c in self.columns) or "*"
         else:
             cols = "*"
         text = f"select {cols} from (\n{self.sql}\n) as {MODEL_ALIAS}"
@@ -69,6 +69,14 @@ class ModelQuery:
         if limit is not None:
             text += f"\nlimit {int(limit)}"
         return text
+
+
+def rows_to_batch(rows: Sequence[Sequence[object]], schema: pa.Schema) -> pa.RecordBatch:
+    """DBAPI rows (tuples) → one Arrow batch of ``schema`` (columns transposed in C by ``zip``)."""
+    columns = list(zip(*rows, strict=True))
+    return pa.RecordBatch.from_arrays(
+        [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
+    )
 
 
 def check_columns(query: ModelQuery, available: Sequence[str]) -> None:
@@ -134,4 +142,11 @@ class Source(ABC):
         self.close()
 
 
-__all__ = ["DEFAULT_BATCH_ROWS", "DEFAULT_PREVIEW_ROWS", "ModelQuery", "Source", "check_columns"]
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "DEFAULT_PREVIEW_ROWS",
+    "ModelQuery",
+    "Source",
+    "check_columns",
+    "rows_to_batch",
+]

@@ -17,7 +17,7 @@ import pyarrow as pa
 from sfsync.config.env import redact_url
 from sfsync.config.sources import PostgresSource
 from sfsync.errors import SourceError
-from sfsync.sources.base import DEFAULT_BATCH_ROWS, ModelQuery, Source, check_columns
+from sfsync.sources.base import DEFAULT_BATCH_ROWS, ModelQuery, Source, check_columns, rows_to_batch
 from sfsync.sources.duck import quote_ident
 
 UNCONSTRAINED_NUMERIC_SCALE = 10
@@ -116,35 +116,23 @@ class PostgresReader(Source):
             return self._plan(conn, query)[1]
 
     def _stream(self, query: ModelQuery, batch_rows: int, limit: int | None) -> pa.RecordBatchReader:
-        conn = self._connect()
-        try:
+        with self._connect() as conn:
             select, schema = self._plan(conn, query)
-        except BaseException:
-            conn.close()
-            raise
-        sql = query.compose(quote_ident, select=select, limit=limit)
+        sql = query.compose(quote_ident, select=select, limit=limit).encode()
 
         def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                with conn.cursor(name="sfsync_read", binary=True) as cur:
-                    cur.itersize = batch_rows
-                    cur.execute(sql.encode())
-                    while True:
-                        rows = cur.fetchmany(batch_rows)
-                        if not rows:
-                            break
-                        columns = list(zip(*rows, strict=True))
-                        yield pa.RecordBatch.from_arrays(
-                            [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)],
-                            schema=schema,
-                        )
-            except psycopg.Error as e:
-                raise self._fail(query, e) from e
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-                raise self._fail(query, e) from e
-            finally:
-                conn.rollback()
-                conn.close()
+            # the streaming connection opens on the first batch and closes after the last (or on error)
+            with self._connect() as conn:
+                try:
+                    with conn.cursor(name="sfsync_read", binary=True) as cur:
+                        cur.itersize = batch_rows
+                        cur.execute(sql)
+                        while rows := cur.fetchmany(batch_rows):
+                            yield rows_to_batch(rows, schema)
+                except (psycopg.Error, pa.ArrowInvalid, pa.ArrowTypeError) as e:
+                    raise self._fail(query, e) from e
+                finally:
+                    conn.rollback()
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from sfsync.config.env import redact_url
 from sfsync.config.sources import SqlAlchemySource
 from sfsync.errors import SourceError
-from sfsync.sources.base import DEFAULT_BATCH_ROWS, ModelQuery, Source, check_columns
+from sfsync.sources.base import DEFAULT_BATCH_ROWS, ModelQuery, Source, check_columns, rows_to_batch
 
 SCHEMA_SAMPLE_ROWS = 1000
 """Rows read to infer the Arrow type of each column of a SQLAlchemy source."""
@@ -59,13 +59,6 @@ def _infer(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.Schema:
             t = pa.string()
         fields.append(pa.field(name, _normalize(t)))
     return pa.schema(fields)
-
-
-def to_batch(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.RecordBatch:
-    columns = list(zip(*rows, strict=True))
-    return pa.RecordBatch.from_arrays(
-        [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
-    )
 
 
 class SqlAlchemyReader(Source):
@@ -139,26 +132,20 @@ class SqlAlchemyReader(Source):
                 raise self._fail(query, e) from e
 
     def _stream(self, query: ModelQuery, batch_rows: int, limit: int | None) -> pa.RecordBatchReader:
-        try:
-            schema = self.schema(query)
-        except sa.exc.SQLAlchemyError as e:
-            raise self._fail(query, e) from e
+        schema = self.schema(query)
         sql = query.compose(self._quote, limit=limit)
-        conn = self._connect()
 
         def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                result = conn.execution_options(stream_results=True, yield_per=batch_rows).exec_driver_sql(
-                    sql
-                )
-                for part in result.partitions(batch_rows):
-                    yield to_batch(part, schema)
-            except sa.exc.SQLAlchemyError as e:
-                raise self._fail(query, e) from e
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-                raise self._fail(query, e) from e
-            finally:
-                conn.close()
+            # the streaming connection opens on the first batch and closes after the last (or on error)
+            with self._connect() as conn:
+                try:
+                    result = conn.execution_options(
+                        stream_results=True, yield_per=batch_rows
+                    ).exec_driver_sql(sql)
+                    for part in result.partitions(batch_rows):
+                        yield rows_to_batch(part, schema)
+                except (sa.exc.SQLAlchemyError, pa.ArrowInvalid, pa.ArrowTypeError) as e:
+                    raise self._fail(query, e) from e
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
