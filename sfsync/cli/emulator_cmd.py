@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from sfsync.cli._app import app, console
+from sfsync.errors import ConfigError
 
 
 @app.command()
@@ -16,67 +17,62 @@ def emulator(
     tls: bool = typer.Option(
         False,
         "--tls",
-        help="Serve https with a self-signed certificate for "
-        "127.0.0.1/localhost; prints the CA file to trust.",
+        help="Serve https with a self-signed certificate for 127.0.0.1/localhost; prints the CA.",
     ),
     org: Path | None = typer.Option(
-        None,
-        "--org",
-        help="Org file (YAML): extra fields, objects, users, apps, refresh tokens, faults.",
-        exists=True,
-        dir_okay=False,
+        None, "--org", help="Org file (YAML): extra fields, objects, users, apps, refresh tokens, faults."
     ),
-    db: Path | None = typer.Option(
-        None, "--db", help="SQLite file keeping records across restarts (default: in memory)."
-    ),
+    db: Path | None = typer.Option(None, "--db", help="SQLite file keeping records across restarts."),
     tls_dir: Path | None = typer.Option(
         None, "--tls-dir", help="Where the CA and server certificate live (default ~/.sfsync/emulator-tls)."
     ),
     admin_from_anywhere: bool = typer.Option(
-        False, "--admin-from-anywhere", help="Let non-loopback callers use the /__admin endpoint."
+        False,
+        "--admin-from-anywhere",
+        help="Let non-loopback callers use the unauthenticated /__admin endpoint.",
     ),
 ) -> None:
     """Run a local Salesforce org (REST, OAuth, SOAP login, Collections, Bulk API 2.0) for demos and tests."""
+    from sfsync.emulator.app import create_app
+    from sfsync.emulator.orgfile import OrgFileError
     from sfsync.emulator.schema import (
         DEFAULT_CLIENT_ID,
         DEFAULT_CLIENT_SECRET,
         DEFAULT_PASSWORD,
         DEFAULT_USERNAME,
     )
-    from sfsync.emulator.server import plan, serve
+    from sfsync.emulator.server import plan, run
 
+    if org is not None and not org.is_file():
+        raise ConfigError(f"org file {org} does not exist", hint="pass --org PATH to an existing YAML file")
+    try:
+        server_app = create_app(
+            org_file=str(org) if org else None,
+            db_path=str(db) if db else None,
+            allow_remote_admin=admin_from_anywhere,
+        )
+    except OrgFileError as e:
+        raise ConfigError(
+            str(e), file=str(org), hint="fix the org file (see docs/emulator-org-file.md)"
+        ) from e
     planned = plan(host, port, tls, tls_dir)
-    console.print(f"[bold]sfsync org emulator[/] listening on [cyan]{planned.url}[/]")
-    console.print(f"  instance URL / login URL: {planned.url}", highlight=False)
-    console.print(
-        f"  username: {DEFAULT_USERNAME}   password: {DEFAULT_PASSWORD} (no security token)", highlight=False
-    )
-    console.print(
+    out = console.print
+    out(f"[bold]sfsync org emulator[/] on [cyan]{planned.url}[/]")
+    out(f"  instance URL / login URL: {planned.url}", highlight=False)
+    out(f"  username: {DEFAULT_USERNAME}   password: {DEFAULT_PASSWORD} (no security token)", highlight=False)
+    out(
         f"  connected app: client_id={DEFAULT_CLIENT_ID}  client_secret={DEFAULT_CLIENT_SECRET}",
         highlight=False,
     )
     if org is not None:
-        console.print(f"  org file: {org} (its users and apps are accepted too)", highlight=False)
-    console.print(
-        f"  records: {db if db else 'in memory (lost on exit; --db FILE keeps them)'}", highlight=False
-    )
+        out(f"  org file: {org} (its users and apps work too)", highlight=False)
+    out(f"  records: {db if db else 'in memory (lost on exit; --db FILE keeps them)'}", highlight=False)
     if planned.tls is not None:
-        console.print(f"  CA certificate: {planned.tls.ca_path}", highlight=False)
-        console.print(
-            f"    trust it: REQUESTS_CA_BUNDLE={planned.tls.ca_path} (python), "
-            f"NODE_EXTRA_CA_CERTS={planned.tls.ca_path} (jsforce, sf CLI)",
+        ca = planned.tls.ca_path
+        out(f"  CA certificate: {ca}", highlight=False)
+        out(
+            f"    trust it: REQUESTS_CA_BUNDLE={ca} (python)  NODE_EXTRA_CA_CERTS={ca} (jsforce, sf)",
             highlight=False,
         )
-    console.print(
-        f"  admin (faults, reset, usage): {planned.url}/__admin/faults   Ctrl+C stops", highlight=False
-    )
-    serve(
-        host,
-        port,
-        tls,
-        str(org) if org else None,
-        str(db) if db else None,
-        tls_dir=tls_dir,
-        allow_remote_admin=admin_from_anywhere,
-        log_level="warning",
-    )
+    out(f"  admin (faults, reset, usage): {planned.url}/__admin/faults    Ctrl+C stops", highlight=False)
+    run(server_app, host, port, planned.tls)

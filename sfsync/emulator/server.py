@@ -69,7 +69,14 @@ def serve(
     (default ``~/.sfsync/emulator-tls/``), created when missing."""
     files = plan(host, port, tls, tls_dir).tls
     app = create_app(config, org_file=org_file, db_path=db_path, allow_remote_admin=allow_remote_admin)
-    uvicorn.Server(_uvicorn_config(app, host, port, files, log_level)).run()
+    run(app, host, port, files, log_level)
+
+
+def run(
+    app: Starlette, host: str, port: int, tls: TlsFiles | None = None, log_level: str = "warning"
+) -> None:
+    """Serve an app made by ``create_app`` in the foreground until interrupted (Ctrl+C)."""
+    uvicorn.Server(_uvicorn_config(app, host, port, tls, log_level)).run()
 
 
 class BackgroundServer:
