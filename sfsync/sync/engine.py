@@ -1,0 +1,335 @@
+"""Running a sync: validate → read → diff → plan → load → record → advance the snapshot.
+
+One run of one sync holds that sync's cross-process lock from start to end. Before a run starts, what a
+crashed run left behind is settled (``recover``): its Open Bulk jobs are aborted, its closed jobs are
+waited for and their results stored, and its snapshot advances for the rows Salesforce accepted, so a
+kill at any point neither loses a row nor writes one twice (Bulk; REST insert calls in flight at the
+moment of a kill cannot be known and are documented in docs/state.md).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sfsync.config import Project, ResolvedSync
+from sfsync.errors import ConfigError, SalesforceError, SfsyncError
+from sfsync.salesforce import SalesforceClient
+from sfsync.salesforce.describe import ObjectDescribe
+from sfsync.sources import open_source, query_for
+from sfsync.state import JournalState, RunCounts, RunStatus, StateStore, Trigger
+from sfsync.sync.connect import open_client
+from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
+from sfsync.sync.encode import FieldMap
+from sfsync.sync.load import LoadStats, Target, collect_job, load_bulk, load_rest
+from sfsync.sync.plan import Plan, PlanSettings, build_plan
+from sfsync.sync.snapshot import advance_snapshot
+from sfsync.sync.validate import validate_sync
+
+Progress = Callable[[str, dict[str, Any]], None]
+"""Receives progress events (``"read"``, ``"diff"``, ``"plan"``, ``"sent"``, ``"done"``) with details."""
+
+_RUN_FILE = "run.json"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    full_resync: bool = False
+    api: str | None = None  # auto | rest | bulk: overrides the sync's setting
+    trigger: str = Trigger.MANUAL.value
+    transport: httpx.BaseTransport | None = None  # tests mount the emulator in-process
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run did, as stored in the run history."""
+
+    run_id: int
+    sync: str
+    status: str
+    api: str | None
+    counts: RunCounts
+    rejected_by_code: dict[str, int]
+    duration_s: float
+    error: str | None = None
+    failed_jobs: tuple[str, ...] = ()
+    recovered_runs: tuple[int, ...] = ()
+
+    @property
+    def sent(self) -> int:
+        return self.counts.created + self.counts.updated + self.counts.rejected
+
+    @property
+    def rejected_percent(self) -> float:
+        return 100.0 * self.counts.rejected / self.sent if self.sent else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["counts"] = asdict(self.counts)
+        return out
+
+
+@dataclass
+class _Tally:
+    created: int = 0
+    updated: int = 0
+    rejected: int = 0
+    codes: Counter[str] = field(default_factory=Counter)
+    accepted: list[pa.Array] = field(default_factory=list)
+
+    def add(self, table: pa.Table) -> None:
+        ok = pc.fill_null(table.column("success"), False)
+        self.accepted.append(table.column("primary_key").filter(ok).combine_chunks())
+        ops = table.column("operation").filter(ok).to_pylist()
+        self.created += sum(1 for o in ops if o == "created")
+        self.updated += sum(1 for o in ops if o == "updated")
+        bad = table.filter(pc.invert(ok))
+        self.rejected += bad.num_rows
+        self.codes.update(c or "UNKNOWN_EXCEPTION" for c in bad.column("error_code").to_pylist())
+
+    def accepted_keys(self) -> pa.Array:
+        return pa.concat_arrays(self.accepted) if self.accepted else pa.array([], pa.string())
+
+
+def _emit(options: RunOptions, event: str, **details: Any) -> None:
+    if options.progress is not None:
+        options.progress(event, details)
+
+
+def _target_json(target: Target) -> dict[str, Any]:
+    return {
+        "object": target.object,
+        "mode": target.mode,
+        "key_field": target.key_field,
+        "maps": [[m.column, m.field] for m in target.maps],
+    }
+
+
+def _target_from(data: dict[str, Any]) -> Target:
+    return Target(
+        object=data["object"],
+        mode=data["mode"],
+        key_field=data["key_field"],
+        maps=tuple(FieldMap(c, f) for c, f in data["maps"]),
+    )
+
+
+class SyncSession:
+    """One project, one state store, one client per destination: what runs and plans share."""
+
+    def __init__(self, project: Project, store: StateStore, *, transport: httpx.BaseTransport | None = None):
+        self.project = project
+        self.store = store
+        self._transport = transport
+        self._clients: dict[str, SalesforceClient] = {}
+
+    def client(self, resolved: ResolvedSync) -> SalesforceClient:
+        name = resolved.destination_name
+        if name not in self._clients:
+            self._clients[name] = open_client(
+                resolved.destination, self.project.root, transport=self._transport
+            )
+        return self._clients[name]
+
+    def close(self) -> None:
+        for c in self._clients.values():
+            c.close()
+        self._clients.clear()
+
+    # ---- the steps ----------------------------------------------------------------------------------
+    def validate(self, name: str) -> tuple[ResolvedSync, ObjectDescribe, list[str]]:
+        """Check the sync against the org's describe and its model's columns (ConfigError lists all)."""
+        resolved = self.project.resolve_sync(name)
+        client = self.client(resolved)
+        describe = client.describe(resolved.sync.object)
+        with open_source(self.project, resolved.source_name) as source:
+            columns = source.columns(query_for(self.project, resolved.sync.from_))
+        problems = validate_sync(self.project, name, describe.raw, columns)
+        if problems:
+            raise ConfigError(
+                f"sync `{name}` cannot run: {len(problems)} problem(s) with its mapping; nothing was written",
+                problems=[str(p) for p in problems],
+                file=str(self.project.path) if self.project.path else None,
+            )
+        needed = [resolved.model.primary_key]
+        if resolved.sync.object_id is not None:
+            needed.append(resolved.sync.object_id.column)
+        needed += list(resolved.sync.mappings)
+        return resolved, describe, list(dict.fromkeys(needed))
+
+    def diff(self, resolved: ResolvedSync, needed: list[str], full_resync: bool) -> DiffResult:
+        pk = resolved.model.primary_key
+        with open_source(self.project, resolved.source_name) as source:
+            reader = source.read(query_for(self.project, resolved.sync.from_, needed))
+            value_columns = [c for c in needed if c != pk] or [pk]
+            return compute_diff(
+                self.store,
+                resolved.name,
+                reader,
+                primary_key=pk,
+                columns=value_columns,
+                full_resync=full_resync,
+                model=resolved.model_name,
+            )
+
+    def plan(self, name: str, options: RunOptions | None = None) -> Plan:
+        """A dry run: read, diff and plan; nothing is written to Salesforce and the snapshot is untouched."""
+        options = options or RunOptions()
+        resolved, describe, needed = self.validate(name)
+        diff = self.diff(resolved, needed, options.full_resync)
+        try:
+            return build_plan(
+                self.client(resolved), resolved, diff, describe, self._plan_settings(resolved, options)
+            )
+        finally:
+            # the plan's files live in the diff's work directory: keep them readable for the caller,
+            # but mark the diff as a dry run so recovery discards it
+            (diff.work_dir / _RUN_FILE).write_text(json.dumps({"run_id": None}))
+
+    def _plan_settings(self, resolved: ResolvedSync, options: RunOptions) -> PlanSettings:
+        s = resolved.destination.settings
+        api = options.api or resolved.sync.api
+        return PlanSettings(
+            api=api,
+            bulk_threshold=s.bulk_threshold,
+            rest_batch_size=s.rest_batch_size,
+            bulk_max_bytes=s.bulk_max_bytes,
+        )
+
+    # ---- recovery -------------------------------------------------------------------------------------
+    def recover(self, name: str, client: SalesforceClient) -> list[int]:
+        """Settle what crashed runs of ``name`` left: Bulk jobs, stored results, the snapshot."""
+        reaped = [r.id for r in self.store.reap_interrupted(name)]
+        for entry in self.store.journal_pending(name):
+            job = client.bulk.get(entry.job_id)
+            if job.state == "Open":
+                client.bulk.abort(job.id)
+                self.store.journal_set_state(job.id, JournalState.ABORTED, error="aborted by recovery")
+                continue
+            if not job.done:
+                job = client.bulk.wait(job.id)
+            keys = Path(entry.chunk_path or "")
+            target = _target_from(json.loads((keys.parent / "target.json").read_text()))
+            table = collect_job(client, job, target, keys)
+            self.store.journal_set_state(job.id, JournalState.CLOSED)
+            self.store.record_results(entry.run_id, table, collected_job_id=job.id)
+        for diff in pending_diffs(self.store, name):
+            marker = diff.work_dir / _RUN_FILE
+            run_id = json.loads(marker.read_text()).get("run_id") if marker.exists() else None
+            if run_id is None:
+                diff.discard()
+                continue
+            accepted = [r.primary_key for r in self.store.row_results(run_id, success=True)]
+            advance_snapshot(self.store, diff, pa.array(accepted, pa.string()))
+        return reaped
+
+    # ---- a run --------------------------------------------------------------------------------------
+    def run(self, name: str, options: RunOptions | None = None) -> RunResult:
+        options = options or RunOptions()
+        resolved = self.project.resolve_sync(name)
+        lock = self.store.lock(name)
+        lock.acquire()
+        try:
+            client = self.client(resolved)
+            recovered = self.recover(name, client)
+            run = self.store.start_run(name, options.trigger)
+            lock.set_run_id(run.id)
+            started = time.monotonic()
+            calls_before = client.stats.calls
+            tally = _Tally()
+            plan: Plan | None = None
+            stats = LoadStats()
+            try:
+                resolved, describe, needed = self.validate(name)
+                _emit(options, "read", sync=name, model=resolved.model_name)
+                diff = self.diff(resolved, needed, options.full_resync)
+                (diff.work_dir / _RUN_FILE).write_text(json.dumps({"run_id": run.id}))
+                _emit(options, "diff", **asdict(diff.counts))
+                plan = build_plan(client, resolved, diff, describe, self._plan_settings(resolved, options))
+                (diff.work_dir / "target.json").write_text(json.dumps(_target_json(plan.target)))
+                _emit(options, "plan", api=plan.api, to_send=plan.to_send, refused=plan.refused)
+
+                def sink(table: pa.Table, job_id: str | None) -> None:
+                    self.store.record_results(run.id, table, collected_job_id=job_id)
+                    tally.add(table)
+                    _emit(options, "sent", rows=table.num_rows, total=plan.to_send if plan else 0)
+
+                refused = plan.refused_rows()
+                if refused.num_rows:
+                    sink(refused, None)
+                if plan.to_send:
+                    if plan.api == "bulk":
+                        stats = load_bulk(
+                            client,
+                            plan.target,
+                            plan.rows(),
+                            sink,
+                            store=self.store,
+                            run_id=run.id,
+                            work_dir=diff.work_dir / "bulk",
+                            max_bytes=resolved.destination.settings.bulk_max_bytes,
+                        )
+                    else:
+                        load_rest(client, plan.target, plan.rows(), sink)
+                advance_snapshot(self.store, diff, tally.accepted_keys())
+                status = RunStatus.FAILED if stats.failed_jobs else RunStatus.SUCCEEDED
+                error = ("Bulk job(s) failed: " + "; ".join(stats.failed_jobs)) if stats.failed_jobs else None
+            except SfsyncError as exc:
+                status, error = RunStatus.FAILED, str(exc)
+                counts = self._counts(plan, tally, client.stats.calls - calls_before)
+                self.store.finish_run(run.id, status, counts, api=plan.api if plan else None, error=error)
+                raise
+            except BaseException:
+                counts = self._counts(plan, tally, client.stats.calls - calls_before)
+                self.store.finish_run(
+                    run.id,
+                    RunStatus.INTERRUPTED,
+                    counts,
+                    api=plan.api if plan else None,
+                    error="the run was interrupted; the next run recovers it",
+                )
+                raise
+            counts = self._counts(plan, tally, client.stats.calls - calls_before)
+            record = self.store.finish_run(run.id, status, counts, api=plan.api, error=error)
+            result = RunResult(
+                run_id=run.id,
+                sync=name,
+                status=record.status.value,
+                api=plan.api,
+                counts=counts,
+                rejected_by_code=dict(tally.codes.most_common()),
+                duration_s=time.monotonic() - started,
+                error=error,
+                failed_jobs=tuple(stats.failed_jobs),
+                recovered_runs=tuple(recovered),
+            )
+            _emit(options, "done", **result.to_dict())
+            return result
+        finally:
+            lock.release()
+
+    @staticmethod
+    def _counts(plan: Plan | None, tally: _Tally, calls: int) -> RunCounts:
+        return RunCounts(
+            rows_read=plan.rows_read if plan else 0,
+            new=plan.new if plan else 0,
+            changed=plan.changed if plan else 0,
+            unchanged=plan.unchanged if plan else 0,
+            created=tally.created,
+            updated=tally.updated,
+            rejected=tally.rejected,
+            api_calls=calls,
+        )
+
+
+__all__ = ["Progress", "RunOptions", "RunResult", "SalesforceError", "SyncSession"]

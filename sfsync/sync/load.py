@@ -1,0 +1,310 @@
+"""The loaders: send a plan's rows to Salesforce and turn every answer into a per-row outcome.
+
+Rows arrive as Arrow batches of the *send table* built by the planner:
+
+``__pk``         the model's primary key as text (how outcomes are reported)
+``__key``        the record key: ``Id`` (update) or the external id value (upsert); absent for insert
+<column>         each mapped model column
+``__send__<c>``  whether column ``c``'s field is written for that row (see ``sfsync.sync.encode``)
+
+``load_rest`` uses sObject Collections (the client splits into calls of 200 and runs several at once).
+``load_bulk`` writes CSV chunks of at most ``max_bytes`` to the run's work directory, journals every job
+id before uploading to it, runs several jobs at once, and maps Bulk's unordered result rows back to
+primary keys by their exact CSV cells (identical rows are interchangeable, so a multiset match is exact).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from sfsync.errors import SalesforceError
+from sfsync.salesforce import SalesforceClient
+from sfsync.salesforce.bulk import BulkJob, IngestSpec
+from sfsync.salesforce.results import RecordResult
+from sfsync.state import JournalState, StateStore
+from sfsync.sync import outcomes
+from sfsync.sync.encode import FieldMap, chunk_csv, csv_fields, encode_json_records, format_text, send_column
+
+log = logging.getLogger(__name__)
+
+PK = "__pk"
+KEY = "__key"
+_SEP = "\x1f"
+
+OutcomeSink = Callable[[pa.Table, str | None], None]
+"""Receives each table of outcomes and, for Bulk, the job id they were collected from."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how rows are written: object, mode, key field and field mappings."""
+
+    object: str
+    mode: str  # insert | update | upsert
+    key_field: str | None  # "Id" for update, the external id (or Id) for upsert, None for insert
+    maps: tuple[FieldMap, ...]
+
+    @property
+    def key(self) -> FieldMap | None:
+        return FieldMap(KEY, self.key_field) if self.key_field else None
+
+    @property
+    def bulk_operation(self) -> str:
+        return self.mode
+
+
+@dataclass
+class LoadStats:
+    jobs: list[str] = field(default_factory=list)
+    failed_jobs: list[str] = field(default_factory=list)  # "job id: errorMessage"
+
+
+def _rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for b in batches:
+        pending.append(b)
+        size += b.num_rows
+        if size >= rows:
+            table = pa.Table.from_batches(pending)
+            for start in range(0, table.num_rows, rows):
+                part = table.slice(start, rows)
+                if part.num_rows == rows:
+                    yield part
+                else:
+                    pending, size = list(part.to_batches()), part.num_rows
+                    break
+            else:
+                pending, size = [], 0
+    if size:
+        yield pa.Table.from_batches(pending)
+
+
+def load_rest(
+    client: SalesforceClient,
+    target: Target,
+    batches: Iterable[pa.RecordBatch],
+    sink: OutcomeSink,
+    *,
+    batch_rows: int = 2000,
+) -> LoadStats:
+    """Send rows through sObject Collections, ``batch_rows`` at a time (outcomes stored after each)."""
+    for table in _rebatch(batches, batch_rows):
+        keys = [str(k) for k in table.column(PK).to_pylist()]
+        records = encode_json_records(table, target.maps, target.key)
+
+        def chunk_done(results: list[RecordResult], keys: list[str] = keys) -> None:
+            # stored per chunk, so rows accepted before a LimitError/AuthError are never lost
+            chunk_keys = [keys[r.index] for r in results]
+            sink(outcomes.from_record_results(chunk_keys, results, target.mode), None)
+
+        if target.mode == "insert":
+            client.create(target.object, records, on_chunk=chunk_done)
+        elif target.mode == "update":
+            client.update(target.object, records, on_chunk=chunk_done)
+        else:
+            assert target.key_field is not None
+            client.upsert(target.object, target.key_field, records, on_chunk=chunk_done)
+    return LoadStats()
+
+
+# ---- Bulk API 2.0 --------------------------------------------------------------------------------------
+
+
+def _cells(table: pa.Table, target: Target) -> list[pa.ChunkedArray]:
+    """The CSV cell text of each written column, exactly as uploaded (empty string for an empty cell)."""
+    from sfsync.sync.encode import BULK_NULL
+
+    out: list[pa.ChunkedArray] = []
+    if target.key is not None:
+        out.append(pc.fill_null(format_text(table.column(KEY)), ""))
+    for fm in target.maps:
+        text = format_text(table.column(fm.column))
+        blank = pc.fill_null(pc.or_kleene(pc.is_null(text), pc.equal(text, "")), True)
+        cell = pc.if_else(blank, BULK_NULL, text)
+        send = pc.fill_null(table.column(send_column(fm.column)), False)
+        out.append(pc.if_else(send, cell, ""))
+    return out
+
+
+def _signature(columns: list[pa.ChunkedArray] | list[pa.Array]) -> pa.ChunkedArray | pa.Array:
+    if len(columns) == 1:
+        return columns[0]
+    return pc.binary_join_element_wise(*columns, _SEP)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    csv_path: Path
+    keys_path: Path  # Parquet: __pk, __sig (CSV cells joined), one row per CSV row
+    rows: int
+
+
+def write_chunks(
+    target: Target, batches: Iterable[pa.RecordBatch], work_dir: Path, max_bytes: int
+) -> list[Chunk]:
+    """Write the CSV of every job and the key file that maps its rows back to primary keys."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    chunks: list[Chunk] = []
+    for i, (body, src) in enumerate(chunk_csv(iter(batches), target.maps, target.key, max_bytes)):
+        table = pa.Table.from_batches(src)
+        csv_path = work_dir / f"job-{i:04d}.csv"
+        keys_path = work_dir / f"job-{i:04d}.keys.parquet"
+        csv_path.write_bytes(body)
+        pq.write_table(
+            pa.table(
+                {"__pk": pc.cast(table.column(PK), pa.string()), "__sig": _signature(_cells(table, target))}
+            ),
+            keys_path,
+        )
+        chunks.append(Chunk(i, csv_path, keys_path, table.num_rows))
+    return chunks
+
+
+def match_results(keys_path: Path, results: pa.Table, columns: list[str]) -> pa.Table:
+    """Attach ``__pk`` to Bulk result rows by their exact CSV cells (multiset match)."""
+    if results.num_rows == 0:
+        return results.append_column("__pk", pa.array([], pa.string()))
+    sig = _signature([results.column(c) for c in columns])
+    res = results.append_column("__sig", sig).append_column("__n", pa.array(range(results.num_rows)))
+    keys = pq.read_table(keys_path)
+    con = duckdb.connect()
+    try:
+        con.register("res", res)
+        con.register("keys", keys)
+        matched = con.sql(
+            "WITH k AS (SELECT __pk, __sig, row_number() OVER (PARTITION BY __sig ORDER BY __pk) AS rn"
+            " FROM keys),"
+            " r AS (SELECT __n, __sig, row_number() OVER (PARTITION BY __sig ORDER BY __n) AS rn FROM res)"
+            " SELECT r.__n, k.__pk FROM r JOIN k USING (__sig, rn) ORDER BY r.__n"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    assert matched is not None
+    pk = pa.array([None] * results.num_rows, pa.string()).to_pylist()
+    for n, key in zip(matched.column(0).to_pylist(), matched.column(1).to_pylist(), strict=True):
+        pk[n] = key
+    return results.append_column("__pk", pa.array(pk, pa.string()))
+
+
+def collect_job(client: SalesforceClient, job: BulkJob, target: Target, chunk_keys: Path) -> pa.Table:
+    """All outcomes of a finished job: successes, failures and (as failures) rows never processed."""
+    columns = csv_fields(target.maps, target.key)
+    parts: list[pa.Table] = []
+    ok = client.bulk.results(job.id, "successful")
+    if ok.num_rows:
+        ok = match_results(chunk_keys, ok, columns)
+        created = (
+            pc.equal(pc.utf8_lower(ok.column("sf__Created")), "true")
+            if "sf__Created" in ok.column_names
+            else pa.array([target.mode == "insert"] * ok.num_rows)
+        )
+        ops = [outcomes.done_operation(target.mode, c) for c in created.to_pylist()]
+        n = ok.num_rows
+        parts.append(
+            pa.table(
+                [ok.column("__pk"), [True] * n, ops, ok.column("sf__Id"), [None] * n, [None] * n, [None] * n],
+                schema=outcomes.OUTCOME_SCHEMA,
+            )
+        )
+    bad = client.bulk.results(job.id, "failed")
+    if bad.num_rows:
+        bad = match_results(chunk_keys, bad, columns)
+        parsed = [outcomes.parse_bulk_error(e) for e in bad.column("sf__Error").to_pylist()]
+        n = bad.num_rows
+        ids = [i or None for i in bad.column("sf__Id").to_pylist()]
+        parts.append(
+            pa.table(
+                [
+                    bad.column("__pk"),
+                    [False] * n,
+                    [outcomes.ATTEMPTED[target.mode]] * n,
+                    ids,
+                    [p[0] for p in parsed],
+                    [p[1] for p in parsed],
+                    [p[2] for p in parsed],
+                ],
+                schema=outcomes.OUTCOME_SCHEMA,
+            )
+        )
+    seen = set()
+    for p in parts:
+        seen.update(p.column("primary_key").to_pylist())
+    keys = pq.read_table(chunk_keys, columns=["__pk"]).column(0).to_pylist()
+    missing = [k for k in keys if k not in seen]
+    if missing:
+        why = f"job {job.id} ended {job.state}" + (f": {job.error_message}" if job.error_message else "")
+        parts.append(
+            outcomes.rejections(
+                missing,
+                target.mode,
+                "NOT_PROCESSED",
+                f"Salesforce did not process this row ({why}); it is sent again next run",
+            )
+        )
+    out = pa.concat_tables(parts) if parts else outcomes.empty()
+    # a result row that matched no key (should not happen) cannot be stored against a primary key
+    return out.filter(pc.is_valid(out.column("primary_key")))
+
+
+def load_bulk(
+    client: SalesforceClient,
+    target: Target,
+    batches: Iterable[pa.RecordBatch],
+    sink: OutcomeSink,
+    *,
+    store: StateStore,
+    run_id: int,
+    work_dir: Path,
+    max_bytes: int,
+) -> LoadStats:
+    """Send rows through Bulk API 2.0 jobs (several at once), journaled for crash recovery."""
+    chunks = write_chunks(target, batches, work_dir, max_bytes)
+    stats = LoadStats()
+    if not chunks:
+        return stats
+    specs = [
+        IngestSpec(
+            object=target.object,
+            operation=target.bulk_operation,  # type: ignore[arg-type]
+            data=c.csv_path,
+            external_id_field=target.key_field if target.mode == "upsert" else None,
+        )
+        for c in chunks
+    ]
+
+    def journal(index: int, job: BulkJob) -> None:
+        store.journal_add(
+            run_id,
+            job.id,
+            target.object,
+            target.bulk_operation,
+            chunk_path=str(chunks[index].keys_path),
+            row_start=0,
+            row_end=chunks[index].rows,
+        )
+        stats.jobs.append(job.id)
+
+    finished = client.bulk.run_many(specs, on_created=journal)
+    errors: list[SalesforceError] = []
+    for chunk, job in zip(chunks, finished, strict=True):
+        if isinstance(job, SalesforceError):
+            errors.append(job)
+            continue
+        store.journal_set_state(job.id, JournalState.UPLOADED)
+        store.journal_set_state(job.id, JournalState.CLOSED)
+        if job.state == "Failed":
+            stats.failed_jobs.append(f"{job.id}: {job.error_message or 'Failed'}")
+        sink(collect_job(client, job, target, chunk.keys_path), job.id)
+    if errors:
+        raise errors[0]
+    return stats

@@ -1,0 +1,90 @@
+"""Per-row outcomes as Arrow tables, in the column layout the state store takes (``sfsync.state.results``).
+
+Every row sent (or rejected before sending) ends as one outcome: the model's primary key, success, the
+operation done (``created`` / ``updated``) or attempted (``insert`` / ``update`` / ``upsert``), the record id,
+and on failure Salesforce's error code, message and fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from sfsync.salesforce.results import RecordResult
+
+OUTCOME_SCHEMA = pa.schema(
+    [
+        ("primary_key", pa.string()),
+        ("success", pa.bool_()),
+        ("operation", pa.string()),
+        ("record_id", pa.string()),
+        ("error_code", pa.string()),
+        ("message", pa.string()),
+        ("fields", pa.string()),
+    ]
+)
+
+_FIELDS = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*(,[A-Za-z][A-Za-z0-9_.]*)*$")
+
+#: The operation attempted in each mode (what a rejected row was trying to do).
+ATTEMPTED = {"insert": "insert", "update": "update", "upsert": "upsert"}
+
+
+def done_operation(mode: str, created: bool | None) -> str:
+    """What happened to an accepted row: ``created`` or ``updated``."""
+    if mode == "insert":
+        return "created"
+    if mode == "update":
+        return "updated"
+    return "created" if created else "updated"
+
+
+def from_record_results(keys: Sequence[str], results: Sequence[RecordResult], mode: str) -> pa.Table:
+    """Outcomes of REST results; ``results[i]`` belongs to ``keys[i]``."""
+    ok: list[bool] = []
+    ops: list[str] = []
+    ids: list[str | None] = []
+    codes: list[str | None] = []
+    msgs: list[str | None] = []
+    fields: list[str | None] = []
+    for r in results:
+        ok.append(r.success)
+        ids.append(r.id)
+        if r.success:
+            ops.append(done_operation(mode, r.created))
+            codes.append(None)
+            msgs.append(None)
+            fields.append(None)
+        else:
+            first = r.errors[0] if r.errors else None
+            ops.append(ATTEMPTED[mode])
+            codes.append(first.status_code if first else "UNKNOWN_EXCEPTION")
+            msgs.append("; ".join(e.message for e in r.errors) if r.errors else "no error reported")
+            fields.append(",".join(first.fields) if first and first.fields else None)
+    return pa.table([list(keys), ok, ops, ids, codes, msgs, fields], schema=OUTCOME_SCHEMA)
+
+
+def rejections(keys: Sequence[str], mode: str, code: str, message: str, field: str | None = None) -> pa.Table:
+    """Outcomes for rows refused before any call (e.g. ``NOT_FOUND`` from the id lookup)."""
+    n = len(keys)
+    return pa.table(
+        [list(keys), [False] * n, [ATTEMPTED[mode]] * n, [None] * n, [code] * n, [message] * n, [field] * n],
+        schema=OUTCOME_SCHEMA,
+    )
+
+
+def parse_bulk_error(cell: str) -> tuple[str, str, str | None]:
+    """``sf__Error`` = ``CODE:message[:fields]`` → (code, message, fields)."""
+    code, _, rest = cell.partition(":")
+    message, fields = rest, None
+    head, sep, tail = rest.rpartition(":")
+    # fields follow the last ':' directly (no space), as API names: "…: [LastName]:LastName"
+    if sep and tail and not tail.startswith(" ") and _FIELDS.match(tail):
+        message, fields = head, tail
+    return code.strip() or "UNKNOWN_EXCEPTION", message.strip(), fields
+
+
+def empty() -> pa.Table:
+    return OUTCOME_SCHEMA.empty_table()

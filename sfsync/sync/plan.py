@@ -1,0 +1,267 @@
+"""The frozen plan: which rows become which operations, through which API, at what cost in API calls.
+
+``build_plan`` turns a diff (``sfsync.sync.diff``) into the *send table* the loaders read (see
+``sfsync.sync.load``), written to ``send.parquet`` beside the diff, plus the rows refused before any write
+(``refused.parquet``: e.g. ``NOT_FOUND`` when an ``update`` finds no record for an external id). Nothing
+is written to Salesforce here; an ``update`` keyed on an External ID field reads record ids (SOQL).
+
+Send rules per mode (DESIGN.md "The rules the product enforces"):
+
+- insert: new and changed rows each create a record with every non-null mapped field;
+- update: new rows write every non-null field, changed rows only the fields that changed (a value that
+  changed to null clears the field); rows whose key matches no record are refused with ``NOT_FOUND``;
+- upsert: like update, keyed on the object id field, creating records for unknown keys.
+
+A new row never clears a field with its nulls: clearing happens only when a value *changed* to null.
+Rows are sorted by the first mapped reference field so children of one parent travel together (fewer
+``UNABLE_TO_LOCK_ROW`` in Bulk).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sfsync.config import ResolvedSync
+from sfsync.salesforce import SalesforceClient
+from sfsync.salesforce.describe import ObjectDescribe
+from sfsync.sync import lookup, outcomes
+from sfsync.sync.diff import KIND_COLUMN, DiffResult, q
+from sfsync.sync.encode import FieldMap, send_column
+from sfsync.sync.load import KEY, PK, Target
+
+#: Estimated calls of one Bulk job: create, upload, close, about three polls, two result downloads.
+BULK_CALLS_PER_JOB = 8
+#: Rows of sample shown by ``sfsync plan``.
+SAMPLE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    api: str = "auto"  # auto | rest | bulk
+    bulk_threshold: int = 2000  # with auto: at least this many rows to send go through Bulk
+    rest_batch_size: int = 200
+    bulk_max_bytes: int = 100_000_000
+    lookup: lookup.LookupSettings = field(default_factory=lookup.LookupSettings)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Immutable description of what a run will do. Only the loaders act on it."""
+
+    sync: str
+    target: Target
+    api: str
+    primary_key: str
+    rows_read: int
+    new: int
+    changed: int
+    unchanged: int
+    resent: int
+    to_send: int
+    refused: int
+    lookup_calls: int
+    estimated_calls: int
+    send_path: Path
+    refused_path: Path
+    samples: tuple[dict[str, Any], ...]
+
+    @property
+    def operations(self) -> dict[str, int]:
+        """Rows per operation: ``create`` / ``update`` / ``upsert`` / ``refused``."""
+        op = {"insert": "create", "update": "update", "upsert": "upsert"}[self.target.mode]
+        out = {op: self.to_send}
+        if self.refused:
+            out["refused"] = self.refused
+        return out
+
+    def rows(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
+        pf = pq.ParquetFile(self.send_path)
+        return pa.RecordBatchReader.from_batches(pf.schema_arrow, pf.iter_batches(batch_size=batch_rows))
+
+    def refused_rows(self) -> pa.Table:
+        return pq.read_table(self.refused_path)
+
+
+def _send_expr(mode: str, column: str) -> str:
+    c, s = q(column), q(send_column(column))
+    if mode == "insert":
+        return f"({c} IS NOT NULL) AS {s}"
+    return f"(coalesce({s}, false) AND NOT ({KIND_COLUMN} = 'new' AND {c} IS NULL)) AS {s}"
+
+
+def choose_api(settings: PlanSettings, rows: int) -> str:
+    if settings.api in ("rest", "bulk"):
+        return settings.api
+    return "bulk" if rows >= settings.bulk_threshold else "rest"
+
+
+def build_plan(
+    client: SalesforceClient | None,
+    resolved: ResolvedSync,
+    diff: DiffResult,
+    describe: ObjectDescribe,
+    settings: PlanSettings,
+) -> Plan:
+    """Freeze what the run will send. ``client`` is needed only for an update keyed on an external id."""
+    sync = resolved.sync
+    mode = sync.mode
+
+    def exact(name: str) -> str:
+        f = describe.field(name)
+        return f.name if f is not None else name
+
+    maps = tuple(FieldMap(col, exact(fld)) for col, fld in sync.mappings.items())
+    key_field = exact(sync.object_id.field) if sync.object_id is not None and mode != "insert" else None
+    key_col = sync.object_id.column if sync.object_id is not None else None
+    send_path = diff.work_dir / "send.parquet"
+    refused_path = diff.work_dir / "refused.parquet"
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"CREATE VIEW changes AS SELECT * FROM read_parquet('{diff.changes_path}')")
+        key_sql = f"CAST({q(key_col)} AS VARCHAR)" if key_field and key_col else "NULL::VARCHAR"
+        cols = ", ".join(q(m.column) for m in maps)
+        sends = ", ".join(_send_expr(mode, m.column) for m in maps)
+        con.execute(
+            f"CREATE TABLE rows AS SELECT CAST({q(diff.primary_key)} AS VARCHAR) AS {PK}, {key_sql} AS {KEY},"
+            f" {cols}, {sends}, {KIND_COLUMN} FROM changes"
+        )
+        refused = outcomes.empty()
+        lookup_calls = 0
+        if key_field is not None:
+            keys = con.sql(f"SELECT {PK} FROM rows WHERE {KEY} IS NULL OR {KEY} = ''").to_arrow_table()
+            if keys is not None and keys.num_rows:
+                refused = outcomes.rejections(
+                    keys.column(0).to_pylist(),
+                    mode,
+                    "NOT_FOUND" if mode == "update" else "REQUIRED_FIELD_MISSING",
+                    f"object id column `{key_col}` is empty, so the row matches no {sync.object} record",
+                    key_field,
+                )
+                con.execute(f"DELETE FROM rows WHERE {KEY} IS NULL OR {KEY} = ''")
+        if mode == "update" and key_field is not None and key_field.lower() != "id":
+            assert client is not None, "an update keyed on an external id needs a client for the id lookup"
+            refused, lookup_calls = _resolve_ids(
+                con, client, sync.object, key_field, describe, refused, mode, settings
+            )
+        order = _parent_order(describe, maps)
+        con.execute(
+            f"COPY (SELECT * EXCLUDE ({KIND_COLUMN}) FROM rows {order}) TO '{send_path}' (FORMAT parquet)"
+        )
+        to_send = int((con.execute("SELECT count(*) FROM rows").fetchone() or (0,))[0])
+        samples = _samples(con, maps)
+    finally:
+        con.close()
+    pq.write_table(refused, refused_path)
+
+    api = choose_api(settings, to_send)
+    if to_send == 0:
+        calls = 0
+    elif api == "rest":
+        calls = math.ceil(to_send / settings.rest_batch_size)
+    else:
+        approx_bytes = max(1, pq.ParquetFile(send_path).metadata.serialized_size) * 4
+        calls = BULK_CALLS_PER_JOB * max(1, math.ceil(approx_bytes / settings.bulk_max_bytes))
+    c = diff.counts
+    return Plan(
+        sync=diff.sync,
+        target=Target(object=describe.name, mode=mode, key_field=key_field, maps=maps),
+        api=api,
+        primary_key=diff.primary_key,
+        rows_read=c.rows,
+        new=c.new,
+        changed=c.changed,
+        unchanged=c.unchanged,
+        resent=c.resent,
+        to_send=to_send,
+        refused=refused.num_rows,
+        lookup_calls=lookup_calls,
+        estimated_calls=calls + lookup_calls,
+        send_path=send_path,
+        refused_path=refused_path,
+        samples=tuple(samples),
+    )
+
+
+def _resolve_ids(
+    con: duckdb.DuckDBPyConnection,
+    client: SalesforceClient,
+    object_name: str,
+    key_field: str,
+    describe: ObjectDescribe,
+    refused: pa.Table,
+    mode: str,
+    settings: PlanSettings,
+) -> tuple[pa.Table, int]:
+    """Replace external id keys by record ids; refuse keys matching no record (or several)."""
+    keys = [str(k) for (k,) in con.execute(f"SELECT DISTINCT {KEY} FROM rows").fetchall()]
+    f = describe.field(key_field)
+    case_sensitive = bool(f is not None and f.raw.get("caseSensitive"))
+    before = client.stats.calls
+    found = lookup.lookup_ids(
+        client, object_name, key_field, keys, case_sensitive=case_sensitive, settings=settings.lookup
+    )
+    calls = client.stats.calls - before
+    con.register("found", found)
+    missing = con.execute(
+        f"SELECT r.{PK}, coalesce(f.matches, 0) FROM rows r LEFT JOIN found f ON f.key = r.{KEY}"
+        " WHERE coalesce(f.matches, 0) <> 1"
+    ).fetchall()
+    parts = [refused]
+    none = [pk for pk, n in missing if n == 0]
+    many = [pk for pk, n in missing if n > 1]
+    if none:
+        parts.append(
+            outcomes.rejections(
+                none,
+                mode,
+                "NOT_FOUND",
+                f"no {object_name} record has this {key_field}; update mode creates nothing",
+                key_field,
+            )
+        )
+    if many:
+        parts.append(
+            outcomes.rejections(
+                many,
+                mode,
+                "DUPLICATE_EXTERNAL_ID",
+                f"several {object_name} records have this {key_field}",
+                key_field,
+            )
+        )
+    con.execute(
+        f"CREATE TABLE resolved AS SELECT r.* REPLACE (f.record_id AS {KEY}) FROM rows r"
+        " JOIN found f ON f.key = r.__key WHERE f.matches = 1"
+    )
+    con.execute("DROP TABLE rows")
+    con.execute("ALTER TABLE resolved RENAME TO rows")
+    con.unregister("found")
+    return pa.concat_tables(parts), calls
+
+
+def _parent_order(describe: ObjectDescribe, maps: tuple[FieldMap, ...]) -> str:
+    for m in maps:
+        f = describe.field(m.field)
+        if f is not None and f.type == "reference":
+            return f"ORDER BY {q(m.column)} NULLS LAST, {PK}"
+    return ""
+
+
+def _samples(con: duckdb.DuckDBPyConnection, maps: tuple[FieldMap, ...]) -> list[dict[str, Any]]:
+    rows = con.execute(f"SELECT * FROM rows ORDER BY {PK} LIMIT {SAMPLE_ROWS}").fetchall()
+    names = [d[0] for d in con.description or []]
+    out = []
+    for row in rows:
+        rec = dict(zip(names, row, strict=True))
+        fields = {m.field: rec[m.column] for m in maps if rec.get(send_column(m.column))}
+        out.append({"primary_key": rec[PK], "kind": rec[KIND_COLUMN], "key": rec[KEY], "fields": fields})
+    return out
