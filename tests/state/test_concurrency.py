@@ -23,9 +23,9 @@ WRITER = textwrap.dedent(
     from sfsync.state.store import StateSettings
 
     state, sync, runs, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    store = StateStore.open(state, StateSettings(results_batch_rows=1_000))
-    while not os.path.exists(os.path.join(state, "go")):  # start together
+    while not os.path.exists(os.path.join(state, "go")):  # start together, on a store nobody created yet
         time.sleep(0.01)
+    store = StateStore.open(state, StateSettings(results_batch_rows=1_000))
     for i in range(runs):
         run = store.start_run(sync, "schedule")
         store.journal_add(run.id, f"750{sync}{i}", "Contact", "upsert")
@@ -68,7 +68,7 @@ def _python(code: str, *args: str) -> subprocess.Popen[str]:
 def test_three_processes_write_at_once_without_lock_errors(tmp_path: Path) -> None:
     state = tmp_path / ".sfsync"
     procs = [_python(WRITER, str(state), f"sync{n}", "8", "3000") for n in range(3)]
-    StateStore.open(state).close()
+    state.mkdir()
     (state / "go").touch()
     for p in procs:
         out, err = p.communicate(timeout=120)
