@@ -84,7 +84,7 @@ def csv_header(fields: Sequence[str]) -> bytes:
 
 
 def encode_csv_rows(table: pa.Table, maps: Sequence[FieldMap], key: FieldMap | None = None) -> bytes:
-    """CSV body rows (no header) for ``table``. ``key`` is a column always written as-is (Id / external id)."""
+    """CSV body rows (no header) for ``table``; ``key`` is always written as-is (Id or external id)."""
     columns: list[pa.ChunkedArray] = []
     names: list[str] = []
     if key is not None:
@@ -144,7 +144,9 @@ def chunk_csv(
                 parts, rows, size = [], [], len(header)
                 pending.append(b)
                 continue
-            raise ValueError(f"one row needs {len(body)} bytes of CSV, more than the {max_bytes}-byte job limit")
+            raise ValueError(
+                f"one row needs {len(body)} bytes of CSV, more than the {max_bytes}-byte job limit"
+            )
     if parts:
         yield header + b"".join(parts), rows
 
