@@ -7,8 +7,11 @@ with ``executemany`` in its own transaction, so other requests interleave betwee
 
 from __future__ import annotations
 
+import gc
+import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sfsync.emulator import ids
@@ -26,6 +29,37 @@ BULK_CHUNK_ROWS = 10_000
 #: The cell that sets a field to null.
 NULL_CELL = "#N/A"
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
+#: Pause Python's cyclic garbage collector while a Bulk call runs: a chunk allocates tens of thousands of
+#: short-lived acyclic objects, which otherwise trigger full collections over everything alive.
+PAUSE_GC_DURING_BULK = True
+
+_gc_lock = threading.Lock()
+_gc_depth = 0
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Disable the cyclic GC while any thread is inside a Bulk call; restore it when the last one leaves."""
+    global _gc_depth
+    if not PAUSE_GC_DURING_BULK:
+        yield
+        return
+    with _gc_lock:
+        if _gc_depth == 0:
+            was_enabled = gc.isenabled()
+            gc.disable()
+            _gc_state["enabled"] = was_enabled
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_state["enabled"]:
+                gc.enable()
+
+
+_gc_state = {"enabled": True}
 
 
 def invalid_batch(message: str) -> OrgError:
@@ -49,6 +83,19 @@ class BulkLoader:
         self.writer = writer
 
     def load(
+        self,
+        table: Table,
+        operation: str,
+        ext_field: str | None,
+        header: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        user: str | None,
+        org: Org,
+    ) -> list[BulkRowResult]:
+        with _gc_paused():
+            return self._load(table, operation, ext_field, header, rows, user, org)
+
+    def _load(
         self,
         table: Table,
         operation: str,

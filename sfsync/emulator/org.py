@@ -37,7 +37,13 @@ __all__ = [
     "SaveResult",
 ]
 
+#: One write request per object: (table, operation, upsert key field, pending records).
+Group = tuple[Table, str, FieldDef | None, list[Pending]]
 _NOT_FOUND = "The requested resource does not exist"
+HINT = (
+    "If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. "
+    "Please reference your WSDL or the describe call for the appropriate names."
+)
 
 
 class Org:
@@ -117,7 +123,8 @@ class Org:
             raise OrgError(
                 400,
                 "INVALID_FIELD",
-                f"{rel.relationship_name} must name exactly one external id field of {parent.name}, got {keys}",
+                f"{rel.relationship_name} must name exactly one external id field of {parent.name}, "
+                f"got {keys}",
             )
         try:
             key_value = parent.codecs[fd.name.lower()].from_json(value[keys[0]])
@@ -141,7 +148,7 @@ class Org:
 
     def _run(
         self,
-        groups: list[tuple[Table, str, FieldDef | None, list[Pending]]],
+        groups: list[Group],
         all_or_none: bool,
         user_id: str | None,
         as_upsert: bool = False,
@@ -235,7 +242,7 @@ class Org:
             else:
                 self._check_id(table, p)
             by_table.setdefault(table.name, (table, []))[1].append(p)
-        groups = [(t, "update", None, items) for t, items in by_table.values()]
+        groups: list[Group] = [(t, "update", None, items) for t, items in by_table.values()]
         if orphans:
             first = next(iter(self.store.tables.values()))
             groups.append((first, "update", None, orphans))
@@ -279,7 +286,7 @@ class Org:
         user_id: str | None = None,
         version: str = "62.0",
     ) -> SaveResult:
-        """``PATCH /sobjects/{obj}/{ext_field}/{value}``. Several matches → ``OrgError(300)`` with record URLs."""
+        """``PATCH /sobjects/{obj}/{ext_field}/{value}``; several matches → ``OrgError(300)``, URLs."""
         table = self.table(obj)
         ext = self._ext_field(table, ext_field)
         body = {k: v for k, v in record.items() if k != "attributes"}
@@ -396,11 +403,7 @@ class Org:
                 codec = table.codec(name.strip())
                 if codec is None:
                     raise OrgError(
-                        400,
-                        "INVALID_FIELD",
-                        f"No such column '{name}' on entity '{table.name}'. If you "
-                        "are attempting to use a custom field, be sure to append the '__c' after the custom "
-                        "field name. Please reference your WSDL or the describe call for the appropriate names.",
+                        400, "INVALID_FIELD", f"No such column '{name}' on entity '{table.name}'. {HINT}"
                     )
                 wanted.append(codec.field)
         else:
@@ -459,7 +462,7 @@ class _Rollback(Exception):
 
 
 def _ops(
-    groups: list[tuple[Table, str, FieldDef | None, list[Pending]]],
+    groups: list[Group],
 ) -> list[tuple[int, str, None, None]]:
     """The operation of every pending record, ordered by position (matches the sorted pendings)."""
     pairs = sorted((p.pos, op) for _, op, _, items in groups for p in items)

@@ -47,7 +47,7 @@ class SaveResult:
 
 
 class OrgError(Exception):
-    """A request-level error: the HTTP layer answers ``status`` with ``[{"message", "errorCode", "fields"}]``."""
+    """A request-level error: the HTTP layer answers ``status`` with ``[{"message", "errorCode", ...}]``."""
 
     def __init__(
         self, status: int, code: str, message: str, fields: list[str] | None = None, body: Any = None

@@ -29,7 +29,28 @@ _TOKEN = re.compile(
 )
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 _KEYWORDS = frozenset(
-    ["select", "from", "where", "and", "or", "not", "in", "like", "order", "by", "asc", "desc", "nulls", "first", "last", "limit", "offset", "null", "true", "false"]
+    [
+        "select",
+        "from",
+        "where",
+        "and",
+        "or",
+        "not",
+        "in",
+        "like",
+        "order",
+        "by",
+        "asc",
+        "desc",
+        "nulls",
+        "first",
+        "last",
+        "limit",
+        "offset",
+        "null",
+        "true",
+        "false",
+    ]
 )
 
 
@@ -107,7 +128,7 @@ class Query:
 
 
 def query_error(code: str, soql: str, pos: int, message: str) -> OrgError:
-    """An error in Salesforce's layout: the query line, a caret, ``ERROR at Row:r:Column:c`` and the message."""
+    """An error in Salesforce's layout: query line, caret, ``ERROR at Row:r:Column:c``, message."""
     before = soql[:pos]
     row = before.count("\n") + 1
     line_start = before.rfind("\n") + 1

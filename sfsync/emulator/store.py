@@ -244,7 +244,7 @@ class Store:
         self._seq = dict(self.conn.execute("SELECT name, next FROM _sfsync_seq").fetchall())
 
     def reserve(self, name: str, count: int, start: int) -> int:
-        """Reserve ``count`` consecutive values of sequence ``name``; returns the first. Inside a transaction."""
+        """Reserve ``count`` consecutive values of sequence ``name``, return the first (in a transaction)."""
         first = self._seq.get(name, start)
         self._seq[name] = first + count
         self.conn.execute(

@@ -29,7 +29,7 @@ ROLLED_BACK = RecordError(
 
 @dataclass
 class Ref:
-    """A parent named by external id: ``"Account": {"External_Id__c": "x"}`` or column ``Account.External_Id__c``."""
+    """A parent named by external id: ``"Account": {"External_Id__c": "x"}`` or ``Account.External_Id__c``."""
 
     field: FieldDef  # the child's reference field (AccountId)
     parent: Table
@@ -163,7 +163,8 @@ class Writer:
                 elif not match:
                     p.error = RecordError(
                         "INVALID_FIELD",
-                        f"Foreign key external ID: {r.value} not found for field {ext.name} in entity {parent.name}",
+                        f"Foreign key external ID: {r.value} not found for field {ext.name} "
+                        f"in entity {parent.name}",
                         [r.field.name],
                     )
                 else:
@@ -236,8 +237,8 @@ class Writer:
             if bad:
                 p.error = RecordError(
                     "INVALID_FIELD_FOR_INSERT_UPDATE",
-                    f"Unable to create/update fields: {', '.join(bad)}. Please check the security settings of "
-                    "this field and verify that it is read/write for your profile or permission set.",
+                    f"Unable to create/update fields: {', '.join(bad)}. Please check the security settings "
+                    "of this field and verify that it is read/write for your profile or permission set.",
                     bad,
                 )
 
@@ -411,7 +412,8 @@ class Writer:
                     v["OwnerId"] = user_id
                 rows.append(tuple(map(v.get, names)))
             conn.executemany(
-                f"INSERT INTO {table.sql} ({', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(names))})",
+                f"INSERT INTO {table.sql} ({', '.join(map(quote, names))}) "
+                f"VALUES ({', '.join('?' * len(names))})",
                 rows,
             )
         if plan.updates:

@@ -78,7 +78,9 @@ def test_case_numbers_are_autonumbered(org: Org) -> None:
 # ---- one test per error code --------------------------------------------------------------------------
 def test_required_field_missing_lists_every_missing_field(org: Org) -> None:
     assert error_of(one(org.create("Lead", [{"FirstName": "x"}]))) == (
-        "REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName, Company]", ["LastName", "Company"]
+        "REQUIRED_FIELD_MISSING",
+        "Required fields are missing: [LastName, Company]",
+        ["LastName", "Company"],
     )
 
 
@@ -90,7 +92,9 @@ def test_string_too_long(org: Org) -> None:
 
 def test_invalid_email_address(org: Org) -> None:
     assert error_of(one(org.create("Contact", [{"LastName": "x", "Email": "not-an-email"}]))) == (
-        "INVALID_EMAIL_ADDRESS", "Email: invalid email address: not-an-email", ["Email"]
+        "INVALID_EMAIL_ADDRESS",
+        "Email: invalid email address: not-an-email",
+        ["Email"],
     )
 
 
@@ -147,11 +151,15 @@ def test_invalid_field_for_insert_update(org: Org) -> None:
 
 def test_malformed_id(org: Org) -> None:
     account = one(org.create("Account", [{"Name": "A"}])).id
-    assert error_of(one(org.update([{"Id": "nonsense", "LastName": "x"}], obj="Contact")))[0] == "MALFORMED_ID"
+    assert (
+        error_of(one(org.update([{"Id": "nonsense", "LastName": "x"}], obj="Contact")))[0] == "MALFORMED_ID"
+    )
     code, message, fields = error_of(one(org.update([{"Id": account, "LastName": "x"}], obj="Contact")))
     assert (code, fields) == ("MALFORMED_ID", ["Id"])
     assert message == f"Contact ID: id value of incorrect type: {account}"
-    assert error_of(one(org.create("Contact", [{"LastName": "x", "AccountId": "001abc"}])))[0] == "MALFORMED_ID"
+    assert (
+        error_of(one(org.create("Contact", [{"LastName": "x", "AccountId": "001abc"}])))[0] == "MALFORMED_ID"
+    )
 
 
 def test_invalid_cross_reference_key(org: Org) -> None:
@@ -165,22 +173,32 @@ def test_invalid_cross_reference_key(org: Org) -> None:
 
 def test_duplicate_value_against_the_org_and_within_one_request(org: Org) -> None:
     first = new_contact(org, External_Id__c="EXT-1")
-    code, message, fields = error_of(one(org.create("Contact", [{"LastName": "x", "External_Id__c": "ext-1"}])))
+    code, message, fields = error_of(
+        one(org.create("Contact", [{"LastName": "x", "External_Id__c": "ext-1"}]))
+    )
     assert (code, fields) == ("DUPLICATE_VALUE", ["External_Id__c"])
     assert message == f"duplicate value found: External_Id__c duplicates value on record with id: {first}"
-    a, b = org.create("Contact", [{"LastName": "a", "External_Id__c": "E2"}, {"LastName": "b", "External_Id__c": "E2"}])
+    a, b = org.create(
+        "Contact", [{"LastName": "a", "External_Id__c": "E2"}, {"LastName": "b", "External_Id__c": "E2"}]
+    )
     assert a.success
     assert error_of(b) == (
-        "DUPLICATE_VALUE", f"duplicate value found: External_Id__c duplicates value on record with id: {a.id}",
+        "DUPLICATE_VALUE",
+        f"duplicate value found: External_Id__c duplicates value on record with id: {a.id}",
         ["External_Id__c"],
     )
 
 
 def test_duplicate_external_id_in_request_and_several_matches(org: Org) -> None:
-    res = org.upsert("Contact", "External_Id__c", [
-        {"LastName": "a", "External_Id__c": "K1"}, {"LastName": "b", "External_Id__c": "k1"},
-        {"LastName": "c", "External_Id__c": "K2"},
-    ])
+    res = org.upsert(
+        "Contact",
+        "External_Id__c",
+        [
+            {"LastName": "a", "External_Id__c": "K1"},
+            {"LastName": "b", "External_Id__c": "k1"},
+            {"LastName": "c", "External_Id__c": "K2"},
+        ],
+    )
     assert [r.success for r in res] == [False, False, True]
     assert error_of(res[0])[0] == "DUPLICATE_EXTERNAL_ID"
     new_contact(org, Legacy_Id__c="L1")
@@ -238,10 +256,14 @@ def test_unknown_field_and_unknown_object_are_request_errors(org: Org) -> None:
 
 # ---- all or none, upsert, references --------------------------------------------------------------------
 def test_all_or_none_rolls_everything_back(org: Org) -> None:
-    res = org.create("Contact", [{"LastName": "good"}, {"FirstName": "bad"}, {"LastName": "good2"}], all_or_none=True)
+    res = org.create(
+        "Contact", [{"LastName": "good"}, {"FirstName": "bad"}, {"LastName": "good2"}], all_or_none=True
+    )
     assert [r.success for r in res] == [False, False, False]
     assert [r.errors[0].status_code for r in res] == [
-        "ALL_OR_NONE_OPERATION_ROLLED_BACK", "REQUIRED_FIELD_MISSING", "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "REQUIRED_FIELD_MISSING",
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
     ]
     assert all(r.id is None for r in res)
     assert org.query("SELECT COUNT() FROM Contact").total_size == 0
@@ -280,9 +302,13 @@ def test_null_clears_a_field_but_not_a_required_one(org: Org) -> None:
     assert one(org.update([{"Id": cid, "Title": None}], obj="Contact")).success
     assert org.get("Contact", cid, ["Title", "Email"]) == {
         "attributes": {"type": "Contact", "url": f"/services/data/v62.0/sobjects/Contact/{cid}"},
-        "Title": None, "Email": "a@b.co",
+        "Title": None,
+        "Email": "a@b.co",
     }
-    assert error_of(one(org.update([{"Id": cid, "LastName": None}], obj="Contact")))[0] == "REQUIRED_FIELD_MISSING"
+    assert (
+        error_of(one(org.update([{"Id": cid, "LastName": None}], obj="Contact")))[0]
+        == "REQUIRED_FIELD_MISSING"
+    )
 
 
 def test_update_changes_only_given_fields_and_modstamp(org: Org) -> None:
@@ -310,11 +336,15 @@ def test_get_fields_and_errors(org: Org) -> None:
         with pytest.raises(OrgError) as exc:
             org.get("Contact", bad_id)
         assert (exc.value.status, exc.value.code, exc.value.message) == (
-            404, "NOT_FOUND", "The requested resource does not exist"
+            404,
+            "NOT_FOUND",
+            "The requested resource does not exist",
         )
     with pytest.raises(OrgError) as exc:
         org.get("Contact", cid, ["Nope"])
-    assert exc.value.code == "INVALID_FIELD" and "No such column 'Nope' on entity 'Contact'" in exc.value.message
+    assert (
+        exc.value.code == "INVALID_FIELD" and "No such column 'Nope' on entity 'Contact'" in exc.value.message
+    )
 
 
 def test_users_and_organization_are_seeded_and_survive_reset(org: Org) -> None:
@@ -331,7 +361,7 @@ def test_users_and_organization_are_seeded_and_survive_reset(org: Org) -> None:
 def test_persisted_org_reopens_with_records_and_fresh_ids(tmp_path: Path) -> None:
     db = str(tmp_path / "org.db")
     first = Org(config(), db_path=db)
-    old = [r.id for r in first.create("Contact", [{"LastName": f"n{i}"} for i in range(3)])]
+    old = [str(r.id) for r in first.create("Contact", [{"LastName": f"n{i}"} for i in range(3)])]
     case1 = one(first.create("Case", [{"Subject": "s"}])).id
     first.close()
     again = Org(config(), db_path=db)

@@ -15,20 +15,39 @@ from sfsync.emulator.schema import default_org
 @pytest.fixture
 def org() -> Any:
     o = Org(default_org())
-    accounts = o.create("Account", [
-        {"Name": "Acme", "External_Id__c": "A1", "NumberOfEmployees": 50, "Industry": "Banking"},
-        {"Name": "Globex", "External_Id__c": "A2", "NumberOfEmployees": 5},
-        {"Name": "Initech", "External_Id__c": "A3"},
-    ])
+    accounts = o.create(
+        "Account",
+        [
+            {"Name": "Acme", "External_Id__c": "A1", "NumberOfEmployees": 50, "Industry": "Banking"},
+            {"Name": "Globex", "External_Id__c": "A2", "NumberOfEmployees": 5},
+            {"Name": "Initech", "External_Id__c": "A3"},
+        ],
+    )
     assert all(r.success for r in accounts)
-    contacts = o.create("Contact", [
-        {"LastName": "Alpha", "FirstName": "Ann", "Email": "ann@acme.com", "AccountId": accounts[0].id,
-         "Birthdate": "1980-01-15", "DoNotCall": True, "External_Id__c": "C1"},
-        {"LastName": "Bravo", "FirstName": "Bob", "Email": "bob@globex.com", "AccountId": accounts[1].id,
-         "Birthdate": "1990-06-30", "External_Id__c": "C2"},
-        {"LastName": "Charlie", "Title": "50% off_sale", "External_Id__c": "C3"},
-        {"LastName": "delta", "FirstName": "Dee", "Title": "It's \\ here", "External_Id__c": "C4"},
-    ])
+    contacts = o.create(
+        "Contact",
+        [
+            {
+                "LastName": "Alpha",
+                "FirstName": "Ann",
+                "Email": "ann@acme.com",
+                "AccountId": accounts[0].id,
+                "Birthdate": "1980-01-15",
+                "DoNotCall": True,
+                "External_Id__c": "C1",
+            },
+            {
+                "LastName": "Bravo",
+                "FirstName": "Bob",
+                "Email": "bob@globex.com",
+                "AccountId": accounts[1].id,
+                "Birthdate": "1990-06-30",
+                "External_Id__c": "C2",
+            },
+            {"LastName": "Charlie", "Title": "50% off_sale", "External_Id__c": "C3"},
+            {"LastName": "delta", "FirstName": "Dee", "Title": "It's \\ here", "External_Id__c": "C4"},
+        ],
+    )
     assert all(r.success for r in contacts)
     yield o
     o.close()
@@ -50,7 +69,9 @@ def query_error(org: Org, soql: str) -> OrgError:
 
 
 def test_records_have_attributes_fields_in_selected_order_and_nested_parents(org: Org) -> None:
-    res = org.query("select email, account.name, lastname, ACCOUNT.external_id__c from contact order by lastname")
+    res = org.query(
+        "select email, account.name, lastname, ACCOUNT.external_id__c from contact order by lastname"
+    )
     assert res.total_size == 4 and res.object == "Contact"
     first = next(res.records)
     assert list(first) == ["attributes", "Email", "Account", "LastName"]
@@ -65,8 +86,11 @@ def test_records_have_attributes_fields_in_selected_order_and_nested_parents(org
 
 
 def test_two_level_parent_path_and_typed_values(org: Org) -> None:
-    rec = q(org, "SELECT Account.Owner.Username, DoNotCall, Birthdate, Account.NumberOfEmployees "
-                 "FROM Contact WHERE LastName = 'Alpha'")[0]
+    rec = q(
+        org,
+        "SELECT Account.Owner.Username, DoNotCall, Birthdate, Account.NumberOfEmployees "
+        "FROM Contact WHERE LastName = 'Alpha'",
+    )[0]
     assert rec["Account"]["Owner"]["Username"] == "admin@example.com"
     assert rec["DoNotCall"] is True and rec["Birthdate"] == "1980-01-15"
     assert rec["Account"]["NumberOfEmployees"] == 50
@@ -114,14 +138,27 @@ def test_ids_compare_in_15_and_18_characters(org: Org) -> None:
 
 
 def test_order_by_directions_and_nulls(org: Org) -> None:
-    assert names(org, "SELECT LastName FROM Contact ORDER BY FirstName") == ["Charlie", "Alpha", "Bravo", "delta"]
-    assert names(org, "SELECT LastName FROM Contact ORDER BY FirstName DESC") == ["delta", "Bravo", "Alpha", "Charlie"]
+    assert names(org, "SELECT LastName FROM Contact ORDER BY FirstName") == [
+        "Charlie",
+        "Alpha",
+        "Bravo",
+        "delta",
+    ]
+    assert names(org, "SELECT LastName FROM Contact ORDER BY FirstName DESC") == [
+        "delta",
+        "Bravo",
+        "Alpha",
+        "Charlie",
+    ]
     assert names(org, "SELECT LastName FROM Contact ORDER BY FirstName ASC NULLS LAST") == [
-        "Alpha", "Bravo", "delta", "Charlie"
+        "Alpha",
+        "Bravo",
+        "delta",
+        "Charlie",
     ]
-    assert names(org, "SELECT LastName FROM Contact ORDER BY Account.Name DESC NULLS FIRST, LastName DESC") == [
-        "delta", "Charlie", "Bravo", "Alpha"
-    ]
+    assert names(
+        org, "SELECT LastName FROM Contact ORDER BY Account.Name DESC NULLS FIRST, LastName DESC"
+    ) == ["delta", "Charlie", "Bravo", "Alpha"]
 
 
 def test_limit_offset_and_count(org: Org) -> None:
@@ -134,7 +171,9 @@ def test_limit_offset_and_count(org: Org) -> None:
     assert org.query("select count() from Account").total_size == 3
 
 
-def test_paging_is_lazy_consistent_and_works_from_other_threads(org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paging_is_lazy_consistent_and_works_from_other_threads(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(soql_module, "QUERY_CHUNK_ROWS", 3)
     org.create("Contact", [{"LastName": f"P{i:02d}"} for i in range(20)])
     res = org.query("SELECT Id, LastName FROM Contact")
@@ -165,14 +204,19 @@ def test_unknown_column_error_is_exact(org: Org) -> None:
     err = query_error(org, "SELECT Foo FROM Account")
     assert err.code == "INVALID_FIELD"
     assert err.message == (
-        "\nSELECT Foo FROM Account\n       ^\nERROR at Row:1:Column:8\nNo such column 'Foo' on entity 'Account'. "
-        "If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. "
+        "\nSELECT Foo FROM Account\n       ^\nERROR at Row:1:Column:8\n"
+        "No such column 'Foo' on entity 'Account'. If you are attempting to use a custom field, "
+        "be sure to append the '__c' after the custom field name. "
         "Please reference your WSDL or the describe call for the appropriate names."
     )
-    assert "No such column 'Nope' on entity 'Account'" in query_error(
-        org, "SELECT Id FROM Contact WHERE Account.Nope = 'x'"
-    ).message
-    assert "Didn't understand relationship 'Acount'" in query_error(org, "SELECT Acount.Name FROM Contact").message
+    assert (
+        "No such column 'Nope' on entity 'Account'"
+        in query_error(org, "SELECT Id FROM Contact WHERE Account.Nope = 'x'").message
+    )
+    assert (
+        "Didn't understand relationship 'Acount'"
+        in query_error(org, "SELECT Acount.Name FROM Contact").message
+    )
 
 
 def test_unknown_object_is_invalid_type(org: Org) -> None:
@@ -204,7 +248,9 @@ def test_syntax_errors_are_malformed_query(org: Org, soql: str) -> None:
 
 def test_bad_backslash_message(org: Org) -> None:
     err = query_error(org, "SELECT Id FROM Account WHERE Name = 'a\\qb'")
-    assert err.message.endswith("Invalid string literal 'a\\qb'. Illegal character sequence '\\q' in string literal.")
+    assert err.message.endswith(
+        "Invalid string literal 'a\\qb'. Illegal character sequence '\\q' in string literal."
+    )
 
 
 def test_string_escapes_decode(org: Org) -> None:
@@ -230,12 +276,16 @@ def test_literal_of_the_wrong_type(org: Org, where: str, needle: str) -> None:
 def test_seeded_objects_and_case_insensitive_names(org: Org) -> None:
     rec = q(org, "select name, issandbox, trialexpirationdate, namespaceprefix from organization")[0]
     assert list(rec) == ["attributes", "Name", "IsSandbox", "TrialExpirationDate", "NamespacePrefix"]
-    assert q(org, "SELECT Username FROM User WHERE Username = 'ADMIN@example.com'")[0]["Username"] == "admin@example.com"
+    assert (
+        q(org, "SELECT Username FROM User WHERE Username = 'ADMIN@example.com'")[0]["Username"]
+        == "admin@example.com"
+    )
 
 
 def test_in_lookup_uses_the_external_id_index(org: Org) -> None:
     plan = org.store.conn.execute(
-        'EXPLAIN QUERY PLAN SELECT t0.Id FROM "Contact" t0 WHERE t0.IsDeleted = 0 AND t0."External_Id__c" IN (?, ?)',
+        'EXPLAIN QUERY PLAN SELECT t0.Id FROM "Contact" t0 '
+        'WHERE t0.IsDeleted = 0 AND t0."External_Id__c" IN (?, ?)',
         ("a", "b"),
     ).fetchall()
     assert any("External_Id__c" in str(row) for row in plan)

@@ -68,7 +68,9 @@ def test_dates_and_times() -> None:
 def test_strings_check_length_email_and_restricted_picklists() -> None:
     assert codec(length=3).from_text("abc") == "abc"
     assert fails(codec(length=3, label="Code").from_text, "abcd") == (
-        "STRING_TOO_LONG", "Code: data value too large: abcd (max length=3)", ["F__c"]
+        "STRING_TOO_LONG",
+        "Code: data value too large: abcd (max length=3)",
+        ["F__c"],
     )
     email = codec(name="Email", type="email", length=80)
     assert email.from_text("first.last+tag@sub.example.co.uk") == "first.last+tag@sub.example.co.uk"
@@ -86,8 +88,11 @@ def test_strings_check_length_email_and_restricted_picklists() -> None:
 def test_numbers_and_booleans() -> None:
     num = codec(type="int", digits=3, label="Seats")
     assert num.from_text("42") == 42 and num.from_text("42.0") == 42 and num.from_json(7.0) == 7
-    assert fails(num.from_text, "4.5") == ("INVALID_TYPE_ON_FIELD_IN_RECORD", "Seats: value not of required type: 4.5",
-                                           ["F__c"])
+    assert fails(num.from_text, "4.5") == (
+        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        "Seats: value not of required type: 4.5",
+        ["F__c"],
+    )
     assert fails(num.from_text, "1000")[0] == "NUMBER_OUTSIDE_VALID_RANGE"
     money = codec(type="currency", precision=5, scale=2)
     assert money.from_text("123.456") == 123.46 and money.from_json(5) == 5.0
@@ -107,7 +112,9 @@ def test_references_normalize_and_check_the_target_object() -> None:
     acc15 = "0018d0000000001"
     assert ref.from_text(acc15) == ids.to18(acc15)
     assert fails(ref.from_text, "001xyz") == (
-        "MALFORMED_ID", "Account ID: id value of incorrect type: 001xyz", ["AccountId"]
+        "MALFORMED_ID",
+        "Account ID: id value of incorrect type: 001xyz",
+        ["AccountId"],
     )
     assert fails(ref.from_text, ids.to18("0038d0000000001"))[0] == "INVALID_CROSS_REFERENCE_KEY"
 
