@@ -205,3 +205,25 @@ def test_unknown_paths_and_methods(sf: httpx.Client) -> None:
     assert r.status_code == 404 and r.json()[0]["errorCode"] == "NOT_FOUND"
     r = sf.put(f"{V}/sobjects/Account/001000000000000AAA", json={})
     assert r.status_code == 405 and r.json()[0]["errorCode"] == "METHOD_NOT_ALLOWED"
+
+
+def test_the_in_process_transport_serves_many_threads_at_once(emulator: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = emulator.token()
+
+    def create(n: int) -> list[int]:
+        with httpx.Client(
+            transport=emulator.transport,
+            base_url=emulator.base_url,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as c:
+            return [
+                c.post(f"{V}/sobjects/Account/", json={"Name": f"T{n}-{i}"}).status_code for i in range(10)
+            ]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = [code for batch in pool.map(create, range(8)) for code in batch]
+    assert codes == [201] * 80
+    assert emulator.org.query("SELECT COUNT() FROM Account").total_size == 80
+    assert emulator.usage() == 80

@@ -107,6 +107,10 @@ class InProcessTransport(httpx.BaseTransport):
         return httpx.Response(status, headers=headers, content=content, request=request)
 
     def close(self) -> None:
+        """No-op: clients that close their transport (``with httpx.Client(transport=...)``) must not stop
+        the emulator shared by the whole test. The fixture calls :meth:`shutdown` at teardown."""
+
+    def shutdown(self) -> None:
         if self._portal_cm is not None:
             self._portal_cm.__exit__(None, None, None)
             self._portal_cm = None
@@ -123,7 +127,7 @@ class InProcessEmulator(_EmulatorBase):
         return httpx.Client(transport=self.transport, base_url=self.base_url, headers=headers)
 
     def close(self) -> None:
-        self.transport.close()
+        self.transport.shutdown()
         self.app.state.close()
 
 
