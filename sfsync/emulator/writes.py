@@ -377,7 +377,8 @@ class Writer:
             if self._rng.random() < rate:
                 p.error = RecordError(
                     "UNABLE_TO_LOCK_ROW",
-                    "unable to obtain exclusive access to this record or 1 records: " + (p.id or ""),
+                    "unable to obtain exclusive access to this record"
+                    + (f" or 1 records: {p.id}" if p.id and not p.created else ""),
                     [],
                 )
 
@@ -425,6 +426,8 @@ class Writer:
             for p in plan.updates:
                 groups.setdefault(tuple(p.values), []).append((*p.values.values(), *tail, p.id))
             for shape, params in groups.items():
+                if not shape and not tail_names:
+                    continue  # nothing to write: an update naming no field still succeeds
                 sets = ", ".join(f"{quote(c)} = ?" for c in (*shape, *tail_names))
                 conn.executemany(f"UPDATE {table.sql} SET {sets} WHERE Id = ?", params)
 

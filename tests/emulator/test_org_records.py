@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sfsync.emulator import ids
-from sfsync.emulator.model import FieldDef, OrgConfig
+from sfsync.emulator.model import FieldDef, OrgConfig, SObjectDef
 from sfsync.emulator.org import Org, OrgError, SaveResult
 from sfsync.emulator.schema import DEFAULT_ORG_ID, DEFAULT_USER_ID, default_org
 
@@ -373,3 +374,52 @@ def test_persisted_org_reopens_with_records_and_fresh_ids(tmp_path: Path) -> Non
     assert numbers == ["00001000", "00001001"]
     assert again.get("User", DEFAULT_USER_ID)["Username"] == "admin@example.com"
     again.close()
+
+
+def test_reopen_with_a_changed_org_adds_columns_and_tables(tmp_path: Path) -> None:
+    db = str(tmp_path / "org.db")
+    first = Org(config(), db_path=db)
+    cid = new_contact(first, Title="kept")
+    first.close()
+    cfg = config()
+    cfg.objects["Contact"].fields["Shoe_Size__c"] = FieldDef("Shoe_Size__c", "double", custom=True)
+    cfg.objects["Gadget__c"] = SObjectDef(
+        "Gadget__c",
+        "a00",
+        custom=True,
+        fields={
+            "Id": FieldDef("Id", "id", nillable=False, createable=False, updateable=False),
+            "Name": FieldDef("Name", "string", length=80, nillable=False),
+        },
+    )
+    again = Org(cfg, db_path=db)
+    assert one(again.update([{"Id": cid, "Shoe_Size__c": 42.5}], obj="Contact")).success
+    assert again.get("Contact", cid, ["Title", "Shoe_Size__c"])["Shoe_Size__c"] == 42.5
+    gadget = one(again.create("Gadget__c", [{"Name": "g"}]))
+    assert gadget.success and str(gadget.id).startswith("a00")
+    assert rows(again, "SELECT Name FROM Gadget__c")[0]["Name"] == "g"
+    again.close()
+
+
+def test_concurrent_writers_and_readers_share_one_org(tmp_path: Path) -> None:
+    shared = Org(config(), db_path=str(tmp_path / "org.db"))
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(10):
+                res = shared.create("Contact", [{"LastName": f"w{n}-{i}", "External_Id__c": f"W{n}-{i}"}])
+                assert res[0].success, res
+                list(shared.query("SELECT Id, LastName FROM Contact WHERE LastName LIKE 'w%'").records)
+        except BaseException as e:  # surfaced in the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    got = rows(shared, "SELECT Id FROM Contact")
+    assert len(got) == 40 and len({r["Id"] for r in got}) == 40
+    shared.close()
