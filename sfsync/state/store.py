@@ -405,6 +405,15 @@ class StateStore:
         """Rows Salesforce rejected in a run, optionally only one error code, in the order stored."""
         return self.row_results(run_id, success=False, code=code, limit=limit, offset=offset)
 
+    def accepted_keys(self, run_id: int) -> pa.Array:
+        """Primary keys (text) of the rows Salesforce accepted in a run: for ``advance_snapshot``."""
+        with self._read() as conn:
+            cur = conn.execute(
+                "SELECT primary_key FROM row_results WHERE run_id = ? AND success = 1", (run_id,)
+            )
+            keys = [r[0] for r in cur]
+        return pa.array(keys, pa.string())
+
     def rejected_table(self, run_id: int, code: str | None = None) -> pa.Table:
         """Rejected rows as Arrow (for ``show-run --rejected --json`` and CSV export)."""
         with self._read() as conn:

@@ -506,4 +506,5 @@ __all__ = [
     "compute_diff",
     "engine_error",
     "pending_diffs",
+    "q",
 ]

@@ -69,8 +69,9 @@ def advance_snapshot(
     """Publish the sync's next snapshot from ``diff`` and the primary keys Salesforce accepted.
 
     ``accepted_keys`` are primary keys of rows sent in this diff (other keys are ignored), ideally with
-    the primary key's type; keys of another type are matched by their text form. With ``discard`` the
-    diff's work directory is removed once the snapshot is published.
+    the primary key's type; keys of another type (e.g. the text keys of ``row_results``) are cast to it.
+    With ``discard`` the diff's work directory is removed once the snapshot is published. Calling it
+    again for a diff it already published (a crash before the discard) returns that snapshot.
     """
     settings = settings or DiffSettings()
     current = store.snapshots.current(diff.sync)
@@ -78,6 +79,11 @@ def advance_snapshot(
     # a snapshot keyed by another primary key: the diff sent every row as new; it is replaced entirely
     base = current if current is not None and current.primary_key == diff.primary_key else None
     if base_gen != diff.base_generation:
+        if current is not None and current.extra.get("diff") == diff.work_dir.name:
+            # already published by an earlier call that stopped before discarding the diff
+            if discard:
+                diff.discard()
+            return current
         raise StateError(
             f"diff {diff.work_dir.name} of sync `{diff.sync}` was made against snapshot generation "
             f"{diff.base_generation}, but the snapshot is now at {base_gen}",
@@ -129,7 +135,8 @@ def _build(
     if acc_type == diff.types[diff.primary_key]:
         match = f"c.{pk} IN (SELECT {_A} FROM accepted_src)"
     else:
-        match = f"CAST(c.{pk} AS VARCHAR) IN (SELECT CAST({_A} AS VARCHAR) FROM accepted_src)"
+        pk_type = diff.types[diff.primary_key]
+        match = f"c.{pk} IN (SELECT TRY_CAST({_A} AS {pk_type}) FROM accepted_src)"
     con.execute(f"CREATE TEMP TABLE acc AS SELECT DISTINCT c.{pk} AS k FROM changes c WHERE {match}")
     con.unregister("accepted_src")
     n_acc = int((con.execute("SELECT count(*) FROM acc").fetchone() or (0,))[0])

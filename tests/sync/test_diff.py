@@ -304,11 +304,12 @@ def test_unchanged_rerun_reuses_the_snapshot_file(store: StateStore) -> None:
 
 def test_accepted_keys_as_text_and_stale_diffs(store: StateStore) -> None:
     diff = compute_diff(store, "s", _model([(1, "a", 1.0), (2, "b", 2.0)]), primary_key="id", columns=COLS)
+    other = compute_diff(store, "s", _model([(1, "a", 1.0)]), primary_key="id", columns=COLS)
     # keys read back from row results are text
     info = advance_snapshot(store, diff, pa.table({"primary_key": ["1", "2"]}), discard=False)
     assert info.rows == 2 and info.rejected == 0
     with pytest.raises(StateError, match="generation 0, but the snapshot is now at 1"):
-        advance_snapshot(store, diff, [1])
+        advance_snapshot(store, other, [1])
 
 
 def test_diff_survives_a_crash_and_is_found_again(store: StateStore) -> None:
@@ -383,3 +384,22 @@ def test_spill_directories_of_dead_processes_are_removed(store: StateStore) -> N
     compute_diff(store, "s", _model([(1, "a", 1.0)]), primary_key="id", columns=COLS)
     assert not dead.exists()
     assert list(store.paths.tmp.iterdir()) == []
+
+
+def test_advance_is_idempotent_after_a_crash_before_discard(store: StateStore) -> None:
+    diff = compute_diff(store, "s", _model([(1, "a", 1.0), (2, "b", 2.0)]), primary_key="id", columns=COLS)
+    first = advance_snapshot(store, diff, pa.array(["1"]), discard=False)  # text keys, as row_results has
+    again = advance_snapshot(store, DiffResult.open(diff.work_dir), [1, 2])
+    assert again == first and first.rows == 1 and first.rejected == 1
+    assert pending_diffs(store, "s") == []
+
+
+def test_accepted_keys_from_row_results(store: StateStore) -> None:
+    diff = compute_diff(store, "s", _model([(1, "a", 1.0), (2, "b", 2.0)]), primary_key="id", columns=COLS)
+    run = store.start_run("s")
+    store.record_results(
+        run.id, pa.table({"primary_key": [1, 2], "success": [True, False]}), operation="upsert"
+    )
+    assert store.accepted_keys(run.id).to_pylist() == ["1"]
+    info = advance_snapshot(store, diff, store.accepted_keys(run.id))
+    assert info.rows == 1 and set(_snapshot(store)) == {1}
