@@ -11,7 +11,7 @@
         for batch in source.read(query, batch_rows=50_000):   # pa.RecordBatchReader
             ...
 
-Readers: DuckDB file (embedded default), PostgreSQL (psycopg 3, server-side cursor), any SQLAlchemy URL
+Readers: DuckDB file (embedded default), PostgreSQL (psycopg 3, COPY parsed by Arrow), any SQLAlchemy URL
 (Snowflake, BigQuery, Databricks with their extras), CSV / Parquet files through DuckDB.
 """
 

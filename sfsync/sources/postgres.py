@@ -1,27 +1,37 @@
-"""PostgreSQL reader (psycopg 3): a server-side cursor streams the rows in batches of bounded size.
+"""PostgreSQL reader (psycopg 3): ``COPY (query) TO STDOUT`` as CSV, parsed by Arrow's C++ CSV reader.
 
-Column types come from the query's result description. Types with a faithful Arrow form are read as
-such (binary protocol); the rest are cast in SQL: uuid/json/interval/arrays/enums/... to text, money and
-unconstrained or very wide numerics to ``numeric(38, N)``, ``timetz`` to ``time``. The session runs in
-UTC, so ``timestamptz`` arrives as UTC instants.
+No Python object is made per row or value: the server streams CSV, psycopg hands the bytes over in
+chunks, and ``pyarrow.csv`` turns blocks of :data:`COPY_BLOCK_BYTES` into record batches, so memory stays
+bounded whatever the model's size. Column types come from the query's result description (a ``LIMIT 0``
+run). Types with a faithful Arrow form are parsed as such; the rest are cast in SQL: uuid/json/interval/
+arrays/enums/... to text, money and unconstrained or very wide numerics to ``numeric(38, N)``, ``timetz``
+to ``time``. The session runs in UTC with ISO dates, so ``timestamptz`` arrives as UTC instants. A NULL
+and an empty string stay distinct (COPY quotes empty strings).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from sfsync.config.env import redact_url
 from sfsync.config.sources import PostgresSource
 from sfsync.errors import SourceError
-from sfsync.sources.base import DEFAULT_BATCH_ROWS, ModelQuery, Source, check_columns, rows_to_batch
+from sfsync.sources.base import DEFAULT_BATCH_ROWS, ModelQuery, Source, check_columns
 from sfsync.sources.duck import quote_ident
 
 UNCONSTRAINED_NUMERIC_SCALE = 10
 """Digits after the point kept for ``numeric`` columns declared without precision (cast to numeric(38, N))."""
+
+COPY_BLOCK_BYTES = 4 * 1024 * 1024
+"""Bytes of COPY output Arrow parses into one record batch (then sliced to ``batch_rows``)."""
+
+_SESSION = "-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres"
 
 _OIDS: dict[int, pa.DataType] = {
     16: pa.bool_(),
@@ -62,6 +72,43 @@ def _column(name: str, oid: int, precision: int | None, scale: int | None) -> tu
     return f"{q}::text as {q}", pa.string()
 
 
+class _ChunkReader(io.RawIOBase):
+    """A readable file over the chunks psycopg yields for ``COPY … TO STDOUT`` (about one per row).
+
+    ``read(n)`` gathers chunks until it has ``n`` bytes, so Arrow's block-sized reads cost one call each.
+    """
+
+    def __init__(self, first: bytes | bytearray | memoryview, rest: Iterator[bytes | bytearray | memoryview]):
+        super().__init__()
+        self._pending = bytes(first)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        parts = [self._pending]
+        have = len(self._pending)
+        limit = None if size is None or size < 0 else size
+        while limit is None or have < limit:
+            nxt = next(self._rest, None)
+            if nxt is None:
+                break
+            parts.append(bytes(nxt))
+            have += len(nxt)
+        data = b"".join(parts)
+        if limit is None:
+            self._pending = b""
+            return data
+        self._pending = data[limit:]
+        return data[:limit]
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 class PostgresReader(Source):
     kind = "postgres"
 
@@ -72,7 +119,7 @@ class PostgresReader(Source):
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
-            return psycopg.connect(self._url, connect_timeout=self._timeout, options="-c TimeZone=UTC")
+            return psycopg.connect(self._url, connect_timeout=self._timeout, options=_SESSION)
         except psycopg.Error as e:
             raise SourceError(
                 f"source {self.name!r}: cannot connect to PostgreSQL at {redact_url(self._url)}: "
@@ -118,21 +165,36 @@ class PostgresReader(Source):
     def _stream(self, query: ModelQuery, batch_rows: int, limit: int | None) -> pa.RecordBatchReader:
         with self._connect() as conn:
             select, schema = self._plan(conn, query)
-        sql = query.compose(quote_ident, select=select, limit=limit).encode()
+        sql = query.compose(quote_ident, select=select, limit=limit)
+        copy_sql = f"copy (\n{sql}\n) to stdout with (format csv)".encode()
+        options = (
+            pacsv.ReadOptions(column_names=schema.names, block_size=COPY_BLOCK_BYTES),
+            pacsv.ParseOptions(newlines_in_values=True),
+            pacsv.ConvertOptions(
+                column_types=schema,
+                true_values=["t"],
+                false_values=["f"],
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,  # "" is an empty string, an unquoted empty field is NULL
+            ),
+        )
 
         def batches() -> Iterator[pa.RecordBatch]:
             # the streaming connection opens on the first batch and closes after the last (or on error)
             with self._connect() as conn:
                 try:
-                    with conn.cursor(name="sfsync_read", binary=True) as cur:
-                        cur.itersize = batch_rows
-                        cur.execute(sql)
-                        while rows := cur.fetchmany(batch_rows):
-                            yield rows_to_batch(rows, schema)
+                    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+                        chunks = iter(copy)
+                        first = next(chunks, None)
+                        if first is None:
+                            return
+                        stream = _ChunkReader(first, chunks)
+                        for batch in pacsv.open_csv(stream, *options):
+                            for offset in range(0, batch.num_rows, batch_rows):
+                                yield batch.slice(offset, batch_rows)
                 except (psycopg.Error, pa.ArrowInvalid, pa.ArrowTypeError) as e:
                     raise self._fail(query, e) from e
-                finally:
-                    conn.rollback()
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
@@ -157,4 +219,4 @@ class PostgresReader(Source):
             conn.execute(b"select 1")
 
 
-__all__ = ["UNCONSTRAINED_NUMERIC_SCALE", "PostgresReader"]
+__all__ = ["COPY_BLOCK_BYTES", "UNCONSTRAINED_NUMERIC_SCALE", "PostgresReader"]
