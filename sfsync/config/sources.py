@@ -39,7 +39,7 @@ class DuckDBSource(_SourceBase):
 
 
 class PostgresSource(_SourceBase):
-    """A PostgreSQL database read with psycopg 3 through a server-side cursor."""
+    """A PostgreSQL database, streamed with psycopg 3 (COPY parsed by Arrow)."""
 
     type: Literal["postgres"]
     url: SecretUrl = Field(description="postgresql://user:${PG_PASSWORD}@host:5432/dbname")

@@ -154,3 +154,32 @@ def test_sqlalchemy_source_reads_postgres_through_its_url(pg: str) -> None:
         assert source.count_rows(query) == 2500
         sizes = [b.num_rows for b in source.read(query, batch_rows=1000)]
     assert sum(sizes) == 2500 and max(sizes) <= 1000
+
+
+def test_empty_strings_nulls_and_awkward_text_survive_copy(pg: str) -> None:
+    values = [
+        "",
+        None,
+        '"',
+        ",",
+        "a\nb",
+        "\\N",
+        "back\\slash",
+        "tab\there",
+        'Zoë O\'Brien, "Jr."',
+        "x" * 100_000,
+    ]
+    with psycopg.connect(pg, autocommit=True) as conn:
+        conn.execute("create table t.awkward (id integer, s text, flag boolean)")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into t.awkward values (%s, %s, %s)",
+                [(i, v, None if v is None else i % 2 == 0) for i, v in enumerate(values)],
+            )
+    project = project_with(
+        {"type": "postgres", "url": pg}, {"a": {"sql": "select * from t.awkward order by id"}}
+    )
+    with open_source(project, "src") as source:
+        rows = source.read(query_for(project, "a")).read_all().to_pylist()
+    assert [r["s"] for r in rows] == values
+    assert [r["flag"] for r in rows][:3] == [True, None, True]
