@@ -200,6 +200,11 @@ def main() -> None:
     peak = max(
         float(r["peak_rss_mb"]) for k, r in results.items() if k in ("first", "diff", "advance", "rerun")
     )
+    counts = results["diff"]["counts"]
+    assert isinstance(counts, dict)
+    ours_rows, bare_rows = counts["new"] + counts["changed"], results["bare"]["rows"]
+    agree = "agree" if ours_rows == bare_rows else "DISAGREE"
+    print(f"rows to send: sfsync {ours_rows:,}, bare {bare_rows:,} ({agree})")
     print(f"diff: sfsync {ours:.2f} s vs bare DuckDB {bare:.2f} s -> ratio {ours / bare:.2f}x (target <= 2x)")
     print(f"peak RSS of sfsync phases: {peak:.0f} MB (target < 2048 MB)")
     print(f"load after (1/5/15m): {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -403,3 +403,18 @@ def test_accepted_keys_from_row_results(store: StateStore) -> None:
     assert store.accepted_keys(run.id).to_pylist() == ["1"]
     info = advance_snapshot(store, diff, store.accepted_keys(run.id))
     assert info.rows == 1 and set(_snapshot(store)) == {1}
+
+
+def test_empty_model_and_key_only_sync(store: StateStore) -> None:
+    _sync(store, [(1, "a", 1.0), (2, "b", 2.0)], columns=["id"]).discard()
+    diff = compute_diff(store, "s", _model([]), primary_key="id", columns=["id"])
+    assert (diff.counts.rows, diff.counts.gone, diff.counts.to_send, diff.counts.previous_rows) == (
+        0,
+        2,
+        0,
+        2,
+    )
+    info = advance_snapshot(store, diff, [])
+    assert info.rows == 0
+    diff = compute_diff(store, "s", _model([(3, "c", 3.0)]), primary_key="id", columns=["id"])
+    assert _sent(diff) == {3: {"kind": "new", "resend": False, "send": ["id"], "id": 3}}
