@@ -3,8 +3,11 @@
 Every fixture is function-scoped: each test gets a fresh org (no records, usage 0, default faults).
 
 ``org_config`` -> :class:`sfsync.emulator.model.OrgConfig`
-    A fresh default org (``schema.default_org()``). Change it (add users, apps, fields, faults) before the
-    ``emulator`` / ``live_emulator`` fixtures read it: they serve this very object.
+    A fresh default org (``schema.default_org()``); the emulator fixtures serve this very object.
+    Logins read users, apps and refresh tokens per request, and faults are read per call, so changing
+    those in the test body works (User records in queries are seeded when the app is built).
+    Objects and fields are compiled when the app is built: change those in a fixture that the test lists
+    *before* ``emulator`` (e.g. ``def sf(my_fields: None, emulator): ...``).
 
 ``emulator`` -> :class:`InProcessEmulator`
     The app called in-process, no socket. Attributes:
