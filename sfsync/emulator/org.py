@@ -172,10 +172,11 @@ class Org:
                 for p in everything:
                     if p.error is None:
                         p.error = ROLLED_BACK
+        op_of = {p.pos: op for _, op, _, items in groups for p in items}
         everything.sort(key=lambda p: p.pos)
         out = []
-        for p, (_, op, _, _) in zip(everything, _ops(groups), strict=True):
-            keep_id = p.error is None or (op == "update" and p.id is not None)
+        for p in everything:
+            keep_id = p.error is None or (op_of[p.pos] == "update" and p.id is not None)
             out.append(
                 SaveResult(
                     p.id if keep_id else None,
@@ -383,7 +384,7 @@ class Org:
             elif (deleted and not hard) or p.id in seen:
                 p.error = RecordError("ENTITY_IS_DELETED", "entity is deleted", [])
             seen.add(str(p.id))
-        self.writer._lock_faults([p for p in live if p.error is None])
+        self.writer.lock_faults([p for p in live if p.error is None])
         done = [(p.id,) for p in live if p.error is None]
         if hard:
             self.store.conn.executemany(f"DELETE FROM {table.sql} WHERE Id = ?", done)
@@ -459,11 +460,3 @@ class Org:
 
 class _Rollback(Exception):
     """Raised inside a transaction to undo it (all-or-none)."""
-
-
-def _ops(
-    groups: list[Group],
-) -> list[tuple[int, str, None, None]]:
-    """The operation of every pending record, ordered by position (matches the sorted pendings)."""
-    pairs = sorted((p.pos, op) for _, op, _, items in groups for p in items)
-    return [(pos, op, None, None) for pos, op in pairs]

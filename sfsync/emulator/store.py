@@ -11,6 +11,7 @@ One connection (``check_same_thread=False``) guarded by ``lock``; files use WAL.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -325,28 +326,20 @@ class Store:
 
     def reset(self) -> None:
         with self.transaction():
-            for key, table in self.tables.items():
-                if table.name in SEEDED_OBJECTS:
-                    continue
-                self.conn.execute(f"DELETE FROM {table.sql}")
-                del key
+            for table in self.tables.values():
+                if table.name not in SEEDED_OBJECTS:
+                    self.conn.execute(f"DELETE FROM {table.sql}")
             seeded = [u.id for u in self.config.users]
             users = self.table("User")
             if users is not None:
                 self.conn.execute(
                     f"DELETE FROM {users.sql} WHERE Id NOT IN (SELECT value FROM json_each(?))",
-                    (_json_list(seeded),),
+                    (json.dumps(seeded),),
                 )
             self.seed()
 
     def close(self) -> None:
         self.conn.close()
-
-
-def _json_list(values: list[Any]) -> str:
-    import json
-
-    return json.dumps(values)
 
 
 __all__ = ["AUDIT_FIELDS", "SEEDED_OBJECTS", "Store", "Table", "label_of", "quote"]

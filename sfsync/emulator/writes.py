@@ -132,7 +132,7 @@ class Writer:
         for p, new_id in zip(creates, self.store.mint_ids(table, len(creates)), strict=True):
             p.id = new_id
         self._check_unique(table, _alive(live), ext if op == "upsert" else None)
-        self._lock_faults(_alive(live))
+        self.lock_faults(_alive(live))
         live = _alive(live)
         return Plan(table, [p for p in live if p.created], [p for p in live if not p.created])
 
@@ -365,7 +365,7 @@ class Writer:
                 if others:
                     p.error = _duplicate_value(fd, others[0])
 
-    def _lock_faults(self, items: list[Pending]) -> None:
+    def lock_faults(self, items: list[Pending]) -> None:
         faults = self.store.config.faults
         rate = faults.lock_row_rate
         if rate <= 0:
