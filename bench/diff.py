@@ -26,6 +26,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from sfsync.state import StateStore
+    from sfsync.sync.diff import DiffSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -67,25 +74,25 @@ def _model_sql(rows: int, changed: bool) -> str:
     """
 
 
-def _store(work: Path):  # type: ignore[no-untyped-def]
-    from sfsync.state import StateStore
+def _store(work: Path) -> StateStore:
+    from sfsync.state import StateStore as Store
 
-    return StateStore.open(work / ".sfsync")
-
-
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from sfsync.sync.diff import DiffSettings
-
-    return DiffSettings(memory_limit=args.memory_limit, threads=args.threads)
+    return Store.open(work / ".sfsync")
 
 
-def _reader(path: Path):  # type: ignore[no-untyped-def]
+def _settings(args: argparse.Namespace) -> DiffSettings:
+    from sfsync.sync.diff import DiffSettings as Settings
+
+    return Settings(memory_limit=args.memory_limit, threads=args.threads)
+
+
+def _reader(path: Path) -> pa.RecordBatchReader:
     import pyarrow.dataset as ds
 
     return ds.dataset(path, format="parquet").scanner(batch_size=65_536).to_reader()
 
 
-def phase(name: str, args: argparse.Namespace) -> dict[str, object]:
+def phase(name: str, args: argparse.Namespace) -> dict[str, Any]:
     import duckdb
     import pyarrow.parquet as pq
 
@@ -93,7 +100,7 @@ def phase(name: str, args: argparse.Namespace) -> dict[str, object]:
     from sfsync.sync.snapshot import advance_snapshot
 
     work = Path(args.dir)
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}
     t0 = time.perf_counter()
     if name in ("generate", "change"):
         target = work / ("model.parquet" if name == "generate" else "model_changed.parquet")
@@ -146,7 +153,7 @@ def phase(name: str, args: argparse.Namespace) -> dict[str, object]:
     return out
 
 
-def run_phase(name: str, args: argparse.Namespace, extra: list[str] | None = None) -> dict[str, object]:
+def run_phase(name: str, args: argparse.Namespace, extra: list[str] | None = None) -> dict[str, Any]:
     cmd = [
         sys.executable,
         __file__,
@@ -164,7 +171,7 @@ def run_phase(name: str, args: argparse.Namespace, extra: list[str] | None = Non
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         raise SystemExit(f"phase {name} failed:\n{res.stderr}")
-    result: dict[str, object] = json.loads(res.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -190,7 +197,7 @@ def main() -> None:
         f"rows={args.rows:,} columns=10 memory_limit={args.memory_limit} cores={os.cpu_count()} "
         f"load(1/5/15m)={'/'.join(f'{x:.2f}' for x in load_before)}"
     )
-    results: dict[str, dict[str, object]] = {}
+    results: dict[str, dict[str, Any]] = {}
     for name in ("generate", "first", "change", "diff", "bare", "advance", "rerun"):
         extra = ["--work-dir", str(results["diff"]["work_dir"])] if name == "advance" else None
         results[name] = r = run_phase(name, args, extra)
