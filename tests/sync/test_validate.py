@@ -688,3 +688,92 @@ def test_check_with_a_broken_project_file_is_a_config_error(tmp_path: Path) -> N
     result = CliRunner().invoke(app, ["check", "--project", str(tmp_path / "sfsync.yml")])
     assert isinstance(result.exception, ConfigError) and result.exception.exit_code == 2
     assert "sources" in str(result.exception)
+
+
+# ---- the same broken mappings, run for real: the run stops before anything reaches the org -------------
+
+E2E_EXTRA_FIELDS = {
+    "Contact": [("Legacy_Key__c", "string"), ("Wake_Time__c", "time"), ("Score__c", "double")],
+    "Account": [("Legacy_Key__c", "string"), ("Signed_At__c", "datetime")],
+}
+WAREHOUSE_SQL = (
+    "create table t as select 'C' || i as customer_id, 'a' || i || '@example.com' as email, "
+    "'F' as first_name, 'L' || i as last_name, 'Acme' as company, date '2000-01-01' as birthdate, "
+    "timestamp '2024-01-01 10:00:00' as signed_up, 12.5::decimal(12,2) as ltv, 10 as employees, "
+    "true as is_vip, 1.5::double as score, time '07:00:00' as wake, 'X' || i as case_number "
+    "from range(5) r(i)"
+)
+
+
+@pytest.fixture
+def org_with_fields(org_config: Any, request: pytest.FixtureRequest) -> Any:
+    """The in-process emulator, its org extended with the custom fields the cases map to."""
+    from sfsync.emulator.model import FieldDef
+
+    for obj, fields in E2E_EXTRA_FIELDS.items():
+        for name, type_ in fields:
+            org_config.objects[obj].fields[name] = FieldDef(
+                name=name, type=type_, length=255 if type_ == "string" else 0, custom=True
+            )
+    return request.getfixturevalue("emulator")
+
+
+@pytest.mark.parametrize(
+    ("obj", "mode", "mappings", "object_id", "kind", "column", "field", "fragment"),
+    [c[1:] for c in CASES if c[0] != "other-to-textarea"],
+    ids=[c[0] for c in CASES if c[0] != "other-to-textarea"],
+)
+def test_broken_mapping_run_writes_nothing_to_the_org(
+    tmp_path: Path,
+    org_with_fields: Any,
+    obj: str,
+    mode: str,
+    mappings: dict[str, str],
+    object_id: dict[str, str] | None,
+    kind: str,
+    column: str | None,
+    field: str | None,
+    fragment: str,
+) -> None:
+    from sfsync.state.store import StateStore
+    from sfsync.sync.engine import SyncSession
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute(WAREHOUSE_SQL)
+    con.close()
+    sync: dict[str, Any] = {"from": "m", "to": "sf", "object": obj, "mode": mode, "mappings": mappings}
+    if object_id is not None:
+        sync["object_id"] = object_id
+    proj = Project.model_validate(
+        {
+            "version": 1,
+            "sources": {"w": {"type": "duckdb", "path": str(tmp_path / "w.duckdb")}},
+            "models": {"m": {"source": "w", "kind": kind, "primary_key": "customer_id", "table": "t"}},
+            "destinations": {
+                "sf": {
+                    "type": "salesforce",
+                    "login_url": org_with_fields.base_url,
+                    "auth": {
+                        "flow": "password",
+                        "client_id": "sfsync-demo-client",
+                        "client_secret": "sfsync-demo-secret",
+                        "username": "admin@example.com",
+                        "password": "sfsync-demo",
+                    },
+                }
+            },
+            "syncs": {"s": sync},
+        }
+    )
+    store = StateStore.open(tmp_path / ".sfsync")
+    session = SyncSession(proj, store, transport=org_with_fields.transport)
+    try:
+        with pytest.raises(ConfigError) as info:
+            session.run("s")
+    finally:
+        session.close()
+    assert any(fragment in p for p in info.value.problems), info.value.problems
+    with org_with_fields.client() as http:
+        for name in ("Contact", "Lead", "Account", "Case"):
+            r = http.get("/services/data/v62.0/query", params={"q": f"SELECT COUNT() FROM {name}"})
+            assert r.json()["totalSize"] == 0, f"{name} records were written"
