@@ -182,7 +182,7 @@ class Org:
                     p.id if keep_id else None,
                     p.error is None,
                     [] if p.error is None else [p.error],
-                    p.created if as_upsert else None,
+                    (p.created and p.error is None) if as_upsert else None,
                 )
             )
         return out
