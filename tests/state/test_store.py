@@ -186,3 +186,39 @@ def test_prune_results_keeps_latest_runs(store: StateStore) -> None:
         ids.append(run.id)
     assert store.prune_results(keep_runs=1) == 20
     assert store.row_results(ids[0]) == [] and len(store.row_results(ids[2])) == 10
+
+
+def test_a_corrupt_store_or_snapshot_pointer_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "state.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StateError, match=r"(?s)state.db is unusable.*move it away"):
+        StateStore.open(tmp_path)
+    other = StateStore.open(tmp_path / "other")
+    (other.paths.snapshots / "s").mkdir()
+    (other.paths.snapshots / "s" / "CURRENT").write_text("{not json")
+    with pytest.raises(StateError, match=r"(?s)CURRENT is unreadable.*--full-resync"):
+        other.snapshots.current("s")
+    other.close()
+
+
+def test_one_store_shared_by_threads(store: StateStore) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(20):
+                run = store.start_run(f"t{n}")
+                store.record_results(run.id, _results(50))
+                store.set_warning_state(f"t{n}", {"i": str(i)})
+                store.finish_run(run.id, "succeeded")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(store.runs(limit=1000)) == 80
