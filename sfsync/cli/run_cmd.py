@@ -1,3 +1,387 @@
-"""Commands registered by this module (filled in by its owner)."""
+"""``sfsync plan``, ``run``, ``runs`` and ``show-run``: dry runs, runs, and their history."""
 
 from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from sfsync.cli._app import app, console, err_console
+from sfsync.config import DEFAULT_PROJECT_FILE
+from sfsync.errors import ConfigError, SfsyncError
+from sfsync.state import RunRecord
+
+_PROJECT = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help="Project file (or its directory).")
+_API_CHOICES = ("auto", "rest", "bulk")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _json(data: Any) -> None:
+    console.out(json.dumps(data, indent=2, ensure_ascii=False, default=str), highlight=False)
+
+
+def _open(project: Path) -> Any:
+    from sfsync.api import Project
+
+    return Project.load(project)
+
+
+def _check_api(api: str | None) -> None:
+    if api is not None and api not in _API_CHOICES:
+        raise ConfigError(f"--api {api!r} is not one of {', '.join(_API_CHOICES)}")
+
+
+@app.command()
+def plan(
+    sync: str = typer.Argument(..., help="The sync to plan."),
+    project: Path = _PROJECT,
+    full_resync: bool = typer.Option(
+        False, "--full-resync", help="Ignore the last snapshot: send every row."
+    ),
+    api: str | None = typer.Option(None, "--api", help="auto, rest or bulk (default: the sync's setting)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+) -> None:
+    """Dry run: what a run would send (counts, sample rows, API calls). Nothing is written."""
+    _check_api(api)
+    with _open(project) as proj:
+        p = proj.plan(sync, full_resync=full_resync, api=api)
+    data = {
+        "sync": p.sync,
+        "object": p.target.object,
+        "mode": p.target.mode,
+        "api": p.api,
+        "rows_read": p.rows_read,
+        "new": p.new,
+        "changed": p.changed,
+        "unchanged": p.unchanged,
+        "resent": p.resent,
+        "operations": p.operations,
+        "estimated_api_calls": p.estimated_calls,
+        "samples": list(p.samples),
+    }
+    if as_json:
+        _json(data)
+        return
+    console.print(
+        f"[bold]{p.sync}[/]: {p.target.mode} into {p.target.object} through "
+        f"{'Bulk API 2.0' if p.api == 'bulk' else 'REST sObject Collections'}",
+        highlight=False,
+    )
+    console.print(
+        f"  rows read {p.rows_read:,}: new {p.new:,}, changed {p.changed:,}, unchanged {p.unchanged:,}"
+        + (f" (of which {p.resent:,} rejected last run, sent again)" if p.resent else ""),
+        highlight=False,
+    )
+    for op, n in p.operations.items():
+        console.print(f"  {op}: {n:,} row(s)", highlight=False)
+    console.print(f"  about {p.estimated_calls:,} API call(s)", highlight=False)
+    if p.samples:
+        table = Table(title="Sample rows (fields that would be written)", title_justify="left")
+        for col in ("primary key", "kind", "fields"):
+            table.add_column(col)
+        for s in p.samples:
+            fields = ", ".join(
+                f"{k}={'null (clears)' if v is None else repr(v)}" for k, v in s["fields"].items()
+            )
+            table.add_row(str(s["primary_key"]), str(s["kind"]), fields or "(none)")
+        console.print(table)
+    console.print("Nothing was written.", style="dim")
+
+
+def _summary_rows(result: Any) -> list[tuple[str, str]]:
+    c = result.counts
+    rows = [
+        ("rows read", f"{c.rows_read:,}"),
+        ("new / changed / unchanged", f"{c.new:,} / {c.changed:,} / {c.unchanged:,}"),
+        ("created", f"{c.created:,}"),
+        ("updated", f"{c.updated:,}"),
+        ("rejected", f"{c.rejected:,}"),
+    ]
+    rows += [(f"  {code}", f"{n:,}") for code, n in result.rejected_by_code.items()]
+    rows += [
+        ("API", result.api or "-"),
+        ("API calls", f"{c.api_calls:,}"),
+        ("duration", f"{result.duration_s:.1f}s"),
+    ]
+    return rows
+
+
+@app.command()
+def run(
+    syncs: list[str] | None = typer.Argument(None, help="Syncs to run, in order."),
+    project: Path = _PROJECT,
+    all_syncs: bool = typer.Option(False, "--all", help="Run every sync of the project."),
+    full_resync: bool = typer.Option(
+        False, "--full-resync", help="Ignore the last snapshot: send every row."
+    ),
+    api: str | None = typer.Option(None, "--api", help="auto, rest or bulk (default: the sync's setting)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Run syncs now: send what changed since the last run and record every row's outcome."""
+    _check_api(api)
+    with _open(project) as proj:
+        names = list(proj.syncs) if all_syncs else list(syncs or [])
+        if not names:
+            raise ConfigError(
+                "name the sync(s) to run, or pass --all", hint=f"syncs: {', '.join(proj.syncs)}"
+            )
+        unknown = [n for n in names if n not in proj.config.syncs]
+        if unknown:
+            raise ConfigError(
+                f"no sync named {', '.join(unknown)} in {proj.config.path}",
+                hint=f"syncs: {', '.join(proj.syncs) or '(none)'}",
+            )
+        results: list[dict[str, Any]] = []
+        exit_code = 0
+        for name in names:
+            try:
+                result = _run_one(proj, name, full_resync, api, quiet=as_json)
+            except ConfigError:
+                raise
+            except SfsyncError as e:
+                exit_code = max(exit_code, 1)
+                results.append({"sync": name, "status": "failed", "error": str(e)})
+                if not as_json:
+                    err_console.print(f"[bold red]{name} failed:[/] {e}", highlight=False)
+                continue
+            results.append(result.to_dict())
+            limit = proj.config.syncs[name].warnings.rejected_rows_percent
+            if result.status != "succeeded" or (limit is not None and result.rejected_percent > limit):
+                exit_code = max(exit_code, 1)
+            if not as_json:
+                _print_result(result, limit)
+        if as_json:
+            _json(results)
+    if exit_code:
+        raise typer.Exit(exit_code)
+
+
+def _run_one(proj: Any, name: str, full_resync: bool, api: str | None, *, quiet: bool) -> Any:
+    if quiet or not sys.stderr.isatty():
+        return proj.run(name, full_resync=full_resync, api=api, trigger="manual")
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"{name}: reading", total=None)
+
+        def progress(event: str, details: dict[str, Any]) -> None:
+            if event == "diff":
+                bar.update(task, description=f"{name}: diffed {details.get('rows', 0):,} rows")
+            elif event == "plan":
+                bar.update(
+                    task,
+                    description=f"{name}: sending via {details['api']}",
+                    total=details["to_send"] + details["refused"],
+                    completed=0,
+                )
+            elif event == "sent":
+                bar.advance(task, details["rows"])
+
+        return proj.run(name, full_resync=full_resync, api=api, trigger="manual", progress=progress)
+
+
+def _print_result(result: Any, limit: float | None) -> None:
+    ok = result.status == "succeeded"
+    head = "[green]succeeded[/]" if ok else "[red]failed[/]"
+    console.print(f"[bold]{result.sync}[/] run {result.run_id} {head}", highlight=False)
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    for k, v in _summary_rows(result):
+        table.add_row(k, v)
+    console.print(table)
+    if result.error:
+        console.print(f"  [red]{result.error}[/]", highlight=False)
+    if limit is not None and result.rejected_percent > limit:
+        console.print(
+            f"  [yellow]{result.rejected_percent:.1f}% of rows sent were rejected (warning: {limit}%)[/]",
+            highlight=False,
+        )
+    if result.counts.rejected:
+        console.print(
+            f"  see them with: sfsync show-run {result.run_id} --rejected", style="dim", highlight=False
+        )
+
+
+def _run_dict(r: RunRecord) -> dict[str, Any]:
+    c = r.counts
+    return {
+        "id": r.id,
+        "sync": r.sync,
+        "trigger": r.trigger.value,
+        "status": r.status.value,
+        "started_at": r.started_at.isoformat(),
+        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+        "duration_s": r.duration_s,
+        "api": r.api,
+        "rows_read": c.rows_read,
+        "new": c.new,
+        "changed": c.changed,
+        "unchanged": c.unchanged,
+        "created": c.created,
+        "updated": c.updated,
+        "rejected": c.rejected,
+        "api_calls": c.api_calls,
+        "error": r.error,
+    }
+
+
+@app.command()
+def runs(
+    sync: str | None = typer.Argument(None, help="Only this sync's runs."),
+    project: Path = _PROJECT,
+    limit: int = typer.Option(20, "--limit", help="How many runs, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
+) -> None:
+    """Run history: newest first, with counts, API calls and what triggered each run."""
+    with _open(project) as proj:
+        records = proj.runs(sync, limit)
+        statuses = {s: proj.store.sync_status(s) for s in ([sync] if sync else proj.syncs)}
+    if as_json:
+        _json(
+            {
+                "runs": [_run_dict(r) for r in records],
+                "paused": {s: st.pause_cause or "paused" for s, st in statuses.items() if st.paused},
+            }
+        )
+        return
+    for s, st in statuses.items():
+        if st.paused:
+            console.print(
+                f"[yellow]{s} is paused[/]: {st.pause_cause or 'paused by a user'}", highlight=False
+            )
+    table = Table(title="Runs", title_justify="left")
+    for col in (
+        "id",
+        "sync",
+        "trigger",
+        "status",
+        "started (UTC)",
+        "duration",
+        "read",
+        "created",
+        "updated",
+        "rejected",
+        "API",
+        "calls",
+    ):
+        table.add_column(
+            col,
+            justify="right" if col in ("id", "read", "created", "updated", "rejected", "calls") else "left",
+        )
+    colors = {"succeeded": "green", "failed": "red", "running": "cyan", "interrupted": "yellow"}
+    for r in records:
+        c = r.counts
+        table.add_row(
+            str(r.id),
+            r.sync,
+            r.trigger.value,
+            f"[{colors.get(r.status.value, 'white')}]{r.status.value}[/]",
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{r.duration_s:.1f}s" if r.duration_s is not None else "-",
+            f"{c.rows_read:,}",
+            f"{c.created:,}",
+            f"{c.updated:,}",
+            f"{c.rejected:,}",
+            r.api or "-",
+            f"{c.api_calls:,}",
+        )
+    console.print(table)
+    if not records:
+        console.print("No runs yet: start one with `sfsync run SYNC`.", style="dim")
+
+
+@app.command("show-run")
+def show_run(
+    run_id: int = typer.Argument(..., help="The run's id (see `sfsync runs`)."),
+    project: Path = _PROJECT,
+    rejected: bool = typer.Option(False, "--rejected", help="List the rows Salesforce rejected."),
+    code: str | None = typer.Option(None, "--code", help="Only rejected rows with this error code."),
+    limit: int = typer.Option(50, "--limit", help="Rejected rows to print (--json and --csv give all)."),
+    csv_path: Path | None = typer.Option(None, "--csv", help="Write the rejected rows to this CSV file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run (and rejected rows) as JSON."),
+) -> None:
+    """One run: its counts and errors; with --rejected the rejected rows and Salesforce's reasons."""
+    with _open(project) as proj:
+        record = proj.store.get_run(run_id)
+        by_code = proj.store.rejected_counts(run_id)
+        table = proj.store.rejected_table(run_id, code) if (rejected or csv_path or code) else None
+    if csv_path is not None and table is not None:
+        with csv_path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(table.column_names)
+            for row in zip(*(table.column(i).to_pylist() for i in range(table.num_columns)), strict=True):
+                writer.writerow([_cell(v) for v in row])
+    if as_json:
+        out = _run_dict(record) | {"rejected_by_code": by_code}
+        if table is not None:
+            out["rejected_rows"] = table.to_pylist()
+        _json(out)
+        return
+    d = _run_dict(record)
+    console.print(
+        f"[bold]run {record.id}[/] of {record.sync}: {record.status.value} ({record.trigger.value})",
+        highlight=False,
+    )
+    info = Table(show_header=False, box=None, padding=(0, 2))
+    for k in (
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "api",
+        "rows_read",
+        "new",
+        "changed",
+        "unchanged",
+        "created",
+        "updated",
+        "rejected",
+        "api_calls",
+    ):
+        info.add_row(k.replace("_", " "), "-" if d[k] is None else str(d[k]))
+    console.print(info)
+    if record.error:
+        console.print(f"[red]error:[/] {record.error}", highlight=False)
+    for c, n in by_code.items():
+        console.print(f"  {c}: {n:,}", highlight=False)
+    if table is not None and not csv_path:
+        rows = Table(title=f"Rejected rows{f' ({code})' if code else ''}", title_justify="left")
+        for col in ("primary key", "operation", "code", "message", "fields"):
+            rows.add_column(col)
+        for r in table.slice(0, limit).to_pylist():
+            rows.add_row(
+                str(r["primary_key"]),
+                str(r["operation"]),
+                str(r["error_code"]),
+                str(r["message"]),
+                _cell(r["fields"]),
+            )
+        console.print(rows)
+        if table.num_rows > limit:
+            console.print(f"... {table.num_rows - limit:,} more (use --csv FILE or --json)", style="dim")
+    if csv_path is not None and table is not None:
+        console.print(f"wrote {table.num_rows:,} rejected row(s) to {csv_path}", highlight=False)
