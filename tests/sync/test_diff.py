@@ -330,7 +330,7 @@ def test_primary_key_change_sends_everything(store: StateStore) -> None:
     assert info.primary_key == "email" and info.rows == 1
 
 
-def test_memory_limit_spills_instead_of_failing(store: StateStore) -> None:
+def test_a_small_memory_limit_is_enough(store: StateStore) -> None:
     n = 300_000
     table = pa.table(
         {
