@@ -70,9 +70,7 @@ def emulator(
     if planned.tls is not None:
         ca = planned.tls.ca_path
         out(f"  CA certificate: {ca}", highlight=False)
-        out(
-            f"    trust it: REQUESTS_CA_BUNDLE={ca} (python)  NODE_EXTRA_CA_CERTS={ca} (jsforce, sf)",
-            highlight=False,
-        )
+        out(f"    python: REQUESTS_CA_BUNDLE={ca}", highlight=False)
+        out(f"    node (jsforce, sf): NODE_EXTRA_CA_CERTS={ca}", highlight=False)
     out(f"  admin (faults, reset, usage): {planned.url}/__admin/faults    Ctrl+C stops", highlight=False)
     run(server_app, host, port, planned.tls)
