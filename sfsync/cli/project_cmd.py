@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from sfsync.cli._app import app, console
@@ -107,7 +108,7 @@ def check(
         for col in ("kind", "name", "type", "status"):
             table.add_column(col)
         for c in report.connections:
-            table.add_row(c.kind, c.name, c.type, "[green]ok[/]" if c.ok else "[red]unreachable[/]")
+            table.add_row(c.kind, escape(c.name), c.type, "[green]ok[/]" if c.ok else "[red]unreachable[/]")
         console.print(table)
         table = Table(title="Syncs", title_justify="left")
         for col in ("sync", "from -> object", "mode", "status"):
@@ -118,16 +119,16 @@ def check(
                 status = "[red]not checked[/]"
             elif s.problems:
                 status = f"[red]{len(s.problems)} problem{'s' if len(s.problems) > 1 else ''}[/]"
-            table.add_row(s.name, s.source_object, s.mode, status)
+            table.add_row(escape(s.name), escape(s.source_object), s.mode, status)
         console.print(table)
         for c in report.connections:
             if c.error:
-                console.print(f"[red]{c.kind} {c.name}:[/] {c.error}", highlight=False)
+                console.print(f"[red]{c.kind} {escape(c.name)}:[/] {escape(c.error)}", highlight=False)
         for s in report.syncs:
             if s.error:
-                console.print(f"[red]sync {s.name}:[/] {s.error}", highlight=False)
+                console.print(f"[red]sync {escape(s.name)}:[/] {escape(s.error)}", highlight=False)
             for p in s.problems:
-                console.print(f"[red]-[/] {p}", highlight=False)
+                console.print(f"[red]-[/] {escape(str(p))}", highlight=False)
         if report.ok:
             console.print("[green]All checks passed.[/]")
     if not report.ok:
@@ -199,7 +200,7 @@ def describe(
     if as_json:
         _print_json({"object": raw.get("name", object_name), "destination": dest, "fields": rows})
         return
-    table = Table(title=f"{raw.get('name', object_name)} ({dest})", title_justify="left")
+    table = Table(title=escape(f"{raw.get('name', object_name)} ({dest})"), title_justify="left")
     for col in ("field", "type"):
         table.add_column(col, no_wrap=True)
     for col in ("length", "required", "create", "update", "external id"):
@@ -213,13 +214,13 @@ def describe(
         kind = r["type"] + (f" → {', '.join(r['reference_to'])}" if r["reference_to"] else "")
         ext = "external id" if r["external_id"] else ("id lookup" if r["id_lookup"] else "")
         table.add_row(
-            r["name"],
-            kind,
+            escape(str(r["name"])),
+            escape(kind),
             str(r["length"]),
             _yes(r["required"]),
             _yes(r["createable"]),
             _yes(r["updateable"]),
             ext,
-            shown,
+            escape(shown),
         )
     console.print(table)
