@@ -71,7 +71,7 @@ class _Columns:
     """The compiled header: which cell feeds which field, and how it converts."""
 
     def __init__(self) -> None:
-        self.plain: list[tuple[int, str, Callable[[str], Any]]] = []
+        self.plain: list[tuple[int, str, Callable[[str], Any], int | None]] = []
         self.refs: list[tuple[int, FieldDef, Table, FieldDef, Callable[[str], Any]]] = []
         self.id_idx: int | None = None
         self.width = 0
@@ -125,7 +125,7 @@ class BulkLoader:
                 if cols.id_idx is None:
                     raise invalid_batch("Field name not found : Id (the upsert key column is missing)")
             else:
-                key_idx = next((i for i, name, _ in cols.plain if name == ext.name), None)
+                key_idx = next((c[0] for c in cols.plain if c[1] == ext.name), None)
                 if key_idx is None:
                     raise invalid_batch(
                         f"Field name not found : {ext.name} (the upsert key column is missing)"
@@ -181,7 +181,7 @@ class BulkLoader:
             codec = table.codec(name)
             if codec is None or not codec.stored:
                 raise invalid_batch(f"Field name not found : {name}")
-            cols.plain.append((idx, codec.field.name, codec.from_text))
+            cols.plain.append((idx, codec.field.name, codec.from_text, codec.plain_limit))
         if operation in ("delete", "hardDelete") and cols.id_idx is None:
             raise invalid_batch(f"Field name not found : Id ({operation} takes one Id column)")
         return cols
@@ -209,10 +209,16 @@ class BulkLoader:
                 )
                 continue
             try:
-                for ci, name, conv in plain:
+                for ci, name, conv, limit in plain:
                     cell = row[ci]
-                    if cell:
-                        values[name] = None if cell == NULL_CELL else conv(cell)
+                    if not cell:
+                        continue
+                    if cell == NULL_CELL:
+                        values[name] = None
+                    elif limit is None or (limit and len(cell) > limit):
+                        values[name] = conv(cell)  # converts, or raises the field's error
+                    else:
+                        values[name] = cell
                 if refs:
                     p.refs = self._refs(row, refs, values)
             except FieldValueError as e:
@@ -285,11 +291,9 @@ class BulkLoader:
 
 
 def _repeated(rows: Sequence[Sequence[str]], idx: int, case_sensitive: bool) -> set[Any]:
-    """Folded upsert keys that appear more than once in the whole job."""
-    counts: Counter[Any] = Counter()
-    for row in rows:
-        if idx < len(row):
-            cell = row[idx]
-            if cell and cell != NULL_CELL:
-                counts[fold(cell, case_sensitive)] += 1
+    """Folded upsert keys that appear more than once in the rows of one call."""
+    cells = [row[idx] for row in rows if idx < len(row)]
+    counts = Counter(cells if case_sensitive else [c.lower() for c in cells])
+    counts.pop("", None)
+    counts.pop(fold(NULL_CELL, case_sensitive), None)
     return {k for k, n in counts.items() if n > 1}

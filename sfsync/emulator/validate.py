@@ -131,6 +131,13 @@ class Codec:
         self.field = fd
         self.label = label_of(fd)
         self.stored = fd.type not in COMPOUND_TYPES
+        #: For text stored as given (no email/picklist rule): its max length (0 = none), so the Bulk hot path
+        #: can check it inline; None when every value must go through ``from_text``.
+        self.plain_limit: int | None = (
+            fd.length
+            if fd.type in STRING_TYPES and fd.type != "email" and not fd.restricted_picklist
+            else None
+        )
         self.from_text: Callable[[str], Any] = self._build_text(fd, prefixes)
         self.to_json: Callable[[Any], Any] = self._build_out(fd)
 

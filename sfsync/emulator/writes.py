@@ -195,19 +195,22 @@ class Writer:
         self, table: Table, ext: FieldDef, items: list[Pending], dup_keys: set[Any] | None
     ) -> None:
         cs = ext.case_sensitive
+        folded = [fold(p.key, cs) for p in items]
         if dup_keys is None:
-            counts = Counter(fold(p.key, cs) for p in items if p.key is not None)
+            counts = Counter(k for k in folded if k is not None)
             dup_keys = {k for k, n in counts.items() if n > 1}
         todo = []
-        for p in items:
-            if p.key is None:
+        todo_keys = []
+        for p, k in zip(items, folded, strict=True):
+            if k is None:
                 p.error = RecordError("MISSING_ARGUMENT", f"{ext.name} not specified", [ext.name])
-            elif dup_keys and fold(p.key, cs) in dup_keys:
+            elif dup_keys and k in dup_keys:
                 p.error = RecordError(
                     "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {p.key}", [ext.name]
                 )
             else:
                 todo.append(p)
+                todo_keys.append(k)
         found: dict[Any, list[str]] = {}
         sql = (
             f"SELECT {quote(ext.name)}, Id FROM {table.sql} "
@@ -215,8 +218,8 @@ class Writer:
         )
         for value, rid in self.store.conn.execute(sql, (json_list(p.key for p in todo),)):
             found.setdefault(fold(value, cs), []).append(rid)
-        for p in todo:
-            match = found.get(fold(p.key, cs))
+        for p, k in zip(todo, todo_keys, strict=True):
+            match = found.get(k)
             if match is None:
                 p.created = True
             elif len(match) == 1:
