@@ -6,6 +6,7 @@ the file, the line, the key path (``syncs.vip_contacts.mode``) and what to write
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 from collections.abc import Mapping
@@ -25,6 +26,8 @@ from sfsync.config.project import SKIP_REFERENCES, Loc, Project, reference_probl
 from sfsync.errors import ConfigError
 
 DEFAULT_PROJECT_FILE = "sfsync.yml"
+EXTENSION_PREFIX = "x-"
+"""Top-level keys with this prefix are ignored: a place for YAML anchors (``x-defaults: &defaults``)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,9 @@ class _Reader:
             out: dict[str, Any] = {}
             for key, value in node.items():
                 k = str(key)
-                self.lines[(*loc, k)] = node.lc.key(key)[0] + 1
+                # a key merged in from an anchor (<<: *x) has no mark of its own: it takes its parent's line
+                with contextlib.suppress(KeyError, TypeError):
+                    self.lines[(*loc, k)] = node.lc.key(key)[0] + 1
                 out[k] = self.plain(value, (*loc, k))
             return out
         if isinstance(node, CommentedSeq):
@@ -207,6 +212,8 @@ def parse_project(
             [ConfigProblem(file, "", 1, "the project file must be a mapping starting with `version: 1`")],
         )
     data = reader.plain(node, ())
+    # top-level keys starting with "x-" hold YAML anchors to reuse (like docker compose); they are not read
+    data = {k: v for k, v in data.items() if not k.startswith(EXTENSION_PREFIX)}
     problems = list(reader.problems)
     problems.extend(reference_problems(data))
     result: Project | None = None

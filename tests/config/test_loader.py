@@ -168,3 +168,16 @@ def test_projects_built_in_code_may_hold_secrets_but_not_dangling_references() -
     data["syncs"]["s"]["to"] = "elsewhere"  # type: ignore[index]
     with pytest.raises(ValidationError, match="destination 'elsewhere' does not exist"):
         Project.model_validate(data)
+
+
+def test_yaml_anchors_under_x_keys_are_reusable(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "syncs:\n", "x-contact-defaults: &contact\n  to: salesforce\n  object: Contact\n\nsyncs:\n"
+    )
+    text += (
+        "  fr_contacts:\n    <<: *contact\n    from: french_vips\n    mode: insert\n"
+        "    mappings: {last_name: LastName}\n"
+    )
+    project = parse_project(text, file="f", project_dir=tmp_path, environ=ENV)
+    sync = project.syncs["fr_contacts"]
+    assert (sync.to, sync.object, sync.mode) == ("salesforce", "Contact", "insert")
