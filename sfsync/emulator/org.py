@@ -24,7 +24,7 @@ from sfsync.emulator.results import (
 )
 from sfsync.emulator.soql import run_query
 from sfsync.emulator.store import Store, Table, quote
-from sfsync.emulator.validate import FieldValueError, compound_value
+from sfsync.emulator.validate import FieldValueError, compound_value, now_utc
 from sfsync.emulator.writes import ROLLED_BACK, Pending, Plan, Ref, Writer, fold, json_list
 
 __all__ = [
@@ -389,7 +389,13 @@ class Org:
         if hard:
             self.store.conn.executemany(f"DELETE FROM {table.sql} WHERE Id = ?", done)
         else:
-            self.store.conn.executemany(f"UPDATE {table.sql} SET IsDeleted = 1 WHERE Id = ?", done)
+            stamps = [a for a in ("LastModifiedDate", "SystemModstamp") if a in table.audit]
+            sets = ", ".join(["IsDeleted = 1", *(f"{a} = ?" for a in stamps)])
+            now = now_utc()
+            self.store.conn.executemany(
+                f"UPDATE {table.sql} SET {sets} WHERE Id = ?",
+                [(*([now] * len(stamps)), rid) for (rid,) in done],
+            )
 
     def get(
         self, obj: str, record_id: str, fields: Sequence[str] | None = None, version: str = "62.0"
