@@ -79,3 +79,20 @@ def test_bad_query_names_model_and_source(sqlite_db: Path) -> None:
     with open_source(project, "src") as source, pytest.raises(SourceError) as info:
         source.columns(query_for(project, "bad"))
     assert "model 'bad' of source 'src'" in str(info.value) and "nope" in str(info.value)
+
+
+def test_a_column_changing_type_after_the_sample_says_to_cast(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("create table t (id integer, v)")
+    con.executemany("insert into t values (?, ?)", [(i, i) for i in range(1500)] + [(1500, "not a number")])
+    con.commit()
+    con.close()
+    project = project_with(
+        {"type": "sqlalchemy", "url": f"sqlite:///{path}"}, {"t": {"sql": "select * from t order by id"}}
+    )
+    with open_source(project, "src") as source:
+        assert source.columns(query_for(project, "t"))["v"] == L.INTEGER
+        with pytest.raises(SourceError) as info:
+            source.read(query_for(project, "t")).read_all()
+    assert "CAST" in (info.value.hint or "") and info.value.model == "t"
