@@ -56,23 +56,34 @@ class ClientOrgs:
 
 @app.command()
 def init(
-    directory: Path = typer.Argument(Path("."), help="Where to create the project (created if missing)."),
+    directory: Path | None = typer.Argument(None, help="Where to create the project (default: here)."),
     demo: bool = typer.Option(
         False, "--demo", help="Also write a DuckDB warehouse with sample data, syncing to the local emulator."
     ),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing sfsync.yml."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing project file."),
+    project: Path | None = typer.Option(
+        None, "--project", help="The project file to create (instead of DIR/sfsync.yml)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
     """Create a commented sfsync.yml (and with --demo a sample warehouse and emulator destination)."""
     from sfsync.config.scaffold import write_project
 
-    written = write_project(directory, demo=demo, force=force)
+    if project is not None and directory is not None:
+        raise ConfigError(
+            "give either DIR or --project, not both", hint="sfsync init DIR  or  sfsync init --project FILE"
+        )
+    if project is not None:
+        directory, file_name = project.parent, project.name
+    else:
+        directory, file_name = directory or Path("."), DEFAULT_PROJECT_FILE
+    written = write_project(directory, demo=demo, force=force, file_name=file_name)
     if as_json:
-        _print_json({"directory": str(directory.resolve()), "files": [str(p) for p in written], "demo": demo})
+        _print_json({"project": str(written[0].resolve()), "files": [str(p) for p in written], "demo": demo})
         return
     for p in written:
         console.print(f"  wrote {p}", highlight=False)
-    where = "" if directory.resolve() == Path.cwd() else f" --project {directory / DEFAULT_PROJECT_FILE}"
+    where = "" if written[0].resolve() == (Path.cwd() / DEFAULT_PROJECT_FILE) else f" --project {written[0]}"
     if demo:
         console.print(
             "Next: start the local org with `sfsync emulator`, then "
@@ -81,7 +92,7 @@ def init(
         )
     else:
         console.print(
-            f"Next: fill in .env, edit sfsync.yml (docs/project-file.md), then `sfsync check{where}`.",
+            f"Next: fill in .env, edit {written[0].name} (docs/project-file.md), then `sfsync check{where}`.",
             highlight=False,
         )
 

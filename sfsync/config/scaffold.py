@@ -420,10 +420,12 @@ def write_demo_warehouse(
     return {"companies": company_table.num_rows, "people": people_table.num_rows}
 
 
-def write_project(directory: Path, *, demo: bool = False, force: bool = False) -> list[Path]:
-    """Scaffold a project in ``directory``; returns the files written. Refuses to overwrite sfsync.yml."""
+def write_project(
+    directory: Path, *, demo: bool = False, force: bool = False, file_name: str = PROJECT_FILE
+) -> list[Path]:
+    """Scaffold a project in ``directory``; returns the files written (never overwrites without force)."""
     directory.mkdir(parents=True, exist_ok=True)
-    project = directory / PROJECT_FILE
+    project = directory / file_name
     if project.exists() and not force:
         raise ConfigError(
             f"{project} already exists",

@@ -78,3 +78,13 @@ def test_demo_data_is_the_same_every_time(tmp_path: Path) -> None:
         for p in (a, b)
     ]
     assert rows[0] == rows[1]
+
+
+def test_init_with_project_option_names_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "proj" / "crm.yml"
+    result = CliRunner().invoke(app, ["init", "--project", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.is_file() and (tmp_path / "proj" / ".env").is_file()
+    assert load_project(target).version == 1
+    result = CliRunner().invoke(app, ["init", str(tmp_path), "--project", str(target)])
+    assert isinstance(result.exception, ConfigError)
