@@ -28,6 +28,9 @@ from sfsync.config.schedule import ManualSchedule, Schedule, parse_interval
 from sfsync.config.sources import SourceConfig
 from sfsync.errors import ConfigError
 
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+"""Names of sources, models, segments, destinations, notifications and syncs (they become file names)."""
+_SECTIONS = ("sources", "models", "segments", "destinations", "notifications", "syncs")
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
 
 SKIP_REFERENCES = "skip_references"
@@ -193,6 +196,16 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
             choice = ", ".join(sorted(known)) if known else f"none: add one under {section}:"
             problems.append((loc, f"{what} {name!r} does not exist (defined: {choice})"))
 
+    for section in _SECTIONS:
+        for name in sorted(_names(data, section)):
+            if not _NAME.match(name):
+                problems.append(
+                    (
+                        (section, name),
+                        f"{name!r} is not a valid name: use letters, digits, _ and - (64 at most), "
+                        "starting with a letter or _",
+                    )
+                )
     for name in sorted(models & segments):
         problems.append((("segments", name), f"{name!r} is both a model and a segment: rename one"))
     for name, model in _entries(data, "models"):

@@ -328,6 +328,14 @@ CASES: list[tuple[str, str, str, str, str, int | None]] = [
         "not an interval",
         28,
     ),
+    (
+        "sync-name-not-a-file-name",
+        "  vip_contacts:\n",
+        "  ../vip contacts:\n",
+        "syncs.../vip contacts",
+        "not a valid name",
+        20,
+    ),
     ("yaml-duplicate-key", "  companies: {source", "  customers: {source", "", "duplicate key", 7),
     ("yaml-syntax", "mappings: {email: Email,", "mappings: {email: Email,,", "", "not valid YAML", None),
 ]
