@@ -14,6 +14,7 @@ from sfsync.sources import LogicalType, open_source, query_for
 from tests.sources.conftest import project_with
 
 L = LogicalType
+pytestmark = pytest.mark.postgres
 
 # column -> (PostgreSQL type, literal, expected logical type)
 PG_TYPES: dict[str, tuple[str, str, LogicalType]] = {

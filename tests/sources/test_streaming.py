@@ -62,6 +62,7 @@ def test_duckdb_million_rows_stream_in_bounded_memory(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
 def test_postgres_million_rows_stream_in_bounded_memory(postgres_url: str) -> None:
     sql = (
         f"select i as id, repeat(md5(i::text), {PAD // 32 + 1}) as pad, (i / 100.0)::numeric(18,2) as amount "
