@@ -1,9 +1,10 @@
 """The REST API: versions, resources, limits, describe, sObject rows, upsert by external id and query.
 
-Query paging: the first page comes straight from the record engine's iterator; when more rows remain
-they are kept in a cursor named like a real query locator (``01g…-2000``) and served by
-``GET nextRecordsUrl``. Cursors are dropped once read to the end, and the oldest are evicted beyond
-:data:`MAX_OPEN_CURSORS`.
+Query paging: the first page comes from the record engine's lazy iterator; when more rows remain the
+iterator is kept in a cursor named like a real query locator (``01g…``) and ``GET nextRecordsUrl``
+(``/services/data/vNN.N/query/01g…-2000``) reads the next page from it, so memory holds one page, not
+the result. The last page served is kept for a retried request. The least recently used cursors are
+dropped beyond :data:`MAX_OPEN_CURSORS`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -273,13 +275,30 @@ def sobject_by_external_id(call: Call) -> Response:
 
 @dataclass
 class Cursor:
-    records: list[dict[str, Any]]
+    """The rest of one query's records, read lazily from the engine's iterator, page by page.
+
+    The page last served is kept, so a client retrying the same ``nextRecordsUrl`` gets it again.
+    """
+
+    records: Iterator[dict[str, Any]]
     total: int
-    served: int  # records already served before ``records[0]``
+    position: int  # records taken from ``records`` so far
+    last_start: int = -1
+    last_page: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _take(
+    records: Iterator[dict[str, Any]], size: int
+) -> tuple[list[dict[str, Any]], Iterator[dict[str, Any]] | None]:
+    """Up to ``size`` records, and the iterator of the rest (None when nothing is left)."""
+    page = list(itertools.islice(records, size))
+    nxt = next(records, None)
+    return page, (None if nxt is None else itertools.chain([nxt], records))
 
 
 class QueryCursors:
-    """Open query locators. Thread-safe."""
+    """Open query locators, least recently used dropped beyond :data:`MAX_OPEN_CURSORS`. Thread-safe."""
 
     def __init__(self) -> None:
         self._cursors: OrderedDict[str, Cursor] = OrderedDict()
@@ -294,13 +313,12 @@ class QueryCursors:
                 self._cursors.popitem(last=False)
         return locator
 
-    def take(self, locator: str) -> Cursor | None:
+    def get(self, locator: str) -> Cursor | None:
         with self._lock:
-            return self._cursors.pop(locator, None)
-
-    def put_back(self, locator: str, cursor: Cursor) -> None:
-        with self._lock:
-            self._cursors[locator] = cursor
+            cursor = self._cursors.get(locator)
+            if cursor is not None:
+                self._cursors.move_to_end(locator)
+            return cursor
 
     def clear(self) -> None:
         with self._lock:
@@ -317,14 +335,13 @@ def batch_size(call: Call) -> int:
 
 
 def _page(
-    call: Call, records: list[dict[str, Any]], total: int, served: int, rest: list[dict[str, Any]] | None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"totalSize": total, "done": not rest}
-    if rest:
-        locator = call.rt.cursors.open(Cursor(rest, total, served + len(records)))
-        body["nextRecordsUrl"] = f"{call.prefix}/query/{locator}-{served + len(records)}"
+    call: Call, locator: str | None, records: list[dict[str, Any]], total: int, next_at: int | None
+) -> Response:
+    body: dict[str, Any] = {"totalSize": total, "done": next_at is None}
+    if locator is not None and next_at is not None:
+        body["nextRecordsUrl"] = f"{call.prefix}/query/{locator}-{next_at}"
     body["records"] = records
-    return body
+    return json_response(body)
 
 
 def _columns(call: Call, result: QueryResult) -> Response:
@@ -349,10 +366,11 @@ def run_query(call: Call, include_deleted: bool) -> Response:
         return _columns(call, result)
     if result.is_count:
         return json_response({"totalSize": result.total_size, "done": True, "records": []})
-    size = batch_size(call)
-    page = list(itertools.islice(result.records, size))
-    rest = list(result.records) if len(page) == size else []
-    return json_response(_page(call, page, result.total_size, 0, rest))
+    page, rest = _take(result.records, batch_size(call))
+    if rest is None:
+        return _page(call, None, page, result.total_size, None)
+    cursor = Cursor(rest, result.total_size, len(page))
+    return _page(call, call.rt.cursors.open(cursor), page, result.total_size, len(page))
 
 
 def query(call: Call) -> Response:
@@ -364,13 +382,36 @@ def query_all(call: Call) -> Response:
 
 
 def query_more(call: Call) -> Response:
-    locator = call.param("locator").split("-", 1)[0]
-    cursor = call.rt.cursors.take(locator)
+    locator, _, offset_text = call.param("locator").partition("-")
+    cursor = call.rt.cursors.get(locator)
+    offset = int(offset_text) if offset_text.isdigit() else -1
     if cursor is None:
         raise OrgError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-    size = batch_size(call)
-    page, rest = cursor.records[:size], cursor.records[size:]
-    return json_response(_page(call, page, cursor.total, cursor.served, rest))
+    with cursor.lock:
+        if offset == cursor.last_start:
+            page = cursor.last_page  # a retried request: the same page again
+        elif offset == cursor.position:
+            page, rest = _take(cursor.records, batch_size(call))
+            cursor.records = rest if rest is not None else iter(())
+            cursor.last_start, cursor.last_page = offset, page
+            cursor.position += len(page)
+        else:
+            raise OrgError(
+                400,
+                "INVALID_QUERY_LOCATOR",
+                f"invalid query locator: records are served in order; next is {cursor.position}",
+            )
+        end = offset + len(page)
+        more = end < cursor.position or (end == cursor.position and not _exhausted(cursor))
+    return _page(call, locator, page, cursor.total, end if more else None)
+
+
+def _exhausted(cursor: Cursor) -> bool:
+    nxt = next(cursor.records, None)
+    if nxt is None:
+        return True
+    cursor.records = itertools.chain([nxt], cursor.records)
+    return False
 
 
 def routes() -> list[Route]:

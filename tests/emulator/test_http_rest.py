@@ -227,3 +227,21 @@ def test_the_in_process_transport_serves_many_threads_at_once(emulator: Any) -> 
     assert codes == [201] * 80
     assert emulator.org.query("SELECT COUNT() FROM Account").total_size == 80
     assert emulator.usage() == 80
+
+
+def test_a_retried_next_records_url_returns_the_same_page(sf: httpx.Client) -> None:
+    _load_contacts(sf, 500)
+    headers = {"Sforce-Query-Options": "batchSize=200"}
+    first = sf.get(
+        f"{V}/query", params={"q": "SELECT LastName FROM Contact ORDER BY LastName"}, headers=headers
+    ).json()
+    second = sf.get(first["nextRecordsUrl"], headers=headers).json()
+    again = sf.get(first["nextRecordsUrl"], headers=headers).json()
+    assert again == second and second["done"] is False
+    assert [r["LastName"] for r in second["records"]][:1] == ["L00200"]
+    third = sf.get(second["nextRecordsUrl"], headers=headers).json()
+    assert third["done"] is True and len(third["records"]) == 100 and third["totalSize"] == 500
+    assert (
+        sf.get(third.get("nextRecordsUrl") or first["nextRecordsUrl"].replace("-200", "-999")).status_code
+        == 400
+    )
