@@ -10,6 +10,7 @@ moment of a kill cannot be known and are documented in docs/state.md).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -132,19 +133,22 @@ class SyncSession:
         self.store = store
         self._transport = transport
         self._clients: dict[str, SalesforceClient] = {}
+        self._clients_lock = threading.Lock()  # the scheduler runs several syncs from threads
 
     def client(self, resolved: ResolvedSync) -> SalesforceClient:
         name = resolved.destination_name
-        if name not in self._clients:
-            self._clients[name] = open_client(
-                resolved.destination, self.project.root, transport=self._transport
-            )
-        return self._clients[name]
+        with self._clients_lock:
+            if name not in self._clients:
+                self._clients[name] = open_client(
+                    resolved.destination, self.project.root, transport=self._transport
+                )
+            return self._clients[name]
 
     def close(self) -> None:
-        for c in self._clients.values():
-            c.close()
-        self._clients.clear()
+        with self._clients_lock:
+            for c in self._clients.values():
+                c.close()
+            self._clients.clear()
 
     # ---- the steps ----------------------------------------------------------------------------------
     def validate(self, name: str) -> tuple[ResolvedSync, ObjectDescribe, list[str]]:
