@@ -40,6 +40,8 @@ from sfsync.sync.load import KEY, PK, Target
 BULK_CALLS_PER_JOB = 8
 #: Rows of sample shown by ``sfsync plan``.
 SAMPLE_ROWS = 5
+#: Rough size of the CSV for a byte of the (compressed) send file, to estimate how many Bulk jobs it needs.
+PARQUET_TO_CSV_BYTES = 4
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ def build_plan(
     elif api == "rest":
         calls = math.ceil(to_send / settings.rest_batch_size)
     else:
-        approx_bytes = max(1, pq.ParquetFile(send_path).metadata.serialized_size) * 4
+        approx_bytes = send_path.stat().st_size * PARQUET_TO_CSV_BYTES
         calls = BULK_CALLS_PER_JOB * max(1, math.ceil(approx_bytes / settings.bulk_max_bytes))
     c = diff.counts
     return Plan(
