@@ -175,7 +175,13 @@ def build_plan(
     c = diff.counts
     return Plan(
         sync=diff.sync,
-        target=Target(object=describe.name, mode=mode, key_field=key_field, maps=maps),
+        # an update keyed on an external id sends the record ids the lookup found: the key field is Id
+        target=Target(
+            object=describe.name,
+            mode=mode,
+            key_field="Id" if mode == "update" and key_field is not None else key_field,
+            maps=maps,
+        ),
         api=api,
         primary_key=diff.primary_key,
         rows_read=c.rows,
