@@ -27,7 +27,9 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 #: SQLite page cache per connection, in KiB (negative = KiB for PRAGMA cache_size).
 CACHE_KIB = 131072
 #: Store records in the Id b-tree itself (one b-tree per table instead of rowid table + Id index).
-WITHOUT_ROWID = True
+#: Off: measured at 1M rows, rowid tables append faster (SQLite's quick balance for appends) and the
+#: file is 10% smaller.
+WITHOUT_ROWID = False
 #: Page size of new database files, in bytes (larger pages: fewer b-tree levels for wide records).
 PAGE_SIZE = 8192
 #: WAL pages written before SQLite checkpoints into the main file; Bulk chunks write several MB, so the

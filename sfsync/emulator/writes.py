@@ -408,19 +408,18 @@ class Writer:
                 numbers = self.store.autonumbers(table, fd, len(plan.creates))
                 for p, num in zip(plan.creates, numbers, strict=True):
                     p.values[fd.name] = num
-            cols: dict[str, None] = {"Id": None}
+            cols: dict[str, Any] = {"Id": None}
             for p in plan.creates:
-                cols.update(dict.fromkeys(p.values))
-            cols.update(dict.fromkeys(fill))
+                p.values["Id"] = p.id
+                cols.update(p.values)  # only the keys matter: the union of the columns given
+            if "OwnerId" in cols:
+                for p in plan.creates:
+                    if p.values.get("OwnerId", 1) is None:
+                        p.values["OwnerId"] = user_id
+            cols.update(fill)
             names = list(cols)
             fallback = [fill.get(n) for n in names]  # dict.get(name, default) per column, at C speed
-            rows = []
-            for p in plan.creates:
-                v = p.values
-                v["Id"] = p.id
-                if v.get("OwnerId", 1) is None:
-                    v["OwnerId"] = user_id
-                rows.append(tuple(map(v.get, names, fallback)))
+            rows = [tuple(map(p.values.get, names, fallback)) for p in plan.creates]
             conn.executemany(
                 f"INSERT INTO {table.sql} ({', '.join(map(quote, names))}) "
                 f"VALUES ({', '.join('?' * len(names))})",
