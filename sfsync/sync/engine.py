@@ -165,17 +165,24 @@ class SyncSession:
                 problems=[str(p) for p in problems],
                 file=str(self.project.path) if self.project.path else None,
             )
+        return resolved, describe, self.needed_columns(resolved)
+
+    @staticmethod
+    def needed_columns(resolved: ResolvedSync) -> list[str]:
+        """The model columns a sync reads: primary key, object id column, mapped columns."""
         needed = [resolved.model.primary_key]
         if resolved.sync.object_id is not None:
             needed.append(resolved.sync.object_id.column)
         needed += list(resolved.sync.mappings)
-        return resolved, describe, list(dict.fromkeys(needed))
+        return list(dict.fromkeys(needed))
 
     def diff(self, resolved: ResolvedSync, needed: list[str], full_resync: bool) -> DiffResult:
         pk = resolved.model.primary_key
         with open_source(self.project, resolved.source_name) as source:
             reader = source.read(query_for(self.project, resolved.sync.from_, needed))
-            value_columns = [c for c in needed if c != pk] or [pk]
+            # the primary key is compared too when it is mapped to a field: the plan needs its send column
+            mapped = set(resolved.sync.mappings)
+            value_columns = [c for c in needed if c != pk or c in mapped] or [pk]
             return compute_diff(
                 self.store,
                 resolved.name,
@@ -233,8 +240,7 @@ class SyncSession:
             if run_id is None:
                 diff.discard()
                 continue
-            accepted = [r.primary_key for r in self.store.row_results(run_id, success=True)]
-            advance_snapshot(self.store, diff, pa.array(accepted, pa.string()))
+            advance_snapshot(self.store, diff, self.store.accepted_keys(run_id))
         return reaped
 
     # ---- a run --------------------------------------------------------------------------------------
@@ -252,49 +258,41 @@ class SyncSession:
             calls_before = client.stats.calls
             tally = _Tally()
             plan: Plan | None = None
+            diff: DiffResult | None = None
             stats = LoadStats()
             try:
-                resolved, describe, needed = self.validate(name)
                 _emit(options, "read", sync=name, model=resolved.model_name)
-                diff = self.diff(resolved, needed, options.full_resync)
+                diff = self.diff(resolved, self.needed_columns(resolved), options.full_resync)
                 (diff.work_dir / _RUN_FILE).write_text(json.dumps({"run_id": run.id}))
                 _emit(options, "diff", **asdict(diff.counts))
-                plan = build_plan(client, resolved, diff, describe, self._plan_settings(resolved, options))
-                (diff.work_dir / "target.json").write_text(json.dumps(_target_json(plan.target)))
-                _emit(options, "plan", api=plan.api, to_send=plan.to_send, refused=plan.refused)
-
-                def sink(table: pa.Table, job_id: str | None) -> None:
-                    self.store.record_results(run.id, table, collected_job_id=job_id)
-                    tally.add(table)
-                    _emit(options, "sent", rows=table.num_rows, total=plan.to_send if plan else 0)
-
-                refused = plan.refused_rows()
-                if refused.num_rows:
-                    sink(refused, None)
-                if plan.to_send:
-                    if plan.api == "bulk":
-                        stats = load_bulk(
-                            client,
-                            plan.target,
-                            plan.rows(),
-                            sink,
-                            store=self.store,
-                            run_id=run.id,
-                            work_dir=diff.work_dir / "bulk",
-                            max_bytes=resolved.destination.settings.bulk_max_bytes,
-                        )
-                    else:
-                        load_rest(client, plan.target, plan.rows(), sink)
-                advance_snapshot(self.store, diff, tally.accepted_keys())
-                status = RunStatus.FAILED if stats.failed_jobs else RunStatus.SUCCEEDED
-                error = ("Bulk job(s) failed: " + "; ".join(stats.failed_jobs)) if stats.failed_jobs else None
+                if diff.counts.to_send == 0:
+                    # Nothing changed: Salesforce is not called at all (zero API calls). The mapping is
+                    # checked against describe on the next run that has something to write, and by `check`.
+                    advance_snapshot(self.store, diff, pa.array([], pa.string()))
+                    status, error = RunStatus.SUCCEEDED, None
+                else:
+                    resolved, describe, _needed = self.validate(name)
+                    plan = build_plan(
+                        client, resolved, diff, describe, self._plan_settings(resolved, options)
+                    )
+                    (diff.work_dir / "target.json").write_text(json.dumps(_target_json(plan.target)))
+                    _emit(options, "plan", api=plan.api, to_send=plan.to_send, refused=plan.refused)
+                    stats = self._load(client, resolved, run.id, diff, plan, tally, options)
+                    advance_snapshot(self.store, diff, tally.accepted_keys())
+                    status = RunStatus.FAILED if stats.failed_jobs else RunStatus.SUCCEEDED
+                    error = (
+                        ("Bulk job(s) failed: " + "; ".join(stats.failed_jobs)) if stats.failed_jobs else None
+                    )
             except SfsyncError as exc:
-                status, error = RunStatus.FAILED, str(exc)
-                counts = self._counts(plan, tally, client.stats.calls - calls_before)
-                self.store.finish_run(run.id, status, counts, api=plan.api if plan else None, error=error)
+                if diff is not None and plan is None:
+                    diff.discard()  # stopped before anything was sent: nothing to recover
+                counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
+                self.store.finish_run(
+                    run.id, RunStatus.FAILED, counts, api=plan.api if plan else None, error=str(exc)
+                )
                 raise
             except BaseException:
-                counts = self._counts(plan, tally, client.stats.calls - calls_before)
+                counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
                 self.store.finish_run(
                     run.id,
                     RunStatus.INTERRUPTED,
@@ -303,13 +301,14 @@ class SyncSession:
                     error="the run was interrupted; the next run recovers it",
                 )
                 raise
-            counts = self._counts(plan, tally, client.stats.calls - calls_before)
-            record = self.store.finish_run(run.id, status, counts, api=plan.api, error=error)
+            counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
+            api = plan.api if plan else None
+            record = self.store.finish_run(run.id, status, counts, api=api, error=error)
             result = RunResult(
                 run_id=run.id,
                 sync=name,
                 status=record.status.value,
-                api=plan.api,
+                api=api,
                 counts=counts,
                 rejected_by_code=dict(tally.codes.most_common()),
                 duration_s=time.monotonic() - started,
@@ -323,17 +322,54 @@ class SyncSession:
             lock.release()
 
     @staticmethod
-    def _counts(plan: Plan | None, tally: _Tally, calls: int) -> RunCounts:
+    def _counts(diff: DiffResult | None, plan: Plan | None, tally: _Tally, calls: int) -> RunCounts:
+        c = diff.counts if diff is not None else None
         return RunCounts(
-            rows_read=plan.rows_read if plan else 0,
-            new=plan.new if plan else 0,
-            changed=plan.changed if plan else 0,
-            unchanged=plan.unchanged if plan else 0,
+            rows_read=c.rows if c else 0,
+            new=c.new if c else 0,
+            changed=c.changed if c else 0,
+            unchanged=c.unchanged if c else 0,
             created=tally.created,
             updated=tally.updated,
             rejected=tally.rejected,
             api_calls=calls,
         )
+
+    def _load(
+        self,
+        client: SalesforceClient,
+        resolved: ResolvedSync,
+        run_id: int,
+        diff: DiffResult,
+        plan: Plan,
+        tally: _Tally,
+        options: RunOptions,
+    ) -> LoadStats:
+        """Store refused rows, send the rest; every outcome is stored as soon as it is known."""
+
+        def sink(table: pa.Table, job_id: str | None) -> None:
+            self.store.record_results(run_id, table, collected_job_id=job_id)
+            tally.add(table)
+            _emit(options, "sent", rows=table.num_rows, total=plan.to_send)
+
+        refused = plan.refused_rows()
+        if refused.num_rows:
+            sink(refused, None)
+        if not plan.to_send:
+            return LoadStats()
+        if plan.api == "bulk":
+            return load_bulk(
+                client,
+                plan.target,
+                plan.rows(),
+                sink,
+                store=self.store,
+                run_id=run_id,
+                work_dir=diff.work_dir / "bulk",
+                max_bytes=resolved.destination.settings.bulk_max_bytes,
+            )
+        load_rest(client, plan.target, plan.rows(), sink)
+        return LoadStats()
 
 
 __all__ = ["Progress", "RunOptions", "RunResult", "SalesforceError", "SyncSession"]
