@@ -1,0 +1,341 @@
+"""Conformance cases as data: every ``cases/*.yaml`` runs against a fresh emulated org, through REST and Bulk.
+
+A case is a warehouse table (typed columns and rows), one sync (object, mode, object id, mappings) and a
+sequence of steps. After every ``run`` step the org is read back from the emulator (SOQL on the record
+engine) and compared field by field with what the case expects; the run's counts, rejections by error
+code and per-row results are checked too. Each case runs once per API (``apis``, default both) on its own
+org, warehouse and state store, and the org states of the two runs must be identical after every step.
+
+Case file keys (see the cases for examples)::
+
+    description: what the case proves
+    org: {...}                 # optional org-file additions (docs/emulator-org-file.md), e.g. custom fields
+    apis: [rest, bulk]         # default: both, compared with each other after every run
+    model:
+      kind: user | custom
+      primary_key: id
+      columns: {id: INTEGER, email: VARCHAR, ...}   # DuckDB types, in order
+      rows: [[1, a@x.com], ...]                      # or mappings column -> value
+    sync: {object: Contact, mode: upsert, object_id: {...}, mappings: {...}}   # project-file sync keys
+    steps:
+      - seed: {object: Contact, records: {ann: {LastName: Lee}}}   # straight into the org; ${id:ann} = its Id
+      - edit: {object: Contact, records: [{Id: "${id:ann}", Phone: "555"}]}   # a hand edit in the org
+      - edit: {object: Contact, where: "Email = 'a@x.com'", set: {Phone: "555"}}   # the same, found by SOQL
+      - sql: UPDATE rows SET email = NULL WHERE id = 1           # one statement or a list
+      - run: {full_resync: false}                                # RunOptions; api comes from `apis`
+        expect:
+          status: succeeded
+          counts: {new: 1, changed: 0, unchanged: 0, created: 1, updated: 0, rejected: 0, api_calls: 0}
+          rejected: {NOT_FOUND: 1}            # exactly these codes (omitted: none rejected)
+          rows: {"1": created, "2": NOT_FOUND} # per-row results by primary key: operation or error code
+          org:                                  # one query or a list; records compared in order
+            soql: SELECT External_Id__c, Email FROM Contact ORDER BY External_Id__c
+            records: [{External_Id__c: c1, Email: null}]
+          - {soql: SELECT COUNT() FROM Contact, count: 1}   # total size only
+
+``api_calls: 0`` also checks the emulator's own usage counter did not move during the run.
+Values in ``rows``, SQL and seeded records may use ``${id:label}`` for the Id of a seeded record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+
+from sfsync.config import load_project
+from sfsync.emulator.app import create_app
+from sfsync.errors import ConfigError
+from sfsync.emulator.schema import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD, DEFAULT_USERNAME
+from sfsync.state import StateStore
+from sfsync.sync.engine import RunOptions, RunResult, SyncSession
+from tests.plugins.emulator import InProcessEmulator
+
+CASES_DIR = Path(__file__).parent / "cases"
+CASE_FILES = sorted(CASES_DIR.glob("*.yaml"))
+TABLE = "rows"
+SYNC = "case"
+#: Audit fields the org stamps itself: they differ between two orgs and are never compared.
+AUDIT_FIELDS = {"CreatedDate", "LastModifiedDate", "SystemModstamp", "LastViewedDate", "LastReferencedDate"}
+_REF = re.compile(r"\$\{id:([A-Za-z0-9_]+)\}")
+_KNOWN_CASE_KEYS = {"description", "org", "apis", "model", "sync", "steps"}
+_KNOWN_EXPECT_KEYS = {"status", "counts", "rejected", "rows", "org"}
+
+
+def _expand(value: Any, ids: dict[str, str]) -> Any:
+    """Replace ``${id:label}`` by the seeded record's Id, in strings, lists and mappings."""
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            if m.group(1) not in ids:
+                raise AssertionError(f"${{id:{m.group(1)}}} names no seeded record (seeded: {sorted(ids)})")
+            return ids[m.group(1)]
+
+        return _REF.sub(sub, value)
+    if isinstance(value, list):
+        return [_expand(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v, ids) for k, v in value.items()}
+    return value
+
+
+def _normal(value: Any) -> Any:
+    """Expected values from YAML in the org's JSON form (YAML may parse dates; numbers compare as numbers)."""
+    if isinstance(value, dt.datetime):
+        utc = value.astimezone(dt.UTC) if value.tzinfo else value
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return float(value)
+    return value
+
+
+def _plain(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: _normal(v) for k, v in record.items() if k != "attributes"}
+
+
+@dataclass
+class CaseRun:
+    """One case on one API: its own org, warehouse, project and state store."""
+
+    case: dict[str, Any]
+    api: str
+    root: Path
+    emulator: InProcessEmulator = field(init=False)
+    session: SyncSession = field(init=False)
+    ids: dict[str, str] = field(default_factory=dict)
+    states: list[list[tuple[Any, ...]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True)
+        org_file = None
+        if self.case.get("org"):
+            org_file = self.root / "org.yaml"
+            org_file.write_text(yaml.safe_dump(self.case["org"]))
+        self.emulator = InProcessEmulator(create_app(org_file=str(org_file) if org_file else None))
+        self.object = self.case["sync"]["object"]
+
+    # ---- set up -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        model = self.case["model"]
+        columns: dict[str, str] = model["columns"]
+        with duckdb.connect(str(self.root / "wh.duckdb")) as con:
+            con.execute(f"CREATE TABLE {TABLE} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+        self._write_project(model)
+        self.session = SyncSession(
+            load_project(self.root / "sfsync.yml", environ={"SF_SECRET": DEFAULT_CLIENT_SECRET, "SF_PASSWORD": DEFAULT_PASSWORD}),
+            StateStore.open(self.root / ".sfsync"),
+            transport=self.emulator.transport,
+        )
+
+    def insert_rows(self) -> None:
+        model = self.case["model"]
+        names = list(model["columns"])
+        rows = [
+            [r.get(c) for c in names] if isinstance(r, dict) else list(r)
+            for r in _expand(model.get("rows") or [], self.ids)
+        ]
+        if rows:
+            with duckdb.connect(str(self.root / "wh.duckdb")) as con:
+                marks = ", ".join("?" for _ in names)
+                con.executemany(f"INSERT INTO {TABLE} VALUES ({marks})", rows)
+
+    def _write_project(self, model: dict[str, Any]) -> None:
+        sync = dict(self.case["sync"])
+        sync.update({"from": "model", "to": "org", "api": self.api})
+        project = {
+            "version": 1,
+            "sources": {"wh": {"type": "duckdb", "path": "wh.duckdb"}},
+            "models": {
+                "model": {
+                    "source": "wh",
+                    "kind": model["kind"],
+                    "primary_key": model["primary_key"],
+                    "table": TABLE,
+                }
+            },
+            "destinations": {
+                "org": {
+                    "type": "salesforce",
+                    "login_url": self.emulator.base_url,
+                    "auth": {
+                        "flow": "password",
+                        "client_id": DEFAULT_CLIENT_ID,
+                        "client_secret": "${SF_SECRET}",
+                        "username": DEFAULT_USERNAME,
+                        "password": "${SF_PASSWORD}",
+                    },
+                    # poll Bulk jobs quickly: the emulator finishes them in milliseconds
+                    "settings": {"bulk_poll_seconds": 0.05},
+                }
+            },
+            "syncs": {SYNC: sync},
+        }
+        (self.root / "sfsync.yml").write_text(yaml.safe_dump(project, sort_keys=False, allow_unicode=True))
+
+    def close(self) -> None:
+        if hasattr(self, "session"):
+            self.session.close()
+            self.session.store.close()
+        self.emulator.close()
+
+    # ---- steps ------------------------------------------------------------------------------------
+    def seed(self, spec: dict[str, Any]) -> None:
+        labels = list(spec["records"])
+        records = [_expand(spec["records"][k], self.ids) for k in labels]
+        results = self.emulator.org.create(spec["object"], records)
+        for label, res in zip(labels, results, strict=True):
+            assert res.success, f"seeding {spec['object']} record {label!r} failed: {res}"
+            assert res.id is not None
+            self.ids[label] = res.id
+
+    def edit(self, spec: dict[str, Any]) -> None:
+        """Someone changes records in Salesforce by hand (by Id)."""
+        if "where" in spec:
+            soql = f"SELECT Id FROM {spec['object']} WHERE {_expand(spec['where'], self.ids)}"
+            found = [r["Id"] for r in self.emulator.org.query(soql).records]
+            assert found, f"edit: no {spec['object']} record matches {spec['where']}"
+            records = [{"Id": i, **_expand(spec["set"], self.ids)} for i in found]
+        else:
+            records = _expand(spec["records"], self.ids)
+        for res in self.emulator.org.update(records, obj=spec["object"]):
+            assert res.success, f"editing {spec['object']} record {res.id} failed: {res}"
+
+    def sql(self, statements: str | list[str]) -> None:
+        with duckdb.connect(str(self.root / "wh.duckdb")) as con:
+            for s in [statements] if isinstance(statements, str) else statements:
+                con.execute(_expand(s, self.ids))
+
+    def run(self, options: dict[str, Any], expect: dict[str, Any], where: str) -> None:
+        unknown = set(expect) - _KNOWN_EXPECT_KEYS
+        assert not unknown, f"{where}: unknown expect keys {sorted(unknown)}"
+        usage_before = self.emulator.usage()
+        try:
+            result = self.session.run(SYNC, RunOptions(api=self.api, **options))
+        except ConfigError as e:
+            raise AssertionError(f"{where}: {e}: {e.problems}") from e
+        usage = self.emulator.usage() - usage_before
+        self._check_result(result, usage, expect, where)
+        queries = expect.get("org") or []
+        for i, q in enumerate([queries] if isinstance(queries, dict) else queries):
+            res = self.emulator.org.query(_expand(q["soql"], self.ids))
+            if "count" in q:
+                assert res.total_size == q["count"], (
+                    f"{where}: org query {i} counted {res.total_size} records, expected {q['count']}"
+                )
+            got = [_plain(r) for r in res.records]
+            want = [_plain(r) for r in _expand(q.get("records") or [], self.ids)]
+            assert len(got) == len(want), f"{where}: org query {i} gave {len(got)} records, expected {len(want)}"
+            for n, (g, w) in enumerate(zip(got, want, strict=True)):
+                for name, value in w.items():
+                    assert name in g, f"{where}: org query {i} record {n} has no field {name} (query it)"
+                    assert g[name] == value, (
+                        f"{where}: org query {i} record {n} field {name}: org has {g[name]!r}, expected {value!r}"
+                    )
+        self.states.append(self.org_state())
+
+    def _check_result(self, result: RunResult, usage: int, expect: dict[str, Any], where: str) -> None:
+        assert result.status == expect.get("status", "succeeded"), f"{where}: run ended {result.status}: {result}"
+        counts = dict(expect.get("counts") or {})
+        for name, value in counts.items():
+            got = getattr(result.counts, name)
+            assert got == value, f"{where}: counts.{name} = {got}, expected {value} ({result.counts})"
+        if counts.get("api_calls") == 0:
+            assert usage == 0, f"{where}: the emulator counted {usage} API calls, expected none"
+        assert result.rejected_by_code == dict(expect.get("rejected") or {}), (
+            f"{where}: rejected by code {result.rejected_by_code}, expected {expect.get('rejected') or {}}"
+        )
+        want_rows = {str(k): v for k, v in (expect.get("rows") or {}).items()}
+        if want_rows:
+            stored = {r.primary_key: r for r in self.session.store.row_results(result.run_id)}
+            for pk, outcome in want_rows.items():
+                assert pk in stored, f"{where}: no row result for primary key {pk} (have {sorted(stored)})"
+                r = stored[pk]
+                got = r.operation if r.success else r.error_code
+                assert got == outcome, f"{where}: row {pk} ended {got} ({r.message}), expected {outcome}"
+                assert r.success or r.message, f"{where}: row {pk} was rejected without a message"
+                if r.success:
+                    assert r.record_id, f"{where}: row {pk} was accepted without a record id"
+
+    def org_state(self) -> list[tuple[Any, ...]]:
+        """Every record of the synced object, all written fields except Id, in a canonical order."""
+        obj = self.emulator.config.object(self.object)
+        assert obj is not None
+        names = [
+            f.name
+            for f in obj.fields.values()
+            if (f.createable or f.updateable) and f.name not in AUDIT_FIELDS and f.type not in ("address", "location")
+        ]
+        rows = self.emulator.org.query(f"SELECT {', '.join(names)} FROM {self.object}").records
+        return sorted(
+            (tuple(sorted((k, repr(v)) for k, v in _plain(r).items())) for r in rows),
+        )
+
+
+def _steps(case: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for i, step in enumerate(case["steps"], start=1):
+        yield i, step
+
+
+def _play(case: dict[str, Any], api: str, root: Path, name: str) -> CaseRun:
+    cr = CaseRun(case, api, root)
+    try:
+        cr.start()
+        started = False
+        for i, step in _steps(case):
+            where = f"{name} [{api}] step {i}"
+            if not started and "seed" not in step:
+                cr.insert_rows()
+                started = True
+            if "seed" in step:
+                cr.seed(step["seed"])
+            elif "edit" in step:
+                cr.edit(step["edit"])
+            elif "sql" in step:
+                cr.sql(step["sql"])
+            elif "run" in step:
+                cr.run(step.get("run") or {}, step.get("expect") or {}, where)
+            else:
+                raise AssertionError(f"{where}: a step is one of seed, edit, sql, run; got {sorted(step)}")
+    finally:
+        cr.close()
+    return cr
+
+
+def _load(path: Path) -> dict[str, Any]:
+    case: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    unknown = set(case) - _KNOWN_CASE_KEYS
+    assert not unknown, f"{path.name}: unknown keys {sorted(unknown)}"
+    return case
+
+
+def test_cases_exist() -> None:
+    assert len(CASE_FILES) >= 10, f"conformance cases missing from {CASES_DIR}"
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
+def test_case(path: Path, tmp_path: Path) -> None:
+    case = _load(path)
+    apis = case.get("apis") or ["rest", "bulk"]
+    runs = [_play(case, api, tmp_path / api, path.stem) for api in apis]
+    first = runs[0]
+    assert first.states, f"{path.stem}: the case has no run step"
+    for other in runs[1:]:
+        for i, (a, b) in enumerate(zip(first.states, other.states, strict=True), start=1):
+            only_a = sorted(set(a) - set(b))[:3]
+            only_b = sorted(set(b) - set(a))[:3]
+            assert a == b, (
+                f"{path.stem}: after run {i} the org differs between {first.api} and {other.api}:"
+                f" only via {first.api}: {only_a}; only via {other.api}: {only_b}"
+            )
