@@ -1,0 +1,215 @@
+"""The JSON shapes of the HTTP API (they also document it in the OpenAPI schema). No secrets in any."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SYNC_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]{0,99}$"
+
+SyncState = Literal["healthy", "warning", "failing", "paused", "never run", "running"]
+
+
+class DestinationOut(BaseModel):
+    name: str
+    type: str
+    login_url: str | None = None
+    instance_url: str | None = None
+    auth_flow: str
+    username: str | None = None
+    api_version: str
+
+
+class ConnectionTestOut(BaseModel):
+    destination: str
+    ok: bool
+    error: str | None = None
+    objects: int = 0
+
+
+class ObjectOut(BaseModel):
+    name: str
+    label: str
+    custom: bool
+    createable: bool
+    updateable: bool
+
+
+class FieldOut(BaseModel):
+    name: str
+    label: str
+    type: str
+    createable: bool
+    updateable: bool
+    external_id: bool
+    id_lookup: bool
+    required_on_create: bool
+    reference_to: list[str] = Field(default_factory=list)
+
+
+class ObjectFieldsOut(BaseModel):
+    destination: str
+    object: str
+    fields: list[FieldOut]
+
+
+class ModelOut(BaseModel):
+    name: str
+    kind: Literal["model", "segment"]
+    model_kind: str
+    source: str
+    primary_key: str
+    model: str | None = None
+    where: str | None = None
+    sql: str | None = None
+    table: str | None = None
+
+
+class ColumnOut(BaseModel):
+    name: str
+    type: str
+
+
+class PreviewOut(BaseModel):
+    name: str
+    columns: list[ColumnOut]
+    rows: list[list[Any]]
+    row_count: int
+
+
+class RunOut(BaseModel):
+    id: int
+    sync: str
+    trigger: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    api: str | None
+    error: str | None
+    rows_read: int
+    new: int
+    changed: int
+    unchanged: int
+    created: int
+    updated: int
+    rejected: int
+    api_calls: int
+
+
+class SyncSummaryOut(BaseModel):
+    name: str
+    from_: str = Field(serialization_alias="from")
+    to: str
+    object: str
+    mode: str
+    state: SyncState
+    paused: bool
+    pause_cause: str | None = None
+    schedule: str
+    next_run: datetime | None = None
+    last_run: RunOut | None = None
+
+
+class SyncDetailOut(SyncSummaryOut):
+    config: dict[str, Any]
+    runs: list[RunOut]
+
+
+class ObjectIdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    column: str = Field(min_length=1)
+    field: str = Field(min_length=1)
+
+
+class SyncIn(BaseModel):
+    """A sync as the API creates or replaces it (the same keys as ``syncs.<name>`` in ``sfsync.yml``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: str = Field(alias="from", min_length=1)
+    to: str = Field(min_length=1)
+    object: str = Field(min_length=1)
+    mode: Literal["insert", "update", "upsert"]
+    object_id: ObjectIdIn | None = None
+    mappings: dict[str, str] = Field(min_length=1)
+    api: Literal["auto", "rest", "bulk"] = "auto"
+    schedule: dict[str, Any] | str | None = None
+    warnings: dict[str, Any] | None = None
+    description: str | None = None
+
+    def to_yaml_data(self) -> dict[str, Any]:
+        """The entry as written to the project file (defaults left out, key order as documented)."""
+        data: dict[str, Any] = {"from": self.from_, "to": self.to, "object": self.object, "mode": self.mode}
+        if self.object_id is not None:
+            data["object_id"] = {"column": self.object_id.column, "field": self.object_id.field}
+        data["mappings"] = dict(self.mappings)
+        if self.api != "auto":
+            data["api"] = self.api
+        if self.schedule is not None:
+            data["schedule"] = self.schedule
+        if self.warnings:
+            data["warnings"] = self.warnings
+        if self.description:
+            data["description"] = self.description
+        return data
+
+
+class ProblemOut(BaseModel):
+    message: str
+    path: str | None = None
+    line: int | None = None
+    hint: str | None = None
+    column: str | None = None
+    field: str | None = None
+
+
+class RefusedOut(BaseModel):
+    detail: str
+    problems: list[ProblemOut]
+
+
+class SavedOut(BaseModel):
+    sync: str
+    created: bool
+    file: str
+
+
+class RejectedRowOut(BaseModel):
+    primary_key: str
+    operation: str
+    error_code: str | None
+    message: str | None
+    fields: list[str]
+
+
+class RunDetailOut(RunOut):
+    rejected_by_code: dict[str, int]
+    rejected_rows: list[RejectedRowOut]
+    code: str | None = None
+    offset: int = 0
+    limit: int = 0
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: Literal["run", "plan"]
+    sync: str
+    state: Literal["queued", "running", "done", "failed"]
+    started_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None
+    run_id: int | None = None
+    result: dict[str, Any] | None = None
+
+
+class PauseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cause: str | None = Field(default=None, max_length=500)
+
+
+class SyncStatusOut(BaseModel):
+    sync: str
+    paused: bool
+    pause_cause: str | None = None

@@ -1,0 +1,158 @@
+"""Saving a sync from the UI into ``sfsync.yml``: validate first, then a round-trip edit.
+
+The file is edited with ruamel.yaml's round-trip mode, so comments, key order and quoting elsewhere stay
+as the user wrote them; an existing sync keeps its position and the comments of keys that did not change.
+Nothing is written unless the whole project, with the new entry, loads and the sync passes mapping
+validation against the org's describe and the model's columns.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from sfsync.config import Project, ProjectFileError, parse_project
+from sfsync.errors import ConfigError
+from sfsync.sources.types import LogicalType
+from sfsync.web.schemas import ProblemOut
+
+
+class SyncRefused(ConfigError):
+    """The sync was not saved; ``items`` says why (each with the key or column/field involved)."""
+
+    def __init__(self, message: str, items: list[ProblemOut]) -> None:
+        super().__init__(message, problems=[p.message for p in items])
+        self.items = items
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.width = 110
+    y.indent(mapping=2, sequence=4, offset=2)
+    return y
+
+
+def _to_node(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        node = CommentedMap()
+        for k, v in value.items():
+            node[k] = _to_node(v)
+        return node
+    if isinstance(value, list):
+        return [_to_node(v) for v in value]
+    return value
+
+
+def edited_text(text: str, name: str, entry: Mapping[str, Any], *, create: bool) -> str:
+    """``text`` with ``syncs.<name>`` set to ``entry`` (in place when it exists), as YAML text."""
+    y = _yaml()
+    doc = y.load(text)
+    if not isinstance(doc, CommentedMap):
+        raise SyncRefused(
+            "the project file is not a mapping", [ProblemOut(message="the project file must be a mapping")]
+        )
+    syncs = doc.get("syncs")
+    if syncs is None:
+        syncs = doc["syncs"] = CommentedMap()
+    exists = name in syncs
+    if create and exists:
+        raise SyncRefused(
+            f"a sync named {name!r} already exists",
+            [ProblemOut(message=f"sync {name!r} already exists: pick another name or edit it", path="name")],
+        )
+    if not create and not exists:
+        raise SyncRefused(
+            f"there is no sync {name!r}",
+            [ProblemOut(message=f"there is no sync {name!r} to edit", path="name")],
+        )
+    current = syncs.get(name)
+    if isinstance(current, CommentedMap):
+        for key in [k for k in current if k not in entry]:
+            del current[key]
+        for key, value in entry.items():
+            if current.get(key) != value:
+                current[key] = _to_node(value)
+    else:
+        syncs[name] = _to_node(entry)
+    out = io.StringIO()
+    y.dump(doc, out)
+    return out.getvalue()
+
+
+def check_text(text: str, file: Path) -> Project:
+    """Load the edited text as the project (every problem of the file becomes a refusal reason)."""
+    try:
+        project = parse_project(text, file=str(file), project_dir=file.parent.resolve())
+    except ProjectFileError as exc:
+        items = [
+            ProblemOut(message=p.message, path=p.path or None, line=p.line)
+            for p in getattr(exc, "details", [])
+        ] or [ProblemOut(message=str(exc))]
+        raise SyncRefused("the project file would not load with this sync", items) from exc
+    project._path = file.resolve()
+    return project
+
+
+def write_atomic(file: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        if file.exists():
+            os.chmod(tmp, file.stat().st_mode & 0o777)
+        os.replace(tmp, file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+Validator = Callable[[Project, str], tuple[Mapping[str, Any], Mapping[str, LogicalType]]]
+"""(project, sync name) → (the object's describe JSON, the model's columns): reaches org and warehouse."""
+
+
+def save_sync(
+    file: Path, name: str, entry: Mapping[str, Any], *, create: bool, org_and_columns: Validator
+) -> Project:
+    """Validate ``entry`` as ``syncs.<name>`` and write the project file; raise SyncRefused otherwise."""
+    from sfsync.sync.validate import validate_sync
+
+    text = file.read_text(encoding="utf-8")
+    new_text = edited_text(text, name, entry, create=create)
+    project = check_text(new_text, file)
+    try:
+        describe, columns = org_and_columns(project, name)
+    except ConfigError as exc:
+        raise SyncRefused(
+            "the sync could not be checked against the org and the model",
+            [ProblemOut(message=p, hint=exc.hint) for p in exc.problems],
+        ) from exc
+    except Exception as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        raise SyncRefused(
+            "the sync could not be checked against the org and the model",
+            [ProblemOut(message=message, hint=getattr(exc, "hint", None))],
+        ) from exc
+    problems = validate_sync(project, name, describe, columns)
+    if problems:
+        raise SyncRefused(
+            f"sync {name!r} was not saved: {len(problems)} problem(s)",
+            [ProblemOut(message=p.message, hint=p.hint, column=p.column, field=p.field) for p in problems],
+        )
+    if file.read_text(encoding="utf-8") != text:
+        raise SyncRefused(
+            "the project file changed while the sync was being checked",
+            [ProblemOut(message="sfsync.yml changed on disk meanwhile: reload the page and save again")],
+        )
+    write_atomic(file, new_text)
+    return project
+
+
+__all__ = ["SyncRefused", "check_text", "edited_text", "save_sync", "write_atomic"]
