@@ -16,8 +16,10 @@ from typing import Any
 from sfsync.emulator import ids
 from sfsync.emulator.model import FieldDef
 from sfsync.emulator.results import ColumnInfo, OrgError, QueryResult
+from sfsync.emulator.soql_dates import date_range, range_sql
 from sfsync.emulator.soql_parse import (
     BoolOp,
+    Compare,
     Cond,
     FieldRef,
     InList,
@@ -195,6 +197,8 @@ class _Compiler:
         if c.op == "LIKE":
             self.params.append(c.value.value)
             return f"{col} LIKE ? ESCAPE '\\'"
+        if c.value.kind == "dateliteral":
+            return self.date_literal(col, r.codec.field, c)
         value = self.value(r.codec.field, c.value)
         if value is None:
             if c.op not in ("=", "!="):
@@ -204,6 +208,23 @@ class _Compiler:
             return f"{col} IS NULL" if c.op == "=" else f"{col} IS NOT NULL"
         self.params.append(value)
         return f"{col} IS NOT ?" if c.op == "!=" else f"{col} {c.op} ?"
+
+    def date_literal(self, col: str, fd: FieldDef, c: Compare) -> str:
+        bounds = date_range(c.value.value)
+        if fd.type not in ("date", "datetime") or bounds is None:
+            raise query_error(
+                "INVALID_FIELD",
+                self.q.text,
+                c.value.pos,
+                f"value of filter criterion for field '{fd.name}' must be of type {fd.type} "
+                "and should not be a date literal",
+            )
+        start, end = (d.isoformat() for d in bounds)
+        if fd.type == "datetime":
+            start, end = f"{start}T00:00:00.000+0000", f"{end}T00:00:00.000+0000"
+        sql, params = range_sql(col, c.op, start, end)
+        self.params.extend(params)
+        return sql
 
     def value(self, fd: FieldDef, lit: Literal) -> Any:
         """The stored form of a literal compared with ``fd``, or the Salesforce error for a wrong type."""

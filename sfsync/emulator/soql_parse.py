@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sfsync.emulator.results import OrgError
+from sfsync.emulator.soql_dates import FIXED as DATE_LITERALS
+from sfsync.emulator.soql_dates import date_range
 
 _TOKEN = re.compile(
     r"""
@@ -21,6 +23,7 @@ _TOKEN = re.compile(
    |(?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2}))
    |(?P<date>\d{4}-\d{2}-\d{2})
    |(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))
+   |(?P<dateliteral>[A-Za-z_]+:\d+)
    |(?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
    |(?P<op><=|>=|!=|<>|=|<|>)
    |(?P<punct>[(),])
@@ -73,7 +76,7 @@ class FieldRef:
 
 @dataclass
 class Literal:
-    kind: str  # string number boolean null date datetime
+    kind: str  # string number boolean null date datetime dateliteral (TODAY, LAST_N_DAYS:7, ...)
     value: Any
     pos: int
     raw: str = ""  # string literals: text between the quotes, escapes undecoded (LIKE needs them)
@@ -345,6 +348,10 @@ class Parser:
             return Literal("number", number, tok.pos)
         if tok.kind in ("date", "datetime"):
             return Literal(tok.kind, tok.text, tok.pos)
+        if tok.kind == "dateliteral" or (tok.kind == "ident" and tok.upper in DATE_LITERALS):
+            if date_range(tok.text) is None:
+                raise query_error("MALFORMED_QUERY", self.soql, tok.pos, f"invalid date literal: {tok.text}")
+            return Literal("dateliteral", tok.upper, tok.pos)
         if tok.kind == "ident" and tok.upper in ("TRUE", "FALSE"):
             return Literal("boolean", tok.upper == "TRUE", tok.pos)
         if tok.kind == "ident" and tok.upper == "NULL":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from sfsync.emulator import soql as soql_module
 from sfsync.emulator.org import Org, OrgError
 from sfsync.emulator.schema import default_org
+from sfsync.emulator.soql_dates import date_range
 
 
 @pytest.fixture
@@ -289,3 +291,35 @@ def test_in_lookup_uses_the_external_id_index(org: Org) -> None:
         ("a", "b"),
     ).fetchall()
     assert any("External_Id__c" in str(row) for row in plan)
+
+
+def test_date_literals(org: Org) -> None:
+    today = datetime.now(UTC).date()
+    org.create(
+        "Contact",
+        [
+            {"LastName": "Recent", "Birthdate": (today - timedelta(days=3)).isoformat()},
+            {"LastName": "Future", "Birthdate": (today + timedelta(days=2)).isoformat()},
+        ],
+    )
+    assert names(org, "SELECT LastName FROM Contact WHERE Birthdate = LAST_N_DAYS:7") == ["Recent"]
+    assert names(org, "SELECT LastName FROM Contact WHERE Birthdate = NEXT_N_DAYS:7") == ["Future"]
+    assert names(org, "SELECT LastName FROM Contact WHERE Birthdate > TODAY") == ["Future"]
+    assert names(org, "SELECT LastName FROM Contact WHERE Birthdate < LAST_N_YEARS:40 ORDER BY LastName") == [
+        "Alpha"
+    ]
+    assert org.query("SELECT COUNT() FROM Contact WHERE CreatedDate = TODAY").total_size == 6
+    assert org.query("SELECT COUNT() FROM Contact WHERE CreatedDate = YESTERDAY").total_size == 0
+    assert org.query("SELECT COUNT() FROM Contact WHERE CreatedDate != TODAY").total_size == 0
+    assert query_error(org, "SELECT Id FROM Contact WHERE LastName = TODAY").code == "INVALID_FIELD"
+    assert query_error(org, "SELECT Id FROM Contact WHERE Birthdate = SOMEDAY:3").code == "MALFORMED_QUERY"
+
+
+def test_date_literal_ranges() -> None:
+    wed = date(2024, 2, 28)  # a Wednesday in a leap year
+    assert date_range("TODAY", wed) == (wed, date(2024, 2, 29))
+    assert date_range("this_week", wed) == (date(2024, 2, 25), date(2024, 3, 3))
+    assert date_range("LAST_MONTH", wed) == (date(2024, 1, 1), date(2024, 2, 1))
+    assert date_range("NEXT_N_MONTHS:11", wed) == (date(2024, 3, 1), date(2025, 2, 1))
+    assert date_range("N_DAYS_AGO:2", wed) == (date(2024, 2, 26), date(2024, 2, 27))
+    assert date_range("LAST_N_DAYS:x", wed) is None and date_range("SOMEDAY", wed) is None
