@@ -369,19 +369,11 @@ def create_job(call: Call) -> Response:
     return json_response(job.info(full=False))
 
 
-async def upload(call: Call) -> Response:
-    job = call.rt.ingest.get(call.param("job"))
-    if job.state != "Open" or job.uploaded:
-        raise OrgError(
-            400,
-            "INVALIDJOBSTATE",
-            f"Found multiple contents for job: <{job.id}>, please 'Close' / 'Abort' / 'Delete' the "
-            "current Job then create a new Job and make sure you only do 'PUT' once on a given Job.",
-        )
-    job.uploaded = True
+async def _spool_upload(call: Call, path: Path) -> int:
+    """Stream the request body to ``path``; the byte count (stops reading past MAX_UPLOAD_BYTES)."""
     size = 0
     buffer = bytearray()
-    with open(job.upload_path, "wb") as out:
+    with open(path, "wb") as out:
         async for chunk in call.request.stream():
             size += len(chunk)
             if size > MAX_UPLOAD_BYTES:
@@ -392,6 +384,24 @@ async def upload(call: Call) -> Response:
                 buffer.clear()
         if buffer:
             await run_in_threadpool(out.write, bytes(buffer))
+    return size
+
+
+async def upload(call: Call) -> Response:
+    job = call.rt.ingest.get(call.param("job"))
+    if job.state != "Open" or job.uploaded:
+        raise OrgError(
+            400,
+            "INVALIDJOBSTATE",
+            f"Found multiple contents for job: <{job.id}>, please 'Close' / 'Abort' / 'Delete' the "
+            "current Job then create a new Job and make sure you only do 'PUT' once on a given Job.",
+        )
+    job.uploaded = True  # no await since the check: a concurrent PUT sees it
+    try:
+        size = await _spool_upload(call, job.upload_path)
+    except BaseException:
+        job.uploaded = False  # the client went away mid-upload: let it upload again
+        raise
     if size > MAX_UPLOAD_BYTES:
         job.uploaded = False
         raise OrgError(

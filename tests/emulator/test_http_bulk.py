@@ -212,3 +212,18 @@ def test_query_job_pages_with_locator(sf: httpx.Client) -> None:
     assert pages == 3 and names == [f"A{i:03d}" for i in range(25)]
     bad = sf.post(Q, json={"operation": "query", "query": "SELECT Nope FROM Account"})
     assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALID_FIELD"
+
+
+def test_an_upload_over_the_size_limit_is_refused_and_can_be_retried(
+    sf: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sfsync.emulator import bulk
+
+    monkeypatch.setattr(bulk, "MAX_UPLOAD_BYTES", 64)
+    job = sf.post(J, json={"object": "Account", "operation": "insert"}).json()
+    url = f"{J}/{job['id']}/batches"
+    big = sf.put(url, content=b"Name\n" + b"x" * 100 + b"\n", headers={"Content-Type": "text/csv"})
+    assert big.status_code == 400 and big.json()[0]["errorCode"] == "EXCEEDED_QUOTA"
+    assert sf.put(url, content=b"Name\nsmall\n", headers={"Content-Type": "text/csv"}).status_code == 201
+    sf.patch(f"{J}/{job['id']}", json={"state": "UploadComplete"})
+    assert wait(sf, f"{J}/{job['id']}")["numberRecordsProcessed"] == 1
