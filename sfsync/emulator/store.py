@@ -1,10 +1,10 @@
 """SQLite storage of an emulated org: one table per object, one column per field, the 18-char Id as key.
 
 Tables are named after the object's API name; ``IsDeleted`` always exists (soft delete). Text columns
-compare case-insensitively (``COLLATE NOCASE``) unless the field is caseSensitive, like SOQL. Unique and
-external-id fields and reference fields are indexed. A compound ``Name`` of objects with FirstName and
-LastName (Contact, Lead, User) is a generated column. Id and autonumber sequences live in
-``_sfsync_seq`` so a reopened org keeps minting fresh values.
+compare case-insensitively (``COLLATE NOCASE``) unless the field is caseSensitive, like SOQL. Unique,
+external-id and reference fields are indexed. Derived read-only fields (compound ``Name`` of objects with
+FirstName and LastName, Contract.EndDate, Case.IsClosed) are generated columns. Id and autonumber
+sequences live in ``_sfsync_seq`` so a reopened org keeps minting fresh values.
 
 One connection (``check_same_thread=False``) guarded by ``lock``; files use WAL.
 """
@@ -117,9 +117,29 @@ def _indexed(fd: FieldDef) -> bool:
     return fd.unique or fd.external_id or fd.id_lookup or fd.type == "reference"
 
 
-def _compound_name(obj: SObjectDef) -> bool:
+#: Read-only fields the org derives from others, as SQL over the same row: (object, field) → expression.
+#: They are virtual generated columns: always consistent, free to write, computed when read.
+DERIVED_FIELDS: dict[tuple[str, str], str] = {
+    ("Contract", "EndDate"): (
+        'CASE WHEN "StartDate" IS NOT NULL AND "ContractTerm" IS NOT NULL '
+        "THEN date(\"StartDate\", '+' || \"ContractTerm\" || ' months', '-1 day') END"
+    ),
+    ("Case", "IsClosed"): "coalesce(\"Status\" = 'Closed', 0)",
+}
+_COMPOUND_NAME = "trim(coalesce(\"FirstName\", '') || ' ' || coalesce(\"LastName\", ''))"
+
+
+def _formulas(obj: SObjectDef) -> dict[str, str]:
+    """Lower field name → SQL expression of the read-only fields derived from other fields of the row."""
+    out = {}
     name = obj.fields.get("Name")
-    return name is not None and not name.createable and "FirstName" in obj.fields and "LastName" in obj.fields
+    if name is not None and not name.createable and "FirstName" in obj.fields and "LastName" in obj.fields:
+        out["name"] = _COMPOUND_NAME  # Contact, Lead, User: "First Last"
+    for (obj_name, field_name), expr in DERIVED_FIELDS.items():
+        fd = obj.fields.get(field_name)
+        if obj_name == obj.name and fd is not None and not fd.createable and not fd.updateable:
+            out[field_name.lower()] = expr
+    return out
 
 
 class Store:
@@ -170,8 +190,8 @@ class Store:
     # ---- schema ----------------------------------------------------------------------------------
     def _ensure_table(self, obj: SObjectDef, prefixes: dict[str, str]) -> Table:
         codecs = {f.name.lower(): Codec(f, prefixes) for f in obj.fields.values()}
-        compound = _compound_name(obj)
-        generated = {"name"} if compound else set()
+        formulas = _formulas(obj)
+        generated = set(formulas)
         stored = [f for f in obj.fields.values() if codecs[f.name.lower()].stored]
         id_field = obj.fields.get("Id") or FieldDef(
             "Id", "id", nillable=False, createable=False, updateable=False
@@ -202,10 +222,7 @@ class Store:
             elif low == "isdeleted":
                 col = '"IsDeleted" INTEGER NOT NULL DEFAULT 0'
             elif low in generated:
-                col = (
-                    f"{quote(f.name)} TEXT COLLATE NOCASE GENERATED ALWAYS AS "
-                    "(trim(coalesce(\"FirstName\", '') || ' ' || coalesce(\"LastName\", ''))) VIRTUAL"
-                )
+                col = f"{quote(f.name)} {sql_type(f)} GENERATED ALWAYS AS ({formulas[low]}) VIRTUAL"
             else:
                 col = f"{quote(f.name)} {sql_type(f)}"
             if not existing:

@@ -268,7 +268,7 @@ class Writer:
                 if f.default_value is not None and f.name.lower() not in table.generated
             }
             for f in table.stored:
-                if f.type == "boolean" and f.name not in defaults:
+                if f.type == "boolean" and f.name not in defaults and f.name.lower() not in table.generated:
                     defaults[f.name] = 0  # checkboxes are never null
             self._defaults[table.name] = defaults
         return defaults
@@ -276,7 +276,9 @@ class Writer:
     def _defaults_and_required(self, table: Table, items: list[Pending]) -> None:
         """Check required fields of new records, counting the defaults ``apply`` will fill in."""
         defaults = self.create_defaults(table)
-        booleans = [f.name for f in table.stored if f.type == "boolean"]
+        booleans = [
+            f.name for f in table.stored if f.type == "boolean" and f.name.lower() not in table.generated
+        ]
         required = [
             f.name
             for f in table.stored

@@ -423,3 +423,20 @@ def test_concurrent_writers_and_readers_share_one_org(tmp_path: Path) -> None:
     got = rows(shared, "SELECT Id FROM Contact")
     assert len(got) == 40 and len({r["Id"] for r in got}) == 40
     shared.close()
+
+
+def test_derived_fields_follow_their_sources(org: Org) -> None:
+    account = one(org.create("Account", [{"Name": "A"}])).id
+    contract = one(
+        org.create("Contract", [{"AccountId": account, "StartDate": "2024-01-15", "ContractTerm": 12}])
+    )
+    assert contract.success, contract
+    assert org.get("Contract", str(contract.id), ["EndDate"])["EndDate"] == "2025-01-14"
+    case = one(org.create("Case", [{"Subject": "s"}])).id
+    assert org.get("Case", str(case), ["IsClosed", "Status"]) == {
+        **org.get("Case", str(case), ["IsClosed"]),
+        "IsClosed": False,
+        "Status": "New",
+    }
+    assert one(org.update([{"Id": case, "Status": "Closed"}])).success
+    assert rows(org, "SELECT Id FROM Case WHERE IsClosed = true")[0]["Id"] == case
