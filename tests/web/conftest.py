@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sfsync.web import UiSettings, create_app
+from tests.plugins.emulator import InProcessEmulator
 
 TOKEN = "test-ui-token-0123456789"
 
@@ -73,12 +74,12 @@ def write_project(directory: Path, login_url: str) -> Path:
 
 
 @pytest.fixture
-def project_file(tmp_path: Path, emulator: object) -> Path:
+def project_file(tmp_path: Path, emulator: InProcessEmulator) -> Path:
     return write_project(tmp_path / "project", emulator.base_url)
 
 
 @pytest.fixture
-def ui_app(project_file: Path, emulator: object) -> Iterator[TestClient]:
+def ui_app(project_file: Path, emulator: InProcessEmulator) -> Iterator[TestClient]:
     transport: httpx.BaseTransport = emulator.transport
     app = create_app(UiSettings(project_file=project_file, token=TOKEN, transport=transport, poll_ms=100))
     with TestClient(app) as client:

@@ -296,7 +296,7 @@ def test_unauthenticated_requests_are_refused(ui_app: TestClient, method: str, p
 
 
 def csrf_of(html: str) -> str:
-    return html.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    return html.split('<meta name="csrf-token" content="', 1)[1].split('"', 1)[0]
 
 
 def login(client: TestClient, token: str = TOKEN, target: str = "/syncs") -> Any:
