@@ -33,7 +33,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for
 def fail(error: SfsyncError) -> NoReturn:
     """Print one clear error (all problems of a ConfigError) and exit with its code."""
     problems = getattr(error, "problems", None)
-    if problems and len(problems) > 1:
+    if problems and problems != [error.message]:
         err_console.print(f"[bold red]error:[/] {error.message}", highlight=False)
         for p in problems:
             err_console.print(f"  - {p}", highlight=False, markup=False)

@@ -179,6 +179,24 @@ class SyncSession:
     def diff(self, resolved: ResolvedSync, needed: list[str], full_resync: bool) -> DiffResult:
         pk = resolved.model.primary_key
         with open_source(self.project, resolved.source_name) as source:
+            available = source.columns(query_for(self.project, resolved.sync.from_))
+            missing = [c for c in needed if c not in available]
+            if missing:
+                sync = resolved.sync
+                roles = {c: "mapped" for c in sync.mappings}
+                if sync.object_id is not None:
+                    roles[sync.object_id.column] = "object_id"
+                roles[pk] = "primary key"
+                raise ConfigError(
+                    f"sync `{resolved.name}` reads column(s) {', '.join(missing)} its model does not have;"
+                    " nothing was written",
+                    problems=[
+                        f"sync {resolved.name!r}, column {c!r}: {roles.get(c, 'mapped')} column {c!r} "
+                        f"is not a column of model {sync.from_!r}"
+                        for c in missing
+                    ],
+                    hint=f"the model's columns are: {', '.join(available)}",
+                )
             reader = source.read(query_for(self.project, resolved.sync.from_, needed))
             # the primary key is compared too when it is mapped to a field: the plan needs its send column
             mapped = set(resolved.sync.mappings)

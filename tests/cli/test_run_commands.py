@@ -1,0 +1,137 @@
+"""plan / run / runs / show-run through the real command line against a live emulator."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+PROJECT = """\
+version: 1
+sources:
+  wh: {type: duckdb, path: wh.duckdb}
+models:
+  people: {source: wh, kind: user, primary_key: id, table: people}
+destinations:
+  org:
+    type: salesforce
+    login_url: URL
+    auth: {flow: password, client_id: sfsync-demo-client, client_secret: "${SF_SECRET}",
+           username: admin@example.com, password: "${SF_PASSWORD}"}
+syncs:
+  contacts:
+    from: people
+    to: org
+    object: Contact
+    mode: upsert
+    object_id: {column: id, field: External_Id__c}
+    mappings: {first: FirstName, last: LastName, email: Email}
+    warnings: {rejected_rows_percent: 5}
+"""
+
+
+def _sfsync(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SF_")}
+    return subprocess.run(
+        [sys.executable, "-m", "sfsync", *args, "--project", str(project)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=project.parent,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path, live_emulator: Any) -> Path:
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute(
+        "create table people as select 'p' || i as id, 'Fïrst ' || i as first, 'Last, \"' || i || '\"' as last,"
+        " case when i % 10 = 0 then 'not-an-email' else 'u' || i || '@example.com' end as email"
+        " from range(40) t(i)"
+    )
+    con.close()
+    (tmp_path / "sfsync.yml").write_text(PROJECT.replace("URL", live_emulator.url))
+    (tmp_path / ".env").write_text("SF_SECRET=sfsync-demo-secret\nSF_PASSWORD=sfsync-demo\n")
+    return tmp_path / "sfsync.yml"
+
+
+def test_plan_writes_nothing_then_run_reports_rejections_over_the_threshold(
+    project: Path, live_emulator: Any
+) -> None:
+    planned = _sfsync(project, "plan", "contacts", "--json")
+    assert planned.returncode == 0, planned.stderr
+    plan = json.loads(planned.stdout)
+    assert plan["new"] == 40 and plan["operations"] == {"upsert": 40} and plan["api"] == "rest"
+    assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 0
+
+    ran = _sfsync(project, "run", "contacts", "--json")
+    # 4 of 40 rows rejected = 10% > the sync's 5% warning: exit code 1
+    assert ran.returncode == 1, ran.stderr
+    (result,) = json.loads(ran.stdout)
+    assert result["counts"]["created"] == 36
+    assert result["rejected_by_code"] == {"INVALID_EMAIL_ADDRESS": 4}
+    assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 36
+
+    history = json.loads(_sfsync(project, "runs", "--json").stdout)["runs"]
+    assert [(r["sync"], r["status"], r["trigger"], r["rejected"]) for r in history] == [
+        ("contacts", "succeeded", "manual", 4)
+    ]
+
+    out = project.parent / "rejected.csv"
+    shown = _sfsync(project, "show-run", str(result["run_id"]), "--rejected", "--csv", str(out))
+    assert shown.returncode == 0, shown.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert sorted(r["primary_key"] for r in rows) == ["p0", "p10", "p20", "p30"]
+    assert {r["error_code"] for r in rows} == {"INVALID_EMAIL_ADDRESS"}
+    assert all("not-an-email" in r["message"] and r["fields"] == "Email" for r in rows)
+
+
+def test_fixed_rows_are_retried_and_an_unchanged_rerun_spends_no_api_call(
+    project: Path, live_emulator: Any
+) -> None:
+    assert _sfsync(project, "run", "contacts").returncode == 1
+    con = duckdb.connect(str(project.parent / "wh.duckdb"))
+    con.execute("update people set email = 'fixed' || id || '@example.com' where email = 'not-an-email'")
+    con.close()
+    again = _sfsync(project, "run", "contacts", "--json")
+    assert again.returncode == 0, again.stderr
+    (second,) = json.loads(again.stdout)
+    assert (second["counts"]["new"], second["counts"]["created"], second["counts"]["rejected"]) == (4, 4, 0)
+    emails = {
+        r["Email"]
+        for r in live_emulator.org.query("SELECT Email FROM Contact WHERE Email LIKE 'fixed%'").records
+    }
+    assert emails == {
+        "fixedp0@example.com",
+        "fixedp10@example.com",
+        "fixedp20@example.com",
+        "fixedp30@example.com",
+    }
+
+    before = live_emulator.usage()
+    (third,) = json.loads(_sfsync(project, "run", "contacts", "--json").stdout)
+    assert third["counts"]["unchanged"] == 40 and third["counts"]["api_calls"] == 0
+    assert live_emulator.usage() == before
+
+
+def test_unknown_sync_and_bad_api_choice_are_usage_errors(project: Path) -> None:
+    unknown = _sfsync(project, "run", "nope")
+    assert unknown.returncode == 2 and "no sync named nope" in unknown.stderr
+    bad = _sfsync(project, "plan", "contacts", "--api", "soap")
+    assert bad.returncode == 2 and "--api 'soap'" in bad.stderr
+
+
+def test_a_mapping_to_a_missing_field_stops_before_writing(project: Path, live_emulator: Any) -> None:
+    project.write_text(project.read_text().replace("email: Email", "email: Emial"))
+    ran = _sfsync(project, "run", "contacts")
+    assert ran.returncode == 2
+    assert "Emial" in ran.stderr and "nothing was written" in ran.stderr
+    assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 0
