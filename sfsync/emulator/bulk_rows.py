@@ -118,7 +118,7 @@ class BulkLoader:
             if not ext_field:
                 raise invalid_batch("externalIdFieldName is required for upsert")
             try:
-                ext = org._ext_field(table, ext_field)
+                ext = org.ext_field(table, ext_field)
             except OrgError as e:
                 raise invalid_batch(e.message) from None
             if ext.name == "Id":

@@ -259,7 +259,7 @@ class Org:
         user_id: str | None = None,
     ) -> list[SaveResult]:
         table = self.table(obj)
-        ext = self._ext_field(table, ext_field)
+        ext = self.ext_field(table, ext_field)
         items = []
         for pos, rec in enumerate(records):
             p = self._convert(table, pos, rec, False)
@@ -289,7 +289,7 @@ class Org:
     ) -> SaveResult:
         """``PATCH /sobjects/{obj}/{ext_field}/{value}``; several matches → ``OrgError(300)``, URLs."""
         table = self.table(obj)
-        ext = self._ext_field(table, ext_field)
+        ext = self.ext_field(table, ext_field)
         body = {k: v for k, v in record.items() if k != "attributes"}
         for k in list(body):
             if k.lower() == "id" and ext.name != "Id":
@@ -319,7 +319,8 @@ class Org:
             body["Id"] = value
         return self.upsert(table.name, ext.name, [body], user_id=user_id)[0]
 
-    def _ext_field(self, table: Table, name: str) -> FieldDef:
+    def ext_field(self, table: Table, name: str) -> FieldDef:
+        """The upsert key field ``name`` of ``table`` (``Id`` or an externalId/idLookup field), else 404."""
         if name.lower() == "id":
             return table.obj.fields.get("Id") or FieldDef("Id", "id")
         codec = table.codec(name)
