@@ -33,10 +33,14 @@ from sfsync.state.records import RowResult
 RESULT_COLUMNS = ("primary_key", "success", "operation", "record_id", "error_code", "message", "fields")
 _REQUIRED = ("primary_key", "success")
 
-_INSERT = (
-    "INSERT INTO row_results (run_id, sync, primary_key, operation, success, record_id, error_code, message,"
-    " fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+
+def _insert_sql(run_id: int, sync: str) -> str:
+    # run and sync are the same for every row: literals, so each row binds 7 values instead of 9 (faster)
+    literal = "'" + sync.replace("'", "''") + "'"
+    return (
+        "INSERT INTO row_results (run_id, sync, primary_key, operation, success, record_id, error_code,"
+        f" message, fields) VALUES ({int(run_id)}, {literal}, ?, ?, ?, ?, ?, ?, ?)"
+    )
 
 
 def _batches(data: pa.Table | pa.RecordBatchReader, batch_rows: int) -> Iterator[pa.RecordBatch]:
@@ -78,6 +82,7 @@ def insert_results(
             hint=f"pass a table with columns {', '.join(RESULT_COLUMNS)} (operation may be an argument)",
         )
     total = 0
+    sql = _insert_sql(run_id, sync)
     for batch in _batches(data, batch_rows):
         n = batch.num_rows
         if n == 0:
@@ -92,10 +97,7 @@ def insert_results(
         codes = _text(batch, "error_code") or [None] * n
         msgs = _text(batch, "message") or [None] * n
         fields = _text(batch, "fields") or [None] * n
-        conn.executemany(
-            _INSERT,
-            zip([run_id] * n, [sync] * n, keys, ops, success, rids, codes, msgs, fields, strict=True),
-        )
+        conn.executemany(sql, zip(keys, ops, success, rids, codes, msgs, fields, strict=True))
         total += n
     return total
 
