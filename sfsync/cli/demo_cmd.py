@@ -189,7 +189,7 @@ def demo(
             finally:
                 con.close()
             _round(project, "Round 2: only the changes (and last round's rejected rows) are sent")
-            _round(project, "Round 3: nothing changed, nothing is sent")
+            _round(project, "Round 3: nothing changed; only rows rejected last time are tried again")
         console.print(
             f"\nExplore: cd {where} && sfsync runs, sfsync show-run ID --rejected, sfsync plan SYNC"
             + (f" (emulator still on port {port})" if keep_emulator else ""),

@@ -123,6 +123,7 @@ models:
 
 segments:
   french_people: {model: people, where: "country = 'France'"}
+  reachable_people: {model: people, where: "email is not null"}   # people we can e-mail
 
 destinations:
   emulator:
@@ -151,7 +152,7 @@ syncs:
     warnings: {on_failure: true, rejected_rows_percent: 10}
 
   people_to_contacts:
-    from: people
+    from: reachable_people          # a segment of the user model
     to: emulator
     object: Contact
     mode: upsert
@@ -169,6 +170,16 @@ syncs:
       do_not_call: DoNotCall
     schedule: {every: 15m}
     warnings: {on_failure: true, rejected_rows_percent: 10}
+
+  # update: changes existing Contacts only. People without an e-mail are not Contacts (see the segment
+  # above), so their rows are rejected with NOT_FOUND and retried on the next run.
+  contact_mobile_phones:
+    from: people
+    to: emulator
+    object: Contact
+    mode: update
+    object_id: {column: person_id, field: External_Id__c}
+    mappings: {phone: MobilePhone}
 
   french_leads:
     from: french_people

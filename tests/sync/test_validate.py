@@ -660,6 +660,7 @@ def test_init_demo_then_check_and_describe_against_the_emulator(tmp_path: Path, 
     assert report["ok"] and {s["name"] for s in report["syncs"]} == {
         "companies_to_accounts",
         "people_to_contacts",
+        "contact_mobile_phones",
         "french_leads",
     }
 
