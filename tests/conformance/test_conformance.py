@@ -14,8 +14,9 @@ Case file keys (see the cases for examples)::
     model:
       kind: user | custom
       primary_key: id
-      columns: {id: INTEGER, email: VARCHAR, ...}   # DuckDB types, in order
+      columns: {id: INTEGER, email: VARCHAR, ...}   # DuckDB types, in order (table `rows`)
       rows: [[1, a@x.com], ...]                      # or mappings column -> value
+      where: country = 'FR'                          # optional: the sync reads this segment of the model
     sync: {object: Contact, mode: upsert, object_id: {...}, mappings: {...}}   # project-file sync keys
     steps:
       - seed: {object: Contact, records: {ann: {LastName: Lee}}}   # straight into the org; ${id:ann} = its Id
@@ -25,6 +26,7 @@ Case file keys (see the cases for examples)::
       - run: {full_resync: false}                                # RunOptions; api comes from `apis`
         expect:
           status: succeeded
+          error: [duplicate, "7"]             # the run raises an SfsyncError saying these (nothing sent)
           counts: {new: 1, changed: 0, unchanged: 0, created: 1, updated: 0, rejected: 0, api_calls: 0}
           rejected: {NOT_FOUND: 1}            # exactly these codes (omitted: none rejected)
           rows: {"1": created, "2": NOT_FOUND} # per-row results by primary key: operation or error code
@@ -41,7 +43,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -53,8 +55,13 @@ import yaml
 
 from sfsync.config import load_project
 from sfsync.emulator.app import create_app
-from sfsync.errors import ConfigError
-from sfsync.emulator.schema import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD, DEFAULT_USERNAME
+from sfsync.emulator.schema import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_PASSWORD,
+    DEFAULT_USERNAME,
+)
+from sfsync.errors import ConfigError, SfsyncError
 from sfsync.state import StateStore
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
 from tests.plugins.emulator import InProcessEmulator
@@ -67,7 +74,7 @@ SYNC = "case"
 AUDIT_FIELDS = {"CreatedDate", "LastModifiedDate", "SystemModstamp", "LastViewedDate", "LastReferencedDate"}
 _REF = re.compile(r"\$\{id:([A-Za-z0-9_]+)\}")
 _KNOWN_CASE_KEYS = {"description", "org", "apis", "model", "sync", "steps"}
-_KNOWN_EXPECT_KEYS = {"status", "counts", "rejected", "rows", "org"}
+_KNOWN_EXPECT_KEYS = {"status", "counts", "rejected", "rows", "org", "error"}
 
 
 def _expand(value: Any, ids: dict[str, str]) -> Any:
@@ -94,6 +101,8 @@ def _normal(value: Any) -> Any:
         return utc.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, dict):  # a parent record (Account.Name)
+        return _plain(value)
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int | float | Decimal):
@@ -134,7 +143,10 @@ class CaseRun:
             con.execute(f"CREATE TABLE {TABLE} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
         self._write_project(model)
         self.session = SyncSession(
-            load_project(self.root / "sfsync.yml", environ={"SF_SECRET": DEFAULT_CLIENT_SECRET, "SF_PASSWORD": DEFAULT_PASSWORD}),
+            load_project(
+                self.root / "sfsync.yml",
+                environ={"SF_SECRET": DEFAULT_CLIENT_SECRET, "SF_PASSWORD": DEFAULT_PASSWORD},
+            ),
             StateStore.open(self.root / ".sfsync"),
             transport=self.emulator.transport,
         )
@@ -153,7 +165,7 @@ class CaseRun:
 
     def _write_project(self, model: dict[str, Any]) -> None:
         sync = dict(self.case["sync"])
-        sync.update({"from": "model", "to": "org", "api": self.api})
+        sync.update({"from": "segment" if model.get("where") else "model", "to": "org", "api": self.api})
         project = {
             "version": 1,
             "sources": {"wh": {"type": "duckdb", "path": "wh.duckdb"}},
@@ -165,6 +177,9 @@ class CaseRun:
                     "table": TABLE,
                 }
             },
+            "segments": {"segment": {"model": "model", "where": model["where"]}}
+            if model.get("where")
+            else {},
             "destinations": {
                 "org": {
                     "type": "salesforce",
@@ -223,10 +238,26 @@ class CaseRun:
         usage_before = self.emulator.usage()
         try:
             result = self.session.run(SYNC, RunOptions(api=self.api, **options))
-        except ConfigError as e:
-            raise AssertionError(f"{where}: {e}: {e.problems}") from e
+        except SfsyncError as e:
+            if "error" not in expect:
+                problems = e.problems if isinstance(e, ConfigError) else []
+                raise AssertionError(f"{where}: {type(e).__name__}: {e} {problems}") from e
+            for part in [expect["error"]] if isinstance(expect["error"], str) else expect["error"]:
+                assert part in str(e), f"{where}: the run failed with {e!r}, which does not say {part!r}"
+            last = self.session.store.last_run(SYNC)
+            assert last is not None and last.status.value == expect.get("status", "failed"), (
+                f"{where}: the failed run is recorded as {last.status if last else None}"
+            )
+            self._check_org(expect, where)
+            self.states.append(self.org_state())
+            return
+        assert "error" not in expect, f"{where}: the run succeeded, expected it to fail: {result}"
         usage = self.emulator.usage() - usage_before
         self._check_result(result, usage, expect, where)
+        self._check_org(expect, where)
+        self.states.append(self.org_state())
+
+    def _check_org(self, expect: dict[str, Any], where: str) -> None:
         queries = expect.get("org") or []
         for i, q in enumerate([queries] if isinstance(queries, dict) else queries):
             res = self.emulator.org.query(_expand(q["soql"], self.ids))
@@ -236,17 +267,21 @@ class CaseRun:
                 )
             got = [_plain(r) for r in res.records]
             want = [_plain(r) for r in _expand(q.get("records") or [], self.ids)]
-            assert len(got) == len(want), f"{where}: org query {i} gave {len(got)} records, expected {len(want)}"
+            assert len(got) == len(want), (
+                f"{where}: org query {i} gave {len(got)} records, expected {len(want)}"
+            )
             for n, (g, w) in enumerate(zip(got, want, strict=True)):
                 for name, value in w.items():
                     assert name in g, f"{where}: org query {i} record {n} has no field {name} (query it)"
                     assert g[name] == value, (
-                        f"{where}: org query {i} record {n} field {name}: org has {g[name]!r}, expected {value!r}"
+                        f"{where}: org query {i} record {n} field {name}: "
+                        f"org has {g[name]!r}, expected {value!r}"
                     )
-        self.states.append(self.org_state())
 
     def _check_result(self, result: RunResult, usage: int, expect: dict[str, Any], where: str) -> None:
-        assert result.status == expect.get("status", "succeeded"), f"{where}: run ended {result.status}: {result}"
+        assert result.status == expect.get("status", "succeeded"), (
+            f"{where}: run ended {result.status}: {result}"
+        )
         counts = dict(expect.get("counts") or {})
         for name, value in counts.items():
             got = getattr(result.counts, name)
@@ -275,7 +310,9 @@ class CaseRun:
         names = [
             f.name
             for f in obj.fields.values()
-            if (f.createable or f.updateable) and f.name not in AUDIT_FIELDS and f.type not in ("address", "location")
+            if (f.createable or f.updateable)
+            and f.name not in AUDIT_FIELDS
+            and f.type not in ("address", "location")
         ]
         rows = self.emulator.org.query(f"SELECT {', '.join(names)} FROM {self.object}").records
         return sorted(
@@ -283,17 +320,12 @@ class CaseRun:
         )
 
 
-def _steps(case: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
-    for i, step in enumerate(case["steps"], start=1):
-        yield i, step
-
-
 def _play(case: dict[str, Any], api: str, root: Path, name: str) -> CaseRun:
     cr = CaseRun(case, api, root)
     try:
         cr.start()
         started = False
-        for i, step in _steps(case):
+        for i, step in enumerate(case["steps"], start=1):
             where = f"{name} [{api}] step {i}"
             if not started and "seed" not in step:
                 cr.insert_rows()
@@ -328,7 +360,9 @@ def test_cases_exist() -> None:
 def test_case(path: Path, tmp_path: Path) -> None:
     case = _load(path)
     apis = case.get("apis") or ["rest", "bulk"]
-    runs = [_play(case, api, tmp_path / api, path.stem) for api in apis]
+    # the APIs run side by side, each on its own org, warehouse and state store
+    with ThreadPoolExecutor(max_workers=len(apis)) as pool:
+        runs = list(pool.map(lambda api: _play(case, api, tmp_path / api, path.stem), apis))
     first = runs[0]
     assert first.states, f"{path.stem}: the case has no run step"
     for other in runs[1:]:
