@@ -304,7 +304,10 @@ def run_query(
     limit = -1 if q.limit is None else q.limit
     offset = q.offset or 0
     with store.lock:
-        count = store.conn.execute(f"SELECT COUNT(*) FROM {source} WHERE {where}", where_params).fetchone()[0]
+        counted = f"SELECT 1 FROM {source} WHERE {where}"
+        if q.limit is not None:  # a LIMIT bounds the count: no need to visit every matching row
+            counted += f" LIMIT {q.limit + offset}"
+        count = store.conn.execute(f"SELECT COUNT(*) FROM ({counted})", where_params).fetchone()[0]
         total = max(0, count - offset)
         if q.limit is not None:
             total = min(total, q.limit)
