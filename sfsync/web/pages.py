@@ -31,6 +31,9 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
         csrf=getattr(request.state, "csrf", ""),
         csrf_field=CSRF_FIELD,
         auth_required=settings.auth_required,
+        logged_in=bool(getattr(request.state.session, "logged_in", False))
+        if hasattr(request.state, "session")
+        else False,
         poll_ms=settings.poll_ms,
     )
     return templates.TemplateResponse(request, name, context, status_code=status_code)

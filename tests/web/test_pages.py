@@ -1,0 +1,156 @@
+"""Server-rendered pages through the HTTP client: every page renders, the sync form saves or refuses."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sfsync.config import load_project
+from sfsync.web import UiSettings, create_app
+from tests.plugins.emulator import InProcessEmulator
+
+
+@pytest.fixture
+def browser_session(project_file: Path, emulator: InProcessEmulator) -> Iterator[TestClient]:
+    """No token: loopback mode, every visitor is logged in (forms still need the CSRF token)."""
+    app = create_app(UiSettings(project_file=project_file, transport=emulator.transport))
+    with TestClient(app) as client:
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    return html.split('<meta name="csrf-token" content="', 1)[1].split('"', 1)[0]
+
+
+def form_for(client: TestClient, **values: str | list[str]) -> dict[str, str | list[str]]:
+    base: dict[str, str | list[str]] = {
+        "csrf_token": csrf_of(client.get("/new-sync").text),
+        "create": "1",
+        "name": "leads",
+        "from": "people",
+        "to": "org",
+        "object": "Lead",
+        "mode": "upsert",
+        "oid_column": "id",
+        "oid_field": "External_Id__c",
+        "map_column": ["last", "email", ""],
+        "map_field": ["LastName", "Company", ""],
+        "api": "auto",
+        "schedule_kind": "every",
+        "schedule_value": "1h",
+        "on_failure": "on",
+        "rejected_rows_percent": "5",
+    }
+    base.update(values)
+    return base
+
+
+def test_every_page_renders(browser_session: TestClient) -> None:
+    c = browser_session
+    for path, expect in [
+        ("/syncs", "contacts"),
+        ("/syncs/contacts", "Run history"),
+        ("/syncs/contacts/edit", "External_Id__c"),
+        ("/new-sync", "Create sync"),
+        ("/models", "gmail_people"),
+        ("/models/people", "Lovelace"),
+        ("/destinations", "Test connection"),
+        ("/destinations/org/objects", "Contact"),
+        ("/destinations/org/objects/Contact", "External_Id__c"),
+    ]:
+        response = c.get(path)
+        assert response.status_code == 200, (path, response.text[:500])
+        assert expect in response.text, path
+        assert "sfsync-demo-secret" not in response.text and "sfsync-demo<" not in response.text
+    assert c.get("/syncs/nope").status_code == 404
+    assert "not found" in c.get("/runs/12345").text.lower()
+    assert c.get("/static/htmx.min.js").status_code == 200
+
+
+def test_connection_test_fragment(browser_session: TestClient) -> None:
+    c = browser_session
+    token = csrf_of(c.get("/destinations").text)
+    fragment = c.post("/destinations/org/test", headers={"X-CSRF-Token": token})
+    assert 'data-test="connection-ok"' in fragment.text
+
+
+def test_form_refresh_shows_object_id_candidates_and_type_checks(browser_session: TestClient) -> None:
+    c = browser_session
+    data = form_for(c, map_column=["age", "last", ""], map_field=["Email", "LastName", ""])
+    html = c.post("/sync-form", data=data).text
+    oid = html.split('name="oid_field"', 1)[1].split("</select>", 1)[0]
+    assert "External_Id__c" in oid and "Id (Id" in oid
+    assert "FirstName" not in oid and "Company" not in oid  # only Id / external id / id lookup fields
+    assert "integer cannot feed email" in html
+    assert "text → string" in html
+
+
+def test_form_saves_a_valid_sync(browser_session: TestClient, project_file: Path) -> None:
+    c = browser_session
+    response = c.post("/new-sync", data=form_for(c), follow_redirects=False)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/syncs/leads?saved=1"
+    sync = load_project(project_file).syncs["leads"]
+    assert sync.mappings == {"last": "LastName", "email": "Company"}
+    assert sync.schedule.model_dump() == {"every": "1h"}
+    assert sync.warnings.rejected_rows_percent == 5
+    assert "# keep this comment" in project_file.read_text()
+
+
+def test_form_refuses_an_incompatible_mapping_with_reasons(
+    browser_session: TestClient, project_file: Path
+) -> None:
+    c = browser_session
+    before = project_file.read_text()
+    data = form_for(c, map_column=["age", "last", ""], map_field=["Email", "LastName", ""])
+    response = c.post("/new-sync", data=data)
+    assert response.status_code == 422
+    assert "Not saved" in response.text and "cannot feed field type email" in response.text
+    half = form_for(c, map_column=["last", "email", ""], map_field=["LastName", "", ""], schedule_value="")
+    response = c.post("/new-sync", data=half)
+    assert response.status_code == 422
+    assert (
+        "needs both a column and a field" in response.text and "schedule every needs a value" in response.text
+    )
+    assert project_file.read_text() == before
+
+
+def test_edit_form_saves_in_place(browser_session: TestClient, project_file: Path) -> None:
+    c = browser_session
+    data = form_for(
+        c,
+        name="contacts",
+        create="0",
+        object="Contact",
+        map_column=["first", "last", ""],
+        map_field=["FirstName", "LastName", ""],
+    )
+    response = c.post("/syncs/contacts/edit", data=data, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    assert load_project(project_file).syncs["contacts"].mappings == {"first": "FirstName", "last": "LastName"}
+    assert "# people become contacts" in project_file.read_text()
+
+
+def test_run_now_job_page_and_run_page(browser_session: TestClient) -> None:
+    c = browser_session
+    token = csrf_of(c.get("/syncs/contacts").text)
+    started = c.post("/syncs/contacts/run", data={"csrf_token": token}, follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"].startswith("/jobs/")
+    job_path = started.headers["location"]
+    deadline = time.monotonic() + 60
+    while 'data-state="done"' not in (status := c.get(job_path + "/status").text):
+        assert 'data-state="failed"' not in status, status
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    run_path = status.split('href="/runs/', 1)[1].split('"', 1)[0]
+    run = c.get(f"/runs/{run_path}").text
+    assert "INVALID_EMAIL_ADDRESS (1)" in run and "STRING_TOO_LONG (1)" in run
+    only = c.get(f"/runs/{run_path}?code=STRING_TOO_LONG").text
+    table = only.split('id="rejected"', 1)[1]
+    assert "p4" in table and "p3" not in table
+    history = c.get("/syncs/contacts").text
+    assert f'href="/runs/{run_path}"' in history
