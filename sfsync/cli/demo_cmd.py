@@ -63,13 +63,13 @@ CHANGES = [
 
 
 def _free_port(preferred: int) -> int:
+    """``preferred`` when it is free, else (or when it is 0) any free port."""
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", preferred))
-            return preferred
         except OSError:
             s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
+        return int(s.getsockname()[1])
 
 
 def _start_emulator(port: int, log_path: Path) -> subprocess.Popen[bytes]:

@@ -53,7 +53,8 @@ def _sfsync(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def project(tmp_path: Path, live_emulator: Any) -> Path:
     con = duckdb.connect(str(tmp_path / "wh.duckdb"))
     con.execute(
-        "create table people as select 'p' || i as id, 'Fïrst ' || i as first, 'Last, \"' || i || '\"' as last,"
+        "create table people as select 'p' || i as id, 'Fïrst ' || i as first,"
+        " 'Last, \"' || i || '\"' as last,"
         " case when i % 10 = 0 then 'not-an-email' else 'u' || i || '@example.com' end as email"
         " from range(40) t(i)"
     )
