@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv postgres clean
+.PHONY: demo test lint bench venv postgres chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,10 +20,14 @@ venv: $(STAMP)
 postgres:
 	@bash scripts/ensure-postgres.sh
 
+# Debian's Chromium for the web UI's browser tests (Playwright drives it; no browser downloads).
+chromium:
+	@bash scripts/ensure-chromium.sh
+
 demo: $(STAMP)
 	$(BIN)/sfsync demo
 
-test: $(STAMP) postgres
+test: $(STAMP) postgres chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
