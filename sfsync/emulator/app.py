@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sfsync.emulator import admin, auth, bulk, bulk_query, collections, rest
 from sfsync.emulator.model import OrgConfig
@@ -33,6 +36,21 @@ def load_config(config: OrgConfig | None, org_file: str | None) -> OrgConfig:
     from sfsync.emulator.orgfile import load_org_file
 
     return load_org_file(org_file, base)
+
+
+class CollapseSlashes:
+    """ASGI middleware: ``//services/data`` is ``/services/data`` (the ``sf`` CLI keeps a trailing slash
+    on its instance URL and so doubles the first slash of every path; real orgs accept that)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            path = re.sub("/{2,}", "/", scope["path"])
+            raw = re.sub(rb"/{2,}", b"/", scope.get("raw_path") or path.encode())
+            scope = {**scope, "path": path, "raw_path": raw}
+        await self.app(scope, receive, send)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -103,6 +121,7 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(CollapseSlashes)],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )

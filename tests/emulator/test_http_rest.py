@@ -245,3 +245,12 @@ def test_a_retried_next_records_url_returns_the_same_page(sf: httpx.Client) -> N
         sf.get(third.get("nextRecordsUrl") or first["nextRecordsUrl"].replace("-200", "-999")).status_code
         == 400
     )
+
+
+def test_doubled_slashes_are_accepted_like_a_real_org(sf: httpx.Client, emulator: Any) -> None:
+    # the sf CLI keeps a trailing slash on its instance URL: https://host:port//services/data/...
+    base = emulator.base_url + "/"
+    assert sf.get(f"{base}/services/data").status_code == 200
+    created = sf.post(f"{base}{V}/sobjects/Account/", json={"Name": "Slashes"})
+    assert created.status_code == 201
+    assert sf.get(f"{base}{V}//sobjects/Account/{created.json()['id']}").json()["Name"] == "Slashes"
