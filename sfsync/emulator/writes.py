@@ -432,10 +432,15 @@ class Writer:
                 a for a in ("LastModifiedDate", "SystemModstamp", "LastModifiedById") if a in table.audit
             ]
             tail = tuple(user_id if a.endswith("Id") else now for a in tail_names)
-            groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+            # Consecutive records with the same fields share one executemany; order is kept, so a
+            # record named twice in one request ends with its last values.
+            batches: list[tuple[tuple[str, ...], list[tuple[Any, ...]]]] = []
             for p in plan.updates:
-                groups.setdefault(tuple(p.values), []).append((*p.values.values(), *tail, p.id))
-            for shape, params in groups.items():
+                shape = tuple(p.values)
+                if not batches or batches[-1][0] != shape:
+                    batches.append((shape, []))
+                batches[-1][1].append((*p.values.values(), *tail, p.id))
+            for shape, params in batches:
                 if not shape and not tail_names:
                     continue  # nothing to write: an update naming no field still succeeds
                 sets = ", ".join(f"{quote(c)} = ?" for c in (*shape, *tail_names))

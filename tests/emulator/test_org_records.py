@@ -440,3 +440,16 @@ def test_derived_fields_follow_their_sources(org: Org) -> None:
     }
     assert one(org.update([{"Id": case, "Status": "Closed"}])).success
     assert rows(org, "SELECT Id FROM Case WHERE IsClosed = true")[0]["Id"] == case
+
+
+def test_a_record_updated_twice_in_one_request_keeps_the_last_values(org: Org) -> None:
+    cid = new_contact(org, Title="t0")
+    res = org.update(
+        [
+            {"Id": cid, "Title": "t1"},
+            {"Id": cid, "Title": "t2", "Department": "d"},
+            {"Id": cid, "Title": "t3"},
+        ]
+    )
+    assert all(r.success for r in res)
+    assert org.get("Contact", cid, ["Title", "Department"])["Title"] == "t3"
