@@ -109,3 +109,17 @@ def test_cli_refuses_a_broken_org_file(tmp_path: Path) -> None:
         timeout=120,
     )
     assert missing.returncode == 2 and "does not exist" in " ".join(missing.stderr.split())
+
+
+def test_public_api_of_the_emulator_package() -> None:
+    import sfsync.emulator as emulator_pkg
+    from sfsync.emulator.app import create_app
+    from sfsync.emulator.server import serve
+
+    assert emulator_pkg.__all__ == ["create_app", "serve"]
+    assert emulator_pkg.create_app is create_app and emulator_pkg.serve is serve
+    app = create_app()
+    try:
+        assert app.state.org is app.state.runtime.org and app.state.config.org_id.startswith("00D")
+    finally:
+        app.state.close()
