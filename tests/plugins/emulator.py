@@ -93,7 +93,7 @@ class InProcessTransport(httpx.BaseTransport):
     """
 
     def __init__(self, app: Starlette) -> None:
-        self._asgi = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        self._asgi = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000), raise_app_exceptions=False)
         self._portal_cm: Any = start_blocking_portal()
         self._portal: BlockingPortal = self._portal_cm.__enter__()
 
