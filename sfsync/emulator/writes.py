@@ -21,6 +21,10 @@ from sfsync.emulator.results import RecordError
 from sfsync.emulator.store import Store, Table, quote
 from sfsync.emulator.validate import now_utc
 
+#: Distinct field sets ("shapes") whose writability check is remembered; sparse Bulk rows (empty cells)
+#: can produce many, so the cache is cleared when it reaches this size.
+SHAPE_CACHE_LIMIT = 4096
+
 ROLLED_BACK = RecordError(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
     "Record rolled back because not all records were valid and the request was using AllOrNone header",
@@ -250,6 +254,8 @@ class Writer:
         key = (table.name, kind, shape)
         bad = self._shape_cache.get(key)
         if bad is None:
+            if len(self._shape_cache) >= SHAPE_CACHE_LIMIT:
+                self._shape_cache.clear()  # sparse Bulk rows can produce many shapes: stay bounded
             bad = []
             for name in shape:
                 fd = table.codecs[name.lower()].field
