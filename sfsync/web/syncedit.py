@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from sfsync.config import Project, ProjectFileError, parse_project
 from sfsync.errors import ConfigError
@@ -40,15 +42,35 @@ def _yaml() -> YAML:
     return y
 
 
-def _to_node(value: Any) -> Any:
+FLOW_KEYS = frozenset({"object_id", "schedule"})
+"""Keys of a sync written in flow style (``{column: id, field: Ext__c}``) when the UI adds them."""
+_AMBIGUOUS = re.compile(r"^\d{1,2}:\d{2}$")
+
+
+def _scalar(value: Any) -> Any:
+    # "07:00" must stay a string for YAML 1.1 readers too (they read 07:00 as the number 420)
+    if isinstance(value, str) and _AMBIGUOUS.match(value):
+        return DoubleQuotedScalarString(value)
+    return value
+
+
+def _to_node(value: Any, flow: bool = False) -> Any:
     if isinstance(value, Mapping):
         node = CommentedMap()
         for k, v in value.items():
-            node[k] = _to_node(v)
+            node[k] = _to_node(v, flow)
+        if flow:
+            node.fa.set_flow_style()
         return node
     if isinstance(value, list):
-        return [_to_node(v) for v in value]
-    return value
+        seq = CommentedSeq(_to_node(v, flow) for v in value)
+        seq.fa.set_flow_style()
+        return seq
+    return _scalar(value)
+
+
+def _was_flow(node: Any) -> bool:
+    return isinstance(node, CommentedMap | CommentedSeq) and node.fa.flow_style()
 
 
 def edited_text(text: str, name: str, entry: Mapping[str, Any], *, create: bool) -> str:
@@ -79,9 +101,12 @@ def edited_text(text: str, name: str, entry: Mapping[str, Any], *, create: bool)
             del current[key]
         for key, value in entry.items():
             if current.get(key) != value:
-                current[key] = _to_node(value)
+                current[key] = _to_node(value, key in FLOW_KEYS or _was_flow(current.get(key)))
     else:
-        syncs[name] = _to_node(entry)
+        node = CommentedMap()
+        for key, value in entry.items():
+            node[key] = _to_node(value, key in FLOW_KEYS)
+        syncs[name] = node
     out = io.StringIO()
     y.dump(doc, out)
     return out.getvalue()
