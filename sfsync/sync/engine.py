@@ -40,6 +40,7 @@ Progress = Callable[[str, dict[str, Any]], None]
 """Receives progress events (``"read"``, ``"diff"``, ``"plan"``, ``"sent"``, ``"done"``) with details."""
 
 _RUN_FILE = "run.json"
+_TARGET_FILE = "target.json"
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,8 @@ class SyncSession:
             if not job.done:
                 job = client.bulk.wait(job.id)
             keys = Path(entry.chunk_path or "")
-            target = _target_from(json.loads((keys.parent / "target.json").read_text()))
+            # chunk key files live in <diff work dir>/bulk/; the run wrote target.json in the diff work dir
+            target = _target_from(json.loads((keys.parent.parent / _TARGET_FILE).read_text()))
             table = collect_job(client, job, target, keys)
             self.store.journal_set_state(job.id, JournalState.CLOSED)
             self.store.record_results(entry.run_id, table, collected_job_id=job.id)
@@ -293,7 +295,7 @@ class SyncSession:
                     plan = build_plan(
                         client, resolved, diff, describe, self._plan_settings(resolved, options)
                     )
-                    (diff.work_dir / "target.json").write_text(json.dumps(_target_json(plan.target)))
+                    (diff.work_dir / _TARGET_FILE).write_text(json.dumps(_target_json(plan.target)))
                     _emit(options, "plan", api=plan.api, to_send=plan.to_send, refused=plan.refused)
                     stats = self._load(client, resolved, run.id, diff, plan, tally, options)
                     advance_snapshot(self.store, diff, tally.accepted_keys())
