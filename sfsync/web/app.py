@@ -14,10 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from sfsync.errors import ConfigError, SalesforceConfigError, SfsyncError, SourceError
+from sfsync.errors import ConfigError, SalesforceConfigError, SfsyncError
+from sfsync.state import SyncBusyError
 from sfsync.web import api, pages
 from sfsync.web.security import AuthMiddleware, Signer
-from sfsync.web.service import NotFound, UiService
+from sfsync.web.service import NotFound, SyncPaused, UiService
 from sfsync.web.settings import UiSettings
 from sfsync.web.syncedit import SyncRefused
 
@@ -29,11 +30,11 @@ def _status(exc: SfsyncError) -> int:
         return 404
     if isinstance(exc, SyncRefused):
         return 422
+    if isinstance(exc, SyncPaused | SyncBusyError):
+        return 409
     if isinstance(exc, ConfigError | SalesforceConfigError):
-        return 409 if isinstance(exc, ConfigError) and "paused" in exc.message else 400
-    if isinstance(exc, SourceError):
-        return 502
-    return 502
+        return 400
+    return 502  # the warehouse or the org failed: a bad gateway from the UI's point of view
 
 
 def _wants_json(request: Request) -> bool:

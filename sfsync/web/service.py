@@ -19,7 +19,7 @@ from sfsync.config import Project, SalesforceDestination, load_project
 from sfsync.errors import ConfigError
 from sfsync.sources import open_source, query_for
 from sfsync.sources.types import LogicalType
-from sfsync.state import RunRecord, RunStatus, StateStore, Trigger, default_state_dir
+from sfsync.state import RunRecord, RunStatus, StateStore, SyncBusyError, Trigger, default_state_dir
 from sfsync.web import schemas as s
 from sfsync.web.jobs import Job, JobRunner
 from sfsync.web.settings import UiSettings
@@ -36,6 +36,10 @@ MODE_HELP = {
 
 class NotFound(ConfigError):
     """A sync, run, model or destination named in a URL does not exist (HTTP 404)."""
+
+
+class SyncPaused(ConfigError):
+    """Run now was asked of a paused sync (HTTP 409)."""
 
 
 def _cell(value: Any) -> Any:
@@ -391,7 +395,15 @@ class UiService:
         project = self.project()
         self._sync(project, name)
         if kind == "run" and self.store.sync_status(name).paused:
-            raise ConfigError(f"sync {name!r} is paused", hint="resume it before running it")
+            raise SyncPaused(f"sync {name!r} is paused", hint="resume it before running it")
+        owner = self.store.lock_owner(name) if kind == "run" else None
+        if owner is not None:
+            raise SyncBusyError(
+                f"sync {name!r} is running already ({owner.describe()})",
+                sync=name,
+                owner=owner,
+                hint="wait for that run to finish; its page shows when it does",
+            )
         store, transport = self.store, self.settings.transport
 
         def work(report_run: Callable[[int], None]) -> dict[str, Any]:
@@ -443,4 +455,4 @@ class UiService:
         )
 
 
-__all__ = ["MODE_HELP", "NotFound", "UiService", "run_out", "schedule_text"]
+__all__ = ["MODE_HELP", "NotFound", "SyncPaused", "UiService", "run_out", "schedule_text"]

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sfsync.config import load_project
+from sfsync.state import StateStore, default_state_dir
 from tests.web.conftest import TOKEN
 
 NEW_SYNC = {
@@ -164,6 +165,13 @@ def test_pause_refuses_runs_until_resumed(api: TestClient) -> None:
     assert api.post("/api/syncs/contacts/resume").json()["paused"] is False
     assert api.get("/api/syncs").json()[0]["state"] == "never run"
     assert api.post("/api/syncs/nope/pause").status_code == 404
+
+
+def test_run_now_of_a_sync_running_elsewhere_is_refused(api: TestClient, project_file: Path) -> None:
+    with StateStore.open(default_state_dir(project_file)) as store, store.lock("contacts"):
+        refused = api.post("/api/syncs/contacts/run")
+        assert refused.status_code == 409 and "running already" in refused.json()["detail"]
+    assert api.get("/api/syncs/contacts/runs").json() == []
 
 
 def test_create_sync_writes_the_file_keeping_comments(api: TestClient, project_file: Path) -> None:
