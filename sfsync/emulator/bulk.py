@@ -185,6 +185,16 @@ class IngestJobs:
             self._jobs.pop(job.id, None)
         shutil.rmtree(job.dir, ignore_errors=True)
 
+    def transition(self, job: IngestJob, allowed: tuple[str, ...], to: str) -> dict[str, Any] | None:
+        """Move a job to ``to`` if it is in one of ``allowed`` (atomically with the worker's own moves);
+        the job info right after the move, or None when not allowed."""
+        with self._lock:
+            if job.state not in allowed:
+                return None
+            job.state = to
+            job.modstamp = time.time()
+            return job.info(full=False)
+
     def submit(self, job: IngestJob) -> None:
         job.submitted = True
         self._pool.submit(self._run, job)
@@ -429,34 +439,22 @@ def job_row(call: Call) -> Response:
         jobs.remove(job)
         return Response(status_code=204)
     state = str(call.json_object().get("state") or "")
-    if state == "UploadComplete":
-        if job.state != "Open":
-            raise OrgError(
-                400,
-                "INVALIDJOBSTATE",
-                f"Job state transition from {job.state} to UploadComplete is not allowed",
-            )
-        job.state = "UploadComplete"
-        job.modstamp = time.time()
-        info = job.info(full=False)  # taken before the worker can move the job on
-        if not job.uploaded:
-            job.state = "Failed"
-            job.error_message = (
-                "InvalidBatch : No data was uploaded for this job: PUT a CSV before closing it"
-            )
-        else:
-            jobs.submit(job)
-        return json_response(info)
+    if state not in ("UploadComplete", "Aborted"):
+        raise OrgError(400, "INVALIDJOBSTATE", f"Unsupported state {state!r}: use UploadComplete or Aborted")
+    allowed = ("Open",) if state == "UploadComplete" else ("Open", "UploadComplete", "InProgress")
+    info = jobs.transition(job, allowed, state)
+    if info is None:
+        raise OrgError(
+            400, "INVALIDJOBSTATE", f"Job state transition from {job.state} to {state} is not allowed"
+        )
     if state == "Aborted":
-        if job.state in TERMINAL:
-            raise OrgError(
-                400, "INVALIDJOBSTATE", f"Job state transition from {job.state} to Aborted is not allowed"
-            )
-        job.state = "Aborted"
-        job.modstamp = time.time()
         job.abort.set()
-        return json_response(job.info(full=False))
-    raise OrgError(400, "INVALIDJOBSTATE", f"Unsupported state {state!r}: use UploadComplete or Aborted")
+    elif not job.uploaded:
+        job.state = "Failed"
+        job.error_message = "InvalidBatch : No data was uploaded for this job: PUT a CSV before closing it"
+    else:
+        jobs.submit(job)
+    return json_response(info)
 
 
 def results(call: Call) -> Response:

@@ -159,6 +159,16 @@ class QueryJobs:
         self._pool.submit(self._run, job)
         return job
 
+    def abort(self, job: QueryJob) -> bool:
+        """Abort a job not yet finished (atomically with the worker's own moves)."""
+        with self._lock:
+            if job.state in TERMINAL:
+                return False
+            job.state = "Aborted"
+            job.modstamp = time.time()
+        job.abort.set()
+        return True
+
     def get(self, job_id: str) -> QueryJob:
         with self._lock:
             job = self._jobs.get(job_id)
@@ -285,12 +295,10 @@ def job_row(call: Call) -> Response:
     state = str(call.json_object().get("state") or "")
     if state != "Aborted":
         raise OrgError(400, "INVALIDJOBSTATE", f"Unsupported state {state!r}: query jobs can only be Aborted")
-    if job.state in TERMINAL:
+    if not jobs.abort(job):
         raise OrgError(
             400, "INVALIDJOBSTATE", f"Job state transition from {job.state} to Aborted is not allowed"
         )
-    job.state = "Aborted"
-    job.abort.set()
     return json_response(job.info(full=False))
 
 

@@ -227,3 +227,21 @@ def test_an_upload_over_the_size_limit_is_refused_and_can_be_retried(
     assert sf.put(url, content=b"Name\nsmall\n", headers={"Content-Type": "text/csv"}).status_code == 201
     sf.patch(f"{J}/{job['id']}", json={"state": "UploadComplete"})
     assert wait(sf, f"{J}/{job['id']}")["numberRecordsProcessed"] == 1
+
+
+def test_query_job_list_abort_rules_and_delete(sf: httpx.Client) -> None:
+    job = sf.post(Q, json={"operation": "queryAll", "query": "SELECT Id FROM Account"}).json()
+    info = wait(sf, f"{Q}/{job['id']}")
+    assert (
+        info["state"] == "JobComplete"
+        and info["jobType"] == "V2Query"
+        and info["numberRecordsProcessed"] == 0
+    )
+    r = sf.get(f"{Q}/{job['id']}/results")
+    assert r.headers["Sforce-Locator"] == "null" and r.headers["Sforce-NumberOfRecords"] == "0"
+    assert r.text.strip() == '"Id"'
+    assert [j["id"] for j in sf.get(Q).json()["records"]] == [job["id"]]
+    late = sf.patch(f"{Q}/{job['id']}", json={"state": "Aborted"})
+    assert late.status_code == 400 and late.json()[0]["errorCode"] == "INVALIDJOBSTATE"
+    assert sf.delete(f"{Q}/{job['id']}").status_code == 204
+    assert sf.get(f"{Q}/{job['id']}").status_code == 404
