@@ -93,6 +93,7 @@ class IngestJob:
     processing_ms: int = 0
     abort: threading.Event = field(default_factory=threading.Event)
     submitted: bool = False
+    upload_done: bool = False  # the upload's last byte is on disk
     finished: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -412,7 +413,9 @@ async def upload(call: Call) -> Response:
     except BaseException:
         job.uploaded = False  # the client went away mid-upload: let it upload again
         raise
-    if size > MAX_UPLOAD_BYTES:
+    if size <= MAX_UPLOAD_BYTES:
+        job.upload_done = True
+    else:
         job.uploaded = False
         raise OrgError(
             400,
@@ -439,6 +442,12 @@ def job_row(call: Call) -> Response:
         jobs.remove(job)
         return Response(status_code=204)
     state = str(call.json_object().get("state") or "")
+    if state == "UploadComplete" and job.uploaded and not job.upload_done:
+        raise OrgError(
+            400,
+            "INVALIDJOBSTATE",
+            f"Job {job.id}'s CSV is still being uploaded; close it after the PUT has answered 201",
+        )
     if state not in ("UploadComplete", "Aborted"):
         raise OrgError(400, "INVALIDJOBSTATE", f"Unsupported state {state!r}: use UploadComplete or Aborted")
     allowed = ("Open",) if state == "UploadComplete" else ("Open", "UploadComplete", "InProgress")
