@@ -51,6 +51,10 @@ def _cell(value: Any) -> Any:
         return str(value)
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
+    if isinstance(value, Mapping):
+        return {str(k): _cell(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_cell(v) for v in value]
     return str(value)
 
 

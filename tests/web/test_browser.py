@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    expect.set_options(timeout=STEP_TIMEOUT_MS)  # assertions wait as long as any step (a loaded machine)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
         try:
