@@ -16,7 +16,15 @@ from sfsync.errors import SfsyncError
 from sfsync.web import forms
 from sfsync.web.api import SyncName, service
 from sfsync.web.schemas import SYNC_NAME_PATTERN, ProblemOut
-from sfsync.web.security import CSRF_FIELD, csrf_guard, new_session, safe_next, set_cookie, token_matches
+from sfsync.web.security import (
+    COOKIE,
+    CSRF_FIELD,
+    csrf_guard,
+    new_session,
+    safe_next,
+    set_cookie,
+    token_matches,
+)
 from sfsync.web.service import MODE_HELP, UiService
 from sfsync.web.syncedit import SyncRefused
 
@@ -27,13 +35,12 @@ Svc = Annotated[UiService, Depends(service)]
 
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     settings = request.app.state.settings
+    session = getattr(request.state, "session", None)
     context.update(
         csrf=getattr(request.state, "csrf", ""),
         csrf_field=CSRF_FIELD,
         auth_required=settings.auth_required,
-        logged_in=bool(getattr(request.state.session, "logged_in", False))
-        if hasattr(request.state, "session")
-        else False,
+        logged_in=bool(session is not None and session.logged_in),
         poll_ms=settings.poll_ms,
     )
     return templates.TemplateResponse(request, name, context, status_code=status_code)
@@ -63,8 +70,11 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
+    session = getattr(request.state, "session", None)
+    if session is not None:
+        request.app.state.signer.revoke(session)
     response = back("/login")
-    response.delete_cookie("sfsync_ui_session", path="/")
+    response.delete_cookie(COOKIE, path="/")
     return response
 
 
@@ -187,9 +197,9 @@ def edit_sync(request: Request, name: SyncName, svc: Svc) -> Response:
 @router.post("/sync-form")
 async def refresh_form(request: Request, svc: Svc) -> Response:
     """htmx: re-render the form for the values chosen so far (new objects, fields, type checks)."""
-    form = forms.SyncForm.from_form(await request.form())
-    create = (await request.form()).get("create") == "1"
-    return _render_form(request, svc, form, create=create, fragment=True)
+    posted = await request.form()
+    form = forms.SyncForm.from_form(posted)
+    return _render_form(request, svc, form, create=posted.get("create") == "1", fragment=True)
 
 
 async def _save(request: Request, svc: UiService, create: bool, name: str | None = None) -> Response:

@@ -48,6 +48,7 @@ class Signer:
 
     def __init__(self, key: bytes | None = None) -> None:
         self._key = key or secrets.token_bytes(32)
+        self._revoked: set[str] = set()  # sessions logged out before they expire (this process only)
 
     def _mac(self, text: str) -> str:
         digest = hmac.new(self._key, text.encode(), hashlib.sha256).digest()
@@ -64,9 +65,13 @@ class Signer:
         if not hmac.compare_digest(mac, self._mac(payload)):
             return None
         sid, expires, flag = payload.split(".")
-        if not expires.isdigit() or int(expires) < time.time():
+        if not expires.isdigit() or int(expires) < time.time() or sid in self._revoked:
             return None
         return Session(sid, int(expires), flag == "1")
+
+    def revoke(self, session: Session) -> None:
+        """Log a session out: its cookie is refused from now on, even if a copy was kept."""
+        self._revoked.add(session.sid)
 
     def csrf(self, session: Session) -> str:
         return self._mac("csrf:" + session.sid)

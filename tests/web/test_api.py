@@ -326,6 +326,11 @@ def test_pages_redirect_to_login_and_the_token_logs_in(ui_app: TestClient) -> No
     page = ui_app.get("/syncs")
     assert page.status_code == 200 and "contacts" in page.text
     assert login(ui_app, target="//evil.example").headers["location"] == "/"
+    kept = dict(ui_app.cookies)
+    token = csrf_of(ui_app.get("/syncs").text)
+    assert ui_app.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    ui_app.cookies.update(kept)  # a copy of the cookie is worthless after logging out
+    assert ui_app.get("/syncs", follow_redirects=False).status_code == 303
     assert ui_app.post("/login", data={"token": TOKEN}).status_code == 403  # no CSRF token
 
 
