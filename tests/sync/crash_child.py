@@ -1,0 +1,100 @@
+"""Run one sync and SIGKILL this very process at a chosen point (for ``tests/sync/test_crash.py``).
+
+Usage: ``python -m tests.sync.crash_child PROJECT_FILE STATE_DIR SYNC``, with ``SFSYNC_CRASH_AT`` naming the
+point and ``SFSYNC_CRASH_MARK`` a file where the child writes what it saw just before dying (so the test
+knows the kill happened where it meant). The hooks wrap library functions in this process only; the
+sfsync code under test is unchanged.
+
+Points:
+    before_upload      a Bulk job was created and journaled, its CSV not uploaded yet (job Open, empty)
+    after_upload       the CSV is uploaded, the job not closed (Open, with data)
+    polling            the job is closed and Salesforce is processing it (first poll answered)
+    after_collect      the first job's results are stored; other jobs, and the snapshot, are not
+    before_snapshot    every result is stored, the snapshot has not advanced
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from sfsync.config import load_project
+from sfsync.salesforce.bulk import BulkIngest, BulkJob
+from sfsync.state import StateStore
+from sfsync.sync import engine
+from sfsync.sync.engine import RunOptions, SyncSession
+
+POINTS = ("before_upload", "after_upload", "polling", "after_collect", "before_snapshot")
+
+
+_DYING = threading.Lock()
+
+
+def _die(mark: str) -> None:
+    """Write the mark and SIGKILL the process; Bulk jobs run in threads, so only the first caller writes."""
+    _DYING.acquire()  # never released: a second thread waits here until the signal lands
+    path = os.environ.get("SFSYNC_CRASH_MARK")
+    if path:
+        Path(path).write_text(mark)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def install(point: str) -> None:
+    if point not in POINTS:
+        raise SystemExit(f"SFSYNC_CRASH_AT must be one of {', '.join(POINTS)}, not {point!r}")
+    upload = BulkIngest.upload
+    record_results = StateStore.record_results
+
+    if point == "before_upload":
+
+        def upload_then(self: BulkIngest, job_id: str, data: Any) -> None:
+            _die(f"before_upload {job_id} {self.get(job_id).state}")
+
+        BulkIngest.upload = upload_then  # type: ignore[method-assign]
+    elif point == "after_upload":
+
+        def upload_and_die(self: BulkIngest, job_id: str, data: Any) -> None:
+            upload(self, job_id, data)
+            _die(f"after_upload {job_id} {self.get(job_id).state}")
+
+        BulkIngest.upload = upload_and_die  # type: ignore[method-assign]
+    elif point == "polling":
+
+        def wait(self: BulkIngest, job_id: str, *, timeout_seconds: float | None = None) -> BulkJob:
+            _die(f"polling {job_id} {self.get(job_id).state}")
+            raise AssertionError("unreachable")
+
+        BulkIngest.wait = wait  # type: ignore[method-assign,assignment]
+    elif point == "after_collect":
+
+        def record(self: StateStore, run_id: int, data: Any, **kw: Any) -> int:
+            n = record_results(self, run_id, data, **kw)
+            if kw.get("collected_job_id"):
+                _die(f"after_collect {kw['collected_job_id']} {n}")
+            return n
+
+        StateStore.record_results = record  # type: ignore[method-assign]
+    else:
+
+        def advance(*args: Any, **kwargs: Any) -> Any:
+            _die("before_snapshot")
+
+        engine.advance_snapshot = advance
+
+
+def main(argv: list[str]) -> int:
+    project_file, state_dir, sync = argv
+    install(os.environ["SFSYNC_CRASH_AT"])
+    session = SyncSession(load_project(project_file), StateStore.open(state_dir))
+    result = session.run(sync, RunOptions(api="bulk"))
+    # reaching this line means the hook never fired: the test fails on the exit code
+    print(f"finished without crashing: {result}", file=sys.stderr)
+    return 3
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
