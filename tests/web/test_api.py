@@ -347,3 +347,29 @@ def test_forms_need_the_csrf_token(ui_app: TestClient) -> None:
     assert ui_app.post("/api/syncs/contacts/pause", json={}).status_code == 200
     plain = ui_app.post("/api/syncs/contacts/resume", content=b"", headers={"content-type": "text/plain"})
     assert plain.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/api/runs/abc", None, 422),
+        ("GET", "/api/runs/1?limit=0", None, 422),
+        ("GET", "/api/runs/1?offset=-1", None, 422),
+        ("GET", "/api/runs/1/rejected.csv", None, 404),
+        ("GET", "/api/syncs/contacts/runs?limit=0", None, 422),
+        ("GET", "/api/jobs/NOT-HEX", None, 422),
+        ("GET", "/api/jobs/abc123", None, 404),
+        ("POST", "/api/syncs/contacts/pause", {"surprise": 1}, 422),
+        ("POST", "/api/destinations/nope/test", None, 404),
+        ("GET", "/api/destinations/nope/objects/Contact", None, 404),
+        ("GET", "/api/destinations/org/objects/NoSuchObject__c", None, 400),
+        ("GET", "/api/models/people/preview?rows=5000", None, 422),
+        ("PUT", "/api/syncs/bad%20name", NEW_SYNC, 422),
+    ],
+)
+def test_invalid_requests_are_refused(
+    api: TestClient, method: str, path: str, body: dict[str, Any] | None, status: int
+) -> None:
+    response = api.request(method, path, json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["detail"]
