@@ -1,3 +1,136 @@
-"""Commands registered by this module (filled in by its owner)."""
+"""``sfsync scheduler``, ``sfsync pause SYNC`` and ``sfsync resume SYNC``."""
 
 from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import typer
+
+from sfsync.cli._app import app, console
+from sfsync.config import DEFAULT_PROJECT_FILE, Project, load_project
+from sfsync.state import StateStore
+
+_PROJECT_HELP = "Project file (or its directory)."
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+"""Format of the scheduler's log lines (stderr); times are UTC, ISO 8601."""
+
+
+def _open(project_path: Path) -> tuple[Project, StateStore]:
+    project = load_project(project_path)
+    assert project.path is not None
+    return project, StateStore.for_project(project.path)
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%dT%H:%M:%SZ")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    root = logging.getLogger("sfsync")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+@app.command()
+def scheduler(
+    project: Path = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help=_PROJECT_HELP),
+    max_parallel: int = typer.Option(4, "--max-parallel", min=1, help="Syncs run at once (different ones)."),
+    poll_seconds: float = typer.Option(
+        30.0, "--poll-seconds", min=0.01, help="Longest sleep between checks."
+    ),
+    recheck_seconds: float = typer.Option(
+        300.0, "--recheck-seconds", min=0.0, help="How often a sync that paused itself is re-checked."
+    ),
+    stop_grace_seconds: float | None = typer.Option(
+        None,
+        "--stop-grace-seconds",
+        help="On SIGTERM, wait this long for runs in flight (default: until done).",
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+) -> None:
+    """Run every scheduled sync when due, until SIGTERM or Ctrl-C (a second one stops at once)."""
+    from sfsync.schedule import Scheduler, SchedulerSettings
+
+    _configure_logging(log_level)
+    proj, store = _open(project)
+    settings = SchedulerSettings(
+        max_parallel=max_parallel,
+        poll_seconds=poll_seconds,
+        recheck_seconds=recheck_seconds,
+        stop_grace_seconds=stop_grace_seconds,
+    )
+    sched = Scheduler(proj, store, settings=settings)
+    log = logging.getLogger("sfsync.schedule")
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if sched.stopping:
+            log.warning(
+                "second %s: stopping now; runs in flight are recovered by their next run",
+                signal.Signals(signum).name,
+            )
+            logging.shutdown()
+            os._exit(128 + signum)
+        log.info("%s received: no new runs; waiting for runs in flight", signal.Signals(signum).name)
+        sched.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    left = sched.run_forever()
+    if left:
+        logging.shutdown()
+        os._exit(1)  # worker threads are still inside runs: do not wait for them
+    store.close()
+
+
+@app.command()
+def pause(
+    sync: str = typer.Argument(..., help="The sync to pause."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (shown in `sfsync runs` and `check`)."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help=_PROJECT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the sync's status as JSON."),
+) -> None:
+    """Pause a sync: the scheduler skips it until `sfsync resume` (a run in progress finishes)."""
+    from sfsync.schedule import manual_cause, pause_sync, status_view
+
+    proj, store = _open(project)
+    with store:
+        proj.resolve_sync(sync)
+        pause_sync(store, sync, manual_cause(reason))
+        view = status_view(store, sync)
+    if as_json:
+        console.out(json.dumps(view.to_dict(), indent=2), highlight=False)
+    else:
+        console.print(f"sync {sync}: {view.describe()}", highlight=False, markup=False)
+
+
+@app.command()
+def resume(
+    sync: str = typer.Argument(..., help="The sync to resume."),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help=_PROJECT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the sync's status as JSON."),
+) -> None:
+    """Resume a paused sync (it runs once at once if the scheduler skipped slots while it was paused)."""
+    from sfsync.alerts import WarningTracker
+    from sfsync.schedule import resume_sync, status_view
+
+    proj, store = _open(project)
+    with store:
+        proj.resolve_sync(sync)
+        was_paused = store.sync_status(sync).paused
+        resume_sync(store, sync, tracker=WarningTracker(proj, store))
+        view = status_view(store, sync)
+    if as_json:
+        console.out(json.dumps({**view.to_dict(), "was_paused": was_paused}, indent=2), highlight=False)
+    elif was_paused:
+        console.print(f"sync {sync}: resumed; {view.describe()}", highlight=False, markup=False)
+    else:
+        console.print(f"sync {sync} was not paused; {view.describe()}", highlight=False, markup=False)

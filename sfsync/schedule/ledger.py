@@ -1,0 +1,177 @@
+"""What the scheduler remembers between restarts, and the lock that keeps it to one per project.
+
+``.sfsync/schedule.json`` holds, per sync, the last slot the scheduler has dealt with (ran, or skipped
+because the sync was paused or already running) and a fingerprint of the schedule it was computed for::
+
+    {"version": 1, "syncs": {"vip_contacts": {"last_fire": "2026-01-05T07:00:00+00:00",
+                                              "schedule": "{\\"every\\":\\"15m\\"}"}}}
+
+A slot is written only once its run has ended, so a scheduler killed in the middle of a run runs that
+slot again when it comes back (once, however many slots it missed). The file is replaced atomically
+(write a temporary file, then rename), so a crash never leaves it half written.
+
+``.sfsync/scheduler.lock`` is an exclusive ``flock`` held by the running scheduler: a second scheduler on
+the same project refuses to start (the kernel drops the lock when the process dies, whatever the cause).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from sfsync.errors import SfsyncError
+
+log = logging.getLogger(__name__)
+
+LEDGER_FILE = "schedule.json"
+SCHEDULER_LOCK_FILE = "scheduler.lock"
+_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FireRecord:
+    """The last slot dealt with for one sync, and the schedule (fingerprint) it belongs to."""
+
+    last_fire: datetime
+    fingerprint: str
+
+
+class FireLedger:
+    """Per-sync last slots, kept in a small JSON file; safe to use from several threads of one process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._mutex = threading.Lock()
+        self._records = self._load()
+
+    @classmethod
+    def in_dir(cls, state_dir: Path) -> FireLedger:
+        return cls(state_dir / LEDGER_FILE)
+
+    def _load(self) -> dict[str, FireRecord]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            log.warning("cannot read %s (%s): starting without remembered slots", self.path, exc)
+            return {}
+        try:
+            data = json.loads(text)
+            return {
+                str(name): FireRecord(
+                    last_fire=datetime.fromisoformat(str(entry["last_fire"])).astimezone(UTC),
+                    fingerprint=str(entry["schedule"]),
+                )
+                for name, entry in data["syncs"].items()
+            }
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning(
+                "%s is not a valid schedule ledger (%s): starting without remembered slots "
+                "(no missed run will be caught up this time)",
+                self.path,
+                exc,
+            )
+            return {}
+
+    def get(self, sync: str) -> FireRecord | None:
+        with self._mutex:
+            return self._records.get(sync)
+
+    def records(self) -> dict[str, FireRecord]:
+        with self._mutex:
+            return dict(self._records)
+
+    def record(self, sync: str, last_fire: datetime, fingerprint: str) -> None:
+        """Remember ``last_fire`` for ``sync`` (never moves an entry of the same schedule backwards)."""
+        with self._mutex:
+            current = self._records.get(sync)
+            if current is not None and current.fingerprint == fingerprint and current.last_fire >= last_fire:
+                return
+            self._records[sync] = FireRecord(last_fire.astimezone(UTC), fingerprint)
+            self._save()
+
+    def forget(self, sync: str) -> None:
+        with self._mutex:
+            if self._records.pop(sync, None) is not None:
+                self._save()
+
+    def _save(self) -> None:
+        body = {
+            "version": _VERSION,
+            "syncs": {
+                name: {"last_fire": rec.last_fire.isoformat(), "schedule": rec.fingerprint}
+                for name, rec in sorted(self._records.items())
+            },
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+class SchedulerRunningError(SfsyncError):
+    """Another scheduler already serves this project."""
+
+
+class SchedulerLock:
+    """The exclusive lock of the one scheduler of a project (``with SchedulerLock(dir): ...``)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / SCHEDULER_LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> SchedulerLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                owner = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            finally:
+                os.close(fd)
+            raise SchedulerRunningError(
+                f"a scheduler is already running for this project ({owner})",
+                hint=f"stop it first (SIGTERM), or use another state directory than {self.path.parent}",
+            ) from None
+        body = f"pid {os.getpid()} since {datetime.now(UTC).isoformat(timespec='seconds')}".encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, body, 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> SchedulerLock:
+        return self.acquire()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+__all__ = [
+    "LEDGER_FILE",
+    "SCHEDULER_LOCK_FILE",
+    "FireLedger",
+    "FireRecord",
+    "SchedulerLock",
+    "SchedulerRunningError",
+]
