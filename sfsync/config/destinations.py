@@ -111,6 +111,9 @@ class SalesforceSettings(_Strict):
         default=90.0, gt=0, le=100, description="stop before the org's daily API usage passes this share"
     )
     bulk_poll_seconds: float = Field(default=2.0, gt=0, description="seconds between Bulk job status polls")
+    bulk_lock_retries: int = Field(
+        default=2, ge=0, le=10, description="extra Bulk rounds for rows that failed with UNABLE_TO_LOCK_ROW"
+    )
 
 
 class SalesforceDestination(_Strict):

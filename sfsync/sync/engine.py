@@ -30,8 +30,7 @@ from sfsync.sources import open_source, query_for
 from sfsync.state import JournalState, RunCounts, RunStatus, StateStore, Trigger
 from sfsync.sync.connect import open_client
 from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
-from sfsync.sync.encode import FieldMap
-from sfsync.sync.load import LoadStats, Target, collect_job, load_bulk, load_rest
+from sfsync.sync.load import TARGET_FILE, LoadStats, Target, collect_job, load_bulk, load_rest
 from sfsync.sync.plan import Plan, PlanSettings, build_plan
 from sfsync.sync.snapshot import advance_snapshot
 from sfsync.sync.validate import validate_sync
@@ -40,7 +39,6 @@ Progress = Callable[[str, dict[str, Any]], None]
 """Receives progress events (``"read"``, ``"diff"``, ``"plan"``, ``"sent"``, ``"done"``) with details."""
 
 _RUN_FILE = "run.json"
-_TARGET_FILE = "target.json"
 
 
 @dataclass(frozen=True)
@@ -106,24 +104,6 @@ class _Tally:
 def _emit(options: RunOptions, event: str, **details: Any) -> None:
     if options.progress is not None:
         options.progress(event, details)
-
-
-def _target_json(target: Target) -> dict[str, Any]:
-    return {
-        "object": target.object,
-        "mode": target.mode,
-        "key_field": target.key_field,
-        "maps": [[m.column, m.field] for m in target.maps],
-    }
-
-
-def _target_from(data: dict[str, Any]) -> Target:
-    return Target(
-        object=data["object"],
-        mode=data["mode"],
-        key_field=data["key_field"],
-        maps=tuple(FieldMap(c, f) for c, f in data["maps"]),
-    )
 
 
 class SyncSession:
@@ -249,8 +229,8 @@ class SyncSession:
             if not job.done:
                 job = client.bulk.wait(job.id)
             keys = Path(entry.chunk_path or "")
-            # chunk key files live in <diff work dir>/bulk/; the run wrote target.json in the diff work dir
-            target = _target_from(json.loads((keys.parent.parent / _TARGET_FILE).read_text()))
+            # the loader wrote target.json beside the job's key file
+            target = Target.from_json(json.loads((keys.parent / TARGET_FILE).read_text()))
             table = collect_job(client, job, target, keys)
             self.store.journal_set_state(job.id, JournalState.CLOSED)
             self.store.record_results(entry.run_id, table, collected_job_id=job.id)
@@ -295,7 +275,6 @@ class SyncSession:
                     plan = build_plan(
                         client, resolved, diff, describe, self._plan_settings(resolved, options)
                     )
-                    (diff.work_dir / _TARGET_FILE).write_text(json.dumps(_target_json(plan.target)))
                     _emit(options, "plan", api=plan.api, to_send=plan.to_send, refused=plan.refused)
                     stats = self._load(client, resolved, run.id, diff, plan, tally, options)
                     advance_snapshot(self.store, diff, tally.accepted_keys())
@@ -387,6 +366,8 @@ class SyncSession:
                 run_id=run_id,
                 work_dir=diff.work_dir / "bulk",
                 max_bytes=resolved.destination.settings.bulk_max_bytes,
+                reload=plan.rows_for,
+                lock_retries=resolved.destination.settings.bulk_lock_retries,
             )
         load_rest(client, plan.target, plan.rows(), sink)
         return LoadStats()

@@ -15,10 +15,12 @@ primary keys by their exact CSV cells (identical rows are interchangeable, so a 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -36,6 +38,8 @@ from sfsync.sync.encode import FieldMap, chunk_csv, csv_fields, encode_json_reco
 log = logging.getLogger(__name__)
 
 PK = "__pk"
+#: The per-row error Bulk jobs are retried for within a run (lock contention clears by itself).
+LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
 KEY = "__key"
 _SEP = "\x1f"
 
@@ -59,6 +63,26 @@ class Target:
     @property
     def bulk_operation(self) -> str:
         return self.mode
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "object": self.object,
+            "mode": self.mode,
+            "key_field": self.key_field,
+            "maps": [[m.column, m.field] for m in self.maps],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Target:
+        return cls(
+            object=data["object"],
+            mode=data["mode"],
+            key_field=data["key_field"],
+            maps=tuple(FieldMap(c, f) for c, f in data["maps"]),
+        )
+
+
+TARGET_FILE = "target.json"
 
 
 @dataclass
@@ -154,6 +178,8 @@ def write_chunks(
 ) -> list[Chunk]:
     """Write the CSV of every job and the key file that maps its rows back to primary keys."""
     work_dir.mkdir(parents=True, exist_ok=True)
+    # what crash recovery needs to read these jobs' results: the object, mode, key and mappings
+    (work_dir / TARGET_FILE).write_text(json.dumps(target.to_json()))
     chunks: list[Chunk] = []
     for i, (body, src) in enumerate(chunk_csv(iter(batches), target.maps, target.key, max_bytes)):
         table = pa.Table.from_batches(src)
@@ -266,12 +292,49 @@ def load_bulk(
     run_id: int,
     work_dir: Path,
     max_bytes: int,
+    reload: Callable[[list[str]], Iterable[pa.RecordBatch]] | None = None,
+    lock_retries: int = 0,
 ) -> LoadStats:
-    """Send rows through Bulk API 2.0 jobs (several at once), journaled for crash recovery."""
-    chunks = write_chunks(target, batches, work_dir, max_bytes)
+    """Send rows through Bulk API 2.0 jobs (several at once), journaled for crash recovery.
+
+    Rows that fail only with ``UNABLE_TO_LOCK_ROW`` are sent again in new jobs, up to ``lock_retries``
+    more rounds (``reload(keys)`` gives their rows back); what still fails is stored as rejected.
+    """
     stats = LoadStats()
+    for attempt in range(lock_retries + 1):
+        last = attempt == lock_retries or reload is None
+        round_dir = work_dir if attempt == 0 else work_dir / f"retry-{attempt}"
+        retry = _bulk_round(client, target, batches, sink, store, run_id, round_dir, max_bytes, stats, last)
+        if not retry:
+            break
+        log.info(
+            "%d row(s) of %s hit UNABLE_TO_LOCK_ROW; sending them again (round %d of %d)",
+            len(retry),
+            target.object,
+            attempt + 1,
+            lock_retries,
+        )
+        assert reload is not None
+        batches = reload(retry)
+    return stats
+
+
+def _bulk_round(
+    client: SalesforceClient,
+    target: Target,
+    batches: Iterable[pa.RecordBatch],
+    sink: OutcomeSink,
+    store: StateStore,
+    run_id: int,
+    work_dir: Path,
+    max_bytes: int,
+    stats: LoadStats,
+    last: bool,
+) -> list[str]:
+    """One set of jobs; returns the keys to send again (lock contention), unless this is the last round."""
+    chunks = write_chunks(target, batches, work_dir, max_bytes)
     if not chunks:
-        return stats
+        return []
     specs = [
         IngestSpec(
             object=target.object,
@@ -296,6 +359,7 @@ def load_bulk(
 
     finished = client.bulk.run_many(specs, on_created=journal)
     errors: list[SalesforceError] = []
+    retry: list[str] = []
     for chunk, job in zip(chunks, finished, strict=True):
         if isinstance(job, SalesforceError):
             errors.append(job)
@@ -304,7 +368,12 @@ def load_bulk(
         store.journal_set_state(job.id, JournalState.CLOSED)
         if job.state == "Failed":
             stats.failed_jobs.append(f"{job.id}: {job.error_message or 'Failed'}")
-        sink(collect_job(client, job, target, chunk.keys_path), job.id)
+        table = collect_job(client, job, target, chunk.keys_path)
+        if not last:
+            locked = pc.fill_null(pc.equal(table.column("error_code"), LOCK_ERROR), False)
+            retry += table.column("primary_key").filter(locked).to_pylist()
+            table = table.filter(pc.invert(locked))
+        sink(table, job.id)
     if errors:
         raise errors[0]
-    return stats
+    return retry

@@ -26,6 +26,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sfsync.config import ResolvedSync
@@ -86,6 +87,12 @@ class Plan:
     def rows(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
         pf = pq.ParquetFile(self.send_path)
         return pa.RecordBatchReader.from_batches(pf.schema_arrow, pf.iter_batches(batch_size=batch_rows))
+
+    def rows_for(self, keys: list[str]) -> list[pa.RecordBatch]:
+        """The send rows of these primary keys (to send them again)."""
+        table = pq.read_table(self.send_path)
+        wanted = pc.is_in(table.column(PK), value_set=pa.array(keys, pa.string()))
+        return table.filter(wanted).to_batches()
 
     def refused_rows(self) -> pa.Table:
         return pq.read_table(self.refused_path)
