@@ -39,6 +39,9 @@ MANUAL_PAUSE_PREFIX = "manual: "
 CAUSE_CHARS = 500
 """Longest error text kept in a pause cause."""
 
+CAUSE_PROBLEMS = 3
+"""Problems of a ConfigError (e.g. mapping problems) quoted in a pause cause."""
+
 CONNECTION_ERROR_CODE = "CONNECTION_ERROR"
 """``TransientError.code`` of a call that got no answer at all (connection refused, DNS, timeout)."""
 
@@ -51,6 +54,11 @@ def pause_cause_for(error: BaseException) -> str | None:
     that stays unreachable after every retry. Not on: quota (LimitError), server errors, Bulk job failures.
     """
     text = first_line(str(error), CAUSE_CHARS)
+    problems = [p for p in getattr(error, "problems", None) or [] if p != getattr(error, "message", None)]
+    if problems:
+        shown = "; ".join(first_line(p, CAUSE_CHARS) for p in problems[:CAUSE_PROBLEMS])
+        more = f" (+{len(problems) - CAUSE_PROBLEMS} more)" if len(problems) > CAUSE_PROBLEMS else ""
+        text = f"{text}: {shown}{more}"
     if isinstance(error, SourceError):
         what = "the source or model cannot be read"
     elif isinstance(error, ConfigError):
