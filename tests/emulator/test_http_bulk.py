@@ -157,6 +157,7 @@ def test_abort_and_unprocessed_records(sf: httpx.Client, emulator: Any) -> None:
     job = sf.post(J, json={"object": "Account", "operation": "insert"}).json()
     sf.put(f"{J}/{job['id']}/batches", content=b"Name\nA\nB\n", headers={"Content-Type": "text/csv"})
     sf.patch(f"{J}/{job['id']}", json={"state": "UploadComplete"})
+    assert sf.get(f"{J}/{job['id']}").json()["state"] in ("UploadComplete", "InProgress")  # held by the delay
     aborted = sf.patch(f"{J}/{job['id']}", json={"state": "Aborted"}).json()
     assert aborted["state"] == "Aborted"
     info = wait(sf, f"{J}/{job['id']}")
@@ -245,3 +246,21 @@ def test_query_job_list_abort_rules_and_delete(sf: httpx.Client) -> None:
     assert late.status_code == 400 and late.json()[0]["errorCode"] == "INVALIDJOBSTATE"
     assert sf.delete(f"{Q}/{job['id']}").status_code == 204
     assert sf.get(f"{Q}/{job['id']}").status_code == 404
+
+
+def test_several_jobs_at_once(sf: httpx.Client, emulator: Any) -> None:
+    jobs = []
+    for n in range(4):
+        job = sf.post(
+            J, json={"object": "Contact", "operation": "upsert", "externalIdFieldName": "External_Id__c"}
+        )
+        body = "External_Id__c,LastName\n" + "".join(f"j{n}-{i},L{i}\n" for i in range(500))
+        sf.put(f"{J}/{job.json()['id']}/batches", content=body.encode(), headers={"Content-Type": "text/csv"})
+        jobs.append(job.json()["id"])
+    for job_id in jobs:
+        sf.patch(f"{J}/{job_id}", json={"state": "UploadComplete"})
+    infos = [wait(sf, f"{J}/{job_id}") for job_id in jobs]
+    assert [(i["state"], i["numberRecordsProcessed"], i["numberRecordsFailed"]) for i in infos] == [
+        ("JobComplete", 500, 0)
+    ] * 4
+    assert emulator.org.query("SELECT COUNT() FROM Contact").total_size == 2000
