@@ -108,6 +108,8 @@ class SyncSummaryOut(BaseModel):
     state: SyncState
     paused: bool
     pause_cause: str | None = None
+    status_text: str = ""
+    warnings_firing: list[str] = Field(default_factory=list)
     schedule: str
     next_run: datetime | None = None
     last_run: RunOut | None = None

@@ -7,16 +7,26 @@ and one Salesforce client per destination are kept for the life of the app.
 from __future__ import annotations
 
 import csv
-import importlib
 import io
+import logging
 import threading
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from sfsync.alerts import WarningTracker
 from sfsync.config import Project, SalesforceDestination, load_project
-from sfsync.errors import ConfigError
+from sfsync.errors import ConfigError, SfsyncError
+from sfsync.schedule import (
+    describe_schedule,
+    handle_run_end,
+    manual_cause,
+    next_fire,
+    pause_sync,
+    resume_sync,
+    status_view,
+)
 from sfsync.sources import open_source, query_for
 from sfsync.sources.types import LogicalType
 from sfsync.state import RunRecord, RunStatus, StateStore, SyncBusyError, Trigger, default_state_dir
@@ -24,6 +34,11 @@ from sfsync.web import schemas as s
 from sfsync.web.jobs import Job, JobRunner
 from sfsync.web.settings import UiSettings
 from sfsync.web.syncedit import save_sync
+
+log = logging.getLogger(__name__)
+
+UI_USER = "the web UI"
+"""Who a pause from the UI is attributed to (the UI has one shared login, no user names)."""
 
 MODE_HELP = {
     "insert": "creates a new record for every row that is new or whose mapped values changed; "
@@ -79,29 +94,6 @@ def run_out(run: RunRecord) -> s.RunOut:
         rejected=c.rejected,
         api_calls=c.api_calls,
     )
-
-
-def schedule_text(schedule: Any) -> str:
-    data = schedule.model_dump() if hasattr(schedule, "model_dump") else schedule
-    if isinstance(data, dict) and "any" in data:
-        return " or ".join(schedule_text(x) for x in data["any"])
-    if isinstance(data, dict) and len(data) == 1:
-        key, value = next(iter(data.items()))
-        return "manual" if key == "manual" else f"{key} {value}"
-    return str(data)
-
-
-def _next_run_function() -> Callable[..., Any] | None:
-    """``sfsync.schedule``'s next-run function when that module provides one (else None)."""
-    try:
-        module = importlib.import_module("sfsync.schedule")
-    except ImportError:
-        return None
-    for name in ("next_run", "next_run_time", "next_due"):
-        fn = getattr(module, name, None)
-        if callable(fn):
-            return fn
-    return None
 
 
 class UiService:
@@ -264,7 +256,7 @@ class UiService:
 
     # ---- syncs --------------------------------------------------------------------------------------
     def _state(self, project: Project, name: str, last: RunRecord | None) -> tuple[s.SyncState, Any]:
-        status = self.store.sync_status(name)
+        status = status_view(self.store, name)
         if status.paused:
             return "paused", status
         if self.jobs.active(name) or (last is not None and last.status is RunStatus.RUNNING):
@@ -276,24 +268,13 @@ class UiService:
         threshold = project.syncs[name].warnings.rejected_rows_percent
         sent = last.counts.created + last.counts.updated + last.counts.rejected
         share = 100.0 * last.counts.rejected / sent if sent else 0.0
-        firing = any(v == "firing" for v in status.warning_state.values())
         if (
-            firing
+            status.firing
             or (threshold is not None and share > threshold)
             or (threshold is None and last.counts.rejected)
         ):
             return "warning", status
         return "healthy", status
-
-    def _next_run(self, project: Project, name: str, last: RunRecord | None) -> datetime | None:
-        fn = _next_run_function()
-        if fn is None:
-            return None
-        try:
-            value = fn(project.syncs[name].schedule, last.started_at if last else None)
-        except Exception:
-            return None
-        return value if isinstance(value, datetime) else None
 
     def _summary(self, project: Project, name: str) -> dict[str, Any]:
         sync = project.syncs[name]
@@ -307,9 +288,11 @@ class UiService:
             "mode": sync.mode,
             "state": state,
             "paused": status.paused,
-            "pause_cause": status.pause_cause,
-            "schedule": schedule_text(sync.schedule),
-            "next_run": None if status.paused else self._next_run(project, name, last),
+            "pause_cause": status.cause,
+            "status_text": status.describe(),
+            "warnings_firing": list(status.firing),
+            "schedule": describe_schedule(sync.schedule),
+            "next_run": None if status.paused else next_fire(sync.schedule, datetime.now(UTC)),
             "last_run": run_out(last) if last else None,
         }
 
@@ -345,10 +328,22 @@ class UiService:
         )
         return s.SavedOut(sync=name, created=create, file=str(self.settings.project_file))
 
-    def set_paused(self, name: str, paused: bool, cause: str | None) -> s.SyncStatusOut:
-        self._sync(self.project(), name)
-        st = self.store.set_paused(name, paused, cause or ("paused from the web UI" if paused else None))
+    def set_paused(self, name: str, paused: bool, reason: str | None) -> s.SyncStatusOut:
+        """Pause (cause ``manual: paused by the web UI[: reason]``) or resume, as ``sfsync pause/resume``."""
+        project = self.project()
+        self._sync(project, name)
+        if paused:
+            st = pause_sync(self.store, name, manual_cause(reason, user=UI_USER))
+        else:
+            st = resume_sync(self.store, name, tracker=WarningTracker(project, self.store))
         return s.SyncStatusOut(sync=name, paused=st.paused, pause_cause=st.pause_cause)
+
+    def _after_run(self, project: Project, name: str, run_id: int | None, error: SfsyncError | None) -> None:
+        """Warnings and automatic pauses, as after a scheduled run; a failure here never fails the run."""
+        try:
+            handle_run_end(self.store, WarningTracker(project, self.store), name, run_id, error)
+        except Exception:
+            log.exception("sync %s: evaluating warnings after run %s failed", name, run_id)
 
     # ---- runs ---------------------------------------------------------------------------------------
     def runs(self, name: str, limit: int | None = None) -> list[s.RunOut]:
@@ -429,13 +424,19 @@ class UiService:
                         "estimated_calls": plan.estimated_calls,
                         "samples": [{k: _cell(v) for k, v in row.items()} for row in plan.samples],
                     }
+                before = store.last_run(name)
                 try:
                     result = session.run(name, RunOptions(trigger=trigger, transport=transport))
-                except Exception:
-                    last = store.last_run(name)
-                    if last is not None:
-                        report_run(last.id)
+                except SyncBusyError:
                     raise
+                except SfsyncError as exc:
+                    after = store.last_run(name)
+                    run_id = after.id if after and (before is None or after.id > before.id) else None
+                    if run_id is not None:
+                        report_run(run_id)
+                    self._after_run(project, name, run_id, exc)
+                    raise
+                self._after_run(project, name, result.run_id, None)
                 return result.to_dict()
             finally:
                 session.close()
@@ -459,4 +460,4 @@ class UiService:
         )
 
 
-__all__ = ["MODE_HELP", "NotFound", "SyncPaused", "UiService", "run_out", "schedule_text"]
+__all__ = ["MODE_HELP", "NotFound", "SyncPaused", "UiService", "run_out"]

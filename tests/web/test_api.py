@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,8 @@ def test_sync_list_and_detail_never_show_secrets(api: TestClient) -> None:
         "every 15m",
     )
     assert s["last_run"] is None
+    next_run = datetime.fromisoformat(s["next_run"])
+    assert next_run > datetime.now(UTC) and next_run.minute % 15 == 0 and next_run.second == 0
     detail = api.get("/api/syncs/contacts")
     assert detail.json()["config"]["object_id"] == {"column": "id", "field": "External_Id__c"}
     for path in ("/api/syncs", "/api/syncs/contacts", "/api/destinations", "/openapi.json"):
@@ -113,6 +116,9 @@ def test_sync_list_and_detail_never_show_secrets(api: TestClient) -> None:
 
 
 def test_run_history_rejected_rows_and_csv(api: TestClient) -> None:
+    config = api.get("/api/syncs/contacts").json()["config"]
+    config["warnings"] = {"rejected_rows_percent": 10}
+    assert api.put("/api/syncs/contacts", json=config).status_code == 200
     job = api.post("/api/syncs/contacts/run")
     assert job.status_code == 202
     done = wait_job(api, job.json()["id"])
@@ -126,6 +132,7 @@ def test_run_history_rejected_rows_and_csv(api: TestClient) -> None:
     assert runs[0]["api_calls"] > 0 and runs[0]["duration_s"] is not None
     summary = api.get("/api/syncs").json()[0]
     assert summary["state"] == "warning" and summary["last_run"]["id"] == run_id
+    assert summary["warnings_firing"] == ["rejected_rows_percent"]  # evaluated as after a scheduled run
 
     run = api.get(f"/api/runs/{run_id}").json()
     assert run["rejected_by_code"] == {"INVALID_EMAIL_ADDRESS": 1, "STRING_TOO_LONG": 1}
@@ -158,8 +165,14 @@ def test_plan_is_a_dry_run(api: TestClient, emulator: Any) -> None:
 
 def test_pause_refuses_runs_until_resumed(api: TestClient) -> None:
     paused = api.post("/api/syncs/contacts/pause", json={"cause": "maintenance"}).json()
-    assert paused == {"sync": "contacts", "paused": True, "pause_cause": "maintenance"}
-    assert api.get("/api/syncs").json()[0]["state"] == "paused"
+    assert paused == {
+        "sync": "contacts",
+        "paused": True,
+        "pause_cause": "manual: paused by the web UI: maintenance",
+    }
+    summary = api.get("/api/syncs").json()[0]
+    assert (summary["state"], summary["next_run"]) == ("paused", None)
+    assert summary["status_text"].startswith("paused since")
     refused = api.post("/api/syncs/contacts/run")
     assert refused.status_code == 409 and "paused" in refused.json()["detail"]
     assert api.post("/api/syncs/contacts/resume").json()["paused"] is False
