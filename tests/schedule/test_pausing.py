@@ -1,0 +1,210 @@
+"""Pausing: a sync that breaks pauses itself and resumes when fixed; manual pauses wait for a person."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from sfsync.errors import AuthError, ConfigError, LimitError, SourceError, TransientError
+from sfsync.schedule import (
+    Action,
+    OutcomeKind,
+    describe_status,
+    manual_cause,
+    pause_cause_for,
+    pause_sync,
+    resume_sync,
+    status_view,
+)
+from tests.schedule.conftest import Harness
+from tests.schedule.helpers import (
+    Receiver,
+    assert_no_secret,
+    drop_table,
+    make_people,
+    receiving,
+    webhook_notifications,
+)
+
+
+def t(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def actions(decisions: list, sync: str = "contacts") -> list[Action]:
+    return [d.action for d in decisions if d.sync == sync]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with receiving() as r:
+        yield r
+
+
+def test_the_table_disappears_then_comes_back(harness: Harness, receiver: Receiver) -> None:
+    harness.factory.notifications = webhook_notifications(receiver)
+    harness.factory.add_sync(warnings="{on_failure: true, paused: true, notify: [hook, slack]}")
+    sched = harness.scheduler()
+    store = harness.store
+    sched.tick(t("2026-01-05 10:07"))
+    sched.tick(t("2026-01-05 10:15"))
+    [ok] = sched.wait_idle(30)
+    assert ok.kind is OutcomeKind.SUCCEEDED and receiver.posts() == []
+
+    drop_table(harness.factory.warehouse)
+    assert actions(sched.tick(t("2026-01-05 10:30"))) == [Action.RUN]
+    [failed] = sched.wait_idle(30)
+    assert failed.kind is OutcomeKind.FAILED
+    status = store.sync_status("contacts")
+    assert status.paused and (status.pause_cause or "").startswith("auto: the source or model cannot be read")
+    assert "people" in (status.pause_cause or "")
+    assert describe_status(store, "contacts").startswith(
+        "paused automatically (resumes when its check passes)"
+    )
+
+    # one warning, to each notifier
+    [hook] = receiver.posts("/hook")
+    [slack] = receiver.posts("/services/")
+    assert hook.body["kind"] == "warning" and hook.body["sync"] == "contacts"
+    assert hook.body["run"]["id"] == failed.run_id and hook.body["run"]["status"] == "failed"
+    assert {e["rule"] for e in hook.body["entered"]} == {"on_failure", "paused"}
+    assert "people" in hook.body["text"] and "paused itself" in hook.body["text"]
+    assert hook.headers["Authorization"] == "Bearer hdr-b81d40aa7e93"  # sent as a header only
+    assert slack.body["text"].startswith(":warning: [sfsync] warning: sync contacts")
+    assert f"Run: {failed.run_id} (schedule, failed)" in slack.body["blocks"][1]["text"]["text"]
+    for request in (hook, slack):
+        assert_no_secret(json.dumps(request.body))
+
+    # still broken: re-checked each tick, stays paused, nothing more is sent, no run is attempted
+    for moment in ("2026-01-05 10:31", "2026-01-05 10:45", "2026-01-05 11:00"):
+        assert actions(sched.tick(t(moment))) == [Action.RECHECK]
+        sched.wait_idle(30)
+    assert store.sync_status("contacts").paused
+    assert len(receiver.posts()) == 2 and len(store.runs("contacts")) == 2
+
+    # the table is back: the check passes, the sync resumes, one recovery message
+    make_people(harness.factory.warehouse, 6)
+    assert actions(sched.tick(t("2026-01-05 11:05"))) == [Action.RECHECK]
+    sched.wait_idle(30)
+    assert not store.sync_status("contacts").paused
+    hooks = receiver.posts("/hook")
+    assert [h.body["kind"] for h in hooks] == ["warning", "recovered"]
+    assert {e["rule"] for e in hooks[1].body["recovered"]} == {"on_failure", "paused"}
+    assert "resumed automatically" in hooks[1].body["text"]
+    assert len(receiver.posts("/services/")) == 2
+    assert_no_secret(json.dumps(hooks[1].body))
+
+    # the slots missed while paused run once, and stay quiet
+    assert actions(sched.tick(t("2026-01-05 11:06"))) == [Action.RUN]
+    [again] = sched.wait_idle(30)
+    assert again.kind is OutcomeKind.SUCCEEDED
+    assert actions(sched.tick(t("2026-01-05 11:07"))) == [Action.NOT_DUE]
+    assert len(receiver.posts()) == 4
+    assert describe_status(store, "contacts") == "active"
+
+
+def test_a_manual_pause_waits_for_a_person(harness: Harness, receiver: Receiver) -> None:
+    harness.factory.notifications = webhook_notifications(receiver)
+    harness.factory.add_sync(warnings="{on_failure: true, paused: true, notify: [hook]}")
+    sched = harness.scheduler()
+    store = harness.store
+    sched.tick(t("2026-01-05 10:07"))
+    pause_sync(store, "contacts", manual_cause("warehouse maintenance", user="alice"))
+    assert describe_status(store, "contacts").endswith("manual: paused by alice: warehouse maintenance")
+
+    assert actions(sched.tick(t("2026-01-05 10:15"))) == [Action.SKIP_PAUSED]
+    assert actions(sched.tick(t("2026-01-05 10:30"))) == [Action.SKIP_PAUSED]
+    [warning] = receiver.posts("/hook")  # the paused warning fires once, not per skipped slot
+    assert warning.body["entered"][0]["rule"] == "paused"
+    assert "warehouse maintenance" in warning.body["text"]
+    assert store.runs("contacts") == []
+    assert describe_status(store, "contacts").endswith("; warnings firing: paused")
+
+    resume_sync(store, "contacts", tracker=sched.tracker)
+    assert [p.body["kind"] for p in receiver.posts("/hook")] == ["warning", "recovered"]
+    assert actions(sched.tick(t("2026-01-05 10:31"))) == [Action.RUN]  # the skipped slots, once
+    sched.wait_idle(30)
+    assert actions(sched.tick(t("2026-01-05 10:32"))) == [Action.NOT_DUE]
+
+    # resumed elsewhere (web UI writing the store): the scheduler sends the recovery itself
+    pause_sync(store, "contacts", manual_cause(user="bob"))
+    sched.tick(t("2026-01-05 10:45"))
+    store.set_paused("contacts", False)
+    sched.tick(t("2026-01-05 10:46"))
+    sched.wait_idle(30)
+    assert [p.body["kind"] for p in receiver.posts("/hook")] == ["warning", "recovered"] * 2
+
+
+def test_a_manual_pause_over_an_automatic_one_stops_the_automatic_resume(harness: Harness) -> None:
+    harness.factory.add_sync()
+    sched = harness.scheduler()
+    sched.tick(t("2026-01-05 10:07"))
+    drop_table(harness.factory.warehouse)
+    sched.tick(t("2026-01-05 10:15"))
+    sched.wait_idle(30)
+    assert status_view(harness.store, "contacts").automatic
+    pause_sync(harness.store, "contacts", manual_cause("investigating", user="carol"))
+    make_people(harness.factory.warehouse, 3)
+    assert actions(sched.tick(t("2026-01-05 10:20"))) == [Action.NOT_DUE]  # no re-check
+    assert actions(sched.tick(t("2026-01-05 10:30"))) == [Action.SKIP_PAUSED]
+    sched.wait_idle(30)
+    view = status_view(harness.store, "contacts")
+    assert view.paused and not view.automatic
+    assert view.to_dict()["cause"] == "manual: paused by carol: investigating"
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (SourceError("model 'people' failed: Table people does not exist"), "auto: the source or model"),
+        (ConfigError("sync cannot run", problems=["column x missing"]), "auto: the sync's configuration"),
+        (AuthError("authentication failure"), "auto: Salesforce refuses the login"),
+        (TransientError("GET describe: ConnectError", code="CONNECTION_ERROR"), "auto: Salesforce cannot be"),
+        (TransientError("503 SERVER_UNAVAILABLE", code="SERVER_UNAVAILABLE"), None),
+        (LimitError("daily API quota exhausted"), None),
+    ],
+)
+def test_which_failures_pause_a_sync(error: Exception, expected: str | None) -> None:
+    cause = pause_cause_for(error)
+    if expected is None:
+        assert cause is None
+    else:
+        assert cause is not None and cause.startswith(expected)
+    if isinstance(error, ConfigError):
+        assert cause is not None and cause.endswith("sync cannot run: column x missing")
+
+
+def test_pause_and_resume_commands(harness: Harness) -> None:
+    harness.factory.add_sync()
+    path = harness.factory.write()
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sfsync", *args, "--project", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    paused = cli("pause", "contacts", "--reason", "quarter close")
+    assert paused.returncode == 0, paused.stderr
+    assert "sync contacts: paused since" in paused.stdout
+    assert "quarter close" in paused.stdout
+    assert harness.store.sync_status("contacts").paused
+
+    as_json = cli("resume", "contacts", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert data["was_paused"] is True and data["paused"] is False and data["text"] == "active"
+
+    again = cli("resume", "contacts")
+    assert again.returncode == 0 and "was not paused" in again.stdout
+
+    unknown = cli("pause", "nope")
+    assert unknown.returncode == 2
+    assert "there is no sync 'nope'" in unknown.stderr and "contacts" in unknown.stderr
