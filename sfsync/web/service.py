@@ -103,6 +103,7 @@ class UiService:
         self._store: StateStore | None = None
         self._clients: dict[str, tuple[SalesforceDestination, Any]] = {}
         self._lock = threading.Lock()
+        self._save_lock = threading.Lock()
 
     # ---- plumbing -----------------------------------------------------------------------------------
     def project(self) -> Project:
@@ -319,13 +320,14 @@ class UiService:
             describe = self.client(project, sync.to).describe(sync.object).raw
             return describe, self.columns(project, sync.from_)
 
-        save_sync(
-            self.settings.project_file,
-            name,
-            body.to_yaml_data(),
-            create=create,
-            org_and_columns=org_and_columns,
-        )
+        with self._save_lock:  # two saves from this UI never interleave their read-check-write
+            save_sync(
+                self.settings.project_file,
+                name,
+                body.to_yaml_data(),
+                create=create,
+                org_and_columns=org_and_columns,
+            )
         return s.SavedOut(sync=name, created=create, file=str(self.settings.project_file))
 
     def set_paused(self, name: str, paused: bool, reason: str | None) -> s.SyncStatusOut:

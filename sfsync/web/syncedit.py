@@ -84,6 +84,12 @@ def edited_text(text: str, name: str, entry: Mapping[str, Any], *, create: bool)
     syncs = doc.get("syncs")
     if syncs is None:
         syncs = doc["syncs"] = CommentedMap()
+    if not isinstance(syncs, CommentedMap):
+        raise SyncRefused(
+            "syncs: is not a mapping", [ProblemOut(message="syncs: must be a mapping of names", path="syncs")]
+        )
+    if not syncs:
+        syncs.fa.set_block_style()  # `syncs: {}` grows into a block, like the rest of the file
     exists = name in syncs
     if create and exists:
         raise SyncRefused(

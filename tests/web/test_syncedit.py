@@ -42,6 +42,14 @@ def test_editing_keeps_position_comments_and_flow_style() -> None:
     assert yaml.safe_load(new)["syncs"]["contacts"] == entry
 
 
+@pytest.mark.parametrize("empty", ["syncs: {}\n", "syncs:\n", ""])
+def test_the_first_sync_of_a_project(empty: str) -> None:
+    head = TEXT[: TEXT.index("syncs:")]
+    new = edited_text(head + empty, "leads", LEADS, create=True)
+    assert "\nsyncs:\n  leads:\n    from: people\n" in new
+    assert yaml.safe_load(new)["syncs"] == {"leads": LEADS}
+
+
 def test_create_and_edit_check_the_name() -> None:
     with pytest.raises(SyncRefused, match="already exists"):
         edited_text(TEXT, "contacts", LEADS, create=True)
