@@ -110,6 +110,7 @@ class SyncSummaryOut(BaseModel):
     pause_cause: str | None = None
     status_text: str = ""
     warnings_firing: list[str] = Field(default_factory=list)
+    active_jobs: list[str] = Field(default_factory=list, description="runs/plans started from this UI")
     schedule: str
     next_run: datetime | None = None
     last_run: RunOut | None = None

@@ -292,6 +292,7 @@ class UiService:
             "pause_cause": status.cause,
             "status_text": status.describe(),
             "warnings_firing": list(status.firing),
+            "active_jobs": [j.id for j in self.jobs.active(name)],
             "schedule": describe_schedule(sync.schedule),
             "next_run": None if status.paused else next_fire(sync.schedule, datetime.now(UTC)),
             "last_run": run_out(last) if last else None,
