@@ -32,6 +32,7 @@ SYNC_BLOCK = """
     to: org
     object: Contact
     mode: upsert
+    api: {api}
     object_id: {{column: id, field: External_Id__c}}
     mappings: {mappings}
     schedule: {schedule}
@@ -83,12 +84,14 @@ class ProjectFactory:
         warnings: str = "{on_failure: true}",
         source: str = "people",
         mappings: str = "{first: FirstName, last: LastName, email: Email}",
+        api: str = "auto",
     ) -> None:
         self.syncs[name] = {
             "schedule": schedule,
             "warnings": warnings,
             "source": source,
             "mappings": mappings,
+            "api": api,
         }
 
     def text(self) -> str:
