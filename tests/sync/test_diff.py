@@ -418,3 +418,16 @@ def test_empty_model_and_key_only_sync(store: StateStore) -> None:
     assert info.rows == 0
     diff = compute_diff(store, "s", _model([(3, "c", 3.0)]), primary_key="id", columns=["id"])
     assert _sent(diff) == {3: {"kind": "new", "resend": False, "send": ["id"], "id": 3}}
+
+
+def test_a_source_failing_mid_stream_is_a_source_error(store: StateStore) -> None:
+    schema = pa.schema([("id", pa.int64()), ("email", pa.string()), ("score", pa.float64())])
+
+    def batches():  # type: ignore[no-untyped-def]
+        yield pa.record_batch([[1], ["a"], [1.0]], schema=schema)
+        raise ConnectionError("server closed the connection unexpectedly")
+
+    reader = pa.RecordBatchReader.from_batches(schema, batches())
+    with pytest.raises(SourceError, match=r"(?s)reading model `customers` failed.*closed the connection"):
+        compute_diff(store, "s", reader, primary_key="id", columns=COLS, model="customers")
+    assert pending_diffs(store, "s") == [] and store.snapshots.current("s") is None
