@@ -5,6 +5,8 @@
   API clients send ``Authorization: Bearer <token>`` instead and need no cookie.
 - Without a token (loopback only, see ``settings.check_bind``) every visitor's session is logged in at once;
   with one, a visitor first gets an anonymous session (it carries the login form's CSRF token).
+- Without a token, requests must name 127.0.0.1 or localhost as their Host, so a web page whose domain
+  is re-pointed at 127.0.0.1 (DNS rebinding) cannot use the UI from the visitor's browser.
 - CSRF: a state-changing request passes when it carries the bearer token, the session's CSRF token
   (form field ``csrf_token`` or header ``X-CSRF-Token``), or a JSON body (``Content-Type:
   application/json``, which a browser only sends cross-site after a CORS preflight this server never
@@ -33,6 +35,8 @@ COOKIE = "sfsync_ui_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 PUBLIC_PREFIXES = ("/static/", "/login")
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+"""Host names a token-less (loopback) UI answers to: others are refused, which stops DNS rebinding."""
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -108,6 +112,14 @@ class AuthMiddleware(BaseHTTPMiddleware):
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         s = self.settings
+        host = (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]").lower()
+        if not s.auth_required and host not in LOCAL_HOSTS:
+            return JSONResponse(
+                {
+                    "detail": f"this UI answers only to 127.0.0.1 and localhost, not {host!r} (no login token set)"
+                },
+                status_code=421,
+            )
         session = self.signer.load(request.cookies.get(COOKIE))
         auth = request.headers.get("authorization", "")
         via_bearer = s.auth_required and auth.startswith("Bearer ") and token_matches(auth[7:], s.token)

@@ -18,7 +18,7 @@ from tests.plugins.emulator import InProcessEmulator
 def browser_session(project_file: Path, emulator: InProcessEmulator) -> Iterator[TestClient]:
     """No token: loopback mode, every visitor is logged in (forms still need the CSRF token)."""
     app = create_app(UiSettings(project_file=project_file, transport=emulator.transport))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1:8700") as client:
         yield client
 
 
@@ -69,6 +69,12 @@ def test_every_page_renders(browser_session: TestClient) -> None:
     assert c.get("/syncs/nope").status_code == 404
     assert "not found" in c.get("/runs/12345").text.lower()
     assert c.get("/static/htmx.min.js").status_code == 200
+
+
+def test_a_token_less_ui_answers_only_to_loopback_names(browser_session: TestClient) -> None:
+    assert browser_session.get("/syncs", headers={"host": "localhost:8700"}).status_code == 200
+    rebound = browser_session.get("/api/syncs", headers={"host": "evil.example:8700"})
+    assert rebound.status_code == 421 and "evil.example" in rebound.json()["detail"]
 
 
 def test_connection_test_fragment(browser_session: TestClient) -> None:
