@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ COLS = ["email", "score"]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> StateStore:
+def store(tmp_path: Path) -> Iterator[StateStore]:
     s = StateStore.open(tmp_path / ".sfsync")
     yield s
     s.close()
@@ -423,7 +424,7 @@ def test_empty_model_and_key_only_sync(store: StateStore) -> None:
 def test_a_source_failing_mid_stream_is_a_source_error(store: StateStore) -> None:
     schema = pa.schema([("id", pa.int64()), ("email", pa.string()), ("score", pa.float64())])
 
-    def batches():  # type: ignore[no-untyped-def]
+    def batches() -> Iterator[pa.RecordBatch]:
         yield pa.record_batch([[1], ["a"], [1.0]], schema=schema)
         raise ConnectionError("server closed the connection unexpectedly")
 
