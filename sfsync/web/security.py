@@ -116,7 +116,8 @@ class AuthMiddleware(BaseHTTPMiddleware):
         if not s.auth_required and host not in LOCAL_HOSTS:
             return JSONResponse(
                 {
-                    "detail": f"this UI answers only to 127.0.0.1 and localhost, not {host!r} (no login token set)"
+                    "detail": f"without a login token this UI answers only to 127.0.0.1 and localhost, "
+                    f"not {host!r}"
                 },
                 status_code=421,
             )
