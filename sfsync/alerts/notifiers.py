@@ -117,6 +117,28 @@ class EmailNotifier:
             raise NotifierError(f"SMTP server {where} refused recipient(s) {', '.join(sorted(refused))}")
 
 
+def post_json(url: str, body: Any, *, headers: Mapping[str, str], timeout_s: float) -> httpx.Response:
+    """POST ``body`` as JSON straight through an httpx transport.
+
+    Not through ``httpx.Client``: the client logs every request's full URL at INFO, and a webhook URL
+    carries its token (Slack's path, a ``?token=`` query). The transport logs neither.
+    """
+    request = httpx.Request(
+        "POST",
+        url,
+        json=body,
+        headers={"User-Agent": USER_AGENT, **headers},
+        extensions={"timeout": httpx.Timeout(timeout_s).as_dict()},
+    )
+    with httpx.HTTPTransport() as transport:
+        response = transport.handle_request(request)
+        try:
+            response.read()
+        finally:
+            response.close()
+    return response
+
+
 def _check_response(response: httpx.Response, what: str) -> None:
     if response.is_success:
         return
@@ -132,9 +154,7 @@ class SlackNotifier:
     def send(self, message: Rendered) -> None:
         url = self.config.webhook_url.get_secret_value()
         try:
-            response = httpx.post(
-                url, json=message.slack, timeout=self.timeout_s, headers={"User-Agent": USER_AGENT}
-            )
+            response = post_json(url, message.slack, headers={}, timeout_s=self.timeout_s)
         except httpx.HTTPError as exc:
             raise NotifierError(
                 f"the Slack webhook could not be reached: {type(exc).__name__}; "
@@ -155,10 +175,9 @@ class WebhookNotifier:
 
     def send(self, message: Rendered) -> None:
         headers = {k: v.get_secret_value() for k, v in self.config.headers.items()}
-        headers.setdefault("User-Agent", USER_AGENT)
         try:
-            response = httpx.post(
-                self.config.url, json=message.payload, headers=headers, timeout=self.config.timeout_seconds
+            response = post_json(
+                self.config.url, message.payload, headers=headers, timeout_s=self.config.timeout_seconds
             )
         except httpx.HTTPError as exc:
             raise NotifierError(

@@ -95,7 +95,7 @@ class ProjectFactory:
         }
 
     def text(self) -> str:
-        syncs = "".join(SYNC_BLOCK.format(name=n, **s) for n, s in self.syncs.items())
+        syncs = "".join(SYNC_BLOCK.format(name=n, **s) for n, s in self.syncs.items()) or " {}\n"
         notifications = f"notifications:\n{self.notifications}\n" if self.notifications else ""
         return f"""version: 1
 sources:
