@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import httpx
 import pytest
-from fastapi.testclient import TestClient
+from fastapi import FastAPI
 
 from sfsync.web import UiSettings, create_app
-from tests.plugins.emulator import InProcessEmulator
+from tests.plugins.emulator import InProcessEmulator, InProcessTransport
 
 TOKEN = "test-ui-token-0123456789"
 
@@ -78,16 +79,28 @@ def project_file(tmp_path: Path, emulator: InProcessEmulator) -> Path:
     return write_project(tmp_path / "project", emulator.base_url)
 
 
+@contextmanager
+def app_client(app: FastAPI, base_url: str = "http://127.0.0.1:8700") -> Iterator[httpx.Client]:
+    """An HTTP client calling ``app`` in-process (follows redirects, keeps cookies, like a browser)."""
+    transport = InProcessTransport(app)
+    try:
+        with httpx.Client(transport=transport, base_url=base_url, follow_redirects=True) as client:
+            yield client
+    finally:
+        transport.shutdown()
+        app.state.service.close()  # what the app's lifespan does when a server stops
+
+
 @pytest.fixture
-def ui_app(project_file: Path, emulator: InProcessEmulator) -> Iterator[TestClient]:
+def ui_app(project_file: Path, emulator: InProcessEmulator) -> Iterator[httpx.Client]:
     transport: httpx.BaseTransport = emulator.transport
     app = create_app(UiSettings(project_file=project_file, token=TOKEN, transport=transport, poll_ms=100))
-    with TestClient(app) as client:
+    with app_client(app) as client:
         yield client
 
 
 @pytest.fixture
-def api(ui_app: TestClient) -> TestClient:
+def api(ui_app: httpx.Client) -> httpx.Client:
     """The app with the bearer token on every request."""
     ui_app.headers["Authorization"] = f"Bearer {TOKEN}"
     return ui_app

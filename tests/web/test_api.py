@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from sfsync.config import load_project
 from sfsync.state import StateStore, default_state_dir
@@ -28,7 +28,7 @@ NEW_SYNC = {
 }
 
 
-def wait_job(api: TestClient, job_id: str) -> dict[str, Any]:
+def wait_job(api: httpx.Client, job_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         job = api.get(f"/api/jobs/{job_id}").json()
@@ -38,7 +38,7 @@ def wait_job(api: TestClient, job_id: str) -> dict[str, Any]:
     raise AssertionError(f"job {job_id} did not finish")
 
 
-def test_destinations_objects_and_fields(api: TestClient) -> None:
+def test_destinations_objects_and_fields(api: httpx.Client) -> None:
     dests = api.get("/api/destinations").json()
     assert dests == [
         {
@@ -61,14 +61,14 @@ def test_destinations_objects_and_fields(api: TestClient) -> None:
     assert api.get("/api/destinations/nope/objects").status_code == 404
 
 
-def test_connection_test_reports_a_failed_login(api: TestClient, project_file: Path) -> None:
+def test_connection_test_reports_a_failed_login(api: httpx.Client, project_file: Path) -> None:
     (project_file.parent / ".env").write_text("SF_SECRET=sfsync-demo-secret\nSF_PASSWORD=wrong\n")
     test = api.post("/api/destinations/org/test").json()
     assert test["ok"] is False
     assert test["error"] and "wrong" not in test["error"]
 
 
-def test_models_preview_and_count(api: TestClient) -> None:
+def test_models_preview_and_count(api: httpx.Client) -> None:
     models = {m["name"]: m for m in api.get("/api/models").json()}
     assert models["people"]["kind"] == "model" and models["people"]["model_kind"] == "user"
     assert models["gmail_people"] == {
@@ -93,7 +93,7 @@ def test_models_preview_and_count(api: TestClient) -> None:
     assert api.get("/api/models/people/preview", params={"rows": 0}).status_code == 422
 
 
-def test_sync_list_and_detail_never_show_secrets(api: TestClient) -> None:
+def test_sync_list_and_detail_never_show_secrets(api: httpx.Client) -> None:
     syncs = api.get("/api/syncs").json()
     assert [s["name"] for s in syncs] == ["contacts"]
     s = syncs[0]
@@ -115,7 +115,7 @@ def test_sync_list_and_detail_never_show_secrets(api: TestClient) -> None:
     assert api.get("/api/syncs/bad name!").status_code == 422
 
 
-def test_run_history_rejected_rows_and_csv(api: TestClient) -> None:
+def test_run_history_rejected_rows_and_csv(api: httpx.Client) -> None:
     config = api.get("/api/syncs/contacts").json()["config"]
     config["warnings"] = {"rejected_rows_percent": 10}
     assert api.put("/api/syncs/contacts", json=config).status_code == 200
@@ -153,7 +153,7 @@ def test_run_history_rejected_rows_and_csv(api: TestClient) -> None:
     assert api.get("/api/runs/99999").status_code == 404
 
 
-def test_plan_is_a_dry_run(api: TestClient, emulator: Any) -> None:
+def test_plan_is_a_dry_run(api: httpx.Client, emulator: Any) -> None:
     done = wait_job(api, api.post("/api/syncs/contacts/plan").json()["id"])
     assert done["state"] == "done", done
     plan = done["result"]
@@ -163,7 +163,7 @@ def test_plan_is_a_dry_run(api: TestClient, emulator: Any) -> None:
     assert api.get("/api/syncs/contacts/runs").json() == []
 
 
-def test_pause_refuses_runs_until_resumed(api: TestClient) -> None:
+def test_pause_refuses_runs_until_resumed(api: httpx.Client) -> None:
     paused = api.post("/api/syncs/contacts/pause", json={"cause": "maintenance"}).json()
     assert paused == {
         "sync": "contacts",
@@ -180,14 +180,14 @@ def test_pause_refuses_runs_until_resumed(api: TestClient) -> None:
     assert api.post("/api/syncs/nope/pause").status_code == 404
 
 
-def test_run_now_of_a_sync_running_elsewhere_is_refused(api: TestClient, project_file: Path) -> None:
+def test_run_now_of_a_sync_running_elsewhere_is_refused(api: httpx.Client, project_file: Path) -> None:
     with StateStore.open(default_state_dir(project_file)) as store, store.lock("contacts"):
         refused = api.post("/api/syncs/contacts/run")
         assert refused.status_code == 409 and "running already" in refused.json()["detail"]
     assert api.get("/api/syncs/contacts/runs").json() == []
 
 
-def test_create_sync_writes_the_file_keeping_comments(api: TestClient, project_file: Path) -> None:
+def test_create_sync_writes_the_file_keeping_comments(api: httpx.Client, project_file: Path) -> None:
     before = project_file.read_text()
     created = api.post("/api/syncs/leads", json=NEW_SYNC)
     assert created.status_code == 201, created.text
@@ -204,7 +204,7 @@ def test_create_sync_writes_the_file_keeping_comments(api: TestClient, project_f
     assert api.post("/api/syncs/leads", json=NEW_SYNC).status_code == 422  # exists already
 
 
-def test_replace_sync_keeps_its_place_and_comments(api: TestClient, project_file: Path) -> None:
+def test_replace_sync_keeps_its_place_and_comments(api: httpx.Client, project_file: Path) -> None:
     body = {
         "from": "gmail_people",
         "to": "org",
@@ -237,7 +237,7 @@ def test_replace_sync_keeps_its_place_and_comments(api: TestClient, project_file
     ],
 )
 def test_invalid_syncs_are_refused_with_reasons(
-    api: TestClient, project_file: Path, change: dict[str, Any], expected: str
+    api: httpx.Client, project_file: Path, change: dict[str, Any], expected: str
 ) -> None:
     before = project_file.read_text()
     response = api.post("/api/syncs/broken", json={**NEW_SYNC, "object": "Contact", **change})
@@ -256,13 +256,13 @@ def test_invalid_syncs_are_refused_with_reasons(
         {k: v for k, v in NEW_SYNC.items() if k != "object"},
     ],
 )
-def test_malformed_bodies_are_refused(api: TestClient, project_file: Path, body: dict[str, Any]) -> None:
+def test_malformed_bodies_are_refused(api: httpx.Client, project_file: Path, body: dict[str, Any]) -> None:
     before = project_file.read_text()
     assert api.post("/api/syncs/broken", json=body).status_code == 422
     assert project_file.read_text() == before
 
 
-def test_openapi_schema_documents_every_endpoint(api: TestClient) -> None:
+def test_openapi_schema_documents_every_endpoint(api: httpx.Client) -> None:
     schema = api.get("/openapi.json").json()
     paths = schema["paths"]
     for path in (
@@ -309,7 +309,7 @@ ENDPOINTS = [
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
-def test_unauthenticated_requests_are_refused(ui_app: TestClient, method: str, path: str) -> None:
+def test_unauthenticated_requests_are_refused(ui_app: httpx.Client, method: str, path: str) -> None:
     response = ui_app.request(method, path, json=NEW_SYNC if method in ("POST", "PUT") else None)
     assert response.status_code == 401
     wrong = ui_app.request(method, path, headers={"Authorization": "Bearer wrong"})
@@ -320,7 +320,7 @@ def csrf_of(html: str) -> str:
     return html.split('<meta name="csrf-token" content="', 1)[1].split('"', 1)[0]
 
 
-def login(client: TestClient, token: str = TOKEN, target: str = "/syncs") -> Any:
+def login(client: httpx.Client, token: str = TOKEN, target: str = "/syncs") -> Any:
     form = client.get(f"/login?next={target}")
     return client.post(
         "/login",
@@ -329,7 +329,7 @@ def login(client: TestClient, token: str = TOKEN, target: str = "/syncs") -> Any
     )
 
 
-def test_pages_redirect_to_login_and_the_token_logs_in(ui_app: TestClient) -> None:
+def test_pages_redirect_to_login_and_the_token_logs_in(ui_app: httpx.Client) -> None:
     response = ui_app.get("/syncs", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/login?next=/syncs"
     assert login(ui_app, "nope").status_code == 401
@@ -347,7 +347,7 @@ def test_pages_redirect_to_login_and_the_token_logs_in(ui_app: TestClient) -> No
     assert ui_app.post("/login", data={"token": TOKEN}).status_code == 403  # no CSRF token
 
 
-def test_forms_need_the_csrf_token(ui_app: TestClient) -> None:
+def test_forms_need_the_csrf_token(ui_app: httpx.Client) -> None:
     login(ui_app)
     refused = ui_app.post("/syncs/contacts/pause", data={}, follow_redirects=False)
     assert refused.status_code == 403
@@ -381,7 +381,7 @@ def test_forms_need_the_csrf_token(ui_app: TestClient) -> None:
     ],
 )
 def test_invalid_requests_are_refused(
-    api: TestClient, method: str, path: str, body: dict[str, Any] | None, status: int
+    api: httpx.Client, method: str, path: str, body: dict[str, Any] | None, status: int
 ) -> None:
     response = api.request(method, path, json=body)
     assert response.status_code == status, response.text

@@ -6,19 +6,20 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from sfsync.config import load_project
 from sfsync.web import UiSettings, create_app
 from tests.plugins.emulator import InProcessEmulator
+from tests.web.conftest import app_client
 
 
 @pytest.fixture
-def browser_session(project_file: Path, emulator: InProcessEmulator) -> Iterator[TestClient]:
+def browser_session(project_file: Path, emulator: InProcessEmulator) -> Iterator[httpx.Client]:
     """No token: loopback mode, every visitor is logged in (forms still need the CSRF token)."""
     app = create_app(UiSettings(project_file=project_file, transport=emulator.transport))
-    with TestClient(app, base_url="http://127.0.0.1:8700") as client:
+    with app_client(app) as client:
         yield client
 
 
@@ -26,7 +27,7 @@ def csrf_of(html: str) -> str:
     return html.split('<meta name="csrf-token" content="', 1)[1].split('"', 1)[0]
 
 
-def form_for(client: TestClient, **values: str | list[str]) -> dict[str, str | list[str]]:
+def form_for(client: httpx.Client, **values: str | list[str]) -> dict[str, str | list[str]]:
     base: dict[str, str | list[str]] = {
         "csrf_token": csrf_of(client.get("/new-sync").text),
         "create": "1",
@@ -49,7 +50,7 @@ def form_for(client: TestClient, **values: str | list[str]) -> dict[str, str | l
     return base
 
 
-def test_every_page_renders(browser_session: TestClient) -> None:
+def test_every_page_renders(browser_session: httpx.Client) -> None:
     c = browser_session
     for path, expect in [
         ("/syncs", "contacts"),
@@ -71,20 +72,20 @@ def test_every_page_renders(browser_session: TestClient) -> None:
     assert c.get("/static/htmx.min.js").status_code == 200
 
 
-def test_a_token_less_ui_answers_only_to_loopback_names(browser_session: TestClient) -> None:
+def test_a_token_less_ui_answers_only_to_loopback_names(browser_session: httpx.Client) -> None:
     assert browser_session.get("/syncs", headers={"host": "localhost:8700"}).status_code == 200
     rebound = browser_session.get("/api/syncs", headers={"host": "evil.example:8700"})
     assert rebound.status_code == 421 and "evil.example" in rebound.json()["detail"]
 
 
-def test_connection_test_fragment(browser_session: TestClient) -> None:
+def test_connection_test_fragment(browser_session: httpx.Client) -> None:
     c = browser_session
     token = csrf_of(c.get("/destinations").text)
     fragment = c.post("/destinations/org/test", headers={"X-CSRF-Token": token})
     assert 'data-test="connection-ok"' in fragment.text
 
 
-def test_form_refresh_shows_object_id_candidates_and_type_checks(browser_session: TestClient) -> None:
+def test_form_refresh_shows_object_id_candidates_and_type_checks(browser_session: httpx.Client) -> None:
     c = browser_session
     data = form_for(c, map_column=["age", "last", ""], map_field=["Email", "LastName", ""])
     html = c.post("/sync-form", data=data).text
@@ -95,7 +96,7 @@ def test_form_refresh_shows_object_id_candidates_and_type_checks(browser_session
     assert "text → string" in html
 
 
-def test_form_saves_a_valid_sync(browser_session: TestClient, project_file: Path) -> None:
+def test_form_saves_a_valid_sync(browser_session: httpx.Client, project_file: Path) -> None:
     c = browser_session
     response = c.post("/new-sync", data=form_for(c), follow_redirects=False)
     assert response.status_code == 303, response.text
@@ -108,7 +109,7 @@ def test_form_saves_a_valid_sync(browser_session: TestClient, project_file: Path
 
 
 def test_form_refuses_an_incompatible_mapping_with_reasons(
-    browser_session: TestClient, project_file: Path
+    browser_session: httpx.Client, project_file: Path
 ) -> None:
     c = browser_session
     before = project_file.read_text()
@@ -125,7 +126,7 @@ def test_form_refuses_an_incompatible_mapping_with_reasons(
     assert project_file.read_text() == before
 
 
-def test_edit_form_saves_in_place(browser_session: TestClient, project_file: Path) -> None:
+def test_edit_form_saves_in_place(browser_session: httpx.Client, project_file: Path) -> None:
     c = browser_session
     data = form_for(
         c,
@@ -141,7 +142,7 @@ def test_edit_form_saves_in_place(browser_session: TestClient, project_file: Pat
     assert "# people become contacts" in project_file.read_text()
 
 
-def test_run_now_job_page_and_run_page(browser_session: TestClient) -> None:
+def test_run_now_job_page_and_run_page(browser_session: httpx.Client) -> None:
     c = browser_session
     token = csrf_of(c.get("/syncs/contacts").text)
     started = c.post("/syncs/contacts/run", data={"csrf_token": token}, follow_redirects=False)
