@@ -244,7 +244,10 @@ class Scheduler:
             finished.append(result)
             sync = self.project.syncs.get(name)
             if sync is not None and job.slot is not None:
-                self.ledger.record(name, job.slot, schedule_fingerprint(sync.schedule))
+                try:
+                    self.ledger.record(name, job.slot, schedule_fingerprint(sync.schedule))
+                except OSError as exc:  # the run happened; only the restart catch-up may repeat it
+                    log.error("cannot write %s: %s", self.ledger.path, exc)
         self.outcomes.extend(finished)
         del self.outcomes[:-1000]
         return finished
@@ -305,7 +308,10 @@ class Scheduler:
             while not self._stopping:
                 self._wake.clear()
                 now = self.clock.now()
-                self.tick(now)
+                try:
+                    self.tick(now)
+                except Exception:  # e.g. the state directory became unwritable: log, keep going
+                    log.exception("scheduler tick failed; trying again in %g s", self.settings.poll_seconds)
                 if self._stopping:
                     break
                 self.clock.wait(self._wake, self.next_wakeup(now))

@@ -1,0 +1,67 @@
+"""The public surface of ``sfsync.schedule`` and ``sfsync.alerts`` (what the CLI, web UI and docs use)."""
+
+from __future__ import annotations
+
+import sfsync.alerts
+import sfsync.schedule
+
+
+def test_schedule_exports() -> None:
+    assert set(sfsync.schedule.__all__) == {
+        "AUTO_PAUSE_PREFIX",
+        "MANUAL_PAUSE_PREFIX",
+        "Action",
+        "Clock",
+        "Decision",
+        "FireLedger",
+        "FireRecord",
+        "OutcomeKind",
+        "RunOutcome",
+        "Scheduler",
+        "SchedulerLock",
+        "SchedulerRunningError",
+        "SchedulerSettings",
+        "SessionFactory",
+        "StatusView",
+        "SystemClock",
+        "default_session_factory",
+        "describe_schedule",
+        "describe_status",
+        "handle_run_end",
+        "is_auto_pause",
+        "is_scheduled",
+        "last_fire",
+        "manual_cause",
+        "next_fire",
+        "pause_cause_for",
+        "pause_sync",
+        "recheck_paused",
+        "resume_sync",
+        "run_scheduled",
+        "schedule_fingerprint",
+        "status_view",
+    }
+    for name in sfsync.schedule.__all__:
+        assert hasattr(sfsync.schedule, name), name
+
+
+def test_alerts_exports() -> None:
+    for name in sfsync.alerts.__all__:
+        assert hasattr(sfsync.alerts, name), name
+    assert {"WarningTracker", "Dispatcher", "Notice", "Redactor", "check_run", "Rule"} <= set(
+        sfsync.alerts.__all__
+    )
+
+
+def test_layers_alerts_do_not_import_schedule_or_sync() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(sfsync.alerts.__file__).parent
+    for path in root.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith(
+                    ("sfsync.schedule", "sfsync.sync", "sfsync.cli", "sfsync.web")
+                ), f"{path.name} imports {node.module}"
