@@ -19,6 +19,8 @@ from sfsync.state import StateStore
 
 _PROJECT_HELP = "Project file (or its directory)."
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 """Format of the scheduler's log lines (stderr); times are UTC, ISO 8601."""
 
@@ -43,31 +45,45 @@ def _configure_logging(level: str) -> None:
 @app.command()
 def scheduler(
     project: Path = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help=_PROJECT_HELP),
-    max_parallel: int = typer.Option(4, "--max-parallel", min=1, help="Syncs run at once (different ones)."),
-    poll_seconds: float = typer.Option(
-        30.0, "--poll-seconds", min=0.01, help="Longest sleep between checks."
+    max_parallel: int | None = typer.Option(
+        None, "--max-parallel", min=1, help="Syncs run at once (different ones) [default: 4]."
     ),
-    recheck_seconds: float = typer.Option(
-        300.0, "--recheck-seconds", min=0.0, help="How often a sync that paused itself is re-checked."
+    poll_seconds: float | None = typer.Option(
+        None, "--poll-seconds", min=0.01, help="Longest sleep between checks [default: 30]."
+    ),
+    recheck_seconds: float | None = typer.Option(
+        None,
+        "--recheck-seconds",
+        min=0.0,
+        help="How often a sync that paused itself is re-checked [default: 300].",
     ),
     stop_grace_seconds: float | None = typer.Option(
         None,
         "--stop-grace-seconds",
-        help="On SIGTERM, wait this long for runs in flight (default: until done).",
+        help="On SIGTERM, wait this long for runs in flight [default: until done].",
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
 ) -> None:
     """Run every scheduled sync when due, until SIGTERM or Ctrl-C (a second one stops at once)."""
+    from dataclasses import replace
+
     from sfsync.schedule import Scheduler, SchedulerSettings
 
+    if log_level.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(
+            f"{log_level!r}: choose one of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
+        )
     _configure_logging(log_level)
     proj, store = _open(project)
-    settings = SchedulerSettings(
-        max_parallel=max_parallel,
-        poll_seconds=poll_seconds,
-        recheck_seconds=recheck_seconds,
-        stop_grace_seconds=stop_grace_seconds,
-    )
+    settings = SchedulerSettings()
+    if max_parallel is not None:
+        settings = replace(settings, max_parallel=max_parallel)
+    if poll_seconds is not None:
+        settings = replace(settings, poll_seconds=poll_seconds)
+    if recheck_seconds is not None:
+        settings = replace(settings, recheck_seconds=recheck_seconds)
+    if stop_grace_seconds is not None:
+        settings = replace(settings, stop_grace_seconds=stop_grace_seconds)
     sched = Scheduler(proj, store, settings=settings)
     log = logging.getLogger("sfsync.schedule")
 
