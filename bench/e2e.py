@@ -1,0 +1,299 @@
+"""Benchmark: sfsync end to end against simple-salesforce's Bulk 2.0 upsert, on the same emulator.
+
+    .venv/bin/python bench/e2e.py                   # 1,000,000 Contacts
+    .venv/bin/python bench/e2e.py --rows 200000 --json
+
+The emulator runs in its own process over TLS (simple-salesforce only speaks https) with a file-backed
+org (``--db``), reached over a real socket by both clients. Steps, all timed by wall clock:
+
+  sfsync first      ``SyncSession.run`` of an upsert sync (DuckDB model -> diff -> Bulk CSV jobs -> per-row
+                    results stored -> snapshot): every row is created
+  sfsync 1% rerun   the warehouse changes 1% of the rows; the run sends only those
+  sfsync unchanged  one more run: nothing to send, zero API calls
+  (the org is reset)
+  baseline first    what a simple-salesforce script does: export the model to CSV with DuckDB's C writer,
+                    then ``sf.bulk2.Contact.upsert(csv_file=..., external_id_field="External_Id__c")``
+  baseline rerun    the same after the 1% change: simple-salesforce has no diff, so every row goes again
+
+Both poll Bulk jobs every ``BASELINE_POLL_SECONDS`` (simple-salesforce's ``wait``, default 5 s, would
+only slow it down; sfsync's ``bulk_poll_seconds`` setting). sfsync also downloads and stores every row's
+result, which the baseline does not. Target (issue 5): sfsync faster than the baseline on both runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_ROWS = 1_000_000
+#: Share of rows changed before the rerun.
+CHANGED_PERCENT = 1
+#: Seconds simple-salesforce waits before and between polls of a Bulk job (its ``wait`` argument).
+BASELINE_POLL_SECONDS = 1
+STARTUP_SECONDS = 60.0
+SYNC = "contacts"
+CLIENT_ID = "sfsync-demo-client"
+SECRETS = {"SF_CLIENT_SECRET": "sfsync-demo-secret", "SF_PASSWORD": "sfsync-demo"}
+MAPPINGS = {"first_name": "FirstName", "last_name": "LastName", "email": "Email", "title": "Title"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    if pid is None:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_emulator(db_path: Path, tls_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+    from sfsync.emulator.tls import ensure_tls_files
+
+    ca = ensure_tls_files(tls_dir).ca_path
+    code = (
+        "from sfsync.emulator import serve; "
+        f"serve(port={port}, tls=True, tls_dir={str(tls_dir)!r}, db_path={str(db_path)!r},"
+        " log_level='warning')"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the emulator exited with code {proc.returncode} before listening")
+        try:
+            if httpx.get(f"https://127.0.0.1:{port}/services/data", verify=str(ca), timeout=1).is_success:
+                return proc, ca
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"the emulator did not answer on port {port} within {STARTUP_SECONDS}s")
+
+
+def make_warehouse(path: Path, rows: int) -> None:
+    import duckdb
+
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE people AS SELECT i AS n, 'ext-' || lpad(i::VARCHAR, 9, '0') AS id,"
+            " 'First' || (i % 977) AS first_name, 'Last ' || i AS last_name,"
+            " 'person' || i || '@example.com' AS email, 'Title ' || (i % 13) AS title FROM range(?) t(i)",
+            [rows],
+        )
+
+
+def change_warehouse(path: Path) -> int:
+    import duckdb
+
+    with duckdb.connect(str(path)) as con:
+        con.execute(f"UPDATE people SET title = title || ' (changed)' WHERE n % 100 < {CHANGED_PERCENT}")
+        row = con.execute(f"SELECT count(*) FROM people WHERE n % 100 < {CHANGED_PERCENT}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def write_project(root: Path, url: str, ca: Path) -> Path:
+    import yaml
+
+    project = {
+        "version": 1,
+        "sources": {"wh": {"type": "duckdb", "path": "wh.duckdb"}},
+        "models": {"people": {"source": "wh", "kind": "user", "primary_key": "id", "table": "people"}},
+        "destinations": {
+            "org": {
+                "type": "salesforce",
+                "login_url": url,
+                "ca_bundle": str(ca),
+                # poll as often as the baseline does (BASELINE_POLL_SECONDS)
+                "settings": {"bulk_poll_seconds": float(BASELINE_POLL_SECONDS)},
+                "auth": {
+                    "flow": "password",
+                    "client_id": CLIENT_ID,
+                    "client_secret": "${SF_CLIENT_SECRET}",
+                    "username": "admin@example.com",
+                    "password": "${SF_PASSWORD}",
+                },
+            }
+        },
+        "syncs": {
+            SYNC: {
+                "from": "people",
+                "to": "org",
+                "object": "Contact",
+                "mode": "upsert",
+                "object_id": {"column": "id", "field": "External_Id__c"},
+                "mappings": MAPPINGS,
+            }
+        },
+    }
+    path = root / "sfsync.yml"
+    path.write_text(yaml.safe_dump(project, sort_keys=False))
+    return path
+
+
+def sfsync_runs(project_file: Path, warehouse: Path, rows: int) -> dict[str, Any]:
+    from sfsync.config import load_project
+    from sfsync.state import StateStore
+    from sfsync.sync.engine import RunOptions, SyncSession
+
+    session = SyncSession(
+        load_project(project_file, environ=SECRETS), StateStore.open(project_file.parent / ".sfsync")
+    )
+    out: dict[str, Any] = {}
+    try:
+        t = time.perf_counter()
+        first = session.run(SYNC, RunOptions())
+        out["first_s"] = time.perf_counter() - t
+        if (first.counts.created, first.counts.rejected) != (rows, 0):
+            raise SystemExit(f"sfsync's first run did not create every row: {first.counts}")
+        changed = change_warehouse(warehouse)
+        t = time.perf_counter()
+        rerun = session.run(SYNC, RunOptions())
+        out["rerun_s"] = time.perf_counter() - t
+        if (rerun.counts.updated, rerun.counts.rejected) != (changed, 0):
+            raise SystemExit(f"sfsync's rerun did not update the {changed} changed rows: {rerun.counts}")
+        t = time.perf_counter()
+        same = session.run(SYNC, RunOptions())
+        out["unchanged_s"] = time.perf_counter() - t
+        out.update(
+            changed=changed,
+            first_api_calls=first.counts.api_calls,
+            rerun_api_calls=rerun.counts.api_calls,
+            unchanged_api_calls=same.counts.api_calls,
+        )
+    finally:
+        session.close()
+        session.store.close()
+    return out
+
+
+def export_csv(warehouse: Path, csv_path: Path) -> float:
+    import duckdb
+
+    t = time.perf_counter()
+    cols = ", ".join(f"{c} AS {f}" for c, f in MAPPINGS.items())
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        con.execute(f"COPY (SELECT id AS External_Id__c, {cols} FROM people) TO '{csv_path}' (HEADER)")
+    return time.perf_counter() - t
+
+
+def baseline_runs(base: str, ca: Path, warehouse: Path, tmp: Path, rows: int) -> dict[str, Any]:
+    import requests
+    from simple_salesforce import Salesforce
+
+    token = httpx.post(
+        f"{base}/services/oauth2/token",
+        data={
+            "grant_type": "password",
+            "client_id": CLIENT_ID,
+            "client_secret": SECRETS["SF_CLIENT_SECRET"],
+            "username": "admin@example.com",
+            "password": SECRETS["SF_PASSWORD"],
+        },
+        verify=str(ca),
+    ).json()["access_token"]
+    os.environ["REQUESTS_CA_BUNDLE"] = str(ca)  # how a simple-salesforce user trusts a private CA
+    sf = Salesforce(instance_url=base, session_id=token, session=requests.Session(), version="62.0")
+    out: dict[str, Any] = {}
+    for name in ("first", "rerun"):
+        if name == "rerun":
+            change_warehouse(warehouse)
+        csv_path = tmp / f"baseline-{name}.csv"
+        t = time.perf_counter()
+        export = export_csv(warehouse, csv_path)
+        bulk2: Any = sf.bulk2
+        results: list[dict[str, Any]] = bulk2.Contact.upsert(
+            csv_file=str(csv_path), external_id_field="External_Id__c", wait=BASELINE_POLL_SECONDS
+        )
+        out[f"{name}_s"] = time.perf_counter() - t
+        out[f"{name}_export_s"] = export
+        processed = sum(int(r["numberRecordsProcessed"]) for r in results)
+        failed = sum(int(r["numberRecordsFailed"]) for r in results)
+        if (processed, failed) != (rows, 0):
+            raise SystemExit(f"the baseline {name} upsert processed {processed} rows, {failed} failed")
+        out[f"{name}_jobs"] = len(results)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="Contact rows in the model")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--dir", help="work directory kept afterwards (default: a temporary one)")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="sfsync-e2e-") as scratch:
+        tmp = Path(args.dir) if args.dir else Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        proc, ca = start_emulator(tmp / "org.sqlite", tmp / "tls", port)
+        base = f"https://127.0.0.1:{port}"
+        try:
+            warehouse = tmp / "wh.duckdb"
+            make_warehouse(warehouse, args.rows)
+            ours = sfsync_runs(write_project(tmp, base, ca), warehouse, args.rows)
+            httpx.post(f"{base}/__admin/reset", verify=str(ca), timeout=600).raise_for_status()
+            sfsync_rss = peak_rss_mb()  # before simple-salesforce runs in this process
+            fresh = tmp / "wh-baseline.duckdb"  # the same rows, before the change
+            make_warehouse(fresh, args.rows)
+            theirs = baseline_runs(base, ca, fresh, tmp, args.rows)
+            emulator_rss = peak_rss_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    result = {
+        "benchmark": "e2e_upsert",
+        "rows": args.rows,
+        "changed_rows": ours["changed"],
+        "sfsync": {k: round(v, 2) if isinstance(v, float) else v for k, v in ours.items()},
+        "simple_salesforce": {k: round(v, 2) if isinstance(v, float) else v for k, v in theirs.items()},
+        "ratio_first": round(theirs["first_s"] / ours["first_s"], 2),
+        "ratio_rerun": round(theirs["rerun_s"] / ours["rerun_s"], 2),
+        "sfsync_process_peak_rss_mb": round(sfsync_rss, 1),
+        "emulator_peak_rss_mb": round(emulator_rss, 1),
+        "cpus": os.cpu_count(),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        s, b = result["sfsync"], result["simple_salesforce"]
+        print(f"e2e upsert of {args.rows:,} Contacts through the emulator (TLS, file-backed org)")
+        print(
+            f"  first run   sfsync {s['first_s']:8.2f} s ({s['first_api_calls']} API calls)   "
+            f"simple-salesforce {b['first_s']:8.2f} s (CSV export {b['first_export_s']:.2f} s, "
+            f"{b['first_jobs']} job(s))   -> sfsync {result['ratio_first']}x as fast"
+        )
+        print(
+            f"  {CHANGED_PERCENT}% rerun    sfsync {s['rerun_s']:8.2f} s ({s['rerun_api_calls']} API calls, "
+            f"{result['changed_rows']:,} rows sent)   simple-salesforce {b['rerun_s']:8.2f} s "
+            f"(every row again)   -> sfsync {result['ratio_rerun']}x as fast"
+        )
+        print(f"  unchanged   sfsync {s['unchanged_s']:8.2f} s ({s['unchanged_api_calls']} API calls)")
+        print(
+            f"  peak RSS: sfsync process {result['sfsync_process_peak_rss_mb']} MB, "
+            f"emulator {result['emulator_peak_rss_mb']} MB"
+        )
+    ok = result["ratio_first"] > 1 and result["ratio_rerun"] > 1
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

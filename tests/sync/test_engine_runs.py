@@ -1,0 +1,260 @@
+"""The sync engine end to end on the in-process emulator: plan, API choice, progress, row results, faults.
+
+What the conformance cases (``tests/conformance``) do not cover: the dry run, ``api: auto``, progress
+events, Bulk results mapped back to primary keys when rows are identical, and the emulator's fault knobs
+(transient 503s, record locks, a failed Bulk job, the daily quota running out mid-run, Ctrl-C).
+Every test asserts the org's final records, read back from the emulator.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+
+from sfsync.config import load_project
+from sfsync.emulator.schema import DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD
+from sfsync.errors import LimitError
+from sfsync.state import RunStatus, StateStore
+from sfsync.sync.engine import RunOptions, SyncSession
+from tests.plugins.emulator import InProcessEmulator
+
+ENV = {"SF_SECRET": DEFAULT_CLIENT_SECRET, "SF_PASSWORD": DEFAULT_PASSWORD}
+
+
+def _session(
+    tmp_path: Path,
+    emulator: InProcessEmulator,
+    rows_sql: str,
+    *,
+    mode: str = "upsert",
+    settings: dict[str, Any] | None = None,
+    api: str = "auto",
+) -> SyncSession:
+    """A project with one Contact sync named ``people`` over the DuckDB table built by ``rows_sql``."""
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        con.execute(f"CREATE OR REPLACE TABLE people AS {rows_sql}")
+    sync: dict[str, Any] = {
+        "from": "people",
+        "to": "org",
+        "object": "Contact",
+        "mode": mode,
+        "api": api,
+        "mappings": {"last": "LastName", "email": "Email"},
+    }
+    if mode != "insert":
+        sync["object_id"] = {"column": "id", "field": "External_Id__c"}
+    project = {
+        "version": 1,
+        "sources": {"wh": {"type": "duckdb", "path": "wh.duckdb"}},
+        "models": {"people": {"source": "wh", "kind": "user", "primary_key": "id", "table": "people"}},
+        "destinations": {
+            "org": {
+                "type": "salesforce",
+                "login_url": emulator.base_url,
+                "auth": {
+                    "flow": "password",
+                    "client_id": "sfsync-demo-client",
+                    "client_secret": "${SF_SECRET}",
+                    "username": "admin@example.com",
+                    "password": "${SF_PASSWORD}",
+                },
+                "settings": {"bulk_poll_seconds": 0.05, **(settings or {})},
+            }
+        },
+        "syncs": {"people": sync},
+    }
+    (tmp_path / "sfsync.yml").write_text(yaml.safe_dump(project, sort_keys=False))
+    return SyncSession(
+        load_project(tmp_path / "sfsync.yml", environ=ENV),
+        StateStore.open(tmp_path / ".sfsync"),
+        transport=emulator.transport,
+    )
+
+
+def _sql(tmp_path: Path, statement: str) -> None:
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        con.execute(statement)
+
+
+def _contacts(
+    emulator: InProcessEmulator, fields: str = "External_Id__c, LastName, Email"
+) -> list[dict[str, Any]]:
+    names = [f.strip() for f in fields.split(",")]
+    return [{n: r[n] for n in names} for r in emulator.org.query(f"SELECT {fields} FROM Contact").records]
+
+
+def _people(n: int, start: int = 0) -> str:
+    return (
+        f"SELECT 'p' || i AS id, 'Last ' || i AS last, 'p' || i || '@example.com' AS email"
+        f" FROM range({start}, {start + n}) t(i)"
+    )
+
+
+def test_plan_is_a_dry_run_and_the_run_after_it_sends_everything(
+    tmp_path: Path, emulator: InProcessEmulator
+) -> None:
+    session = _session(tmp_path, emulator, _people(300), settings={"bulk_threshold": 1000})
+    plan = session.plan("people")
+    assert (plan.rows_read, plan.new, plan.to_send, plan.api) == (300, 300, 300, "rest")
+    assert plan.operations == {"upsert": 300}
+    assert plan.estimated_calls == 2  # 300 rows in collections of 200
+    assert plan.samples and set(plan.samples[0]["fields"]) == {"LastName", "Email"}
+    assert _contacts(emulator) == []
+
+    result = session.run("people")
+    assert (result.counts.new, result.counts.created, result.api) == (300, 300, "rest")
+    assert result.counts.api_calls >= plan.estimated_calls
+    assert len(_contacts(emulator)) == 300
+
+
+def test_auto_api_uses_bulk_at_the_threshold_and_rest_below(
+    tmp_path: Path, emulator: InProcessEmulator
+) -> None:
+    session = _session(tmp_path, emulator, _people(120), settings={"bulk_threshold": 100})
+    first = session.run("people")
+    assert (first.api, first.counts.created) == ("bulk", 120)
+    _sql(tmp_path, "UPDATE people SET email = 'new.' || email WHERE id IN ('p1', 'p2', 'p3')")
+    second = session.run("people")
+    assert (second.api, second.counts.updated) == ("rest", 3)
+    emails = {r["External_Id__c"]: r["Email"] for r in _contacts(emulator)}
+    assert emails["p2"] == "new.p2@example.com" and emails["p4"] == "p4@example.com"
+    assert session.plan("people").to_send == 0
+
+
+def test_progress_reports_each_step_in_order(tmp_path: Path, emulator: InProcessEmulator) -> None:
+    session = _session(tmp_path, emulator, _people(450), settings={"rest_batch_size": 200})
+    events: list[tuple[str, dict[str, Any]]] = []
+    session.run("people", RunOptions(api="rest", progress=lambda e, d: events.append((e, d))))
+    names = [e for e, _ in events]
+    assert names[:3] == ["read", "diff", "plan"] and names[-1] == "done"
+    assert set(names[3:-1]) == {"sent"}
+    assert sum(d["rows"] for e, d in events if e == "sent") == 450
+    assert events[-1][1]["counts"]["created"] == 450
+
+
+def test_bulk_insert_results_map_back_to_each_primary_key_even_for_identical_rows(
+    tmp_path: Path, emulator: InProcessEmulator
+) -> None:
+    # 40 rows share three value combinations: Bulk results come back unordered and carry no primary key
+    rows = "SELECT 'k' || i AS id, 'Same ' || (i % 3) AS last, NULL::VARCHAR AS email FROM range(40) t(i)"
+    session = _session(tmp_path, emulator, rows, mode="insert", api="bulk")
+    result = session.run("people")
+    assert (result.api, result.counts.created) == ("bulk", 40)
+    by_id = {r["Id"]: r["LastName"] for r in emulator.org.query("SELECT Id, LastName FROM Contact").records}
+    stored = session.store.row_results(result.run_id)
+    assert sorted(r.primary_key for r in stored) == sorted(f"k{i}" for i in range(40))
+    assert len({r.record_id for r in stored}) == 40
+    for r in stored:
+        assert r.success and r.operation == "created"
+        assert by_id[str(r.record_id)] == f"Same {int(r.primary_key[1:]) % 3}", r
+
+
+@pytest.mark.parametrize("api", ["rest", "bulk"])
+def test_transient_503s_are_retried_without_writing_twice(
+    api: str, tmp_path: Path, emulator: InProcessEmulator
+) -> None:
+    emulator.set_faults(unavailable_rate=0.3, seed=3)
+    session = _session(tmp_path, emulator, _people(500), mode="insert", api=api, settings={"max_retries": 8})
+    result = session.run("people")
+    emulator.set_faults(unavailable_rate=0.0)
+    assert (result.status, result.counts.created, result.counts.rejected) == ("succeeded", 500, 0)
+    assert session.client(session.project.resolve_sync("people")).stats.retries > 0
+    assert Counter(r["LastName"] for r in _contacts(emulator)) == Counter(f"Last {i}" for i in range(500))
+
+
+def test_locked_rows_in_collections_are_retried_within_the_run(
+    tmp_path: Path, emulator: InProcessEmulator
+) -> None:
+    emulator.set_faults(lock_row_rate=0.2, seed=5)
+    session = _session(tmp_path, emulator, _people(400), api="rest")
+    result = session.run("people")
+    assert (result.counts.created, result.counts.rejected) == (400, 0), result.rejected_by_code
+    assert len(_contacts(emulator)) == 400
+
+
+def test_a_failed_bulk_job_fails_the_run_and_its_rows_go_next_time(
+    tmp_path: Path, emulator: InProcessEmulator
+) -> None:
+    emulator.set_faults(bulk_fail=True)
+    session = _session(tmp_path, emulator, _people(50), mode="insert", api="bulk")
+    failed = session.run("people")
+    assert failed.status == RunStatus.FAILED.value and failed.failed_jobs, failed
+    assert failed.counts.created == 0 and failed.counts.rejected == 50
+    assert _contacts(emulator) == []
+    emulator.set_faults(bulk_fail=False)
+    again = session.run("people")
+    assert (again.status, again.counts.new, again.counts.created) == ("succeeded", 50, 50)
+    assert len(_contacts(emulator)) == 50
+
+
+def test_quota_running_out_mid_run_keeps_what_was_written_and_the_next_run_sends_only_the_rest(
+    tmp_path: Path, emulator: InProcessEmulator
+) -> None:
+    session = _session(
+        tmp_path,
+        emulator,
+        _people(1000),
+        mode="insert",
+        api="rest",
+        settings={"rest_batch_size": 100, "max_concurrency": 1, "api_usage_limit_percent": 100},
+    )
+    session.plan("people")  # logs in and reads describe
+    emulator.set_faults(daily_api_quota=emulator.usage() + 4)  # room for four collection calls
+    with pytest.raises(LimitError):
+        session.run("people")
+    written = len(_contacts(emulator))
+    assert written == 400
+    last = session.store.last_run("people")
+    assert last is not None and last.status is RunStatus.FAILED
+    emulator.set_faults(daily_api_quota=100_000)
+    # a new session, as the next `sfsync run` would be (a client that saw the quota exhausted keeps refusing)
+    session.close()
+    session = SyncSession(session.project, session.store, transport=emulator.transport)
+    again = session.run("people")
+    assert again.counts.created == 1000 - written, again
+    names = Counter(r["LastName"] for r in _contacts(emulator))
+    assert names == Counter(f"Last {i}" for i in range(1000)), "a row was created twice or never"
+
+
+def _interrupt_on_first_sent(event: str, details: dict[str, Any]) -> None:
+    """Ctrl-C as soon as the first outcomes are stored (a progress callback raising KeyboardInterrupt)."""
+    if event == "sent":
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    "api",
+    [
+        "bulk",
+        pytest.param(
+            "rest",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="client bug: SObjectCollections.send leaves queued chunks running when on_chunk "
+                "(or a Ctrl-C in as_completed) raises and drops their results: an insert writes them twice",
+            ),
+        ),
+    ],
+)
+def test_ctrl_c_mid_run_stops_cleanly_and_the_next_run_does_not_create_twice(
+    api: str, tmp_path: Path, emulator: InProcessEmulator
+) -> None:
+    session = _session(
+        tmp_path, emulator, _people(600), mode="insert", api=api, settings={"max_concurrency": 2}
+    )
+    with pytest.raises(KeyboardInterrupt):
+        session.run("people", RunOptions(progress=_interrupt_on_first_sent))
+    last = session.store.last_run("people")
+    assert last is not None and last.status is RunStatus.INTERRUPTED
+    written = len(_contacts(emulator))
+    assert written > 0
+    again = session.run("people")
+    assert again.status == "succeeded"
+    assert again.counts.created == 600 - written
+    assert Counter(r["LastName"] for r in _contacts(emulator)) == Counter(f"Last {i}" for i in range(600))
+    assert session.run("people").counts.api_calls == 0
