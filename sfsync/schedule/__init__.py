@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from sfsync.schedule.ledger import FireLedger, FireRecord, SchedulerLock, SchedulerRunningError
+from sfsync.schedule.ledger import FireLedger, FireRecord, SchedulerLock, SchedulerRunningError, next_run_at
 from sfsync.schedule.pausing import (
     AUTO_PAUSE_PREFIX,
     MANUAL_PAUSE_PREFIX,
@@ -60,6 +60,7 @@ __all__ = [
     "last_fire",
     "manual_cause",
     "next_fire",
+    "next_run_at",
     "pause_cause_for",
     "pause_sync",
     "recheck_paused",

@@ -26,7 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from sfsync.config.schedule import Schedule
 from sfsync.errors import SfsyncError
+from sfsync.schedule.times import next_fire, schedule_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,21 @@ class FireLedger:
         os.replace(tmp, self.path)
 
 
+def next_run_at(
+    state_dir: Path, sync: str, schedule: Schedule, now: datetime | None = None
+) -> datetime | None:
+    """When the scheduler will run ``sync`` next, as far as its ledger says (for ``runs``, ``check``, the UI).
+
+    A time in the past means the slot is owed (the sync is paused, running, or the scheduler is down).
+    None for a manual schedule.
+    """
+    now = now or datetime.now(UTC)
+    record = FireLedger.in_dir(state_dir).get(sync)
+    if record is None or record.fingerprint != schedule_fingerprint(schedule):
+        return next_fire(schedule, now)
+    return next_fire(schedule, record.last_fire)
+
+
 class SchedulerRunningError(SfsyncError):
     """Another scheduler already serves this project."""
 
@@ -174,4 +191,5 @@ __all__ = [
     "FireRecord",
     "SchedulerLock",
     "SchedulerRunningError",
+    "next_run_at",
 ]

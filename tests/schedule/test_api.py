@@ -33,6 +33,7 @@ def test_schedule_exports() -> None:
         "last_fire",
         "manual_cause",
         "next_fire",
+        "next_run_at",
         "pause_cause_for",
         "pause_sync",
         "recheck_paused",

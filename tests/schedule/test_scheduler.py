@@ -17,6 +17,7 @@ from sfsync.schedule import (
     SchedulerLock,
     SchedulerRunningError,
     SchedulerSettings,
+    next_run_at,
     schedule_fingerprint,
 )
 from sfsync.state import RunStatus, Trigger
@@ -122,6 +123,8 @@ def test_catches_up_once_after_being_down_and_remembers_across_restarts(harness:
     assert actions(restarted.tick(t("2026-01-05 13:09"))) == [Action.NOT_DUE]
     restarted.close()
 
+    root, schedule = harness.store.paths.root, restarted.project.syncs["contacts"].schedule
+    assert next_run_at(root, "contacts", schedule, t("2026-01-05 13:09")) == t("2026-01-05 13:15")
     again = harness.scheduler()  # the ledger on disk says 13:00 was dealt with
     assert actions(again.tick(t("2026-01-05 13:10"))) == [Action.NOT_DUE]
     assert actions(again.tick(t("2026-01-05 13:15"))) == [Action.RUN]
