@@ -8,7 +8,9 @@ the scheduler and the web UI share it and a restart does not send a warning agai
 - :meth:`WarningTracker.skipped_while_paused`: a scheduled run was skipped; the ``paused`` rule (when
   configured) fires once.
 - :meth:`WarningTracker.resumed`: the sync runs again; ``paused`` recovers, and after an automatic resume
-  (the check that paused it passes again) ``on_failure`` recovers too: one message for one recovery.
+  (the check that paused it passes again) ``on_failure`` recovers too: one message for one recovery. A
+  scheduled sync that resumed by itself waits for its next run to confirm: that run's success sends the
+  recovery, its failure pauses it again without a new warning.
 
 An automatic pause is always notified (to ``warnings.notify``), whether or not ``paused: true`` is set.
 """
@@ -34,6 +36,9 @@ TOP_ERROR_CODES = 3
 
 EXAMPLE_MESSAGE_CHARS = 300
 """Longest Salesforce error message quoted in a notice's example row."""
+
+RESUMING = "resuming"
+"""State of ``paused`` after an automatic resume, until a run confirms (recovery) or breaks (paused again)."""
 
 _RULES = frozenset(r.value for r in Rule)
 _TRACKER_MUTEX = threading.Lock()  # read-modify-write of warning states within this process
@@ -73,9 +78,16 @@ class WarningTracker:
         with _TRACKER_MUTEX:
             state = dict(self.store.sync_status(sync).warning_state)
             changes = _transitions(checks, state)
-            if paused_cause is not None and state.get(Rule.PAUSED) != FIRING:
-                changes.append(RuleChange(Rule.PAUSED, True, f"the sync paused itself: {paused_cause}"))
-                state[Rule.PAUSED] = FIRING
+            paused_state = state.get(Rule.PAUSED)
+            if paused_cause is not None:
+                if paused_state not in (FIRING, RESUMING):
+                    changes.append(RuleChange(Rule.PAUSED, True, f"the sync paused itself: {paused_cause}"))
+                state[Rule.PAUSED] = FIRING  # after an unconfirmed resume: paused again, silently
+            elif paused_state == RESUMING and run is not None and run.status is RunStatus.SUCCEEDED:
+                changes.append(
+                    RuleChange(Rule.PAUSED, False, f"the sync resumed by itself and run {run.id} succeeded")
+                )
+                state[Rule.PAUSED] = OK
             self.store.set_warning_state(sync, state)
         return self._send(sync, changes, state, run=run, pause_cause=paused_cause)
 
@@ -92,14 +104,26 @@ class WarningTracker:
         summary = f"a scheduled run was skipped because the sync is paused ({cause or 'no cause given'})"
         return self._send(sync, [RuleChange(Rule.PAUSED, True, summary)], state, pause_cause=cause)
 
-    def resumed(self, sync: str, previous_cause: str | None, *, automatic: bool) -> Notice | None:
-        """The sync was resumed; ``automatic`` when the check that paused it passes again."""
+    def resumed(
+        self, sync: str, previous_cause: str | None, *, automatic: bool, confirm_by_run: bool = False
+    ) -> Notice | None:
+        """The sync was resumed; ``automatic`` when the check that paused it passes again.
+
+        With ``confirm_by_run`` (an automatic resume of a scheduled sync) nothing is sent yet: the next run
+        sends the recovery if it succeeds, or pauses the sync again silently if it breaks the same way
+        (a check can pass while the run still fails, e.g. on duplicate keys: no warning/recovery flapping).
+        """
         with _TRACKER_MUTEX:
             state = dict(self.store.sync_status(sync).warning_state)
+            if automatic and confirm_by_run:
+                if state.get(Rule.PAUSED) == FIRING:
+                    state[Rule.PAUSED] = RESUMING
+                    self.store.set_warning_state(sync, state)
+                return None
             changes: list[RuleChange] = []
             how = "automatically: its check passes again" if automatic else "by hand"
             was = f"; it had been paused: {previous_cause}" if previous_cause else ""
-            if state.get(Rule.PAUSED) == FIRING:
+            if state.get(Rule.PAUSED) in (FIRING, RESUMING):
                 changes.append(RuleChange(Rule.PAUSED, False, f"the sync was resumed {how}{was}"))
                 state[Rule.PAUSED] = OK
             if automatic and state.get(Rule.ON_FAILURE) == FIRING:
@@ -183,4 +207,4 @@ def _transitions(checks: list[RuleCheck], state: dict[str, str]) -> list[RuleCha
     return changes
 
 
-__all__ = ["EXAMPLE_MESSAGE_CHARS", "TOP_ERROR_CODES", "WarningTracker"]
+__all__ = ["EXAMPLE_MESSAGE_CHARS", "RESUMING", "TOP_ERROR_CODES", "WarningTracker"]

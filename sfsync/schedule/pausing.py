@@ -100,16 +100,22 @@ def pause_sync(store: StateStore, sync: str, cause: str) -> SyncStatus:
 
 
 def resume_sync(
-    store: StateStore, sync: str, *, tracker: WarningTracker | None = None, automatic: bool = False
+    store: StateStore,
+    sync: str,
+    *,
+    tracker: WarningTracker | None = None,
+    automatic: bool = False,
+    confirm_by_run: bool = False,
 ) -> SyncStatus:
-    """Resume ``sync``; with a tracker, a recovery notice goes out if the pause had been notified."""
+    """Resume ``sync``; with a tracker, a recovery notice goes out if the pause had been notified
+    (after an automatic resume with ``confirm_by_run``, only once its next run succeeds)."""
     before = store.sync_status(sync)
     status = store.set_paused(sync, False)
     if before.paused:
         how = "automatically" if automatic else "by hand"
         log.warning("sync %s resumed %s (was: %s)", sync, how, before.pause_cause)
     if tracker is not None and (before.paused or before.warning_state.get(Rule.PAUSED) == FIRING):
-        tracker.resumed(sync, before.pause_cause, automatic=automatic)
+        tracker.resumed(sync, before.pause_cause, automatic=automatic, confirm_by_run=confirm_by_run)
     return status
 
 

@@ -113,9 +113,15 @@ def run_scheduled(
 
 
 def recheck_paused(
-    store: StateStore, tracker: WarningTracker, sync: str, session_factory: SessionFactory
+    store: StateStore,
+    tracker: WarningTracker,
+    sync: str,
+    session_factory: SessionFactory,
+    *,
+    confirm_by_run: bool = False,
 ) -> bool:
-    """Validate an automatically paused ``sync``; resume it (and notify) when the check passes."""
+    """Validate an automatically paused ``sync``; resume it when the check passes. The recovery notice
+    goes out now, or with ``confirm_by_run`` (a scheduled sync, which runs next) once that run succeeds."""
     status = store.sync_status(sync)
     if not is_auto_pause(status):
         return False
@@ -132,7 +138,7 @@ def recheck_paused(
         session.close()
     if not is_auto_pause(store.sync_status(sync)):
         return False  # resumed or paused by hand meanwhile
-    resume_sync(store, sync, tracker=tracker, automatic=True)
+    resume_sync(store, sync, tracker=tracker, automatic=True, confirm_by_run=confirm_by_run)
     return True
 
 

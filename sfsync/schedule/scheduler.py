@@ -214,9 +214,10 @@ class Scheduler:
             def work() -> RunOutcome | bool:
                 return run_scheduled(self.store, self.tracker, name, self.sessions)
         else:
+            confirm = is_scheduled(self.project.syncs[name].schedule)  # its owed slot runs next
 
             def work() -> RunOutcome | bool:
-                return recheck_paused(self.store, self.tracker, name, self.sessions)
+                return recheck_paused(self.store, self.tracker, name, self.sessions, confirm_by_run=confirm)
 
         future = self._pool.submit(work)
         with self._mutex:

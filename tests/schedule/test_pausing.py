@@ -6,8 +6,9 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import duckdb
 import pytest
 
 from sfsync.errors import AuthError, ConfigError, LimitError, SourceError, TransientError
@@ -87,25 +88,56 @@ def test_the_table_disappears_then_comes_back(harness: Harness, receiver: Receiv
     assert store.sync_status("contacts").paused
     assert len(receiver.posts()) == 2 and len(store.runs("contacts")) == 2
 
-    # the table is back: the check passes, the sync resumes, one recovery message
+    # the table is back: the check passes and the sync resumes; its owed slot runs at the next tick and,
+    # as it succeeds, one recovery message goes out
     make_people(harness.factory.warehouse, 6)
     assert actions(sched.tick(t("2026-01-05 11:05"))) == [Action.RECHECK]
     sched.wait_idle(30)
     assert not store.sync_status("contacts").paused
-    hooks = receiver.posts("/hook")
-    assert [h.body["kind"] for h in hooks] == ["warning", "recovered"]
-    assert {e["rule"] for e in hooks[1].body["recovered"]} == {"on_failure", "paused"}
-    assert "resumed automatically" in hooks[1].body["text"]
-    assert len(receiver.posts("/services/")) == 2
-    assert_no_secret(json.dumps(hooks[1].body))
-
-    # the slots missed while paused run once, and stay quiet
+    assert len(receiver.posts()) == 2
     assert actions(sched.tick(t("2026-01-05 11:06"))) == [Action.RUN]
     [again] = sched.wait_idle(30)
     assert again.kind is OutcomeKind.SUCCEEDED
+    hooks = receiver.posts("/hook")
+    assert [h.body["kind"] for h in hooks] == ["warning", "recovered"]
+    assert {e["rule"] for e in hooks[1].body["recovered"]} == {"on_failure", "paused"}
+    assert f"the sync resumed by itself and run {again.run_id} succeeded" in hooks[1].body["text"]
+    assert len(receiver.posts("/services/")) == 2
+    assert_no_secret(json.dumps(hooks[1].body))
+
     assert actions(sched.tick(t("2026-01-05 11:07"))) == [Action.NOT_DUE]
+    assert actions(sched.tick(t("2026-01-05 11:15"))) == [Action.RUN]
+    sched.wait_idle(30)
     assert len(receiver.posts()) == 4
     assert describe_status(store, "contacts") == "active"
+
+
+def test_a_check_that_passes_while_runs_still_fail_does_not_flap(
+    harness: Harness, receiver: Receiver
+) -> None:
+    """Duplicate keys pass the check (columns, describe, mapping) but fail every run: one warning only."""
+    harness.factory.notifications = webhook_notifications(receiver)
+    harness.factory.add_sync(warnings="{on_failure: true, notify: [hook]}")
+    sched = harness.scheduler()
+    sched.tick(t("2026-01-05 10:07"))
+    con = duckdb.connect(str(harness.factory.warehouse))
+    con.execute("insert into people select * from people where id = '1'")
+    con.close()
+    start = t("2026-01-05 10:15")
+    for k in range(3):  # each slot: the run fails → paused; a minute later the check passes → resumed
+        for offset in (0, 1):
+            sched.tick(start + timedelta(minutes=15 * k + offset))
+            sched.wait_idle(30)
+    failed = [r for r in harness.store.runs("contacts") if r.status.value == "failed"]
+    assert "is not unique" in (failed[0].error or "")
+    assert [h.body["kind"] for h in receiver.posts("/hook")] == ["warning"]
+
+    assert len(failed) == 3
+    make_people(harness.factory.warehouse, 6)
+    sched.tick(t("2026-01-05 11:00"))
+    sched.wait_idle(30)
+    assert not harness.store.sync_status("contacts").paused
+    assert [h.body["kind"] for h in receiver.posts("/hook")] == ["warning", "recovered"]
 
 
 def test_a_manual_pause_waits_for_a_person(harness: Harness, receiver: Receiver) -> None:
