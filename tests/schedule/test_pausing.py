@@ -11,10 +11,13 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
+from sfsync.config import load_project
 from sfsync.errors import AuthError, ConfigError, LimitError, SourceError, TransientError
 from sfsync.schedule import (
     Action,
     OutcomeKind,
+    Scheduler,
+    default_session_factory,
     describe_status,
     manual_cause,
     pause_cause_for,
@@ -22,8 +25,10 @@ from sfsync.schedule import (
     resume_sync,
     status_view,
 )
-from tests.schedule.conftest import Harness
+from tests.plugins.emulator import InProcessEmulator
+from tests.schedule.conftest import FAST, Harness
 from tests.schedule.helpers import (
+    SECRETS,
     Receiver,
     assert_no_secret,
     drop_table,
@@ -240,3 +245,34 @@ def test_pause_and_resume_commands(harness: Harness) -> None:
     unknown = cli("pause", "nope")
     assert unknown.returncode == 2
     assert "there is no sync 'nope'" in unknown.stderr and "contacts" in unknown.stderr
+
+
+def test_a_refused_login_pauses_without_leaking_the_password(
+    harness: Harness, receiver: Receiver, emulator: InProcessEmulator
+) -> None:
+    harness.factory.notifications = webhook_notifications(receiver)
+    harness.factory.add_sync(warnings="{on_failure: true, notify: [hook, slack]}")
+    harness.factory.write()
+    wrong = "Wr0ng-Passw0rd-77"
+    env = harness.factory.root / ".env"
+    env.write_text(env.read_text().replace(f"SF_PASSWORD={SECRETS['SF_PASSWORD']}", f"SF_PASSWORD={wrong}"))
+    project = load_project(harness.factory.root / "sfsync.yml", environ={})
+    sessions = default_session_factory(project, harness.store, transport=emulator.transport)
+    sched = Scheduler(project, harness.store, settings=FAST, session_factory=sessions)
+    try:
+        sched.tick(t("2026-01-05 10:07"))
+        sched.tick(t("2026-01-05 10:15"))
+        [outcome] = sched.wait_idle(30)
+        assert outcome.kind is OutcomeKind.FAILED
+        status = harness.store.sync_status("contacts")
+        assert (status.pause_cause or "").startswith("auto: Salesforce refuses the login")
+        sched.tick(t("2026-01-05 10:16"))  # the check fails the same way: still paused, nothing sent
+        sched.wait_idle(30)
+        assert harness.store.sync_status("contacts").paused
+        posts = receiver.posts()
+        assert len(posts) == 2
+        for text in [json.dumps(p.body) for p in posts] + [status.pause_cause or ""]:
+            assert wrong not in text
+            assert_no_secret(text)
+    finally:
+        sched.close()
