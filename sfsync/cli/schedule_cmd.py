@@ -67,7 +67,7 @@ def scheduler(
     """Run every scheduled sync when due, until SIGTERM or Ctrl-C (a second one stops at once)."""
     from dataclasses import replace
 
-    from sfsync.schedule import Scheduler, SchedulerSettings
+    from sfsync.schedule import ProjectWatcher, Scheduler, SchedulerSettings
 
     if log_level.lower() not in LOG_LEVELS:
         raise typer.BadParameter(
@@ -84,7 +84,8 @@ def scheduler(
         settings = replace(settings, recheck_seconds=recheck_seconds)
     if stop_grace_seconds is not None:
         settings = replace(settings, stop_grace_seconds=stop_grace_seconds)
-    sched = Scheduler(proj, store, settings=settings)
+    assert proj.path is not None
+    sched = Scheduler(proj, store, settings=settings, watcher=ProjectWatcher(proj.path))
     log = logging.getLogger("sfsync.schedule")
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

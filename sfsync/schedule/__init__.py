@@ -22,6 +22,7 @@ from sfsync.schedule.pausing import (
     resume_sync,
     status_view,
 )
+from sfsync.schedule.reload import ProjectWatcher
 from sfsync.schedule.runner import (
     OutcomeKind,
     RunOutcome,
@@ -43,6 +44,7 @@ __all__ = [
     "FireLedger",
     "FireRecord",
     "OutcomeKind",
+    "ProjectWatcher",
     "RunOutcome",
     "Scheduler",
     "SchedulerLock",

@@ -36,6 +36,7 @@ from sfsync.alerts import FIRING, Rule, WarningTracker
 from sfsync.config import Project
 from sfsync.schedule.ledger import FireLedger, SchedulerLock
 from sfsync.schedule.pausing import is_auto_pause, resume_sync
+from sfsync.schedule.reload import ProjectWatcher
 from sfsync.schedule.runner import (
     OutcomeKind,
     RunOutcome,
@@ -130,14 +131,22 @@ class Scheduler:
         settings: SchedulerSettings | None = None,
         clock: Clock | None = None,
         session_factory: SessionFactory | None = None,
+        sessions_for: Callable[[Project], SessionFactory] | None = None,
         tracker: WarningTracker | None = None,
+        watcher: ProjectWatcher | None = None,
     ) -> None:
-        self.project = project
+        """``session_factory`` (fixed) or ``sessions_for`` (per project version) make ``SyncSession``s;
+        with a ``watcher`` the project file is reloaded when it changes (see ``reload.py``)."""
         self.store = store
         self.settings = settings or SchedulerSettings()
         self.clock: Clock = clock or SystemClock()
-        self.sessions = session_factory or default_session_factory(project, store)
-        self.tracker = tracker or WarningTracker(project, store)
+        self.watcher = watcher
+        if session_factory is not None:
+            fixed = session_factory
+            self._sessions_for: Callable[[Project], SessionFactory] = lambda _p: fixed
+        else:
+            self._sessions_for = sessions_for or (lambda p: default_session_factory(p, store))
+        self._fixed_tracker = tracker
         self.ledger = FireLedger.in_dir(store.paths.root)
         self._pool = ThreadPoolExecutor(self.settings.max_parallel, thread_name_prefix="sfsync-sync")
         self._jobs: dict[str, _Job] = {}
@@ -147,11 +156,22 @@ class Scheduler:
         self._wake = threading.Event()
         self._stopping = False
         self.outcomes: list[RunOutcome] = []  # finished runs, oldest first (bounded: see _collect)
+        self.use_project(project)
+
+    def use_project(self, project: Project) -> None:
+        """Serve ``project`` from the next tick on (runs in flight finish with the version they started)."""
+        self.project = project
+        self.sessions = self._sessions_for(project)
+        self.tracker = self._fixed_tracker or WarningTracker(project, self.store)
 
     # -- one tick --------------------------------------------------------------------------------------
     def tick(self, now: datetime | None = None) -> list[Decision]:
         """Decide, for every sync, at ``now`` (default: the clock), and start what is due."""
         now = (now or self.clock.now()).astimezone(UTC)
+        if self.watcher is not None:
+            reloaded = self.watcher.poll()
+            if reloaded is not None:
+                self.use_project(reloaded)
         self._collect()
         decisions = []
         for name in sorted(self.project.syncs):

@@ -16,6 +16,7 @@ def test_schedule_exports() -> None:
         "FireLedger",
         "FireRecord",
         "OutcomeKind",
+        "ProjectWatcher",
         "RunOutcome",
         "Scheduler",
         "SchedulerLock",

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sfsync.config import load_project
 from sfsync.schedule import (
     Action,
     FireLedger,
     OutcomeKind,
+    ProjectWatcher,
+    Scheduler,
     SchedulerLock,
     SchedulerRunningError,
     SchedulerSettings,
+    default_session_factory,
     next_run_at,
     schedule_fingerprint,
 )
@@ -298,3 +305,42 @@ def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="max_parallel"):
         SchedulerSettings(max_parallel=0)
     assert FAST.recheck_seconds == 0
+
+
+def test_edits_of_the_project_file_are_picked_up(
+    harness: Harness, emulator: InProcessEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.factory.add_sync(schedule="{every: 15m}")
+    path = harness.factory.write()
+    project = harness.factory.load()
+    watcher = ProjectWatcher(path, load=lambda p: load_project(p, environ={}))
+    sched = Scheduler(
+        project,
+        harness.store,
+        settings=FAST,
+        sessions_for=lambda p: default_session_factory(p, harness.store, transport=emulator.transport),
+        watcher=watcher,
+    )
+    try:
+        assert actions(sched.tick(t("2026-01-05 10:07"))) == [Action.FIRST_SEEN]
+
+        harness.factory.add_sync(schedule='{daily: "07:00"}')
+        harness.factory.add_sync("evens", schedule="{every: 5m}", source="evens")
+        harness.factory.write()
+        os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+        decisions = {d.sync: d for d in sched.tick(t("2026-01-05 10:08"))}
+        assert decisions["contacts"].action is Action.FIRST_SEEN  # its schedule changed
+        assert decisions["contacts"].slot == t("2026-01-06 07:00")
+        assert decisions["evens"].action is Action.FIRST_SEEN
+        assert {d.sync: d.action for d in sched.tick(t("2026-01-05 10:10"))}["evens"] is Action.RUN
+        [outcome] = sched.wait_idle(30)
+        assert outcome.sync == "evens" and outcome.kind is OutcomeKind.SUCCEEDED
+
+        path.write_text("version: 1\nsyncs: [not, a, mapping\n")
+        os.utime(path, ns=(time.time_ns() + 2 * 10**9, time.time_ns() + 2 * 10**9))
+        caplog.set_level(logging.ERROR)
+        decisions = {d.sync: d for d in sched.tick(t("2026-01-05 10:11"))}
+        assert set(decisions) == {"contacts", "evens"}  # the previous version keeps running
+        assert "changed but does not load; keeping the previous version" in caplog.text
+    finally:
+        sched.close()
