@@ -135,7 +135,7 @@ def resume(
     project: Path = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help=_PROJECT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the sync's status as JSON."),
 ) -> None:
-    """Resume a paused sync (it runs once at once if the scheduler skipped slots while it was paused)."""
+    """Resume a paused sync (slots the scheduler skipped while it was paused run once, right away)."""
     from sfsync.alerts import WarningTracker
     from sfsync.schedule import resume_sync, status_view
 

@@ -10,7 +10,8 @@ Each *tick* looks at every sync (at a moment given by the clock, injectable so t
    ledger when the run ends, so however many slots passed while the scheduler was down, the sync runs
    once on restart.
 3. A sync paused by itself is re-checked (``SyncSession.validate``) every ``recheck_seconds`` and
-   resumes when the check passes.
+   resumes when the check passes; a scheduled one then runs once at the next tick (its data is stale and
+   that run confirms the recovery).
 
 A sync being run by another process (``sfsync run``) makes the engine raise ``SyncBusyError``: the slot is
 skipped, not failed. A failed run is recorded, may pause the sync (see ``pausing.py``) and raises its
@@ -151,6 +152,7 @@ class Scheduler:
         self._pool = ThreadPoolExecutor(self.settings.max_parallel, thread_name_prefix="sfsync-sync")
         self._jobs: dict[str, _Job] = {}
         self._last_check: dict[str, datetime] = {}
+        self._owed: set[str] = set()  # resumed by themselves: run once at the next tick
         self._said: dict[str, tuple[Action, datetime | None]] = {}
         self._mutex = threading.Lock()
         self._wake = threading.Event()
@@ -211,10 +213,14 @@ class Scheduler:
                 f"{describe_schedule(sync.schedule)}; next {_iso(upcoming)}",
             )
         due = next_fire(sync.schedule, record.last_fire)
-        if due is None or due > now:
+        owed = name in self._owed  # resumed by itself: run once now, to confirm and catch up
+        if not owed and (due is None or due > now):
             return Decision(name, Action.NOT_DUE, due)
-        slot = last_fire(sync.schedule, now) or due
-        missed = "" if due == slot else f" (catching up once; missed slots since {_iso(due)})"
+        slot = last_fire(sync.schedule, now) or now
+        if owed:
+            missed = " (resumed by itself: running once now)"
+        else:
+            missed = "" if due == slot else f" (catching up once; missed slots since {_iso(due)})"
         if busy:
             return Decision(name, Action.SKIP_RUNNING, slot, "its previous run is still in flight")
         if status.paused:
@@ -225,6 +231,7 @@ class Scheduler:
         if len(self._jobs) >= self.settings.max_parallel:
             return Decision(name, Action.SKIP_FULL, slot, f"{len(self._jobs)} runs in flight")
         self._submit(name, "run", slot)
+        self._owed.discard(name)
         return Decision(name, Action.RUN, slot, f"slot {_iso(slot)}{missed}")
 
     def _submit(self, name: str, kind: str, slot: datetime | None) -> None:
@@ -260,6 +267,7 @@ class Scheduler:
             if job.kind == "recheck":
                 if result is True:
                     log.info("sync %s: resumed by itself (its check passes)", name)
+                    self._owed.add(name)
                 continue
             assert isinstance(result, RunOutcome)
             finished.append(result)

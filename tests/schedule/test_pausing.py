@@ -17,6 +17,7 @@ from sfsync.schedule import (
     Action,
     OutcomeKind,
     Scheduler,
+    SchedulerSettings,
     default_session_factory,
     describe_status,
     manual_cause,
@@ -276,3 +277,29 @@ def test_a_refused_login_pauses_without_leaking_the_password(
             assert_no_secret(text)
     finally:
         sched.close()
+
+
+def test_a_sync_that_resumes_by_itself_runs_at_once(harness: Harness, receiver: Receiver) -> None:
+    """Daily sync broken at its 07:00 run and fixed at 09:00: it runs at 09:00, not tomorrow."""
+    harness.factory.notifications = webhook_notifications(receiver)
+    harness.factory.add_sync(schedule='{daily: "07:00"}', warnings="{notify: [hook]}")
+    sched = harness.scheduler(SchedulerSettings(max_parallel=2, poll_seconds=1, recheck_seconds=600))
+    sched.tick(t("2026-01-05 06:00"))
+    drop_table(harness.factory.warehouse)
+    sched.tick(t("2026-01-05 07:00"))
+    sched.wait_idle(30)
+    assert harness.store.sync_status("contacts").paused
+    assert actions(sched.tick(t("2026-01-05 07:01"))) == [Action.RECHECK]
+    sched.wait_idle(30)
+    assert actions(sched.tick(t("2026-01-05 07:05"))) == [Action.NOT_DUE]  # next check in 10 minutes
+    make_people(harness.factory.warehouse, 6)
+    assert actions(sched.tick(t("2026-01-05 09:00"))) == [Action.RECHECK]
+    sched.wait_idle(30)
+    decisions = sched.tick(t("2026-01-05 09:01"))
+    assert actions(decisions) == [Action.RUN] and "resumed by itself" in decisions[0].detail
+    [outcome] = sched.wait_idle(30)
+    assert outcome.kind is OutcomeKind.SUCCEEDED
+    assert [p.body["kind"] for p in receiver.posts("/hook")] == ["warning", "recovered"]
+    assert actions(sched.tick(t("2026-01-05 09:02"))) == [Action.NOT_DUE]
+    assert actions(sched.tick(t("2026-01-06 07:00"))) == [Action.RUN]
+    sched.wait_idle(30)
