@@ -26,14 +26,19 @@ Case file keys (see the cases for examples)::
       - run: {full_resync: false}                                # RunOptions; api comes from `apis`
         expect:
           status: succeeded
-          error: [duplicate, "7"]             # the run raises an SfsyncError saying these (nothing sent)
           counts: {new: 1, changed: 0, unchanged: 0, created: 1, updated: 0, rejected: 0, api_calls: 0}
           rejected: {NOT_FOUND: 1}            # exactly these codes (omitted: none rejected)
           rows: {"1": created, "2": NOT_FOUND} # per-row results by primary key: operation or error code
-          org:                                  # one query or a list; records compared in order
-            soql: SELECT External_Id__c, Email FROM Contact ORDER BY External_Id__c
-            records: [{External_Id__c: c1, Email: null}]
-          - {soql: SELECT COUNT() FROM Contact, count: 1}   # total size only
+          org:                                # one query or a list of them; records compared in order
+            - soql: SELECT External_Id__c, Email FROM Contact ORDER BY External_Id__c
+              records: [{External_Id__c: c1, Email: null}]   # only the fields named are compared
+            - {soql: SELECT COUNT() FROM Contact, count: 1}   # total size only
+      - run: {}
+        expect:
+          error: [u1, uid]                    # the run must raise an SfsyncError whose text says each
+          org: {soql: SELECT COUNT() FROM Contact, count: 1}  # (and is recorded as failed)
+
+The model's rows are inserted just before the first step that is not a ``seed``.
 
 ``api_calls: 0`` also checks the emulator's own usage counter did not move during the run.
 Values in ``rows``, SQL and seeded records may use ``${id:label}`` for the Id of a seeded record.
