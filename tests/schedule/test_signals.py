@@ -19,7 +19,9 @@ from tests.plugins.emulator import LiveEmulator
 from tests.schedule.helpers import ProjectFactory, make_people
 
 
-def _start(tmp_path: Path, live_emulator: LiveEmulator) -> tuple[subprocess.Popen[str], StateStore, Path]:
+def _start(
+    tmp_path: Path, live_emulator: LiveEmulator, *extra: str, delay_s: float = 2.0
+) -> tuple[subprocess.Popen[str], StateStore, Path]:
     factory = ProjectFactory(tmp_path, login_url=live_emulator.url)
     make_people(factory.warehouse, 50)
     factory.add_sync(schedule="{every: 15m}", api="bulk")
@@ -31,9 +33,19 @@ def _start(tmp_path: Path, live_emulator: LiveEmulator) -> tuple[subprocess.Pope
     FireLedger.in_dir(store.paths.root).record(
         "contacts", an_hour_ago, schedule_fingerprint(project.syncs["contacts"].schedule)
     )
-    live_emulator.set_faults(bulk_delay_seconds=2.0)  # the run stays in flight a while
+    live_emulator.set_faults(bulk_delay_seconds=delay_s)  # the run stays in flight a while
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sfsync", "scheduler", "--project", str(path), "--poll-seconds", "0.2"],
+        [
+            sys.executable,
+            "-m",
+            "sfsync",
+            "scheduler",
+            "--project",
+            str(path),
+            "--poll-seconds",
+            "0.2",
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -119,4 +131,24 @@ def test_a_second_signal_stops_at_once_and_the_next_run_recovers(
     assert store.get_run(run.id).status is RunStatus.INTERRUPTED
     assert _contacts(live_emulator) == 50  # nothing written twice
     assert os.path.exists(path)
+    store.close()
+
+
+@pytest.mark.timeout(90)
+def test_a_run_longer_than_the_grace_period_is_left_for_recovery(
+    tmp_path: Path, live_emulator: LiveEmulator
+) -> None:
+    proc, store, _ = _start(tmp_path, live_emulator, "--stop-grace-seconds", "0.5", delay_s=30.0)
+    try:
+        run = _wait_running(store, proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "waiting up to 0.5 s for contacts" in err
+    assert "still running: the next run of each recovers it" in err
+    assert store.get_run(run.id).status is RunStatus.RUNNING
+    assert store.lock_owner("contacts") is None
     store.close()
