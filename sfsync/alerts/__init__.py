@@ -13,6 +13,7 @@ from __future__ import annotations
 from sfsync.alerts.message import ErrorCount, Notice, NoticeKind, Redactor, RuleChange, collect_secrets
 from sfsync.alerts.notifiers import (
     Delivery,
+    DeliverySettings,
     Dispatcher,
     EmailNotifier,
     Notifier,
@@ -29,6 +30,7 @@ __all__ = [
     "FIRING",
     "OK",
     "Delivery",
+    "DeliverySettings",
     "Dispatcher",
     "EmailNotifier",
     "ErrorCount",

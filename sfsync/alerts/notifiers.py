@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -55,7 +56,25 @@ class Rendered:
 
 
 class NotifierError(Exception):
-    """A notifier could not deliver; the message never contains a secret."""
+    """A notifier could not deliver; the message never contains a secret.
+
+    ``retryable``: trying again later may succeed (no answer, server error, 429, SMTP 4xx); a refused
+    login, an untrusted certificate or a 4xx HTTP answer will not fix itself.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How hard the dispatcher tries to deliver one notice to one notifier."""
+
+    #: Attempts per notifier for a retryable failure (1 = no retry).
+    attempts: int = 2
+    #: Seconds to wait before trying again.
+    retry_delay_s: float = 2.0
 
 
 class Notifier(Protocol):
@@ -109,9 +128,11 @@ class EmailNotifier:
                 "(starttls on 587, ssl on 465) and that the server's certificate is trusted (SSL_CERT_FILE)"
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
+            code = getattr(exc, "smtp_code", None)
             raise NotifierError(
                 f"sending mail through {where} failed: {type(exc).__name__}: {exc}; "
-                "check notifications.*.smtp host, port and tls"
+                "check notifications.*.smtp host, port and tls",
+                retryable=not isinstance(code, int) or 400 <= code < 500,
             ) from None
         if refused:
             raise NotifierError(f"SMTP server {where} refused recipient(s) {', '.join(sorted(refused))}")
@@ -142,7 +163,10 @@ def post_json(url: str, body: Any, *, headers: Mapping[str, str], timeout_s: flo
 def _check_response(response: httpx.Response, what: str) -> None:
     if response.is_success:
         return
-    raise NotifierError(f"{what} answered HTTP {response.status_code}: {response.text[:200]}")
+    status = response.status_code
+    raise NotifierError(
+        f"{what} answered HTTP {status}: {response.text[:200]}", retryable=status >= 500 or status == 429
+    )
 
 
 class SlackNotifier:
@@ -158,7 +182,8 @@ class SlackNotifier:
         except httpx.HTTPError as exc:
             raise NotifierError(
                 f"the Slack webhook could not be reached: {type(exc).__name__}; "
-                "check the webhook URL variable and the network"
+                "check the webhook URL variable and the network",
+                retryable=True,
             ) from None
         _check_response(response, "the Slack webhook")
 
@@ -181,7 +206,7 @@ class WebhookNotifier:
             )
         except httpx.HTTPError as exc:
             raise NotifierError(
-                f"the webhook at {self.host} could not be reached: {type(exc).__name__}"
+                f"the webhook at {self.host} could not be reached: {type(exc).__name__}", retryable=True
             ) from None
         _check_response(response, f"the webhook at {self.host}")
 
@@ -208,14 +233,20 @@ class Delivery:
 class Dispatcher:
     """Sends notices to named notifiers; redacts everything; never raises for a failed delivery."""
 
-    def __init__(self, notifiers: Mapping[str, Notifier], redactor: Redactor | None = None) -> None:
+    def __init__(
+        self,
+        notifiers: Mapping[str, Notifier],
+        redactor: Redactor | None = None,
+        settings: DeliverySettings | None = None,
+    ) -> None:
         self.notifiers = dict(notifiers)
         self.redactor = redactor or Redactor()
+        self.settings = settings or DeliverySettings()
 
     @classmethod
-    def for_project(cls, project: Project) -> Dispatcher:
+    def for_project(cls, project: Project, settings: DeliverySettings | None = None) -> Dispatcher:
         notifiers = {name: build_notifier(name, cfg) for name, cfg in project.notifications.items()}
-        return cls(notifiers, Redactor.for_config(project))
+        return cls(notifiers, Redactor.for_config(project), settings)
 
     def send(self, notice: Notice, targets: Sequence[str]) -> list[Delivery]:
         if not targets:
@@ -229,25 +260,41 @@ class Dispatcher:
                 log.error("sync %s: notifier %r is not defined under notifications:", notice.sync, name)
                 out.append(Delivery(name, False, "not defined"))
                 continue
+            out.append(self._deliver(notice, name, notifier, rendered))
+        return out
+
+    def _deliver(self, notice: Notice, name: str, notifier: Notifier, rendered: Rendered) -> Delivery:
+        attempt = 1
+        while True:
             try:
                 notifier.send(rendered)
             except NotifierError as exc:
                 error = self.redactor.text(str(exc))
+                if exc.retryable and attempt < self.settings.attempts:
+                    log.warning(
+                        "sync %s: notifier %s failed (%s); trying again in %g s",
+                        notice.sync,
+                        name,
+                        error,
+                        self.settings.retry_delay_s,
+                    )
+                    attempt += 1
+                    time.sleep(self.settings.retry_delay_s)
+                    continue
                 log.error("sync %s: notifier %s failed: %s", notice.sync, name, error)
-                out.append(Delivery(name, False, error))
+                return Delivery(name, False, error)
             except Exception as exc:  # a notifier bug must not stop the scheduler
                 error = self.redactor.text(f"{type(exc).__name__}: {exc}")
                 log.error("sync %s: notifier %s failed unexpectedly: %s", notice.sync, name, error)
-                out.append(Delivery(name, False, error))
-            else:
-                log.info("sync %s: %s sent to %s", notice.sync, notice.kind, name)
-                out.append(Delivery(name, True))
-        return out
+                return Delivery(name, False, error)
+            log.info("sync %s: %s sent to %s", notice.sync, notice.kind, name)
+            return Delivery(name, True)
 
 
 __all__ = [
     "SLACK_TIMEOUT_S",
     "Delivery",
+    "DeliverySettings",
     "Dispatcher",
     "EmailNotifier",
     "Notifier",

@@ -18,7 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from sfsync.alerts import Dispatcher, ErrorCount, Notice, Redactor, Rule, RuleChange
+from sfsync.alerts import DeliverySettings, Dispatcher, ErrorCount, Notice, Redactor, Rule, RuleChange
 from sfsync.emulator.tls import TlsFiles, ensure_tls_files
 from sfsync.state import RunCounts, RunRecord, RunStatus, Trigger
 from tests.schedule.helpers import SECRETS, ProjectFactory, Receiver, assert_no_secret, receiving
@@ -124,9 +124,12 @@ def notice(**overrides: Any) -> Notice:
     return Notice(**values)
 
 
+FAST_RETRY = DeliverySettings(attempts=2, retry_delay_s=0.01)
+
+
 def dispatcher(tmp_path: Path, notifications: str) -> Dispatcher:
     factory = ProjectFactory(tmp_path, notifications=notifications)
-    return Dispatcher.for_project(factory.load())
+    return Dispatcher.for_project(factory.load(), FAST_RETRY)
 
 
 def _email(port: int, tls: str, *, auth: bool = True, password_var: str = "SMTP_PASSWORD") -> str:
@@ -280,6 +283,10 @@ def test_http_failures_are_logged_without_urls(
     assert [d.ok for d in deliveries] == [False, False, False]
     assert "HTTP 500" in (deliveries[0].error or "") and "HTTP 500" in (deliveries[1].error or "")
     assert deliveries[2].error == "not defined"
+    assert len(receiver.posts("/hook")) == 2 and len(receiver.posts("/services/")) == 2  # one retry each
+    receiver.status = 404  # a client error is not retried
+    dispatcher(tmp_path, _http(receiver)).send(notice(), ["hook"])
+    assert len(receiver.posts("/hook")) == 3
     closed = _free_port()  # nothing listens there
     refused = dispatcher(
         tmp_path,
