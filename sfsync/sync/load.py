@@ -207,19 +207,17 @@ def match_results(keys_path: Path, results: pa.Table, columns: list[str]) -> pa.
     try:
         con.register("res", res)
         con.register("keys", keys)
+        # one primary key per result row, in result order (null when no uploaded row matches)
         matched = con.sql(
             "WITH k AS (SELECT __pk, __sig, row_number() OVER (PARTITION BY __sig ORDER BY __pk) AS rn"
             " FROM keys),"
             " r AS (SELECT __n, __sig, row_number() OVER (PARTITION BY __sig ORDER BY __n) AS rn FROM res)"
-            " SELECT r.__n, k.__pk FROM r JOIN k USING (__sig, rn) ORDER BY r.__n"
+            " SELECT k.__pk FROM r LEFT JOIN k USING (__sig, rn) ORDER BY r.__n"
         ).to_arrow_table()
     finally:
         con.close()
     assert matched is not None
-    pk = pa.array([None] * results.num_rows, pa.string()).to_pylist()
-    for n, key in zip(matched.column(0).to_pylist(), matched.column(1).to_pylist(), strict=True):
-        pk[n] = key
-    return results.append_column("__pk", pa.array(pk, pa.string()))
+    return results.append_column("__pk", pc.cast(matched.column(0), pa.string()))
 
 
 def collect_job(client: SalesforceClient, job: BulkJob, target: Target, chunk_keys: Path) -> pa.Table:
@@ -229,16 +227,16 @@ def collect_job(client: SalesforceClient, job: BulkJob, target: Target, chunk_ke
     ok = client.bulk.results(job.id, "successful")
     if ok.num_rows:
         ok = match_results(chunk_keys, ok, columns)
-        created = (
-            pc.equal(pc.utf8_lower(ok.column("sf__Created")), "true")
-            if "sf__Created" in ok.column_names
-            else pa.array([target.mode == "insert"] * ok.num_rows)
-        )
-        ops = [outcomes.done_operation(target.mode, c) for c in created.to_pylist()]
         n = ok.num_rows
+        if target.mode == "upsert" and "sf__Created" in ok.column_names:
+            created = pc.fill_null(pc.equal(pc.utf8_lower(ok.column("sf__Created")), "true"), False)
+            ops: Any = pc.if_else(created, "created", "updated")
+        else:
+            ops = pa.repeat(outcomes.done_operation(target.mode, target.mode == "insert"), n)
+        none = pa.nulls(n, pa.string())
         parts.append(
             pa.table(
-                [ok.column("__pk"), [True] * n, ops, ok.column("sf__Id"), [None] * n, [None] * n, [None] * n],
+                [ok.column("__pk"), pa.repeat(True, n), ops, ok.column("sf__Id"), none, none, none],
                 schema=outcomes.OUTCOME_SCHEMA,
             )
         )
@@ -262,11 +260,10 @@ def collect_job(client: SalesforceClient, job: BulkJob, target: Target, chunk_ke
                 schema=outcomes.OUTCOME_SCHEMA,
             )
         )
-    seen = set()
-    for p in parts:
-        seen.update(p.column("primary_key").to_pylist())
-    keys = pq.read_table(chunk_keys, columns=["__pk"]).column(0).to_pylist()
-    missing = [k for k in keys if k not in seen]
+    keys = pq.read_table(chunk_keys, columns=["__pk"]).column(0)
+    seen = pa.concat_arrays([p.column("primary_key").combine_chunks() for p in parts]) if parts else None
+    unseen = keys if seen is None else keys.filter(pc.invert(pc.is_in(keys, value_set=seen)))
+    missing = unseen.to_pylist()
     if missing:
         why = f"job {job.id} ended {job.state}" + (f": {job.error_message}" if job.error_message else "")
         parts.append(
