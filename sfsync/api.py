@@ -12,8 +12,11 @@ from types import TracebackType
 
 import httpx
 
+from sfsync.alerts import WarningTracker
 from sfsync.config import DEFAULT_PROJECT_FILE, load_project
 from sfsync.config import Project as ProjectConfig
+from sfsync.errors import SfsyncError
+from sfsync.schedule import describe_status, handle_run_end
 from sfsync.state import RunRecord, StateStore, default_state_dir
 from sfsync.sync.engine import Progress, RunOptions, RunResult, SyncSession
 from sfsync.sync.plan import Plan
@@ -32,6 +35,7 @@ class Project:
         self.config = config
         self.store = store
         self.session = SyncSession(config, store, transport=transport)
+        self._tracker: WarningTracker | None = None
 
     @classmethod
     def load(
@@ -59,10 +63,32 @@ class Project:
         api: str | None = None,
         trigger: str = "api",
         progress: Progress | None = None,
+        warn: bool = True,
     ) -> RunResult:
-        """Run one sync now and return what it did (raises ``SfsyncError`` when the run fails as a whole)."""
+        """Run one sync now and return what it did (raises ``SfsyncError`` when the run fails as a whole).
+
+        With ``warn`` (the default) the run is judged like a scheduled one: the sync's warnings are
+        evaluated and notified, and a sync whose source, model or org is broken pauses itself.
+        """
         options = RunOptions(full_resync=full_resync, api=api, trigger=trigger, progress=progress)
-        return self.session.run(sync, options)
+        try:
+            result = self.session.run(sync, options)
+        except SfsyncError as exc:
+            if warn:
+                handle_run_end(self.store, self._warnings(), sync, exc.run_id, exc)
+            raise
+        if warn:
+            handle_run_end(self.store, self._warnings(), sync, result.run_id, None)
+        return result
+
+    def _warnings(self) -> WarningTracker:
+        if self._tracker is None:
+            self._tracker = WarningTracker(self.config, self.store)
+        return self._tracker
+
+    def status(self, sync: str) -> str:
+        """``active``, or paused (by whom, since when, why), and the warnings firing."""
+        return describe_status(self.store, sync)
 
     def plan(self, sync: str, *, full_resync: bool = False, api: str | None = None) -> Plan:
         """What a run would do, without writing anything to Salesforce."""

@@ -23,6 +23,8 @@ class SfsyncError(Exception):
     """Root of every error sfsync raises on purpose."""
 
     exit_code = 1
+    #: the run this error ended, when it ended one (set by the sync engine)
+    run_id: int | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -31,6 +33,14 @@ class SfsyncError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+    def details(self) -> str:
+        """The message, every problem it groups, and the hint: what run history stores."""
+        problems = [p for p in getattr(self, "problems", None) or [] if p != self.message]
+        lines = [self.message, *(f"  - {p}" for p in problems)]
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
 
 
 class ConfigError(SfsyncError):

@@ -97,6 +97,21 @@ def init(
         )
 
 
+def _paused_syncs(proj: Project) -> dict[str, str]:
+    """Sync name → pause description, for projects that already have run state."""
+    from sfsync.schedule import describe_status
+    from sfsync.state import StateStore, default_state_dir
+
+    state_dir = default_state_dir(proj.path) if proj.path else None
+    if state_dir is None or not (state_dir / "state.db").exists():
+        return {}
+    store = StateStore.open(state_dir)
+    try:
+        return {name: describe_status(store, name) for name in proj.syncs if store.sync_status(name).paused}
+    finally:
+        store.close()
+
+
 @app.command()
 def check(
     syncs: list[str] | None = typer.Argument(None, help="Syncs to check (default: all)."),
@@ -121,8 +136,9 @@ def check(
         for c in report.connections:
             table.add_row(c.kind, escape(c.name), c.type, "[green]ok[/]" if c.ok else "[red]unreachable[/]")
         console.print(table)
+        paused = _paused_syncs(proj)
         table = Table(title="Syncs", title_justify="left")
-        for col in ("sync", "from -> object", "mode", "status"):
+        for col in ("sync", "from -> object", "mode", "status", "runs"):
             table.add_column(col)
         for s in report.syncs:
             status = "[green]ok[/]"
@@ -130,7 +146,8 @@ def check(
                 status = "[red]not checked[/]"
             elif s.problems:
                 status = f"[red]{len(s.problems)} problem{'s' if len(s.problems) > 1 else ''}[/]"
-            table.add_row(escape(s.name), escape(s.source_object), s.mode, status)
+            runs = f"[yellow]{escape(paused[s.name])}[/]" if s.name in paused else "active"
+            table.add_row(escape(s.name), escape(s.source_object), s.mode, status, runs)
         console.print(table)
         for c in report.connections:
             if c.error:

@@ -154,6 +154,11 @@ def run(
         results: list[dict[str, Any]] = []
         exit_code = 0
         for name in names:
+            if proj.store.sync_status(name).paused and not as_json:
+                err_console.print(
+                    f"[yellow]note:[/] {name} is {proj.status(name)}; running it because you asked",
+                    highlight=False,
+                )
             try:
                 result = _run_one(proj, name, full_resync, api, quiet=as_json)
             except ConfigError:
@@ -260,20 +265,17 @@ def runs(
     """Run history: newest first, with counts, API calls and what triggered each run."""
     with _open(project) as proj:
         records = proj.runs(sync, limit)
-        statuses = {s: proj.store.sync_status(s) for s in ([sync] if sync else proj.syncs)}
+        statuses = _sync_statuses(proj, [sync] if sync else proj.syncs)
     if as_json:
-        _json(
-            {
-                "runs": [_run_dict(r) for r in records],
-                "paused": {s: st.pause_cause or "paused" for s, st in statuses.items() if st.paused},
-            }
-        )
+        _json({"runs": [_run_dict(r) for r in records], "syncs": statuses})
         return
-    for s, st in statuses.items():
-        if st.paused:
-            console.print(
-                f"[yellow]{s} is paused[/]: {st.pause_cause or 'paused by a user'}", highlight=False
-            )
+    status_table = Table(title="Syncs", title_justify="left")
+    for col in ("sync", "status", "schedule", "next run (UTC)"):
+        status_table.add_column(col)
+    for name, st in statuses.items():
+        color = "yellow" if st["paused"] else ("red" if st["warnings_firing"] else "green")
+        status_table.add_row(name, f"[{color}]{st['text']}[/]", st["schedule"], st["next_run"] or "-")
+    console.print(status_table)
     table = Table(title="Runs", title_justify="left")
     for col in (
         "id",
@@ -313,6 +315,21 @@ def runs(
     console.print(table)
     if not records:
         console.print("No runs yet: start one with `sfsync run SYNC`.", style="dim")
+
+
+def _sync_statuses(proj: Any, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Paused or active, warnings firing, schedule and next run of each sync (for `runs` and `--json`)."""
+    from sfsync.schedule import describe_schedule, next_run_at, status_view
+
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        schedule = proj.config.syncs[name].schedule
+        view = status_view(proj.store, name).to_dict()
+        nxt = next_run_at(proj.store.paths.root, name, schedule)
+        view["schedule"] = describe_schedule(schedule)
+        view["next_run"] = nxt.strftime("%Y-%m-%d %H:%M") if nxt else None
+        out[name] = view
+    return out
 
 
 @app.command("show-run")

@@ -287,8 +287,9 @@ class SyncSession:
                     diff.discard()  # stopped before anything was sent: nothing to recover
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
                 self.store.finish_run(
-                    run.id, RunStatus.FAILED, counts, api=plan.api if plan else None, error=str(exc)
+                    run.id, RunStatus.FAILED, counts, api=plan.api if plan else None, error=exc.details()
                 )
+                exc.run_id = run.id
                 raise
             except BaseException:
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)

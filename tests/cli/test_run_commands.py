@@ -136,3 +136,15 @@ def test_a_mapping_to_a_missing_field_stops_before_writing(project: Path, live_e
     assert ran.returncode == 2
     assert "Emial" in ran.stderr and "nothing was written" in ran.stderr
     assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 0
+
+
+def test_a_manual_run_that_finds_the_source_broken_pauses_the_sync(project: Path, live_emulator: Any) -> None:
+    con = duckdb.connect(str(project.parent / "wh.duckdb"))
+    con.execute("drop table people")
+    con.close()
+    ran = _sfsync(project, "run", "contacts")
+    assert ran.returncode == 1 and "people" in ran.stderr
+    history = json.loads(_sfsync(project, "runs", "--json").stdout)
+    status = history["syncs"]["contacts"]
+    assert status["paused"] and status["automatic"] and "people" in status["cause"]
+    assert history["runs"][0]["status"] == "failed" and "people" in history["runs"][0]["error"]
