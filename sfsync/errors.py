@@ -34,7 +34,7 @@ class SfsyncError(Exception):
     def __str__(self) -> str:
         return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
 
-    def details(self) -> str:
+    def full_text(self) -> str:
         """The message, every problem it groups, and the hint: what run history stores."""
         problems = [p for p in getattr(self, "problems", None) or [] if p != self.message]
         lines = [self.message, *(f"  - {p}" for p in problems)]

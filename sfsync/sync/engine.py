@@ -287,7 +287,7 @@ class SyncSession:
                     diff.discard()  # stopped before anything was sent: nothing to recover
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
                 self.store.finish_run(
-                    run.id, RunStatus.FAILED, counts, api=plan.api if plan else None, error=exc.details()
+                    run.id, RunStatus.FAILED, counts, api=plan.api if plan else None, error=exc.full_text()
                 )
                 exc.run_id = run.id
                 raise
