@@ -7,8 +7,8 @@ import os
 import pytest
 
 pytest_plugins = [
-    "tests.plugins.emulator",   # emulator in-process and over real sockets (plain and TLS)
-    "tests.plugins.postgres",   # a throwaway PostgreSQL cluster on loopback
+    "tests.plugins.emulator",  # emulator in-process and over real sockets (plain and TLS)
+    "tests.plugins.postgres",  # a throwaway PostgreSQL cluster on loopback
 ]
 
 _LEAKY_PREFIXES = ("SF_", "SFSYNC_", "SALESFORCE_", "PG", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT")

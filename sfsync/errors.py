@@ -64,8 +64,9 @@ class ConfigError(SfsyncError):
 class SourceError(SfsyncError):
     """A warehouse source could not be reached or a model's query failed."""
 
-    def __init__(self, message: str, *, source: str | None = None, model: str | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, source: str | None = None, model: str | None = None, hint: str | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.source = source
         self.model = model

@@ -25,10 +25,10 @@ class FieldDef:
     name: str
     type: str
     label: str | None = None
-    length: int = 0                      # string-like types
-    precision: int = 0                   # double/currency/percent
+    length: int = 0  # string-like types
+    precision: int = 0  # double/currency/percent
     scale: int = 0
-    digits: int = 0                      # int
+    digits: int = 0  # int
     nillable: bool = True
     createable: bool = True
     updateable: bool = True
@@ -64,7 +64,7 @@ class SObjectDef:
     updateable: bool = True
     deletable: bool = True
     queryable: bool = True
-    fields: dict[str, FieldDef] = field(default_factory=dict)   # keyed by exact API name
+    fields: dict[str, FieldDef] = field(default_factory=dict)  # keyed by exact API name
 
     def field(self, name: str) -> FieldDef | None:
         """Case-insensitive field lookup (API names are case-insensitive)."""
@@ -80,10 +80,10 @@ class SObjectDef:
 
 @dataclass
 class UserDef:
-    id: str                       # 18-char, prefix 005
+    id: str  # 18-char, prefix 005
     username: str
     password: str
-    security_token: str = ""      # when set, password logins must append it
+    security_token: str = ""  # when set, password logins must append it
     email: str = ""
     first_name: str = ""
     last_name: str = ""
@@ -98,7 +98,7 @@ class AppDef:
     client_id: str
     client_secret: str
     certificate_pem: str | None = None
-    run_as: str | None = None     # username used by the client_credentials flow
+    run_as: str | None = None  # username used by the client_credentials flow
 
 
 @dataclass
@@ -113,17 +113,17 @@ class FaultSettings:
     """Knobs that make the org misbehave on purpose. Changeable at run time through the admin endpoint."""
 
     daily_api_quota: int = 15000
-    lock_row_rate: float = 0.0           # fraction of records failing with UNABLE_TO_LOCK_ROW
-    unavailable_rate: float = 0.0        # fraction of API calls answered 503 SERVER_UNAVAILABLE
-    session_seconds: int = 7200          # access token lifetime
-    bulk_delay_seconds: float = 0.0      # extra time a Bulk job stays InProgress
-    bulk_fail: bool = False              # every Bulk ingest job ends Failed
-    seed: int | None = None              # RNG seed for reproducible faults
+    lock_row_rate: float = 0.0  # fraction of records failing with UNABLE_TO_LOCK_ROW
+    unavailable_rate: float = 0.0  # fraction of API calls answered 503 SERVER_UNAVAILABLE
+    session_seconds: int = 7200  # access token lifetime
+    bulk_delay_seconds: float = 0.0  # extra time a Bulk job stays InProgress
+    bulk_fail: bool = False  # every Bulk ingest job ends Failed
+    seed: int | None = None  # RNG seed for reproducible faults
 
 
 @dataclass
 class OrgConfig:
-    org_id: str                          # 18-char, prefix 00D
+    org_id: str  # 18-char, prefix 00D
     org_name: str = "sfsync Emulated Org"
     instance_name: str = "EMU1"
     is_sandbox: bool = False

@@ -39,7 +39,9 @@ def test_init_demo_writes_a_project_that_loads_and_whose_models_read(tmp_path: P
         for name in project.syncs:
             counts[name] = source.count_rows(query_for(project, project.syncs[name].from_))
         people = source.read(query_for(project, "people")).read_all().to_pylist()
-    assert counts["companies_to_accounts"] == DEMO_COMPANIES and counts["contact_mobile_phones"] == DEMO_PEOPLE
+    assert (
+        counts["companies_to_accounts"] == DEMO_COMPANIES and counts["contact_mobile_phones"] == DEMO_PEOPLE
+    )
     assert 0 < counts["people_to_contacts"] < DEMO_PEOPLE  # the segment of people with an e-mail
     assert 0 < counts["french_leads"] < DEMO_PEOPLE
     values = [v for row in people for v in row.values() if isinstance(v, str)]

@@ -8,29 +8,45 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from sfsync.sync.encode import FieldMap, chunk_csv, csv_header, encode_csv_rows, encode_json_records, send_column
+from sfsync.sync.encode import (
+    FieldMap,
+    chunk_csv,
+    csv_header,
+    encode_csv_rows,
+    encode_json_records,
+    send_column,
+)
 
-MAPS = [FieldMap("name", "LastName"), FieldMap("born", "Birthdate"), FieldMap("seen", "Last_Seen__c"),
-        FieldMap("vip", "VIP__c"), FieldMap("score", "Score__c")]
+MAPS = [
+    FieldMap("name", "LastName"),
+    FieldMap("born", "Birthdate"),
+    FieldMap("seen", "Last_Seen__c"),
+    FieldMap("vip", "VIP__c"),
+    FieldMap("score", "Score__c"),
+]
 KEY = FieldMap("id", "External_Id__c")
 
 
 def _table() -> pa.Table:
     paris = dt.timezone(dt.timedelta(hours=1))
-    return pa.table({
-        "id": ["k1", "k2", "k3"],
-        "name": ['Dupont, "Jo"\nLine2', None, "Zoë"],
-        "born": pa.array([dt.date(1990, 1, 31), None, dt.date(2000, 2, 29)], pa.date32()),
-        "seen": pa.array([dt.datetime(2024, 1, 31, 11, 0, 0, 123000, tzinfo=paris), None, None],
-                         pa.timestamp("us", tz="Europe/Paris")),
-        "vip": [True, False, None],
-        "score": pa.array([Decimal("12.50"), None, Decimal("-1.00")], pa.decimal128(10, 2)),
-        send_column("name"): [True, True, False],
-        send_column("born"): [True, True, True],
-        send_column("seen"): [True, False, True],
-        send_column("vip"): [True, True, True],
-        send_column("score"): [True, False, True],
-    })
+    return pa.table(
+        {
+            "id": ["k1", "k2", "k3"],
+            "name": ['Dupont, "Jo"\nLine2', None, "Zoë"],
+            "born": pa.array([dt.date(1990, 1, 31), None, dt.date(2000, 2, 29)], pa.date32()),
+            "seen": pa.array(
+                [dt.datetime(2024, 1, 31, 11, 0, 0, 123000, tzinfo=paris), None, None],
+                pa.timestamp("us", tz="Europe/Paris"),
+            ),
+            "vip": [True, False, None],
+            "score": pa.array([Decimal("12.50"), None, Decimal("-1.00")], pa.decimal128(10, 2)),
+            send_column("name"): [True, True, False],
+            send_column("born"): [True, True, True],
+            send_column("seen"): [True, False, True],
+            send_column("vip"): [True, True, True],
+            send_column("score"): [True, False, True],
+        }
+    )
 
 
 def test_bulk_csv_cells_distinguish_unchanged_cleared_and_values() -> None:
@@ -45,11 +61,22 @@ def test_bulk_csv_cells_distinguish_unchanged_cleared_and_values() -> None:
 
 def test_rest_records_omit_unsent_fields_and_send_null_to_clear() -> None:
     recs = encode_json_records(_table(), MAPS, KEY)
-    assert recs[0] == {"External_Id__c": "k1", "LastName": 'Dupont, "Jo"\nLine2', "Birthdate": "1990-01-31",
-                       "Last_Seen__c": "2024-01-31T10:00:00.123Z", "VIP__c": True, "Score__c": 12.5}
+    assert recs[0] == {
+        "External_Id__c": "k1",
+        "LastName": 'Dupont, "Jo"\nLine2',
+        "Birthdate": "1990-01-31",
+        "Last_Seen__c": "2024-01-31T10:00:00.123Z",
+        "VIP__c": True,
+        "Score__c": 12.5,
+    }
     assert recs[1] == {"External_Id__c": "k2", "LastName": None, "Birthdate": None, "VIP__c": False}
-    assert recs[2] == {"External_Id__c": "k3", "Birthdate": "2000-02-29", "Last_Seen__c": None,
-                       "VIP__c": None, "Score__c": -1.0}
+    assert recs[2] == {
+        "External_Id__c": "k3",
+        "Birthdate": "2000-02-29",
+        "Last_Seen__c": None,
+        "VIP__c": None,
+        "Score__c": -1.0,
+    }
 
 
 def test_chunks_respect_byte_limit_and_keep_every_row_once() -> None:
