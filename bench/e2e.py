@@ -18,6 +18,12 @@ org (``--db``), reached over a real socket by both clients. Steps, all timed by 
 Both poll Bulk jobs every ``BASELINE_POLL_SECONDS`` (simple-salesforce's ``wait``, default 5 s, would
 only slow it down; sfsync's ``bulk_poll_seconds`` setting). sfsync also downloads and stores every row's
 result, which the baseline does not. Target (issue 5): sfsync faster than the baseline on both runs.
+
+Measured on the shared 2-core machine (2026-11-28, load 1.5-3), 1,000,000 rows, two runs:
+first run sfsync 41.9 / 45.0 s vs simple-salesforce 31.9 / 45.1 s (0.76x / 1.0x); 1% rerun sfsync
+2.5 / 2.8 s vs 27.3 / 40.8 s (10.8x / 14.5x); unchanged rerun 0.7 s, 0 API calls. The first run is
+bound by the emulator's Bulk processing (~27 s, the same for both); sfsync adds ~13 s of bookkeeping
+after the job (storing 1M row results ~7 s, matching results to keys ~3 s, snapshot ~1.5 s).
 """
 
 from __future__ import annotations
