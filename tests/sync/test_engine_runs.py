@@ -258,3 +258,22 @@ def test_ctrl_c_mid_run_stops_cleanly_and_the_next_run_does_not_create_twice(
     assert again.counts.created == 600 - written
     assert Counter(r["LastName"] for r in _contacts(emulator)) == Counter(f"Last {i}" for i in range(600))
     assert session.run("people").counts.api_calls == 0
+
+
+def test_update_by_external_id_looks_many_keys_up_with_one_bulk_query(
+    tmp_path: Path, emulator: InProcessEmulator
+) -> None:
+    n = 20_050  # above LookupSettings.bulk_query_above (20,000): one Bulk query instead of SOQL IN batches
+    records = [{"LastName": f"Old {i}", "External_Id__c": f"P{i}"} for i in range(n)]
+    for start in range(0, n, 5000):
+        assert all(r.success for r in emulator.org.create("Contact", records[start : start + 5000]))
+    # warehouse keys differ in case (External ID text matches case-insensitively); 10 keys match nothing
+    session = _session(tmp_path, emulator, _people(n + 10), mode="update")
+    result = session.run("people")
+    assert (result.api, result.counts.updated, result.rejected_by_code) == ("bulk", n, {"NOT_FOUND": 10})
+    assert result.counts.created == 0
+    assert result.counts.api_calls < 30, "20,000 keys through SOQL IN batches would take about 100 queries"
+    org = {r["External_Id__c"]: r["LastName"] for r in _contacts(emulator)}
+    assert len(org) == n and org["P7"] == "Last 7" and org[f"P{n - 1}"] == f"Last {n - 1}"
+    refused = session.store.rejected_rows(result.run_id)
+    assert sorted(r.primary_key for r in refused) == sorted(f"p{i}" for i in range(n, n + 10))
