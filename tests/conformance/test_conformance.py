@@ -4,7 +4,8 @@ A case is a warehouse table (typed columns and rows), one sync (object, mode, ob
 sequence of steps. After every ``run`` step the org is read back from the emulator (SOQL on the record
 engine) and compared field by field with what the case expects; the run's counts, rejections by error
 code and per-row results are checked too. Each case runs once per API (``apis``, default both) on its own
-org, warehouse and state store, and the org states of the two runs must be identical after every step.
+org, warehouse and state store; after every run the org states of the two, and their row results
+(operation or error code and fields, per primary key), must be identical.
 
 Case file keys (see the cases for examples)::
 
@@ -130,6 +131,8 @@ class CaseRun:
     session: SyncSession = field(init=False)
     ids: dict[str, str] = field(default_factory=dict)
     states: list[list[tuple[Any, ...]]] = field(default_factory=list)
+    #: per run: (primary key, success, operation, error code, fields) of every row result, sorted
+    outcomes: list[list[tuple[Any, ...]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True)
@@ -261,6 +264,12 @@ class CaseRun:
         self._check_result(result, usage, expect, where)
         self._check_org(expect, where)
         self.states.append(self.org_state())
+        self.outcomes.append(
+            sorted(
+                (r.primary_key, r.success, r.operation, r.error_code, r.fields)
+                for r in self.session.store.row_results(result.run_id)
+            )
+        )
 
     def _check_org(self, expect: dict[str, Any], where: str) -> None:
         queries = expect.get("org") or []
@@ -377,4 +386,9 @@ def test_case(path: Path, tmp_path: Path) -> None:
             assert a == b, (
                 f"{path.stem}: after run {i} the org differs between {first.api} and {other.api}:"
                 f" only via {first.api}: {only_a}; only via {other.api}: {only_b}"
+            )
+        for i, (a, b) in enumerate(zip(first.outcomes, other.outcomes, strict=True), start=1):
+            diff = sorted(set(a) ^ set(b))[:4]
+            assert a == b, (
+                f"{path.stem}: run {i}'s row results differ between {first.api} and {other.api}: {diff}"
             )
