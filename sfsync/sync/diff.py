@@ -59,6 +59,8 @@ KIND_CHANGED = "changed"
 HASH_VERSION = f"duckdb-{duckdb.__version__}-hash-v1"
 #: How many offending keys a primary-key error names.
 SAMPLE_KEYS = 5
+#: Default rows per batch when the rows to send are read back as Arrow (``DiffResult.rows``).
+READ_BATCH_ROWS = 65_536
 _RESERVED_PREFIXES = ("_sfsync_", SEND_PREFIX)
 
 
@@ -70,8 +72,6 @@ class DiffSettings:
     memory_limit: str = "512MB"
     #: DuckDB worker threads; None lets DuckDB use every core.
     threads: int | None = None
-    #: Rows per batch when reading the rows to send back as Arrow.
-    read_batch_rows: int = 65_536
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ class DiffResult:
         """Mapped column → name of its boolean send column."""
         return {c: send_column(c) for c in self.columns}
 
-    def rows(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
+    def rows(self, batch_rows: int = READ_BATCH_ROWS) -> pa.RecordBatchReader:
         """The rows to send, streamed from Parquet."""
         pf = pq.ParquetFile(self.changes_path)
         return pa.RecordBatchReader.from_batches(pf.schema_arrow, pf.iter_batches(batch_size=batch_rows))
@@ -499,6 +499,7 @@ __all__ = [
     "KIND_CHANGED",
     "KIND_COLUMN",
     "KIND_NEW",
+    "READ_BATCH_ROWS",
     "RESEND_COLUMN",
     "DiffCounts",
     "DiffResult",
