@@ -1,6 +1,7 @@
 """Run one sync and SIGKILL this very process at a chosen point (for ``tests/sync/test_crash.py``).
 
-Usage: ``python -m tests.sync.crash_child PROJECT_FILE STATE_DIR SYNC``, with ``SFSYNC_CRASH_AT`` naming the
+Usage: ``python -m tests.sync.crash_child PROJECT_FILE STATE_DIR SYNC [API]`` (API: bulk, the default, or
+rest), with ``SFSYNC_CRASH_AT`` naming the
 point and ``SFSYNC_CRASH_MARK`` a file where the child writes what it saw just before dying (so the test
 knows the kill happened where it meant). The hooks wrap library functions in this process only; the
 sfsync code under test is unchanged.
@@ -11,6 +12,7 @@ Points:
     polling            the job is closed and Salesforce is processing it (first poll answered)
     after_collect      the first job's results are stored; other jobs, and the snapshot, are not
     before_snapshot    every result is stored, the snapshot has not advanced
+    rest_chunk         (REST) the first collections call's results are stored, other calls are in flight
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sfsync.state import StateStore
 from sfsync.sync import engine
 from sfsync.sync.engine import RunOptions, SyncSession
 
-POINTS = ("before_upload", "after_upload", "polling", "after_collect", "before_snapshot")
+POINTS = ("before_upload", "after_upload", "polling", "after_collect", "before_snapshot", "rest_chunk")
 
 
 _DYING = threading.Lock()
@@ -69,6 +71,14 @@ def install(point: str) -> None:
             raise AssertionError("unreachable")
 
         BulkIngest.wait = wait  # type: ignore[method-assign,assignment]
+    elif point == "rest_chunk":
+
+        def record_chunk(self: StateStore, run_id: int, data: Any, **kw: Any) -> int:
+            n = record_results(self, run_id, data, **kw)
+            _die(f"rest_chunk {n}")
+            return n
+
+        StateStore.record_results = record_chunk  # type: ignore[method-assign]
     elif point == "after_collect":
 
         def record(self: StateStore, run_id: int, data: Any, **kw: Any) -> int:
@@ -87,10 +97,10 @@ def install(point: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    project_file, state_dir, sync = argv
+    project_file, state_dir, sync, *rest = argv
     install(os.environ["SFSYNC_CRASH_AT"])
     session = SyncSession(load_project(project_file), StateStore.open(state_dir))
-    result = session.run(sync, RunOptions(api="bulk"))
+    result = session.run(sync, RunOptions(api=rest[0] if rest else "bulk"))
     # reaching this line means the hook never fired: the test fails on the exit code
     print(f"finished without crashing: {result}", file=sys.stderr)
     return 3

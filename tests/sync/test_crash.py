@@ -100,11 +100,19 @@ def _run(project: Path, sync: str) -> RunResult:
         session.store.close()
 
 
-def _crash(project: Path, sync: str, point: str) -> str:
+def _crash(project: Path, sync: str, point: str, api: str = "bulk") -> str:
     mark = project.parent / "crash-mark.txt"
     env = {**os.environ, **ENV, "SFSYNC_CRASH_AT": point, "SFSYNC_CRASH_MARK": str(mark)}
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.sync.crash_child", str(project), str(project.parent / ".sfsync"), sync],
+        [
+            sys.executable,
+            "-m",
+            "tests.sync.crash_child",
+            str(project),
+            str(project.parent / ".sfsync"),
+            sync,
+            api,
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -227,5 +235,25 @@ def test_upsert_changes_killed_then_rerun_match_the_warehouse(
 
     result = _run(project, "upsert")
     assert result.status == "succeeded" and result.recovered_runs, result
+    _assert_upsert_state(live_emulator, project)
+    _assert_settled(project, "upsert")
+
+
+def test_rest_upsert_killed_between_collections_calls_then_rerun_match_the_warehouse(
+    project: Path, live_emulator: LiveEmulator
+) -> None:
+    """REST updates and upserts are idempotent: rows in flight at the kill are simply sent again."""
+    assert _run(project, "upsert").counts.created == ROWS
+    with duckdb.connect(str(project.parent / "wh.duckdb")) as con:
+        con.execute("UPDATE people SET note = 'rest ' || id WHERE id % 10 = 1")  # 300 rows: two calls
+    _crash(project, "upsert", "rest_chunk", api="rest")
+    session = _session(project)
+    try:
+        result = session.run("upsert", RunOptions(api="rest"))
+    finally:
+        session.close()
+        session.store.close()
+    assert result.status == "succeeded" and result.recovered_runs, result
+    assert result.counts.updated < 300, "the rows the killed run had stored are not sent again"
     _assert_upsert_state(live_emulator, project)
     _assert_settled(project, "upsert")
