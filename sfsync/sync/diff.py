@@ -324,8 +324,10 @@ def _compatible(base: SnapshotInfo, types: dict[str, str], hashed: list[str]) ->
 def _differs(c: str, types: dict[str, str], base: SnapshotInfo) -> str:
     """SQL: does column ``c`` of model row ``m`` differ from snapshot row ``s``?"""
     old = base.types.get(c)
-    if old is None:  # a mapping added since the snapshot: the field was never written
-        return "true"
+    if old is None:
+        # a mapping added since the snapshot: sfsync never wrote this field, so a value is a change to
+        # send, but a null is not (it would wipe what people entered in Salesforce; like a new row's null)
+        return f"(m.{q(c)} IS NOT NULL)"
     if old == types[c]:
         return f"(m.{q(c)} IS DISTINCT FROM s.{q(c)})"
     return f"(CAST(m.{q(c)} AS VARCHAR) IS DISTINCT FROM CAST(s.{q(c)} AS VARCHAR))"
