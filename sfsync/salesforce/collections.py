@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import Executor, Future, as_completed
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -90,15 +90,32 @@ class Collections:
             collect(got)
         elif chunks:
             futures = [self._executor().submit(run, chunk) for chunk in chunks]
-            for future in as_completed(futures):
-                if future.cancelled():
-                    continue
-                got, error = future.result()
-                collect(got)
-                if error is not None and stop is None:  # quota, auth, configuration: send nothing more
-                    stop = error
-                    for other in futures:
-                        other.cancel()
+            done: set[Future[tuple[list[RecordResult], SalesforceError | None]]] = set()
+            try:
+                for future in as_completed(futures):
+                    done.add(future)
+                    if future.cancelled():
+                        continue
+                    got, error = future.result()
+                    collect(got)
+                    if error is not None and stop is None:  # quota, auth, configuration: send nothing more
+                        stop = error
+                        for other in futures:
+                            other.cancel()
+            except BaseException:
+                # Ctrl-C, or the caller's on_chunk failed: send nothing more, but report what the calls
+                # already on the wire wrote, so that no written record goes unreported (no duplicates later)
+                for other in futures:
+                    other.cancel()
+                for other in futures:
+                    if other in done or other.cancelled():
+                        continue
+                    try:
+                        got, _error = other.result()
+                        collect(got)
+                    except BaseException:  # the first error is the one to raise
+                        pass
+                raise
         if stop is not None:
             raise stop
         return [results[i] for i in range(len(items))]

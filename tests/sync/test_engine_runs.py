@@ -229,17 +229,7 @@ def _interrupt_on_first_sent(event: str, details: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "api",
-    [
-        "bulk",
-        pytest.param(
-            "rest",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="client bug: SObjectCollections.send leaves queued chunks running when on_chunk "
-                "(or a Ctrl-C in as_completed) raises and drops their results: an insert writes them twice",
-            ),
-        ),
-    ],
+    ["bulk", "rest"],
 )
 def test_ctrl_c_mid_run_stops_cleanly_and_the_next_run_does_not_create_twice(
     api: str, tmp_path: Path, emulator: InProcessEmulator
