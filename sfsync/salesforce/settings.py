@@ -115,6 +115,11 @@ class ConnectionSettings(BaseModel):
         le=100,
         description="Refuse new work once the org's daily API usage reaches this share (None = never).",
     )
+    quota_recheck_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="After REQUEST_LIMIT_EXCEEDED, make no call for this long, then try again (quotas roll).",
+    )
     collection_chunk_size: int = Field(
         default=200, gt=0, le=200, description="Records per sObject Collections call (Salesforce allows 200)."
     )

@@ -124,6 +124,7 @@ class Transport:
         self._usage: ApiUsage | None = None
         self._usage_lock = threading.Lock()
         self._exhausted: Outcome | None = None
+        self._exhausted_at = 0.0
         timeout = httpx.Timeout(
             connect=settings.connect_timeout_seconds,
             read=settings.read_timeout_seconds,
@@ -154,7 +155,17 @@ class Transport:
 
     @property
     def quota_exhausted(self) -> bool:
-        return self._exhausted is not None
+        return self._still_exhausted()
+
+    def _still_exhausted(self) -> bool:
+        """True while a REQUEST_LIMIT_EXCEEDED answer is recent; after ``quota_recheck_seconds`` the
+        client tries again (quotas roll over, so a long-lived scheduler or web UI must not stay stuck)."""
+        if self._exhausted is None:
+            return False
+        if time.monotonic() - self._exhausted_at >= self.settings.quota_recheck_seconds:
+            self._exhausted = None
+            return False
+        return True
 
     def close(self) -> None:
         self.http.close()
@@ -300,8 +311,9 @@ class Transport:
         return build
 
     def _guard(self, new_work: bool, what: str) -> None:
-        if self._exhausted is not None:
-            raise self._exhausted.error(what=f"{what} not sent: the daily API quota was already exhausted")
+        exhausted = self._exhausted
+        if exhausted is not None and self._still_exhausted():
+            raise exhausted.error(what=f"{what} not sent: the daily API quota was already exhausted")
         limit = self.settings.stop_at_api_usage_percent
         usage = self.api_usage
         if new_work and limit is not None and usage is not None and usage.percent >= limit:
@@ -387,7 +399,12 @@ class Transport:
                 continue
             if outcome.kind is Kind.LIMIT:
                 self._exhausted = outcome
-                log.error("%s: daily API quota exhausted; this client makes no further calls", what)
+                self._exhausted_at = time.monotonic()
+                log.error(
+                    "%s: daily API quota exhausted; this client makes no call for %.0fs",
+                    what,
+                    self.settings.quota_recheck_seconds,
+                )
                 raise outcome.error(what=what, object=object, job_id=job_id)
             may_repeat = idempotent or not outcome.ambiguous
             if outcome.kind is Kind.TRANSIENT and may_repeat and retries < self.settings.max_retries:

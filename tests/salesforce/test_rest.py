@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -288,3 +289,18 @@ def test_query_all_includes_deleted_records(sf: SalesforceClient) -> None:
     assert len(list(sf.query("SELECT Id FROM Lead"))) == 2
     everything = {r["Id"]: r["IsDeleted"] for r in sf.query_all("SELECT Id, IsDeleted FROM Lead")}
     assert everything == {ids[0]: True, ids[1]: False, ids[2]: False}
+
+
+def test_after_the_quota_pause_the_client_tries_again(make_client: ClientFactory, emulator: Any) -> None:
+    sf = make_client(stop_at_api_usage_percent=None, quota_recheck_seconds=0.2)
+    sf.authenticate()
+    emulator.set_faults(daily_api_quota=emulator.usage() + 1)
+    sf.describe_global()
+    with pytest.raises(LimitError):
+        sf.create("Contact", contacts(1))
+    with pytest.raises(LimitError, match="not sent"):
+        sf.create("Contact", contacts(1))
+    emulator.set_faults(daily_api_quota=15000)  # the quota rolled over
+    time.sleep(0.3)
+    assert not sf.quota_exhausted
+    assert [r.success for r in sf.create("Contact", contacts(1))] == [True]
