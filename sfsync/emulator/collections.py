@@ -96,15 +96,29 @@ def _rolled_back(results: list[SaveResult | None]) -> Response:
 
 
 def update(call: Call) -> Response:
+    """Records are checked against their ``attributes.type`` (an Id of another object is MALFORMED_ID)."""
     records, all_or_none = _body(call)
-    clean = []
-    for rec in records:
-        row = _strip(rec)
-        if "id" in row and "Id" not in row:
-            row["Id"] = row.pop("id")
-        clean.append(row)
-    saved = call.rt.org.update(clean, all_or_none=all_or_none, user_id=call.session.user.id)
-    return json_response([r.to_json() for r in saved])
+    results: list[SaveResult | None] = [None] * len(records)
+    groups: dict[str | None, list[int]] = {}
+    for i, rec in enumerate(records):
+        obj = _type_of(rec)
+        if obj is not None and call.rt.config.object(obj) is None:
+            results[i] = _no_type()
+        else:
+            groups.setdefault(obj, []).append(i)
+    if all_or_none and any(r is not None for r in results):
+        return _rolled_back(results)
+    for obj, idx in groups.items():
+        clean = []
+        for i in idx:
+            row = _strip(records[i])
+            if "id" in row and "Id" not in row:
+                row["Id"] = row.pop("id")
+            clean.append(row)
+        saved = call.rt.org.update(clean, obj=obj, all_or_none=all_or_none, user_id=call.session.user.id)
+        for i, res in zip(idx, saved, strict=True):
+            results[i] = res
+    return json_response([r.to_json() for r in results if r is not None])
 
 
 def upsert(call: Call) -> Response:

@@ -81,3 +81,23 @@ def test_more_than_200_records_is_a_400(sf: httpx.Client) -> None:
     assert sf.delete(C, params={"ids": ids}).status_code == 400
     r = sf.post(C, json={"records": "nope"})
     assert r.status_code == 400 and r.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
+
+
+def test_update_checks_each_id_against_its_declared_type(sf: httpx.Client) -> None:
+    account = sf.post(C, json={"records": [acct("A")]}).json()[0]["id"]
+    contact = sf.post(C, json={"records": [{"attributes": {"type": "Contact"}, "LastName": "L"}]}).json()[0][
+        "id"
+    ]
+    upd = sf.patch(
+        C,
+        json={
+            "records": [
+                {"attributes": {"type": "Contact"}, "id": account, "LastName": "X"},  # an Account id
+                {"attributes": {"type": "Contact"}, "id": contact, "LastName": "Y"},
+            ]
+        },
+    )
+    assert upd.status_code == 200
+    wrong, right = upd.json()
+    assert wrong["success"] is False and wrong["errors"][0]["statusCode"] == "MALFORMED_ID"
+    assert right == {"id": contact, "success": True, "errors": []}
