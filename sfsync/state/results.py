@@ -1,6 +1,6 @@
-"""Per-row results of a run: stored in bulk from Arrow, read back as typed rows or Arrow.
+"""Per-row results of a run: Parquet part files under ``results/<run_id>/``, read back with DuckDB.
 
-The input of :func:`insert_results` is an Arrow table (or record batch reader) with these columns:
+The input of :func:`write_part` is an Arrow table (or record batch reader) with these columns:
 
 ==============  ==================  =====================================================
 column          type                meaning
@@ -15,64 +15,68 @@ message         string              Salesforce's message (optional)
 fields          list<string>|string fields named by the error (optional; text is comma separated)
 ==============  ==================  =====================================================
 
-Rows go in with ``executemany`` over column lists, one batch of ``batch_rows`` at a time, all inside one
-transaction: a call is atomic (crash recovery can simply redo it).
+Every call writes one part file, atomically (a temporary file, then a hard link to its final name, which
+fails rather than overwrite a part another writer just took): ``part-NNNNNN.parquet``, or
+``part-NNNNNN-job-<job id>.parquet`` for the results of a Bulk job. The number orders parts as stored.
+A job's part is *live* only once the job's journal entry says ``collected`` (the store marks it right after
+the file is in place); readers skip job parts whose entry does not, and writing a job's results again
+(crash recovery) replaces its earlier part. So a crash between the file and the journal mark leaves a part
+nobody reads, which the recovery run then replaces: a job's rows are never counted twice.
+
+Rows are stored as Arrow/Parquet columns straight from the loader's tables: no per-row Python.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
+import os
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from sfsync.errors import StateError
 from sfsync.state.records import RowResult
 
 RESULT_COLUMNS = ("primary_key", "success", "operation", "record_id", "error_code", "message", "fields")
 _REQUIRED = ("primary_key", "success")
+#: Columns of a part file, in order (``fields`` is comma-separated text; empty or null = no fields).
+PART_SCHEMA = pa.schema(
+    [
+        ("primary_key", pa.string()),
+        ("success", pa.bool_()),
+        ("operation", pa.string()),
+        ("record_id", pa.string()),
+        ("error_code", pa.string()),
+        ("message", pa.string()),
+        ("fields", pa.string()),
+    ]
+)
+_PART = re.compile(r"^part-(\d{6,})(?:-job-([A-Za-z0-9_.]+))?\.parquet$")
+_SAFE_JOB = re.compile(r"^[A-Za-z0-9_.]+$")
 
 
-def _insert_sql(run_id: int, sync: str) -> str:
-    # run and sync are the same for every row: literals, so each row binds 7 values instead of 9 (faster)
-    literal = "'" + sync.replace("'", "''") + "'"
-    return (
-        "INSERT INTO row_results (run_id, sync, primary_key, operation, success, record_id, error_code,"
-        f" message, fields) VALUES ({int(run_id)}, {literal}, ?, ?, ?, ?, ?, ?, ?)"
-    )
+def run_dir(root: Path, run_id: int) -> Path:
+    return root / str(int(run_id))
 
 
-def _batches(data: pa.Table | pa.RecordBatchReader, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    if isinstance(data, pa.Table):
-        yield from data.to_batches(max_chunksize=batch_rows)
-    else:
-        for batch in data:
-            for start in range(0, batch.num_rows, batch_rows):
-                yield batch.slice(start, batch_rows)
-
-
-def _text(batch: pa.RecordBatch, name: str) -> list[str | None] | None:
-    if name not in batch.schema.names:
+def _text(table: pa.Table, name: str) -> pa.ChunkedArray | None:
+    if name not in table.schema.names:
         return None
-    col = batch.column(name)
+    col = table.column(name)
     if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
-        col = pc.binary_join(col, ",")
-    elif not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-        col = pc.cast(col, pa.string())
-    return col.to_pylist()
+        return pc.binary_join(col, ",")
+    if pa.types.is_string(col.type):
+        return col
+    return pc.cast(col, pa.string())
 
 
-def insert_results(
-    conn: sqlite3.Connection,
-    run_id: int,
-    sync: str,
-    data: pa.Table | pa.RecordBatchReader,
-    *,
-    operation: str | None,
-    batch_rows: int,
-) -> int:
-    """Insert result rows (caller holds the write transaction); return how many were stored."""
+def normalise(run_id: int, data: pa.Table | pa.RecordBatchReader, *, operation: str | None) -> pa.Table:
+    """The rows of ``data`` in :data:`PART_SCHEMA`; raises :class:`StateError` on missing columns/keys."""
     missing = [c for c in _REQUIRED if c not in data.schema.names]
     if missing or ("operation" not in data.schema.names and operation is None):
         need = missing + ([] if "operation" in data.schema.names or operation else ["operation"])
@@ -81,93 +85,200 @@ def insert_results(
             f"got {', '.join(data.schema.names)}",
             hint=f"pass a table with columns {', '.join(RESULT_COLUMNS)} (operation may be an argument)",
         )
-    total = 0
-    sql = _insert_sql(run_id, sync)
-    for batch in _batches(data, batch_rows):
-        n = batch.num_rows
-        if n == 0:
-            continue
-        keys = _text(batch, "primary_key")
-        assert keys is not None
-        if any(k is None for k in keys):
-            raise StateError(f"row results for run {run_id} contain a null primary_key")
-        success = pc.fill_null(pc.cast(batch.column("success"), pa.bool_()), False).to_pylist()
-        ops = _text(batch, "operation") or [operation] * n
-        rids = _text(batch, "record_id") or [None] * n
-        codes = _text(batch, "error_code") or [None] * n
-        msgs = _text(batch, "message") or [None] * n
-        fields = _text(batch, "fields") or [None] * n
-        conn.executemany(sql, zip(keys, ops, success, rids, codes, msgs, fields, strict=True))
-        total += n
-    return total
-
-
-def _row(run_id: int, values: tuple[object, ...]) -> RowResult:
-    sync, pk, op, success, rid, code, msg, fields = values
-    return RowResult(
-        run_id=run_id,
-        sync=str(sync),
-        primary_key=str(pk),
-        operation=str(op),
-        success=bool(success),
-        record_id=rid if isinstance(rid, str) else None,
-        error_code=code if isinstance(code, str) else None,
-        message=msg if isinstance(msg, str) else None,
-        fields=tuple(str(fields).split(",")) if fields else (),
+    table = data if isinstance(data, pa.Table) else data.read_all()
+    n = table.num_rows
+    keys = _text(table, "primary_key")
+    assert keys is not None
+    if keys.null_count:
+        raise StateError(
+            f"row results for run {run_id} contain a null primary_key",
+            hint="every outcome must carry the primary key of the model row it belongs to",
+        )
+    none = pa.nulls(n, pa.string())
+    columns = [
+        keys,
+        pc.fill_null(pc.cast(table.column("success"), pa.bool_()), False),
+        _text(table, "operation") if "operation" in table.schema.names else pa.repeat(operation, n),
+        _text(table, "record_id") or none,
+        _text(table, "error_code") or none,
+        _text(table, "message") or none,
+        _text(table, "fields") or none,
+    ]
+    return pa.Table.from_arrays(
+        [pc.cast(c, pa.string()) if i != 1 else c for i, c in enumerate(columns)], schema=PART_SCHEMA
     )
 
 
+def _parts(directory: Path) -> list[tuple[int, str | None, Path]]:
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    out = []
+    for name in names:
+        m = _PART.match(name)
+        if m:
+            out.append((int(m.group(1)), m.group(2), directory / name))
+    return sorted(out, key=lambda p: p[0])
+
+
+def write_part(
+    directory: Path, table: pa.Table, *, job_id: str | None, compression: str, fsync: bool
+) -> Path:
+    """Write one part file atomically; a job's earlier part (if any) is replaced. Returns its path.
+
+    With ``fsync`` the file reaches the disk before it gets its name (power-loss safety, like SQLite's
+    ``synchronous = FULL``); without, it is safe against process crashes only.
+    """
+    if job_id is not None and not _SAFE_JOB.match(job_id):
+        raise StateError(
+            f"Bulk job id {job_id!r} cannot name a results file", hint="job ids are alphanumeric"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".tmp-{uuid.uuid4().hex}.parquet.part"
+    try:
+        pq.write_table(table, tmp, compression=compression)
+        if fsync:
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+        parts = _parts(directory)
+        old = [p for p in parts if job_id is not None and p[1] == job_id]
+        if old:  # the same job collected again (recovery): same place in the order, new content
+            os.replace(tmp, old[0][2])
+            return old[0][2]
+        seq = parts[-1][0] + 1 if parts else 0
+        suffix = f"-job-{job_id}" if job_id is not None else ""
+        while True:  # another process may take a number at the same time: a hard link never overwrites
+            final = directory / f"part-{seq:06d}{suffix}.parquet"
+            try:
+                os.link(tmp, final)
+                return final
+            except FileExistsError:
+                seq += 1
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def live_parts(directory: Path, collected_jobs: Iterable[str]) -> list[Path]:
+    """The parts readers see: every plain part, and job parts of jobs the journal marks collected."""
+    done = set(collected_jobs)
+    return [path for _, job, path in _parts(directory) if job is None or job in done]
+
+
+def _source(files: Sequence[Path]) -> str:
+    paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{paths}], filename = true, file_row_number = true)"
+
+
+def _query(sql: str, args: list[object]) -> pa.Table:
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 1")  # small reads; the web UI and CLI call these concurrently
+        out = con.sql(sql, params=args).to_arrow_table()
+    finally:
+        con.close()
+    assert out is not None
+    return out
+
+
+def _where(success: bool | None, code: str | None) -> tuple[str, list[object]]:
+    sql, args = " WHERE 1 = 1", list[object]()
+    if success is not None:
+        sql += " AND success = ?"
+        args.append(success)
+    if code is not None:
+        sql += " AND error_code = ?"
+        args.append(code)
+    return sql, args
+
+
+_FIELDS_LIST = "CASE WHEN coalesce(fields, '') = '' THEN []::VARCHAR[] ELSE string_split(fields, ',') END"
+
+
+def select_arrow(
+    files: Sequence[Path], *, success: bool | None, code: str | None, limit: int | None, offset: int
+) -> pa.Table:
+    """Result rows in the order stored, ``fields`` as a list."""
+    if not files:
+        return pa.table(
+            {
+                **{f.name: pa.array([], f.type) for f in PART_SCHEMA if f.name != "fields"},
+                "fields": pa.array([], pa.list_(pa.string())),
+            }
+        )
+    where, args = _where(success, code)
+    sql = (
+        f"SELECT primary_key, operation, success, record_id, error_code, message, {_FIELDS_LIST} AS fields"
+        f" FROM {_source(files)}{where} ORDER BY filename, file_row_number"
+    )
+    if limit is not None or offset:
+        sql += " LIMIT ? OFFSET ?"
+        args += [2**62 if limit is None else limit, offset]
+    return _query(sql, args)
+
+
 def select_results(
-    conn: sqlite3.Connection,
+    files: Sequence[Path],
     run_id: int,
+    sync: str,
     *,
     success: bool | None,
     code: str | None,
     limit: int | None,
     offset: int,
 ) -> list[RowResult]:
-    sql = (
-        "SELECT sync, primary_key, operation, success, record_id, error_code, message, fields"
-        " FROM row_results WHERE run_id = ?"
+    table = select_arrow(files, success=success, code=code, limit=limit, offset=offset)
+    return [
+        RowResult(
+            run_id=run_id,
+            sync=sync,
+            primary_key=str(r["primary_key"]),
+            operation=str(r["operation"]),
+            success=bool(r["success"]),
+            record_id=r["record_id"],
+            error_code=r["error_code"],
+            message=r["message"],
+            fields=tuple(r["fields"] or ()),
+        )
+        for r in table.to_pylist()
+    ]
+
+
+def accepted_keys(files: Sequence[Path]) -> pa.Array:
+    if not files:
+        return pa.array([], pa.string())
+    table = _query(f"SELECT primary_key FROM {_source(files)} WHERE success", [])
+    return table.column(0).combine_chunks().cast(pa.string())
+
+
+def count_by_code(files: Sequence[Path]) -> dict[str, int]:
+    """Rejected rows per error code (``UNKNOWN`` when Salesforce gave none), most frequent first."""
+    if not files:
+        return {}
+    table = _query(
+        f"SELECT coalesce(error_code, 'UNKNOWN') AS code, count(*) AS n FROM {_source(files)}"
+        " WHERE NOT success GROUP BY 1 ORDER BY 2 DESC, 1",
+        [],
     )
-    args: list[object] = [run_id]
-    if success is not None:
-        sql += " AND success = ?"
-        args.append(int(success))
-    if code is not None:
-        sql += " AND error_code = ?"
-        args.append(code)
-    sql += " ORDER BY rowid LIMIT ? OFFSET ?"
-    args += [-1 if limit is None else limit, offset]
-    return [_row(run_id, tuple(r)) for r in conn.execute(sql, args)]
+    return {
+        str(c): int(n) for c, n in zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True)
+    }
 
 
-def results_arrow(
-    conn: sqlite3.Connection, run_id: int, *, success: bool | None, code: str | None
-) -> pa.Table:
-    """Results of a run as an Arrow table (for CSV/JSON export of rejected rows)."""
-    rows = select_results(conn, run_id, success=success, code=code, limit=None, offset=0)
-    return pa.table(
-        {
-            "primary_key": pa.array([r.primary_key for r in rows], pa.string()),
-            "operation": pa.array([r.operation for r in rows], pa.string()),
-            "success": pa.array([r.success for r in rows], pa.bool_()),
-            "record_id": pa.array([r.record_id for r in rows], pa.string()),
-            "error_code": pa.array([r.error_code for r in rows], pa.string()),
-            "message": pa.array([r.message for r in rows], pa.string()),
-            "fields": pa.array([list(r.fields) for r in rows], pa.list_(pa.string())),
-        }
-    )
+def count_rows(files: Sequence[Path]) -> int:
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
-def count_by_code(conn: sqlite3.Connection, run_id: int) -> dict[str, int]:
-    """Rejected rows of a run per error code (``UNKNOWN`` when Salesforce gave none)."""
-    cur = conn.execute(
-        "SELECT coalesce(error_code, 'UNKNOWN'), count(*) FROM row_results"
-        " WHERE run_id = ? AND success = 0 GROUP BY 1 ORDER BY 2 DESC, 1",
-        (run_id,),
-    )
-    return {str(code): int(n) for code, n in cur}
-
-
-__all__ = ["RESULT_COLUMNS", "count_by_code", "insert_results", "results_arrow", "select_results"]
+__all__ = [
+    "PART_SCHEMA",
+    "RESULT_COLUMNS",
+    "accepted_keys",
+    "count_by_code",
+    "count_rows",
+    "live_parts",
+    "normalise",
+    "run_dir",
+    "select_arrow",
+    "select_results",
+    "write_part",
+]

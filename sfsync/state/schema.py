@@ -9,8 +9,13 @@ rather than guessed at. Append new migrations; never edit an applied one.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
 
 from sfsync.errors import StateError
+from sfsync.state import results
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: runs, row results, run journal, per-sync status
@@ -80,11 +85,49 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at    TEXT    NOT NULL
     );
     """,
+    # 2: row results moved to Parquet part files (results/<run id>/); existing rows are exported first
+    """
+    DROP INDEX row_results_by_run;
+    DROP TABLE row_results;
+    """,
 )
 
+#: Python steps that run right before a migration's statements, in the same transaction.
+_BEFORE: dict[int, Callable[[sqlite3.Connection, Path], None]] = {}
 
-def migrate(conn: sqlite3.Connection, *, path: str) -> int:
-    """Bring the schema of ``conn`` (in autocommit mode) up to date; return the schema version."""
+
+def _export_row_results(conn: sqlite3.Connection, results_dir: Path) -> None:
+    """Before migration 2: write each run's SQLite row results as its first part file."""
+    run_ids = [int(r[0]) for r in conn.execute("SELECT DISTINCT run_id FROM row_results ORDER BY 1")]
+    for run_id in run_ids:
+        rows = conn.execute(
+            "SELECT primary_key, success, operation, record_id, error_code, message, fields"
+            " FROM row_results WHERE run_id = ? ORDER BY rowid",
+            (run_id,),
+        ).fetchall()
+        columns = list(zip(*rows, strict=True))
+        table = pa.Table.from_arrays(
+            [
+                pa.array(columns[0], pa.string()),
+                pa.array([bool(v) for v in columns[1]], pa.bool_()),
+                *(pa.array(c, pa.string()) for c in columns[2:]),
+            ],
+            schema=results.PART_SCHEMA,
+        )
+        directory = results.run_dir(results_dir, run_id)
+        for old in directory.glob("part-*.parquet"):  # an export interrupted before its commit
+            old.unlink()
+        results.write_part(directory, table, job_id=None, compression="zstd", fsync=True)
+
+
+_BEFORE[1] = _export_row_results
+
+
+def migrate(conn: sqlite3.Connection, *, path: str, results_dir: Path) -> int:
+    """Bring the schema of ``conn`` (in autocommit mode) up to date; return the schema version.
+
+    ``results_dir`` is where row results live as Parquet (migration 2 moves them there).
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -95,6 +138,8 @@ def migrate(conn: sqlite3.Connection, *, path: str) -> int:
                 hint="upgrade sfsync, or point --state-dir at another directory",
             )
         for number in range(version, len(MIGRATIONS)):
+            if number in _BEFORE:
+                _BEFORE[number](conn, results_dir)
             for statement in _statements(MIGRATIONS[number]):
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")

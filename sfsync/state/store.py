@@ -2,7 +2,8 @@
 and run locks on disk, all under one directory (``.sfsync/`` beside the project by default)::
 
     .sfsync/
-      state.db             SQLite (WAL): runs, row_results, journal, sync_status
+      state.db             SQLite (WAL): runs, journal, sync_status
+      results/<run id>/    per-row results, Parquet part files (see results.py)
       locks/<sync>.lock    per-sync run locks (flock)
       snapshots/<sync>/    last synced values, swapped in atomically (see snapshots.py)
       work/<sync>/<id>/    a diff's outputs until the snapshot advances
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import threading
@@ -35,6 +37,7 @@ from sfsync.errors import StateError
 from sfsync.state import journal, results
 from sfsync.state.lock import LockOwner, RunLock, held_here, is_locked, read_owner
 from sfsync.state.records import (
+    JOURNAL_TRANSITIONS,
     JournalEntry,
     JournalState,
     RowResult,
@@ -57,8 +60,8 @@ class StateSettings:
 
     #: How long a writer waits for another process's write transaction before failing (milliseconds).
     busy_timeout_ms: int = 30_000
-    #: Rows per ``executemany`` call when storing row results.
-    results_batch_rows: int = 50_000
+    #: Parquet compression of row result part files (``zstd``, ``snappy``, ``none``…).
+    results_compression: str = "zstd"
     #: SQLite ``synchronous`` level. NORMAL is durable against process crashes in WAL mode; FULL also
     #: against power loss, at the cost of an fsync per commit.
     synchronous: str = "NORMAL"
@@ -85,6 +88,10 @@ class StatePaths:
     @property
     def work(self) -> Path:
         return self.root / "work"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
 
     @property
     def tmp(self) -> Path:
@@ -151,7 +158,7 @@ class StateStore:
         settings = settings or StateSettings()
         paths = StatePaths(Path(directory))
         try:
-            for d in (paths.root, paths.locks, paths.snapshots, paths.work, paths.tmp):
+            for d in (paths.root, paths.locks, paths.snapshots, paths.results, paths.work, paths.tmp):
                 d.mkdir(parents=True, exist_ok=True)
             ignore = paths.root / ".gitignore"
             if not ignore.exists():
@@ -177,7 +184,7 @@ class StateStore:
                 )
             conn.execute(f"PRAGMA synchronous = {settings.synchronous}")
             conn.execute("PRAGMA foreign_keys = ON")
-            migrate(conn, path=str(paths.database))
+            migrate(conn, path=str(paths.database), results_dir=paths.results)
         except sqlite3.Error as exc:
             conn.close()
             raise StateError(
@@ -361,6 +368,16 @@ class StateStore:
         ]
 
     # -- row results ---------------------------------------------------------------------------------
+    def _result_parts(self, run_id: int) -> list[Path]:
+        with self._read() as conn:
+            collected = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT job_id FROM journal WHERE run_id = ? AND state = 'collected'", (run_id,)
+                )
+            ]
+        return results.live_parts(results.run_dir(self.paths.results, run_id), collected)
+
     def record_results(
         self,
         run_id: int,
@@ -369,21 +386,51 @@ class StateStore:
         operation: str | None = None,
         collected_job_id: str | None = None,
     ) -> int:
-        """Store per-row results (columns: see ``sfsync.state.results``) in one transaction.
+        """Store per-row results (columns: see ``sfsync.state.results``) as one part file.
 
-        With ``collected_job_id`` the journal entry of that Bulk job moves to ``collected`` in the same
-        transaction, so after a crash either both happened or neither did.
+        With ``collected_job_id`` the journal entry of that Bulk job then moves to ``collected``; the
+        job's part is read only once it has, so after a crash either both happened or neither did (see
+        ``sfsync.state.results``).
         """
         run = self.get_run(run_id)
-        with self._write() as conn:
-            n = results.insert_results(
-                conn, run_id, run.sync, data, operation=operation, batch_rows=self.settings.results_batch_rows
+        table = results.normalise(run_id, data, operation=operation)
+        if collected_job_id is not None:
+            self._check_collectable(collected_job_id)
+        elif table.num_rows == 0:
+            return 0
+        part = results.write_part(
+            results.run_dir(self.paths.results, run.id),
+            table,
+            job_id=collected_job_id,
+            compression=self.settings.results_compression,
+            fsync=self.settings.synchronous.upper() in ("FULL", "EXTRA"),
+        )
+        if collected_job_id is not None:
+            try:
+                with self._write() as conn:
+                    journal.set_state(
+                        conn, collected_job_id, JournalState.COLLECTED, error=None, now=_now().isoformat()
+                    )
+            except BaseException:
+                part.unlink(missing_ok=True)  # not live anyway (the job is not collected); tidy up
+                raise
+        return table.num_rows
+
+    def _check_collectable(self, job_id: str) -> None:
+        """Fail before writing anything if the journal would refuse to mark ``job_id`` collected."""
+        entry = self.journal_entry(job_id)
+        if entry is None:
+            raise StateError(
+                f"Bulk job {job_id} is not in the run journal", hint="journal it with journal_add first"
             )
-            if collected_job_id is not None:
-                journal.set_state(
-                    conn, collected_job_id, JournalState.COLLECTED, error=None, now=_now().isoformat()
-                )
-        return n
+        if (
+            entry.state is not JournalState.COLLECTED
+            and JournalState.COLLECTED not in JOURNAL_TRANSITIONS[entry.state]
+        ):
+            raise StateError(
+                f"Bulk job {job_id} cannot go from {entry.state.value} to collected in the run journal",
+                hint="journal states run new → uploaded → closed → collected, or → aborted",
+            )
 
     def row_results(
         self,
@@ -394,10 +441,17 @@ class StateStore:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[RowResult]:
-        with self._read() as conn:
-            return results.select_results(
-                conn, run_id, success=success, code=code, limit=limit, offset=offset
-            )
+        """Results of a run in the order stored, optionally only successes/failures or one error code."""
+        run = self.get_run(run_id)
+        return results.select_results(
+            self._result_parts(run_id),
+            run_id,
+            run.sync,
+            success=success,
+            code=code,
+            limit=limit,
+            offset=offset,
+        )
 
     def rejected_rows(
         self, run_id: int, code: str | None = None, *, limit: int | None = None, offset: int = 0
@@ -407,32 +461,37 @@ class StateStore:
 
     def accepted_keys(self, run_id: int) -> pa.Array:
         """Primary keys (text) of the rows Salesforce accepted in a run: for ``advance_snapshot``."""
-        with self._read() as conn:
-            cur = conn.execute(
-                "SELECT primary_key FROM row_results WHERE run_id = ? AND success = 1", (run_id,)
-            )
-            keys = [r[0] for r in cur]
-        return pa.array(keys, pa.string())
+        return results.accepted_keys(self._result_parts(run_id))
 
     def rejected_table(self, run_id: int, code: str | None = None) -> pa.Table:
         """Rejected rows as Arrow (for ``show-run --rejected --json`` and CSV export)."""
-        with self._read() as conn:
-            return results.results_arrow(conn, run_id, success=False, code=code)
+        return results.select_arrow(
+            self._result_parts(run_id), success=False, code=code, limit=None, offset=0
+        )
 
     def rejected_counts(self, run_id: int) -> dict[str, int]:
         """Rejected rows of a run by error code, most frequent first."""
-        with self._read() as conn:
-            return results.count_by_code(conn, run_id)
+        return results.count_by_code(self._result_parts(run_id))
 
     def prune_results(self, keep_runs: int) -> int:
         """Delete row results of all but the ``keep_runs`` latest runs of each sync; return rows deleted."""
-        with self._write() as conn:
-            cur = conn.execute(
-                "DELETE FROM row_results WHERE run_id IN (SELECT id FROM (SELECT id, row_number() OVER"
-                " (PARTITION BY sync ORDER BY id DESC) AS n FROM runs) WHERE n > ?)",
-                (keep_runs,),
-            )
-            return int(cur.rowcount)
+        with self._read() as conn:
+            old = [
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY sync ORDER BY id DESC) AS n"
+                    " FROM runs) WHERE n > ?",
+                    (keep_runs,),
+                )
+            ]
+        deleted = 0
+        for run_id in old:
+            directory = results.run_dir(self.paths.results, run_id)
+            if not directory.exists():
+                continue
+            deleted += results.count_rows(self._result_parts(run_id))
+            shutil.rmtree(directory, ignore_errors=True)
+        return deleted
 
     # -- run journal ---------------------------------------------------------------------------------
     def journal_add(

@@ -20,12 +20,11 @@ WRITER = textwrap.dedent(
     import os, sys, time
     import pyarrow as pa
     from sfsync.state import RunCounts, StateStore
-    from sfsync.state.store import StateSettings
 
     state, sync, runs, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     while not os.path.exists(os.path.join(state, "go")):  # start together, on a store nobody created yet
         time.sleep(0.01)
-    store = StateStore.open(state, StateSettings(results_batch_rows=1_000))
+    store = StateStore.open(state)
     for i in range(runs):
         run = store.start_run(sync, "schedule")
         store.journal_add(run.id, f"750{sync}{i}", "Contact", "upsert")
