@@ -241,7 +241,29 @@ class SyncSession:
                 diff.discard()
                 continue
             advance_snapshot(self.store, diff, self.store.accepted_keys(run_id))
+            self._settle_counts(run_id, diff)
         return reaped
+
+    def _settle_counts(self, run_id: int, diff: DiffResult) -> None:
+        """Give a recovered run the counts of what it really did (the crash left them at zero)."""
+        accepted = self.store.row_results(run_id, success=True)
+        created = sum(1 for r in accepted if r.operation == "created")
+        rejected = sum(self.store.rejected_counts(run_id).values())
+        c = diff.counts
+        calls = self.store.get_run(run_id).counts.api_calls
+        self.store.update_run(
+            run_id,
+            RunCounts(
+                rows_read=c.rows,
+                new=c.new,
+                changed=c.changed,
+                unchanged=c.unchanged,
+                created=created,
+                updated=len(accepted) - created,
+                rejected=rejected,
+                api_calls=calls,
+            ),
+        )
 
     # ---- a run --------------------------------------------------------------------------------------
     def run(self, name: str, options: RunOptions | None = None) -> RunResult:

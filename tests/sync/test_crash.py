@@ -185,6 +185,9 @@ def test_insert_killed_then_rerun_creates_each_row_once(
         killed = store.journal_entries(run_id=result.recovered_runs[0])
         # what the dead run got into Salesforce, as collected by the recovery
         already = len(store.row_results(result.recovered_runs[0], success=True))
+        killed_run = store.get_run(result.recovered_runs[0])
+    # the history of the killed run now tells what it did
+    assert killed_run.counts.created == already and killed_run.counts.rows_read == ROWS
     if point in ("after_collect", "before_snapshot"):
         assert len(killed) == 2, f"the killed run should have used two Bulk jobs: {killed}"
     expected = Counter(row[:3] for row in _warehouse(project))
