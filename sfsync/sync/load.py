@@ -196,17 +196,25 @@ def write_chunks(
     return chunks
 
 
-def match_results(keys_path: Path, results: pa.Table, columns: list[str]) -> pa.Table:
-    """Attach ``__pk`` to Bulk result rows by their exact CSV cells (multiset match)."""
+def match_results(keys: Path | pa.Table, results: pa.Table, columns: list[str]) -> pa.Table:
+    """Attach ``__pk`` to Bulk result rows by their exact CSV cells (multiset match).
+
+    ``keys`` is a chunk's key file (or its table). When the results come back in upload order (what
+    Salesforce usually does for a job's rows) one vectorised comparison proves it and the keys are taken
+    as they are; otherwise a DuckDB join pairs the n-th result row of each signature with its n-th key.
+    """
     if results.num_rows == 0:
         return results.append_column("__pk", pa.array([], pa.string()))
     sig = _signature([results.column(c) for c in columns])
-    res = results.append_column("__sig", sig).append_column("__n", pa.array(range(results.num_rows)))
-    keys = pq.read_table(keys_path)
+    key_table = pq.read_table(keys) if isinstance(keys, Path) else keys
+    in_order = _in_upload_order(key_table, sig)
+    if in_order is not None:
+        return results.append_column("__pk", in_order)
+    res = pa.table({"__sig": sig, "__n": pa.array(range(results.num_rows), pa.int64())})
     con = duckdb.connect()
     try:
         con.register("res", res)
-        con.register("keys", keys)
+        con.register("keys", key_table.select(["__pk", "__sig"]))
         # one primary key per result row, in result order (null when no uploaded row matches)
         matched = con.sql(
             "WITH k AS (SELECT __pk, __sig, row_number() OVER (PARTITION BY __sig ORDER BY __pk) AS rn"
@@ -220,13 +228,24 @@ def match_results(keys_path: Path, results: pa.Table, columns: list[str]) -> pa.
     return results.append_column("__pk", pc.cast(matched.column(0), pa.string()))
 
 
+def _in_upload_order(keys: pa.Table, sig: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | None:
+    """The keys of result rows that are exactly the uploaded rows in upload order, else None."""
+    if keys.num_rows != len(sig):
+        return None
+    same = pc.equal(keys.column("__sig"), sig)
+    if same.null_count or not pc.all(same).as_py():
+        return None
+    return pc.cast(keys.column("__pk"), pa.string())
+
+
 def collect_job(client: SalesforceClient, job: BulkJob, target: Target, chunk_keys: Path) -> pa.Table:
     """All outcomes of a finished job: successes, failures and (as failures) rows never processed."""
     columns = csv_fields(target.maps, target.key)
     parts: list[pa.Table] = []
+    key_table = pq.read_table(chunk_keys)
     ok = client.bulk.results(job.id, "successful")
     if ok.num_rows:
-        ok = match_results(chunk_keys, ok, columns)
+        ok = match_results(key_table, ok, columns)
         n = ok.num_rows
         if target.mode == "upsert" and "sf__Created" in ok.column_names:
             created = pc.fill_null(pc.equal(pc.utf8_lower(ok.column("sf__Created")), "true"), False)
@@ -242,7 +261,7 @@ def collect_job(client: SalesforceClient, job: BulkJob, target: Target, chunk_ke
         )
     bad = client.bulk.results(job.id, "failed")
     if bad.num_rows:
-        bad = match_results(chunk_keys, bad, columns)
+        bad = match_results(key_table, bad, columns)
         parsed = [outcomes.parse_bulk_error(e) for e in bad.column("sf__Error").to_pylist()]
         n = bad.num_rows
         ids = [i or None for i in bad.column("sf__Id").to_pylist()]
@@ -260,9 +279,14 @@ def collect_job(client: SalesforceClient, job: BulkJob, target: Target, chunk_ke
                 schema=outcomes.OUTCOME_SCHEMA,
             )
         )
-    keys = pq.read_table(chunk_keys, columns=["__pk"]).column(0)
-    seen = pa.concat_arrays([p.column("primary_key").combine_chunks() for p in parts]) if parts else None
-    unseen = keys if seen is None else keys.filter(pc.invert(pc.is_in(keys, value_set=seen)))
+    keys = key_table.column("__pk")
+    seen_rows = sum(p.num_rows for p in parts)
+    if seen_rows == len(keys) and all(p.column("primary_key").null_count == 0 for p in parts):
+        # every uploaded row has an outcome (a multiset match assigns each key at most once)
+        unseen = keys.slice(0, 0)
+    else:
+        seen = pa.concat_arrays([p.column("primary_key").combine_chunks() for p in parts]) if parts else None
+        unseen = keys if seen is None else keys.filter(pc.invert(pc.is_in(keys, value_set=seen)))
     missing = unseen.to_pylist()
     if missing:
         why = f"job {job.id} ended {job.state}" + (f": {job.error_message}" if job.error_message else "")

@@ -137,13 +137,18 @@ def _build(
     else:
         pk_type = diff.types[diff.primary_key]
         match = f"c.{pk} IN (SELECT TRY_CAST({_A} AS {pk_type}) FROM accepted_src)"
-    con.execute(f"CREATE TEMP TABLE acc AS SELECT DISTINCT c.{pk} AS k FROM changes c WHERE {match}")
+    # the diff's primary keys are unique, so these keys are too (no DISTINCT needed)
+    con.execute(f"CREATE TEMP TABLE acc AS SELECT c.{pk} AS k FROM changes c WHERE {match}")
     con.unregister("accepted_src")
     n_acc = int((con.execute("SELECT count(*) FROM acc").fetchone() or (0,))[0])
-    con.execute(
-        f"COPY (SELECT c.{pk} FROM changes c ANTI JOIN acc ON c.{pk} = acc.k)"
-        f" TO {_lit(str(pending.rejected_tmp))} (FORMAT parquet)"
+    sent = int(pq.ParquetFile(diff.changes_path).metadata.num_rows)
+    all_accepted = n_acc == sent  # the usual case: no anti join, no semi join below
+    rejected_sql = (
+        f"SELECT c.{pk} FROM changes c LIMIT 0"
+        if all_accepted
+        else f"SELECT c.{pk} FROM changes c ANTI JOIN acc ON c.{pk} = acc.k"
     )
+    con.execute(f"COPY ({rejected_sql}) TO {_lit(str(pending.rejected_tmp))} (FORMAT parquet)")
     gone = int(pq.ParquetFile(diff.gone_path).metadata.num_rows)
     hashed = sorted(diff.columns)
     unchanged_layout = (
@@ -159,8 +164,8 @@ def _build(
             shutil.copyfile(base.snapshot_path, pending.snapshot_tmp)
         return 0
 
-    new_rows = (
-        f"SELECT {', '.join(f'c.{q(c)}' for c in stored)} FROM changes c SEMI JOIN acc ON c.{pk} = acc.k"
+    new_rows = f"SELECT {', '.join(f'c.{q(c)}' for c in stored)} FROM changes c" + (
+        "" if all_accepted else f" SEMI JOIN acc ON c.{pk} = acc.k"
     )
     if base is None:
         union = new_rows
