@@ -39,6 +39,8 @@ Progress = Callable[[str, dict[str, Any]], None]
 """Receives progress events (``"read"``, ``"diff"``, ``"plan"``, ``"sent"``, ``"done"``) with details."""
 
 _RUN_FILE = "run.json"
+#: Row results are kept for this many latest runs of each sync; older runs keep their counts only.
+KEEP_RESULTS_OF_RUNS = 100
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,7 @@ class SyncSession:
                 failed_jobs=tuple(stats.failed_jobs),
                 recovered_runs=tuple(recovered),
             )
+            self.store.prune_results(KEEP_RESULTS_OF_RUNS)
             _emit(options, "done", **result.to_dict())
             return result
         finally:
