@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,12 @@ import pyarrow.parquet as pq
 
 from sfsync.errors import SalesforceError
 from sfsync.salesforce import SalesforceClient
-from sfsync.salesforce.bulk import BulkJob, IngestSpec
+from sfsync.salesforce.bulk import BulkJob
+from sfsync.salesforce.csvtable import read_csv_table
 from sfsync.salesforce.results import RecordResult
 from sfsync.state import JournalState, StateStore
 from sfsync.sync import outcomes
-from sfsync.sync.encode import FieldMap, chunk_csv, csv_fields, encode_json_records, format_text, send_column
+from sfsync.sync.encode import FieldMap, chunk_csv, csv_fields, encode_json_records
 
 log = logging.getLogger(__name__)
 
@@ -143,78 +145,114 @@ def load_rest(
 # ---- Bulk API 2.0 --------------------------------------------------------------------------------------
 
 
-def _cells(table: pa.Table, target: Target) -> list[pa.ChunkedArray]:
-    """The CSV cell text of each written column, exactly as uploaded (empty string for an empty cell)."""
-    from sfsync.sync.encode import BULK_NULL
-
-    out: list[pa.ChunkedArray] = []
-    if target.key is not None:
-        out.append(pc.fill_null(format_text(table.column(KEY)), ""))
-    for fm in target.maps:
-        text = format_text(table.column(fm.column))
-        blank = pc.fill_null(pc.or_kleene(pc.is_null(text), pc.equal(text, "")), True)
-        cell = pc.if_else(blank, BULK_NULL, text)
-        send = pc.fill_null(table.column(send_column(fm.column)), False)
-        out.append(pc.if_else(send, cell, ""))
-    return out
-
-
 def _signature(columns: list[pa.ChunkedArray] | list[pa.Array]) -> pa.ChunkedArray | pa.Array:
     if len(columns) == 1:
         return columns[0]
     return pc.binary_join_element_wise(*columns, _SEP)
 
 
+#: Uploaded CSV bytes parsed ahead, while Salesforce processes the jobs, to match their results faster.
+#: Chunks past this budget are parsed when their results are collected (bounds memory).
+PREFETCH_CSV_BYTES = 200_000_000
+#: Bulk jobs are cut at this many bytes of CSV (or the destination's ``bulk_max_bytes`` if smaller), so
+#: the first job starts while later rows are still encoded and finished jobs' results are stored while
+#: later jobs run. Salesforce splits every job into 10,000-record batches anyway, so smaller jobs cost no
+#: extra batches, only a few API calls each (create, upload, close, polls, result downloads).
+PIPELINE_JOB_BYTES = 20_000_000
+
+
 @dataclass(frozen=True)
 class Chunk:
     index: int
     csv_path: Path
-    keys_path: Path  # Parquet: __pk, __sig (CSV cells joined), one row per CSV row
+    keys_path: Path  # Parquet: __pk, one row per CSV row, in CSV order
     rows: int
+
+
+def csv_path_of(keys_path: Path) -> Path:
+    """The CSV uploaded to a job, from the job's key file (they sit side by side)."""
+    return keys_path.with_name(keys_path.name.removesuffix(".keys.parquet") + ".csv")
+
+
+def iter_chunks(
+    target: Target, batches: Iterable[pa.RecordBatch], work_dir: Path, max_bytes: int
+) -> Iterator[Chunk]:
+    """Write the CSV of each job and the key file that maps its rows back to primary keys, one job at a
+    time (so the first job can start while later rows are still being encoded)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    # what crash recovery needs to read these jobs' results: the object, mode, key and mappings
+    (work_dir / TARGET_FILE).write_text(json.dumps(target.to_json()))
+    for i, (body, src) in enumerate(chunk_csv(iter(batches), target.maps, target.key, max_bytes)):
+        keys = pa.concat_arrays([pc.cast(b.column(b.schema.get_field_index(PK)), pa.string()) for b in src])
+        csv_path = work_dir / f"job-{i:04d}.csv"
+        keys_path = work_dir / f"job-{i:04d}.keys.parquet"
+        csv_path.write_bytes(body)
+        pq.write_table(pa.table({"__pk": keys}), keys_path)
+        yield Chunk(i, csv_path, keys_path, len(keys))
 
 
 def write_chunks(
     target: Target, batches: Iterable[pa.RecordBatch], work_dir: Path, max_bytes: int
 ) -> list[Chunk]:
-    """Write the CSV of every job and the key file that maps its rows back to primary keys."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    # what crash recovery needs to read these jobs' results: the object, mode, key and mappings
-    (work_dir / TARGET_FILE).write_text(json.dumps(target.to_json()))
-    chunks: list[Chunk] = []
-    for i, (body, src) in enumerate(chunk_csv(iter(batches), target.maps, target.key, max_bytes)):
-        table = pa.Table.from_batches(src)
-        csv_path = work_dir / f"job-{i:04d}.csv"
-        keys_path = work_dir / f"job-{i:04d}.keys.parquet"
-        csv_path.write_bytes(body)
-        pq.write_table(
-            pa.table(
-                {"__pk": pc.cast(table.column(PK), pa.string()), "__sig": _signature(_cells(table, target))}
-            ),
-            keys_path,
-        )
-        chunks.append(Chunk(i, csv_path, keys_path, table.num_rows))
-    return chunks
+    """Every job's CSV and key file (see :func:`iter_chunks`)."""
+    return list(iter_chunks(target, batches, work_dir, max_bytes))
 
 
-def match_results(keys: Path | pa.Table, results: pa.Table, columns: list[str]) -> pa.Table:
+@dataclass
+class Uploaded:
+    """What was uploaded to one job, row by row: primary keys and the CSV cells as Bulk CSV is parsed."""
+
+    keys: pa.ChunkedArray
+    cells: pa.Table | None  # None for key files of older sfsync versions, which carry ``__sig``
+    _sig: pa.ChunkedArray | pa.Array | None = None
+
+    @classmethod
+    def read(cls, keys_path: Path) -> Uploaded:
+        table = pq.read_table(keys_path)
+        keys = pc.cast(table.column("__pk"), pa.string())
+        if "__sig" in table.column_names:
+            return cls(keys, None, table.column("__sig"))
+        with open(csv_path_of(keys_path), "rb") as fh:
+            return cls(keys, read_csv_table(fh))
+
+    def signature(self, columns: list[str]) -> pa.ChunkedArray | pa.Array:
+        if self._sig is None:
+            assert self.cells is not None
+            self._sig = _signature([self.cells.column(c) for c in columns])
+        return self._sig
+
+    def in_order(self, results: pa.Table, columns: list[str]) -> bool:
+        """Whether the result rows are exactly the uploaded rows, in upload order (one vectorised check)."""
+        if results.num_rows != len(self.keys):
+            return False
+        if self.cells is None:
+            same = pc.equal(self.signature(columns), _signature([results.column(c) for c in columns]))
+            return not same.null_count and bool(pc.all(same).as_py())
+        return all(bool(pc.all(pc.equal(results.column(c), self.cells.column(c))).as_py()) for c in columns)
+
+
+def match_results(uploaded: Uploaded, results: pa.Table, columns: list[str]) -> pa.Table:
     """Attach ``__pk`` to Bulk result rows by their exact CSV cells (multiset match).
 
-    ``keys`` is a chunk's key file (or its table). When the results come back in upload order (what
-    Salesforce usually does for a job's rows) one vectorised comparison proves it and the keys are taken
-    as they are; otherwise a DuckDB join pairs the n-th result row of each signature with its n-th key.
+    When the results come back in upload order (what Salesforce usually does for a job's rows) one
+    vectorised comparison proves it and the keys are taken as they are; otherwise a DuckDB join pairs
+    the n-th result row of each cell signature with the n-th uploaded row of that signature.
     """
     if results.num_rows == 0:
         return results.append_column("__pk", pa.array([], pa.string()))
-    sig = _signature([results.column(c) for c in columns])
-    key_table = pq.read_table(keys) if isinstance(keys, Path) else keys
-    in_order = _in_upload_order(key_table, sig)
-    if in_order is not None:
-        return results.append_column("__pk", in_order)
-    res = pa.table({"__sig": sig, "__n": pa.array(range(results.num_rows), pa.int64())})
+    if uploaded.in_order(results, columns):
+        return results.append_column("__pk", uploaded.keys)
+    res = pa.table(
+        {
+            "__sig": _signature([results.column(c) for c in columns]),
+            "__n": pa.array(range(results.num_rows), pa.int64()),
+        }
+    )
+    keys = pa.table({"__pk": uploaded.keys, "__sig": uploaded.signature(columns)})
     con = duckdb.connect()
     try:
         con.register("res", res)
-        con.register("keys", key_table.select(["__pk", "__sig"]))
+        con.register("keys", keys)
         # one primary key per result row, in result order (null when no uploaded row matches)
         matched = con.sql(
             "WITH k AS (SELECT __pk, __sig, row_number() OVER (PARTITION BY __sig ORDER BY __pk) AS rn"
@@ -228,24 +266,24 @@ def match_results(keys: Path | pa.Table, results: pa.Table, columns: list[str]) 
     return results.append_column("__pk", pc.cast(matched.column(0), pa.string()))
 
 
-def _in_upload_order(keys: pa.Table, sig: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | None:
-    """The keys of result rows that are exactly the uploaded rows in upload order, else None."""
-    if keys.num_rows != len(sig):
-        return None
-    same = pc.equal(keys.column("__sig"), sig)
-    if same.null_count or not pc.all(same).as_py():
-        return None
-    return pc.cast(keys.column("__pk"), pa.string())
+def collect_job(
+    client: SalesforceClient,
+    job: BulkJob,
+    target: Target,
+    chunk_keys: Path,
+    *,
+    uploaded: Uploaded | None = None,
+) -> pa.Table:
+    """All outcomes of a finished job: successes, failures and (as failures) rows never processed.
 
-
-def collect_job(client: SalesforceClient, job: BulkJob, target: Target, chunk_keys: Path) -> pa.Table:
-    """All outcomes of a finished job: successes, failures and (as failures) rows never processed."""
+    ``uploaded`` is the job's :class:`Uploaded` if already read (else it is read from ``chunk_keys``).
+    """
     columns = csv_fields(target.maps, target.key)
     parts: list[pa.Table] = []
-    key_table = pq.read_table(chunk_keys)
+    up = uploaded if uploaded is not None else Uploaded.read(chunk_keys)
     ok = client.bulk.results(job.id, "successful")
     if ok.num_rows:
-        ok = match_results(key_table, ok, columns)
+        ok = match_results(up, ok, columns)
         n = ok.num_rows
         if target.mode == "upsert" and "sf__Created" in ok.column_names:
             created = pc.fill_null(pc.equal(pc.utf8_lower(ok.column("sf__Created")), "true"), False)
@@ -261,7 +299,7 @@ def collect_job(client: SalesforceClient, job: BulkJob, target: Target, chunk_ke
         )
     bad = client.bulk.results(job.id, "failed")
     if bad.num_rows:
-        bad = match_results(key_table, bad, columns)
+        bad = match_results(up, bad, columns)
         parsed = [outcomes.parse_bulk_error(e) for e in bad.column("sf__Error").to_pylist()]
         n = bad.num_rows
         ids = [i or None for i in bad.column("sf__Id").to_pylist()]
@@ -279,7 +317,7 @@ def collect_job(client: SalesforceClient, job: BulkJob, target: Target, chunk_ke
                 schema=outcomes.OUTCOME_SCHEMA,
             )
         )
-    keys = key_table.column("__pk")
+    keys = up.keys
     seen_rows = sum(p.num_rows for p in parts)
     if seen_rows == len(keys) and all(p.column("primary_key").null_count == 0 for p in parts):
         # every uploaded row has an outcome (a multiset match assigns each key at most once)
@@ -352,49 +390,89 @@ def _bulk_round(
     stats: LoadStats,
     last: bool,
 ) -> list[str]:
-    """One set of jobs; returns the keys to send again (lock contention), unless this is the last round."""
-    chunks = write_chunks(target, batches, work_dir, max_bytes)
-    if not chunks:
-        return []
-    specs = [
-        IngestSpec(
-            object=target.object,
-            operation=target.bulk_operation,  # type: ignore[arg-type]
-            data=c.csv_path,
-            external_id_field=target.key_field if target.mode == "upsert" else None,
-        )
-        for c in chunks
-    ]
+    """One set of jobs; returns the keys to send again (lock contention), unless this is the last round.
 
-    def journal(index: int, job: BulkJob) -> None:
+    A pipeline: each job starts as soon as its CSV is written (at most ``max_concurrency`` at once), and
+    each finished job's results are collected and stored while later jobs still run. Meanwhile a helper
+    thread parses the uploaded CSV of each job (up to :data:`PREFETCH_CSV_BYTES`) for matching its results.
+    """
+    errors: list[SalesforceError] = []
+    retry: list[str] = []
+    job_bytes = min(max_bytes, PIPELINE_JOB_BYTES)
+    workers = ThreadPoolExecutor(
+        max_workers=client.settings.max_concurrency, thread_name_prefix="sfsync-bulk"
+    )
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfsync-prefetch")
+    running: dict[Future[BulkJob], Chunk] = {}
+    uploaded: dict[int, Future[Uploaded]] = {}
+    budget = PREFETCH_CSV_BYTES
+
+    def journal(chunk: Chunk, job: BulkJob) -> None:
         store.journal_add(
             run_id,
             job.id,
             target.object,
             target.bulk_operation,
-            chunk_path=str(chunks[index].keys_path),
+            chunk_path=str(chunk.keys_path),
             row_start=0,
-            row_end=chunks[index].rows,
+            row_end=chunk.rows,
         )
         stats.jobs.append(job.id)
 
-    finished = client.bulk.run_many(specs, on_created=journal)
-    errors: list[SalesforceError] = []
-    retry: list[str] = []
-    for chunk, job in zip(chunks, finished, strict=True):
-        if isinstance(job, SalesforceError):
-            errors.append(job)
-            continue
+    def start(chunk: Chunk) -> None:
+        nonlocal budget
+        size = client.bulk.check_size(chunk.csv_path, target.object)
+        running[
+            workers.submit(
+                client.bulk.run,
+                target.object,
+                target.bulk_operation,  # type: ignore[arg-type]
+                chunk.csv_path,
+                external_id_field=target.key_field if target.mode == "upsert" else None,
+                on_created=lambda job: journal(chunk, job),
+            )
+        ] = chunk
+        if size <= budget:
+            budget -= size
+            uploaded[chunk.index] = reader.submit(Uploaded.read, chunk.keys_path)
+
+    def finish(future: Future[BulkJob]) -> None:
+        nonlocal budget
+        chunk = running.pop(future)
+        try:
+            job = future.result()
+        except SalesforceError as exc:
+            errors.append(exc)
+            return
         store.journal_set_state(job.id, JournalState.UPLOADED)
         store.journal_set_state(job.id, JournalState.CLOSED)
         if job.state == "Failed":
             stats.failed_jobs.append(f"{job.id}: {job.error_message or 'Failed'}")
-        table = collect_job(client, job, target, chunk.keys_path)
+        ahead = uploaded.pop(chunk.index, None)
+        table = collect_job(
+            client, job, target, chunk.keys_path, uploaded=ahead.result() if ahead is not None else None
+        )
+        if ahead is not None:
+            budget += chunk.csv_path.stat().st_size
         if not last:
             locked = pc.fill_null(pc.equal(table.column("error_code"), LOCK_ERROR), False)
-            retry += table.column("primary_key").filter(locked).to_pylist()
+            retry.extend(table.column("primary_key").filter(locked).to_pylist())
             table = table.filter(pc.invert(locked))
         sink(table, job.id)
+
+    try:
+        for chunk in iter_chunks(target, batches, work_dir, job_bytes):
+            start(chunk)
+            for future in [f for f in running if f.done()]:
+                finish(future)
+        while running:
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                finish(future)
+    finally:
+        # normally nothing is left; after an error or Ctrl-C the journal lets the next run settle the jobs
+        workers.shutdown(wait=not running, cancel_futures=True)
+        reader.shutdown(wait=False, cancel_futures=True)
     if errors:
         raise errors[0]
     return retry
