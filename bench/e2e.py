@@ -19,11 +19,23 @@ Both poll Bulk jobs every ``BASELINE_POLL_SECONDS`` (simple-salesforce's ``wait`
 only slow it down; sfsync's ``bulk_poll_seconds`` setting). sfsync also downloads and stores every row's
 result, which the baseline does not. Target (issue 5): sfsync faster than the baseline on both runs.
 
-Measured on the shared 2-core machine (2026-11-28, load 1.5-3), 1,000,000 rows, two runs:
-first run sfsync 41.9 / 45.0 s vs simple-salesforce 31.9 / 45.1 s (0.76x / 1.0x); 1% rerun sfsync
-2.5 / 2.8 s vs 27.3 / 40.8 s (10.8x / 14.5x); unchanged rerun 0.7 s, 0 API calls. The first run is
-bound by the emulator's Bulk processing (~27 s, the same for both); sfsync adds ~13 s of bookkeeping
-after the job (storing 1M row results ~7 s, matching results to keys ~3 s, snapshot ~1.5 s).
+Measured on the shared 2-core machine (2026-11-28), 1,000,000 rows, runs interleaved after/before on
+the same tree (only the state store and loader differing), load average 0.7-1.1:
+
+                         sfsync first   simple-salesforce first   ratio   sfsync API calls   sfsync peak RSS
+  before, run 1              39.5 s           34.6 s              0.88x        35               962 MB
+  before, run 2              42.9 s           33.3 s              0.78x        38               988 MB
+  after,  run 1              35.8 s           37.3 s              1.04x       119               618 MB
+  after,  run 2              32.2 s           33.3 s              1.03x       111               681 MB
+
+1% rerun: sfsync 2.4-2.6 s vs 31-35 s (12-14x); unchanged rerun 0.6-0.8 s, 0 API calls. The first run is
+bound by the emulator's Bulk processing (~28 s for 1M rows, the same work for both, and it varies by a
+few seconds run to run). What sfsync adds around it went from ~13 s to ~4 s: row results are Parquet
+part files instead of SQLite rows (1M rows: ~7 s -> ~0.2 s), Bulk results are matched to primary keys by
+one vectorised comparison with the uploaded CSV (parsed while the job runs), the snapshot advance skips
+its joins when every row was accepted, and the jobs run as a pipeline (20 MB jobs start as their CSV is
+written; each finished job is collected while later ones run). Left: the diff (~1.5 s) and plan (~1.3 s)
+before the first upload, the last job's collection and the snapshot (~1.5 s) after.
 """
 
 from __future__ import annotations

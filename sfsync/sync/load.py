@@ -8,17 +8,22 @@ Rows arrive as Arrow batches of the *send table* built by the planner:
 ``__send__<c>``  whether column ``c``'s field is written for that row (see ``sfsync.sync.encode``)
 
 ``load_rest`` uses sObject Collections (the client splits into calls of 200 and runs several at once).
-``load_bulk`` writes CSV chunks of at most ``max_bytes`` to the run's work directory, journals every job
-id before uploading to it, runs several jobs at once, and maps Bulk's unordered result rows back to
-primary keys by their exact CSV cells (identical rows are interchangeable, so a multiset match is exact).
+``load_bulk`` writes CSV chunks of at most ``min(max_bytes, PIPELINE_JOB_BYTES)`` to the run's work
+directory (each with a key file: the primary key of every CSV row, in order), journals every job id before
+uploading to it, and runs the jobs as a pipeline: a job starts as soon as its CSV is written (several at
+once), and a finished job's results are collected and stored while later jobs still run. Result rows are
+mapped back to primary keys by their exact CSV cells, compared with the uploaded CSV parsed the same way:
+when they come back in upload order one vectorised comparison proves it, otherwise a DuckDB multiset
+join pairs them (identical rows are interchangeable, so the match is exact).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -392,19 +397,19 @@ def _bulk_round(
 ) -> list[str]:
     """One set of jobs; returns the keys to send again (lock contention), unless this is the last round.
 
-    A pipeline: each job starts as soon as its CSV is written (at most ``max_concurrency`` at once), and
-    each finished job's results are collected and stored while later jobs still run. Meanwhile a helper
-    thread parses the uploaded CSV of each job (up to :data:`PREFETCH_CSV_BYTES`) for matching its results.
+    A pipeline: each job is created, uploaded and closed by a worker thread as soon as its CSV is written;
+    this thread waits for the jobs in the order they started (so only one job is polled at a time) and
+    stores each one's results while later jobs still run. At most ``max_concurrency`` jobs are in flight:
+    before starting another, the oldest is waited for and collected. A helper thread parses the uploaded
+    CSV of each job ahead (up to :data:`PREFETCH_CSV_BYTES`) for matching its results.
     """
     errors: list[SalesforceError] = []
     retry: list[str] = []
     job_bytes = min(max_bytes, PIPELINE_JOB_BYTES)
-    workers = ThreadPoolExecutor(
-        max_workers=client.settings.max_concurrency, thread_name_prefix="sfsync-bulk"
-    )
+    in_flight = max(1, client.settings.max_concurrency)
+    workers = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="sfsync-bulk")
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfsync-prefetch")
-    running: dict[Future[BulkJob], Chunk] = {}
-    uploaded: dict[int, Future[Uploaded]] = {}
+    started: deque[tuple[Future[BulkJob], Chunk, Future[Uploaded] | None]] = deque()
     budget = PREFETCH_CSV_BYTES
 
     def journal(chunk: Chunk, job: BulkJob) -> None:
@@ -422,25 +427,26 @@ def _bulk_round(
     def start(chunk: Chunk) -> None:
         nonlocal budget
         size = client.bulk.check_size(chunk.csv_path, target.object)
-        running[
-            workers.submit(
-                client.bulk.run,
-                target.object,
-                target.bulk_operation,  # type: ignore[arg-type]
-                chunk.csv_path,
-                external_id_field=target.key_field if target.mode == "upsert" else None,
-                on_created=lambda job: journal(chunk, job),
-            )
-        ] = chunk
+        job = workers.submit(
+            client.bulk.run,
+            target.object,
+            target.bulk_operation,  # type: ignore[arg-type]
+            chunk.csv_path,
+            external_id_field=target.key_field if target.mode == "upsert" else None,
+            on_created=lambda job: journal(chunk, job),
+            wait=False,
+        )
+        ahead = None
         if size <= budget:
             budget -= size
-            uploaded[chunk.index] = reader.submit(Uploaded.read, chunk.keys_path)
+            ahead = reader.submit(Uploaded.read, chunk.keys_path)
+        started.append((job, chunk, ahead))
 
-    def finish(future: Future[BulkJob]) -> None:
+    def finish() -> None:
         nonlocal budget
-        chunk = running.pop(future)
+        future, chunk, ahead = started.popleft()
         try:
-            job = future.result()
+            job = client.bulk.wait(future.result().id)
         except SalesforceError as exc:
             errors.append(exc)
             return
@@ -448,7 +454,6 @@ def _bulk_round(
         store.journal_set_state(job.id, JournalState.CLOSED)
         if job.state == "Failed":
             stats.failed_jobs.append(f"{job.id}: {job.error_message or 'Failed'}")
-        ahead = uploaded.pop(chunk.index, None)
         table = collect_job(
             client, job, target, chunk.keys_path, uploaded=ahead.result() if ahead is not None else None
         )
@@ -462,16 +467,14 @@ def _bulk_round(
 
     try:
         for chunk in iter_chunks(target, batches, work_dir, job_bytes):
+            while len(started) >= in_flight:
+                finish()
             start(chunk)
-            for future in [f for f in running if f.done()]:
-                finish(future)
-        while running:
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in done:
-                finish(future)
+        while started:
+            finish()
     finally:
         # normally nothing is left; after an error or Ctrl-C the journal lets the next run settle the jobs
-        workers.shutdown(wait=not running, cancel_futures=True)
+        workers.shutdown(wait=not started, cancel_futures=True)
         reader.shutdown(wait=False, cancel_futures=True)
     if errors:
         raise errors[0]
