@@ -419,18 +419,10 @@ class StateStore:
     def _check_collectable(self, job_id: str) -> None:
         """Fail before writing anything if the journal would refuse to mark ``job_id`` collected."""
         entry = self.journal_entry(job_id)
-        if entry is None:
-            raise StateError(
-                f"Bulk job {job_id} is not in the run journal", hint="journal it with journal_add first"
-            )
-        if (
-            entry.state is not JournalState.COLLECTED
-            and JournalState.COLLECTED not in JOURNAL_TRANSITIONS[entry.state]
-        ):
-            raise StateError(
-                f"Bulk job {job_id} cannot go from {entry.state.value} to collected in the run journal",
-                hint="journal states run new → uploaded → closed → collected, or → aborted",
-            )
+        done = JournalState.COLLECTED
+        if entry is None or (entry.state is not done and done not in JOURNAL_TRANSITIONS[entry.state]):
+            with self._write() as conn:  # raises the journal's own error (and rolls back)
+                journal.set_state(conn, job_id, done, error=None, now=_now().isoformat())
 
     def row_results(
         self,
@@ -443,14 +435,9 @@ class StateStore:
     ) -> list[RowResult]:
         """Results of a run in the order stored, optionally only successes/failures or one error code."""
         run = self.get_run(run_id)
+        parts = self._result_parts(run_id)
         return results.select_results(
-            self._result_parts(run_id),
-            run_id,
-            run.sync,
-            success=success,
-            code=code,
-            limit=limit,
-            offset=offset,
+            parts, run_id, run.sync, success=success, code=code, limit=limit, offset=offset
         )
 
     def rejected_rows(
