@@ -25,10 +25,14 @@ the same tree (only the state store and loader differing), load average 0.7-1.1:
                          sfsync first   simple-salesforce first   ratio   sfsync API calls   sfsync peak RSS
   before, run 1              39.5 s           34.6 s              0.88x        35               962 MB
   before, run 2              42.9 s           33.3 s              0.78x        38               988 MB
-  after,  run 1              35.8 s           37.3 s              1.04x       119               618 MB
-  after,  run 2              32.2 s           33.3 s              1.03x       111               681 MB
+  before, run 3              40.1 s           35.9 s              0.90x        36               979 MB
+  after,  run 1 (*)          35.8 s           37.3 s              1.04x       119               618 MB
+  after,  run 2 (*)          32.2 s           33.3 s              1.03x       111               681 MB
+  after,  run 3              34.5 s           35.5 s              1.03x        54               625 MB
 
-1% rerun: sfsync 2.4-2.6 s vs 31-35 s (12-14x); unchanged rerun 0.6-0.8 s, 0 API calls. The first run is
+  (*) an earlier pipeline that polled every job on its own; now one job is polled at a time, in start order.
+
+1% rerun: sfsync 2.4-2.7 s vs 31-35 s (12-14x); unchanged rerun 0.6-0.8 s, 0 API calls. The first run is
 bound by the emulator's Bulk processing (~28 s for 1M rows, the same work for both, and it varies by a
 few seconds run to run). What sfsync adds around it went from ~13 s to ~4 s: row results are Parquet
 part files instead of SQLite rows (1M rows: ~7 s -> ~0.2 s), Bulk results are matched to primary keys by
