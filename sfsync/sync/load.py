@@ -37,6 +37,7 @@ from sfsync.errors import SalesforceError
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.bulk import BulkJob
 from sfsync.salesforce.csvtable import read_csv_table
+from sfsync.salesforce.responses import parse_bulk_error
 from sfsync.salesforce.results import RecordResult
 from sfsync.state import JournalState, StateStore
 from sfsync.sync import outcomes
@@ -305,7 +306,7 @@ def collect_job(
     bad = client.bulk.results(job.id, "failed")
     if bad.num_rows:
         bad = match_results(up, bad, columns)
-        parsed = [outcomes.parse_bulk_error(e) for e in bad.column("sf__Error").to_pylist()]
+        parsed = [parse_bulk_error(e) for e in bad.column("sf__Error").to_pylist()]
         n = bad.num_rows
         ids = [i or None for i in bad.column("sf__Id").to_pylist()]
         parts.append(
@@ -315,9 +316,9 @@ def collect_job(
                     [False] * n,
                     [outcomes.ATTEMPTED[target.mode]] * n,
                     ids,
-                    [p[0] for p in parsed],
-                    [p[1] for p in parsed],
-                    [p[2] for p in parsed],
+                    [p.status_code for p in parsed],
+                    [p.message for p in parsed],
+                    [",".join(p.fields) or None for p in parsed],
                 ],
                 schema=outcomes.OUTCOME_SCHEMA,
             )

@@ -7,26 +7,15 @@ and on failure Salesforce's error code, message and fields.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import pyarrow as pa
 
 from sfsync.salesforce.results import RecordResult
+from sfsync.state.results import PART_SCHEMA
 
-OUTCOME_SCHEMA = pa.schema(
-    [
-        ("primary_key", pa.string()),
-        ("success", pa.bool_()),
-        ("operation", pa.string()),
-        ("record_id", pa.string()),
-        ("error_code", pa.string()),
-        ("message", pa.string()),
-        ("fields", pa.string()),
-    ]
-)
-
-_FIELDS = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*(,[A-Za-z][A-Za-z0-9_.]*)*$")
+#: The columns the state store keeps for each row (``sfsync.state.results``).
+OUTCOME_SCHEMA = PART_SCHEMA
 
 #: The operation attempted in each mode (what a rejected row was trying to do).
 ATTEMPTED = {"insert": "insert", "update": "update", "upsert": "upsert"}
@@ -73,17 +62,6 @@ def rejections(keys: Sequence[str], mode: str, code: str, message: str, field: s
         [list(keys), [False] * n, [ATTEMPTED[mode]] * n, [None] * n, [code] * n, [message] * n, [field] * n],
         schema=OUTCOME_SCHEMA,
     )
-
-
-def parse_bulk_error(cell: str) -> tuple[str, str, str | None]:
-    """``sf__Error`` = ``CODE:message[:fields]`` → (code, message, fields)."""
-    code, _, rest = cell.partition(":")
-    message, fields = rest, None
-    head, sep, tail = rest.rpartition(":")
-    # fields follow the last ':' directly (no space), as API names: "…: [LastName]:LastName"
-    if sep and tail and not tail.startswith(" ") and _FIELDS.match(tail):
-        message, fields = head, tail
-    return code.strip() or "UNKNOWN_EXCEPTION", message.strip(), fields
 
 
 def empty() -> pa.Table:
