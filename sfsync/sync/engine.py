@@ -39,6 +39,9 @@ Progress = Callable[[str, dict[str, Any]], None]
 """Receives progress events (``"read"``, ``"diff"``, ``"plan"``, ``"sent"``, ``"done"``) with details."""
 
 _RUN_FILE = "run.json"
+#: A diff that no run claimed (a dry run still planning, or a crash right after diffing) is removed
+#: by a later run's recovery once it is this old.
+UNCLAIMED_DIFF_SECONDS = 3600
 #: Row results are kept for this many latest runs of each sync; older runs keep their counts only.
 KEEP_RESULTS_OF_RUNS = 100
 
@@ -242,8 +245,13 @@ class SyncSession:
             self.store.record_results(entry.run_id, table, collected_job_id=job.id)
         for diff in pending_diffs(self.store, name):
             marker = diff.work_dir / _RUN_FILE
-            run_id = json.loads(marker.read_text()).get("run_id") if marker.exists() else None
-            if run_id is None:
+            if not marker.exists():
+                # a `plan` (it takes no lock) may be building it right now: leave young ones alone
+                if time.time() - diff.created_at.timestamp() > UNCLAIMED_DIFF_SECONDS:
+                    diff.discard()
+                continue
+            run_id = json.loads(marker.read_text()).get("run_id")
+            if run_id is None:  # a finished dry run
                 diff.discard()
                 continue
             advance_snapshot(self.store, diff, self.store.accepted_keys(run_id))
