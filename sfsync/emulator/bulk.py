@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import csv
 import itertools
-import shutil
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from sfsync.emulator.ids import IdFactory
+from sfsync.emulator.jobs import JobRegistry
 from sfsync.emulator.org import OrgError
 from sfsync.emulator.wire import NOT_FOUND_MESSAGE, Call, api, api_streaming, json_response
 
@@ -139,52 +137,11 @@ class IngestJob:
         return out
 
 
-class IngestJobs:
+class IngestJobs(JobRegistry[IngestJob]):
     """Every ingest job of the org and the workers that process them. Thread-safe."""
 
     def __init__(self, rt: Any, spool_dir: Path) -> None:
-        self._rt = rt
-        self._dir = spool_dir / "ingest"
-        self._dir.mkdir(parents=True, exist_ok=True)
-        self._jobs: dict[str, IngestJob] = {}
-        self._lock = threading.Lock()
-        self._ids = IdFactory("750")
-        self._pool = ThreadPoolExecutor(max_workers=BULK_WORKER_THREADS, thread_name_prefix="bulk-ingest")
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self._jobs)
-
-    def add(self, job: IngestJob) -> None:
-        with self._lock:
-            self._jobs[job.id] = job
-
-    def new_id(self) -> str:
-        return self._ids.next()
-
-    def job_dir(self, job_id: str) -> Path:
-        path = self._dir / job_id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def get(self, job_id: str) -> IngestJob:
-        with self._lock:
-            job = self._jobs.get(job_id) or next(
-                (j for j in self._jobs.values() if j.id[:15] == job_id[:15]), None
-            )
-        if job is None:
-            raise OrgError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
-        return job
-
-    def all(self) -> list[IngestJob]:
-        with self._lock:
-            return sorted(self._jobs.values(), key=lambda j: j.created)
-
-    def remove(self, job: IngestJob) -> None:
-        job.abort.set()
-        with self._lock:
-            self._jobs.pop(job.id, None)
-        shutil.rmtree(job.dir, ignore_errors=True)
+        super().__init__(rt, spool_dir, "ingest", pod="8d", workers=BULK_WORKER_THREADS)
 
     def transition(self, job: IngestJob, allowed: tuple[str, ...], to: str) -> dict[str, Any] | None:
         """Move a job to ``to`` if it is in one of ``allowed`` (atomically with the worker's own moves);
@@ -199,16 +156,6 @@ class IngestJobs:
     def submit(self, job: IngestJob) -> None:
         job.submitted = True
         self._pool.submit(self._run, job)
-
-    def clear(self) -> None:
-        for job in self.all():
-            self.remove(job)
-
-    def close(self) -> None:
-        for job in self.all():
-            job.abort.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self._dir, ignore_errors=True)
 
     # ---- processing ---------------------------------------------------------------------------
     def _run(self, job: IngestJob) -> None:

@@ -13,11 +13,9 @@ import base64
 import binascii
 import csv
 import io
-import shutil
 import threading
 import time
 from array import array
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +24,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sfsync.emulator.bulk import DELIMITERS, LINE_ENDINGS, TERMINAL, csv_options, sf_datetime
-from sfsync.emulator.ids import IdFactory
+from sfsync.emulator.jobs import JobRegistry
 from sfsync.emulator.org import ColumnInfo, OrgError
-from sfsync.emulator.wire import NOT_FOUND_MESSAGE, Call, api, json_response
+from sfsync.emulator.wire import Call, api, json_response
 
 DEFAULT_RESULTS_PAGE = 50_000
 """Records per results page when the client gives no ``maxRecords``."""
@@ -121,27 +119,16 @@ def _getter(column: ColumnInfo) -> Any:
     return get
 
 
-class QueryJobs:
+class QueryJobs(JobRegistry[QueryJob]):
     """Every Bulk query job of the org. Thread-safe."""
 
     def __init__(self, rt: Any, spool_dir: Path) -> None:
-        self._rt = rt
-        self._dir = spool_dir / "query"
-        self._dir.mkdir(parents=True, exist_ok=True)
-        self._jobs: dict[str, QueryJob] = {}
-        self._lock = threading.Lock()
-        self._ids = IdFactory("750", pod="9q")
-        self._pool = ThreadPoolExecutor(max_workers=QUERY_WORKER_THREADS, thread_name_prefix="bulk-query")
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self._jobs)
+        super().__init__(rt, spool_dir, "query", pod="9q", workers=QUERY_WORKER_THREADS)
 
     def create(self, call: Call, operation: str, soql: str, delimiter: str, line_ending: str) -> QueryJob:
         result = call.rt.org.query(soql, include_deleted=operation == "queryAll", version=call.version)
-        job_id = self._ids.next()
-        job_dir = self._dir / job_id
-        job_dir.mkdir(parents=True, exist_ok=True)
+        job_id = self.new_id()
+        job_dir = self.job_dir(job_id)
         job = QueryJob(
             id=job_id,
             operation=operation,
@@ -154,8 +141,7 @@ class QueryJobs:
             created=time.time(),
             dir=job_dir,
         )
-        with self._lock:
-            self._jobs[job.id] = job
+        self.add(job)
         self._pool.submit(self._run, job)
         return job
 
@@ -168,33 +154,6 @@ class QueryJobs:
             job.modstamp = time.time()
         job.abort.set()
         return True
-
-    def get(self, job_id: str) -> QueryJob:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
-            raise OrgError(404, "NOT_FOUND", NOT_FOUND_MESSAGE)
-        return job
-
-    def all(self) -> list[QueryJob]:
-        with self._lock:
-            return sorted(self._jobs.values(), key=lambda j: j.created)
-
-    def remove(self, job: QueryJob) -> None:
-        job.abort.set()
-        with self._lock:
-            self._jobs.pop(job.id, None)
-        shutil.rmtree(job.dir, ignore_errors=True)
-
-    def clear(self) -> None:
-        for job in self.all():
-            self.remove(job)
-
-    def close(self) -> None:
-        for job in self.all():
-            job.abort.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self._dir, ignore_errors=True)
 
     def _run(self, job: QueryJob) -> None:
         started = time.monotonic()
