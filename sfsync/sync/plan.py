@@ -89,10 +89,8 @@ class Plan:
         return pa.RecordBatchReader.from_batches(pf.schema_arrow, pf.iter_batches(batch_size=batch_rows))
 
     def rows_for(self, keys: list[str]) -> list[pa.RecordBatch]:
-        """The send rows of these primary keys (to send them again)."""
-        table = pq.read_table(self.send_path)
-        wanted = pc.is_in(table.column(PK), value_set=pa.array(keys, pa.string()))
-        return table.filter(wanted).to_batches()
+        """The send rows of these primary keys (to send them again); the filter is pushed into the read."""
+        return pq.read_table(self.send_path, filters=pc.field(PK).isin(keys)).to_batches()
 
     def refused_rows(self) -> pa.Table:
         return pq.read_table(self.refused_path)
