@@ -197,13 +197,6 @@ def iter_chunks(
         yield Chunk(i, csv_path, keys_path, len(keys))
 
 
-def write_chunks(
-    target: Target, batches: Iterable[pa.RecordBatch], work_dir: Path, max_bytes: int
-) -> list[Chunk]:
-    """Every job's CSV and key file (see :func:`iter_chunks`)."""
-    return list(iter_chunks(target, batches, work_dir, max_bytes))
-
-
 @dataclass
 class Uploaded:
     """What was uploaded to one job, row by row: primary keys and the CSV cells as Bulk CSV is parsed."""

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sfsync.sync.encode import FieldMap
-from sfsync.sync.load import KEY, PK, Target, Uploaded, match_results, write_chunks
+from sfsync.sync.load import KEY, PK, Target, Uploaded, iter_chunks, match_results
 
 COLUMNS = ["External_Id__c", "LastName"]
 
@@ -25,7 +25,7 @@ def _chunk(tmp_path: Path) -> Path:
             "__send__last": [True, True, True, True, True],
         }
     )
-    chunks = write_chunks(target, rows.to_batches(), tmp_path / "bulk", 100_000_000)
+    chunks = list(iter_chunks(target, rows.to_batches(), tmp_path / "bulk", 100_000_000))
     assert len(chunks) == 1 and chunks[0].rows == 5
     return chunks[0].keys_path
 
