@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sfsync.emulator.org import Org
-from sfsync.emulator.schema import default_org
+from sfsync.emulator.metadata.schema import default_org
+from sfsync.emulator.records.org import Org
 
 HEADER = ["LastName", "FirstName", "Email", "Phone", "Title", "External_Id__c"]
 #: Rows preloaded by default: small enough that the whole run takes well under a minute.

@@ -1,4 +1,4 @@
-from sfsync.emulator.ids import IdFactory, checksum, is_well_formed, normalize, to18
+from sfsync.emulator.metadata.ids import IdFactory, checksum, is_well_formed, normalize, to18
 
 
 def test_documented_examples_convert_to_18_chars() -> None:

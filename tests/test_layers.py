@@ -65,6 +65,51 @@ def test_core_code_never_prints(path: Path) -> None:
     assert not [c for c in calls if c.func.id == "print"], f"{path.relative_to(ROOT)} calls print()"  # type: ignore[attr-defined]
 
 
+# the emulator's rooms, one way down: endpoints -> records -> metadata; the serving modules on top
+EMULATOR = ROOT / "emulator"
+ROOMS_BELOW = {
+    "metadata": set(),
+    "records": {"metadata"},
+    "endpoints": {"records", "metadata"},
+    "": {"endpoints", "records", "metadata"},  # __init__, server.py, tls.py
+}
+
+
+def _room(path: Path) -> str:
+    rel = path.relative_to(EMULATOR)
+    return rel.parts[0] if len(rel.parts) > 1 else ""
+
+
+def _emulator_rooms_imported(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[:2] == ["sfsync", "emulator"] and len(parts) > 2:
+                found.add(parts[2] if parts[2] in ROOMS_BELOW else "")
+    return found
+
+
+EMULATOR_FILES = sorted(EMULATOR.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", EMULATOR_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_emulator_rooms_import_downward(path: Path) -> None:
+    room = _room(path)
+    upward = _emulator_rooms_imported(path) - ROOMS_BELOW[room] - {room}
+    assert not upward, f"{path.relative_to(ROOT)} (room {room or 'top'}) imports {sorted(upward)}"
+
+
+def test_emulator_has_only_its_rooms() -> None:
+    rooms = {p.name for p in EMULATOR.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert rooms == set(ROOMS_BELOW) - {""}
+
+
 def test_public_api() -> None:
     assert set(sfsync.__all__) == {"Project", "RunResult", "__version__"}
     assert sfsync.Project.load and sfsync.RunResult

@@ -33,9 +33,9 @@ def emulator(
     ),
 ) -> None:
     """Run a local Salesforce org (REST, OAuth, SOAP login, Collections, Bulk API 2.0) for demos and tests."""
-    from sfsync.emulator.app import create_app
-    from sfsync.emulator.orgfile import OrgFileError
-    from sfsync.emulator.schema import (
+    from sfsync.emulator.endpoints.app import create_app
+    from sfsync.emulator.metadata.orgfile import OrgFileError
+    from sfsync.emulator.metadata.schema import (
         DEFAULT_CLIENT_ID,
         DEFAULT_CLIENT_SECRET,
         DEFAULT_PASSWORD,

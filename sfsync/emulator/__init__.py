@@ -3,7 +3,7 @@
 Standalone: imports nothing from the rest of sfsync, and runtime code never imports it.
 
 Public API: :func:`create_app` (the ASGI app, mountable in-process) and :func:`serve` (uvicorn). They
-are loaded lazily so that importing a metadata module (``sfsync.emulator.model``) stays cheap.
+are loaded lazily so that importing a metadata module (``sfsync.emulator.metadata.model``) stays cheap.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sfsync.emulator.app import create_app
+    from sfsync.emulator.endpoints.app import create_app
     from sfsync.emulator.server import serve
 
 __all__ = ["create_app", "serve"]
@@ -19,7 +19,7 @@ __all__ = ["create_app", "serve"]
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
-        from sfsync.emulator.app import create_app
+        from sfsync.emulator.endpoints.app import create_app
 
         return create_app
     if name == "serve":

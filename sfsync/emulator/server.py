@@ -9,8 +9,8 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
-from sfsync.emulator.app import create_app
-from sfsync.emulator.model import OrgConfig
+from sfsync.emulator.endpoints.app import create_app
+from sfsync.emulator.metadata.model import OrgConfig
 from sfsync.emulator.tls import TlsFiles, ensure_tls_files
 
 DEFAULT_HOST = "127.0.0.1"

@@ -62,8 +62,8 @@ import pytest
 import yaml
 
 from sfsync.config import load_project
-from sfsync.emulator.app import create_app
-from sfsync.emulator.schema import (
+from sfsync.emulator.endpoints.app import create_app
+from sfsync.emulator.metadata.schema import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_PASSWORD,

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from sfsync.emulator import bulk_rows
-from sfsync.emulator.org import BulkRowResult, Org, OrgError
-from sfsync.emulator.schema import default_org
+from sfsync.emulator.metadata.schema import default_org
+from sfsync.emulator.records import bulk_rows
+from sfsync.emulator.records.org import BulkRowResult, Org, OrgError
 
 
 @pytest.fixture

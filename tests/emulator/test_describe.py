@@ -6,17 +6,17 @@ from typing import Any
 
 import pytest
 
-from sfsync.emulator.describe import (
+from sfsync.emulator.endpoints.describe import (
     MASTER_RECORD_TYPE_ID,
     basic_info,
     column_metadata,
     describe_global,
     describe_sobject,
 )
-from sfsync.emulator.fieldkit import SOAP_TYPES, fld
-from sfsync.emulator.model import OrgConfig
-from sfsync.emulator.org import ColumnInfo
-from sfsync.emulator.schema import custom_object, default_org
+from sfsync.emulator.metadata.fieldkit import SOAP_TYPES, fld
+from sfsync.emulator.metadata.model import OrgConfig
+from sfsync.emulator.metadata.schema import custom_object, default_org
+from sfsync.emulator.records.org import ColumnInfo
 
 VERSION = "59.0"
 FIELD_KEYS = {
@@ -372,7 +372,7 @@ def test_column_metadata_aggregates() -> None:
 def test_describe_over_http_includes_org_file_fields(
     org_config: OrgConfig, request: pytest.FixtureRequest, tmp_path: Any
 ) -> None:
-    from sfsync.emulator.orgfile import load_org_file
+    from sfsync.emulator.metadata.orgfile import load_org_file
 
     path = tmp_path / "org.yaml"
     path.write_text(

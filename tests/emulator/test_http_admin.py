@@ -113,7 +113,7 @@ def test_cli_refuses_a_broken_org_file(tmp_path: Path) -> None:
 
 def test_public_api_of_the_emulator_package() -> None:
     import sfsync.emulator as emulator_pkg
-    from sfsync.emulator.app import create_app
+    from sfsync.emulator.endpoints.app import create_app
     from sfsync.emulator.server import serve
 
     assert emulator_pkg.__all__ == ["create_app", "serve"]

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from sfsync.emulator.model import AppDef, OrgConfig, RefreshTokenDef, UserDef
+from sfsync.emulator.metadata.model import AppDef, OrgConfig, RefreshTokenDef, UserDef
 
 CLIENT = {"client_id": "sfsync-demo-client", "client_secret": "sfsync-demo-secret"}
 USER = {"username": "admin@example.com", "password": "sfsync-demo"}

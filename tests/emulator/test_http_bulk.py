@@ -218,7 +218,7 @@ def test_query_job_pages_with_locator(sf: httpx.Client) -> None:
 def test_an_upload_over_the_size_limit_is_refused_and_can_be_retried(
     sf: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sfsync.emulator import bulk
+    from sfsync.emulator.endpoints import bulk
 
     monkeypatch.setattr(bulk, "MAX_UPLOAD_BYTES", 64)
     job = sf.post(J, json={"object": "Account", "operation": "insert"}).json()

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sfsync.emulator.model import OrgConfig
+from sfsync.emulator.metadata.model import OrgConfig
 
 V = "/services/data/v59.0"
 MISSING_ACCOUNT = "001000000000001AAA"

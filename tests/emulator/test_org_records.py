@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from sfsync.emulator import ids
-from sfsync.emulator.model import FieldDef, OrgConfig, SObjectDef
-from sfsync.emulator.org import Org, OrgError, SaveResult
-from sfsync.emulator.schema import DEFAULT_ORG_ID, DEFAULT_USER_ID, default_org
+from sfsync.emulator.metadata import ids
+from sfsync.emulator.metadata.model import FieldDef, OrgConfig, SObjectDef
+from sfsync.emulator.metadata.schema import DEFAULT_ORG_ID, DEFAULT_USER_ID, default_org
+from sfsync.emulator.records.org import Org, OrgError, SaveResult
 
 
 def config() -> OrgConfig:

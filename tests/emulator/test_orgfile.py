@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from sfsync.emulator import ids
-from sfsync.emulator.describe import describe_sobject
-from sfsync.emulator.orgfile import OrgFileError, load_org_file
-from sfsync.emulator.schema import DEFAULT_USER_ID, default_org
+from sfsync.emulator.endpoints.describe import describe_sobject
+from sfsync.emulator.metadata import ids
+from sfsync.emulator.metadata.orgfile import OrgFileError, load_org_file
+from sfsync.emulator.metadata.schema import DEFAULT_USER_ID, default_org
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "emulator-org-file.md"
 

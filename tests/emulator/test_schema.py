@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sfsync.emulator import ids
-from sfsync.emulator.schema import (
+from sfsync.emulator.metadata import ids
+from sfsync.emulator.metadata.schema import (
     DEFAULT_ORG_ID,
     DEFAULT_USER_ID,
     custom_object,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from sfsync.emulator import soql as soql_module
-from sfsync.emulator.org import Org, OrgError
-from sfsync.emulator.schema import default_org
-from sfsync.emulator.soql_dates import date_range
+from sfsync.emulator.metadata.schema import default_org
+from sfsync.emulator.records import soql as soql_module
+from sfsync.emulator.records.org import Org, OrgError
+from sfsync.emulator.records.soql_dates import date_range
 
 
 @pytest.fixture

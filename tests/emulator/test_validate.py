@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from sfsync.emulator import ids
-from sfsync.emulator.model import FieldDef, PicklistValue
-from sfsync.emulator.validate import (
+from sfsync.emulator.metadata import ids
+from sfsync.emulator.metadata.model import FieldDef, PicklistValue
+from sfsync.emulator.records.validate import (
     Codec,
     FieldValueError,
     compound_value,

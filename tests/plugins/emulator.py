@@ -2,7 +2,7 @@
 
 Every fixture is function-scoped: each test gets a fresh org (no records, usage 0, default faults).
 
-``org_config`` -> :class:`sfsync.emulator.model.OrgConfig`
+``org_config`` -> :class:`sfsync.emulator.metadata.model.OrgConfig`
     A fresh default org (``schema.default_org()``); the emulator fixtures serve this very object.
     Logins read users, apps and refresh tokens per request, and faults are read per call, so changing
     those in the test body works (User records in queries are seeded when the app is built).
@@ -42,13 +42,13 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from starlette.applications import Starlette
 
-from sfsync.emulator.admin import apply_faults, reset
-from sfsync.emulator.app import create_app
-from sfsync.emulator.model import FaultSettings, OrgConfig
-from sfsync.emulator.org import Org
-from sfsync.emulator.schema import default_org
+from sfsync.emulator.endpoints.admin import apply_faults, reset
+from sfsync.emulator.endpoints.app import create_app
+from sfsync.emulator.endpoints.sessions import Runtime
+from sfsync.emulator.metadata.model import FaultSettings, OrgConfig
+from sfsync.emulator.metadata.schema import default_org
+from sfsync.emulator.records.org import Org
 from sfsync.emulator.server import BackgroundServer
-from sfsync.emulator.sessions import Runtime
 from sfsync.emulator.tls import ensure_tls_files
 
 IN_PROCESS_BASE_URL = "https://emulator.test"

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
-from sfsync.emulator.model import AppDef, OrgConfig, RefreshTokenDef, UserDef
+from sfsync.emulator.metadata.model import AppDef, OrgConfig, RefreshTokenDef, UserDef
 from sfsync.errors import AuthError, ConfigError
 from sfsync.salesforce import PRODUCTION_LOGIN_URL, SANDBOX_LOGIN_URL, ConnectionSettings, SalesforceClient
 from sfsync.salesforce.auth import Authenticator

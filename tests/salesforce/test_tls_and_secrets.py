@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sfsync.emulator.model import OrgConfig, UserDef
+from sfsync.emulator.metadata.model import OrgConfig, UserDef
 from sfsync.errors import SalesforceConfigError, SfsyncError
 from sfsync.salesforce import SalesforceClient
 from tests.salesforce.conftest import DEFAULT_CLIENT_ID, password_settings

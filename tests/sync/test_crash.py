@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from sfsync.config import load_project
-from sfsync.emulator.schema import DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD
+from sfsync.emulator.metadata.schema import DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD
 from sfsync.state import JournalState, StateStore
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
 from tests.plugins.emulator import LiveEmulator

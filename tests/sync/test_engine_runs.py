@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from sfsync.config import load_project
-from sfsync.emulator.schema import DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD
+from sfsync.emulator.metadata.schema import DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD
 from sfsync.errors import LimitError
 from sfsync.state import RunStatus, StateStore
 from sfsync.sync.engine import RunOptions, SyncSession

@@ -709,7 +709,7 @@ WAREHOUSE_SQL = (
 @pytest.fixture
 def org_with_fields(org_config: Any, request: pytest.FixtureRequest) -> Any:
     """The in-process emulator, its org extended with the custom fields the cases map to."""
-    from sfsync.emulator.model import FieldDef
+    from sfsync.emulator.metadata.model import FieldDef
 
     for obj, fields in E2E_EXTRA_FIELDS.items():
         for name, type_ in fields:

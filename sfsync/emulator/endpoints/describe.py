@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sfsync.emulator.fieldkit import SOAP_TYPES, TEXT_TYPES
-from sfsync.emulator.model import FieldDef, OrgConfig, SObjectDef
+from sfsync.emulator.metadata.fieldkit import SOAP_TYPES, TEXT_TYPES
+from sfsync.emulator.metadata.model import FieldDef, OrgConfig, SObjectDef
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from sfsync.emulator.org import ColumnInfo
+    from sfsync.emulator.records.org import ColumnInfo
 
 #: The id every org gives the Master record type.
 MASTER_RECORD_TYPE_ID = "012000000000000AAA"

@@ -23,10 +23,10 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sfsync.emulator.bulk import DELIMITERS, LINE_ENDINGS, TERMINAL, csv_options, sf_datetime
-from sfsync.emulator.jobs import JobRegistry
-from sfsync.emulator.org import ColumnInfo, OrgError
-from sfsync.emulator.wire import Call, api, json_response
+from sfsync.emulator.endpoints.bulk import DELIMITERS, LINE_ENDINGS, TERMINAL, csv_options, sf_datetime
+from sfsync.emulator.endpoints.jobs import JobRegistry
+from sfsync.emulator.endpoints.wire import Call, api, json_response, slashed
+from sfsync.emulator.records.org import ColumnInfo, OrgError
 
 DEFAULT_RESULTS_PAGE = 50_000
 """Records per results page when the client gives no ``maxRecords``."""
@@ -303,12 +303,8 @@ def list_jobs(call: Call) -> Response:
 def routes() -> list[Route]:
     v = "/services/data/{version}/jobs/query"
     return [
-        Route(v, api(create_job), methods=["POST"]),
-        Route(f"{v}/", api(create_job), methods=["POST"]),
-        Route(v, api(list_jobs), methods=["GET"], name="query_list"),
-        Route(f"{v}/", api(list_jobs), methods=["GET"], name="query_list_slash"),
-        Route(f"{v}/{{job}}", api(job_row), methods=["GET", "PATCH", "DELETE"]),
-        Route(f"{v}/{{job}}/", api(job_row), methods=["GET", "PATCH", "DELETE"]),
-        Route(f"{v}/{{job}}/results", api(results), methods=["GET"]),
-        Route(f"{v}/{{job}}/results/", api(results), methods=["GET"]),
+        *slashed(v, api(create_job), ["POST"]),
+        *slashed(v, api(list_jobs), ["GET"], name="query_list"),
+        *slashed(f"{v}/{{job}}", api(job_row), ["GET", "PATCH", "DELETE"]),
+        *slashed(f"{v}/{{job}}/results", api(results), ["GET"]),
     ]

@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfsync.emulator import ids
-from sfsync.emulator.model import FieldDef, OrgConfig, SObjectDef
-from sfsync.emulator.validate import Codec, label_of, now_utc, sql_type
+from sfsync.emulator.metadata import ids
+from sfsync.emulator.metadata.model import FieldDef, OrgConfig, SObjectDef
+from sfsync.emulator.records.validate import Codec, label_of, now_utc, sql_type
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 #: SQLite page cache per connection, in KiB (negative = KiB for PRAGMA cache_size).

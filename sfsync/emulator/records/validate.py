@@ -13,9 +13,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sfsync.emulator import ids
-from sfsync.emulator.model import FieldDef
-from sfsync.emulator.results import RecordError
+from sfsync.emulator.metadata import ids
+from sfsync.emulator.metadata.model import FieldDef
+from sfsync.emulator.records.results import RecordError
 
 STRING_TYPES = frozenset(
     {

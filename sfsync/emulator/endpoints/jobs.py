@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from sfsync.emulator.ids import IdFactory
-from sfsync.emulator.org import OrgError
-from sfsync.emulator.wire import NOT_FOUND_MESSAGE
+from sfsync.emulator.endpoints.wire import NOT_FOUND_MESSAGE
+from sfsync.emulator.metadata.ids import IdFactory
+from sfsync.emulator.records.org import OrgError
 
 
 class SpooledJob(Protocol):

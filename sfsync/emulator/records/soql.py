@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfsync.emulator import ids
-from sfsync.emulator.model import FieldDef
-from sfsync.emulator.results import ColumnInfo, OrgError, QueryResult
-from sfsync.emulator.soql_dates import date_range, range_sql
-from sfsync.emulator.soql_parse import (
+from sfsync.emulator.metadata import ids
+from sfsync.emulator.metadata.model import FieldDef
+from sfsync.emulator.records.results import ColumnInfo, OrgError, QueryResult
+from sfsync.emulator.records.soql_dates import date_range, range_sql
+from sfsync.emulator.records.soql_parse import (
     BoolOp,
     Compare,
     Cond,
@@ -29,8 +29,8 @@ from sfsync.emulator.soql_parse import (
     parse,
     query_error,
 )
-from sfsync.emulator.store import Store, Table, quote
-from sfsync.emulator.validate import (
+from sfsync.emulator.records.store import Store, Table, quote
+from sfsync.emulator.records.validate import (
     FLOAT_TYPES,
     ID_TYPES,
     INT_TYPES,
@@ -39,7 +39,7 @@ from sfsync.emulator.validate import (
     compound_parts,
     parse_datetime,
 )
-from sfsync.emulator.writes import json_list
+from sfsync.emulator.records.writes import json_list
 
 #: Records fetched from SQLite per page of a query result (Salesforce's default batch is 2,000).
 QUERY_CHUNK_ROWS = 2000

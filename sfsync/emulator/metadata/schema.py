@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sfsync.emulator.fieldkit import fields_by_name, fld, system_fields
-from sfsync.emulator.ids import IdFactory
-from sfsync.emulator.model import AppDef, OrgConfig, SObjectDef, UserDef
-from sfsync.emulator.standard_objects import STANDARD_OBJECTS
+from sfsync.emulator.metadata.fieldkit import fields_by_name, fld, system_fields
+from sfsync.emulator.metadata.ids import IdFactory
+from sfsync.emulator.metadata.model import AppDef, OrgConfig, SObjectDef, UserDef
+from sfsync.emulator.metadata.standard_objects import STANDARD_OBJECTS
 
 #: Pod part of every id the default org mints for its seeded users and the org itself.
 SEED_POD = "8d"

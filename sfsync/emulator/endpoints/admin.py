@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sfsync.emulator.model import FaultSettings
-from sfsync.emulator.sessions import Runtime
-from sfsync.emulator.wire import error_response, json_response
+from sfsync.emulator.endpoints.sessions import Runtime
+from sfsync.emulator.endpoints.wire import error_response, json_response
+from sfsync.emulator.metadata.model import FaultSettings
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 

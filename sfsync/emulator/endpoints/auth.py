@@ -38,9 +38,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sfsync.emulator.model import AppDef, UserDef
-from sfsync.emulator.sessions import Runtime, Session
-from sfsync.emulator.wire import (
+from sfsync.emulator.endpoints.sessions import Runtime, Session
+from sfsync.emulator.endpoints.wire import (
     JSON_TYPE,
     SESSION_MESSAGE,
     XML_TYPE,
@@ -50,6 +49,7 @@ from sfsync.emulator.wire import (
     json_response,
     parse_version,
 )
+from sfsync.emulator.metadata.model import AppDef, UserDef
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 JWT_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")

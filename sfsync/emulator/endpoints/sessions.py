@@ -21,13 +21,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sfsync.emulator.model import OrgConfig, UserDef
+from sfsync.emulator.metadata.model import OrgConfig, UserDef
 
 if TYPE_CHECKING:
-    from sfsync.emulator.bulk import IngestJobs
-    from sfsync.emulator.bulk_query import QueryJobs
-    from sfsync.emulator.org import Org
-    from sfsync.emulator.rest import QueryCursors
+    from sfsync.emulator.endpoints.bulk import IngestJobs
+    from sfsync.emulator.endpoints.bulk_query import QueryJobs
+    from sfsync.emulator.endpoints.rest import QueryCursors
+    from sfsync.emulator.records.org import Org
 
 TOKEN_RANDOM_CHARS = 96
 """Length of the random part of an access token (after the ``!``)."""

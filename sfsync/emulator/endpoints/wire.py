@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
-from sfsync.emulator.org import OrgError
+from sfsync.emulator.records.org import OrgError
 
 if TYPE_CHECKING:
-    from sfsync.emulator.sessions import Runtime, Session
+    from sfsync.emulator.endpoints.sessions import Runtime, Session
 
 log = logging.getLogger("sfsync.emulator")
 
@@ -56,6 +57,17 @@ def error_response(status: int, code: str, message: str, fields: list[str] | Non
 
 def org_error_response(err: OrgError) -> Response:
     return json_response(err.to_json(), err.status)
+
+
+def slashed(
+    path: str, endpoint: Callable[..., Any], methods: list[str], name: str | None = None
+) -> list[Route]:
+    """``path`` and ``path/``: Salesforce answers a resource with or without its trailing slash (clients
+    differ: simple-salesforce adds one to ``sobjects/Account/``, jsforce does not)."""
+    return [
+        Route(path, endpoint, methods=methods, name=name),
+        Route(f"{path}/", endpoint, methods=methods, name=f"{name}_slash" if name else None),
+    ]
 
 
 def base_url(request: Request) -> str:

@@ -20,19 +20,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sfsync.emulator import describe
-from sfsync.emulator.ids import IdFactory
-from sfsync.emulator.model import SObjectDef
-from sfsync.emulator.org import OrgError, QueryResult, SaveResult
-from sfsync.emulator.sessions import Runtime
-from sfsync.emulator.wire import (
+from sfsync.emulator.endpoints import describe
+from sfsync.emulator.endpoints.sessions import Runtime
+from sfsync.emulator.endpoints.wire import (
     MAX_VERSION,
     NOT_FOUND_MESSAGE,
     VERSIONS,
     Call,
     api,
     json_response,
+    slashed,
 )
+from sfsync.emulator.metadata.ids import IdFactory
+from sfsync.emulator.metadata.model import SObjectDef
+from sfsync.emulator.records.org import OrgError, QueryResult, SaveResult
 
 DEFAULT_QUERY_BATCH = 2000
 """Records per query page when the client does not ask (``Sforce-Query-Options: batchSize=N``)."""
@@ -417,29 +418,21 @@ def _exhausted(cursor: Cursor) -> bool:
 def routes() -> list[Route]:
     v = "/services/data/{version}"
     return [
-        Route("/services/data", versions_endpoint, methods=["GET"]),
-        Route("/services/data/", versions_endpoint, methods=["GET"]),
-        Route(f"{v}", api(resources), methods=["GET"]),
-        Route(f"{v}/", api(resources), methods=["GET"]),
-        Route(f"{v}/limits", api(limits), methods=["GET"]),
-        Route(f"{v}/limits/", api(limits), methods=["GET"]),
-        Route(f"{v}/sobjects", api(describe_global), methods=["GET"]),
-        Route(f"{v}/sobjects/", api(describe_global), methods=["GET"]),
-        Route(f"{v}/sobjects/{{obj}}", api(sobject_root), methods=["GET", "POST"]),
-        Route(f"{v}/sobjects/{{obj}}/", api(sobject_root), methods=["GET", "POST"]),
-        Route(f"{v}/sobjects/{{obj}}/describe", api(describe_object), methods=["GET"]),
-        Route(f"{v}/sobjects/{{obj}}/describe/", api(describe_object), methods=["GET"]),
+        *slashed("/services/data", versions_endpoint, ["GET"]),
+        *slashed(f"{v}", api(resources), ["GET"]),
+        *slashed(f"{v}/limits", api(limits), ["GET"]),
+        *slashed(f"{v}/sobjects", api(describe_global), ["GET"]),
+        *slashed(f"{v}/sobjects/{{obj}}", api(sobject_root), ["GET", "POST"]),
+        *slashed(f"{v}/sobjects/{{obj}}/describe", api(describe_object), ["GET"]),
         Route(f"{v}/sobjects/{{obj}}/{{id}}", api(sobject_row), methods=["GET", "PATCH", "DELETE"]),
         Route(
             f"{v}/sobjects/{{obj}}/{{field}}/{{value}}",
             api(sobject_by_external_id),
             methods=["GET", "PATCH", "DELETE"],
         ),
-        Route(f"{v}/query", api(query), methods=["GET"]),
-        Route(f"{v}/query/", api(query), methods=["GET"]),
+        *slashed(f"{v}/query", api(query), ["GET"]),
         Route(f"{v}/query/{{locator}}", api(query_more), methods=["GET"]),
-        Route(f"{v}/queryAll", api(query_all), methods=["GET"]),
-        Route(f"{v}/queryAll/", api(query_all), methods=["GET"]),
+        *slashed(f"{v}/queryAll", api(query_all), ["GET"]),
         Route(f"{v}/queryAll/{{locator}}", api(query_more), methods=["GET"]),
     ]
 

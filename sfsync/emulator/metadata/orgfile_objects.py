@@ -7,10 +7,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sfsync.emulator.fieldkit import DECIMAL_TYPES, SOAP_TYPES, fld, picklist_values
-from sfsync.emulator.model import FieldDef, OrgConfig, SObjectDef
-from sfsync.emulator.orgfile_reader import Section
-from sfsync.emulator.schema import custom_object, next_custom_prefix
+from sfsync.emulator.metadata.fieldkit import DECIMAL_TYPES, SOAP_TYPES, fld, picklist_values
+from sfsync.emulator.metadata.model import FieldDef, OrgConfig, SObjectDef
+from sfsync.emulator.metadata.orgfile_reader import Section
+from sfsync.emulator.metadata.schema import custom_object, next_custom_prefix
 
 #: Field types an org file may give a custom field (compound, id and anyType fields are the org's own).
 CUSTOM_FIELD_TYPES = tuple(sorted(set(SOAP_TYPES) - {"id", "address", "location", "anyType"}))

@@ -13,8 +13,8 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sfsync.emulator.org import OrgError, RecordError, SaveResult
-from sfsync.emulator.wire import Call, api, json_response
+from sfsync.emulator.endpoints.wire import Call, api, json_response, slashed
+from sfsync.emulator.records.org import OrgError, RecordError, SaveResult
 
 MAX_COLLECTION_RECORDS = 200
 """Records one sObject Collections call may carry (Salesforce's limit)."""
@@ -182,8 +182,7 @@ def retrieve(call: Call) -> Response:
 def routes() -> list[Route]:
     v = "/services/data/{version}/composite/sobjects"
     return [
-        Route(v, api(create), methods=["POST"]),
-        Route(f"{v}/", api(create), methods=["POST"]),
+        *slashed(v, api(create), ["POST"]),
         Route(v, api(update), methods=["PATCH"], name="collections_update"),
         Route(v, api(delete), methods=["DELETE"], name="collections_delete"),
         Route(f"{v}/{{obj}}/{{field}}", api(upsert), methods=["PATCH"]),

@@ -23,9 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from sfsync.emulator.jobs import JobRegistry
-from sfsync.emulator.org import OrgError
-from sfsync.emulator.wire import NOT_FOUND_MESSAGE, Call, api, api_streaming, json_response
+from sfsync.emulator.endpoints.jobs import JobRegistry
+from sfsync.emulator.endpoints.wire import NOT_FOUND_MESSAGE, Call, api, api_streaming, json_response, slashed
+from sfsync.emulator.records.org import OrgError
 
 BULK_CHUNK_ROWS = 10_000
 """Rows handed to ``Org.bulk_load`` at a time (Salesforce's internal batch size)."""
@@ -443,16 +443,11 @@ def list_jobs(call: Call) -> Response:
 def routes() -> list[Route]:
     v = "/services/data/{version}/jobs/ingest"
     return [
-        Route(v, api(create_job), methods=["POST"]),
-        Route(f"{v}/", api(create_job), methods=["POST"]),
-        Route(v, api(list_jobs), methods=["GET"], name="ingest_list"),
-        Route(f"{v}/", api(list_jobs), methods=["GET"], name="ingest_list_slash"),
-        Route(f"{v}/{{job}}", api(job_row), methods=["GET", "PATCH", "DELETE"]),
-        Route(f"{v}/{{job}}/", api(job_row), methods=["GET", "PATCH", "DELETE"]),
-        Route(f"{v}/{{job}}/batches", api_streaming(upload), methods=["PUT"]),
-        Route(f"{v}/{{job}}/batches/", api_streaming(upload), methods=["PUT"]),
-        Route(f"{v}/{{job}}/{{kind}}", api(results), methods=["GET"]),
-        Route(f"{v}/{{job}}/{{kind}}/", api(results), methods=["GET"]),
+        *slashed(v, api(create_job), ["POST"]),
+        *slashed(v, api(list_jobs), ["GET"], name="ingest_list"),
+        *slashed(f"{v}/{{job}}", api(job_row), ["GET", "PATCH", "DELETE"]),
+        *slashed(f"{v}/{{job}}/batches", api_streaming(upload), ["PUT"]),
+        *slashed(f"{v}/{{job}}/{{kind}}", api(results), ["GET"]),
     ]
 
 

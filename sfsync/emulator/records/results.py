@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfsync.emulator.model import FieldDef
+from sfsync.emulator.metadata.model import FieldDef
 
 
 @dataclass

@@ -20,10 +20,17 @@ from typing import Any
 
 import yaml
 
-from sfsync.emulator.model import AppDef, FaultSettings, OrgConfig, PicklistValue, RefreshTokenDef, UserDef
-from sfsync.emulator.orgfile_objects import apply_objects
-from sfsync.emulator.orgfile_reader import Section
-from sfsync.emulator.schema import default_org, user_id
+from sfsync.emulator.metadata.model import (
+    AppDef,
+    FaultSettings,
+    OrgConfig,
+    PicklistValue,
+    RefreshTokenDef,
+    UserDef,
+)
+from sfsync.emulator.metadata.orgfile_objects import apply_objects
+from sfsync.emulator.metadata.orgfile_reader import Section
+from sfsync.emulator.metadata.schema import default_org, user_id
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOP_KEYS = ("org", "objects", "users", "apps", "refresh_tokens", "faults")

@@ -15,11 +15,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sfsync.emulator import admin, auth, bulk, bulk_query, collections, rest
-from sfsync.emulator.model import OrgConfig
-from sfsync.emulator.org import Org
-from sfsync.emulator.sessions import Runtime
-from sfsync.emulator.wire import NOT_FOUND_MESSAGE, error_response
+from sfsync.emulator.endpoints import admin, auth, bulk, bulk_query, collections, rest
+from sfsync.emulator.endpoints.sessions import Runtime
+from sfsync.emulator.endpoints.wire import NOT_FOUND_MESSAGE, error_response
+from sfsync.emulator.metadata.model import OrgConfig
+from sfsync.emulator.records.org import Org
 
 
 def load_config(config: OrgConfig | None, org_file: str | None) -> OrgConfig:
@@ -28,12 +28,12 @@ def load_config(config: OrgConfig | None, org_file: str | None) -> OrgConfig:
         if org_file is not None:
             raise ValueError("create_app takes config or org_file, not both")
         return config
-    from sfsync.emulator.schema import default_org
+    from sfsync.emulator.metadata.schema import default_org
 
     base = default_org()
     if org_file is None:
         return base
-    from sfsync.emulator.orgfile import load_org_file
+    from sfsync.emulator.metadata.orgfile import load_org_file
 
     return load_org_file(org_file, base)
 
@@ -80,9 +80,9 @@ def create_app(
 ) -> Starlette:
     """The emulator as an ASGI app.
 
-    ``config``: the org to serve (default: :func:`sfsync.emulator.schema.default_org`, plus ``org_file``'s
-    users, apps, objects and faults when given). ``db_path``: SQLite file keeping records across restarts
-    (default: in memory). ``allow_remote_admin``: let non-loopback callers use ``/__admin``.
+    ``config``: the org to serve (default: :func:`sfsync.emulator.metadata.schema.default_org`, plus
+    ``org_file``'s users, apps, objects and faults when given). ``db_path``: SQLite file keeping records
+    across restarts (default: in memory). ``allow_remote_admin``: let non-loopback callers use ``/__admin``.
     ``app.state.org`` is the record engine, ``app.state.config`` the org config,
     ``app.state.runtime`` the sessions, usage, jobs and cursors. Call ``app.state.close()`` (or run the
     ASGI lifespan) to stop Bulk workers and delete spool files.

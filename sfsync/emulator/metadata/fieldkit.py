@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from sfsync.emulator.model import FieldDef, PicklistValue
+from sfsync.emulator.metadata.model import FieldDef, PicklistValue
 
 #: Every describe ``type`` the emulator knows, with its SOAP type.
 SOAP_TYPES: dict[str, str] = {

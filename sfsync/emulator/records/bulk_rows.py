@@ -14,15 +14,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sfsync.emulator import ids
-from sfsync.emulator.model import FieldDef
-from sfsync.emulator.results import BulkRowResult, OrgError, RecordError
-from sfsync.emulator.store import Store, Table
-from sfsync.emulator.validate import FieldValueError
-from sfsync.emulator.writes import Pending, Ref, Writer, fold
+from sfsync.emulator.metadata import ids
+from sfsync.emulator.metadata.model import FieldDef
+from sfsync.emulator.records.results import BulkRowResult, OrgError, RecordError
+from sfsync.emulator.records.store import Store, Table
+from sfsync.emulator.records.validate import FieldValueError
+from sfsync.emulator.records.writes import Pending, Ref, Writer, fold
 
 if TYPE_CHECKING:
-    from sfsync.emulator.org import Org
+    from sfsync.emulator.records.org import Org
 
 #: Rows planned and written per transaction (Salesforce's own internal batch size is 10,000).
 BULK_CHUNK_ROWS = 10_000

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfsync.emulator.results import OrgError
-from sfsync.emulator.soql_dates import FIXED as DATE_LITERALS
-from sfsync.emulator.soql_dates import date_range
+from sfsync.emulator.records.results import OrgError
+from sfsync.emulator.records.soql_dates import FIXED as DATE_LITERALS
+from sfsync.emulator.records.soql_dates import date_range
 
 _TOKEN = re.compile(
     r"""

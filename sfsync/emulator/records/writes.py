@@ -16,10 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfsync.emulator.model import FieldDef
-from sfsync.emulator.results import RecordError
-from sfsync.emulator.store import Store, Table, quote
-from sfsync.emulator.validate import now_utc
+from sfsync.emulator.metadata.model import FieldDef
+from sfsync.emulator.records.results import RecordError
+from sfsync.emulator.records.store import Store, Table, quote
+from sfsync.emulator.records.validate import now_utc
 
 #: Distinct field sets ("shapes") whose writability check is remembered; sparse Bulk rows (empty cells)
 #: can produce many, so the cache is cleared when it reaches this size.

@@ -6,8 +6,14 @@ after the system fields every object shares. Picklists carry the values a new or
 
 from __future__ import annotations
 
-from sfsync.emulator.fieldkit import address_fields, custom_id_field, fields_by_name, fld, system_fields
-from sfsync.emulator.model import FieldDef, SObjectDef
+from sfsync.emulator.metadata.fieldkit import (
+    address_fields,
+    custom_id_field,
+    fields_by_name,
+    fld,
+    system_fields,
+)
+from sfsync.emulator.metadata.model import FieldDef, SObjectDef
 
 # ---- standard picklist values ---------------------------------------------------------------------
 GEOCODE_ACCURACY = (

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sfsync.emulator import ids
-from sfsync.emulator.bulk_rows import BulkLoader
-from sfsync.emulator.model import FieldDef, OrgConfig
-from sfsync.emulator.results import (
+from sfsync.emulator.metadata import ids
+from sfsync.emulator.metadata.model import FieldDef, OrgConfig
+from sfsync.emulator.records.bulk_rows import BulkLoader
+from sfsync.emulator.records.results import (
     BulkRowResult,
     ColumnInfo,
     OrgError,
@@ -22,10 +22,10 @@ from sfsync.emulator.results import (
     RecordError,
     SaveResult,
 )
-from sfsync.emulator.soql import run_query
-from sfsync.emulator.store import Store, Table, quote
-from sfsync.emulator.validate import FieldValueError, compound_value, now_utc
-from sfsync.emulator.writes import ROLLED_BACK, Pending, Plan, Ref, Writer, fold, json_list
+from sfsync.emulator.records.soql import run_query
+from sfsync.emulator.records.store import Store, Table, quote
+from sfsync.emulator.records.validate import FieldValueError, compound_value, now_utc
+from sfsync.emulator.records.writes import ROLLED_BACK, Pending, Plan, Ref, Writer, fold, json_list
 
 __all__ = [
     "BulkRowResult",
