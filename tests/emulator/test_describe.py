@@ -131,8 +131,10 @@ def test_describe_global() -> None:
         "Case": "500",
         "Contact": "003",
         "Contract": "800",
+        "Group": "00G",
         "Lead": "00Q",
         "Organization": "00D",
+        "RecordType": "012",
         "User": "005",
     }
     account = by_name["Account"]

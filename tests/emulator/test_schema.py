@@ -27,6 +27,8 @@ def test_objects_and_key_prefixes() -> None:
         "Contract": "800",
         "User": "005",
         "Organization": "00D",
+        "Group": "00G",
+        "RecordType": "012",
     }
 
 

@@ -54,6 +54,29 @@ class FieldDef:
 
 
 @dataclass
+class RecordTypeDef:
+    """A record type of one object (``objects.X.record_types`` in an org file); ``id`` has prefix 012."""
+
+    id: str
+    developer_name: str
+    label: str
+    active: bool = True
+    default: bool = False  # the running user's default record type for new records
+    description: str | None = None
+
+
+@dataclass
+class QueueDef:
+    """A queue: a ``Group`` of Type ``Queue`` that can own records of ``objects`` (its QueueSobjects)."""
+
+    id: str  # prefix 00G
+    name: str
+    developer_name: str
+    objects: list[str] = field(default_factory=list)
+    email: str | None = None
+
+
+@dataclass
 class SObjectDef:
     name: str
     key_prefix: str
@@ -65,6 +88,12 @@ class SObjectDef:
     deletable: bool = True
     queryable: bool = True
     fields: dict[str, FieldDef] = field(default_factory=dict)  # keyed by exact API name
+    record_types: list[RecordTypeDef] = field(default_factory=list)  # besides Master
+
+    def default_record_type(self) -> RecordTypeDef | None:
+        """The record type a new record gets when it names none (None: no record types, Master)."""
+        active = [r for r in self.record_types if r.active]
+        return next((r for r in active if r.default), active[0] if active else None)
 
     def field(self, name: str) -> FieldDef | None:
         """Case-insensitive field lookup (API names are case-insensitive)."""
@@ -131,6 +160,7 @@ class OrgConfig:
     users: list[UserDef] = field(default_factory=list)
     apps: list[AppDef] = field(default_factory=list)
     refresh_tokens: list[RefreshTokenDef] = field(default_factory=list)
+    queues: list[QueueDef] = field(default_factory=list)
     faults: FaultSettings = field(default_factory=FaultSettings)
 
     def object(self, name: str) -> SObjectDef | None:
@@ -153,6 +183,11 @@ class OrgConfig:
     def user(self, username: str) -> UserDef | None:
         low = username.lower()
         return next((u for u in self.users if u.username.lower() == low), None)
+
+    def queue(self, name: str) -> QueueDef | None:
+        """A queue by its developer name or its name (case-insensitive)."""
+        low = name.lower()
+        return next((q for q in self.queues if low in (q.developer_name.lower(), q.name.lower())), None)
 
     def app(self, client_id: str) -> AppDef | None:
         return next((a for a in self.apps if a.client_id == client_id), None)

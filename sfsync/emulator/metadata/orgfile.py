@@ -2,7 +2,8 @@
 
 The format is documented with a full example in ``docs/emulator-org-file.md``. Top-level sections:
 ``org`` (name, sandbox flag), ``objects`` (custom fields on existing objects, custom objects ``Foo__c``,
-picklist restrictions), ``users``, ``apps`` (connected apps), ``refresh_tokens`` and ``faults``.
+picklist restrictions, record types), ``users``, ``queues``, ``apps`` (connected apps), ``refresh_tokens``
+and ``faults``.
 
 Every problem is collected before anything is raised: ``OrgFileError`` lists them all, each with the
 key path (``objects.Account.fields.Tier__c.type``) and how to fix it. Secret values (passwords, tokens,
@@ -25,15 +26,18 @@ from sfsync.emulator.metadata.model import (
     FaultSettings,
     OrgConfig,
     PicklistValue,
+    QueueDef,
     RefreshTokenDef,
     UserDef,
 )
 from sfsync.emulator.metadata.orgfile_objects import apply_objects
 from sfsync.emulator.metadata.orgfile_reader import Section
 from sfsync.emulator.metadata.schema import default_org, user_id
+from sfsync.emulator.metadata.setup_objects import queue_id
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_TOP_KEYS = ("org", "objects", "users", "apps", "refresh_tokens", "faults")
+_TOP_KEYS = ("org", "objects", "users", "queues", "apps", "refresh_tokens", "faults")
+_DEVELOPER_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*$")
 
 
 class OrgFileError(ValueError):
@@ -81,6 +85,7 @@ def load_org_file(path: str | Path, base: OrgConfig | None = None) -> OrgConfig:
     _apply_org(root, config)
     apply_objects(root, config)
     _apply_users(root, config)
+    _apply_queues(root, config)
     _apply_apps(root, config, file.parent)
     _apply_refresh_tokens(root, config)
     _apply_faults(root, config)
@@ -152,6 +157,52 @@ def _apply_users(root: Section, config: OrgConfig) -> None:
         user.email = user.email or username
         user.last_name = user.last_name or username.split("@")[0]
         user.active = spec.flag("active", user.active)
+
+
+def _apply_queues(root: Section, config: OrgConfig) -> None:
+    """Queues (``Group`` records of Type Queue) and the objects whose records each may own."""
+    for spec in root.entries("queues", ("name", "developer_name", "objects", "email")):
+        name = spec.text("name", required=True)
+        if not isinstance(name, str):
+            continue
+        dev = spec.text("developer_name")
+        dev = (
+            dev if isinstance(dev, str) else re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9]", "_", name)).strip("_")
+        )
+        if not _DEVELOPER_NAME.match(dev):
+            spec.fail(
+                "developer_name", f"{dev!r} is not a developer name: letters, digits and single underscores"
+            )
+            continue
+        if config.queue(dev) is not None or config.queue(name) is not None:
+            spec.fail("name", f"a queue named {name!r} ({dev}) is declared twice; names are unique")
+            continue
+        raw = spec.get("objects", list, "a list of object names, like [Case, Lead]", [], required=True)
+        objects: list[str] = []
+        for i, o in enumerate(raw if isinstance(raw, list) else []):
+            obj = config.object(str(o))
+            owner = obj.field("OwnerId") if obj is not None else None
+            if obj is None or owner is None or "Group" not in owner.reference_to:
+                can = sorted(
+                    n
+                    for n, d in config.objects.items()
+                    if (f := d.field("OwnerId")) is not None and "Group" in f.reference_to
+                )
+                spec.fail(
+                    f"objects[{i}]", f"queues cannot own {o} records; objects they can own: {', '.join(can)}"
+                )
+            else:
+                objects.append(obj.name)
+        email = spec.text("email")
+        config.queues.append(
+            QueueDef(
+                id=queue_id(len(config.queues) + 1),
+                name=name,
+                developer_name=dev,
+                objects=objects,
+                email=email if isinstance(email, str) else None,
+            )
+        )
 
 
 def _check_time_zone(spec: Section, config: OrgConfig, zone: str) -> None:

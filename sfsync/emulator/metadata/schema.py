@@ -12,6 +12,7 @@ from collections.abc import Collection
 from sfsync.emulator.metadata.fieldkit import fields_by_name, fld, system_fields
 from sfsync.emulator.metadata.ids import IdFactory
 from sfsync.emulator.metadata.model import AppDef, OrgConfig, SObjectDef, UserDef
+from sfsync.emulator.metadata.setup_objects import SETUP_OBJECTS
 from sfsync.emulator.metadata.standard_objects import STANDARD_OBJECTS
 
 #: Pod part of every id the default org mints for its seeded users and the org itself.
@@ -38,9 +39,10 @@ DEFAULT_USER_ID = user_id(1)
 
 
 def default_org() -> OrgConfig:
-    """A new default org: User, Organization, Account, Contact, Lead, Case, Contract; one admin user
+    """A new default org: User, Organization, Account, Contact, Lead, Case, Contract (and the setup
+    objects Group and RecordType, empty until an org file declares queues and record types); one admin user
     (``admin@example.com`` / ``sfsync-demo``, no security token) and the demo connected app."""
-    objects = {o.name: o for o in (make() for make in STANDARD_OBJECTS)}
+    objects = {o.name: o for o in (make() for make in (*STANDARD_OBJECTS, *SETUP_OBJECTS))}
     return OrgConfig(
         org_id=DEFAULT_ORG_ID,
         objects=objects,
@@ -69,7 +71,8 @@ def custom_object(
     name_label: str | None = None,
 ) -> SObjectDef:
     """A new custom object (``Foo__c``) with what Salesforce gives every one: system fields, a text
-    ``Name`` (80, the name field, idLookup), ``OwnerId`` defaulted to the running user and the
+    ``Name`` (80, the name field, idLookup), ``OwnerId`` defaulted to the running user (a user or a
+    queue: ``referenceTo`` is ``[Group, User]``) and the
     recent-view dates. ``Name`` is defaulted on create: a real org names a record created without
     one after its own Id (the record engine does the same)."""
     if not name.endswith("__c"):
@@ -78,7 +81,7 @@ def custom_object(
     fields = [
         *system_fields("Record ID"),
         fld("Name", "string", 80, "req def name idl", label=name_label or f"{base_label} Name"),
-        fld("OwnerId", "reference", 18, "req def", ref="User", rel="Owner", label="Owner ID"),
+        fld("OwnerId", "reference", 18, "req def", ref=("Group", "User"), rel="Owner", label="Owner ID"),
         fld("LastViewedDate", "datetime", 0, "ro"),
         fld("LastReferencedDate", "datetime", 0, "ro"),
     ]

@@ -161,11 +161,11 @@ def _obj(
     )
 
 
-def _owner() -> FieldDef:
-    """OwnerId: the org sets it to the running user when a create leaves it out. A real org lets queues
-    own Leads, Cases and custom records (``referenceTo: [Group, User]``); the emulator has no Group object,
-    so every owner is a User and ``Owner.Name`` resolves the same way on every object."""
-    return fld("OwnerId", "reference", 18, "req def", ref="User", rel="Owner", label="Owner ID")
+def _owner(queues: bool = False) -> FieldDef:
+    """OwnerId: the org sets it to the running user when a create leaves it out. Queues (``Group``) can
+    own Leads, Cases and custom records, so there ``referenceTo`` is ``[Group, User]`` (polymorphic)."""
+    ref = ("Group", "User") if queues else "User"
+    return fld("OwnerId", "reference", 18, "req def", ref=ref, rel="Owner", label="Owner ID")
 
 
 def _activity_dates() -> list[FieldDef]:
@@ -313,7 +313,7 @@ def lead() -> SObjectDef:
             fld("Rating", "picklist", 255, values=RATING),
             fld("AnnualRevenue", "currency", (18, 0), label="Annual Revenue"),
             fld("NumberOfEmployees", "int", 8, label="Employees"),
-            _owner(),
+            _owner(queues=True),
             fld("HasOptedOutOfEmail", "boolean", 0, label="Email Opt Out"),
             fld("IsConverted", "boolean", 0, "ro", label="Converted"),
             fld("ConvertedDate", "date", 0, "ro", label="Converted Date"),
@@ -381,7 +381,7 @@ def case() -> SObjectDef:
             fld("IsClosed", "boolean", 0, "ro", label="Closed"),
             fld("ClosedDate", "datetime", 0, "ro", label="Closed Date"),
             fld("IsEscalated", "boolean", 0, label="Escalated"),
-            _owner(),
+            _owner(queues=True),
             fld("ContactPhone", "phone", 40, "ro", label="Contact Phone"),
             fld("ContactMobile", "phone", 40, "ro", label="Contact Mobile"),
             fld("ContactEmail", "email", 80, "ro", label="Contact Email"),

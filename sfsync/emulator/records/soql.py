@@ -39,7 +39,7 @@ from sfsync.emulator.records.validate import (
     compound_parts,
     parse_datetime,
 )
-from sfsync.emulator.records.writes import json_list
+from sfsync.emulator.records.pending import json_list
 
 #: Records fetched from SQLite per page of a query result (Salesforce's default batch is 2,000).
 QUERY_CHUNK_ROWS = 2000
@@ -78,6 +78,13 @@ class _Resolved:
     path: str  # exact API casing
 
 
+def _query_target(reference_to: list[str]) -> str:
+    """The object a relationship path reads in a query. A polymorphic one (``Owner`` of a Lead: Group or
+    User) reads its User parents: a real org reads any parent through the ``Name`` object, which the
+    emulator does not have, so ``Owner.Name`` of a queue-owned record reads null here."""
+    return "User" if len(reference_to) > 1 and "User" in reference_to else reference_to[0]
+
+
 class _Compiler:
     def __init__(self, store: Store, q: Query, include_deleted: bool) -> None:
         self.store = store
@@ -111,7 +118,11 @@ class _Compiler:
         api_path: list[str] = []
         for rel_name in parts[:-1]:
             rel = node.table.by_relationship.get(rel_name.lower())
-            parent = self.store.table(rel.reference_to[0]) if rel is not None and rel.reference_to else None
+            parent = (
+                self.store.table(_query_target(rel.reference_to))
+                if rel is not None and rel.reference_to
+                else None
+            )
             if rel is None or parent is None:
                 raise query_error(
                     "INVALID_FIELD",

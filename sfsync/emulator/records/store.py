@@ -43,7 +43,7 @@ ID_POD = "8d"
 AUTONUMBER_START = 1000
 AUTONUMBER_DIGITS = 8
 #: Objects whose records are seeded from the org configuration and survive ``reset``.
-SEEDED_OBJECTS = ("User", "Organization")
+SEEDED_OBJECTS = ("User", "Organization", "Group", "RecordType")
 #: Fields the engine maintains itself on every write.
 AUDIT_FIELDS = ("CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp")
 
@@ -286,7 +286,8 @@ class Store:
 
     # ---- seeded records ---------------------------------------------------------------------------
     def seed(self) -> None:
-        """(Re)write the User records of ``config.users`` and the Organization record."""
+        """(Re)write the User records of ``config.users``, the Organization record, the queues (``Group``)
+        and the record types (``RecordType``) the org file declares."""
         now = now_utc()
         users = self.table("User")
         first_user = self.config.users[0].id if self.config.users else None
@@ -331,6 +332,25 @@ class Store:
                 now,
                 first_user,
             )
+        self._seed_setup(now, first_user)
+
+    def _seed_setup(self, now: str, user: str | None) -> None:
+        groups = self.table("Group")
+        if groups is not None:
+            for q in self.config.queues:
+                row = {"Id": q.id, "Name": q.name, "DeveloperName": q.developer_name, "Type": "Queue"}
+                self._seed_row(groups, {**row, "Email": q.email, "DoesSendEmailToMembers": 0}, now, user)
+        types = self.table("RecordType")
+        if types is not None:
+            for obj in self.config.objects.values():
+                for rt in obj.record_types:
+                    row = {"Id": rt.id, "Name": rt.label, "DeveloperName": rt.developer_name}
+                    extra = {
+                        "SobjectType": obj.name,
+                        "IsActive": int(rt.active),
+                        "Description": rt.description,
+                    }
+                    self._seed_row(types, {**row, **extra}, now, user)
 
     def _seed_row(self, table: Table, values: dict[str, Any], now: str, user: str | None) -> None:
         for a in table.audit:
