@@ -163,8 +163,8 @@ class BulkLoader:
             ref = bulk_ref_column(self.store, table, name)
             if ref is not None:
                 rel, parent, parent_field = ref
-                codec = parent.codecs[parent_field.name.lower()]
-                cols.refs.append((idx, rel, parent, parent_field, codec.from_text))
+                convert = parent.codecs[parent_field.name.lower()].from_text
+                cols.refs.append((idx, rel, parent, parent_field, convert))
                 continue
             codec = table.codec(name)
             if codec is None or not codec.stored:
