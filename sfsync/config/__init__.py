@@ -29,6 +29,14 @@ from sfsync.config.loader import (
     load_project,
     parse_project,
 )
+from sfsync.config.mappings import (
+    ConstantTarget,
+    FieldTarget,
+    LookupTarget,
+    MappingEntry,
+    OwnerTarget,
+    Target,
+)
 from sfsync.config.project import Model, ObjectId, Project, ResolvedSync, Segment, Sync, Warnings
 from sfsync.config.schedule import (
     AnySchedule,
@@ -55,6 +63,7 @@ __all__ = [
     "AuthConfig",
     "ClientCredentialsAuth",
     "ConfigProblem",
+    "ConstantTarget",
     "CronSchedule",
     "CsvSource",
     "DailySchedule",
@@ -62,12 +71,16 @@ __all__ = [
     "DuckDBSource",
     "EmailNotification",
     "EverySchedule",
+    "FieldTarget",
     "InterpolatedStr",
     "JwtAuth",
+    "LookupTarget",
     "ManualSchedule",
+    "MappingEntry",
     "Model",
     "NotificationConfig",
     "ObjectId",
+    "OwnerTarget",
     "ParquetSource",
     "PasswordAuth",
     "PostgresSource",
@@ -84,6 +97,7 @@ __all__ = [
     "SourceConfig",
     "SqlAlchemySource",
     "Sync",
+    "Target",
     "Warnings",
     "WebhookNotification",
     "load_project",

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from sfsync.config.destinations import DestinationConfig, NotificationConfig
+from sfsync.config.mappings import ConstantTarget, MappingEntry, MappingTarget, Target, entries
 from sfsync.config.schedule import ManualSchedule, Schedule, parse_interval
 from sfsync.config.sources import SourceConfig
 from sfsync.errors import ConfigError
@@ -134,7 +135,9 @@ class Sync(_Strict):
     object: str = Field(min_length=1, description="the Salesforce object's API name")
     mode: Literal["insert", "update", "upsert"]
     object_id: ObjectId | None = None
-    mappings: dict[str, str] = Field(description="model column → Salesforce field")
+    mappings: dict[str, MappingTarget] = Field(
+        description="model column → Salesforce field or lookup; Field → {value: constant}"
+    )
     api: Literal["auto", "rest", "bulk"] = "auto"
     schedule: Annotated[Schedule, BeforeValidator(_schedule_shorthand)] = Field(
         default_factory=ManualSchedule
@@ -144,10 +147,27 @@ class Sync(_Strict):
 
     @field_validator("mappings")
     @classmethod
-    def _mappings(cls, v: dict[str, str]) -> dict[str, str]:
+    def _mappings(cls, v: dict[str, Target]) -> dict[str, Target]:
         if not v:
             raise ValueError("a sync maps at least one column: mappings: {column: Field}")
         return v
+
+    # ---- related records (lookups, constants, record types, owners): sfsync/config/mappings.py ----
+    record_type: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="DeveloperName of the record type every record of this sync gets",
+    )
+
+    @property
+    def entries(self) -> list[MappingEntry]:
+        """The mappings, parsed: fields, lookups, owners and constants."""
+        return entries(self.mappings)
+
+    @property
+    def mapped_columns(self) -> list[str]:
+        """The model columns the mappings read (constants read none)."""
+        return [k for k, t in self.mappings.items() if not isinstance(t, ConstantTarget)]
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,12 @@ from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, Protocol
 
+from sfsync.config import ConstantTarget, LookupTarget, OwnerTarget
 from sfsync.config.project import Project, Sync
 from sfsync.errors import ConfigError, SfsyncError
 from sfsync.sources import Source, open_source, query_for
 from sfsync.sources.types import LogicalType
+from sfsync.sync.validate_related import Related, RelatedChecks
 
 USER_OBJECTS = frozenset({"contact", "lead"})
 """Objects that stand for people: their syncs must come from a ``user`` model (or a segment of one)."""
@@ -98,12 +100,13 @@ def _closest(name: str, options: Iterable[str]) -> str | None:
     return close[0] if close else None
 
 
-class _Checker:
+class Checker:
     def __init__(
         self, name: str, sync: Sync, describe: Mapping[str, Any], columns: Mapping[str, LogicalType]
     ):
         self.name = name
         self.sync = sync
+        self.describe = describe
         self.object = str(describe.get("name") or sync.object)
         self.fields = {str(f["name"]).lower(): f for f in describe.get("fields", [])}
         self.field_names = [str(f["name"]) for f in describe.get("fields", [])]
@@ -112,6 +115,10 @@ class _Checker:
 
     def add(self, message: str, hint: str | None = None, **where: str | None) -> None:
         self.problems.append(Problem(self.name, message, hint, **where))
+
+    @staticmethod
+    def closest(name: str, options: Iterable[str]) -> str | None:
+        return _closest(name, options)
 
     def column(self, column: str, role: str) -> LogicalType | None:
         if column in self.columns:
@@ -125,7 +132,7 @@ class _Checker:
         )
         return None
 
-    def field(self, column: str, field: str) -> Mapping[str, Any] | None:
+    def field(self, column: str | None, field: str) -> Mapping[str, Any] | None:
         f = self.fields.get(field.lower())
         if f is None:
             close = _closest(field, self.field_names)
@@ -139,14 +146,18 @@ class _Checker:
             )
         return f
 
-    def types(self, column: str, ctype: LogicalType | None, f: Mapping[str, Any]) -> None:
+    def types(
+        self, column: str | None, ctype: LogicalType | None, f: Mapping[str, Any], role: str | None = None
+    ) -> None:
         ftype = str(f.get("type"))
         if ctype is None or ftype in compatible_field_types(ctype):
             return
         ok = sorted(compatible_field_types(ctype))
         fits = sorted(t.value for t, types in COMPATIBLE.items() if ftype in types)
+        what = f"{role}: " if role else ""
         self.add(
-            f"column type {ctype.value} cannot feed field type {ftype}",
+            f"{what}{'value' if column is None else 'column'} type {ctype.value} "
+            f"cannot feed field type {ftype}",
             f"a {ctype.value} column feeds only {', '.join(ok) or 'no field type'}; field type {ftype} takes "
             f"{' or '.join(fits) or 'no column type sfsync writes'} columns: "
             "CAST the column in the model's SQL "
@@ -157,7 +168,7 @@ class _Checker:
             field_type=ftype,
         )
 
-    def writable(self, column: str, f: Mapping[str, Any]) -> None:
+    def writable(self, column: str | None, f: Mapping[str, Any]) -> None:
         mode, fname = self.sync.mode, str(f["name"])
         if mode in ("insert", "upsert") and not f.get("createable"):
             self.add(
@@ -176,7 +187,7 @@ class _Checker:
             )
 
 
-def _kind(check: _Checker, kind: str) -> None:
+def _kind(check: Checker, kind: str) -> None:
     needs = "user" if check.object.lower() in USER_OBJECTS else "custom"
     if kind != needs:
         check.add(
@@ -189,7 +200,7 @@ def _kind(check: _Checker, kind: str) -> None:
         )
 
 
-def _object_id(check: _Checker) -> str | None:
+def _object_id(check: Checker) -> str | None:
     """Check the object id mapping; return the field it writes (None when nothing)."""
     oid, mode = check.sync.object_id, check.sync.mode
     if oid is None:
@@ -236,17 +247,23 @@ def _object_id(check: _Checker) -> str | None:
 
 
 def validate_sync(
-    project: Project, sync_name: str, describe: Mapping[str, Any], columns: Mapping[str, LogicalType]
+    project: Project,
+    sync_name: str,
+    describe: Mapping[str, Any],
+    columns: Mapping[str, LogicalType],
+    related: Related | None = None,
 ) -> list[Problem]:
     """Every problem with sync ``sync_name`` given the object's ``describe`` and its model's ``columns``.
 
     ``columns`` maps the model's column names to logical types
-    (``Source.columns(query_for(project, sync.from_))``).
+    (``Source.columns(query_for(project, sync.from_))``). ``related`` reads the describes of parent
+    objects and samples of columns (lookups and reference fields; ``sfsync.sync.validate_related``);
+    without it, lookups are checked against the object's own describe only.
     An empty list means the sync may run.
     """
     sync = project.syncs[sync_name]
     _model_name, model, _segment, _where = project.resolve_from(sync.from_)
-    check = _Checker(sync_name, sync, describe, columns)
+    check = Checker(sync_name, sync, describe, columns)
     _kind(check, model.kind)
     if model.primary_key not in columns:
         check.column(model.primary_key, "primary key")
@@ -256,22 +273,39 @@ def validate_sync(
     if oid_field is not None and sync.object_id is not None:
         written.setdefault(oid_field.lower(), []).append(sync.object_id.column)
 
-    for column, field in sync.mappings.items():
+    related_checks = RelatedChecks(check, related, written)
+    for entry in sync.entries:
+        target = entry.target
+        if isinstance(target, ConstantTarget):
+            related_checks.constant(entry.key, target)
+            continue
+        column = entry.key
         ctype = check.column(column, "mapped")
-        f = check.field(column, field)
+        if isinstance(target, LookupTarget):
+            related_checks.lookup(column, target, ctype)
+            continue
+        if isinstance(target, OwnerTarget):
+            related_checks.owner(column, target, ctype)
+            continue
+        f = check.field(column, target)
         if f is None:
             continue
         fname = str(f["name"])
         written.setdefault(fname.lower(), []).append(column)
         check.writable(column, f)
         check.types(column, ctype, f)
+        if f.get("type") == "reference" and ctype in (None, LogicalType.TEXT):
+            related_checks.plain_reference(column, f)
+    if sync.record_type is not None:
+        related_checks.record_type(sync.record_type)
 
     for key, cols in written.items():
         if len(cols) > 1:
             fname = str(check.fields[key]["name"])
             check.add(
                 f"field {fname} is written by {len(cols)} columns ({', '.join(cols)})",
-                "map each field from one column only (the object_id field counts as mapped)",
+                "map each field from one column only (the object_id field, lookups, owners, constants "
+                "and record_type count as mapped)",
                 field=fname,
             )
 
