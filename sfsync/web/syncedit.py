@@ -20,18 +20,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from sfsync.api import LogicalType
 from sfsync.config import Project, ProjectFileError, parse_project
-from sfsync.errors import ConfigError
-from sfsync.sources.types import LogicalType
+from sfsync.errors import ConfigError, SyncRefused
 from sfsync.web.schemas import ProblemOut
-
-
-class SyncRefused(ConfigError):
-    """The sync was not saved; ``items`` says why (each with the key or column/field involved)."""
-
-    def __init__(self, message: str, items: list[ProblemOut]) -> None:
-        super().__init__(message, problems=[p.message for p in items])
-        self.items = items
 
 
 def _yaml() -> YAML:
@@ -153,7 +145,7 @@ def save_sync(
     file: Path, name: str, entry: Mapping[str, Any], *, create: bool, org_and_columns: Validator
 ) -> Project:
     """Validate ``entry`` as ``syncs.<name>`` and write the project file; raise SyncRefused otherwise."""
-    from sfsync.sync.validate import validate_sync
+    from sfsync.api import validate_sync
 
     text = file.read_text(encoding="utf-8")
     new_text = edited_text(text, name, entry, create=create)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from sfsync.errors import ConfigError, StateError
+from sfsync.errors import ConfigError, NotFoundError, StateError
 from sfsync.state import (
     JournalState,
     RunCounts,
@@ -72,7 +72,7 @@ def test_run_lifecycle(store: StateStore) -> None:
     assert store.get_run(failed.id).error == "INVALID_SESSION_ID: session expired"
     with pytest.raises(StateError, match="final status"):
         store.finish_run(run.id, "running")
-    with pytest.raises(StateError, match="run 999 does not exist"):
+    with pytest.raises(NotFoundError, match="run 999 does not exist"):
         store.get_run(999)
     with pytest.raises(ValueError):
         store.start_run("contacts", "cron")
