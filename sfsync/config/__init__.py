@@ -37,7 +37,18 @@ from sfsync.config.mappings import (
     OwnerTarget,
     Target,
 )
-from sfsync.config.project import Model, ObjectId, Project, ResolvedSync, Segment, Sync, Warnings
+from sfsync.config.project import (
+    Api,
+    ApiChoice,
+    Mode,
+    Model,
+    ObjectId,
+    Project,
+    ResolvedSync,
+    Segment,
+    Sync,
+    Warnings,
+)
 from sfsync.config.schedule import (
     AnySchedule,
     CronSchedule,
@@ -60,6 +71,8 @@ __all__ = [
     "DEFAULT_PROJECT_FILE",
     "AccessTokenAuth",
     "AnySchedule",
+    "Api",
+    "ApiChoice",
     "AuthConfig",
     "ClientCredentialsAuth",
     "ConfigProblem",
@@ -77,6 +90,7 @@ __all__ = [
     "LookupTarget",
     "ManualSchedule",
     "MappingEntry",
+    "Mode",
     "Model",
     "NotificationConfig",
     "ObjectId",

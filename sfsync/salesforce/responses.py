@@ -43,6 +43,7 @@ from sfsync.errors import (
     SalesforceConfigError,
     SalesforceError,
     TransientError,
+    UnreachableError,
 )
 from sfsync.salesforce.results import RecordError, RecordResult
 
@@ -110,6 +111,9 @@ _KIND_HINTS: dict[Kind, str] = {
     Kind.ERROR: "read the message above; if the request looks right, report it with the job or record id",
 }
 
+CONNECTION_ERROR = "CONNECTION_ERROR"
+"""The code of a call that got no answer at all (connection refused, DNS, timeout): an UnreachableError."""
+
 _RE_USAGE = re.compile(r"(?<![\w-])api-usage=(\d+)/(\d+)")
 
 
@@ -149,6 +153,8 @@ class Outcome:
             Kind.LIMIT: LimitError,
             Kind.CONFIG: SalesforceConfigError,
         }.get(self.kind, SalesforceError)
+        if self.kind is Kind.TRANSIENT and self.code == CONNECTION_ERROR:
+            cls = UnreachableError
         if hint is None:
             hint = _KIND_HINTS.get(self.kind)
         return cls(message, status=self.status, code=self.code, hint=hint, object=object, job_id=job_id)
@@ -251,7 +257,7 @@ def classify_transport_error(exc: httpx.TransportError) -> Outcome:
     sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     name = type(exc).__name__
     detail = str(exc) or "no details"
-    return Outcome(Kind.TRANSIENT, code="CONNECTION_ERROR", message=f"{name}: {detail}", ambiguous=sent)
+    return Outcome(Kind.TRANSIENT, code=CONNECTION_ERROR, message=f"{name}: {detail}", ambiguous=sent)
 
 
 def parse_api_usage(headers: Mapping[str, str]) -> tuple[int, int] | None:

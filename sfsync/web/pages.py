@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from sfsync.config import Project
-from sfsync.errors import SfsyncError
+from sfsync.errors import SfsyncError, SyncRefused
 from sfsync.web import forms
 from sfsync.web.api import SyncName, service
 from sfsync.web.schemas import SYNC_NAME_PATTERN, ProblemOut
@@ -26,7 +26,6 @@ from sfsync.web.security import (
     token_matches,
 )
 from sfsync.web.service import MODE_HELP, UiService
-from sfsync.web.syncedit import SyncRefused
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
@@ -141,7 +140,7 @@ def _form_context(svc: UiService, project: Project, form: forms.SyncForm) -> dic
             errors.append(f"destination {form.to}: {exc.message}")
         if form.object:
             try:
-                fields = list(svc.client(project, form.to).describe(form.object).raw.get("fields", []))
+                fields = list(svc.describe_raw(project, form.to, form.object).get("fields", []))
             except SfsyncError as exc:
                 errors.append(f"object {form.object}: {exc.message}")
     if form.from_ in project.models or form.from_ in project.segments:

@@ -158,7 +158,7 @@ def test_plan_is_a_dry_run(api: httpx.Client, emulator: Any) -> None:
     assert done["state"] == "done", done
     plan = done["result"]
     assert (plan["rows_read"], plan["new"], plan["to_send"]) == (4, 4, 4)
-    assert plan["estimated_calls"] >= 1
+    assert plan["estimated_api_calls"] >= 1
     assert emulator.org.count("Contact") == 0 if hasattr(emulator.org, "count") else True
     assert api.get("/api/syncs/contacts/runs").json() == []
 
@@ -168,7 +168,7 @@ def test_pause_refuses_runs_until_resumed(api: httpx.Client) -> None:
     assert paused == {
         "sync": "contacts",
         "paused": True,
-        "pause_cause": "manual: paused by the web UI: maintenance",
+        "pause_cause": "paused by the web UI: maintenance",
     }
     summary = api.get("/api/syncs").json()[0]
     assert (summary["state"], summary["next_run"]) == ("paused", None)
