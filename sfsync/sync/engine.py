@@ -30,8 +30,11 @@ from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
 from sfsync.sync.load import TARGET_FILE, LoadStats, Target, collect_job, load_bulk, load_rest
 from sfsync.sync.plan import Plan, PlanSettings, build_plan
 from sfsync.sync.progress import Diffed, Planned, Progress, ProgressEvent, Reading, RunStarted, Sent
+from sfsync.sync.references import RejectedParents, add_constants, constants
+from sfsync.sync.rejected_parents import note_rejected_parents
 from sfsync.sync.snapshot import advance_snapshot
 from sfsync.sync.validate import validate_sync
+from sfsync.sync.validate_related import SourceRelated
 
 _RUN_FILE = "run.json"
 #: A diff that no run claimed (a dry run still planning, or a crash right after diffing) is removed
@@ -47,6 +50,9 @@ class RunOptions:
     api: ApiChoice | None = None  # overrides the sync's setting
     trigger: Trigger = Trigger.MANUAL
     progress: Progress | None = None
+    #: Parent rows rejected by syncs run earlier in the same pass (``run A B``, ``--all``, a scheduler
+    #: tick): this run refuses children pointing at them and adds the rows it rejects itself.
+    rejected_parents: RejectedParents | None = None
 
 
 @dataclass(frozen=True)
@@ -72,11 +78,13 @@ class _Tally:
     rejected: int = 0
     codes: Counter[str] = field(default_factory=Counter)
     accepted: list[pa.Array] = field(default_factory=list)
+    rejected_keys: list[pa.Array] = field(default_factory=list)
 
     def add(self, table: pa.Table) -> None:
         """Count one table of outcomes (vectorised: a Bulk job brings hundreds of thousands)."""
         ok = pc.fill_null(table.column("success"), False)
         self.accepted.append(table.column("primary_key").filter(ok).combine_chunks())
+        self.rejected_keys.append(table.column("primary_key").filter(pc.invert(ok)).combine_chunks())
         for item in pc.value_counts(table.column("operation").filter(ok)).to_pylist():
             if item["values"] == "created":
                 self.created += item["counts"]
@@ -130,8 +138,10 @@ class SyncSession:
         client = self.client(resolved)
         describe = client.describe(resolved.sync.object)
         with open_source(self.project, resolved.source_name) as source:
-            columns = source.columns(query_for(self.project, resolved.sync.from_))
-        problems = validate_sync(self.project, name, describe.raw, columns)
+            query = query_for(self.project, resolved.sync.from_)
+            columns = source.columns(query)
+            related = SourceRelated(lambda obj: client.describe(obj).raw, source, query)
+            problems = validate_sync(self.project, name, describe.raw, columns, related)
         if problems:
             raise ConfigError(
                 f"sync `{name}` cannot run: {len(problems)} problem(s) with its mapping; nothing was written",
@@ -146,7 +156,7 @@ class SyncSession:
         needed = [resolved.model.primary_key]
         if resolved.sync.object_id is not None:
             needed.append(resolved.sync.object_id.column)
-        needed += list(resolved.sync.mappings)
+        needed += resolved.sync.mapped_columns
         return list(dict.fromkeys(needed))
 
     def diff(self, resolved: ResolvedSync, needed: list[str], full_resync: bool) -> DiffResult:
@@ -156,7 +166,7 @@ class SyncSession:
             missing = [c for c in needed if c not in available]
             if missing:
                 sync = resolved.sync
-                roles = {c: "mapped" for c in sync.mappings}
+                roles = {c: "mapped" for c in sync.mapped_columns}
                 if sync.object_id is not None:
                     roles[sync.object_id.column] = "object_id"
                 roles[pk] = "primary key"
@@ -170,10 +180,12 @@ class SyncSession:
                     ],
                     hint=f"the model's columns are: {', '.join(available)}",
                 )
-            reader = source.read(query_for(self.project, resolved.sync.from_, needed))
+            # constants are columns too: a changed constant changes every row, and is sent again
+            fixed = constants(resolved.sync)
+            reader = add_constants(source.read(query_for(self.project, resolved.sync.from_, needed)), fixed)
             # the primary key is compared too when it is mapped to a field: the plan needs its send column
-            mapped = set(resolved.sync.mappings)
-            value_columns = [c for c in needed if c != pk or c in mapped] or [pk]
+            mapped = set(resolved.sync.mapped_columns)
+            value_columns = [c for c in needed if c != pk or c in mapped] + list(fixed) or [pk]
             return compute_diff(
                 self.store,
                 resolved.name,
@@ -294,10 +306,19 @@ class SyncSession:
                 else:
                     resolved, describe, _needed = self.validate(name)
                     plan = build_plan(
-                        client, resolved, diff, describe, self._plan_settings(resolved, options)
+                        client,
+                        resolved,
+                        diff,
+                        describe,
+                        self._plan_settings(resolved, options),
+                        options.rejected_parents,
                     )
                     _emit(options, Planned(name, plan.api, plan.to_send, plan.refused))
                     stats = self._load(client, resolved, run.id, diff, plan, tally, options)
+                    if options.rejected_parents is not None and tally.rejected:
+                        note_rejected_parents(
+                            options.rejected_parents, resolved, describe, diff, tally.rejected_keys
+                        )
                     advance_snapshot(self.store, diff, tally.accepted_keys())
                     status = RunStatus.FAILED if stats.failed_jobs else RunStatus.SUCCEEDED
                     error = (

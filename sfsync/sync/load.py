@@ -41,7 +41,7 @@ from sfsync.salesforce.responses import parse_bulk_error
 from sfsync.salesforce.results import RecordResult
 from sfsync.state import JournalState, StateStore
 from sfsync.sync import outcomes
-from sfsync.sync.encode import FieldMap, chunk_csv, csv_fields, encode_json_records
+from sfsync.sync.encode import FieldMap, Lookup, chunk_csv, csv_fields, encode_json_records
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,12 @@ class Target:
             "object": self.object,
             "mode": self.mode,
             "key_field": self.key_field,
-            "maps": [[m.column, m.field] for m in self.maps],
+            "maps": [
+                [m.column, m.field]
+                if m.lookup is None
+                else [m.column, m.field, {"lookup": m.lookup.to_json(), "clears": m.clears}]
+                for m in self.maps
+            ],
         }
 
     @classmethod
@@ -86,8 +91,15 @@ class Target:
             object=data["object"],
             mode=data["mode"],
             key_field=data["key_field"],
-            maps=tuple(FieldMap(c, f) for c, f in data["maps"]),
+            maps=tuple(_field_map(item) for item in data["maps"]),
         )
+
+
+def _field_map(item: list[Any]) -> FieldMap:
+    if len(item) == 2:
+        return FieldMap(item[0], item[1])
+    extra = item[2]
+    return FieldMap(item[0], item[1], Lookup.from_json(extra["lookup"]), bool(extra.get("clears")))
 
 
 TARGET_FILE = "target.json"

@@ -32,10 +32,11 @@ import pyarrow.parquet as pq
 from sfsync.config import Api, ApiChoice, ResolvedSync
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
-from sfsync.sync import lookup, outcomes
+from sfsync.sync import lookup, outcomes, plan_related
 from sfsync.sync.diff import KIND_COLUMN, DiffResult, q
 from sfsync.sync.encode import FieldMap, send_column
 from sfsync.sync.load import KEY, PK, Target
+from sfsync.sync.references import RejectedParents, map_specs
 
 #: Estimated calls of one Bulk job: create, upload, close, about three polls, two result downloads.
 BULK_CALLS_PER_JOB = 8
@@ -115,8 +116,11 @@ def build_plan(
     diff: DiffResult,
     describe: ObjectDescribe,
     settings: PlanSettings,
+    rejected: RejectedParents | None = None,
 ) -> Plan:
-    """Freeze what the run will send. ``client`` is needed only for an update keyed on an external id."""
+    """Freeze what the run will send. ``client`` is needed for an update keyed on an external id and for
+    owners named by username, e-mail or queue; ``rejected`` holds the parent rows syncs rejected earlier
+    in this pass (their children are refused, see ``plan_related``)."""
     sync = resolved.sync
     mode = sync.mode
 
@@ -124,7 +128,8 @@ def build_plan(
         f = describe.field(name)
         return f.name if f is not None else name
 
-    maps = tuple(FieldMap(col, exact(fld)) for col, fld in sync.mappings.items())
+    specs = map_specs(sync, describe)
+    maps = tuple(s.map for s in specs)
     key_field = exact(sync.object_id.field) if sync.object_id is not None and mode != "insert" else None
     key_col = sync.object_id.column if sync.object_id is not None else None
     send_path = diff.work_dir / "send.parquet"
@@ -159,6 +164,13 @@ def build_plan(
             refused, lookup_calls = _resolve_ids(
                 con, client, sync.object, key_field, describe, refused, mode, settings
             )
+        related_refused, owner_calls = plan_related.resolve_sfsync_references(
+            con, specs, describe, client, mode
+        )
+        related_refused += plan_related.refuse_children_of_rejected(con, specs, rejected, mode)
+        refused = pa.concat_tables([refused, *related_refused])
+        lookup_calls += owner_calls
+        maps = tuple(s.map for s in plan_related.mark_clears(con, specs))
         order = _parent_order(describe, maps)
         con.execute(
             f"COPY (SELECT * EXCLUDE ({KIND_COLUMN}) FROM rows {order}) TO '{send_path}' (FORMAT parquet)"
@@ -263,7 +275,7 @@ def _resolve_ids(
 
 def _parent_order(describe: ObjectDescribe, maps: tuple[FieldMap, ...]) -> str:
     for m in maps:
-        f = describe.field(m.field)
+        f = describe.field(m.lookup.reference_field if m.lookup is not None else m.field)
         if f is not None and f.type == "reference":
             return f"ORDER BY {q(m.column)} NULLS LAST, {PK}"
     return ""

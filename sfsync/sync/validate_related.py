@@ -23,12 +23,14 @@ mappings onto reference fields. Every check runs against describe, before anythi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sfsync.config import ConstantTarget, LookupTarget, OwnerTarget
 from sfsync.config.mappings import OWNER_FIELD, RECORD_TYPE_FIELD
+from sfsync.errors import SfsyncError
 from sfsync.salesforce.ids import is_record_id
+from sfsync.sources import ModelQuery, Source
 from sfsync.sources.types import LogicalType
 
 if TYPE_CHECKING:
@@ -340,4 +342,35 @@ class RelatedChecks:
             )
 
 
-__all__ = ["ID_SAMPLE_ROWS", "Related", "RelatedChecks", "lookup_hint", "record_type_ids"]
+class SourceRelated:
+    """:class:`Related` over an org (``describe``: object name → describe JSON, raising SfsyncError for an
+    unknown object) and the model's source (``preview`` of one column)."""
+
+    def __init__(
+        self,
+        describe: Callable[[str], Mapping[str, Any]],
+        source: Source,
+        query: ModelQuery,
+        sample_rows: int = ID_SAMPLE_ROWS,
+    ) -> None:
+        self._describe = describe
+        self._source = source
+        self._query = query
+        self._rows = sample_rows
+        self._describes: dict[str, Mapping[str, Any] | None] = {}
+
+    def describe(self, object_name: str) -> Mapping[str, Any] | None:
+        key = object_name.lower()
+        if key not in self._describes:
+            try:
+                self._describes[key] = self._describe(object_name)
+            except SfsyncError:
+                self._describes[key] = None
+        return self._describes[key]
+
+    def sample(self, column: str) -> Sequence[str]:
+        table = self._source.preview(self._query.with_columns([column]), self._rows)
+        return [str(v) for v in table.column(0).to_pylist() if v is not None and str(v) != ""]
+
+
+__all__ = ["ID_SAMPLE_ROWS", "Related", "RelatedChecks", "SourceRelated", "lookup_hint", "record_type_ids"]
