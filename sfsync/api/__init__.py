@@ -18,6 +18,7 @@ from sfsync.sources.types import LogicalType
 from sfsync.sync.engine import RunResult
 from sfsync.sync.plan import Plan
 from sfsync.sync.progress import Diffed, Planned, Progress, ProgressEvent, Reading, RunStarted, Sent
+from sfsync.sync.references import RejectedParents
 from sfsync.sync.validate import (
     CheckReport,
     Problem,
@@ -42,6 +43,7 @@ __all__ = [
     "ProgressEvent",
     "Project",
     "Reading",
+    "RejectedParents",
     "RunOutcome",
     "RunResult",
     "RunStarted",

@@ -29,8 +29,10 @@ from sfsync.sources.types import LogicalType
 from sfsync.state import RowResult, RunRecord, StateStore, Trigger, default_state_dir
 from sfsync.sync.connect import Orgs
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
+from sfsync.sync.order import groups, order_syncs, parent_objects
 from sfsync.sync.plan import Plan
 from sfsync.sync.progress import Progress
+from sfsync.sync.references import RejectedParents
 from sfsync.sync.validate import CheckReport, check_project
 
 log = logging.getLogger(__name__)
@@ -192,6 +194,35 @@ class Project:
         if name not in self.config.models and name not in self.config.segments:
             raise NotFoundError(f"there is no model or segment {name!r}", what="model", name=name)
 
+    # ---- order of syncs ---------------------------------------------------------------------------------
+    def _parents(self, syncs: Sequence[str]) -> dict[str, set[str]]:
+        """The objects each sync's lookups name (from describe; unknown when its org cannot be reached)."""
+        out: dict[str, set[str]] = {}
+        for name in syncs:
+            sync = self.config.syncs[name]
+            try:
+                describe = self.orgs.client(self.config, sync.to).describe(sync.object).raw
+            except SfsyncError:
+                describe = None  # the run itself will say what is wrong
+            out[name] = parent_objects(sync, describe)
+        return out
+
+    def run_order(self, syncs: Sequence[str]) -> list[str]:
+        """``syncs`` with parents before the children whose lookups name them (ConfigError for a cycle)."""
+        for name in syncs:
+            self.require_sync(name)
+        return order_syncs(self.config.syncs, self._parents(syncs), syncs)
+
+    def run_groups(self, syncs: Sequence[str]) -> list[list[str]]:
+        """``syncs`` in independent groups, each in run order (the scheduler runs a group in sequence)."""
+        return groups(self.config.syncs, self._parents(syncs), syncs)
+
+    @staticmethod
+    def new_pass() -> RejectedParents:
+        """What syncs run one after the other share: the parent rows rejected so far (give it to each
+        :meth:`attempt` / :meth:`run` of the pass, in :meth:`run_order`)."""
+        return RejectedParents()
+
     # ---- planning and running -----------------------------------------------------------------------
     def plan(self, sync: str, *, full_resync: bool = False, api: ApiChoice | None = None) -> Plan:
         """What a run would do, without writing anything to Salesforce."""
@@ -208,12 +239,19 @@ class Project:
         trigger: Trigger = Trigger.API,
         progress: Progress | None = None,
         warn: bool = True,
+        rejected_parents: RejectedParents | None = None,
     ) -> RunOutcome:
         """Run one sync now and say how it ended; never raises for a run that failed (the scheduler and
         the web UI call this). With ``warn`` the sync's warnings are evaluated and notified, and a sync
         whose source, model or org is broken pauses itself."""
         self.require_sync(sync)
-        options = RunOptions(full_resync=full_resync, api=api, trigger=trigger, progress=progress)
+        options = RunOptions(
+            full_resync=full_resync,
+            api=api,
+            trigger=trigger,
+            progress=progress,
+            rejected_parents=rejected_parents,
+        )
         # Each run has its own client, so its API call count is its own (several runs may be in flight).
         session = SyncSession(self.config, self.store, transport=self.transport)
         try:
@@ -255,6 +293,7 @@ class Project:
         trigger: Trigger = Trigger.API,
         progress: Progress | None = None,
         warn: bool = True,
+        rejected_parents: RejectedParents | None = None,
     ) -> RunResult:
         """Run one sync now and return what it did (raises ``SfsyncError`` when the run fails as a whole).
 
@@ -262,7 +301,13 @@ class Project:
         evaluated and notified, and a sync whose source, model or org is broken pauses itself.
         """
         outcome = self.attempt(
-            sync, full_resync=full_resync, api=api, trigger=trigger, progress=progress, warn=warn
+            sync,
+            full_resync=full_resync,
+            api=api,
+            trigger=trigger,
+            progress=progress,
+            warn=warn,
+            rejected_parents=rejected_parents,
         )
         if outcome.exception is not None:
             raise outcome.exception

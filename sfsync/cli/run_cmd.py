@@ -25,7 +25,7 @@ from sfsync.errors import ConfigError, SfsyncError
 from sfsync.state import RunStatus, Trigger
 
 if TYPE_CHECKING:
-    from sfsync.api import Project, RunResult
+    from sfsync.api import Project, RejectedParents, RunResult
 
 _PROJECT = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help="Project file (or its directory).")
 _API_CHOICES = ("auto", "rest", "bulk")
@@ -145,6 +145,8 @@ def run(
                 f"no sync named {', '.join(unknown)} in {proj.config.path}",
                 hint=f"syncs: {', '.join(proj.syncs) or '(none)'}",
             )
+        names = proj.run_order(names)  # parents before the children whose lookups name them
+        parents_rejected = proj.new_pass()
         results: list[dict[str, Any]] = []
         exit_code = 0
         for name in names:
@@ -155,7 +157,7 @@ def run(
                     highlight=False,
                 )
             try:
-                result = _run_one(proj, name, full_resync, choice, quiet=as_json)
+                result = _run_one(proj, name, full_resync, choice, quiet=as_json, rejected=parents_rejected)
             except ConfigError:
                 raise
             except SfsyncError as e:
@@ -177,11 +179,21 @@ def run(
         raise typer.Exit(exit_code)
 
 
-def _run_one(proj: Project, name: str, full_resync: bool, api: ApiChoice | None, *, quiet: bool) -> RunResult:
+def _run_one(
+    proj: Project,
+    name: str,
+    full_resync: bool,
+    api: ApiChoice | None,
+    *,
+    quiet: bool,
+    rejected: RejectedParents,
+) -> RunResult:
     from sfsync.api import Diffed, Planned, ProgressEvent, Sent
 
     if quiet or not sys.stderr.isatty():
-        return proj.run(name, full_resync=full_resync, api=api, trigger=Trigger.MANUAL)
+        return proj.run(
+            name, full_resync=full_resync, api=api, trigger=Trigger.MANUAL, rejected_parents=rejected
+        )
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -206,7 +218,14 @@ def _run_one(proj: Project, name: str, full_resync: bool, api: ApiChoice | None,
             elif isinstance(event, Sent):
                 bar.advance(task, event.rows)
 
-        return proj.run(name, full_resync=full_resync, api=api, trigger=Trigger.MANUAL, progress=progress)
+        return proj.run(
+            name,
+            full_resync=full_resync,
+            api=api,
+            trigger=Trigger.MANUAL,
+            progress=progress,
+            rejected_parents=rejected,
+        )
 
 
 def _print_result(result: RunResult, limit: float | None) -> None:

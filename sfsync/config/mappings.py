@@ -27,10 +27,12 @@ are indexed and can take the column is checked against describe by ``sfsync.sync
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
 _NAME = r"[A-Za-z][A-Za-z0-9_]*"
@@ -181,6 +183,25 @@ def dump_target(target: Target) -> Any:
     return target.dump()
 
 
+def _flow(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ .@/+-]*[A-Za-z0-9_.]|[A-Za-z_]", value)
+        return value if plain and yaml.safe_load(value) == value else json.dumps(value)
+    return str(value)
+
+
+def target_text(target: Target) -> str:
+    """A mapping value as one line of text (forms): the short notation, or a YAML flow mapping such as
+    ``{value: Warehouse}`` or ``{owner: email}``; :func:`parse_target` reads it back (after YAML)."""
+    return _flow(target.dump())
+
+
 MappingTarget = Annotated[
     Target,
     PlainValidator(parse_target),
@@ -233,4 +254,5 @@ __all__ = [
     "Target",
     "entries",
     "parse_target",
+    "target_text",
 ]

@@ -8,8 +8,9 @@ fix it. ``describe`` is the JSON dict Salesforce sends for ``GET …/sobjects/{O
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from dataclasses import field as dataclass_field
 from typing import Any, Protocol
 
@@ -18,7 +19,8 @@ from sfsync.config.project import Project, Sync
 from sfsync.errors import ConfigError, SfsyncError
 from sfsync.sources import Source, open_source, query_for
 from sfsync.sources.types import LogicalType
-from sfsync.sync.validate_related import Related, RelatedChecks
+from sfsync.sync.order import cycle_error, dependencies, find_cycle, parent_objects
+from sfsync.sync.validate_related import Related, RelatedChecks, SourceRelated
 
 USER_OBJECTS = frozenset({"contact", "lead"})
 """Objects that stand for people: their syncs must come from a ``user`` model (or a segment of one)."""
@@ -425,6 +427,7 @@ def check_project(project: Project, sync_names: Sequence[str] | None, org: OrgAc
                 )
 
         columns: dict[str, Mapping[str, LogicalType] | str] = {}
+        describes: dict[str, Mapping[str, Any]] = {}
         syncs: list[SyncCheck] = []
         for r in resolved:
             label = f"{r.sync.from_} -> {r.sync.object}"
@@ -448,13 +451,36 @@ def check_project(project: Project, sync_names: Sequence[str] | None, org: OrgAc
             except SfsyncError as e:
                 syncs.append(SyncCheck(r.name, label, r.sync.mode, error=str(e)))
                 continue
-            syncs.append(
-                SyncCheck(r.name, label, r.sync.mode, validate_sync(project, r.name, describe, cols))
+            describes[r.name] = describe
+            related = SourceRelated(
+                functools.partial(org.describe, r.destination_name),
+                opened[r.source_name],
+                query_for(project, r.sync.from_),
             )
+            syncs.append(
+                SyncCheck(r.name, label, r.sync.mode, validate_sync(project, r.name, describe, cols, related))
+            )
+        syncs = _order_problems(project, syncs, describes)
     finally:
         for src in opened.values():
             src.close()
     return CheckReport(connections, syncs)
+
+
+def _order_problems(
+    project: Project, syncs: list[SyncCheck], describes: Mapping[str, Mapping[str, Any]]
+) -> list[SyncCheck]:
+    """Syncs whose lookups name each other's objects in a cycle cannot be ordered: a problem of each."""
+    names = [s.name for s in syncs if s.name in describes]
+    parents = {n: parent_objects(project.syncs[n], describes[n]) for n in names}
+    cycle = find_cycle(dependencies(project.syncs, parents, names))
+    if not cycle:
+        return syncs
+    err = cycle_error(cycle, project.syncs)
+    return [
+        replace(s, problems=[*s.problems, Problem(s.name, err.message, err.hint)]) if s.name in cycle else s
+        for s in syncs
+    ]
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from ruamel.yaml.error import YAMLError
 
 from sfsync.api import LogicalType, compatible_field_types
 from sfsync.config import Project, Sync
+from sfsync.config.mappings import parse_target, target_text
 from sfsync.errors import SyncRefused
 from sfsync.web.schemas import ProblemOut, SyncIn
 
@@ -46,6 +47,7 @@ class SyncForm:
     warn_paused: bool = False
     notify: list[str] = field(default_factory=list)
     description: str = ""
+    record_type: str = ""
 
     @classmethod
     def from_form(cls, form: Any) -> SyncForm:
@@ -78,6 +80,7 @@ class SyncForm:
             warn_paused=one("warn_paused") in ("on", "true", "1"),
             notify=[n for n in many("notify") if n],
             description=one("description"),
+            record_type=one("record_type"),
         )
 
     @classmethod
@@ -97,7 +100,8 @@ class SyncForm:
             oid_column=sync.object_id.column if sync.object_id else "",
             oid_field=sync.object_id.field if sync.object_id else "",
             columns=list(sync.mappings),
-            fields=list(sync.mappings.values()),
+            fields=[target_text(t) for t in sync.mappings.values()],
+            record_type=sync.record_type or "",
             api=sync.api,
             schedule_kind=kind,
             schedule_value=str(value),
@@ -174,7 +178,7 @@ class SyncForm:
     def to_sync_in(self) -> SyncIn:
         """The posted form as an API body; SyncRefused lists everything wrong with its shape."""
         problems: list[ProblemOut] = []
-        mappings: dict[str, str] = {}
+        mappings: dict[str, Any] = {}
         for column, fld in self.mapping_pairs():
             if not column and not fld:
                 continue
@@ -190,7 +194,10 @@ class SyncForm:
             if column in mappings:
                 problems.append(ProblemOut(message=f"column {column!r} is mapped twice", column=column))
                 continue
-            mappings[column] = fld
+            try:
+                mappings[column] = target_from_text(fld)
+            except ValueError as exc:
+                problems.append(ProblemOut(message=str(exc), column=column, field=fld))
         schedule, sp = self.schedule()
         warnings, wp = self.warnings()
         problems += sp + wp
@@ -216,6 +223,7 @@ class SyncForm:
                     "schedule": schedule,
                     "warnings": warnings or None,
                     "description": self.description or None,
+                    "record_type": self.record_type or None,
                 }
             )
         except ValidationError as exc:
@@ -227,6 +235,23 @@ class SyncForm:
         if problems or body is None:
             raise SyncRefused("the form has problems", problems)
         return body
+
+
+def target_from_text(text: str) -> Any:
+    """A mapping value typed in the form: a field or a lookup (``Account.External_Id__c``), or a YAML flow
+    mapping (``{value: Warehouse}``, ``{owner: email}``); ValueError says what is wrong."""
+    raw: Any = text
+    if text.startswith("{"):
+        try:
+            raw = _YAML.load(text)
+        except YAMLError as exc:
+            raise ValueError(f"{text!r} is not a valid {{key: value}} mapping: {exc}") from None
+        raw = dict(raw) if isinstance(raw, Mapping) else raw
+    parse_target(raw)
+    return raw
+
+
+_YAML = YAML(typ="safe", pure=True)
 
 
 @dataclass(frozen=True)

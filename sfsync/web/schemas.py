@@ -136,8 +136,9 @@ class SyncIn(BaseModel):
     object: str = Field(min_length=1)
     mode: Literal["insert", "update", "upsert"]
     object_id: ObjectIdIn | None = None
-    mappings: dict[str, str] = Field(min_length=1)
+    mappings: dict[str, str | dict[str, Any]] = Field(min_length=1)
     api: Literal["auto", "rest", "bulk"] = "auto"
+    record_type: str | None = None
     schedule: dict[str, Any] | str | None = None
     warnings: dict[str, Any] | None = None
     description: str | None = None
@@ -156,6 +157,8 @@ class SyncIn(BaseModel):
             data["warnings"] = self.warnings
         if self.description:
             data["description"] = self.description
+        if self.record_type:
+            data["record_type"] = self.record_type
         return data
 
 
