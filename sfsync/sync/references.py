@@ -189,7 +189,7 @@ def _in_batches(values: Sequence[str]) -> Iterator[list[str]]:
         yield batch
 
 
-_WHAT = {"username": "username", "email": "e-mail", "queue": "queue name"}
+_WHAT = {"username": "username", "email": "e-mail", "queue": "name"}
 
 
 def resolve_owners(client: SalesforceClient, values: Iterable[str], by: Sequence[OwnerKey]) -> Resolution:
@@ -237,7 +237,7 @@ def resolve_owners(client: SalesforceClient, values: Iterable[str], by: Sequence
         else:
             if not reasons:
                 reasons = [
-                    " nor ".join(
+                    " and ".join(
                         f"no {'queue' if k == 'queue' else 'active user'} has this {_WHAT[k]}" for k in by
                     )
                 ]
