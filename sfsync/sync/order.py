@@ -55,7 +55,8 @@ def dependencies(
 
 
 def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
-    """A cycle of syncs (each a parent of the next, the last a parent of the first), or None."""
+    """A cycle of syncs, each looking up the next (the last looks up the first), starting with the name
+    that sorts first; None when there is none."""
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     path: list[str] = []
 
@@ -77,15 +78,16 @@ def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
         if n not in state:
             found = visit(n)
             if found:
-                return list(reversed(found))
+                start = found.index(min(found))
+                return found[start:] + found[:start]
     return None
 
 
 def cycle_error(cycle: Sequence[str], syncs: Mapping[str, Sync]) -> ConfigError:
     chain = " → ".join(f"{n} ({syncs[n].object})" for n in [*cycle, cycle[0]])
     return ConfigError(
-        f"syncs {', '.join(repr(n) for n in cycle)} look each other up in a cycle: {chain}; "
-        "no order writes every parent before its children",
+        f"syncs {', '.join(repr(n) for n in cycle)} look each other up in a cycle ({chain}, each looking "
+        "up the next): no order writes every parent before its children",
         hint="remove one lookup of the cycle (or set that reference with a second sync in update mode "
         "that runs after both)",
     )
