@@ -15,7 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import sfsync.cli.project_cmd  # noqa: F401  (registers check)
+import sfsync.cli.project_cmd
 import sfsync.cli.run_cmd  # noqa: F401  (registers run)
 from sfsync.cli._app import app
 from sfsync.emulator.metadata.fieldkit import fld
