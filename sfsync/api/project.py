@@ -8,11 +8,13 @@ started it.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 import pyarrow as pa
@@ -175,6 +177,16 @@ class Project:
         if fresh:
             client.invalidate_describe()
         return client.describe_global()
+
+    def query(self, soql: str, destination: str | None = None, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Records of a SOQL query in ``destination`` (the only one when not named), at most ``limit``
+        (what the demo and the web UI read back from the org)."""
+        client = self.orgs.client(self.config, self.destination_name(destination))
+        return list(itertools.islice(client.query(soql), limit))
+
+    def count(self, soql: str, destination: str | None = None) -> int:
+        """``totalSize`` of a ``SELECT COUNT() ...`` query in ``destination``."""
+        return self.orgs.client(self.config, self.destination_name(destination)).count(soql)
 
     def columns(self, from_name: str) -> dict[str, LogicalType]:
         """The columns of a model or segment and their types, as its source reports them."""

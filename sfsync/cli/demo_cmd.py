@@ -1,9 +1,11 @@
 """``sfsync demo``: the whole product in one command, against a local org emulator it starts itself.
 
 Steps: start the emulator in the background, scaffold the demo project (DuckDB warehouse with awkward
-sample data), run every sync (Account upsert from a custom model, Contact upsert from a user segment, a
-Contact update keyed on the external id, a Lead insert), change some warehouse rows, run again to show
-that only the changes are sent, and print what happened at each step.
+sample data), run every sync, parents first (Account upsert from a custom model; Contact upsert from a user
+segment, linked to its Account; a Contact update keyed on the external id; a Lead insert; Contracts linked
+to their Accounts; Cases linked to their Contacts and Accounts), print related records read back from the
+org, change some warehouse rows, run again to show that only the changes are sent, and print what
+happened at each step.
 """
 
 from __future__ import annotations
@@ -97,6 +99,51 @@ def _start_emulator(port: int, log_path: Path) -> subprocess.Popen[bytes]:
     raise SfsyncError(f"the emulator did not answer on port {port} within {EMULATOR_START_SECONDS:.0f}s")
 
 
+#: Related records the demo reads back from the org after its first round: (title, SOQL, columns).
+LINKED = [
+    (
+        "Contracts linked to their Accounts",
+        "SELECT External_Id__c, Account.External_Id__c, Account.Name, StartDate, ContractTerm, Status "
+        "FROM Contract ORDER BY External_Id__c LIMIT 3",
+        ["External_Id__c", "Account.External_Id__c", "Account.Name", "StartDate", "ContractTerm", "Status"],
+    ),
+    (
+        "Cases linked to their Contacts and Accounts",
+        "SELECT External_Id__c, Subject, Contact.External_Id__c, Contact.Name, Account.Name, Origin "
+        "FROM Case ORDER BY External_Id__c LIMIT 3",
+        ["External_Id__c", "Subject", "Contact.External_Id__c", "Contact.Name", "Account.Name", "Origin"],
+    ),
+]
+
+
+def _value(record: dict[str, object], path: str) -> str:
+    value: object = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
+def _linked(project: Project) -> None:
+    """Print a few related records as the org holds them, and how many are linked."""
+    for title, soql, columns in LINKED:
+        table = Table(title=title, title_justify="left")
+        for col in columns:
+            table.add_column(col)
+        for rec in project.query(soql):
+            table.add_row(*(_value(rec, c) for c in columns))
+        console.print(table)
+    counts = [
+        ("Contacts with an Account", "SELECT COUNT() FROM Contact WHERE AccountId != null"),
+        ("Contracts with an Account", "SELECT COUNT() FROM Contract WHERE AccountId != null"),
+        (
+            "Cases with a Contact and an Account",
+            "SELECT COUNT() FROM Case WHERE ContactId != null AND AccountId != null",
+        ),
+    ]
+    for what, soql in counts:
+        console.print(f"  {what}: {project.count(soql):,}", highlight=False)
+
+
 def _round(project: Project, title: str) -> None:
     console.rule(title)
     table = Table(title_justify="left")
@@ -116,10 +163,11 @@ def _round(project: Project, title: str) -> None:
     ):
         table.add_column(col, justify="left" if col in ("sync", "object", "mode", "API") else "right")
     notes: list[str] = []
-    for name in project.syncs:
+    rejected_parents = project.new_pass()
+    for name in project.run_order(project.syncs):  # parents before the children that look them up
         sync = project.config.syncs[name]
         try:
-            r = project.run(name, trigger=Trigger.MANUAL)
+            r = project.run(name, trigger=Trigger.MANUAL, rejected_parents=rejected_parents)
         except SfsyncError as e:
             notes.append(f"[red]{name} failed:[/] {e}")
             continue
@@ -184,6 +232,8 @@ def demo(
         )
         with Project.load(project_file) as project:
             _round(project, "Round 1: first run, everything is new")
+            console.rule("Related records, read back from the org")
+            _linked(project)
             con = duckdb.connect(str(where / "warehouse.duckdb"))
             try:
                 console.rule("The warehouse changes")

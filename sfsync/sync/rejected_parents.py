@@ -3,8 +3,10 @@
 A child names its parent through one of the parent's indexed fields (External ID or idLookup). The values
 of those fields in the rows this run rejected (refused before sending, or rejected by Salesforce) go into
 the pass's :class:`~sfsync.sync.references.RejectedParents`; a later child row naming one of them is
-refused with a message saying so (``sfsync.sync.plan_related``). The values are read from the diff's
-changed rows, which hold every column the sync reads.
+refused with a message saying so (``sfsync.sync.plan_related``). Only rows that would have created their
+record count: rows new to an ``insert`` or ``upsert`` sync. A rejected change to a record that an earlier
+run wrote leaves that record in place (its children still find it), and an ``update`` sync creates
+nothing. The values are read from the diff's changed rows, which hold every column the sync reads.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pyarrow as pa
 
 from sfsync.config import FieldTarget, ResolvedSync
 from sfsync.salesforce.describe import FieldInfo, ObjectDescribe
-from sfsync.sync.diff import DiffResult, q
+from sfsync.sync.diff import KIND_COLUMN, DiffResult, q
 from sfsync.sync.references import RejectedParents
 
 
@@ -53,7 +55,7 @@ def note_rejected_parents(
     """Add the indexed-field values of this run's rejected rows to ``rejected``."""
     pairs = parent_key_columns(resolved, describe)
     keys = [k for k in rejected_keys if len(k)]
-    if not pairs or not keys:
+    if not pairs or not keys or resolved.sync.mode == "update":
         return
     con = duckdb.connect()
     try:
@@ -62,7 +64,7 @@ def note_rejected_parents(
             rows = con.execute(
                 f"SELECT DISTINCT CAST({q(column)} AS VARCHAR) FROM read_parquet('{diff.changes_path}') "
                 f"WHERE CAST({q(diff.primary_key)} AS VARCHAR) IN (SELECT k FROM __rejected) "
-                f"AND {q(column)} IS NOT NULL"
+                f"AND {q(column)} IS NOT NULL AND {KIND_COLUMN} = 'new'"
             ).fetchall()
             case_sensitive = bool(f.raw.get("caseSensitive"))
             rejected.add(resolved.name, describe.name, f.name, [str(r[0]) for r in rows], case_sensitive)

@@ -19,6 +19,14 @@ def test_demo_runs_every_sync_twice_and_sends_only_changes(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Round 2" in done.stdout and "INVALID_EMAIL_ADDRESS" in done.stdout and "NOT_FOUND" in done.stdout
+    out = " ".join(done.stdout.split())
+    # related records, read back from the org: Contracts linked to Accounts, Cases to Contacts and Accounts
+    assert (
+        "Contracts linked to their Accounts" in out and "Cases linked to their Contacts and Accounts" in out
+    )
+    assert "Contracts with an Account: 300" in out and "Cases with a Contact and an Account: 375" in out
+    assert "PARENT_REJECTED" in out and "rejected earlier in this run by sync 'people_to_contacts'" in out
+    assert "Foreign key external ID:" in out  # tickets of people who are no Contact (no e-mail)
 
     store = StateStore.open(where / ".sfsync")
     try:
@@ -31,6 +39,8 @@ def test_demo_runs_every_sync_twice_and_sends_only_changes(tmp_path: Path) -> No
             "people_to_contacts",
             "contact_mobile_phones",
             "french_leads",
+            "contracts_to_contracts",
+            "tickets_to_cases",
         }
         assert all(len(v) == 3 and all(r.status.value == "succeeded" for r in v) for v in by_sync.values())
         first, second, third = by_sync["people_to_contacts"]
@@ -39,5 +49,13 @@ def test_demo_runs_every_sync_twice_and_sends_only_changes(tmp_path: Path) -> No
         assert third.counts.api_calls == 0 and third.counts.unchanged == third.counts.rows_read
         accounts = by_sync["companies_to_accounts"]
         assert accounts[0].counts.created == 600 and accounts[1].counts.updated == 2
+        # parents run first: every Account exists before its Contacts, Contracts and Cases are sent
+        assert accounts[0].id < first.id < by_sync["contracts_to_contracts"][0].id
+        assert first.id < by_sync["tickets_to_cases"][0].id
+        assert by_sync["contracts_to_contracts"][0].counts.created == 300
+        cases = by_sync["tickets_to_cases"]
+        assert cases[0].counts.created == 375 and cases[0].counts.rejected == 25
+        assert cases[1].counts.created == 3  # their Contacts exist once the e-mails are fixed
+        assert cases[2].counts.created == 0 and cases[2].counts.rejected == 22  # people who are no Contact
     finally:
         store.close()
