@@ -35,7 +35,8 @@ from sfsync.sync.order import groups, order_syncs, parent_objects
 from sfsync.sync.plan import Plan
 from sfsync.sync.progress import Progress
 from sfsync.sync.references import RejectedParents
-from sfsync.sync.validate import CheckReport, check_project
+from sfsync.sync.validate import CheckReport, Problem, check_project, validate_sync
+from sfsync.sync.validate_related import SourceRelated
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,20 @@ class Project:
         for name in syncs or ():
             self.require_sync(name)
         return check_project(self.config, syncs, self.orgs.access(self.config))
+
+    def validate(self, sync: str, config: ProjectConfig | None = None) -> list[Problem]:
+        """Every problem of ``sync`` (of ``config``, default this project's) against its org and model:
+        the object's describe, the model's columns, and for lookups the parents' describes and samples of
+        the columns (what ``check`` and every run validate)."""
+        cfg = config or self.config
+        resolved = cfg.resolve_sync(sync)
+        client = self.orgs.client(cfg, resolved.destination_name)
+        describe = client.describe(resolved.sync.object)
+        with open_source(cfg, resolved.source_name) as source:
+            query = query_for(cfg, resolved.sync.from_)
+            columns = source.columns(query)
+            related = SourceRelated(lambda obj: client.describe(obj).raw, source, query)
+            return validate_sync(cfg, sync, describe.raw, columns, related)
 
     def destination_name(self, destination: str | None = None) -> str:
         """``destination``, or the project's only destination when none is named."""

@@ -71,6 +71,7 @@ def plan_view(plan: Plan) -> dict[str, Any]:
         "refused": plan.refused,
         "operations": plan.operations,
         "estimated_api_calls": plan.estimated_calls,
+        "mappings": list(plan.mappings),
         "samples": [json_value(s) for s in plan.samples],
     }
 

@@ -87,6 +87,10 @@ def plan(
     for op, n in p.operations.items():
         console.print(f"  {op}: {n:,} row(s)", highlight=False)
     console.print(f"  about {p.estimated_calls:,} API call(s)", highlight=False)
+    if p.mappings:
+        console.print("  mappings:", highlight=False)
+        for line in p.mappings:
+            console.print(f"    {line}", highlight=False, markup=False)
     if p.samples:
         table = Table(title="Sample rows (fields that would be written)", title_justify="left")
         for col in ("primary key", "kind", "fields"):

@@ -75,6 +75,8 @@ class Plan:
     send_path: Path
     refused_path: Path
     samples: tuple[dict[str, Any], ...]
+    #: How each mapping is written, for people: ``company_id → Account.External_Id__c (lookup)``.
+    mappings: tuple[str, ...] = ()
 
     @property
     def operations(self) -> dict[str, int]:
@@ -213,6 +215,7 @@ def build_plan(
         send_path=send_path,
         refused_path=refused_path,
         samples=tuple(samples),
+        mappings=tuple(spec.display for spec in specs),
     )
 
 
@@ -287,6 +290,12 @@ def _samples(con: duckdb.DuckDBPyConnection, maps: tuple[FieldMap, ...]) -> list
     out = []
     for row in rows:
         rec = dict(zip(names, row, strict=True))
-        fields = {m.field: rec[m.column] for m in maps if rec.get(send_column(m.column))}
+        fields = {
+            (
+                m.lookup.reference_field if m.lookup is not None and rec[m.column] in (None, "") else m.field
+            ): rec[m.column]
+            for m in maps
+            if rec.get(send_column(m.column))
+        }
         out.append({"primary_key": rec[PK], "kind": rec[KIND_COLUMN], "key": rec[KEY], "fields": fields})
     return out

@@ -214,7 +214,9 @@ class RelatedChecks:
                 field=fname,
             )
             return
-        pd = self.related.describe(parent) if self.related is not None else None
+        if self.related is None:
+            return  # no access to the parent's describe: checked by `check` and before every run
+        pd = self.related.describe(parent)
         if pd is None:
             check.add(
                 f"the org has no object {parent} (lookup {t.notation})", None, column=column, field=fname

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from sfsync.api import LogicalType, compatible_field_types
-from sfsync.config import Project, Sync
+from sfsync.config import ConstantTarget, Project, Sync
 from sfsync.config.mappings import parse_target, target_text
 from sfsync.errors import SyncRefused
 from sfsync.web.schemas import ProblemOut, SyncIn
@@ -48,6 +49,8 @@ class SyncForm:
     notify: list[str] = field(default_factory=list)
     description: str = ""
     record_type: str = ""
+    const_fields: list[str] = field(default_factory=list)  # constants: Field: {value: ...}
+    const_values: list[str] = field(default_factory=list)
 
     @classmethod
     def from_form(cls, form: Any) -> SyncForm:
@@ -81,6 +84,8 @@ class SyncForm:
             notify=[n for n in many("notify") if n],
             description=one("description"),
             record_type=one("record_type"),
+            const_fields=many("const_field"),
+            const_values=many("const_value"),
         )
 
     @classmethod
@@ -99,9 +104,13 @@ class SyncForm:
             mode=sync.mode,
             oid_column=sync.object_id.column if sync.object_id else "",
             oid_field=sync.object_id.field if sync.object_id else "",
-            columns=list(sync.mappings),
-            fields=[target_text(t) for t in sync.mappings.values()],
+            columns=[k for k, t in sync.mappings.items() if not isinstance(t, ConstantTarget)],
+            fields=[target_text(t) for t in sync.mappings.values() if not isinstance(t, ConstantTarget)],
             record_type=sync.record_type or "",
+            const_fields=[k for k, t in sync.mappings.items() if isinstance(t, ConstantTarget)],
+            const_values=[
+                _constant_text(t.value) for t in sync.mappings.values() if isinstance(t, ConstantTarget)
+            ],
             api=sync.api,
             schedule_kind=kind,
             schedule_value=str(value),
@@ -121,6 +130,13 @@ class SyncForm:
         cols = self.columns + [""] * (n - len(self.columns))
         flds = self.fields + [""] * (n - len(self.fields))
         return list(zip(cols, flds, strict=True))
+
+    def constant_rows(self) -> list[tuple[str, str]]:
+        """Constants to show: the filled ones, then one blank row to add another."""
+        n = max(len(self.const_fields), len(self.const_values))
+        flds = self.const_fields + [""] * (n - len(self.const_fields))
+        vals = self.const_values + [""] * (n - len(self.const_values))
+        return [(f, v) for f, v in zip(flds, vals, strict=True) if f or v] + [("", "")]
 
     def rows(self) -> list[tuple[str, str]]:
         """Mapping rows to show: the filled ones, then blanks (at least MIN_MAPPING_ROWS rows in all)."""
@@ -198,6 +214,18 @@ class SyncForm:
                 mappings[column] = target_from_text(fld)
             except ValueError as exc:
                 problems.append(ProblemOut(message=str(exc), column=column, field=fld))
+        for fld, text in self.constant_rows():
+            if not fld and not text:
+                continue
+            if not fld or not text:
+                problems.append(
+                    ProblemOut(message="a fixed value needs both a field and a value", field=fld or None)
+                )
+                continue
+            if fld in mappings:
+                problems.append(ProblemOut(message=f"{fld!r} is both a column and a fixed value", field=fld))
+                continue
+            mappings[fld] = {"value": _constant_value(text)}
         schedule, sp = self.schedule()
         warnings, wp = self.warnings()
         problems += sp + wp
@@ -254,6 +282,76 @@ def target_from_text(text: str) -> Any:
 _YAML = YAML(typ="safe", pure=True)
 
 
+def _constant_value(text: str) -> Any:
+    """A fixed value typed in the form, read as a YAML scalar: 2024-01-31 is a date, 12 a number, true a
+    checkbox value; anything else (or anything quoted) is text."""
+    try:
+        value = _YAML.load(text)
+    except YAMLError:
+        return text
+    return value if isinstance(value, str | int | float | bool | dt.date) else text
+
+
+def _constant_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, str) and _constant_value(value) != value:
+        return json.dumps(value)  # quoted, so it stays text
+    return str(value)
+
+
+@dataclass(frozen=True)
+class LookupOption:
+    """A lookup (or owner) the mapping's field select offers, from describe's relationships."""
+
+    value: str  # as written in mappings: Account.External_Id__c, User:Owner.Username, {owner: email}
+    label: str
+    parent_type: str | None  # the parent field's type (None: any text, for owners and record types)
+
+
+def lookup_options(
+    fields: list[Mapping[str, Any]],
+    mode: str,
+    describe_parent: Callable[[str], Mapping[str, Any] | None],
+    record_types: list[str],
+) -> list[LookupOption]:
+    """Every lookup a writable reference field of the object allows: each parent's External ID and
+    idLookup fields; owners by username, e-mail or queue; record types by DeveloperName."""
+    out: list[LookupOption] = []
+    for f in fields:
+        if f.get("type") != "reference" or not f.get("relationshipName") or not writable(f, mode):
+            continue
+        rel, targets = str(f["relationshipName"]), [str(t) for t in f.get("referenceTo") or ()]
+        if targets == ["RecordType"]:
+            if record_types:
+                out.append(
+                    LookupOption(
+                        "RecordType.DeveloperName",
+                        f"RecordType.DeveloperName ({', '.join(record_types)})",
+                        None,
+                    )
+                )
+            continue
+        for parent in targets:
+            pd = describe_parent(parent)
+            for pf in (pd or {}).get("fields", []):
+                if pf.get("type") == "id" or not (pf.get("externalId") or pf.get("idLookup")):
+                    continue
+                prefix = f"{parent}:" if len(targets) > 1 else ""
+                value = f"{prefix}{rel}.{pf['name']}"
+                label = f"{value} (lookup: {f['name']} → {parent} by {pf['name']})"
+                out.append(LookupOption(value, label, str(pf.get("type"))))
+        if f["name"] == "OwnerId":
+            kinds = ["username", "email"] + (["queue"] if "Group" in targets else [])
+            for kind in kinds:
+                out.append(
+                    LookupOption(f"{{owner: {kind}}}", f"owner by {kind} (sfsync finds the OwnerId)", None)
+                )
+    return out
+
+
 @dataclass(frozen=True)
 class RowCheck:
     column: str
@@ -265,12 +363,23 @@ class RowCheck:
 
 
 def check_rows(
-    rows: list[tuple[str, str]], columns: Mapping[str, LogicalType], fields: Mapping[str, Mapping[str, Any]]
+    rows: list[tuple[str, str]],
+    columns: Mapping[str, LogicalType],
+    fields: Mapping[str, Mapping[str, Any]],
+    lookups: list[LookupOption] | None = None,
 ) -> list[RowCheck]:
     """Type compatibility of each mapping row, as shown next to it in the form."""
     out = []
+    by_value = {o.value: o for o in lookups or ()}
     for column, fld in rows:
         ctype = columns.get(column)
+        option = by_value.get(fld)
+        if option is not None and column and ctype is not None:
+            want = option.parent_type
+            good = ctype.value == "text" if want is None else want in compatible_field_types(ctype)
+            note = f"{ctype.value} → {option.value}" if good else f"{ctype.value} cannot feed {option.value}"
+            out.append(RowCheck(column, fld, ctype.value, want, good, note))
+            continue
         f = fields.get(fld.lower()) if fld else None
         ftype = str(f.get("type")) if f is not None else None
         if not column or not fld:
@@ -314,9 +423,11 @@ def sources_for(project: Project) -> list[tuple[str, str]]:
 
 __all__ = [
     "MIN_MAPPING_ROWS",
+    "LookupOption",
     "RowCheck",
     "SyncForm",
     "check_rows",
+    "lookup_options",
     "object_id_candidates",
     "sources_for",
     "writable",

@@ -150,6 +150,23 @@ def _form_context(svc: UiService, project: Project, form: forms.SyncForm) -> dic
             errors.append(f"{form.from_}: {exc.message}")
     by_name = {str(f["name"]).lower(): f for f in fields}
     rows = form.rows()
+    record_types: list[str] = []
+    lookups: list[forms.LookupOption] = []
+    if fields:
+
+        def parent(obj: str) -> Mapping[str, Any] | None:
+            try:
+                return svc.describe_raw(project, form.to, obj)
+            except SfsyncError:
+                return None
+
+        described = parent(form.object) or {}
+        record_types = [
+            str(i["developerName"])
+            for i in described.get("recordTypeInfos") or ()
+            if not i.get("master") and i.get("active", True)
+        ]
+        lookups = forms.lookup_options(fields, form.mode, parent, record_types)
     return {
         "form": form,
         "sources": forms.sources_for(project),
@@ -159,7 +176,13 @@ def _form_context(svc: UiService, project: Project, form: forms.SyncForm) -> dic
         "columns": columns,
         "oid_fields": forms.object_id_candidates(fields),
         "map_fields": [f for f in fields if forms.writable(f, form.mode)],
-        "rows": forms.check_rows(rows, columns, by_name),
+        "rows": forms.check_rows(rows, columns, by_name, lookups),
+        "lookups": lookups,
+        "record_types": record_types,
+        "constant_rows": form.constant_rows(),
+        "constant_fields": [
+            f for f in fields if forms.writable(f, form.mode) and f.get("type") != "reference"
+        ],
         "mode_help": MODE_HELP,
         "schedule_kinds": forms.SCHEDULE_KINDS,
         "form_errors": errors,

@@ -119,6 +119,8 @@ class SyncSummaryOut(BaseModel):
 class SyncDetailOut(SyncSummaryOut):
     config: dict[str, Any]
     runs: list[RunOut]
+    #: how each mapping is written: "company_id → Account.External_Id__c (lookup)", constants, owners
+    mappings: list[str] = Field(default_factory=list)
 
 
 class ObjectIdIn(BaseModel):

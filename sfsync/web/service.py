@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sfsync import api
-from sfsync.api import LogicalType, StatusView
+from sfsync.api import LogicalType, Problem, StatusView
 from sfsync.config import Project, load_project
 from sfsync.errors import NotFoundError, SyncBusyError, SyncPausedError
 from sfsync.schedule import describe_schedule, next_fire
@@ -236,14 +236,17 @@ class UiService:
     def sync(self, name: str) -> s.SyncDetailOut:
         p = self.project()
         self._sync(p, name)
-        config = p.syncs[name].model_dump(by_alias=True, exclude_none=True)
+        sync = p.syncs[name]
+        config = sync.model_dump(by_alias=True, exclude_none=True)
         runs = [run_out(r) for r in self.store.runs(name, self.settings.history_limit)]
-        return s.SyncDetailOut(**self._summary(p, name), config=config, runs=runs)
+        lines = [e.describe_text for e in sync.entries]
+        if sync.record_type:
+            lines.append(f"record type {sync.record_type} (every record)")
+        return s.SyncDetailOut(**self._summary(p, name), config=config, runs=runs, mappings=lines)
 
     def save(self, name: str, body: s.SyncIn, *, create: bool) -> s.SavedOut:
-        def org_and_columns(project: Project, sync_name: str) -> tuple[Mapping[str, Any], Any]:
-            sync = project.syncs[sync_name]
-            return self.describe_raw(project, sync.to, sync.object), self.columns(project, sync.from_)
+        def validate(project: Project, sync_name: str) -> list[Problem]:
+            return self.facade(project).validate(sync_name, project)
 
         with self._save_lock:  # two saves from this UI never interleave their read-check-write
             save_sync(
@@ -251,7 +254,7 @@ class UiService:
                 name,
                 body.to_yaml_data(),
                 create=create,
-                org_and_columns=org_and_columns,
+                validate=validate,
             )
         return s.SavedOut(sync=name, created=create, file=str(self.settings.project_file))
 

@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from sfsync.api import LogicalType
+from sfsync.api import Problem
 from sfsync.config import Project, ProjectFileError, parse_project
 from sfsync.config.yamlsafe import check_yaml
 from sfsync.errors import ConfigError, SyncRefused
@@ -144,21 +144,20 @@ def write_atomic(file: Path, text: str) -> None:
         raise
 
 
-Validator = Callable[[Project, str], tuple[Mapping[str, Any], Mapping[str, LogicalType]]]
-"""(project, sync name) → (the object's describe JSON, the model's columns): reaches org and warehouse."""
+Validator = Callable[[Project, str], list[Problem]]
+"""(project, sync name) → every problem of that sync against its org and model
+(``sfsync.api.Project.validate``)."""
 
 
 def save_sync(
-    file: Path, name: str, entry: Mapping[str, Any], *, create: bool, org_and_columns: Validator
+    file: Path, name: str, entry: Mapping[str, Any], *, create: bool, validate: Validator
 ) -> Project:
     """Validate ``entry`` as ``syncs.<name>`` and write the project file; raise SyncRefused otherwise."""
-    from sfsync.api import validate_sync
-
     text = file.read_text(encoding="utf-8")
     new_text = edited_text(text, name, entry, create=create)
     project = check_text(new_text, file)
     try:
-        describe, columns = org_and_columns(project, name)
+        problems = validate(project, name)
     except ConfigError as exc:
         raise SyncRefused(
             "the sync could not be checked against the org and the model",
@@ -170,7 +169,6 @@ def save_sync(
             "the sync could not be checked against the org and the model",
             [ProblemOut(message=message, hint=getattr(exc, "hint", None))],
         ) from exc
-    problems = validate_sync(project, name, describe, columns)
     if problems:
         raise SyncRefused(
             f"sync {name!r} was not saved: {len(problems)} problem(s)",
