@@ -43,7 +43,7 @@ ID_POD = "8d"
 AUTONUMBER_START = 1000
 AUTONUMBER_DIGITS = 8
 #: Objects whose records are seeded from the org configuration and survive ``reset``.
-SEEDED_OBJECTS = ("User", "Organization")
+SEEDED_OBJECTS = ("User", "Organization", "Group")
 #: Fields the engine maintains itself on every write.
 AUDIT_FIELDS = ("CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp")
 
@@ -286,7 +286,8 @@ class Store:
 
     # ---- seeded records ---------------------------------------------------------------------------
     def seed(self) -> None:
-        """(Re)write the User records of ``config.users`` and the Organization record."""
+        """(Re)write the User records of ``config.users``, the Group records of ``config.queues`` (Type
+        Queue) and the Organization record."""
         now = now_utc()
         users = self.table("User")
         first_user = self.config.users[0].id if self.config.users else None
@@ -307,6 +308,24 @@ class Store:
                         "LocaleSidKey": "en_US",
                         "EmailEncodingKey": "UTF-8",
                         "UserType": "Standard",
+                    },
+                    now,
+                    first_user,
+                )
+        groups = self.table("Group")
+        if groups is not None:
+            for q in self.config.queues:
+                self._seed_row(
+                    groups,
+                    {
+                        "Id": q.id,
+                        "Name": q.name,
+                        "DeveloperName": q.developer_name,
+                        "Type": "Queue",
+                        "Email": q.email,
+                        "OwnerId": first_user,
+                        "DoesSendEmailToMembers": 0,
+                        "DoesIncludeBosses": 0,
                     },
                     now,
                     first_user,
@@ -348,13 +367,16 @@ class Store:
             for table in self.tables.values():
                 if table.name not in SEEDED_OBJECTS:
                     self.conn.execute(f"DELETE FROM {table.sql}")
-            seeded = [u.id for u in self.config.users]
-            users = self.table("User")
-            if users is not None:
-                self.conn.execute(
-                    f"DELETE FROM {users.sql} WHERE Id NOT IN (SELECT value FROM json_each(?))",
-                    (json.dumps(seeded),),
-                )
+            for name, seeded in (
+                ("User", [u.id for u in self.config.users]),
+                ("Group", [q.id for q in self.config.queues]),
+            ):
+                kept = self.table(name)
+                if kept is not None:
+                    self.conn.execute(
+                        f"DELETE FROM {kept.sql} WHERE Id NOT IN (SELECT value FROM json_each(?))",
+                        (json.dumps(seeded),),
+                    )
             self.seed()
 
     def close(self) -> None:
