@@ -185,3 +185,13 @@ def test_spreadsheet_cells(value: Any, cell: str) -> None:
     from sfsync.api import spreadsheet_cell
 
     assert spreadsheet_cell(value) == cell
+
+
+@pytest.mark.parametrize("name", ["Account?x", "Account/../x", "Account describe", "1Account"])
+def test_describe_refuses_what_is_not_an_api_name(project: Path, live_emulator: Any, name: str) -> None:
+    before = live_emulator.usage()
+    shown = _sfsync(project, "describe", name)
+    assert shown.returncode == 2, shown.stderr
+    assert f"{name!r} is not a Salesforce object API name" in shown.stderr
+    assert "Traceback" not in shown.stderr
+    assert live_emulator.usage() == before  # nothing was asked of the org
