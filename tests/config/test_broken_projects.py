@@ -157,6 +157,14 @@ CASES: list[tuple[str, str, str, str, str, int | None]] = [
         13,
     ),
     (
+        "login-url-plain-http-to-another-host",
+        "login_url: https://login.salesforce.com",
+        "login_url: http://login.salesforce.com",
+        "destinations.salesforce",
+        "plain http to login.salesforce.com",
+        11,
+    ),
+    (
         "api-version",
         "    login_url: https://login.salesforce.com\n",
         '    login_url: https://login.salesforce.com\n    api_version: "62"\n',
@@ -446,3 +454,20 @@ def test_anchors_and_merge_keys_still_work(tmp_path: Path) -> None:
         .warnings
     )
     assert warnings.on_failure is True and warnings.rejected_rows_percent == 25
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8642", "http://localhost:8642", "http://[::1]:8642", "https://my.salesforce.com"]
+)
+def test_plain_http_is_fine_to_this_machine(tmp_path: Path, url: str) -> None:
+    text = edit("login_url: https://login.salesforce.com", f"login_url: {url}")
+    assert parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV).destinations
+
+
+def test_plain_http_elsewhere_needs_to_be_asked_for(tmp_path: Path) -> None:
+    text = edit(
+        "login_url: https://login.salesforce.com",
+        "login_url: http://sf-proxy.internal:8080\n    allow_insecure_http: true",
+    )
+    project = parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV)
+    assert project.destinations["salesforce"].login_url == "http://sf-proxy.internal:8080"
