@@ -34,14 +34,6 @@ class InterpolatedStr(str):
         return obj
 
 
-class MissingVariable(Exception):
-    """A ``${NAME}`` reference that neither the environment nor ``.env`` defines."""
-
-    def __init__(self, names: list[str]) -> None:
-        super().__init__(", ".join(names))
-        self.names = names
-
-
 def parse_dotenv(text: str) -> dict[str, str]:
     """Parse ``.env`` text: ``NAME=value`` lines, optional ``export``, quotes, ``#`` comments."""
     values: dict[str, str] = {}
@@ -71,10 +63,11 @@ def load_dotenv(project_dir: Path) -> dict[str, str]:
     return parse_dotenv(path.read_text(encoding="utf-8"))
 
 
-def interpolate(text: str, variables: Mapping[str, str]) -> str:
-    """Replace ``${NAME}`` in ``text``; ``$${`` writes a literal ``${``. Raises :class:`MissingVariable`."""
+def interpolate(text: str, variables: Mapping[str, str]) -> tuple[str, list[str]]:
+    """Replace ``${NAME}`` in ``text``; ``$${`` writes a literal ``${``. Returns the text and the names
+    that neither the environment nor ``.env`` defines (the caller reports them; the text is then unusable)."""
     if "${" not in text:
-        return text
+        return text, []
     missing: list[str] = []
     used = False
 
@@ -91,8 +84,8 @@ def interpolate(text: str, variables: Mapping[str, str]) -> str:
 
     value = _REFERENCE.sub(sub, text)
     if missing:
-        raise MissingVariable(missing)
-    return InterpolatedStr(value, text) if used else value
+        return value, missing
+    return (InterpolatedStr(value, text) if used else value), []
 
 
 def _literal_refusal(what: str) -> ValueError:

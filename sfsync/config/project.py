@@ -126,16 +126,26 @@ def _schedule_shorthand(v: Any) -> Any:
     return {"manual": True} if v == "manual" or v is None else v
 
 
+Mode = Literal["insert", "update", "upsert"]
+"""How a sync writes: create every new or changed row, update existing records, or both."""
+
+ApiChoice = Literal["auto", "rest", "bulk"]
+"""Which Salesforce API a sync uses: ``auto`` picks by the number of rows to send."""
+
+Api = Literal["rest", "bulk"]
+"""The API a run actually used: REST sObject Collections or Bulk API 2.0."""
+
+
 class Sync(_Strict):
     """One model or segment → one Salesforce object."""
 
     from_: str = Field(alias="from", description="a model or a segment")
     to: str = Field(description="a destination")
     object: str = Field(min_length=1, description="the Salesforce object's API name")
-    mode: Literal["insert", "update", "upsert"]
+    mode: Mode
     object_id: ObjectId | None = None
     mappings: dict[str, str] = Field(description="model column → Salesforce field")
-    api: Literal["auto", "rest", "bulk"] = "auto"
+    api: ApiChoice = "auto"
     schedule: Annotated[Schedule, BeforeValidator(_schedule_shorthand)] = Field(
         default_factory=ManualSchedule
     )
