@@ -457,7 +457,8 @@ def test_anchors_and_merge_keys_still_work(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:8642", "http://localhost:8642", "http://[::1]:8642", "https://my.salesforce.com"]
+    "url",
+    ["http://127.0.0.1:8642", "http://localhost:8642", "http://[::1]:8642", "https://my.salesforce.com"],
 )
 def test_plain_http_is_fine_to_this_machine(tmp_path: Path, url: str) -> None:
     text = edit("login_url: https://login.salesforce.com", f"login_url: {url}")
