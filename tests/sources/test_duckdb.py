@@ -220,9 +220,8 @@ def test_a_bad_utf8_byte_names_its_line_and_the_encoding_option(tmp_path: Path, 
     rows[bad_line - 1] = f"{bad_line - 1},Ca".encode() + b"\xe9sar"  # latin-1, not utf-8
     (tmp_path / "people.csv").write_bytes(b"\n".join(rows))
     project = project_with({"type": "csv", "path": str(tmp_path / "people.csv")}, {"p": {"table": "people"}})
-    with pytest.raises(SourceError) as info:
-        with open_source(project, "src") as source:
-            source.read(query_for(project, "p")).read_all()
+    with pytest.raises(SourceError) as info, open_source(project, "src") as source:
+        source.read(query_for(project, "p")).read_all()
     assert f"people.csv line {bad_line} is not valid utf-8 text (bytes b'\\xe9')" in info.value.message
     assert "sources.src.encoding" in (info.value.hint or "")
     latin = project_with(
