@@ -124,6 +124,14 @@ CASES: list[tuple[str, str, str, str, str, int | None]] = [
         14,
     ),
     (
+        "auth-partly-literal-secret",
+        'client_secret: "${SF_CLIENT_SECRET}"',
+        'client_secret: "s3cr${SF_CLIENT_SECRET}"',
+        "destinations.salesforce.auth.client_secret",
+        "part of this secret is written literally",
+        14,
+    ),
+    (
         "auth-missing-password",
         ', password: "${SF_PASSWORD}"}',
         "}",
@@ -472,3 +480,14 @@ def test_plain_http_elsewhere_needs_to_be_asked_for(tmp_path: Path) -> None:
     )
     project = parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV)
     assert project.destinations["salesforce"].login_url == "http://sf-proxy.internal:8080"
+
+
+def test_a_secret_made_of_several_references_is_fine(tmp_path: Path) -> None:
+    """A password and its security token, each from the environment, concatenated: nothing literal."""
+    text = edit('password: "${SF_PASSWORD}"', 'password: "${SF_PASSWORD}${SF_CLIENT_ID}"')
+    auth = (
+        parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV)
+        .destinations["salesforce"]
+        .auth
+    )
+    assert auth.password.get_secret_value() == ENV["SF_PASSWORD"] + ENV["SF_CLIENT_ID"]  # type: ignore[union-attr]
