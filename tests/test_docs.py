@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # a pattern so that this file does not name them itself.
 OUTSIDE = re.compile(
     r"\b(?:DESIGN|SALESFORCE|STYLE)\.md\b"  # the steering notes
-    r"|(?:\.\./)+shared\b"  # ../shared, ../../shared/...
+    r"|(?:\.\./)+shared\b"  # the steering folder, one or more levels up
     r"|/work/(?:shared|main|wt)\b"  # absolute paths of the machines the project is developed on
 )
 LINKED_DOCS = ("README.md", "CONTRIBUTING.md", "CHANGELOG.md", "docs")
@@ -191,7 +191,8 @@ def test_relative_links_in_the_docs_resolve() -> None:
 
 
 def test_doc_pages_and_anchors_cited_in_files_exist() -> None:
-    problems = stale_doc_mentions(tracked_files())
+    this_file = Path(__file__).resolve()  # its own examples below name pages that do not exist
+    problems = stale_doc_mentions(p for p in tracked_files() if p.resolve() != this_file)
     assert not problems, "citations of docs that do not exist:\n" + "\n".join(problems)
 
 
