@@ -24,7 +24,7 @@ from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run
 from sfsync.api.pausing import StatusView, manual_cause, pause_sync, resume_sync, status_view
 from sfsync.config import DEFAULT_PROJECT_FILE, ApiChoice, load_project
 from sfsync.config import Project as ProjectConfig
-from sfsync.errors import NotFoundError, SfsyncError, SyncBusyError
+from sfsync.errors import ConfigError, NotFoundError, SfsyncError, SyncBusyError
 from sfsync.salesforce.describe import GlobalDescribe, ObjectDescribe
 from sfsync.sources import open_source, query_for
 from sfsync.sources.types import LogicalType
@@ -39,6 +39,17 @@ from sfsync.sync.validate import CheckReport, Problem, check_project, validate_s
 from sfsync.sync.validate_related import SourceRelated
 
 log = logging.getLogger(__name__)
+
+
+API_CHOICES: tuple[ApiChoice, ...] = ("auto", "rest", "bulk")
+
+
+def _check_api(api: object) -> None:
+    """The Python API is typed, but callers may pass anything: refuse an unknown ``api`` before a run."""
+    if api is not None and api not in API_CHOICES:
+        raise ConfigError(
+            f"api={api!r} is not one of {', '.join(API_CHOICES)}", hint="or None: the sync's own"
+        )
 
 
 class Project:
@@ -140,7 +151,7 @@ class Project:
             self.require_sync(name)
         return check_project(self.config, syncs, self.orgs.access(self.config))
 
-    def validate(self, sync: str, config: ProjectConfig | None = None) -> list[Problem]:
+    def problems(self, sync: str, config: ProjectConfig | None = None) -> list[Problem]:
         """Every problem of ``sync`` (of ``config``, default this project's) against its org and model:
         the object's describe, the model's columns, and for lookups the parents' describes and samples of
         the columns (what ``check`` and every run validate)."""
@@ -251,9 +262,16 @@ class Project:
         return RejectedParents()
 
     # ---- planning and running -----------------------------------------------------------------------
+    def validate(self, sync: str) -> None:
+        """Check one sync against the org's describe and its model's columns, as a run does before it
+        writes: ConfigError listing every problem, or the error that kept it from being checked."""
+        self.require_sync(sync)
+        SyncSession(self.config, self.store, orgs=self.orgs).validate(sync)
+
     def plan(self, sync: str, *, full_resync: bool = False, api: ApiChoice | None = None) -> Plan:
         """What a run would do, without writing anything to Salesforce."""
         self.require_sync(sync)
+        _check_api(api)
         session = SyncSession(self.config, self.store, orgs=self.orgs)
         return session.plan(sync, RunOptions(full_resync=full_resync, api=api))
 
@@ -272,6 +290,7 @@ class Project:
         the web UI call this). With ``warn`` the sync's warnings are evaluated and notified, and a sync
         whose source, model or org is broken pauses itself."""
         self.require_sync(sync)
+        _check_api(api)
         options = RunOptions(
             full_resync=full_resync,
             api=api,

@@ -246,7 +246,7 @@ class UiService:
 
     def save(self, name: str, body: s.SyncIn, *, create: bool) -> s.SavedOut:
         def validate(project: Project, sync_name: str) -> list[Problem]:
-            return self.facade(project).validate(sync_name, project)
+            return self.facade(project).problems(sync_name, project)
 
         with self._save_lock:  # two saves from this UI never interleave their read-check-write
             save_sync(

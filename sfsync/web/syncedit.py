@@ -146,7 +146,7 @@ def write_atomic(file: Path, text: str) -> None:
 
 Validator = Callable[[Project, str], list[Problem]]
 """(project, sync name) → every problem of that sync against its org and model
-(``sfsync.api.Project.validate``)."""
+(``sfsync.api.Project.problems``)."""
 
 
 def save_sync(

@@ -35,7 +35,7 @@ objects:
     record_types:
       - {developer_name: Support}
 queues:
-  - {name: Support Queue, objects: [Case, Lead]}
+  - {name: Support Queue}
 users:
   - {username: gone@example.com, password: pw-gone, active: false}
 """
@@ -351,12 +351,11 @@ def test_record_types_describe_default_and_checks(rich_org: OrgConfig, sf: httpx
     assert sorted(r["DeveloperName"] for r in listed.json()["records"]) == ["Customer", "Partner", "Retired"]
 
 
-def test_queues_own_the_objects_they_list(rich_org: OrgConfig, sf: httpx.Client) -> None:
-    [queue] = rich_org.queues
-    assert queue.developer_name == "Support_Queue" and queue.id.startswith("00G")
-    groups = sf.get(
-        f"{V}/query", params={"q": "SELECT Id, Name, Type FROM Group WHERE Type = 'Queue'"}
-    ).json()
+def test_queues_own_leads_and_cases(rich_org: OrgConfig, sf: httpx.Client) -> None:
+    queue = next(q for q in rich_org.queues if q.developer_name == "Support_Queue")
+    assert queue.id.startswith("00G")
+    soql = "SELECT Id, Name, Type FROM Group WHERE Type = 'Queue' AND Name = 'Support Queue'"
+    groups = sf.get(f"{V}/query", params={"q": soql}).json()
     assert [(g["Id"], g["Name"]) for g in groups["records"]] == [(queue.id, "Support Queue")]
     case = _create(sf, "Case", {"Subject": "s", "OwnerId": queue.id})
     assert _get(sf, "Case", case, "OwnerId")["OwnerId"] == queue.id
@@ -395,8 +394,6 @@ objects:
       - {developer_name: Dup}
       - {developer_name: dup}
       - {developer_name: Master}
-queues:
-  - {name: Q, objects: [Contact]}
 """,
         encoding="utf-8",
     )
@@ -406,6 +403,5 @@ queues:
         "objects.User.record_types",
         "objects.Account.record_types[1].developer_name",
         "objects.Account.record_types[2].developer_name",
-        "queues[0].objects[0]",
     ]
-    assert "queues cannot own Contact records" in str(err.value)
+    assert "User cannot have record types" in str(err.value)

@@ -2,8 +2,8 @@
 
 The format is documented with a full example in ``docs/emulator-org-file.md``. Top-level sections:
 ``org`` (name, sandbox flag), ``objects`` (custom fields on existing objects, custom objects ``Foo__c``,
-picklist restrictions, record types), ``users``, ``queues``, ``apps`` (connected apps), ``refresh_tokens``
-and ``faults``.
+picklist restrictions, record types), ``users``, ``queues``, ``apps`` (connected apps), ``refresh_tokens`` and
+``faults``.
 
 Every problem is collected before anything is raised: ``OrgFileError`` lists them all, each with the
 key path (``objects.Account.fields.Tier__c.type``) and how to fix it. Secret values (passwords, tokens,
@@ -32,12 +32,11 @@ from sfsync.emulator.metadata.model import (
 )
 from sfsync.emulator.metadata.orgfile_objects import apply_objects
 from sfsync.emulator.metadata.orgfile_reader import Section
-from sfsync.emulator.metadata.schema import default_org, user_id
-from sfsync.emulator.metadata.setup_objects import queue_id
+from sfsync.emulator.metadata.schema import default_org, queue_id, user_id
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOP_KEYS = ("org", "objects", "users", "queues", "apps", "refresh_tokens", "faults")
-_DEVELOPER_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*$")
+_DEVELOPER_NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|_(?!_))*")
 
 
 class OrgFileError(ValueError):
@@ -160,49 +159,40 @@ def _apply_users(root: Section, config: OrgConfig) -> None:
 
 
 def _apply_queues(root: Section, config: OrgConfig) -> None:
-    """Queues (``Group`` records of Type Queue) and the objects whose records each may own."""
-    for spec in root.entries("queues", ("name", "developer_name", "objects", "email")):
+    """Queues (Group records of Type Queue) that can own Leads and Cases; an existing developer name
+    changes that queue."""
+    taken = {q.id for q in config.queues}
+    n = 1
+    for spec in root.entries("queues", ("name", "developer_name", "email")):
         name = spec.text("name", required=True)
         if not isinstance(name, str):
             continue
-        dev = spec.text("developer_name")
-        dev = (
-            dev if isinstance(dev, str) else re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9]", "_", name)).strip("_")
-        )
-        if not _DEVELOPER_NAME.match(dev):
+        if not 0 < len(name) <= 40:
+            spec.fail("name", "a queue name has 1 to 40 characters")
+            continue
+        developer_name = spec.text("developer_name")
+        if not isinstance(developer_name, str):
+            developer_name = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
+        if not _DEVELOPER_NAME.fullmatch(developer_name) or developer_name.endswith("_"):
             spec.fail(
-                "developer_name", f"{dev!r} is not a developer name: letters, digits and single underscores"
+                "developer_name",
+                f"{developer_name!r} is not a developer name: start with a letter, use letters, digits "
+                "and single underscores, like Support_Queue",
             )
             continue
-        if config.queue(dev) is not None or config.queue(name) is not None:
-            spec.fail("name", f"a queue named {name!r} ({dev}) is declared twice; names are unique")
-            continue
-        raw = spec.get("objects", list, "a list of object names, like [Case, Lead]", [], required=True)
-        objects: list[str] = []
-        for i, o in enumerate(raw if isinstance(raw, list) else []):
-            obj = config.object(str(o))
-            owner = obj.field("OwnerId") if obj is not None else None
-            if obj is None or owner is None or "Group" not in owner.reference_to:
-                can = sorted(
-                    n
-                    for n, d in config.objects.items()
-                    if (f := d.field("OwnerId")) is not None and "Group" in f.reference_to
-                )
-                spec.fail(
-                    f"objects[{i}]", f"queues cannot own {o} records; objects they can own: {', '.join(can)}"
-                )
-            else:
-                objects.append(obj.name)
+        queue = config.queue(developer_name)
+        if queue is None:
+            while queue_id(n) in taken:
+                n += 1
+            queue = QueueDef(id=queue_id(n), name=name, developer_name=developer_name)
+            taken.add(queue.id)
+            config.queues.append(queue)
+        queue.name = name
         email = spec.text("email")
-        config.queues.append(
-            QueueDef(
-                id=queue_id(len(config.queues) + 1),
-                name=name,
-                developer_name=dev,
-                objects=objects,
-                email=email if isinstance(email, str) else None,
-            )
-        )
+        if isinstance(email, str):
+            if not _EMAIL.fullmatch(email):
+                spec.fail("email", f"{email!r} is not an email address; give one like support@example.com")
+            queue.email = email
 
 
 def _check_time_zone(spec: Section, config: OrgConfig, zone: str) -> None:

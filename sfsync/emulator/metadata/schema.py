@@ -1,4 +1,4 @@
-"""The default emulated org: standard objects, the admin user and the demo connected app.
+"""The default emulated org: standard objects, the admin user, one queue and the demo connected app.
 
 ``default_org()`` returns a fresh ``OrgConfig`` every call, so callers may mutate it (``orgfile`` adds
 fields, objects and users to it). Ids here are stable across runs: the record engine seeds the User and
@@ -11,7 +11,7 @@ from collections.abc import Collection
 
 from sfsync.emulator.metadata.fieldkit import fields_by_name, fld, system_fields
 from sfsync.emulator.metadata.ids import IdFactory
-from sfsync.emulator.metadata.model import AppDef, OrgConfig, SObjectDef, UserDef
+from sfsync.emulator.metadata.model import AppDef, OrgConfig, QueueDef, SObjectDef, UserDef
 from sfsync.emulator.metadata.setup_objects import SETUP_OBJECTS
 from sfsync.emulator.metadata.standard_objects import STANDARD_OBJECTS
 
@@ -34,14 +34,23 @@ def user_id(n: int) -> str:
     return IdFactory("005", pod=SEED_POD).make(n)
 
 
+def queue_id(n: int) -> str:
+    """The id of the n-th seeded queue (1-based): a Group id, ``00G`` + pod + sequence."""
+    return IdFactory("00G", pod=SEED_POD).make(n)
+
+
 #: The admin user's id.
 DEFAULT_USER_ID = user_id(1)
+#: The queue every default org has (a Group of Type Queue that can own Leads and Cases).
+DEFAULT_QUEUE_ID = queue_id(1)
+DEFAULT_QUEUE_NAME = "Triage Queue"
+DEFAULT_QUEUE_DEVELOPER_NAME = "Triage_Queue"
 
 
 def default_org() -> OrgConfig:
-    """A new default org: User, Organization, Account, Contact, Lead, Case, Contract (and the setup
-    objects Group and RecordType, empty until an org file declares queues and record types); one admin user
-    (``admin@example.com`` / ``sfsync-demo``, no security token) and the demo connected app."""
+    """A new default org: User, Organization, Group, RecordType, Account, Contact, Lead, Case, Contract;
+    one admin user (``admin@example.com`` / ``sfsync-demo``, no security token), one queue (``Triage
+    Queue``) and the demo connected app."""
     objects = {o.name: o for o in (make() for make in (*STANDARD_OBJECTS, *SETUP_OBJECTS))}
     return OrgConfig(
         org_id=DEFAULT_ORG_ID,
@@ -55,6 +64,11 @@ def default_org() -> OrgConfig:
                 first_name="Admin",
                 last_name="User",
             ),
+        ],
+        queues=[
+            QueueDef(
+                id=DEFAULT_QUEUE_ID, name=DEFAULT_QUEUE_NAME, developer_name=DEFAULT_QUEUE_DEVELOPER_NAME
+            )
         ],
         apps=[
             AppDef(client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET, run_as=DEFAULT_USERNAME)
@@ -71,8 +85,7 @@ def custom_object(
     name_label: str | None = None,
 ) -> SObjectDef:
     """A new custom object (``Foo__c``) with what Salesforce gives every one: system fields, a text
-    ``Name`` (80, the name field, idLookup), ``OwnerId`` defaulted to the running user (a user or a
-    queue: ``referenceTo`` is ``[Group, User]``) and the
+    ``Name`` (80, the name field, idLookup), ``OwnerId`` defaulted to the running user and the
     recent-view dates. ``Name`` is defaulted on create: a real org names a record created without
     one after its own Id (the record engine does the same)."""
     if not name.endswith("__c"):
@@ -81,7 +94,7 @@ def custom_object(
     fields = [
         *system_fields("Record ID"),
         fld("Name", "string", 80, "req def name idl", label=name_label or f"{base_label} Name"),
-        fld("OwnerId", "reference", 18, "req def", ref=("Group", "User"), rel="Owner", label="Owner ID"),
+        fld("OwnerId", "reference", 18, "req def", ref="User", rel="Owner", label="Owner ID"),
         fld("LastViewedDate", "datetime", 0, "ro"),
         fld("LastReferencedDate", "datetime", 0, "ro"),
     ]

@@ -1,12 +1,9 @@
-"""Setup objects of the default org that an org file fills, not API clients: queues and record types.
+"""Record types: the setup object an org file fills per object, not API clients.
 
-``Group`` holds the org's queues (``Type`` = ``Queue``): a queue can own records of the objects it lists,
-which is why the ``OwnerId`` of Lead, Case and custom objects refers to ``Group`` as well as ``User``.
 ``RecordType`` holds the record types an org file declares per object; an object with record types gets
-a ``RecordTypeId`` field (``record_type_field``) and describes them in ``recordTypeInfos``.
-
-Both are read-only through the API here (a real org creates them in Setup or through the Metadata API);
-the record engine seeds their rows from the ``OrgConfig``, like users.
+a ``RecordTypeId`` field (``record_type_field``) and describes them in ``recordTypeInfos``. It is read-only
+through the API here (a real org creates record types in Setup or through the Metadata API); the record
+engine seeds its rows from the ``OrgConfig``, like users and queues (``Group``, in ``standard_objects``).
 """
 
 from __future__ import annotations
@@ -15,44 +12,15 @@ from sfsync.emulator.metadata.fieldkit import fields_by_name, fld, system_fields
 from sfsync.emulator.metadata.ids import IdFactory
 from sfsync.emulator.metadata.model import FieldDef, SObjectDef
 
-#: Key prefixes Salesforce gives these objects.
-GROUP_PREFIX = "00G"
+#: Key prefix Salesforce gives record types.
 RECORD_TYPE_PREFIX = "012"
-#: ``Group.Type`` values of a real org (the emulator seeds queues only).
-GROUP_TYPES = ("Regular", "Role", "RoleAndSubordinates", "Organization", "Queue", "Manager")
-#: Pod of the ids minted for seeded queues and record types (the same as seeded users).
+#: Pod of the ids minted for seeded record types (the same as seeded users).
 SEED_POD = "8d"
-
-
-def queue_id(n: int) -> str:
-    """The id of the n-th queue an org file declares (1-based)."""
-    return IdFactory(GROUP_PREFIX, pod=SEED_POD).make(n)
 
 
 def record_type_id(n: int) -> str:
     """The id of the n-th record type an org file declares (1-based, across objects)."""
     return IdFactory(RECORD_TYPE_PREFIX, pod=SEED_POD).make(n)
-
-
-def group() -> SObjectDef:
-    fields = [
-        *system_fields("Group ID"),
-        fld("Name", "string", 40, "req name", label="Name"),
-        fld("DeveloperName", "string", 80, "req", label="Developer Name"),
-        fld("Type", "picklist", 40, "req restrict", values=GROUP_TYPES),
-        fld("Email", "email", 255),
-        fld("DoesSendEmailToMembers", "boolean", 0, label="Send Email to Members"),
-    ]
-    return SObjectDef(
-        name="Group",
-        key_prefix=GROUP_PREFIX,
-        label="Group",
-        label_plural="Groups",
-        createable=False,
-        updateable=False,
-        deletable=False,
-        fields=fields_by_name(fields),
-    )
 
 
 def record_type() -> SObjectDef:
@@ -87,4 +55,4 @@ def record_type_field() -> FieldDef:
 
 
 #: The setup objects, added to the default org after the standard objects.
-SETUP_OBJECTS = (group, record_type)
+SETUP_OBJECTS = (record_type,)

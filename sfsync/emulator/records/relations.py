@@ -20,7 +20,7 @@ of one request never see each other, as in a real org's Bulk jobs.
 
 Besides resolving parents, ``check_special_references`` applies the rules of two reference fields that
 point at setup data: ``RecordTypeId`` (the record type must belong to the object and be active) and
-``OwnerId`` (an active user, or a queue that may own the object's records).
+``OwnerId`` (an active user; queues own the objects whose ``OwnerId`` refers to ``Group``).
 """
 
 from __future__ import annotations
@@ -197,13 +197,8 @@ def check_special_references(config: OrgConfig, table: Table, items: list[Pendin
         if owner is None:
             continue
         if owner in queues:
-            if obj.name not in queues[owner].objects:
-                p.error = RecordError(  # (unconfirmed wording)
-                    "INVALID_CROSS_REFERENCE_KEY",
-                    f"Owner ID: queue {queues[owner].name} cannot own {obj.name} records: {owner}",
-                    ["OwnerId"],
-                )
-        elif owner in users and not users[owner].active:
+            continue  # a queue owns what its object's OwnerId lets it (the reference's key prefix check)
+        if owner in users and not users[owner].active:
             p.error = RecordError(  # code of a real org; wording (unconfirmed)
                 "INACTIVE_OWNER_OR_USER",
                 f"operation performed with inactive user [{owner}] as owner of {obj.name.lower()}",
