@@ -31,7 +31,7 @@ from sfsync.sources.types import LogicalType
 from sfsync.state import RowResult, RunRecord, StateStore, Trigger, default_state_dir
 from sfsync.sync.connect import Orgs
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
-from sfsync.sync.order import groups, order_syncs, parent_objects
+from sfsync.sync.order import groups, known_parents, order_syncs, parent_objects
 from sfsync.sync.plan import Plan
 from sfsync.sync.progress import Progress
 from sfsync.sync.references import RejectedParents
@@ -234,10 +234,19 @@ class Project:
 
     # ---- order of syncs ---------------------------------------------------------------------------------
     def _parents(self, syncs: Sequence[str]) -> dict[str, set[str]]:
-        """The objects each sync's lookups name (from describe; unknown when its org cannot be reached)."""
+        """The objects each sync's lookups name. Known from the project file when the lookups name their
+        object or a relationship named after an object another sync writes; otherwise from the object's
+        describe (one API call per object, cached by the client; skipped for a lone sync)."""
+        if len(syncs) < 2:
+            return {name: set() for name in syncs}
+        objects = {self.config.syncs[n].object.lower() for n in syncs}
         out: dict[str, set[str]] = {}
         for name in syncs:
             sync = self.config.syncs[name]
+            known = known_parents(sync, objects)
+            if known is not None:
+                out[name] = known
+                continue
             try:
                 describe = self.orgs.client(self.config, sync.to).describe(sync.object).raw
             except SfsyncError:

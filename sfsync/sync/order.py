@@ -19,6 +19,27 @@ from sfsync.config import LookupTarget, Sync
 from sfsync.errors import ConfigError
 
 
+def known_parents(sync: Sync, objects: set[str]) -> set[str] | None:
+    """The parents of ``sync`` without describe, or None when describe is needed.
+
+    A lookup that names its object (``User:Owner.Username``) is known; so is one whose relationship is
+    named after one of ``objects`` (lower-case object names the other syncs write: ``Account`` in
+    ``Account.External_Id__c``, ``AccountId`` in the long form), as Salesforce names standard
+    relationships. Anything else (``Parent_Account__r``, ``ReportsTo``) needs the object's describe."""
+    out: set[str] = set()
+    for target in sync.mappings.values():
+        if not isinstance(target, LookupTarget) or target.is_record_type:
+            continue
+        if target.object:
+            out.add(target.object.lower())
+            continue
+        name = (target.relationship or (target.field or "").removesuffix("Id")).lower()
+        if name not in objects:
+            return None
+        out.add(name)
+    return out
+
+
 def parent_objects(sync: Sync, describe: Mapping[str, Any] | None) -> set[str]:
     """The objects (lower-case API names) whose records ``sync``'s lookups name.
 
@@ -141,4 +162,12 @@ def groups(
     return list(out.values())
 
 
-__all__ = ["cycle_error", "dependencies", "find_cycle", "groups", "order_syncs", "parent_objects"]
+__all__ = [
+    "cycle_error",
+    "dependencies",
+    "find_cycle",
+    "groups",
+    "known_parents",
+    "order_syncs",
+    "parent_objects",
+]

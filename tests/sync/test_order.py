@@ -94,3 +94,14 @@ def test_a_cycle_names_its_syncs() -> None:
         order_syncs(syncs, parents(syncs), ["contacts", "accounts"])
     assert "syncs 'accounts', 'contacts' look each other up in a cycle" in err.value.message
     assert "accounts (Account) → contacts (Contact) → accounts (Account)" in err.value.message
+
+
+def test_parents_known_without_describe_when_named_after_a_synced_object() -> None:
+    from sfsync.sync.order import known_parents
+
+    objects = {"account", "contact", "case"}
+    assert known_parents(SYNCS["cases"], objects) == {"contact", "account", "user"}
+    assert known_parents(SYNCS["accounts"], objects) == set()
+    # ReportsTo is not named after an object: its target needs the Contact describe
+    assert known_parents(SYNCS["contacts"], objects) is None
+    assert known_parents(sync("Account", x="Parent_Account__r.External_Id__c"), objects) is None
