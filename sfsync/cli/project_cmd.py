@@ -145,6 +145,7 @@ def _field_row(f: Mapping[str, Any]) -> dict[str, Any]:
         "external_id": bool(f.get("externalId")),
         "id_lookup": bool(f.get("idLookup")),
         "reference_to": list(f.get("referenceTo") or []),
+        "relationship_name": f.get("relationshipName"),
         "picklist_values": [p.get("value") for p in f.get("picklistValues") or [] if p.get("active", True)],
     }
 
@@ -180,6 +181,8 @@ def describe(
             f", … (+{len(values) - PICKLIST_SHOWN})" if len(values) > PICKLIST_SHOWN else ""
         )
         kind = r["type"] + (f" → {', '.join(r['reference_to'])}" if r["reference_to"] else "")
+        if r["reference_to"] and r["relationship_name"]:
+            kind += f" (lookup: {r['relationship_name']}.<field>)"
         ext = "external id" if r["external_id"] else ("id lookup" if r["id_lookup"] else "")
         table.add_row(
             escape(str(r["name"])),
