@@ -12,7 +12,7 @@ from __future__ import annotations
 from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run
 from sfsync.api.pausing import StatusView, manual_cause, pause_cause_for, status_view
 from sfsync.api.project import Project
-from sfsync.api.views import json_value, plan_view, run_record_view, run_result_view
+from sfsync.api.views import json_value, plan_view, run_record_view, run_result_view, spreadsheet_cell
 from sfsync.salesforce.describe import FieldInfo, GlobalDescribe, ObjectDescribe
 from sfsync.sources.types import LogicalType
 from sfsync.sync.engine import RunResult
@@ -57,6 +57,7 @@ __all__ = [
     "required_on_create",
     "run_record_view",
     "run_result_view",
+    "spreadsheet_cell",
     "status_view",
     "validate_sync",
 ]

@@ -6,6 +6,7 @@ or serves them as they are.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import date, datetime, time
@@ -32,6 +33,26 @@ def json_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_value(v) for v in value]
     return str(value)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula."""
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_cell(value: Any) -> str:
+    """``value`` as a CSV cell that a spreadsheet shows as text, never runs as a formula.
+
+    A cell starting with ``= + - @``, a tab or a carriage return gets a leading ``'`` (the OWASP advice
+    against CSV injection); plain numbers such as ``-12.5`` are left as they are.
+    """
+    if value is None:
+        return ""
+    text = ",".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+    if text.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def plan_view(plan: Plan) -> dict[str, Any]:
@@ -90,4 +111,11 @@ def run_record_view(run: RunRecord) -> dict[str, Any]:
     }
 
 
-__all__ = ["json_value", "plan_view", "run_record_view", "run_result_view"]
+__all__ = [
+    "FORMULA_STARTS",
+    "json_value",
+    "plan_view",
+    "run_record_view",
+    "run_result_view",
+    "spreadsheet_cell",
+]

@@ -321,7 +321,7 @@ def show_run(
     as_json: bool = typer.Option(False, "--json", help="Print the run (and rejected rows) as JSON."),
 ) -> None:
     """One run: its counts and errors; with --rejected the rejected rows and Salesforce's reasons."""
-    from sfsync.api import run_record_view
+    from sfsync.api import run_record_view, spreadsheet_cell
 
     with _open(project) as proj:
         record = proj.get_run(run_id)
@@ -332,7 +332,7 @@ def show_run(
             writer = csv.writer(fh)
             writer.writerow(table.column_names)
             for row in zip(*(table.column(i).to_pylist() for i in range(table.num_columns)), strict=True):
-                writer.writerow([_cell(v) for v in row])
+                writer.writerow([spreadsheet_cell(v) for v in row])
     if as_json:
         out = run_record_view(record) | {"rejected_by_code": by_code}
         if table is not None:

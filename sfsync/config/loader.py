@@ -23,6 +23,7 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 from sfsync.config import destinations, project, schedule, sources
 from sfsync.config.env import STRICT_SECRETS, interpolate, load_dotenv
 from sfsync.config.project import SKIP_REFERENCES, Loc, Project, reference_problems
+from sfsync.config.yamlsafe import MAX_DEPTH, check_yaml
 from sfsync.errors import ConfigError, ProjectFileError
 
 DEFAULT_PROJECT_FILE = "sfsync.yml"
@@ -182,8 +183,14 @@ def parse_project(
         details.sort(key=lambda p: (p.line or 0, p.path))
         return ProjectFileError(file, details)
 
+    refusal = check_yaml(text)
+    if refusal is not None:
+        raise ProjectFileError(file, [ConfigProblem(file, "", refusal.line, refusal.message)])
     try:
         node = YAML(typ="rt").load(text)
+    except RecursionError:
+        message = f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)"
+        raise ProjectFileError(file, [ConfigProblem(file, "", None, message)]) from None
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None

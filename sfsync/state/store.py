@@ -53,6 +53,12 @@ from sfsync.state.snapshots import SnapshotStore, check_sync_name
 #: Name of the state directory created beside the project file.
 STATE_DIR_NAME = ".sfsync"
 
+PRIVATE_DIR_MODE = 0o700
+"""Mode of the state directory and its folders: the owner alone may list or enter them."""
+
+PRIVATE_FILE_MODE = 0o600
+"""Mode of the state database files: the owner alone may read or write them."""
+
 
 @dataclass(frozen=True)
 class StateSettings:
@@ -158,8 +164,11 @@ class StateStore:
         settings = settings or StateSettings()
         paths = StatePaths(Path(directory))
         try:
+            # Owner only: the state holds synced names and e-mails (and stored tokens). A 0700 root keeps
+            # every file below it private whatever its own mode; an older, looser root is tightened.
             for d in (paths.root, paths.locks, paths.snapshots, paths.results, paths.work, paths.tmp):
-                d.mkdir(parents=True, exist_ok=True)
+                d.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            paths.root.chmod(PRIVATE_DIR_MODE)
             ignore = paths.root / ".gitignore"
             if not ignore.exists():
                 ignore.write_text("# sfsync state: run history, snapshots, locks. Not for git.\n*\n")
@@ -169,6 +178,8 @@ class StateStore:
                 isolation_level=None,
                 check_same_thread=False,
             )
+            for db_file in (paths.database, *paths.database.parent.glob(paths.database.name + "-*")):
+                db_file.chmod(PRIVATE_FILE_MODE)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(
                 f"cannot open the state store in {paths.root}: {exc}",

@@ -299,7 +299,8 @@ class UiService:
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["primary_key", "operation", "error_code", "message", "fields"])
         for r in self.store.rejected_rows(run_id, code or None):
-            w.writerow([r.primary_key, r.operation, r.error_code or "", r.message or "", ";".join(r.fields)])
+            cells = (r.primary_key, r.operation, r.error_code, r.message, ";".join(r.fields))
+            w.writerow([api.spreadsheet_cell(c) for c in cells])
         return buf.getvalue()
 
     # ---- run now / plan -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from sfsync.api import LogicalType
 from sfsync.config import Project, ProjectFileError, parse_project
+from sfsync.config.yamlsafe import check_yaml
 from sfsync.errors import ConfigError, SyncRefused
 from sfsync.web.schemas import ProblemOut
 
@@ -67,6 +68,12 @@ def _was_flow(node: Any) -> bool:
 
 def edited_text(text: str, name: str, entry: Mapping[str, Any], *, create: bool) -> str:
     """``text`` with ``syncs.<name>`` set to ``entry`` (in place when it exists), as YAML text."""
+    refusal = check_yaml(text)
+    if refusal is not None:
+        where = f"line {refusal.line}: " if refusal.line else ""
+        raise SyncRefused(
+            "the project file is refused as YAML", [ProblemOut(message=f"{where}{refusal.message}")]
+        )
     y = _yaml()
     doc = y.load(text)
     if not isinstance(doc, CommentedMap):

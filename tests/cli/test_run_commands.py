@@ -148,3 +148,50 @@ def test_a_manual_run_that_finds_the_source_broken_pauses_the_sync(project: Path
     status = history["syncs"]["contacts"]
     assert status["paused"] and status["automatic"] and "people" in status["cause"]
     assert history["runs"][0]["status"] == "failed" and "people" in history["runs"][0]["error"]
+
+
+def test_the_rejected_rows_csv_cannot_run_formulas_in_a_spreadsheet(
+    project: Path, live_emulator: Any
+) -> None:
+    """Keys and values come from the warehouse: a cell starting with = + - @ must stay text."""
+    con = duckdb.connect(str(project.parent / "wh.duckdb"))
+    con.execute(
+        "insert into people values ('=HYPERLINK(\"http://evil.test\")', 'A', 'B', 'bad1'),"
+        " ('+1+2', 'A', 'B', 'bad2'), ('@SUM(A1)', 'A', 'B', 'bad3'), ('-2+3', 'A', 'B', 'bad4')"
+    )
+    con.close()
+    ran = json.loads(_sfsync(project, "run", "contacts", "--json").stdout)
+    out = project.parent / "rejected.csv"
+    assert _sfsync(project, "show-run", str(ran[0]["run_id"]), "--csv", str(out)).returncode == 0
+    keys = {r["primary_key"] for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert {'\'=HYPERLINK("http://evil.test")', "'+1+2", "'@SUM(A1)", "'-2+3"} <= keys
+    assert not any(k.startswith(("=", "+", "-", "@")) for k in keys)
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("-12.5", "-12.5"),  # a plain number is not a formula
+        ("+3e5", "+3e5"),
+        ("plain", "plain"),
+        (None, ""),
+        (["Email", "Phone"], "Email,Phone"),
+    ],
+)
+def test_spreadsheet_cells(value: Any, cell: str) -> None:
+    from sfsync.api import spreadsheet_cell
+
+    assert spreadsheet_cell(value) == cell
+
+
+@pytest.mark.parametrize("name", ["Account?x", "Account/../x", "Account describe", "1Account"])
+def test_describe_refuses_what_is_not_an_api_name(project: Path, live_emulator: Any, name: str) -> None:
+    before = live_emulator.usage()
+    shown = _sfsync(project, "describe", name)
+    assert shown.returncode == 2, shown.stderr
+    assert f"{name!r} is not a Salesforce object API name" in shown.stderr
+    assert "Traceback" not in shown.stderr
+    assert live_emulator.usage() == before  # nothing was asked of the org

@@ -260,3 +260,18 @@ def test_a_pause_says_whether_the_sync_paused_itself(store: StateStore) -> None:
     assert store.sync_status("a").pause_automatic and not store.sync_status("b").pause_automatic
     store.set_paused("a", False)
     assert not store.sync_status("a").paused and not store.sync_status("a").pause_automatic
+
+
+def test_the_state_is_private_to_its_owner(tmp_path: Path) -> None:
+    """It holds synced names and e-mails (and stored tokens): 0700 folders, 0600 database files."""
+    root = tmp_path / ".sfsync"
+    root.mkdir(mode=0o755)  # made by an older sfsync, readable by everyone
+    with StateStore.open(root) as s:
+        s.start_run("contacts")
+        modes = {p.name: p.stat().st_mode & 0o777 for p in root.iterdir()}
+    assert root.stat().st_mode & 0o777 == 0o700
+    for name, mode in modes.items():
+        if name.startswith("state.db"):
+            assert mode == 0o600, (name, oct(mode))
+        elif (root / name).is_dir():
+            assert mode == 0o700, (name, oct(mode))

@@ -376,6 +376,8 @@ def test_forms_need_the_csrf_token(ui_app: httpx.Client) -> None:
         ("POST", "/api/destinations/nope/test", None, 404),
         ("GET", "/api/destinations/nope/objects/Contact", None, 404),
         ("GET", "/api/destinations/org/objects/NoSuchObject__c", None, 400),
+        ("GET", "/api/destinations/org/objects/Account%3Fx", None, 400),  # not an API name: never sent
+        ("GET", "/api/destinations/org/objects/Account%2F..%2Fx", None, 404),  # no such route
         ("GET", "/api/models/people/preview?rows=5000", None, 422),
         ("PUT", "/api/syncs/bad%20name", NEW_SYNC, 422),
     ],
