@@ -311,7 +311,7 @@ def _sync_statuses(proj: Project, names: list[str]) -> dict[str, dict[str, Any]]
 
 
 @app.command("show-run")
-def show_run(
+def show_run(  # noqa: C901 - being rewritten with the run/show-run/check commands; split then
     run_id: int = typer.Argument(..., help="The run's id (see `sfsync runs`)."),
     project: Path = _PROJECT,
     rejected: bool = typer.Option(False, "--rejected", help="List the rows Salesforce rejected."),
