@@ -22,7 +22,7 @@ from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run
 from sfsync.api.pausing import StatusView, manual_cause, pause_sync, resume_sync, status_view
 from sfsync.config import DEFAULT_PROJECT_FILE, ApiChoice, load_project
 from sfsync.config import Project as ProjectConfig
-from sfsync.errors import NotFoundError, SfsyncError, SyncBusyError
+from sfsync.errors import ConfigError, NotFoundError, SfsyncError, SyncBusyError
 from sfsync.salesforce.describe import GlobalDescribe, ObjectDescribe
 from sfsync.sources import open_source, query_for
 from sfsync.sources.types import LogicalType
@@ -34,6 +34,17 @@ from sfsync.sync.progress import Progress
 from sfsync.sync.validate import CheckReport, check_project
 
 log = logging.getLogger(__name__)
+
+
+API_CHOICES: tuple[ApiChoice, ...] = ("auto", "rest", "bulk")
+
+
+def _check_api(api: object) -> None:
+    """The Python API is typed, but callers may pass anything: refuse an unknown ``api`` before a run."""
+    if api is not None and api not in API_CHOICES:
+        raise ConfigError(
+            f"api={api!r} is not one of {', '.join(API_CHOICES)}", hint="or None: the sync's own"
+        )
 
 
 class Project:
@@ -193,9 +204,16 @@ class Project:
             raise NotFoundError(f"there is no model or segment {name!r}", what="model", name=name)
 
     # ---- planning and running -----------------------------------------------------------------------
+    def validate(self, sync: str) -> None:
+        """Check one sync against the org's describe and its model's columns, as a run does before it
+        writes: ConfigError listing every problem, or the error that kept it from being checked."""
+        self.require_sync(sync)
+        SyncSession(self.config, self.store, orgs=self.orgs).validate(sync)
+
     def plan(self, sync: str, *, full_resync: bool = False, api: ApiChoice | None = None) -> Plan:
         """What a run would do, without writing anything to Salesforce."""
         self.require_sync(sync)
+        _check_api(api)
         session = SyncSession(self.config, self.store, orgs=self.orgs)
         return session.plan(sync, RunOptions(full_resync=full_resync, api=api))
 
@@ -213,6 +231,7 @@ class Project:
         the web UI call this). With ``warn`` the sync's warnings are evaluated and notified, and a sync
         whose source, model or org is broken pauses itself."""
         self.require_sync(sync)
+        _check_api(api)
         options = RunOptions(full_resync=full_resync, api=api, trigger=trigger, progress=progress)
         # Each run has its own client, so its API call count is its own (several runs may be in flight).
         session = SyncSession(self.config, self.store, transport=self.transport)

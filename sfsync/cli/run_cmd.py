@@ -147,7 +147,16 @@ def run(
             )
         results: list[dict[str, Any]] = []
         exit_code = 0
+        # Several syncs: check them all before any writes, run those that pass, report the others.
+        invalid = _invalid_syncs(proj, names) if len(names) > 1 else {}
         for name in names:
+            if name in invalid:
+                error = invalid[name]
+                exit_code = 2
+                results.append({"sync": name, "status": "invalid", "error": error.full_text()})
+                if not as_json:
+                    err_console.print(f"[bold red]{name} not run:[/] {error.full_text()}", highlight=False)
+                continue
             status = proj.status(name)
             if status.paused and not as_json:
                 err_console.print(
@@ -156,10 +165,10 @@ def run(
                 )
             try:
                 result = _run_one(proj, name, full_resync, choice, quiet=as_json)
-            except ConfigError:
-                raise
             except SfsyncError as e:
-                exit_code = max(exit_code, 1)
+                if len(names) == 1 and e.exit_code == 2:
+                    raise  # one sync: its configuration error is the command's error
+                exit_code = max(exit_code, e.exit_code)
                 results.append({"sync": name, "status": "failed", "error": str(e)})
                 if not as_json:
                     err_console.print(f"[bold red]{name} failed:[/] {e}", highlight=False)
@@ -175,6 +184,18 @@ def run(
             _json(results)
     if exit_code:
         raise typer.Exit(exit_code)
+
+
+def _invalid_syncs(proj: Project, names: list[str]) -> dict[str, SfsyncError]:
+    """The named syncs whose configuration or mapping is wrong (exit code 2 errors), checked up front."""
+    invalid: dict[str, SfsyncError] = {}
+    for name in names:
+        try:
+            proj.validate(name)
+        except SfsyncError as e:
+            if e.exit_code == 2:
+                invalid[name] = e  # other failures (a source or org down) are the run's to report
+    return invalid
 
 
 def _run_one(proj: Project, name: str, full_resync: bool, api: ApiChoice | None, *, quiet: bool) -> RunResult:

@@ -33,6 +33,16 @@ class InterpolatedStr(str):
         obj.template = template
         return obj
 
+    @property
+    def only_references(self) -> bool:
+        """True when the template is nothing but ``${NAME}`` references (no literal text around them)."""
+        return only_references(self.template)
+
+
+def only_references(template: str) -> bool:
+    """True when ``template`` holds ``${NAME}`` references and no literal text at all."""
+    return "${" in template and not _REFERENCE.sub("", template)
+
 
 def parse_dotenv(text: str) -> dict[str, str]:
     """Parse ``.env`` text: ``NAME=value`` lines, optional ``export``, quotes, ``#`` comments."""
@@ -96,9 +106,14 @@ def _literal_refusal(what: str) -> ValueError:
 
 
 def _check_secret(value: Any, info: ValidationInfo) -> Any:
+    """From a file, a secret is made of ``${NAME}`` references only: ``"x${VAR}"`` would put part of it
+    (``x``) in the file, where git and anyone reading the project see it."""
     strict = bool(info.context and info.context.get(STRICT_SECRETS))
-    if strict and isinstance(value, str) and not isinstance(value, InterpolatedStr) and value:
-        raise _literal_refusal("this secret")
+    if strict and isinstance(value, str) and value:
+        if not isinstance(value, InterpolatedStr):
+            raise _literal_refusal("this secret")
+        if not value.only_references:
+            raise _literal_refusal("part of this secret")
     return value
 
 
@@ -112,8 +127,8 @@ def _check_url_secret(value: Any, info: ValidationInfo) -> Any:
         password = urlsplit(template).password
     except ValueError:
         password = None
-    if password and "${" not in password:
-        raise _literal_refusal("the password in this URL")
+    if password and not only_references(password):
+        raise _literal_refusal("the password in this URL" if "${" not in password else "part of the password")
     return value
 
 

@@ -215,6 +215,7 @@ def parse_project(
         problems.extend(_validation_problems(data, e, _known_keys()))
     if problems or result is None:
         raise fail(problems)
+    result._lines = dict(reader.lines)
     return result
 
 

@@ -278,6 +278,7 @@ class Project(_Strict):
     syncs: dict[str, Sync] = Field(default_factory=dict)
 
     _path: Path | None = PrivateAttr(default=None)
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Project:
@@ -292,6 +293,22 @@ class Project(_Strict):
     def path(self) -> Path | None:
         """The project file this was loaded from (None when built in code)."""
         return self._path
+
+    def line_of(self, *keys: str | int) -> int | None:
+        """The line of the project file where key path ``keys`` (e.g. ``"syncs", "x", "mappings"``) is
+        written, or of its closest written parent; None when built in code."""
+        for end in range(len(keys), 0, -1):
+            line = self._lines.get(tuple(keys[:end]))
+            if line is not None:
+                return line
+        return None
+
+    def where(self, *keys: str | int) -> str | None:
+        """``file:line`` of key path ``keys`` (see :meth:`line_of`), for messages; None when unknown."""
+        if self._path is None:
+            return None
+        line = self.line_of(*keys)
+        return f"{self._path.name}:{line}" if line is not None else self._path.name
 
     @property
     def root(self) -> Path:

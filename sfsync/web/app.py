@@ -23,7 +23,7 @@ from sfsync.errors import (
     SyncRefused,
 )
 from sfsync.web import api, pages
-from sfsync.web.security import AuthMiddleware, Signer
+from sfsync.web.security import AuthMiddleware, LoginThrottle, Signer
 from sfsync.web.service import UiService
 from sfsync.web.settings import UiSettings
 
@@ -69,7 +69,10 @@ def create_app(settings: UiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.service = service
     app.state.signer = Signer()
-    app.add_middleware(AuthMiddleware, settings=settings, signer=app.state.signer)
+    app.state.throttle = LoginThrottle(settings.login_attempts, settings.login_lockout_seconds)
+    app.add_middleware(
+        AuthMiddleware, settings=settings, signer=app.state.signer, throttle=app.state.throttle
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -19,6 +19,7 @@ from sfsync.web.schemas import SYNC_NAME_PATTERN, ProblemOut
 from sfsync.web.security import (
     COOKIE,
     CSRF_FIELD,
+    client_address,
     csrf_guard,
     new_session,
     safe_next,
@@ -58,10 +59,17 @@ def login_form(request: Request, next: str = "/") -> Response:
 @router.post("/login")
 async def login(request: Request) -> Response:
     settings, signer = request.app.state.settings, request.app.state.signer
+    throttle, client = request.app.state.throttle, client_address(request)
     form = await request.form()
     target = safe_next(str(form.get("next") or "/"))
+    wait = throttle.retry_after(client)
+    if wait > 0:
+        error = f"too many failed logins: try again in {wait:.0f} s"
+        return page(request, "login.html", 429, next=target, error=error)
     if settings.auth_required and not token_matches(str(form.get("token") or ""), settings.token):
+        throttle.failed(client)
         return page(request, "login.html", 401, next=target, error="wrong token")
+    throttle.succeeded(client)
     response = back(target)
     set_cookie(response, signer, new_session(settings, logged_in=True), settings)
     return response

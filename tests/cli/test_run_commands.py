@@ -195,3 +195,30 @@ def test_describe_refuses_what_is_not_an_api_name(project: Path, live_emulator: 
     assert f"{name!r} is not a Salesforce object API name" in shown.stderr
     assert "Traceback" not in shown.stderr
     assert live_emulator.usage() == before  # nothing was asked of the org
+
+
+def test_several_syncs_are_all_checked_before_any_writes(project: Path, live_emulator: Any) -> None:
+    """An invalid sync named first must not stop the valid ones, nor be found only after others wrote."""
+    text = project.read_text()
+    broken = text.split("syncs:\n", 1)[1].replace("contacts:", "broken:", 1)
+    broken = broken.replace("email: Email}", "email: No_Such_Field__c}")
+    project.write_text(text + broken)
+    ran = _sfsync(project, "run", "broken", "contacts", "--json")
+    assert ran.returncode == 2, ran.stderr
+    results = {r["sync"]: r for r in json.loads(ran.stdout)}
+    assert results["broken"]["status"] == "invalid" and "No_Such_Field__c" in results["broken"]["error"]
+    assert results["contacts"]["counts"]["created"] == 36
+    assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 36
+    history = json.loads(_sfsync(project, "runs", "--json").stdout)["runs"]
+    assert [r["sync"] for r in history] == ["contacts"]  # the invalid sync never started a run
+    alone = _sfsync(project, "run", "broken")
+    assert alone.returncode == 2 and "No_Such_Field__c" in alone.stderr
+
+
+def test_the_python_api_refuses_an_unknown_api_value(project: Path, live_emulator: Any) -> None:
+    from sfsync import Project
+    from sfsync.errors import ConfigError
+
+    with Project.load(project) as proj, pytest.raises(ConfigError, match="api='soap' is not one of"):
+        proj.run("contacts", api="soap")  # type: ignore[arg-type]
+    assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 0

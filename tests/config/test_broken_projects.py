@@ -124,6 +124,14 @@ CASES: list[tuple[str, str, str, str, str, int | None]] = [
         14,
     ),
     (
+        "auth-partly-literal-secret",
+        'client_secret: "${SF_CLIENT_SECRET}"',
+        'client_secret: "s3cr${SF_CLIENT_SECRET}"',
+        "destinations.salesforce.auth.client_secret",
+        "part of this secret is written literally",
+        14,
+    ),
+    (
         "auth-missing-password",
         ', password: "${SF_PASSWORD}"}',
         "}",
@@ -155,6 +163,14 @@ CASES: list[tuple[str, str, str, str, str, int | None]] = [
         "destinations.salesforce.login_url",
         "not an http(s) URL",
         13,
+    ),
+    (
+        "login-url-plain-http-to-another-host",
+        "login_url: https://login.salesforce.com",
+        "login_url: http://login.salesforce.com",
+        "destinations.salesforce",
+        "plain http to login.salesforce.com",
+        11,
     ),
     (
         "api-version",
@@ -446,3 +462,32 @@ def test_anchors_and_merge_keys_still_work(tmp_path: Path) -> None:
         .warnings
     )
     assert warnings.on_failure is True and warnings.rejected_rows_percent == 25
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8642", "http://localhost:8642", "http://[::1]:8642", "https://my.salesforce.com"],
+)
+def test_plain_http_is_fine_to_this_machine(tmp_path: Path, url: str) -> None:
+    text = edit("login_url: https://login.salesforce.com", f"login_url: {url}")
+    assert parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV).destinations
+
+
+def test_plain_http_elsewhere_needs_to_be_asked_for(tmp_path: Path) -> None:
+    text = edit(
+        "login_url: https://login.salesforce.com",
+        "login_url: http://sf-proxy.internal:8080\n    allow_insecure_http: true",
+    )
+    project = parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV)
+    assert project.destinations["salesforce"].login_url == "http://sf-proxy.internal:8080"
+
+
+def test_a_secret_made_of_several_references_is_fine(tmp_path: Path) -> None:
+    """A password and its security token, each from the environment, concatenated: nothing literal."""
+    text = edit('password: "${SF_PASSWORD}"', 'password: "${SF_PASSWORD}${SF_CLIENT_ID}"')
+    auth = (
+        parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV)
+        .destinations["salesforce"]
+        .auth
+    )
+    assert auth.password.get_secret_value() == ENV["SF_PASSWORD"] + ENV["SF_CLIENT_ID"]  # type: ignore[union-attr]

@@ -388,3 +388,16 @@ def test_invalid_requests_are_refused(
     response = api.request(method, path, json=body)
     assert response.status_code == status, response.text
     assert response.json()["detail"]
+
+
+def test_failed_logins_lock_the_address_out(ui_app: httpx.Client) -> None:
+    """Five wrong tokens (bearer or form) and the address must wait, even with the right token."""
+    for _ in range(5):
+        wrong = ui_app.get("/api/syncs", headers={"Authorization": "Bearer wrong-token-guess-000000"})
+        assert wrong.status_code == 401
+    locked = ui_app.get("/api/syncs", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
+    form = ui_app.get("/login")
+    csrf = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    refused = ui_app.post("/login", data={"token": TOKEN, "csrf_token": csrf, "next": "/"})
+    assert refused.status_code == 429 and "too many failed logins" in refused.text
