@@ -10,11 +10,12 @@ Rows arrive as Arrow batches of the *send table* built by the planner:
 ``load_rest`` uses sObject Collections (the client splits into calls of 200 and runs several at once).
 ``load_bulk`` writes CSV chunks of at most ``min(max_bytes, PIPELINE_JOB_BYTES)`` to the run's work
 directory (each with a key file: the primary key of every CSV row, in order), journals every job id before
-uploading to it, and runs the jobs as a pipeline: a job starts as soon as its CSV is written (several at
-once), and a finished job's results are collected and stored while later jobs still run. Result rows are
-mapped back to primary keys by their exact CSV cells, compared with the uploaded CSV parsed the same way:
-when they come back in upload order one vectorised comparison proves it, otherwise a DuckDB multiset
-join pairs them (identical rows are interchangeable, so the match is exact).
+uploading to it (and the upload and the close as each call returns), and runs the jobs as a pipeline: a
+job starts as soon as its CSV is written (several at once), and a finished job's results are collected and
+stored while later jobs still run. Result rows are mapped back to primary keys by their exact CSV cells,
+compared with the uploaded CSV parsed the same way: when they come back in upload order one vectorised
+comparison proves it, otherwise a DuckDB multiset join pairs them (identical rows are interchangeable, so
+the match is exact).
 """
 
 from __future__ import annotations
@@ -440,7 +441,9 @@ class _BulkRound:
         return self.retry
 
     def _start(self, chunk: Chunk, workers: ThreadPoolExecutor, reader: ThreadPoolExecutor) -> None:
-        """Hand the chunk's job to a worker (create, journal, upload, close) and parse its CSV ahead."""
+        """Hand the chunk's job to a worker and parse its CSV ahead. The worker creates the job, journals it
+        (``new``), uploads (``uploaded``) and closes it (``closed``): each journal state is written as soon
+        as the call it records has returned."""
         target = self.target
         size = self.client.bulk.check_size(chunk.csv_path, target.object)
         job = workers.submit(
@@ -450,6 +453,8 @@ class _BulkRound:
             chunk.csv_path,
             external_id_field=target.key_field if target.mode == "upsert" else None,
             on_created=lambda job: self._journal(chunk, job),
+            on_uploaded=lambda job: self._mark(job, JournalState.UPLOADED),
+            on_closed=lambda job: self._mark(job, JournalState.CLOSED),
             wait=False,
         )
         ahead = None
@@ -471,6 +476,10 @@ class _BulkRound:
         )
         self.stats.jobs.append(job.id)
 
+    def _mark(self, job: BulkJob, state: JournalState) -> None:
+        """Move the job's journal entry to ``state`` (in the worker thread, right after the call returned)."""
+        self.store.journal_set_state(job.id, state)
+
     def _finish_oldest(self) -> None:
         """Wait for the oldest job in flight, then collect and store its outcomes."""
         started = self.started.popleft()
@@ -479,8 +488,6 @@ class _BulkRound:
         except SalesforceError as exc:
             self.errors.append(exc)
             return
-        self.store.journal_set_state(job.id, JournalState.UPLOADED)
-        self.store.journal_set_state(job.id, JournalState.CLOSED)
         if job.state == "Failed":
             self.stats.failed_jobs.append(f"{job.id}: {job.error_message or 'Failed'}")
         table = self._collect(job, started)

@@ -8,7 +8,8 @@ sfsync code under test is unchanged.
 
 Points:
     before_upload      a Bulk job was created and journaled, its CSV not uploaded yet (job Open, empty)
-    after_upload       the CSV is uploaded, the job not closed (Open, with data)
+    after_upload       the upload call returned, the journal not yet told (Open, with data; journal: new)
+    before_close       the upload is journaled, the job not closed (Open, with data; journal: uploaded)
     polling            the job is closed and Salesforce is processing it (first poll answered)
     after_collect      the first job's results are stored; other jobs, and the snapshot, are not
     before_snapshot    every result is stored, the snapshot has not advanced
@@ -60,6 +61,14 @@ def _after_upload() -> None:
     BulkIngest.upload = upload_and_die  # type: ignore[method-assign]
 
 
+def _before_close() -> None:
+    def close_then(self: BulkIngest, job_id: str) -> BulkJob:
+        _die(f"before_close {job_id} {self.get(job_id).state}")
+        raise AssertionError("unreachable")
+
+    BulkIngest.close = close_then  # type: ignore[method-assign]
+
+
 def _polling() -> None:
     def wait(self: BulkIngest, job_id: str, *, timeout_seconds: float | None = None) -> BulkJob:
         _die(f"polling {job_id} {self.get(job_id).state}")
@@ -101,6 +110,7 @@ def _before_snapshot() -> None:
 HOOKS: dict[str, Callable[[], None]] = {
     "before_upload": _before_upload,
     "after_upload": _after_upload,
+    "before_close": _before_close,
     "polling": _polling,
     "after_collect": _after_collect,
     "before_snapshot": _before_snapshot,
