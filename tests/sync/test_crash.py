@@ -29,6 +29,9 @@ from sfsync.state import JournalState, StateStore
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
 from tests.plugins.emulator import LiveEmulator
 
+#: each test kills a child process mid-run and runs the sync again (seconds each): not in the fast loop
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 #: Rows in the model: with ~420-byte rows and the smallest job size (1 MB) the run uses two Bulk jobs.
 ROWS = 3000
