@@ -192,14 +192,14 @@ def _in_batches(values: Sequence[str]) -> Iterator[list[str]]:
 _WHAT = {"username": "username", "email": "e-mail", "queue": "name"}
 
 
-def resolve_owners(client: SalesforceClient, values: Iterable[str], by: Sequence[OwnerKey]) -> Resolution:
-    """Owner ids for owner column values: the active user with that username or e-mail, or the queue
-    with that name or developer name, tried in the order of ``by``. A value that matches nobody, only
-    inactive users, or several records of the first kind that matches is refused."""
-    todo = sorted({v for v in values if v})
-    found: dict[str, dict[str, list[tuple[str, bool]]]] = {k: {} for k in by}
+Candidates = dict[str, dict[str, list[tuple[str, bool]]]]
+"""Per owner kind: lower-case value → (record id, active) of every record it names."""
+
+
+def _owner_candidates(client: SalesforceClient, values: list[str], by: Sequence[OwnerKey]) -> Candidates:
+    found: Candidates = {k: {} for k in by}
     for kind in by:
-        for batch in _in_batches(todo):
+        for batch in _in_batches(values):
             literals = ",".join(soql_literal(v) for v in batch)
             if kind == "queue":
                 soql = (
@@ -207,42 +207,51 @@ def resolve_owners(client: SalesforceClient, values: Iterable[str], by: Sequence
                     f"(Name IN ({literals}) OR DeveloperName IN ({literals}))"
                 )
                 for rec in client.query(soql):
-                    for key in {
-                        str(rec.get("Name") or "").lower(),
-                        str(rec.get("DeveloperName") or "").lower(),
-                    }:
+                    names = {str(rec.get("Name") or "").lower(), str(rec.get("DeveloperName") or "").lower()}
+                    for key in names:
                         found[kind].setdefault(key, []).append((str(rec["Id"]), True))
-            else:
-                column = "Username" if kind == "username" else "Email"
-                soql = f"SELECT Id, {column}, IsActive FROM User WHERE {column} IN ({literals})"
-                for rec in client.query(soql):
-                    key = str(rec.get(column) or "").lower()
-                    found[kind].setdefault(key, []).append((str(rec["Id"]), bool(rec.get("IsActive"))))
+                continue
+            column = "Username" if kind == "username" else "Email"
+            soql = f"SELECT Id, {column}, IsActive FROM User WHERE {column} IN ({literals})"
+            for rec in client.query(soql):
+                key = str(rec.get(column) or "").lower()
+                found[kind].setdefault(key, []).append((str(rec["Id"]), bool(rec.get("IsActive"))))
+    return found
+
+
+def _pick_owner(value: str, found: Candidates, by: Sequence[OwnerKey]) -> tuple[str | None, str]:
+    """The owner id of ``value`` (the first kind that names exactly one active record), or why none."""
+    reasons: list[str] = []
+    for kind in by:
+        matches = found[kind].get(value.lower(), [])
+        active = [rid for rid, ok in matches if ok]
+        if len(active) == 1:
+            return active[0], ""
+        if len(active) > 1:
+            who = "queues" if kind == "queue" else "active users"
+            return None, f"{len(active)} {who} have this {_WHAT[kind]}"
+        if matches:
+            reasons.append(f"the user with this {_WHAT[kind]} is inactive")
+    if not reasons:
+        reasons = [
+            " and ".join(f"no {'queue' if k == 'queue' else 'active user'} has this {_WHAT[k]}" for k in by)
+        ]
+    return None, "; ".join(reasons)
+
+
+def resolve_owners(client: SalesforceClient, values: Iterable[str], by: Sequence[OwnerKey]) -> Resolution:
+    """Owner ids for owner column values: the active user with that username or e-mail, or the queue
+    with that name or developer name, tried in the order of ``by``. A value that matches nobody, only
+    inactive users, or several records of the first kind that matches is refused."""
+    todo = sorted({v for v in values if v})
+    found = _owner_candidates(client, todo, by)
     res = Resolution()
     for v in todo:
-        reasons: list[str] = []
-        for kind in by:
-            matches = found[kind].get(v.lower(), [])
-            active = [rid for rid, ok in matches if ok]
-            if len(active) == 1:
-                res.ids[v] = active[0]
-                break
-            if len(active) > 1:
-                reasons = [
-                    f"{len(active)} {'queues' if kind == 'queue' else 'active users'} have this {_WHAT[kind]}"
-                ]
-                break
-            if matches:
-                reasons.append(f"the user with this {_WHAT[kind]} is inactive")
+        rid, why = _pick_owner(v, found, by)
+        if rid is not None:
+            res.ids[v] = rid
         else:
-            if not reasons:
-                reasons = [
-                    " and ".join(
-                        f"no {'queue' if k == 'queue' else 'active user'} has this {_WHAT[k]}" for k in by
-                    )
-                ]
-        if v not in res.ids:
-            res.refused[v] = f"owner {v!r}: {'; '.join(reasons)}"
+            res.refused[v] = f"owner {v!r}: {why}"
     return res
 
 

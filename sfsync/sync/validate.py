@@ -15,7 +15,7 @@ from dataclasses import field as dataclass_field
 from typing import Any, Protocol
 
 from sfsync.config import ConstantTarget, LookupTarget, OwnerTarget
-from sfsync.config.project import Project, Sync
+from sfsync.config.project import Project, ResolvedSync, Sync
 from sfsync.errors import ConfigError, SfsyncError
 from sfsync.sources import Source, open_source, query_for
 from sfsync.sources.types import LogicalType
@@ -277,31 +277,7 @@ def validate_sync(
     if oid_field is not None and sync.object_id is not None:
         written.setdefault(oid_field.lower(), []).append(sync.object_id.column)
 
-    related_checks = RelatedChecks(check, related, written)
-    for entry in sync.entries:
-        target = entry.target
-        if isinstance(target, ConstantTarget):
-            related_checks.constant(entry.key, target)
-            continue
-        column = entry.key
-        ctype = check.column(column, "mapped")
-        if isinstance(target, LookupTarget):
-            related_checks.lookup(column, target, ctype)
-            continue
-        if isinstance(target, OwnerTarget):
-            related_checks.owner(column, target, ctype)
-            continue
-        f = check.field(column, target)
-        if f is None:
-            continue
-        fname = str(f["name"])
-        written.setdefault(fname.lower(), []).append(column)
-        check.writable(column, f)
-        check.types(column, ctype, f)
-        if f.get("type") == "reference" and ctype in (None, LogicalType.TEXT):
-            related_checks.plain_reference(column, f)
-    if sync.record_type is not None:
-        related_checks.record_type(sync.record_type)
+    _check_mappings(check, sync, RelatedChecks(check, related, written), written)
 
     for key, cols in written.items():
         if len(cols) > 1:
@@ -325,6 +301,35 @@ def validate_sync(
     return [_located(project, sync_name, p) for p in check.problems]
 
 
+def _check_mappings(
+    check: Checker, sync: Sync, related: RelatedChecks, written: dict[str, list[str]]
+) -> None:
+    """Every mapping entry (fields here; lookups, owners, constants and record types in ``related``)."""
+    for entry in sync.entries:
+        target = entry.target
+        if isinstance(target, ConstantTarget):
+            related.constant(entry.key, target)
+            continue
+        column = entry.key
+        ctype = check.column(column, "mapped")
+        if isinstance(target, LookupTarget):
+            related.lookup(column, target, ctype)
+            continue
+        if isinstance(target, OwnerTarget):
+            related.owner(column, target, ctype)
+            continue
+        f = check.field(column, target)
+        if f is None:
+            continue
+        written.setdefault(str(f["name"]).lower(), []).append(column)
+        check.writable(column, f)
+        check.types(column, ctype, f)
+        if f.get("type") == "reference" and ctype in (None, LogicalType.TEXT):
+            related.plain_reference(column, f)
+    if sync.record_type is not None:
+        related.record_type(sync.record_type)
+
+
 def _located(project: Project, sync_name: str, problem: Problem) -> Problem:
     """``problem`` with the project file's ``file:line`` of what it is about (the mapping of its column,
     the object id, or the sync's entry)."""
@@ -332,6 +337,8 @@ def _located(project: Project, sync_name: str, problem: Problem) -> Problem:
     keys: tuple[str, ...] = ("syncs", sync_name)
     if problem.column is not None and problem.column in sync.mappings:
         keys = (*keys, "mappings", problem.column)
+    elif problem.column is None and problem.field is not None and problem.field in sync.mappings:
+        keys = (*keys, "mappings", problem.field)  # a constant: its key is the field
     elif sync.object_id is not None and problem.column == sync.object_id.column:
         keys = (*keys, "object_id")
     elif problem.column is None and problem.field is not None:
@@ -419,63 +426,12 @@ def check_project(project: Project, sync_names: Sequence[str] | None, org: OrgAc
     source_names = sorted({r.source_name for r in resolved} if sync_names else set(project.sources))
     dest_names = sorted({r.destination_name for r in resolved} if sync_names else set(project.destinations))
 
-    connections: list[ConnectionCheck] = []
     opened: dict[str, Source] = {}
-    failed: dict[str, str] = {}
     try:
-        for name in source_names:
-            try:
-                src = open_source(project, name)
-                opened[name] = src
-                src.test_connection()
-                connections.append(ConnectionCheck("source", name, project.sources[name].type))
-            except SfsyncError as e:
-                failed[name] = str(e)
-                connections.append(ConnectionCheck("source", name, project.sources[name].type, str(e)))
-        for name in dest_names:
-            try:
-                org.test(name)
-                connections.append(ConnectionCheck("destination", name, project.destinations[name].type))
-            except SfsyncError as e:
-                failed[f"destination:{name}"] = str(e)
-                connections.append(
-                    ConnectionCheck("destination", name, project.destinations[name].type, str(e))
-                )
-
+        connections, failed = _test_connections(project, org, source_names, dest_names, opened)
         columns: dict[str, Mapping[str, LogicalType] | str] = {}
         describes: dict[str, Mapping[str, Any]] = {}
-        syncs: list[SyncCheck] = []
-        for r in resolved:
-            label = f"{r.sync.from_} -> {r.sync.object}"
-            if r.source_name in failed or f"destination:{r.destination_name}" in failed:
-                down = r.source_name if r.source_name in failed else r.destination_name
-                syncs.append(
-                    SyncCheck(r.name, label, r.sync.mode, error=f"not checked: {down!r} is unreachable")
-                )
-                continue
-            if r.sync.from_ not in columns:
-                try:
-                    columns[r.sync.from_] = opened[r.source_name].columns(query_for(project, r.sync.from_))
-                except SfsyncError as e:
-                    columns[r.sync.from_] = str(e)
-            cols = columns[r.sync.from_]
-            if isinstance(cols, str):
-                syncs.append(SyncCheck(r.name, label, r.sync.mode, error=cols))
-                continue
-            try:
-                describe = org.describe(r.destination_name, r.sync.object)
-            except SfsyncError as e:
-                syncs.append(SyncCheck(r.name, label, r.sync.mode, error=str(e)))
-                continue
-            describes[r.name] = describe
-            related = SourceRelated(
-                functools.partial(org.describe, r.destination_name),
-                opened[r.source_name],
-                query_for(project, r.sync.from_),
-            )
-            syncs.append(
-                SyncCheck(r.name, label, r.sync.mode, validate_sync(project, r.name, describe, cols, related))
-            )
+        syncs = [_check_sync(project, org, r, opened, failed, columns, describes) for r in resolved]
         syncs = _order_problems(project, syncs, describes)
     finally:
         for src in opened.values():
@@ -497,6 +453,85 @@ def _order_problems(
         replace(s, problems=[*s.problems, Problem(s.name, err.message, err.hint)]) if s.name in cycle else s
         for s in syncs
     ]
+
+
+def _test_connections(
+    project: Project,
+    org: OrgAccess,
+    source_names: list[str],
+    dest_names: list[str],
+    opened: dict[str, Source],
+) -> tuple[list[ConnectionCheck], dict[str, str]]:
+    """Open and test each source (left open in ``opened``, to read columns) and each destination.
+
+    Returns the checks, and the error of each connection that failed (destinations as
+    ``destination:<name>``).
+    """
+    connections: list[ConnectionCheck] = []
+    failed: dict[str, str] = {}
+    for name in source_names:
+        try:
+            src = open_source(project, name)
+            opened[name] = src
+            src.test_connection()
+            connections.append(ConnectionCheck("source", name, project.sources[name].type))
+        except SfsyncError as e:
+            failed[name] = str(e)
+            connections.append(ConnectionCheck("source", name, project.sources[name].type, str(e)))
+    for name in dest_names:
+        try:
+            org.test(name)
+            connections.append(ConnectionCheck("destination", name, project.destinations[name].type))
+        except SfsyncError as e:
+            failed[f"destination:{name}"] = str(e)
+            connections.append(ConnectionCheck("destination", name, project.destinations[name].type, str(e)))
+    return connections, failed
+
+
+def _check_sync(
+    project: Project,
+    org: OrgAccess,
+    r: ResolvedSync,
+    opened: dict[str, Source],
+    failed: dict[str, str],
+    columns: dict[str, Mapping[str, LogicalType] | str],
+    describes: dict[str, Mapping[str, Any]],
+) -> SyncCheck:
+    """Validate one sync against its model's columns and the object's describe (and its lookups' parents),
+    unless a connection it needs failed (then it says which). The describe goes into ``describes``."""
+    label = f"{r.sync.from_} -> {r.sync.object}"
+    if r.source_name in failed or f"destination:{r.destination_name}" in failed:
+        down = r.source_name if r.source_name in failed else r.destination_name
+        return SyncCheck(r.name, label, r.sync.mode, error=f"not checked: {down!r} is unreachable")
+    cols = _model_columns(project, r, opened, columns)
+    if isinstance(cols, str):
+        return SyncCheck(r.name, label, r.sync.mode, error=cols)
+    try:
+        describe = org.describe(r.destination_name, r.sync.object)
+    except SfsyncError as e:
+        return SyncCheck(r.name, label, r.sync.mode, error=str(e))
+    describes[r.name] = describe
+    related = SourceRelated(
+        functools.partial(org.describe, r.destination_name),
+        opened[r.source_name],
+        query_for(project, r.sync.from_),
+    )
+    return SyncCheck(r.name, label, r.sync.mode, validate_sync(project, r.name, describe, cols, related))
+
+
+def _model_columns(
+    project: Project,
+    r: ResolvedSync,
+    opened: dict[str, Source],
+    cache: dict[str, Mapping[str, LogicalType] | str],
+) -> Mapping[str, LogicalType] | str:
+    """The columns of the sync's model or segment (read once per model), or why they could not be read."""
+    if r.sync.from_ not in cache:
+        try:
+            cache[r.sync.from_] = opened[r.source_name].columns(query_for(project, r.sync.from_))
+        except SfsyncError as e:
+            cache[r.sync.from_] = str(e)
+    return cache[r.sync.from_]
 
 
 __all__ = [

@@ -191,41 +191,38 @@ class SyncForm:
             out["notify"] = list(self.notify)
         return out, problems
 
-    def to_sync_in(self) -> SyncIn:
-        """The posted form as an API body; SyncRefused lists everything wrong with its shape."""
+    def mappings(self) -> tuple[dict[str, Any], list[ProblemOut]]:
+        """The mapping rows and fixed values as ``mappings`` entries, and what is wrong with them."""
         problems: list[ProblemOut] = []
         mappings: dict[str, Any] = {}
         for column, fld in self.mapping_pairs():
             if not column and not fld:
                 continue
             if not column or not fld:
-                problems.append(
-                    ProblemOut(
-                        message="a mapping row needs both a column and a field",
-                        column=column or None,
-                        field=fld or None,
-                    )
-                )
-                continue
-            if column in mappings:
+                message = "a mapping row needs both a column and a field"
+                problems.append(ProblemOut(message=message, column=column or None, field=fld or None))
+            elif column in mappings:
                 problems.append(ProblemOut(message=f"column {column!r} is mapped twice", column=column))
-                continue
-            try:
-                mappings[column] = target_from_text(fld)
-            except ValueError as exc:
-                problems.append(ProblemOut(message=str(exc), column=column, field=fld))
+            else:
+                try:
+                    mappings[column] = target_from_text(fld)
+                except ValueError as exc:
+                    problems.append(ProblemOut(message=str(exc), column=column, field=fld))
         for fld, text in self.constant_rows():
             if not fld and not text:
                 continue
             if not fld or not text:
-                problems.append(
-                    ProblemOut(message="a fixed value needs both a field and a value", field=fld or None)
-                )
-                continue
-            if fld in mappings:
+                message = "a fixed value needs both a field and a value"
+                problems.append(ProblemOut(message=message, field=fld or None))
+            elif fld in mappings:
                 problems.append(ProblemOut(message=f"{fld!r} is both a column and a fixed value", field=fld))
-                continue
-            mappings[fld] = {"value": _constant_value(text)}
+            else:
+                mappings[fld] = {"value": _constant_value(text)}
+        return mappings, problems
+
+    def to_sync_in(self) -> SyncIn:
+        """The posted form as an API body; SyncRefused lists everything wrong with its shape."""
+        mappings, problems = self.mappings()
         schedule, sp = self.schedule()
         warnings, wp = self.warnings()
         problems += sp + wp
