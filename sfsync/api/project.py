@@ -18,7 +18,7 @@ import httpx
 import pyarrow as pa
 
 from sfsync.alerts import WarningTracker
-from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run
+from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run, outcome_kind, verdict_of
 from sfsync.api.pausing import StatusView, manual_cause, pause_sync, resume_sync, status_view
 from sfsync.config import DEFAULT_PROJECT_FILE, ApiChoice, load_project
 from sfsync.config import Project as ProjectConfig
@@ -243,7 +243,10 @@ class Project:
         except SfsyncError as exc:
             log.error("sync %s: run %s failed: %s", sync, exc.run_id or "-", exc.message)
             if not warn:
-                return RunOutcome(sync, OutcomeKind.FAILED, exc.run_id, str(exc), exception=exc)
+                verdict = verdict_of(self.store, self.config, exc.run_id)
+                return RunOutcome(
+                    sync, OutcomeKind.FAILED, exc.run_id, str(exc), exception=exc, verdict=verdict
+                )
             return follow_run(self.store, self._tracker_for_warnings(), sync, None, exc)
         finally:
             session.close()
@@ -261,8 +264,10 @@ class Project:
             result.duration_s,
         )
         if not warn:
-            kind = OutcomeKind.SUCCEEDED if result.status == "succeeded" else OutcomeKind.FAILED
-            return RunOutcome(sync, kind, result.run_id, result.error, result=result)
+            verdict = verdict_of(self.store, self.config, result.run_id)
+            return RunOutcome(
+                sync, outcome_kind(result.status), result.run_id, result.error, result=result, verdict=verdict
+            )
         return follow_run(self.store, self._tracker_for_warnings(), sync, result, None)
 
     def run(

@@ -97,12 +97,20 @@ class ObjectId(_Strict):
     field: str = Field(min_length=1)
 
 
+DEFAULT_REJECTED_ROWS_PERCENT = 0.0
+"""A sync warns when a run rejects more than this share of the rows it sent, unless its ``warnings:`` says
+otherwise: by default any rejected row (``rejected_rows_percent: null`` or ``false`` turns it off)."""
+
+
 class Warnings(_Strict):
     """When a sync's runs raise a warning, and whom to tell (names of ``notifications:``)."""
 
     on_failure: bool = Field(default=True, description="a run failed (could not finish)")
     rejected_rows_percent: float | None = Field(
-        default=None, ge=0, le=100, description="a run rejected more than this share of the rows it sent"
+        default=DEFAULT_REJECTED_ROWS_PERCENT,
+        ge=0,
+        le=100,
+        description="a run rejected more than this share of the rows it sent (null or false: never)",
     )
     row_count_drop_percent: float | None = Field(
         default=None,
@@ -113,6 +121,11 @@ class Warnings(_Strict):
     slower_than: str | None = Field(default=None, description='a run took longer than this interval ("30m")')
     paused: bool = Field(default=False, description="a scheduled run was skipped because the sync is paused")
     notify: list[str] = Field(default_factory=list)
+
+    @field_validator("rejected_rows_percent", mode="before")
+    @classmethod
+    def _off(cls, v: Any) -> Any:
+        return None if v is False else v  # `false` reads as "off", never as 0
 
     @field_validator("slower_than")
     @classmethod

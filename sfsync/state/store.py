@@ -42,6 +42,7 @@ from sfsync.state.records import (
     JournalState,
     RowResult,
     RunCounts,
+    RunProgress,
     RunRecord,
     RunStatus,
     SyncStatus,
@@ -122,12 +123,12 @@ def _ts(value: object) -> datetime | None:
 
 _RUN_COLUMNS = (
     "id, sync, trigger, status, started_at, finished_at, rows_read, new, changed, unchanged, created,"
-    " updated, rejected, api_calls, duration_s, error, api, pid, host"
+    " updated, rejected, api_calls, duration_s, error, api, pid, host, progress"
 )
 
 
 def _run(row: tuple[object, ...]) -> RunRecord:
-    (rid, sync, trig, status, started, finished, *nums, duration, error, api, pid, host) = row
+    (rid, sync, trig, status, started, finished, *nums, duration, error, api, pid, host, progress) = row
     counts = RunCounts(*(int(str(n)) for n in nums))
     started_at = _ts(started)
     assert started_at is not None
@@ -144,6 +145,7 @@ def _run(row: tuple[object, ...]) -> RunRecord:
         api=str(api) if api is not None else None,
         pid=int(str(pid)),
         host=str(host),
+        progress=RunProgress.from_dict(json.loads(str(progress))) if progress else None,
     )
 
 
@@ -269,6 +271,12 @@ class StateStore:
     def update_run(self, run_id: int, counts: RunCounts, *, api: str | None = None) -> RunRecord:
         """Store progress counts of a running run (the web UI shows them live)."""
         return self._set_run(run_id, counts=counts, api=api, status=None, error=None)
+
+    def set_progress(self, run_id: int, progress: RunProgress) -> None:
+        """Store where a running run is (phase, rows sent, Bulk jobs): other processes show it live."""
+        data = json.dumps(progress.to_dict(), separators=(",", ":"))
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET progress = ? WHERE id = ?", (data, run_id))
 
     def finish_run(
         self,
