@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 import pyarrow as pa
 
-from sfsync.alerts import WarningTracker
+from sfsync.alerts import RunVerdict, WarningTracker, judge_run
+from sfsync.api.health import SyncHealth, sync_health
 from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run, outcome_kind, verdict_of
 from sfsync.api.pausing import StatusView, manual_cause, pause_sync, resume_sync, status_view
 from sfsync.config import DEFAULT_PROJECT_FILE, ApiChoice, load_project
@@ -27,6 +29,7 @@ from sfsync.salesforce.describe import GlobalDescribe, ObjectDescribe
 from sfsync.sources import open_source, query_for
 from sfsync.sources.types import LogicalType
 from sfsync.state import RowResult, RunRecord, StateStore, Trigger, default_state_dir
+from sfsync.state.rowsearch import Outcome, RowDebugger, RowPage, RowRun, SortKey
 from sfsync.sync.connect import Orgs
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
 from sfsync.sync.plan import Plan
@@ -34,6 +37,23 @@ from sfsync.sync.progress import Progress
 from sfsync.sync.validate import CheckReport, check_project
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FullResyncRisk:
+    """What ``--full-resync`` of an ``insert`` sync does: every row of its model creates a new record."""
+
+    sync: str
+    object: str
+    rows: int  # rows of the model (or segment) now: the records a full resync creates
+    created_before: int  # records earlier runs of the sync created (they stay: the new ones duplicate them)
+
+    def text(self) -> str:
+        before = f"; earlier runs created {self.created_before:,}" if self.created_before else ""
+        return (
+            f"sync {self.sync} inserts: a full resync creates a new {self.object} record for every one of "
+            f"its {self.rows:,} rows, even rows that have a record already (duplicates{before})"
+        )
 
 
 API_CHOICES: tuple[ApiChoice, ...] = ("auto", "rest", "bulk")
@@ -342,7 +362,31 @@ class Project:
         """A sync was resumed by another process while its ``paused`` warning fired: send the recovery."""
         resume_sync(self.store, sync, tracker=self._tracker_for_warnings())
 
-    # ---- history ------------------------------------------------------------------------------------
+    def full_resync_risk(self, sync: str) -> FullResyncRisk | None:
+        """For an ``insert`` sync, what a full resync would create (None for update and upsert syncs,
+        where a full resync only sends every row again)."""
+        self.require_sync(sync)
+        cfg = self.config.syncs[sync]
+        if cfg.mode != "insert":
+            return None
+        query = query_for(self.config, cfg.from_)
+        with open_source(self.config, query.source) as source:
+            rows = source.count_rows(query)
+        created = sum(r.counts.created for r in self.store.runs(sync, 1_000_000)) if self.has_state else 0
+        return FullResyncRisk(sync, cfg.object, rows, created)
+
+    # ---- health and history -------------------------------------------------------------------------
+    def health(self, sync: str) -> SyncHealth:
+        """The sync's state (healthy, warning, failing, paused, never run, running) and why, in one line."""
+        self.require_sync(sync)
+        return sync_health(self.config, self.store if self.has_state else None, sync)
+
+    def verdict(self, run: RunRecord) -> RunVerdict:
+        """How ``run`` reads everywhere: its status, whether it warns, and why (one line)."""
+        by_code = self.store.rejected_counts(run.id) if run.counts.rejected else {}
+        sync = self.config.syncs.get(run.sync)
+        return judge_run(run, sync.warnings if sync is not None else None, by_code)
+
     def runs(self, sync: str | None = None, limit: int = 50) -> list[RunRecord]:
         return self.store.runs(sync, limit)
 
@@ -364,6 +408,49 @@ class Project:
     def rejected_table(self, run_id: int, code: str | None = None) -> pa.Table:
         return self.store.rejected_table(run_id, code)
 
+    # ---- the row debugger ---------------------------------------------------------------------------
+    def rows(
+        self,
+        sync: str,
+        query: str | None = None,
+        *,
+        outcome: Outcome = "all",
+        run_id: int | None = None,
+        sort: SortKey = "run",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> RowPage:
+        """Row results of ``sync`` across its runs whose primary key, error code, message or record id
+        contains ``query``; ``outcome`` ``rejected`` or ``accepted`` keeps only those; sorted and paged."""
+        self.require_sync(sync)
+        if not self.has_state:
+            return RowPage([], 0, offset, limit)
+        return RowDebugger(self.store, sync).search(
+            query,
+            outcome=outcome,
+            run_id=run_id,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+        )
+
+    def row(self, sync: str, key: str) -> list[RowRun]:
+        """The row of ``sync`` with primary key ``key`` in every run that still has row results, newest
+        first: the operation, record id or error, and the values the run sent (NotFoundError if none)."""
+        self.require_sync(sync)
+        found = RowDebugger(self.store, sync).history(key) if self.has_state else []
+        if not found:
+            raise NotFoundError(
+                f"no run of sync {sync!r} has a result for the row with primary key {key!r}",
+                what="row",
+                name=key,
+                hint=f"search the rows with `sfsync rows {sync} TEXT` (row results are kept for the "
+                "latest runs of each sync)",
+            )
+        return found
+
     # ---- lifetime -----------------------------------------------------------------------------------
     def close(self) -> None:
         if self._owns:
@@ -381,4 +468,4 @@ class Project:
         self.close()
 
 
-__all__ = ["Project"]
+__all__ = ["FullResyncRisk", "Project"]

@@ -26,7 +26,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -36,6 +35,14 @@ import pyarrow as pa
 from sfsync.errors import NotFoundError, StateError
 from sfsync.state import journal, results
 from sfsync.state.lock import LockOwner, RunLock, held_here, is_locked, read_owner
+from sfsync.state.paths import (
+    PRIVATE_DIR_MODE,
+    PRIVATE_FILE_MODE,
+    STATE_DIR_NAME,
+    StatePaths,
+    StateSettings,
+    default_state_dir,
+)
 from sfsync.state.records import (
     JOURNAL_TRANSITIONS,
     JournalEntry,
@@ -50,67 +57,6 @@ from sfsync.state.records import (
 )
 from sfsync.state.schema import migrate
 from sfsync.state.snapshots import SnapshotStore, check_sync_name
-
-#: Name of the state directory created beside the project file.
-STATE_DIR_NAME = ".sfsync"
-
-PRIVATE_DIR_MODE = 0o700
-"""Mode of the state directory and its folders: the owner alone may list or enter them."""
-
-PRIVATE_FILE_MODE = 0o600
-"""Mode of the state database files: the owner alone may read or write them."""
-
-
-@dataclass(frozen=True)
-class StateSettings:
-    """Tuning of the state store; the defaults suit a laptop and a small server alike."""
-
-    #: How long a writer waits for another process's write transaction before failing (milliseconds).
-    busy_timeout_ms: int = 30_000
-    #: Parquet compression of row result part files (``zstd``, ``snappy``, ``none``…).
-    results_compression: str = "zstd"
-    #: SQLite ``synchronous`` level. NORMAL is durable against process crashes in WAL mode; FULL also
-    #: against power loss, at the cost of an fsync per commit.
-    synchronous: str = "NORMAL"
-
-
-@dataclass(frozen=True)
-class StatePaths:
-    """Where each part of the state lives."""
-
-    root: Path
-
-    @property
-    def database(self) -> Path:
-        return self.root / "state.db"
-
-    @property
-    def locks(self) -> Path:
-        return self.root / "locks"
-
-    @property
-    def snapshots(self) -> Path:
-        return self.root / "snapshots"
-
-    @property
-    def work(self) -> Path:
-        return self.root / "work"
-
-    @property
-    def results(self) -> Path:
-        return self.root / "results"
-
-    @property
-    def tmp(self) -> Path:
-        return self.root / "tmp"
-
-    def lock_file(self, sync: str) -> Path:
-        return self.locks / f"{check_sync_name(sync)}.lock"
-
-
-def default_state_dir(project_file: str | os.PathLike[str]) -> Path:
-    """The state directory of a project: ``.sfsync/`` beside its ``sfsync.yml``."""
-    return Path(project_file).resolve().parent / STATE_DIR_NAME
 
 
 def _now() -> datetime:
@@ -392,6 +338,18 @@ class StateStore:
         ]
 
     # -- row results ---------------------------------------------------------------------------------
+    def run_ids(self, sync: str) -> list[int]:
+        """Ids of every run of ``sync`` in the history, newest first."""
+        with self._read() as conn:
+            return [
+                int(r[0])
+                for r in conn.execute("SELECT id FROM runs WHERE sync = ? ORDER BY id DESC", (sync,))
+            ]
+
+    def result_parts(self, run_id: int) -> list[Path]:
+        """The row result files of a run readers may read (see ``sfsync.state.results``)."""
+        return self._result_parts(run_id)
+
     def _result_parts(self, run_id: int) -> list[Path]:
         with self._read() as conn:
             collected = [

@@ -24,13 +24,25 @@ from sfsync.errors import ConfigError, SfsyncError
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sources import open_source, query_for
-from sfsync.state import JournalState, RunCounts, RunPhase, RunStatus, StateStore, Trigger, finished_status
+from sfsync.state import (
+    BulkJobProgress,
+    JournalState,
+    RunCounts,
+    RunPhase,
+    RunStatus,
+    StateStore,
+    Trigger,
+    finished_status,
+)
+from sfsync.state.rowsearch import SentField, SentManifest, keep_sent
 from sfsync.sync.connect import Orgs
 from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
+from sfsync.sync.encode import send_column
 from sfsync.sync.live import LiveProgress
-from sfsync.sync.load import TARGET_FILE, LoadStats, Target, collect_job, load_bulk, load_rest
+from sfsync.sync.load import KEY, PK, TARGET_FILE, LoadStats, Target, collect_job, load_bulk, load_rest
 from sfsync.sync.plan import Plan, PlanSettings, build_plan
 from sfsync.sync.progress import (
+    BulkJobChanged,
     Diffed,
     PhaseStarted,
     Planned,
@@ -98,6 +110,20 @@ class _Tally:
 
     def accepted_keys(self) -> pa.Array:
         return pa.concat_arrays(self.accepted) if self.accepted else pa.array([], pa.string())
+
+
+@dataclass(frozen=True)
+class _Watch:
+    """Turns what the Bulk loader tells into progress events."""
+
+    sync: str
+    progress: Progress
+
+    def job(self, job: BulkJobProgress) -> None:
+        self.progress(BulkJobChanged(self.sync, job))
+
+    def phase(self, phase: RunPhase) -> None:
+        self.progress(PhaseStarted(self.sync, phase))
 
 
 class SyncSession:
@@ -311,6 +337,7 @@ class SyncSession:
                         client, resolved, diff, describe, self._plan_settings(resolved, options)
                     )
                     live(Planned(name, plan.api, plan.to_send, plan.refused))
+                    self._keep_sent(run.id, plan, client)
                     live(PhaseStarted(name, RunPhase.SENDING))
                     stats = self._load(client, resolved, run.id, diff, plan, tally, live)
                     advance_snapshot(self.store, diff, tally.accepted_keys())
@@ -358,6 +385,22 @@ class SyncSession:
             return result
         finally:
             lock.release()
+
+    def _keep_sent(self, run_id: int, plan: Plan, client: SalesforceClient) -> None:
+        """Keep the rows this run sends, for the row debugger (``StateSettings.keep_sent_values``)."""
+        if not self.store.settings.keep_sent_values or not plan.to_send:
+            return
+        target = plan.target
+        manifest = SentManifest(
+            object=target.object,
+            mode=target.mode,
+            primary_key_column=PK,
+            key_column=KEY if target.key_field else None,
+            key_field=target.key_field,
+            fields=tuple(SentField(m.column, m.field, send_column(m.column)) for m in target.maps),
+            instance_url=client.instance_url,  # logged in already: the plan read describe
+        )
+        keep_sent(self.store.paths.results / str(run_id), plan.send_path, manifest)
 
     @staticmethod
     def _counts(diff: DiffResult | None, plan: Plan | None, tally: _Tally, calls: int) -> RunCounts:
@@ -407,6 +450,7 @@ class SyncSession:
                 max_bytes=resolved.destination.settings.bulk_max_bytes,
                 reload=plan.rows_for,
                 lock_retries=resolved.destination.settings.bulk_lock_retries,
+                watch=_Watch(resolved.name, progress),
             )
         load_rest(client, plan.target, plan.rows(), sink)
         return LoadStats()

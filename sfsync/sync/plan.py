@@ -74,6 +74,7 @@ class Plan:
     send_path: Path
     refused_path: Path
     samples: tuple[dict[str, Any], ...]
+    full_resync: bool = False  # the diff ignored the snapshot: every row is sent
 
     @property
     def operations(self) -> dict[str, int]:
@@ -164,6 +165,7 @@ def build_plan(
         send_path=send_path,
         refused_path=refused_path,
         samples=tuple(samples),
+        full_resync=diff.full_resync,
     )
 
 
