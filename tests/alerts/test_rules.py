@@ -45,7 +45,9 @@ def test_on_failure() -> None:
     [check] = check_run(w, run(status=RunStatus.FAILED, error="source down\n  hint: fix it"), None)
     assert check.firing and check.summary == "run 2 failed: source down"
     assert verdicts(w, run()) == {Rule.ON_FAILURE: False}
-    assert verdicts(Warnings(on_failure=False, rejected_rows_percent=None), run(status=RunStatus.FAILED)) == {}
+    assert (
+        verdicts(Warnings(on_failure=False, rejected_rows_percent=None), run(status=RunStatus.FAILED)) == {}
+    )
     # a run that had every row it sent rejected failed, and the summary says so with the codes
     everything = run(status=RunStatus.FAILED, rejected=2843)
     [check] = check_run(w, everything, None, {"INVALID_EMAIL_ADDRESS": 2843})
@@ -62,7 +64,9 @@ def test_rejected_rows_percent_of_rows_sent() -> None:
     by_code = {"INVALID_EMAIL_ADDRESS": 2, "STRING_TOO_LONG": 1}
     [check] = check_run(w, run(status=partial, created=7, updated=10, rejected=3), None, by_code)
     assert check.firing
-    assert check.summary == "15% of rows rejected (3 of 20), mostly INVALID_EMAIL_ADDRESS (over the 10% limit)"
+    assert (
+        check.summary == "15% of rows rejected (3 of 20), mostly INVALID_EMAIL_ADDRESS (over the 10% limit)"
+    )
     assert verdicts(w, run()) == {Rule.REJECTED_ROWS: False}  # nothing sent, nothing rejected
     assert verdicts(w, run(status=RunStatus.FAILED)) == {}  # no verdict on a run that sent nothing
 
@@ -71,7 +75,9 @@ def test_any_rejected_row_warns_by_default_and_the_rule_can_be_turned_off() -> N
     one_bad = run(status=RunStatus.PARTIAL, created=999, rejected=1)
     [failure, check] = check_run(Warnings(), one_bad, None, {"DUPLICATE_VALUE": 1})
     assert not failure.firing and check.firing
-    assert check.summary == "0.1% of rows rejected (1 of 1,000), all with DUPLICATE_VALUE (over no rejected row)"
+    assert (
+        check.summary == "0.1% of rows rejected (1 of 1,000), all with DUPLICATE_VALUE (over no rejected row)"
+    )
     assert verdicts(Warnings(rejected_rows_percent=None), one_bad) == {Rule.ON_FAILURE: False}
     assert Warnings.model_validate({"rejected_rows_percent": False}).rejected_rows_percent is None
     assert Warnings.model_validate({"rejected_rows_percent": 0}).rejected_rows_percent == 0
