@@ -40,6 +40,23 @@ class ChartSize:
     bottom: int = 42  # run ids and the legend
 
 
+SMALL_COUNT_TOPS = (4, 8, 12, 20, 40, 60, 80, 100)
+"""Tops of the count axis below 100: each splits into four whole-number ticks."""
+
+
+def _nice_count(value: float) -> float:
+    """A round top of the count axis at or above ``value`` whose quarters are whole numbers."""
+    for top in SMALL_COUNT_TOPS:
+        if top >= value:
+            return float(top)
+    power = 100.0
+    while True:
+        for step in (1, 2, 4, 8):
+            if step * power >= value:
+                return step * power
+        power *= 10
+
+
 def _nice(value: float) -> float:
     """A round axis maximum at or above ``value`` (1, 2, 2.5 or 5 times a power of 10)."""
     if value <= 0:
@@ -140,7 +157,7 @@ def history_chart(runs: Sequence[RunRecord], size: ChartSize | None = None) -> M
     if not done:
         return Markup('<p class="muted" data-test="chart-empty">No finished runs yet.</p>')
     plot_w, plot_h = g.width - g.left - g.right, g.height - g.top - g.bottom
-    top_count = _nice(max(r.counts.sent for r in done))
+    top_count = _nice_count(max(r.counts.sent for r in done))
     top_secs = _nice(max((r.duration_s or 0.0) for r in done))
     slot = plot_w / len(done)
     bar_w = max(2.0, min(28.0, slot * 0.7))

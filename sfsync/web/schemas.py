@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SYNC_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]{0,99}$"
 
@@ -242,6 +242,11 @@ class RowQuery(BaseModel):
     order: Literal["asc", "desc"] = "desc"
     limit: int | None = Field(default=None, ge=1, le=1000)
     offset: int = Field(default=0, ge=0)
+
+    @field_validator("q", "run", "limit", mode="before")
+    @classmethod
+    def _blank(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v  # an empty form field: not given
 
 
 class RowHitOut(BaseModel):
