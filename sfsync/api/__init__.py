@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sfsync.alerts import RunVerdict, judge_run
 from sfsync.api.health import SyncHealth, SyncState, progress_text, sync_health
+from sfsync.api.logs import LogExport, export_logs
 from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run
 from sfsync.api.pausing import StatusView, manual_cause, pause_cause_for, status_view
 from sfsync.api.project import FullResyncRisk, Project
@@ -19,6 +20,7 @@ from sfsync.api.views import (
     error_view,
     full_resync_warning,
     json_value,
+    logs_view,
     plan_view,
     record_url,
     row_hit_view,
@@ -62,6 +64,7 @@ __all__ = [
     "FieldInfo",
     "FullResyncRisk",
     "GlobalDescribe",
+    "LogExport",
     "LogicalType",
     "ObjectDescribe",
     "Outcome",
@@ -91,10 +94,12 @@ __all__ = [
     "compatible_field_types",
     "display_value",
     "error_view",
+    "export_logs",
     "follow_run",
     "full_resync_warning",
     "json_value",
     "judge_run",
+    "logs_view",
     "manual_cause",
     "pause_cause_for",
     "plan_view",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sfsync.alerts import Notice, RunVerdict, WarningTracker, judge_run
+from sfsync.api.logs import LogExport
 from sfsync.api.pausing import pause_cause_for, pause_sync
 from sfsync.config import Project
 from sfsync.errors import SfsyncError
@@ -47,6 +48,7 @@ class RunOutcome:
     result: RunResult | None = None
     exception: BaseException | None = field(default=None, compare=False, repr=False)
     verdict: RunVerdict | None = None
+    logs: LogExport | None = None  # what was written to the sync log tables after the run (logs:)
 
     def exit_code(self, *, allow_rejected: bool = False) -> int:
         """``sfsync run``'s exit code for this attempt (docs/cli.md#exit-codes)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from sfsync.alerts import RunVerdict, WarningTracker, judge_run
 from sfsync.api.health import SyncHealth, sync_health
+from sfsync.api.logs import LogExport, export_logs
 from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run, outcome_kind, verdict_of
 from sfsync.api.pausing import StatusView, manual_cause, pause_sync, resume_sync, status_view
 from sfsync.config import DEFAULT_PROJECT_FILE, ApiChoice, load_project
@@ -253,6 +254,22 @@ class Project:
         self.require_sync(sync)
         _check_api(api)
         options = RunOptions(full_resync=full_resync, api=api, trigger=trigger, progress=progress)
+        outcome = self._attempt(sync, options, warn)
+        if outcome.run_id is not None and self.config.logs is not None:
+            outcome = replace(outcome, logs=export_logs(self.config, self.store))
+        return outcome
+
+    def export_logs(self, *, again: bool = False) -> LogExport:
+        """Write the finished runs not yet in the project's sync log tables (``logs:``); with ``again``,
+        every run of the history (writing a run twice replaces it). Never raises: see ``.error``."""
+        if self.config.logs is None:
+            raise ConfigError(
+                "the project has no logs: section",
+                hint="add logs: {source: NAME} (docs/project-file.md#sync-logs-in-the-warehouse)",
+            )
+        return export_logs(self.config, self.store, again=again)
+
+    def _attempt(self, sync: str, options: RunOptions, warn: bool) -> RunOutcome:
         # Each run has its own client, so its API call count is its own (several runs may be in flight).
         session = SyncSession(self.config, self.store, transport=self.transport)
         try:

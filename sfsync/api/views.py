@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sfsync.alerts import RunVerdict
+from sfsync.api.logs import LogExport
 from sfsync.api.outcomes import OutcomeKind, RunOutcome
 from sfsync.errors import SfsyncError, SyncRefused
 from sfsync.state import RunRecord
@@ -164,7 +165,8 @@ def run_outcome_view(outcome: RunOutcome) -> dict[str, Any]:
 
     A run that finished has every field of :func:`run_result_view`; every attempt has ``sync``, ``status``
     (``succeeded`` ``partial`` ``failed`` ``interrupted``, or ``busy`` when another process runs the sync),
-    ``warning``, ``reason``, ``error``, ``run_id`` and ``paused`` (the cause when the run paused the sync).
+    ``warning``, ``reason``, ``error``, ``run_id``, ``paused`` (the cause when the run paused the sync) and
+    ``logs`` (what was written to the sync log tables, when the project has ``logs:``).
     """
     out: dict[str, Any] = {"sync": outcome.sync, "run_id": outcome.run_id}
     if outcome.result is not None:
@@ -179,8 +181,14 @@ def run_outcome_view(outcome: RunOutcome) -> dict[str, Any]:
         reason=v.reason if v is not None else (outcome.error.splitlines()[0] if outcome.error else None),
         error=outcome.error,
         paused=outcome.paused_cause,
+        logs=logs_view(outcome.logs) if outcome.logs is not None else None,
     )
     return out
+
+
+def logs_view(export: LogExport) -> dict[str, Any]:
+    """What was written to the sync log tables: ``runs`` (ids), ``rows``, ``where``, ``error``."""
+    return {"runs": list(export.runs), "rows": export.rows, "where": export.where, "error": export.error}
 
 
 def record_url(instance_url: str | None, object_name: str | None, record_id: str | None) -> str | None:
@@ -295,6 +303,7 @@ __all__ = [
     "error_view",
     "full_resync_warning",
     "json_value",
+    "logs_view",
     "plan_view",
     "record_url",
     "row_hit_view",

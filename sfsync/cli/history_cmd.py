@@ -310,3 +310,27 @@ def show_row(
             console.print(f"    {v['field']} = {shown}{mark}", highlight=False, markup=False)
         if not item["values"] and not item["key_field"]:
             console.print("    (no values kept for this run)", style="dim")
+
+
+@app.command("export-logs")
+def export_logs(
+    project: Path = PROJECT_OPTION,
+    again: bool = typer.Option(
+        False, "--all", help="Write every run of the history again (replaces what the tables hold)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+) -> None:
+    """Write runs not yet in the project's sync log tables (logs: in sfsync.yml); runs do it by themselves."""
+    from sfsync.api import logs_view
+
+    with open_project(project) as proj:
+        done = proj.export_logs(again=again)
+    if as_json:
+        print_json(logs_view(done))
+    elif done.error:
+        console.print(f"[red]sync logs not written:[/] {escape(done.error)}", highlight=False)
+    else:
+        where = f" to {done.where}" if done.where else ""
+        console.print(f"wrote {len(done.runs)} run(s), {done.rows:,} row result(s){where}", highlight=False)
+    if done.error:
+        raise typer.Exit(1)

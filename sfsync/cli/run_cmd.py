@@ -151,6 +151,15 @@ def _print_outcome(outcome: RunOutcome) -> None:
             console.print(f"  [red]{outcome.result.error}[/]", highlight=False)
     if outcome.paused_cause:
         console.print(f"  [yellow]the sync paused itself:[/] {outcome.paused_cause}", highlight=False)
+    logs = outcome.logs
+    if logs is not None and logs.error:
+        console.print(f"  [yellow]sync logs not written:[/] {logs.error}", highlight=False)
+    elif logs is not None and logs.runs:
+        console.print(
+            f"  sync logs: {len(logs.runs)} run(s), {logs.rows:,} row result(s) written to {logs.where}",
+            style="dim",
+            highlight=False,
+        )
     if outcome.result is not None and outcome.result.counts.rejected:
         console.print(
             f"  see them with: sfsync show-run {outcome.run_id} --rejected", style="dim", highlight=False

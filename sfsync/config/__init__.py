@@ -39,6 +39,7 @@ from sfsync.config.project import (
     ResolvedSync,
     Segment,
     Sync,
+    SyncLogs,
     Warnings,
 )
 from sfsync.config.schedule import (
@@ -98,6 +99,7 @@ __all__ = [
     "SourceConfig",
     "SqlAlchemySource",
     "Sync",
+    "SyncLogs",
     "Warnings",
     "WebhookNotification",
     "load_project",

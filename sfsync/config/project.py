@@ -135,6 +135,31 @@ class Warnings(_Strict):
         return v
 
 
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
+LOG_SOURCE_TYPES = ("duckdb", "postgres")
+"""Source types sync logs can be written to."""
+
+
+class SyncLogs(_Strict):
+    """Sync logs in the warehouse: after each run, the run and its row results are written to tables of
+    ``source`` (docs/project-file.md#sync-logs-in-the-warehouse)."""
+
+    source: str = Field(description="a duckdb or postgres source of this project")
+    schema_: str | None = Field(default=None, alias="schema", description="schema of the tables")
+    table_prefix: str = Field(default="sfsync_", description="tables <prefix>runs and <prefix>row_results")
+    rows: Literal["all", "rejected", "none"] = Field(default="all", description="which row results to write")
+    project: str | None = Field(
+        default=None, description="this project's name in the tables (default: its directory's name)"
+    )
+
+    @field_validator("schema_", "table_prefix")
+    @classmethod
+    def _identifier(cls, v: str | None) -> str | None:
+        if v is not None and not _IDENT.match(v):
+            raise ValueError("use letters, digits and _ (starting with a letter or _), 40 at most")
+        return v
+
+
 def _schedule_shorthand(v: Any) -> Any:
     return {"manual": True} if v == "manual" or v is None else v
 
@@ -228,6 +253,24 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
         )
         problems += _object_id_problems(name, sync)
         problems += _notify_problems(name, sync, notifications)
+    return problems + _logs_problems(data)
+
+
+def _logs_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
+    logs = data.get("logs")
+    if not isinstance(logs, Mapping):
+        return []
+    source = logs.get("source")
+    problems = _missing(("logs", "source"), "source", source, _names(data, "sources"), "sources")
+    config = dict(_entries(data, "sources")).get(source) if isinstance(source, str) else None
+    if isinstance(config, Mapping) and config.get("type") not in LOG_SOURCE_TYPES:
+        problems.append(
+            (
+                ("logs", "source"),
+                f"sync logs can be written to a {' or '.join(LOG_SOURCE_TYPES)} source, not to "
+                f"{source!r} (type {config.get('type')})",
+            )
+        )
     return problems
 
 
@@ -289,6 +332,7 @@ class Project(_Strict):
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     notifications: dict[str, NotificationConfig] = Field(default_factory=dict)
     syncs: dict[str, Sync] = Field(default_factory=dict)
+    logs: SyncLogs | None = None
 
     _path: Path | None = PrivateAttr(default=None)
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)

@@ -98,7 +98,8 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE sync_status SET pause_cause = substr(pause_cause, 9) WHERE pause_cause LIKE 'manual: %';
     """,
     # 4: a run that finished with rejected rows is 'partial' (older runs recorded as succeeded with rejected
-    # rows become partial); a running run stores its live progress (JSON).
+    # rows become partial); a running run stores its live progress (JSON); when a run was written to the
+    # project's sync log tables (logs: in the project file).
     # SQLite cannot change a CHECK constraint in place: runs is rebuilt. The journal (which references
     # runs) is set aside first, so dropping the old table cascades into nothing, and the AUTOINCREMENT
     # counters are carried over, so a run id is never handed out twice (results/<run id>/ holds its rows).
@@ -126,7 +127,8 @@ MIGRATIONS: tuple[str, ...] = (
         api           TEXT,
         pid           INTEGER NOT NULL,
         host          TEXT    NOT NULL,
-        progress      TEXT
+        progress      TEXT,
+        logs_exported_at TEXT
     );
     INSERT INTO runs_new (id, sync, trigger, status, started_at, finished_at, rows_read, new, changed,
                           unchanged, created, updated, rejected, api_calls, duration_s, error, api, pid, host)

@@ -26,7 +26,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -55,44 +54,12 @@ from sfsync.state.records import (
     SyncStatus,
     Trigger,
 )
+from sfsync.state.runrows import RUN_COLUMNS as _RUN_COLUMNS
+from sfsync.state.runrows import now as _now
+from sfsync.state.runrows import run_record as _run
+from sfsync.state.runrows import timestamp as _ts
 from sfsync.state.schema import migrate
 from sfsync.state.snapshots import SnapshotStore, check_sync_name
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _ts(value: object) -> datetime | None:
-    return datetime.fromisoformat(str(value)) if value is not None else None
-
-
-_RUN_COLUMNS = (
-    "id, sync, trigger, status, started_at, finished_at, rows_read, new, changed, unchanged, created,"
-    " updated, rejected, api_calls, duration_s, error, api, pid, host, progress"
-)
-
-
-def _run(row: tuple[object, ...]) -> RunRecord:
-    (rid, sync, trig, status, started, finished, *nums, duration, error, api, pid, host, progress) = row
-    counts = RunCounts(*(int(str(n)) for n in nums))
-    started_at = _ts(started)
-    assert started_at is not None
-    return RunRecord(
-        id=int(str(rid)),
-        sync=str(sync),
-        trigger=Trigger(str(trig)),
-        status=RunStatus(str(status)),
-        started_at=started_at,
-        finished_at=_ts(finished),
-        counts=counts,
-        duration_s=float(str(duration)) if duration is not None else None,
-        error=str(error) if error is not None else None,
-        api=str(api) if api is not None else None,
-        pid=int(str(pid)),
-        host=str(host),
-        progress=RunProgress.from_dict(json.loads(str(progress))) if progress else None,
-    )
 
 
 class StateStore:
@@ -336,6 +303,30 @@ class StateStore:
             )
             for run_id in gone
         ]
+
+    # -- sync logs in the warehouse ------------------------------------------------------------------
+    def runs_to_export(self, limit: int) -> list[RunRecord]:
+        """Finished runs not yet written to the project's sync log tables, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE status != 'running' AND logs_exported_at IS NULL"
+                " ORDER BY id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [_run(tuple(r)) for r in rows]
+
+    def mark_logs_exported(self, run_id: int, exported: bool = True) -> None:
+        """Record that ``run_id`` is in the sync log tables (``exported=False``: it must be written again)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE runs SET logs_exported_at = ? WHERE id = ?",
+                (_now().isoformat() if exported else None, run_id),
+            )
+
+    def reset_logs_exported(self) -> None:
+        """Mark every run as not yet in the sync log tables (to write the whole history again)."""
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET logs_exported_at = NULL")
 
     # -- row results ---------------------------------------------------------------------------------
     def run_ids(self, sync: str) -> list[int]:
