@@ -1,9 +1,10 @@
 """Sync logs in the warehouse: write runs and their row results into tables of a DuckDB or PostgreSQL source.
 
 Two tables (names ``<table_prefix>runs`` and ``<table_prefix>row_results``, in ``schema`` when given), created
-when missing; the columns are :data:`RUN_COLUMNS` and :data:`ROW_COLUMNS` (docs/project-file.md#sync-logs-in-
-the-warehouse documents them). Writing a run is one transaction: delete what the tables hold for that
-``(project, run_id)``, then insert the run and its rows. So the tables only grow with new runs (append-only
+when missing; the columns are :data:`RUN_COLUMNS` and :data:`ROW_COLUMNS`, documented in
+docs/project-file.md#sync-logs-in-the-warehouse.
+
+Writing a run is one transaction: delete what the tables hold for that ``(project, run_id)``, then insert the run and its rows. So the tables only grow with new runs (append-only
 for analysts), and writing a run again (a retry, a backfill) replaces it instead of duplicating it
 (idempotent).
 
