@@ -4,9 +4,9 @@ Two tables (names ``<table_prefix>runs`` and ``<table_prefix>row_results``, in `
 when missing; the columns are :data:`RUN_COLUMNS` and :data:`ROW_COLUMNS`, documented in
 docs/project-file.md#sync-logs-in-the-warehouse.
 
-Writing a run is one transaction: delete what the tables hold for that ``(project, run_id)``, then insert the run and its rows. So the tables only grow with new runs (append-only
-for analysts), and writing a run again (a retry, a backfill) replaces it instead of duplicating it
-(idempotent).
+Writing a run is one transaction: delete what the tables hold for that ``(project, run_id)``, then
+insert the run and its rows. So the tables only grow with new runs (append-only for analysts), and
+writing a run again (a retry, a backfill) replaces it instead of duplicating it (idempotent).
 
 Rows go in as Arrow: DuckDB inserts from the Arrow table directly; PostgreSQL receives CSV through
 ``COPY ... FROM STDIN`` (written by Arrow's C++ CSV writer, a null as an empty field and an empty string as
