@@ -50,6 +50,13 @@ syncs:
     object: Lead
     mode: insert
     mappings: {last: LastName, company: Company, email: Email}
+  typed:
+    from: people
+    to: org
+    object: Contact
+    mode: upsert
+    object_id: {column: id, field: External_Id__c}
+    mappings: {last: LastName, born: Birthdate, dnc: DoNotCall}
 """
 
 
@@ -58,7 +65,8 @@ def _people(directory: Path, bad_every: int | None) -> None:
     with duckdb.connect(str(directory / "wh.duckdb")) as con:
         con.execute(
             "create or replace table people as select 'p' || i as id, 'Last ' || i as last,"
-            f" 'Acme' as company, case {bad} else 'u' || i || '@example.com' end as email"
+            f" 'Acme' as company, case {bad} else 'u' || i || '@example.com' end as email,"
+            " date '1990-01-02' + cast(i as integer) as born, i % 2 = 0 as dnc"
             " from range(20) t(i)"
         )
 
@@ -141,9 +149,21 @@ def test_1_when_every_row_sent_is_rejected(project: Path, live_emulator: Any) ->
     assert text.returncode == 0 and "failed" in text.stdout and result["reason"] in text.stdout
 
 
+def test_plan_prints_values_as_the_ui_does(project: Path) -> None:
+    shown = _sfsync(project, "plan", "typed")
+    assert shown.returncode == 0, shown.stderr
+    text = " ".join(shown.stdout.split())
+    assert "Birthdate = 1990-01-02" in text and "DoNotCall = true" in text
+    assert "datetime.date" not in text and "True" not in text and "'Last 0'" not in text
+    samples = _json(_sfsync(project, "plan", "typed", "--json"))["samples"]
+    assert samples[0]["fields"]["Birthdate"] == "1990-01-02" and samples[0]["fields"]["DoNotCall"] is True
+
+
 def test_1_when_the_source_breaks_and_the_sync_pauses(project: Path) -> None:
     with duckdb.connect(str(project.parent / "wh.duckdb")) as con:
         con.execute("drop table people")
+    error = _error(_sfsync(project, "plan", "contacts", "--json"), 1, "SourceError")
+    assert error["source"] == "wh" and "people" in error["message"]
     ran = _sfsync(project, "run", "contacts", "--json")
     assert ran.returncode == 1, ran.stderr
     (result,) = _json(ran)
