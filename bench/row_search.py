@@ -63,7 +63,9 @@ def _best(repeat: int, work: Callable[[], object]) -> tuple[float, object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -77,7 +79,7 @@ def main() -> int:
             store.finish_run(run.id, RunStatus.PARTIAL, RunCounts(updated=args.rows))
         setup = time.perf_counter() - start
         total = args.runs * args.rows
-        print(f"store: {args.runs} runs x {args.rows:,} row results = {total:,} rows, written in {setup:.1f} s")
+        print(f"store: {args.runs} runs x {args.rows:,} row results = {total:,} rows ({setup:.1f} s)")
         rows = RowDebugger(store, "contacts")
         key = f"P-{args.rows // 2}"
         cases: list[tuple[str, Callable[[], object]]] = [
