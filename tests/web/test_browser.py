@@ -216,7 +216,7 @@ def test_live_progress_then_the_history_chart(
     page: Page, ui_url: tuple[str, Path], live_emulator: LiveEmulator
 ) -> None:
     _bulk_and_leads(ui_url[1])
-    live_emulator.set_faults(bulk_delay_seconds=4)  # the Bulk job stays InProgress a while
+    live_emulator.set_faults(bulk_delay_seconds=8)  # the Bulk job stays InProgress a while
     login(page)
     page.goto("/syncs/old_contacts")
     expect(page.locator('[data-test="chart-empty"]')).to_be_visible()
