@@ -12,6 +12,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,8 +20,10 @@ from typing import Any
 import httpx
 import pyarrow as pa
 
-from sfsync.alerts import WarningTracker
-from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run
+from sfsync.alerts import RunVerdict, WarningTracker, judge_run
+from sfsync.api.health import SyncHealth, sync_health
+from sfsync.api.logs import LogExport, export_logs
+from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run, outcome_kind, verdict_of
 from sfsync.api.pausing import StatusView, manual_cause, pause_sync, resume_sync, status_view
 from sfsync.config import DEFAULT_PROJECT_FILE, ApiChoice, load_project
 from sfsync.config import Project as ProjectConfig
@@ -29,6 +32,7 @@ from sfsync.salesforce.describe import GlobalDescribe, ObjectDescribe
 from sfsync.sources import open_source, query_for
 from sfsync.sources.types import LogicalType
 from sfsync.state import RowResult, RunRecord, StateStore, Trigger, default_state_dir
+from sfsync.state.rowsearch import Outcome, RowDebugger, RowPage, RowRun, SortKey
 from sfsync.sync.connect import Orgs
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
 from sfsync.sync.order import groups, known_parents, order_syncs, parent_objects
@@ -39,6 +43,23 @@ from sfsync.sync.validate import CheckReport, Problem, check_project, validate_s
 from sfsync.sync.validate_related import SourceRelated
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FullResyncRisk:
+    """What ``--full-resync`` of an ``insert`` sync does: every row of its model creates a new record."""
+
+    sync: str
+    object: str
+    rows: int  # rows of the model (or segment) now: the records a full resync creates
+    created_before: int  # records earlier runs of the sync created (they stay: the new ones duplicate them)
+
+    def text(self) -> str:
+        before = f"; earlier runs created {self.created_before:,}" if self.created_before else ""
+        return (
+            f"sync {self.sync} inserts: a full resync creates a new {self.object} record for every one of "
+            f"its {self.rows:,} rows, even rows that have a record already (duplicates{before})"
+        )
 
 
 API_CHOICES: tuple[ApiChoice, ...] = ("auto", "rest", "bulk")
@@ -307,6 +328,22 @@ class Project:
             progress=progress,
             rejected_parents=rejected_parents,
         )
+        outcome = self._attempt(sync, options, warn)
+        if outcome.run_id is not None and self.config.logs is not None:
+            outcome = replace(outcome, logs=export_logs(self.config, self.store))
+        return outcome
+
+    def export_logs(self, *, again: bool = False) -> LogExport:
+        """Write the finished runs not yet in the project's sync log tables (``logs:``); with ``again``,
+        every run of the history (writing a run twice replaces it). Never raises: see ``.error``."""
+        if self.config.logs is None:
+            raise ConfigError(
+                "the project has no logs: section",
+                hint="add logs: {source: NAME} (docs/project-file.md#sync-logs-in-the-warehouse)",
+            )
+        return export_logs(self.config, self.store, again=again)
+
+    def _attempt(self, sync: str, options: RunOptions, warn: bool) -> RunOutcome:
         # Each run has its own client, so its API call count is its own (several runs may be in flight).
         session = SyncSession(self.config, self.store, transport=self.transport)
         try:
@@ -317,7 +354,10 @@ class Project:
         except SfsyncError as exc:
             log.error("sync %s: run %s failed: %s", sync, exc.run_id or "-", exc.message)
             if not warn:
-                return RunOutcome(sync, OutcomeKind.FAILED, exc.run_id, str(exc), exception=exc)
+                verdict = verdict_of(self.store, self.config, exc.run_id)
+                return RunOutcome(
+                    sync, OutcomeKind.FAILED, exc.run_id, str(exc), exception=exc, verdict=verdict
+                )
             return follow_run(self.store, self._tracker_for_warnings(), sync, None, exc)
         finally:
             session.close()
@@ -335,8 +375,10 @@ class Project:
             result.duration_s,
         )
         if not warn:
-            kind = OutcomeKind.SUCCEEDED if result.status == "succeeded" else OutcomeKind.FAILED
-            return RunOutcome(sync, kind, result.run_id, result.error, result=result)
+            verdict = verdict_of(self.store, self.config, result.run_id)
+            return RunOutcome(
+                sync, outcome_kind(result.status), result.run_id, result.error, result=result, verdict=verdict
+            )
         return follow_run(self.store, self._tracker_for_warnings(), sync, result, None)
 
     def run(
@@ -418,7 +460,31 @@ class Project:
         """A sync was resumed by another process while its ``paused`` warning fired: send the recovery."""
         resume_sync(self.store, sync, tracker=self._tracker_for_warnings())
 
-    # ---- history ------------------------------------------------------------------------------------
+    def full_resync_risk(self, sync: str) -> FullResyncRisk | None:
+        """For an ``insert`` sync, what a full resync would create (None for update and upsert syncs,
+        where a full resync only sends every row again)."""
+        self.require_sync(sync)
+        cfg = self.config.syncs[sync]
+        if cfg.mode != "insert":
+            return None
+        query = query_for(self.config, cfg.from_)
+        with open_source(self.config, query.source) as source:
+            rows = source.count_rows(query)
+        created = sum(r.counts.created for r in self.store.runs(sync, 1_000_000)) if self.has_state else 0
+        return FullResyncRisk(sync, cfg.object, rows, created)
+
+    # ---- health and history -------------------------------------------------------------------------
+    def health(self, sync: str) -> SyncHealth:
+        """The sync's state (healthy, warning, failing, paused, never run, running) and why, in one line."""
+        self.require_sync(sync)
+        return sync_health(self.config, self.store if self.has_state else None, sync)
+
+    def verdict(self, run: RunRecord) -> RunVerdict:
+        """How ``run`` reads everywhere: its status, whether it warns, and why (one line)."""
+        by_code = self.store.rejected_counts(run.id) if run.counts.rejected else {}
+        sync = self.config.syncs.get(run.sync)
+        return judge_run(run, sync.warnings if sync is not None else None, by_code)
+
     def runs(self, sync: str | None = None, limit: int = 50) -> list[RunRecord]:
         return self.store.runs(sync, limit)
 
@@ -440,6 +506,49 @@ class Project:
     def rejected_table(self, run_id: int, code: str | None = None) -> pa.Table:
         return self.store.rejected_table(run_id, code)
 
+    # ---- the row debugger ---------------------------------------------------------------------------
+    def rows(
+        self,
+        sync: str,
+        query: str | None = None,
+        *,
+        outcome: Outcome = "all",
+        run_id: int | None = None,
+        sort: SortKey = "run",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> RowPage:
+        """Row results of ``sync`` across its runs whose primary key, error code, message or record id
+        contains ``query``; ``outcome`` ``rejected`` or ``accepted`` keeps only those; sorted and paged."""
+        self.require_sync(sync)
+        if not self.has_state:
+            return RowPage([], 0, offset, limit)
+        return RowDebugger(self.store, sync).search(
+            query,
+            outcome=outcome,
+            run_id=run_id,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+        )
+
+    def row(self, sync: str, key: str) -> list[RowRun]:
+        """The row of ``sync`` with primary key ``key`` in every run that still has row results, newest
+        first: the operation, record id or error, and the values the run sent (NotFoundError if none)."""
+        self.require_sync(sync)
+        found = RowDebugger(self.store, sync).history(key) if self.has_state else []
+        if not found:
+            raise NotFoundError(
+                f"no run of sync {sync!r} has a result for the row with primary key {key!r}",
+                what="row",
+                name=key,
+                hint=f"search the rows with `sfsync rows {sync} TEXT` (row results are kept for the "
+                "latest runs of each sync)",
+            )
+        return found
+
     # ---- lifetime -----------------------------------------------------------------------------------
     def close(self) -> None:
         if self._owns:
@@ -457,4 +566,4 @@ class Project:
         self.close()
 
 
-__all__ = ["Project"]
+__all__ = ["FullResyncRisk", "Project"]

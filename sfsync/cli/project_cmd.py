@@ -1,4 +1,4 @@
-"""``sfsync init``, ``sfsync check`` and ``sfsync describe``: scaffold, validate and inspect a project."""
+"""``sfsync init``, ``check``, ``describe``, ``objects``: scaffold, validate, inspect a project and org."""
 
 from __future__ import annotations
 
@@ -197,3 +197,50 @@ def describe(
             escape(shown),
         )
     console.print(table)
+
+
+@app.command()
+def objects(
+    pattern: str | None = typer.Argument(
+        None, help="Only objects whose API name or label contains this text (any case)."
+    ),
+    destination: str | None = typer.Option(None, "--destination", help="Which destination (org) to ask."),
+    writable: bool = typer.Option(
+        False, "--writable", help="Only objects a sync can write (createable or updateable)."
+    ),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help=_PROJECT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the objects as JSON."),
+) -> None:
+    """The org's objects (global describe): API name, label, custom or standard, createable, updateable."""
+    with _open(project) as proj:
+        dest = proj.destination_name(destination)
+        found = proj.objects(dest).objects
+    needle = (pattern or "").lower()
+    shown = [
+        o
+        for o in sorted(found, key=lambda o: o.name.lower())
+        if (needle in o.name.lower() or needle in o.label.lower())
+        and (not writable or o.createable or o.updateable)
+    ]
+    if as_json:
+        rows = [
+            {
+                "name": o.name,
+                "label": o.label,
+                "custom": o.custom,
+                "createable": o.createable,
+                "updateable": o.updateable,
+                "queryable": o.queryable,
+            }
+            for o in shown
+        ]
+        _print_json({"destination": dest, "objects": rows})
+        return
+    table = Table(title=escape(f"Objects of {dest} ({len(shown)})"), title_justify="left")
+    for col in ("object", "label", "custom", "create", "update"):
+        table.add_column(col, no_wrap=col != "label")
+    for o in shown:
+        table.add_row(escape(o.name), escape(o.label), _yes(o.custom), _yes(o.createable), _yes(o.updateable))
+    console.print(table)
+    if shown:
+        console.print("Fields of one: sfsync describe OBJECT", style="dim")

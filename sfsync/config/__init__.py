@@ -47,6 +47,7 @@ from sfsync.config.project import (
     ResolvedSync,
     Segment,
     Sync,
+    SyncLogs,
     Warnings,
 )
 from sfsync.config.schedule import (
@@ -111,6 +112,7 @@ __all__ = [
     "SourceConfig",
     "SqlAlchemySource",
     "Sync",
+    "SyncLogs",
     "Target",
     "Warnings",
     "WebhookNotification",

@@ -9,20 +9,25 @@ from __future__ import annotations
 
 from sfsync.state.lock import LockOwner, RunLock, SyncBusyError
 from sfsync.state.records import (
+    BulkJobProgress,
     JournalEntry,
     JournalState,
     RowResult,
     RunCounts,
+    RunPhase,
+    RunProgress,
     RunRecord,
     RunStatus,
     SyncStatus,
     Trigger,
+    finished_status,
 )
 from sfsync.state.snapshots import PendingSnapshot, SnapshotInfo, SnapshotStore, check_sync_name
 from sfsync.state.store import STATE_DIR_NAME, StatePaths, StateSettings, StateStore, default_state_dir
 
 __all__ = [
     "STATE_DIR_NAME",
+    "BulkJobProgress",
     "JournalEntry",
     "JournalState",
     "LockOwner",
@@ -30,6 +35,8 @@ __all__ = [
     "RowResult",
     "RunCounts",
     "RunLock",
+    "RunPhase",
+    "RunProgress",
     "RunRecord",
     "RunStatus",
     "SnapshotInfo",
@@ -42,4 +49,5 @@ __all__ = [
     "Trigger",
     "check_sync_name",
     "default_state_dir",
+    "finished_status",
 ]

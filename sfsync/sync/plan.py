@@ -77,6 +77,7 @@ class Plan:
     samples: tuple[dict[str, Any], ...]
     #: How each mapping is written, for people: ``company_id → Account.External_Id__c (lookup)``.
     mappings: tuple[str, ...] = ()
+    full_resync: bool = False  # the diff ignored the snapshot: every row is sent
 
     @property
     def operations(self) -> dict[str, int]:
@@ -174,6 +175,7 @@ def build_plan(
         refused_path=refused_path,
         samples=tuple(samples),
         mappings=tuple(spec.display for spec in specs),
+        full_resync=diff.full_resync,
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sfsync.state import StateStore
@@ -45,7 +48,11 @@ def test_demo_runs_every_sync_twice_and_sends_only_changes(tmp_path: Path) -> No
             "contracts_to_contracts",
             "tickets_to_cases",
         }
-        assert all(len(v) == 3 and all(r.status.value == "succeeded" for r in v) for v in by_sync.values())
+        # runs that rejected rows are partial, the others succeeded; none failed
+        statuses = {r.status.value for v in by_sync.values() for r in v}
+        assert all(len(v) == 3 for v in by_sync.values()) and statuses == {"succeeded", "partial"}
+        assert by_sync["companies_to_accounts"][0].status.value == "succeeded"
+        assert by_sync["people_to_contacts"][0].status.value == "partial"
         first, second, third = by_sync["people_to_contacts"]
         assert first.counts.created > 2500 and first.counts.rejected == 3  # three invalid e-mails
         assert second.counts.created == 5 and second.counts.updated == 3  # fixed e-mails + newcomers, titles
@@ -60,5 +67,49 @@ def test_demo_runs_every_sync_twice_and_sends_only_changes(tmp_path: Path) -> No
         assert cases[0].counts.created == 375 and cases[0].counts.rejected == 25
         assert cases[1].counts.created == 3  # their Contacts exist once the e-mails are fixed
         assert cases[2].counts.created == 0 and cases[2].counts.rejected == 22  # people who are no Contact
+        mobile_rejected = by_sync["contact_mobile_phones"][-1].counts.rejected
     finally:
         store.close()
+    _closing_hints_work_as_printed(where, done.stdout, mobile_rejected)
+
+
+def _closing_hints_work_as_printed(where: Path, printed: str, mobile_rejected: int) -> None:
+    """The demo stopped its org; the commands it printed find the runs, a row, and the org's records."""
+    lines = [line.strip() for line in printed.splitlines()]
+    show_row = next(line for line in lines if line.startswith("sfsync show-row "))
+    start = next(line for line in lines if line.startswith("sfsync emulator --port "))
+    sfsync = [sys.executable, "-m", "sfsync"]
+    row = subprocess.run(
+        [*sfsync, *show_row.split("#")[0].split()[1:], "--json"],
+        capture_output=True,
+        text=True,
+        cwd=where,
+        timeout=120,
+    )
+    assert row.returncode == 0, row.stderr
+    assert json.loads(row.stdout)["runs"][-1]["error_code"] == "INVALID_EMAIL_ADDRESS"
+    org = subprocess.Popen(
+        [*sfsync, *start.split()[1:]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        url = f"http://127.0.0.1:{start.split()[3]}/services/data"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        planned = subprocess.run(
+            [*sfsync, "plan", "contact_mobile_phones", "--json"],
+            capture_output=True,
+            text=True,
+            cwd=where,
+            timeout=120,
+        )
+        assert planned.returncode == 0, planned.stderr
+        # the restarted org kept its Contacts: the same rows as before find no record, no more
+        assert json.loads(planned.stdout)["refused"] == mobile_rejected
+    finally:
+        org.terminate()
+        org.wait(timeout=30)
