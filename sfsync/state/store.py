@@ -25,7 +25,7 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 
@@ -94,7 +94,9 @@ class StateStore:
                 check_same_thread=False,
             )
             for db_file in (paths.database, *paths.database.parent.glob(paths.database.name + "-*")):
-                db_file.chmod(PRIVATE_FILE_MODE)
+                # another process's rollback journal or WAL may come and go between glob and chmod
+                with suppress(FileNotFoundError):
+                    db_file.chmod(PRIVATE_FILE_MODE)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(
                 f"cannot open the state store in {paths.root}: {exc}",

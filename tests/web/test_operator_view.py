@@ -149,7 +149,9 @@ def test_the_sync_page_shows_a_run_started_elsewhere_live(
     try:
         seen: dict[str, str] = {}
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "collecting" not in seen:
+        job_state = re.compile(r'data-test="job-state-1">(InProgress|UploadComplete)<')
+        # the job shows Open until the progress event after its close arrives: poll until it shows
+        while time.monotonic() < deadline and not job_state.search(seen.get("collecting", "")):
             live = api.get("/syncs/contacts/live").text
             phase = re.search(r'data-phase="(\w+)"', live)
             if phase:
@@ -158,7 +160,7 @@ def test_the_sync_page_shows_a_run_started_elsewhere_live(
         assert "collecting" in seen, list(seen)
         panel = seen["collecting"]
         assert 'data-state="running"' in panel and 'data-test="bulk-jobs"' in panel
-        assert re.search(r'data-test="job-state-1">(InProgress|UploadComplete)<', panel)
+        assert job_state.search(panel), panel
         assert '<span data-test="to-send">4</span>' in panel
         summary = api.get("/api/syncs/contacts").json()
         assert summary["state"] == "running" and summary["running_run"]["progress"]["phase"] == "collecting"
