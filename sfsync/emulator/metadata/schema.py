@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from sfsync.emulator.metadata.automation import add_automation_objects
 from sfsync.emulator.metadata.fieldkit import fields_by_name, fld, system_fields
 from sfsync.emulator.metadata.ids import IdFactory
 from sfsync.emulator.metadata.model import AppDef, OrgConfig, SObjectDef, UserDef
@@ -41,7 +42,7 @@ def default_org() -> OrgConfig:
     """A new default org: User, Organization, Account, Contact, Lead, Case, Contract; one admin user
     (``admin@example.com`` / ``sfsync-demo``, no security token) and the demo connected app."""
     objects = {o.name: o for o in (make() for make in STANDARD_OBJECTS)}
-    return OrgConfig(
+    config = OrgConfig(
         org_id=DEFAULT_ORG_ID,
         objects=objects,
         users=[
@@ -58,6 +59,8 @@ def default_org() -> OrgConfig:
             AppDef(client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET, run_as=DEFAULT_USERNAME)
         ],
     )
+    add_automation_objects(config)  # Group (queues), AssignmentRule, DuplicateRule
+    return config
 
 
 def custom_object(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sfsync.emulator.metadata import ids
+from sfsync.emulator.metadata.automation import AUTOMATION_OBJECTS, seed_rows
 from sfsync.emulator.metadata.model import FieldDef, OrgConfig, SObjectDef
 from sfsync.emulator.records.validate import Codec, label_of, now_utc, sql_type
 
@@ -43,7 +44,7 @@ ID_POD = "8d"
 AUTONUMBER_START = 1000
 AUTONUMBER_DIGITS = 8
 #: Objects whose records are seeded from the org configuration and survive ``reset``.
-SEEDED_OBJECTS = ("User", "Organization")
+SEEDED_OBJECTS = ("User", "Organization", *AUTOMATION_OBJECTS)
 #: Fields the engine maintains itself on every write.
 AUDIT_FIELDS = ("CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp")
 
@@ -286,7 +287,8 @@ class Store:
 
     # ---- seeded records ---------------------------------------------------------------------------
     def seed(self) -> None:
-        """(Re)write the User records of ``config.users`` and the Organization record."""
+        """(Re)write the User records of ``config.users``, the Organization record and the records of the
+        org's queues, assignment rules and duplicate rules."""
         now = now_utc()
         users = self.table("User")
         first_user = self.config.users[0].id if self.config.users else None
@@ -331,6 +333,11 @@ class Store:
                 now,
                 first_user,
             )
+        for name, rows in seed_rows(self.config).items():
+            table = self.table(name)
+            if table is not None:
+                for values in rows:
+                    self._seed_row(table, values, now, first_user)
 
     def _seed_row(self, table: Table, values: dict[str, Any], now: str, user: str | None) -> None:
         for a in table.audit:
