@@ -134,7 +134,11 @@ def test_describe_global() -> None:
         "Lead": "00Q",
         "Organization": "00D",
         "User": "005",
+        "Group": "00G",
+        "AssignmentRule": "01Q",
+        "DuplicateRule": "0Bm",
     }
+    assert not by_name["DuplicateRule"]["createable"] and by_name["DuplicateRule"]["queryable"]
     account = by_name["Account"]
     assert set(account) >= GLOBAL_KEYS
     assert account["urls"]["sobject"] == "/services/data/v59.0/sobjects/Account"

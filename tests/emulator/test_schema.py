@@ -27,6 +27,10 @@ def test_objects_and_key_prefixes() -> None:
         "Contract": "800",
         "User": "005",
         "Organization": "00D",
+        # read-only objects the org's automation metadata is queried through
+        "Group": "00G",
+        "AssignmentRule": "01Q",
+        "DuplicateRule": "0Bm",
     }
 
 

@@ -228,7 +228,7 @@ class IngestJobs(JobRegistry[IngestJob]):
                     writers.failed.writerow(
                         [
                             "",
-                            f"INVALID_FIELD:The row has {len(row)} values but the header has {width} columns",
+                            f"INVALID_FIELD:The row has {len(row)} values but the header has {width} columns:--",
                             *row,
                         ]
                     )

@@ -19,9 +19,11 @@ from sfsync.emulator.metadata.model import FieldDef
 from sfsync.emulator.records.results import BulkRowResult, OrgError, RecordError
 from sfsync.emulator.records.store import Store, Table
 from sfsync.emulator.records.validate import FieldValueError
+from sfsync.emulator.records.write_rules import WriteRules
 from sfsync.emulator.records.writes import Pending, Ref, Writer, fold
 
 if TYPE_CHECKING:
+    from sfsync.emulator.records.automation import OrgAutomation
     from sfsync.emulator.records.org import Org
 
 #: Rows planned and written per transaction (Salesforce's own internal batch size is 10,000).
@@ -78,9 +80,10 @@ class _Columns:
 
 
 class BulkLoader:
-    def __init__(self, store: Store, writer: Writer) -> None:
+    def __init__(self, store: Store, writer: Writer, automation: OrgAutomation) -> None:
         self.store = store
         self.writer = writer
+        self.automation = automation
 
     def load(
         self,
@@ -91,9 +94,10 @@ class BulkLoader:
         rows: Sequence[Sequence[str]],
         user: str | None,
         org: Org,
+        rules: WriteRules | None = None,
     ) -> list[BulkRowResult]:
         with _gc_paused():
-            return self._load(table, operation, ext_field, header, rows, user, org)
+            return self._load(table, operation, ext_field, header, rows, user, org, rules)
 
     def _load(
         self,
@@ -104,6 +108,7 @@ class BulkLoader:
         rows: Sequence[Sequence[str]],
         user: str | None,
         org: Org,
+        rules: WriteRules | None,
     ) -> list[BulkRowResult]:
         if operation not in OPERATIONS:
             raise invalid_batch(f"Unsupported operation: {operation}")
@@ -140,7 +145,7 @@ class BulkLoader:
                 plan = self.writer.plan(
                     table, op, ext, items, user, dup_keys if dup_keys is not None else set()
                 )
-                self.writer.apply(plan, user)
+                self.writer.apply(self.automation.run(plan, rules), user)
             for p in items:
                 if p.error is None:
                     results.append(BulkRowResult(p.id, p.created, None))

@@ -1,0 +1,232 @@
+"""Duplicate rules on writes: refuse a record that matches an existing one, as a real org does.
+
+For each active rule of the object (``metadata/automation.py``), a record being created (``on_create``)
+or edited (``on_edit``) is compared with the records already saved:
+
+- ``allow``: nothing happens (the rule only reports);
+- ``alert``: refused with ``DUPLICATES_DETECTED`` unless the write allows saving
+  (``Sforce-Duplicate-Rule-Header: allowSave=true``; REST API, API 52.0+);
+- ``block``: always refused.
+
+The error's message is the rule's alert text ("Use one of these records?" for the standard rules).
+Records of one request are compared with the records saved before it, not with each other: Salesforce
+commits a batch's records together, so duplicates inside one batch go undetected (observed with Data
+Loader, and why Salesforce Help tells importers to de-duplicate files first).
+
+Matching (``MatchingRuleDef``): a record matches when every field of one condition equals the existing
+record's, both non-blank, after normalising text (Unicode case folding, runs of spaces as one) and
+phones (digits only). Candidates are found through an expression index on the fields all conditions
+share (the "match key" of Salesforce's matching rules), so a 10,000-row Bulk chunk costs one indexed
+query per rule, whatever the table size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sfsync.emulator.metadata.automation import DuplicateRuleDef
+from sfsync.emulator.metadata.model import OrgConfig
+from sfsync.emulator.records.results import RecordError
+from sfsync.emulator.records.store import Store, Table, quote
+from sfsync.emulator.records.write_rules import WriteRules, record_values
+from sfsync.emulator.records.writes import Pending, json_list
+
+DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
+#: The Contact matching field that stands for the contact's company (its Account's name).
+ACCOUNT_NAME = "Account.Name"
+_SPACES = re.compile(r"\s+")
+_NOT_DIGITS = re.compile(r"\D+")
+
+
+def fold_text(value: Any) -> str | None:
+    """Text as matching rules compare it: case-folded, spaces collapsed; blank → None."""
+    if value is None:
+        return None
+    text = _SPACES.sub(" ", str(value)).strip().casefold()
+    return text or None
+
+
+def phone_digits(value: Any) -> str | None:
+    if value is None:
+        return None
+    digits = _NOT_DIGITS.sub("", str(value))
+    return digits or None
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """SQL functions the duplicate indexes are built on (deterministic, so SQLite can index them)."""
+    conn.create_function("sfdup_fold", 1, fold_text, deterministic=True)
+    conn.create_function("sfdup_digits", 1, phone_digits, deterministic=True)
+
+
+@dataclass(frozen=True)
+class DuplicateMatch:
+    """Why a record was refused: the rule and the existing records it matched (ids, in Id order)."""
+
+    rule: DuplicateRuleDef
+    record_ids: tuple[str, ...]
+
+
+class DuplicateChecker:
+    """Applies the org's duplicate rules to planned writes. The caller holds the store lock."""
+
+    def __init__(self, store: Store, config: OrgConfig) -> None:
+        self.store = store
+        self.config = config
+        register_functions(store.conn)
+        with store.lock:
+            for rule in config.automation.duplicate_rules:
+                table = store.table(rule.object)
+                if rule.active and table is not None:
+                    for key in self._blocking(rule):
+                        self._ensure_index(table, key)
+
+    # ---- schema --------------------------------------------------------------------------------------
+    @staticmethod
+    def _blocking(rule: DuplicateRuleDef) -> list[tuple[str, ...]]:
+        """The field sets candidates are looked up by: the fields every condition shares, else each
+        condition's own fields (Account.Name is compared afterwards, never looked up)."""
+        conditions = [tuple(f for f in c if f != ACCOUNT_NAME) for c in rule.matching.conditions]
+        conditions = [c for c in conditions if c]
+        if not conditions:
+            return []
+        common = [f for f in conditions[0] if all(f in c for c in conditions[1:])]
+        return [tuple(common)] if common else list(dict.fromkeys(conditions))
+
+    def _expr(self, table: Table, name: str, alias: str = "") -> str:
+        fd = table.codecs[name.lower()].field
+        col = f"{alias}{quote(fd.name)}"
+        return f"sfdup_digits({col})" if fd.type == "phone" else f"sfdup_fold({col})"
+
+    def _norm(self, table: Table, name: str, value: Any) -> str | None:
+        fd = table.codecs[name.lower()].field
+        return phone_digits(value) if fd.type == "phone" else fold_text(value)
+
+    def _ensure_index(self, table: Table, key: tuple[str, ...]) -> None:
+        exprs = ", ".join(self._expr(table, f) for f in key)
+        digest = hashlib.sha1(exprs.encode()).hexdigest()[:10]
+        index = quote(f"ix_dup_{table.name}_{digest}")
+        self.store.conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table.sql} ({exprs})")
+
+    # ---- checking ------------------------------------------------------------------------------------
+    def check(
+        self,
+        table: Table,
+        creates: Sequence[Pending],
+        updates: Sequence[Pending],
+        rules: WriteRules,
+        defaults: dict[str, Any],
+    ) -> None:
+        """Set ``DUPLICATES_DETECTED`` on every planned record an active rule refuses."""
+        for rule in self.config.automation.duplicate_rules_for(table.name):
+            watched: list[Pending] = []
+            for items, action in ((creates, rule.on_create), (updates, rule.on_edit)):
+                if action == "block" or (action == "alert" and not rules.allow_save):
+                    watched.extend(p for p in items if p.error is None)
+            if watched:
+                self._check_rule(table, rule, watched, defaults)
+
+    def _check_rule(
+        self, table: Table, rule: DuplicateRuleDef, items: list[Pending], defaults: dict[str, Any]
+    ) -> None:
+        fields = [f for f in rule.matching.fields if f != ACCOUNT_NAME and table.has(f)]
+        need_account = ACCOUNT_NAME in rule.matching.fields and table.has("AccountId")
+        read = fields + (["AccountId"] if need_account else [])
+        values = record_values(self.store, table, items, read, defaults)
+        found: dict[str, dict[str, Any]] = {}  # candidate id → its values
+        keys_of: dict[int, list[tuple[tuple[str, ...], tuple[str | None, ...]]]] = {}
+        for key in self._blocking(rule):
+            wanted: dict[tuple[str | None, ...], None] = {}
+            for p in items:
+                k = tuple(self._norm(table, f, values[id(p)].get(f)) for f in key)
+                if None not in k:
+                    wanted[k] = None
+                    keys_of.setdefault(id(p), []).append((key, k))
+            if wanted:
+                found.update(self._candidates(table, key, list(wanted), read))
+        if not found:
+            return
+        by_key: dict[tuple[tuple[str, ...], tuple[str | None, ...]], list[str]] = {}
+        for rid, row in found.items():
+            for key in self._blocking(rule):
+                k = tuple(self._norm(table, f, row.get(f)) for f in key)
+                by_key.setdefault((key, k), []).append(rid)
+        names = self._account_names(values, found) if need_account else {}
+        for p in items:
+            mine = values[id(p)]
+            seen: dict[str, None] = {}
+            for blocking in keys_of.get(id(p), ()):
+                for rid in by_key.get(blocking, ()):
+                    if rid != p.id and self._matches(table, rule, mine, found[rid], names):
+                        seen[rid] = None
+            if seen:
+                p.error = duplicate_error(DuplicateMatch(rule, tuple(sorted(seen))))
+
+    def _candidates(
+        self, table: Table, key: tuple[str, ...], wanted: list[tuple[str | None, ...]], read: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        cols = ", ".join(f"t.{quote(table.codecs[f.lower()].field.name)}" for f in read)
+        on = " AND ".join(
+            f"{self._expr(table, f, 't.')} = json_extract(k.value, '$[{i}]')" for i, f in enumerate(key)
+        )
+        sql = (
+            f"SELECT t.Id, {cols} FROM json_each(?) AS k JOIN {table.sql} AS t ON {on} WHERE t.IsDeleted = 0"
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for row in self.store.conn.execute(sql, (json_list(list(k) for k in wanted),)):
+            out[row[0]] = dict(zip(read, row[1:], strict=True))
+        return out
+
+    def _account_names(
+        self, values: dict[int, dict[str, Any]], found: dict[str, dict[str, Any]]
+    ) -> dict[str, str | None]:
+        account = self.store.table("Account")
+        ids = {v.get("AccountId") for v in (*values.values(), *found.values())} - {None}
+        if account is None or not ids:
+            return {}
+        sql = f"SELECT Id, Name FROM {account.sql} WHERE Id IN (SELECT value FROM json_each(?))"
+        return {rid: fold_text(name) for rid, name in self.store.conn.execute(sql, (json_list(ids),))}
+
+    def _matches(
+        self,
+        table: Table,
+        rule: DuplicateRuleDef,
+        mine: dict[str, Any],
+        theirs: dict[str, Any],
+        names: dict[str, str | None],
+    ) -> bool:
+        for condition in rule.matching.conditions:
+            for f in condition:
+                if f == ACCOUNT_NAME:
+                    a = names.get(mine.get("AccountId") or "")
+                    b = names.get(theirs.get("AccountId") or "")
+                elif table.has(f):
+                    a = self._norm(table, f, mine.get(f))
+                    b = self._norm(table, f, theirs.get(f))
+                else:
+                    a = b = None
+                if a is None or a != b:
+                    break
+            else:
+                return True
+        return False
+
+
+def duplicate_error(match: DuplicateMatch) -> RecordError:
+    return RecordError(DUPLICATES_DETECTED, match.rule.alert_text, [], detail=match)
+
+
+__all__ = [
+    "DUPLICATES_DETECTED",
+    "DuplicateChecker",
+    "DuplicateMatch",
+    "duplicate_error",
+    "fold_text",
+    "phone_digits",
+    "register_functions",
+]
