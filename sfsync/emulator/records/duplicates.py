@@ -39,15 +39,14 @@ from sfsync.emulator.records.writes import Pending, json_list
 DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
 #: The Contact matching field that stands for the contact's company (its Account's name).
 ACCOUNT_NAME = "Account.Name"
-_SPACES = re.compile(r"\s+")
 _NOT_DIGITS = re.compile(r"\D+")
 
 
 def fold_text(value: Any) -> str | None:
-    """Text as matching rules compare it: case-folded, spaces collapsed; blank → None."""
+    """Text as matching rules compare it: case-folded, runs of white space as one space; blank → None."""
     if value is None:
         return None
-    text = _SPACES.sub(" ", str(value)).strip().casefold()
+    text = " ".join(str(value).split()).casefold()
     return text or None
 
 
@@ -137,13 +136,24 @@ class DuplicateChecker:
         fields = [f for f in rule.matching.fields if f != ACCOUNT_NAME and table.has(f)]
         need_account = ACCOUNT_NAME in rule.matching.fields and table.has("AccountId")
         read = fields + (["AccountId"] if need_account else [])
-        values = record_values(self.store, table, items, read, defaults)
+        blocking = self._blocking(rule)
+        exact = {f: table.codecs[f.lower()].field.name for f in read}
+        # values of edited records overlay the stored ones; new records need no query
+        stored = record_values(self.store, table, [p for p in items if not p.created], read)
+
+        def value(p: Pending, f: str) -> Any:
+            if not p.created:
+                return stored[id(p)].get(f)
+            name = exact[f]
+            return p.values[name] if name in p.values else defaults.get(name)
+
         found: dict[str, dict[str, Any]] = {}  # candidate id → its values
         keys_of: dict[int, list[tuple[tuple[str, ...], tuple[str | None, ...]]]] = {}
-        for key in self._blocking(rule):
+        for key in blocking:
             wanted: dict[tuple[str | None, ...], None] = {}
+            norms = [(f, table.codecs[f.lower()].field.type == "phone") for f in key]
             for p in items:
-                k = tuple(self._norm(table, f, values[id(p)].get(f)) for f in key)
+                k = tuple(phone_digits(value(p, f)) if ph else fold_text(value(p, f)) for f, ph in norms)
                 if None not in k:
                     wanted[k] = None
                     keys_of.setdefault(id(p), []).append((key, k))
@@ -153,17 +163,22 @@ class DuplicateChecker:
             return
         by_key: dict[tuple[tuple[str, ...], tuple[str | None, ...]], list[str]] = {}
         for rid, row in found.items():
-            for key in self._blocking(rule):
+            for key in blocking:
                 k = tuple(self._norm(table, f, row.get(f)) for f in key)
                 by_key.setdefault((key, k), []).append(rid)
-        names = self._account_names(values, found) if need_account else {}
-        for p in items:
-            mine = values[id(p)]
-            seen: dict[str, None] = {}
-            for blocking in keys_of.get(id(p), ()):
-                for rid in by_key.get(blocking, ()):
-                    if rid != p.id and self._matches(table, rule, mine, found[rid], names):
-                        seen[rid] = None
+        hits = [
+            (p, [rid for b in keys_of.get(id(p), ()) for rid in by_key.get(b, ()) if rid != p.id])
+            for p in items
+        ]
+        hits = [(p, rids) for p, rids in hits if rids]
+        mine = {id(p): {f: value(p, f) for f in read} for p, _ in hits}
+        names = self._account_names(mine, found) if need_account else {}
+        for p, rids in hits:
+            seen = [
+                rid
+                for rid in dict.fromkeys(rids)
+                if self._matches(table, rule, mine[id(p)], found[rid], names)
+            ]
             if seen:
                 p.error = duplicate_error(DuplicateMatch(rule, tuple(sorted(seen))))
 
