@@ -2,42 +2,67 @@
 
 ::
 
-    SfsyncError                      root: anything sfsync raises on purpose
-    ├── ConfigError                  fix the project file / mapping (exit code 2)
+    SfsyncError                      root: anything sfsync raises on purpose (problems, hint, run_id)
+    ├── ConfigError                  fix the project file / mapping (exit code 2); nothing was written
+    │   ├── ProjectFileError         the project file itself: each problem with file:line and key path
+    │   └── SyncRefused              the web UI's editor refused an edit (sfsync.yml left as it was)
+    ├── NotFoundError                a sync, run, model, destination or job named by the caller does not
+    │                                exist (exit code 2; HTTP 404)
+    ├── ConflictError                the sync refuses this now; wait or change its state (HTTP 409)
+    │   ├── SyncBusyError            another process (or run) holds the sync's run lock
+    │   ├── SyncPausedError          the sync is paused: resume it first
+    │   └── SchedulerRunningError    another scheduler already serves this project
     ├── SourceError                  the warehouse could not be read (connection, SQL, missing table)
-    ├── StateError                   the local state store is unusable (corrupt, locked for too long)
+    ├── StateError                   the local state store is unusable (corrupt, unwritable, too new)
+    ├── NotifierError                a notification could not be delivered (``retryable`` says if later may)
     └── SalesforceError              Salesforce answered with an error that is not a per-row rejection
         ├── TransientError           retry later with backoff (429, 5xx, UNABLE_TO_LOCK_ROW, resets)
+        │   └── UnreachableError     no answer at all: connection refused, DNS failure, timeout
         ├── AuthError                credentials wrong, session cannot be refreshed
         ├── LimitError               daily API quota exhausted or the configured share reached: stop
         └── SalesforceConfigError    unknown object/field or a request the org refuses as malformed
 
 Row-level rejections (a record Salesforce refused) are data, never exceptions. Messages say how to fix
-the problem and never contain a secret.
+the problem and never contain a secret. ``tests/test_layers.py`` checks that no other module of sfsync
+(outside the standalone emulator) defines an exception class.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class SfsyncError(Exception):
-    """Root of every error sfsync raises on purpose."""
+    """Root of every error sfsync raises on purpose.
+
+    ``problems``: every problem the error groups (a ConfigError lists all mapping problems at once);
+    by default just the message. ``run_id``: the run this error ended, when it ended one (the sync
+    engine sets it).
+    """
 
     exit_code = 1
-    #: the run this error ended, when it ended one (set by the sync engine)
-    run_id: int | None = None
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, problems: Sequence[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.problems: list[str] = list(problems) if problems else [message]
+        self.run_id: int | None = None
 
     def __str__(self) -> str:
         return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
 
+    @property
+    def other_problems(self) -> list[str]:
+        """The problems beyond the message itself (empty when the message says it all)."""
+        return [p for p in self.problems if p != self.message]
+
     def full_text(self) -> str:
         """The message, every problem it groups, and the hint: what run history stores."""
-        problems = [p for p in getattr(self, "problems", None) or [] if p != self.message]
-        lines = [self.message, *(f"  - {p}" for p in problems)]
+        lines = [self.message, *(f"  - {p}" for p in self.other_problems)]
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
@@ -53,12 +78,82 @@ class ConfigError(SfsyncError):
         message: str,
         *,
         hint: str | None = None,
-        problems: list[str] | None = None,
+        problems: Sequence[str] | None = None,
         file: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
-        self.problems = problems or [message]
+        super().__init__(message, hint=hint, problems=problems)
         self.file = file
+
+
+class ProjectFileError(ConfigError):
+    """A project file with problems; ``details`` holds them structured (``sfsync.config.ConfigProblem``:
+    file, key path, line, message), ``problems`` as text."""
+
+    def __init__(self, file: str, details: Sequence[Any], *, hint: str | None = None) -> None:
+        count = len(details)
+        message = str(details[0]) if count == 1 else f"{file}: {count} problems in the project file"
+        super().__init__(
+            message,
+            hint=hint or "fix each problem listed; docs/project-file.md describes every key",
+            problems=[str(p) for p in details],
+            file=file,
+        )
+        self.details = list(details)
+
+
+class SyncRefused(ConfigError):
+    """The web UI's editor did not save a sync; ``items`` says why (each with its key or column/field)."""
+
+    def __init__(self, message: str, items: Sequence[Any]) -> None:
+        super().__init__(message, problems=[str(getattr(p, "message", p)) for p in items])
+        self.items = list(items)
+
+
+class NotFoundError(SfsyncError):
+    """Something the caller named (a sync, run, model, segment, destination or job) does not exist."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, what: str, name: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.what = what
+        self.name = name
+
+
+class ConflictError(SfsyncError):
+    """The sync (or project) cannot do this right now because of its state; retry later or change it."""
+
+    def __init__(self, message: str, *, sync: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.sync = sync
+
+
+class SyncBusyError(ConflictError):
+    """The sync is being run by another process (or another run in this one).
+
+    ``owner`` describes who holds the lock (pid, host, since, run), ``owner_run_id`` its run if known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sync: str,
+        owner: str | None = None,
+        owner_run_id: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, sync=sync, hint=hint)
+        self.owner = owner
+        self.owner_run_id = owner_run_id
+
+
+class SyncPausedError(ConflictError):
+    """A run was asked of a paused sync where paused syncs are not run (the web UI's Run now)."""
+
+
+class SchedulerRunningError(ConflictError):
+    """Another scheduler already serves this project."""
 
 
 class SourceError(SfsyncError):
@@ -74,6 +169,18 @@ class SourceError(SfsyncError):
 
 class StateError(SfsyncError):
     """The local state store (snapshots, run history) cannot be used."""
+
+
+class NotifierError(SfsyncError):
+    """A notifier could not deliver; the message never contains a secret.
+
+    ``retryable``: trying again later may succeed (no answer, server error, 429, SMTP 4xx); a refused
+    login, an untrusted certificate or a 4xx HTTP answer will not fix itself.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retryable = retryable
 
 
 class SalesforceError(SfsyncError):
@@ -100,6 +207,10 @@ class TransientError(SalesforceError):
     """Temporary failure (429, 5xx, lock contention, connection reset): retry with backoff."""
 
 
+class UnreachableError(TransientError):
+    """No answer at all (connection refused, DNS failure, timeout), after every retry."""
+
+
 class AuthError(SalesforceError):
     """Authentication failed or the session expired and cannot be refreshed."""
 
@@ -119,11 +230,20 @@ class SalesforceConfigError(SalesforceError):
 __all__ = [
     "AuthError",
     "ConfigError",
+    "ConflictError",
     "LimitError",
+    "NotFoundError",
+    "NotifierError",
+    "ProjectFileError",
     "SalesforceConfigError",
     "SalesforceError",
+    "SchedulerRunningError",
     "SfsyncError",
     "SourceError",
     "StateError",
+    "SyncBusyError",
+    "SyncPausedError",
+    "SyncRefused",
     "TransientError",
+    "UnreachableError",
 ]

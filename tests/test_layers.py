@@ -12,20 +12,26 @@ import sfsync
 ROOT = Path(sfsync.__file__).parent
 
 # package -> the sfsync packages it may import (besides itself)
+_CORE = {"config", "errors", "sources", "salesforce", "state"}
 ALLOWED = {
     "errors": set(),
     "config": {"errors"},
     "sources": {"config", "errors"},
     "salesforce": {"config", "errors"},
     "state": {"config", "errors"},
-    "sync": {"config", "errors", "sources", "salesforce", "state"},
-    "alerts": {"config", "errors", "sources", "salesforce", "state", "sync", "schedule"},
-    "schedule": {"config", "errors", "sources", "salesforce", "state", "sync", "alerts"},
+    "sync": _CORE,
+    "alerts": {"config", "errors", "state"},
+    # the facade: what the CLI, the scheduler daemon and the web UI call
+    "api": _CORE | {"sync", "alerts"},
+    "schedule": {"config", "errors", "state", "alerts", "api"},
+    "web": {"config", "errors", "state", "api", "schedule"},
+    # the top (the CLI alone starts the emulator; runtime code never imports it)
+    "cli": {"config", "errors", "state", "api", "schedule", "web", "emulator"},
     "emulator": set(),
-    # the top: everything but the emulator (runtime code never imports it; only the CLI starts it)
-    "api": {"config", "errors", "sources", "salesforce", "state", "sync", "alerts", "schedule"},
-    "web": {"config", "errors", "sources", "salesforce", "state", "sync", "alerts", "schedule", "api"},
+    "__main__": {"cli"},  # python -m sfsync
 }
+ENGINE = {"sync", "salesforce", "sources"}
+"""What the CLI, the scheduler daemon and the web UI reach only through the facade (``sfsync.api``)."""
 
 
 def _package(path: Path) -> str:
@@ -48,7 +54,7 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-FILES = sorted(p for p in ROOT.rglob("*.py") if _package(p) in ALLOWED)
+FILES = sorted(p for p in ROOT.rglob("*.py") if p.parent != ROOT or p.name != "__init__.py")
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -56,6 +62,53 @@ def test_no_import_runs_upward(path: Path) -> None:
     package = _package(path)
     upward = _imports(path) - ALLOWED[package] - {package}
     assert not upward, f"{path.relative_to(ROOT)} ({package}) imports {sorted(upward)}"
+
+
+def test_every_package_has_its_layer() -> None:
+    packages = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    modules = {p.stem for p in ROOT.glob("*.py") if p.name != "__init__.py"}
+    assert packages | modules == set(ALLOWED)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in FILES if _package(p) in ("cli", "web", "schedule")],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_cli_scheduler_and_web_go_through_the_facade(path: Path) -> None:
+    engine = _imports(path) & ENGINE
+    assert not engine, f"{path.relative_to(ROOT)} imports the engine ({sorted(engine)}): use sfsync.api"
+
+
+def _exception_classes(path: Path) -> list[str]:
+    """Classes defined in ``path`` that derive from an exception (by the names of their bases)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ClassDef):
+            bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+            if any(b.endswith(("Error", "Exception")) or b in ("SyncRefused",) for b in bases):
+                found.append(node.name)
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in FILES if _package(p) not in ("emulator", "errors")],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_one_error_tree(path: Path) -> None:
+    """Every error class of sfsync is in sfsync/errors.py (the standalone emulator has its own)."""
+    assert not _exception_classes(path), f"{path.relative_to(ROOT)} defines {_exception_classes(path)}"
+
+
+def test_the_error_tree_is_drawn() -> None:
+    import sfsync.errors as errors
+
+    doc = errors.__doc__ or ""
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert isinstance(cls, type) and issubclass(cls, errors.SfsyncError), name
+        assert f" {name} " in doc or doc.count(name), f"{name} is missing from the tree in the docstring"
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))

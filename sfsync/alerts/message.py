@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from sfsync.alerts.rules import Rule, first_line, sent_rows
+from sfsync.alerts.rules import Rule, first_line
 from sfsync.state import RunRecord
 
 MASK = "***"
@@ -167,7 +167,7 @@ class Notice:
             duration = f"; {self.run.duration_s:.1f} s" if self.run.duration_s is not None else ""
             out.append(
                 f"Numbers: {n.rows_read} rows read ({n.new} new, {n.changed} changed,"
-                f" {n.unchanged} unchanged); {sent_rows(self.run)} sent: {n.created} created,"
+                f" {n.unchanged} unchanged); {self.run.counts.sent} sent: {n.created} created,"
                 f" {n.updated} updated, {n.rejected} rejected; {n.api_calls} API calls{duration}"
             )
             if self.run.error:
@@ -201,7 +201,7 @@ class Notice:
                     "new": r.counts.new,
                     "changed": r.counts.changed,
                     "unchanged": r.counts.unchanged,
-                    "sent": sent_rows(r),
+                    "sent": r.counts.sent,
                     "created": r.counts.created,
                     "updated": r.counts.updated,
                     "rejected": r.counts.rejected,

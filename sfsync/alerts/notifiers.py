@@ -27,6 +27,7 @@ import httpx
 
 from sfsync.alerts.message import Notice, Redactor
 from sfsync.config import EmailNotification, Project, SlackNotification, WebhookNotification
+from sfsync.errors import NotifierError
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +54,6 @@ class Rendered:
             slack=redactor.data(notice.slack()),
             payload=redactor.data(notice.payload()),
         )
-
-
-class NotifierError(Exception):
-    """A notifier could not deliver; the message never contains a secret.
-
-    ``retryable``: trying again later may succeed (no answer, server error, 429, SMTP 4xx); a refused
-    login, an untrusted certificate or a 4xx HTTP answer will not fix itself.
-    """
-
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.retryable = retryable
 
 
 @dataclass(frozen=True)

@@ -47,12 +47,6 @@ class RuleCheck:
     summary: str
 
 
-def sent_rows(run: RunRecord) -> int:
-    """Rows Salesforce answered for: created + updated + rejected."""
-    c = run.counts
-    return c.created + c.updated + c.rejected
-
-
 def _duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.1f} s"
@@ -68,12 +62,12 @@ def _failure(run: RunRecord) -> RuleCheck:
 
 
 def _rejected(run: RunRecord, limit: float) -> RuleCheck | None:
-    sent = sent_rows(run)
+    sent = run.counts.sent
     if sent == 0:
         if run.status is not RunStatus.SUCCEEDED:
             return None
         return RuleCheck(Rule.REJECTED_ROWS, False, "no rows were sent, none rejected")
-    percent = 100.0 * run.counts.rejected / sent
+    percent = run.counts.rejected_percent
     firing = percent > limit
     word = "above" if firing else "within"
     return RuleCheck(
@@ -137,4 +131,4 @@ def first_line(text: str | None, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-__all__ = ["FIRING", "OK", "Rule", "RuleCheck", "check_run", "first_line", "sent_rows"]
+__all__ = ["FIRING", "OK", "Rule", "RuleCheck", "check_run", "first_line"]

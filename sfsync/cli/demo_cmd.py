@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
 import typer
@@ -22,6 +22,10 @@ from rich.table import Table
 
 from sfsync.cli._app import app, console
 from sfsync.errors import SfsyncError
+from sfsync.state import Trigger
+
+if TYPE_CHECKING:
+    from sfsync.api import Project
 
 #: How long the demo waits for the emulator it started to answer.
 EMULATOR_START_SECONDS = 30.0
@@ -93,7 +97,7 @@ def _start_emulator(port: int, log_path: Path) -> subprocess.Popen[bytes]:
     raise SfsyncError(f"the emulator did not answer on port {port} within {EMULATOR_START_SECONDS:.0f}s")
 
 
-def _round(project: Any, title: str) -> None:
+def _round(project: Project, title: str) -> None:
     console.rule(title)
     table = Table(title_justify="left")
     for col in (
@@ -115,7 +119,7 @@ def _round(project: Any, title: str) -> None:
     for name in project.syncs:
         sync = project.config.syncs[name]
         try:
-            r = project.run(name, trigger="manual")
+            r = project.run(name, trigger=Trigger.MANUAL)
         except SfsyncError as e:
             notes.append(f"[red]{name} failed:[/] {e}")
             continue
@@ -135,12 +139,12 @@ def _round(project: Any, title: str) -> None:
             f"{c.api_calls:,}",
         )
         for code, n in r.rejected_by_code.items():
-            example = project.store.rejected_rows(r.run_id, code, limit=1)
+            example = project.rejected_rows(r.run_id, code, limit=1)
             why = f' e.g. row {example[0].primary_key}: "{example[0].message}"' if example else ""
             notes.append(f"{name}: {n:,} rejected with {code}{why}")
     console.print(table)
-    for n in notes:
-        console.print(f"  {n}", highlight=False)
+    for note in notes:
+        console.print(f"  {note}", highlight=False)
 
 
 @app.command()

@@ -59,13 +59,32 @@ def emulator(
     out = console.print
     out(f"[bold]sfsync org emulator[/] on [cyan]{planned.url}[/]")
     out(f"  instance URL / login URL: {planned.url}", highlight=False)
-    out(f"  username: {DEFAULT_USERNAME}   password: {DEFAULT_PASSWORD} (no security token)", highlight=False)
-    out(
-        f"  connected app: client_id={DEFAULT_CLIENT_ID}  client_secret={DEFAULT_CLIENT_SECRET}",
-        highlight=False,
-    )
+    config = server_app.state.config
+    # the credentials the org really accepts: the defaults, unless the org file changed or removed them
+    user = next((u for u in config.users if u.username == DEFAULT_USERNAME and u.active), None)
+    if user is not None and user.password == DEFAULT_PASSWORD and not user.security_token:
+        out(
+            f"  username: {DEFAULT_USERNAME}   password: {DEFAULT_PASSWORD} (no security token)",
+            highlight=False,
+        )
+    elif user is not None:
+        out(f"  username: {DEFAULT_USERNAME}   password: as set in the org file", highlight=False)
+    app = next((a for a in config.apps if a.client_id == DEFAULT_CLIENT_ID), None)
+    if app is not None and app.client_secret == DEFAULT_CLIENT_SECRET:
+        out(
+            f"  connected app: client_id={DEFAULT_CLIENT_ID}  client_secret={DEFAULT_CLIENT_SECRET}",
+            highlight=False,
+        )
+    elif app is not None:
+        out(
+            f"  connected app: client_id={DEFAULT_CLIENT_ID}  client_secret: as set in the org file",
+            highlight=False,
+        )
     if org is not None:
-        out(f"  org file: {org} (its users and apps work too)", highlight=False)
+        others = len(config.users) - (user is not None)
+        out(
+            f"  org file: {org} ({others} more user(s) and {len(config.apps)} app(s) in all)", highlight=False
+        )
     out(f"  records: {db if db else 'in memory (lost on exit; --db FILE keeps them)'}", highlight=False)
     if planned.tls is not None:
         ca = planned.tls.ca_path

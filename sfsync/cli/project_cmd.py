@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from sfsync.cli._app import app, console
-from sfsync.config import DEFAULT_PROJECT_FILE, Project, load_project
+from sfsync.config import DEFAULT_PROJECT_FILE
 from sfsync.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sfsync import api
 
 PICKLIST_SHOWN = 8
 """Picklist values ``describe`` prints per field before eliding the rest (``--json`` gives them all)."""
@@ -21,37 +24,14 @@ PICKLIST_SHOWN = 8
 _PROJECT_HELP = "Project file (or its directory)."
 
 
+def _open(project: Path) -> api.Project:
+    from sfsync.api import Project
+
+    return Project.load(project)
+
+
 def _print_json(data: Any) -> None:
     console.out(json.dumps(data, indent=2, ensure_ascii=False, default=str), highlight=False)
-
-
-class ClientOrgs:
-    """Reaches each destination of a project through the Salesforce client, one client per destination."""
-
-    def __init__(self, project: Project) -> None:
-        self.project = project
-        self._clients: dict[str, Any] = {}
-
-    def client(self, destination: str) -> Any:
-        if destination not in self._clients:
-            from sfsync.sync.connect import open_client
-
-            self._clients[destination] = open_client(
-                self.project.destinations[destination], self.project.root
-            )
-        return self._clients[destination]
-
-    def test(self, destination: str) -> None:
-        self.client(destination).describe_global()
-
-    def describe(self, destination: str, object_name: str) -> Mapping[str, Any]:
-        raw: Mapping[str, Any] = self.client(destination).describe(object_name).raw
-        return raw
-
-    def close(self) -> None:
-        for c in self._clients.values():
-            c.close()
-        self._clients.clear()
 
 
 @app.command()
@@ -97,19 +77,9 @@ def init(
         )
 
 
-def _paused_syncs(proj: Project) -> dict[str, str]:
-    """Sync name → pause description, for projects that already have run state."""
-    from sfsync.schedule import describe_status
-    from sfsync.state import StateStore, default_state_dir
-
-    state_dir = default_state_dir(proj.path) if proj.path else None
-    if state_dir is None or not (state_dir / "state.db").exists():
-        return {}
-    store = StateStore.open(state_dir)
-    try:
-        return {name: describe_status(store, name) for name in proj.syncs if store.sync_status(name).paused}
-    finally:
-        store.close()
+def _paused_syncs(proj: api.Project) -> dict[str, str]:
+    """Sync name → pause description."""
+    return {name: view.describe() for name in proj.syncs if (view := proj.status(name)).paused}
 
 
 @app.command()
@@ -119,14 +89,9 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Test each source and destination, and validate every sync's mapping against the org."""
-    from sfsync.sync.validate import check_project
-
-    proj = load_project(project)
-    orgs = ClientOrgs(proj)
-    try:
-        report = check_project(proj, syncs, orgs)
-    finally:
-        orgs.close()
+    with _open(project) as proj:
+        report = proj.check(syncs)
+        paused = _paused_syncs(proj)
     if as_json:
         _print_json(report.to_dict())
     else:
@@ -136,7 +101,6 @@ def check(
         for c in report.connections:
             table.add_row(c.kind, escape(c.name), c.type, "[green]ok[/]" if c.ok else "[red]unreachable[/]")
         console.print(table)
-        paused = _paused_syncs(proj)
         table = Table(title="Syncs", title_justify="left")
         for col in ("sync", "from -> object", "mode", "status", "runs"):
             table.add_column(col)
@@ -185,26 +149,6 @@ def _field_row(f: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _pick_destination(proj: Project, name: str | None) -> str:
-    if name is not None:
-        if name not in proj.destinations:
-            raise ConfigError(
-                f"there is no destination {name!r}",
-                hint=f"destinations: {', '.join(sorted(proj.destinations)) or 'none'}",
-            )
-        return name
-    if len(proj.destinations) == 1:
-        return next(iter(proj.destinations))
-    if not proj.destinations:
-        raise ConfigError(
-            "the project has no destination", hint="add one under destinations: in the project file"
-        )
-    raise ConfigError(
-        "the project has several destinations",
-        hint=f"pick one with --destination: {', '.join(sorted(proj.destinations))}",
-    )
-
-
 def _yes(flag: bool) -> str:
     return "yes" if flag else ""
 
@@ -217,13 +161,9 @@ def describe(
     as_json: bool = typer.Option(False, "--json", help="Print the fields as JSON."),
 ) -> None:
     """An object's fields: type, length, required, createable, updateable, external id, picklist values."""
-    proj = load_project(project)
-    dest = _pick_destination(proj, destination)
-    orgs = ClientOrgs(proj)
-    try:
-        raw = orgs.describe(dest, object_name)
-    finally:
-        orgs.close()
+    with _open(project) as proj:
+        dest = proj.destination_name(destination)
+        raw = proj.describe(object_name, dest).raw
     rows = [_field_row(f) for f in raw.get("fields", [])]
     if as_json:
         _print_json({"object": raw.get("name", object_name), "destination": dest, "fields": rows})

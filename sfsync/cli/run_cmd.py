@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 from rich.progress import (
@@ -20,9 +20,12 @@ from rich.progress import (
 from rich.table import Table
 
 from sfsync.cli._app import app, console, err_console
-from sfsync.config import DEFAULT_PROJECT_FILE
+from sfsync.config import DEFAULT_PROJECT_FILE, ApiChoice
 from sfsync.errors import ConfigError, SfsyncError
-from sfsync.state import RunRecord
+from sfsync.state import RunStatus, Trigger
+
+if TYPE_CHECKING:
+    from sfsync.api import Project, RunResult
 
 _PROJECT = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help="Project file (or its directory).")
 _API_CHOICES = ("auto", "rest", "bulk")
@@ -40,15 +43,16 @@ def _json(data: Any) -> None:
     console.out(json.dumps(data, indent=2, ensure_ascii=False, default=str), highlight=False)
 
 
-def _open(project: Path) -> Any:
+def _open(project: Path) -> Project:
     from sfsync.api import Project
 
     return Project.load(project)
 
 
-def _check_api(api: str | None) -> None:
+def _check_api(api: str | None) -> ApiChoice | None:
     if api is not None and api not in _API_CHOICES:
         raise ConfigError(f"--api {api!r} is not one of {', '.join(_API_CHOICES)}")
+    return cast("ApiChoice | None", api)
 
 
 @app.command()
@@ -62,25 +66,13 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:
     """Dry run: what a run would send (counts, sample rows, API calls). Nothing is written."""
-    _check_api(api)
+    from sfsync.api import plan_view
+
+    choice = _check_api(api)
     with _open(project) as proj:
-        p = proj.plan(sync, full_resync=full_resync, api=api)
-    data = {
-        "sync": p.sync,
-        "object": p.target.object,
-        "mode": p.target.mode,
-        "api": p.api,
-        "rows_read": p.rows_read,
-        "new": p.new,
-        "changed": p.changed,
-        "unchanged": p.unchanged,
-        "resent": p.resent,
-        "operations": p.operations,
-        "estimated_api_calls": p.estimated_calls,
-        "samples": list(p.samples),
-    }
+        p = proj.plan(sync, full_resync=full_resync, api=choice)
     if as_json:
-        _json(data)
+        _json(plan_view(p))
         return
     console.print(
         f"[bold]{p.sync}[/]: {p.target.mode} into {p.target.object} through "
@@ -108,7 +100,7 @@ def plan(
     console.print("Nothing was written.", style="dim")
 
 
-def _summary_rows(result: Any) -> list[tuple[str, str]]:
+def _summary_rows(result: RunResult) -> list[tuple[str, str]]:
     c = result.counts
     rows = [
         ("rows read", f"{c.rows_read:,}"),
@@ -138,7 +130,9 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Run syncs now: send what changed since the last run and record every row's outcome."""
-    _check_api(api)
+    from sfsync.api import run_result_view
+
+    choice = _check_api(api)
     with _open(project) as proj:
         names = list(proj.syncs) if all_syncs else list(syncs or [])
         if not names:
@@ -153,25 +147,36 @@ def run(
             )
         results: list[dict[str, Any]] = []
         exit_code = 0
+        # Several syncs: check them all before any writes, run those that pass, report the others.
+        invalid = _invalid_syncs(proj, names) if len(names) > 1 else {}
         for name in names:
-            if proj.store.sync_status(name).paused and not as_json:
+            if name in invalid:
+                error = invalid[name]
+                exit_code = 2
+                results.append({"sync": name, "status": "invalid", "error": error.full_text()})
+                if not as_json:
+                    err_console.print(f"[bold red]{name} not run:[/] {error.full_text()}", highlight=False)
+                continue
+            status = proj.status(name)
+            if status.paused and not as_json:
                 err_console.print(
-                    f"[yellow]note:[/] {name} is {proj.status(name)}; running it because you asked",
+                    f"[yellow]note:[/] {name} is {status.describe()}; running it because you asked",
                     highlight=False,
                 )
             try:
-                result = _run_one(proj, name, full_resync, api, quiet=as_json)
-            except ConfigError:
-                raise
+                result = _run_one(proj, name, full_resync, choice, quiet=as_json)
             except SfsyncError as e:
-                exit_code = max(exit_code, 1)
+                if len(names) == 1 and e.exit_code == 2:
+                    raise  # one sync: its configuration error is the command's error
+                exit_code = max(exit_code, e.exit_code)
                 results.append({"sync": name, "status": "failed", "error": str(e)})
                 if not as_json:
                     err_console.print(f"[bold red]{name} failed:[/] {e}", highlight=False)
                 continue
-            results.append(result.to_dict())
+            results.append(run_result_view(result))
             limit = proj.config.syncs[name].warnings.rejected_rows_percent
-            if result.status != "succeeded" or (limit is not None and result.rejected_percent > limit):
+            rejected = result.counts.rejected_percent
+            if result.status is not RunStatus.SUCCEEDED or (limit is not None and rejected > limit):
                 exit_code = max(exit_code, 1)
             if not as_json:
                 _print_result(result, limit)
@@ -181,9 +186,23 @@ def run(
         raise typer.Exit(exit_code)
 
 
-def _run_one(proj: Any, name: str, full_resync: bool, api: str | None, *, quiet: bool) -> Any:
+def _invalid_syncs(proj: Project, names: list[str]) -> dict[str, SfsyncError]:
+    """The named syncs whose configuration or mapping is wrong (exit code 2 errors), checked up front."""
+    invalid: dict[str, SfsyncError] = {}
+    for name in names:
+        try:
+            proj.validate(name)
+        except SfsyncError as e:
+            if e.exit_code == 2:
+                invalid[name] = e  # other failures (a source or org down) are the run's to report
+    return invalid
+
+
+def _run_one(proj: Project, name: str, full_resync: bool, api: ApiChoice | None, *, quiet: bool) -> RunResult:
+    from sfsync.api import Diffed, Planned, ProgressEvent, Sent
+
     if quiet or not sys.stderr.isatty():
-        return proj.run(name, full_resync=full_resync, api=api, trigger="manual")
+        return proj.run(name, full_resync=full_resync, api=api, trigger=Trigger.MANUAL)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -195,24 +214,24 @@ def _run_one(proj: Any, name: str, full_resync: bool, api: str | None, *, quiet:
     ) as bar:
         task = bar.add_task(f"{name}: reading", total=None)
 
-        def progress(event: str, details: dict[str, Any]) -> None:
-            if event == "diff":
-                bar.update(task, description=f"{name}: diffed {details.get('rows', 0):,} rows")
-            elif event == "plan":
+        def progress(event: ProgressEvent) -> None:
+            if isinstance(event, Diffed):
+                bar.update(task, description=f"{name}: diffed {event.rows:,} rows")
+            elif isinstance(event, Planned):
                 bar.update(
                     task,
-                    description=f"{name}: sending via {details['api']}",
-                    total=details["to_send"] + details["refused"],
+                    description=f"{name}: sending via {event.api}",
+                    total=event.to_send + event.refused,
                     completed=0,
                 )
-            elif event == "sent":
-                bar.advance(task, details["rows"])
+            elif isinstance(event, Sent):
+                bar.advance(task, event.rows)
 
-        return proj.run(name, full_resync=full_resync, api=api, trigger="manual", progress=progress)
+        return proj.run(name, full_resync=full_resync, api=api, trigger=Trigger.MANUAL, progress=progress)
 
 
-def _print_result(result: Any, limit: float | None) -> None:
-    ok = result.status == "succeeded"
+def _print_result(result: RunResult, limit: float | None) -> None:
+    ok = result.status is RunStatus.SUCCEEDED
     head = "[green]succeeded[/]" if ok else "[red]failed[/]"
     console.print(f"[bold]{result.sync}[/] run {result.run_id} {head}", highlight=False)
     table = Table(show_header=False, box=None, padding=(0, 2))
@@ -221,38 +240,16 @@ def _print_result(result: Any, limit: float | None) -> None:
     console.print(table)
     if result.error:
         console.print(f"  [red]{result.error}[/]", highlight=False)
-    if limit is not None and result.rejected_percent > limit:
+    share = result.counts.rejected_percent
+    if limit is not None and share > limit:
         console.print(
-            f"  [yellow]{result.rejected_percent:.1f}% of rows sent were rejected (warning: {limit}%)[/]",
+            f"  [yellow]{share:.1f}% of rows sent were rejected (warning: {limit}%)[/]",
             highlight=False,
         )
     if result.counts.rejected:
         console.print(
             f"  see them with: sfsync show-run {result.run_id} --rejected", style="dim", highlight=False
         )
-
-
-def _run_dict(r: RunRecord) -> dict[str, Any]:
-    c = r.counts
-    return {
-        "id": r.id,
-        "sync": r.sync,
-        "trigger": r.trigger.value,
-        "status": r.status.value,
-        "started_at": r.started_at.isoformat(),
-        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
-        "duration_s": r.duration_s,
-        "api": r.api,
-        "rows_read": c.rows_read,
-        "new": c.new,
-        "changed": c.changed,
-        "unchanged": c.unchanged,
-        "created": c.created,
-        "updated": c.updated,
-        "rejected": c.rejected,
-        "api_calls": c.api_calls,
-        "error": r.error,
-    }
 
 
 @app.command()
@@ -263,11 +260,13 @@ def runs(
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
 ) -> None:
     """Run history: newest first, with counts, API calls and what triggered each run."""
+    from sfsync.api import run_record_view
+
     with _open(project) as proj:
         records = proj.runs(sync, limit)
         statuses = _sync_statuses(proj, [sync] if sync else proj.syncs)
     if as_json:
-        _json({"runs": [_run_dict(r) for r in records], "syncs": statuses})
+        _json({"runs": [run_record_view(r) for r in records], "syncs": statuses})
         return
     status_table = Table(title="Syncs", title_justify="left")
     for col in ("sync", "status", "schedule", "next run (UTC)"):
@@ -317,14 +316,14 @@ def runs(
         console.print("No runs yet: start one with `sfsync run SYNC`.", style="dim")
 
 
-def _sync_statuses(proj: Any, names: list[str]) -> dict[str, dict[str, Any]]:
+def _sync_statuses(proj: Project, names: list[str]) -> dict[str, dict[str, Any]]:
     """Paused or active, warnings firing, schedule and next run of each sync (for `runs` and `--json`)."""
-    from sfsync.schedule import describe_schedule, next_run_at, status_view
+    from sfsync.schedule import describe_schedule, next_run_at
 
     out: dict[str, dict[str, Any]] = {}
     for name in names:
         schedule = proj.config.syncs[name].schedule
-        view = status_view(proj.store, name).to_dict()
+        view = proj.status(name).to_dict()
         nxt = next_run_at(proj.store.paths.root, name, schedule)
         view["schedule"] = describe_schedule(schedule)
         view["next_run"] = nxt.strftime("%Y-%m-%d %H:%M") if nxt else None
@@ -343,23 +342,25 @@ def show_run(
     as_json: bool = typer.Option(False, "--json", help="Print the run (and rejected rows) as JSON."),
 ) -> None:
     """One run: its counts and errors; with --rejected the rejected rows and Salesforce's reasons."""
+    from sfsync.api import run_record_view, spreadsheet_cell
+
     with _open(project) as proj:
-        record = proj.store.get_run(run_id)
-        by_code = proj.store.rejected_counts(run_id)
-        table = proj.store.rejected_table(run_id, code) if (rejected or csv_path or code) else None
+        record = proj.get_run(run_id)
+        by_code = proj.rejected_counts(run_id)
+        table = proj.rejected_table(run_id, code) if (rejected or csv_path or code) else None
     if csv_path is not None and table is not None:
         with csv_path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(table.column_names)
             for row in zip(*(table.column(i).to_pylist() for i in range(table.num_columns)), strict=True):
-                writer.writerow([_cell(v) for v in row])
+                writer.writerow([spreadsheet_cell(v) for v in row])
     if as_json:
-        out = _run_dict(record) | {"rejected_by_code": by_code}
+        out = run_record_view(record) | {"rejected_by_code": by_code}
         if table is not None:
             out["rejected_rows"] = table.to_pylist()
         _json(out)
         return
-    d = _run_dict(record)
+    d = run_record_view(record)
     console.print(
         f"[bold]run {record.id}[/] of {record.sync}: {record.status.value} ({record.trigger.value})",
         highlight=False,

@@ -10,12 +10,15 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 
 from sfsync.cli._app import app, console
-from sfsync.config import DEFAULT_PROJECT_FILE, Project, load_project
-from sfsync.state import StateStore
+from sfsync.config import DEFAULT_PROJECT_FILE
+
+if TYPE_CHECKING:
+    from sfsync.api import Project
 
 _PROJECT_HELP = "Project file (or its directory)."
 
@@ -25,10 +28,10 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 """Format of the scheduler's log lines (stderr); times are UTC, ISO 8601."""
 
 
-def _open(project_path: Path) -> tuple[Project, StateStore]:
-    project = load_project(project_path)
-    assert project.path is not None
-    return project, StateStore.for_project(project.path)
+def _open(project_path: Path) -> Project:
+    from sfsync.api import Project
+
+    return Project.load(project_path)
 
 
 def _configure_logging(level: str) -> None:
@@ -74,7 +77,7 @@ def scheduler(
             f"{log_level!r}: choose one of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
         )
     _configure_logging(log_level)
-    proj, store = _open(project)
+    proj = _open(project)
     settings = SchedulerSettings()
     if max_parallel is not None:
         settings = replace(settings, max_parallel=max_parallel)
@@ -84,8 +87,8 @@ def scheduler(
         settings = replace(settings, recheck_seconds=recheck_seconds)
     if stop_grace_seconds is not None:
         settings = replace(settings, stop_grace_seconds=stop_grace_seconds)
-    assert proj.path is not None
-    sched = Scheduler(proj, store, settings=settings, watcher=ProjectWatcher(proj.path))
+    assert proj.config.path is not None
+    sched = Scheduler(proj, settings=settings, watcher=ProjectWatcher(proj.config.path))
     log = logging.getLogger("sfsync.schedule")
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -105,7 +108,7 @@ def scheduler(
     if left:
         logging.shutdown()
         os._exit(1)  # worker threads are still inside runs: do not wait for them
-    store.close()
+    proj.close()
 
 
 @app.command()
@@ -116,13 +119,8 @@ def pause(
     as_json: bool = typer.Option(False, "--json", help="Print the sync's status as JSON."),
 ) -> None:
     """Pause a sync: the scheduler skips it until `sfsync resume` (a run in progress finishes)."""
-    from sfsync.schedule import manual_cause, pause_sync, status_view
-
-    proj, store = _open(project)
-    with store:
-        proj.resolve_sync(sync)
-        pause_sync(store, sync, manual_cause(reason))
-        view = status_view(store, sync)
+    with _open(project) as proj:
+        view = proj.pause(sync, reason)
     if as_json:
         console.out(json.dumps(view.to_dict(), indent=2), highlight=False)
     else:
@@ -136,15 +134,10 @@ def resume(
     as_json: bool = typer.Option(False, "--json", help="Print the sync's status as JSON."),
 ) -> None:
     """Resume a paused sync (slots the scheduler skipped while it was paused run once, right away)."""
-    from sfsync.alerts import WarningTracker
-    from sfsync.schedule import resume_sync, status_view
-
-    proj, store = _open(project)
-    with store:
-        proj.resolve_sync(sync)
-        was_paused = store.sync_status(sync).paused
-        resume_sync(store, sync, tracker=WarningTracker(proj, store))
-        view = status_view(store, sync)
+    with _open(project) as proj:
+        proj.require_sync(sync)
+        was_paused = proj.status(sync).paused
+        view = proj.resume(sync)
     if as_json:
         console.out(json.dumps({**view.to_dict(), "was_paused": was_paused}, indent=2), highlight=False)
     elif was_paused:

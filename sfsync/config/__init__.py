@@ -29,7 +29,18 @@ from sfsync.config.loader import (
     load_project,
     parse_project,
 )
-from sfsync.config.project import Model, ObjectId, Project, ResolvedSync, Segment, Sync, Warnings
+from sfsync.config.project import (
+    Api,
+    ApiChoice,
+    Mode,
+    Model,
+    ObjectId,
+    Project,
+    ResolvedSync,
+    Segment,
+    Sync,
+    Warnings,
+)
 from sfsync.config.schedule import (
     AnySchedule,
     CronSchedule,
@@ -52,6 +63,8 @@ __all__ = [
     "DEFAULT_PROJECT_FILE",
     "AccessTokenAuth",
     "AnySchedule",
+    "Api",
+    "ApiChoice",
     "AuthConfig",
     "ClientCredentialsAuth",
     "ConfigProblem",
@@ -65,6 +78,7 @@ __all__ = [
     "InterpolatedStr",
     "JwtAuth",
     "ManualSchedule",
+    "Mode",
     "Model",
     "NotificationConfig",
     "ObjectId",

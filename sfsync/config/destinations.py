@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
@@ -29,6 +30,10 @@ _SENSITIVE_HEADER = re.compile(r"auth|token|key|secret|password|cookie|signature
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Hosts a destination may reach over plain http without ``allow_insecure_http`` (the local emulator)."""
 
 
 def _http_url(v: str) -> str:
@@ -127,7 +132,12 @@ class SalesforceDestination(_Strict):
     auth: AuthConfig
     api_version: str = Field(default="62.0", description='REST API version, like "62.0"')
     ca_bundle: str | None = Field(
-        default=None, description="PEM file of extra CAs to trust (relative to project)"
+        default=None,
+        description="PEM file of extra CAs to trust besides the system's (relative to the project)",
+    )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="allow a plain http:// login_url or instance_url on a host other than this machine",
     )
     settings: SalesforceSettings = Field(default_factory=SalesforceSettings)
 
@@ -144,6 +154,21 @@ class SalesforceDestination(_Strict):
         if isinstance(v, str) and not _API_VERSION.match(v.removeprefix("v")):
             raise ValueError(f'{v!r} is not an API version: write it like "62.0"')
         return v.removeprefix("v") if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _plain_http(self) -> SalesforceDestination:
+        # credentials and session ids cross the network in clear text over http: only to this machine
+        for url in (self.login_url, self.instance_url):
+            if url is None or not url.startswith("http://") or self.allow_insecure_http:
+                continue
+            host = (urlsplit(url).hostname or "").lower()
+            if host not in LOOPBACK_HOSTS:
+                raise ValueError(
+                    f"{url} is plain http to {host}: passwords and session ids would cross the network "
+                    "unencrypted. Use https://, or set allow_insecure_http: true on the destination if "
+                    "you really mean it (plain http is allowed to 127.0.0.1, ::1 and localhost)"
+                )
+        return self
 
     @model_validator(mode="after")
     def _where(self) -> SalesforceDestination:

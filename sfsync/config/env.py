@@ -33,13 +33,15 @@ class InterpolatedStr(str):
         obj.template = template
         return obj
 
+    @property
+    def only_references(self) -> bool:
+        """True when the template is nothing but ``${NAME}`` references (no literal text around them)."""
+        return only_references(self.template)
 
-class MissingVariable(Exception):
-    """A ``${NAME}`` reference that neither the environment nor ``.env`` defines."""
 
-    def __init__(self, names: list[str]) -> None:
-        super().__init__(", ".join(names))
-        self.names = names
+def only_references(template: str) -> bool:
+    """True when ``template`` holds ``${NAME}`` references and no literal text at all."""
+    return "${" in template and not _REFERENCE.sub("", template)
 
 
 def parse_dotenv(text: str) -> dict[str, str]:
@@ -71,10 +73,11 @@ def load_dotenv(project_dir: Path) -> dict[str, str]:
     return parse_dotenv(path.read_text(encoding="utf-8"))
 
 
-def interpolate(text: str, variables: Mapping[str, str]) -> str:
-    """Replace ``${NAME}`` in ``text``; ``$${`` writes a literal ``${``. Raises :class:`MissingVariable`."""
+def interpolate(text: str, variables: Mapping[str, str]) -> tuple[str, list[str]]:
+    """Replace ``${NAME}`` in ``text``; ``$${`` writes a literal ``${``. Returns the text and the names
+    that neither the environment nor ``.env`` defines (the caller reports them; the text is then unusable)."""
     if "${" not in text:
-        return text
+        return text, []
     missing: list[str] = []
     used = False
 
@@ -91,8 +94,8 @@ def interpolate(text: str, variables: Mapping[str, str]) -> str:
 
     value = _REFERENCE.sub(sub, text)
     if missing:
-        raise MissingVariable(missing)
-    return InterpolatedStr(value, text) if used else value
+        return value, missing
+    return (InterpolatedStr(value, text) if used else value), []
 
 
 def _literal_refusal(what: str) -> ValueError:
@@ -103,9 +106,14 @@ def _literal_refusal(what: str) -> ValueError:
 
 
 def _check_secret(value: Any, info: ValidationInfo) -> Any:
+    """From a file, a secret is made of ``${NAME}`` references only: ``"x${VAR}"`` would put part of it
+    (``x``) in the file, where git and anyone reading the project see it."""
     strict = bool(info.context and info.context.get(STRICT_SECRETS))
-    if strict and isinstance(value, str) and not isinstance(value, InterpolatedStr) and value:
-        raise _literal_refusal("this secret")
+    if strict and isinstance(value, str) and value:
+        if not isinstance(value, InterpolatedStr):
+            raise _literal_refusal("this secret")
+        if not value.only_references:
+            raise _literal_refusal("part of this secret")
     return value
 
 
@@ -119,8 +127,8 @@ def _check_url_secret(value: Any, info: ValidationInfo) -> Any:
         password = urlsplit(template).password
     except ValueError:
         password = None
-    if password and "${" not in password:
-        raise _literal_refusal("the password in this URL")
+    if password and not only_references(password):
+        raise _literal_refusal("the password in this URL" if "${" not in password else "part of the password")
     return value
 
 

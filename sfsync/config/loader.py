@@ -21,9 +21,10 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from sfsync.config import destinations, project, schedule, sources
-from sfsync.config.env import STRICT_SECRETS, MissingVariable, interpolate, load_dotenv
+from sfsync.config.env import STRICT_SECRETS, interpolate, load_dotenv
 from sfsync.config.project import SKIP_REFERENCES, Loc, Project, reference_problems
-from sfsync.errors import ConfigError
+from sfsync.config.yamlsafe import MAX_DEPTH, check_yaml
+from sfsync.errors import ConfigError, ProjectFileError
 
 DEFAULT_PROJECT_FILE = "sfsync.yml"
 EXTENSION_PREFIX = "x-"
@@ -42,21 +43,6 @@ class ConfigProblem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-class ProjectFileError(ConfigError):
-    """A project file with problems; ``details`` holds them structured, ``problems`` as text."""
-
-    def __init__(self, file: str, details: list[ConfigProblem]) -> None:
-        count = len(details)
-        message = str(details[0]) if count == 1 else f"{file}: {count} problems in the project file"
-        super().__init__(
-            message,
-            hint="fix each problem listed; docs/project-file.md describes every key",
-            problems=[str(p) for p in details],
-            file=file,
-        )
-        self.details = details
 
 
 def _known_keys() -> set[str]:
@@ -95,14 +81,14 @@ class _Reader:
                 items.append(self.plain(value, (*loc, i)))
             return items
         if isinstance(node, str):
-            try:
-                return interpolate(str(node), self.variables)
-            except MissingVariable as e:
-                names = ", ".join(f"${{{n}}}" for n in e.names)
+            value, missing = interpolate(str(node), self.variables)
+            if missing:
+                names = ", ".join(f"${{{n}}}" for n in missing)
                 self.problems.append(
                     (loc, f"{names} is not set: set it in the environment or in {self.dotenv_path}")
                 )
                 return str(node)
+            return value
         if isinstance(node, ScalarBoolean):
             return bool(node)
         if isinstance(node, bool):
@@ -197,8 +183,14 @@ def parse_project(
         details.sort(key=lambda p: (p.line or 0, p.path))
         return ProjectFileError(file, details)
 
+    refusal = check_yaml(text)
+    if refusal is not None:
+        raise ProjectFileError(file, [ConfigProblem(file, "", refusal.line, refusal.message)])
     try:
         node = YAML(typ="rt").load(text)
+    except RecursionError:
+        message = f"the YAML is nested too deeply (more than {MAX_DEPTH} levels)"
+        raise ProjectFileError(file, [ConfigProblem(file, "", None, message)]) from None
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -223,6 +215,7 @@ def parse_project(
         problems.extend(_validation_problems(data, e, _known_keys()))
     if problems or result is None:
         raise fail(problems)
+    result._lines = dict(reader.lines)
     return result
 
 

@@ -126,16 +126,26 @@ def _schedule_shorthand(v: Any) -> Any:
     return {"manual": True} if v == "manual" or v is None else v
 
 
+Mode = Literal["insert", "update", "upsert"]
+"""How a sync writes: create every new or changed row, update existing records, or both."""
+
+ApiChoice = Literal["auto", "rest", "bulk"]
+"""Which Salesforce API a sync uses: ``auto`` picks by the number of rows to send."""
+
+Api = Literal["rest", "bulk"]
+"""The API a run actually used: REST sObject Collections or Bulk API 2.0."""
+
+
 class Sync(_Strict):
     """One model or segment → one Salesforce object."""
 
     from_: str = Field(alias="from", description="a model or a segment")
     to: str = Field(description="a destination")
     object: str = Field(min_length=1, description="the Salesforce object's API name")
-    mode: Literal["insert", "update", "upsert"]
+    mode: Mode
     object_id: ObjectId | None = None
     mappings: dict[str, str] = Field(description="model column → Salesforce field")
-    api: Literal["auto", "rest", "bulk"] = "auto"
+    api: ApiChoice = "auto"
     schedule: Annotated[Schedule, BeforeValidator(_schedule_shorthand)] = Field(
         default_factory=ManualSchedule
     )
@@ -249,6 +259,7 @@ class Project(_Strict):
     syncs: dict[str, Sync] = Field(default_factory=dict)
 
     _path: Path | None = PrivateAttr(default=None)
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Project:
@@ -263,6 +274,22 @@ class Project(_Strict):
     def path(self) -> Path | None:
         """The project file this was loaded from (None when built in code)."""
         return self._path
+
+    def line_of(self, *keys: str | int) -> int | None:
+        """The line of the project file where key path ``keys`` (e.g. ``"syncs", "x", "mappings"``) is
+        written, or of its closest written parent; None when built in code."""
+        for end in range(len(keys), 0, -1):
+            line = self._lines.get(tuple(keys[:end]))
+            if line is not None:
+                return line
+        return None
+
+    def where(self, *keys: str | int) -> str | None:
+        """``file:line`` of key path ``keys`` (see :meth:`line_of`), for messages; None when unknown."""
+        if self._path is None:
+            return None
+        line = self.line_of(*keys)
+        return f"{self._path.name}:{line}" if line is not None else self._path.name
 
     @property
     def root(self) -> Path:

@@ -8,6 +8,7 @@ the local org emulator (``sfsync emulator``, http://127.0.0.1:8642) with its def
 
 from __future__ import annotations
 
+import os
 import random
 import unicodedata
 from datetime import date, datetime, timedelta
@@ -447,8 +448,13 @@ def write_project(
     project.write_text(_DEMO if demo else _STARTER, encoding="utf-8")
     env = directory / ".env"
     if demo or not env.exists():
-        env.write_text(_DEMO_ENV if demo else _STARTER_ENV, encoding="utf-8")
+        # secrets: readable by the owner only, from the moment the file exists
+        fd = os.open(env, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(_DEMO_ENV if demo else _STARTER_ENV)
         written.append(env)
+    if env.exists():
+        env.chmod(0o600)  # an older .env created readable by others is tightened
     gitignore = directory / ".gitignore"
     if not gitignore.exists():
         gitignore.write_text(_GITIGNORE, encoding="utf-8")

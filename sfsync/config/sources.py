@@ -75,6 +75,9 @@ class CsvSource(_SourceBase):
     path: str = Field(min_length=1, description="a .csv file, a directory of them, or a glob")
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     header: bool = True
+    encoding: Literal["utf-8", "utf-16", "latin-1"] = Field(
+        default="utf-8", description="the files' text encoding (DuckDB reads these three natively)"
+    )
 
 
 class ParquetSource(_SourceBase):

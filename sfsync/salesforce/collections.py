@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from sfsync.errors import SalesforceError, TransientError
+from sfsync.salesforce.names import path_segment
 from sfsync.salesforce.responses import collection_results
 from sfsync.salesforce.results import RETRYABLE_RECORD_CODES, RecordError, RecordResult
 from sfsync.salesforce.transport import Transport
@@ -199,11 +200,12 @@ class Collections:
                 "allOrNone": all_or_none,
                 "records": [{"attributes": {"type": object_name}, **rec} for _, rec in chunk],
             }
-            method, path = {
-                "create": ("POST", "composite/sobjects"),
-                "update": ("PATCH", "composite/sobjects"),
-                "upsert": ("PATCH", f"composite/sobjects/{object_name}/{external_id_field}"),
-            }[operation]
+            method, path = (
+                ("POST", "composite/sobjects") if operation == "create" else ("PATCH", "composite/sobjects")
+            )
+            if operation == "upsert":
+                obj, key = path_segment(str(object_name)), path_segment(str(external_id_field), "field")
+                path = f"composite/sobjects/{obj}/{key}"
             response = transport.request(
                 method,
                 path,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sfsync.errors import SalesforceConfigError
+from sfsync.salesforce.names import path_segment
 from sfsync.salesforce.transport import Transport
 
 
@@ -158,13 +159,14 @@ class DescribeCache:
         return result
 
     def describe(self, object_name: str) -> ObjectDescribe:
+        segment = path_segment(object_name)
         key = object_name.lower()
         with self._lock:
             if key in self._objects:
                 return self._objects[key]
         try:
             body = self._transport.request(
-                "GET", f"sobjects/{object_name}/describe", what=f"describe {object_name}", object=object_name
+                "GET", f"sobjects/{segment}/describe", what=f"describe {object_name}", object=object_name
             ).json()
         except SalesforceConfigError as exc:
             if exc.status == 404 or exc.code == "NOT_FOUND":

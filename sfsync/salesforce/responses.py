@@ -43,6 +43,7 @@ from sfsync.errors import (
     SalesforceConfigError,
     SalesforceError,
     TransientError,
+    UnreachableError,
 )
 from sfsync.salesforce.results import RecordError, RecordResult
 
@@ -110,6 +111,12 @@ _KIND_HINTS: dict[Kind, str] = {
     Kind.ERROR: "read the message above; if the request looks right, report it with the job or record id",
 }
 
+TLS_CERTIFICATE_UNTRUSTED = "TLS_CERTIFICATE_UNTRUSTED"
+"""The code of a call whose server certificate was refused (a configuration problem, not transient)."""
+
+CONNECTION_ERROR = "CONNECTION_ERROR"
+"""The code of a call that got no answer at all (connection refused, DNS, timeout): an UnreachableError."""
+
 _RE_USAGE = re.compile(r"(?<![\w-])api-usage=(\d+)/(\d+)")
 
 
@@ -149,6 +156,8 @@ class Outcome:
             Kind.LIMIT: LimitError,
             Kind.CONFIG: SalesforceConfigError,
         }.get(self.kind, SalesforceError)
+        if self.kind is Kind.TRANSIENT and self.code == CONNECTION_ERROR:
+            cls = UnreachableError
         if hint is None:
             hint = _KIND_HINTS.get(self.kind)
         return cls(message, status=self.status, code=self.code, hint=hint, object=object, job_id=job_id)
@@ -227,31 +236,51 @@ def classify(response: httpx.Response) -> Outcome:
     return out(Kind.ERROR)
 
 
-def _is_cert_error(exc: BaseException) -> bool:
+def _cert_error(exc: BaseException) -> str | None:
+    """Why the server's certificate was refused (OpenSSL's verify message), or None if it was not."""
     seen: BaseException | None = exc
     for _ in range(8):
         if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
-            return True
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason or "certificate verify failed")
+        if "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return str(seen).split("CERTIFICATE_VERIFY_FAILED]", 1)[-1].strip(" :()") or "verify failed"
         seen = seen.__cause__ or seen.__context__
-    return False
+    return None
+
+
+def _cert_advice(reason: str) -> str:
+    """What to do about a refused certificate, by the reason OpenSSL gave."""
+    text = reason.lower()
+    if "expired" in text or "not yet valid" in text:
+        return (
+            "the server's certificate is out of date: check the server's certificate and this machine's clock"
+        )
+    if "hostname" in text or "ip address mismatch" in text:
+        return "the certificate belongs to another host name: check login_url / instance_url"
+    if "self-signed" in text or "self signed" in text or "local issuer" in text or "unknown ca" in text:
+        return (
+            "the certificate's issuer is not trusted here: set ca_bundle to the CA's PEM file (the local "
+            "emulator prints its path; behind a TLS-inspecting proxy, the proxy's CA)"
+        )
+    return "set ca_bundle to the PEM file of the CA that issued the server's certificate"
 
 
 def classify_transport_error(exc: httpx.TransportError) -> Outcome:
     """A call that got no answer: connection refused/reset, timeout, TLS failure."""
-    if _is_cert_error(exc):
+    reason = _cert_error(exc)
+    if reason is not None:
         return Outcome(
             Kind.CONFIG,
-            code="TLS_CERTIFICATE_UNTRUSTED",
-            message="the server's TLS certificate is not trusted; set ca_bundle to the CA file "
-            "(the local emulator prints its path)",
+            code=TLS_CERTIFICATE_UNTRUSTED,
+            message=f"the server's TLS certificate was refused ({reason}); {_cert_advice(reason)}",
         )
     # Before the request left (connect, pool) nothing reached Salesforce; after it, we cannot know.
     sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     name = type(exc).__name__
     detail = str(exc) or "no details"
-    return Outcome(Kind.TRANSIENT, code="CONNECTION_ERROR", message=f"{name}: {detail}", ambiguous=sent)
+    return Outcome(Kind.TRANSIENT, code=CONNECTION_ERROR, message=f"{name}: {detail}", ambiguous=sent)
 
 
 def parse_api_usage(headers: Mapping[str, str]) -> tuple[int, int] | None:

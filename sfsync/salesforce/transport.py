@@ -71,9 +71,13 @@ class _Counters:
 
 
 def _verify(settings: ConnectionSettings) -> ssl.SSLContext | bool:
+    """The system's trusted CAs, plus those of ``ca_bundle`` when set (the local emulator's CA, a
+    corporate proxy's): a bundle adds trust, it never removes the public CAs real orgs use."""
     if settings.ca_bundle is None:
         return True
-    return ssl.create_default_context(cafile=str(settings.ca_bundle))
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=str(settings.ca_bundle))
+    return context
 
 
 class _Borrowed(httpx.BaseTransport):

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 from sfsync.config.schedule import Schedule
-from sfsync.errors import SfsyncError
+from sfsync.errors import SchedulerRunningError
 from sfsync.schedule.times import next_fire, schedule_fingerprint
 
 log = logging.getLogger(__name__)
@@ -132,10 +132,6 @@ def next_run_at(
     if record is None or record.fingerprint != schedule_fingerprint(schedule):
         return next_fire(schedule, now)
     return next_fire(schedule, record.last_fire)
-
-
-class SchedulerRunningError(SfsyncError):
-    """Another scheduler already serves this project."""
 
 
 class SchedulerLock:

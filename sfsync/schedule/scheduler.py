@@ -9,13 +9,14 @@ Each *tick* looks at every sync (at a moment given by the clock, injectable so t
    the ``paused`` warning fires once if configured; it runs once when resumed). The slot is written to the
    ledger when the run ends, so however many slots passed while the scheduler was down, the sync runs
    once on restart.
-3. A sync paused by itself is re-checked (``SyncSession.validate``) every ``recheck_seconds`` and
+3. A sync paused by itself is re-checked (``Project.recheck``) every ``recheck_seconds`` and
    resumes when the check passes; a scheduled one then runs once at the next tick (its data is stale and
    that run confirms the recovery).
 
-A sync being run by another process (``sfsync run``) makes the engine raise ``SyncBusyError``: the slot is
-skipped, not failed. A failed run is recorded, may pause the sync (see ``pausing.py``) and raises its
-warnings; the scheduler carries on. :meth:`Scheduler.stop` (SIGTERM/SIGINT in the CLI) ends the loop: no
+Runs go through the facade (``sfsync.api.Project.attempt``), which decides what follows each run. A sync
+being run by another process (``sfsync run``) ends as ``busy``: the slot is skipped, not failed. A failed
+run is recorded, may pause the sync (``sfsync.api.pausing``) and raises its warnings; the scheduler
+carries on. :meth:`Scheduler.stop` (SIGTERM/SIGINT in the CLI) ends the loop: no
 new runs start, runs in flight finish (up to ``stop_grace_seconds``; a run cut short is left to the
 engine's recovery by the next run). Every decision is logged (``sfsync.schedule``).
 """
@@ -33,21 +34,13 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from sfsync.alerts import FIRING, Rule, WarningTracker
-from sfsync.config import Project
+from sfsync.alerts import FIRING, Rule
+from sfsync.api import OutcomeKind, Project, RunOutcome
+from sfsync.config import Project as ProjectConfig
 from sfsync.schedule.ledger import FireLedger, SchedulerLock
-from sfsync.schedule.pausing import is_auto_pause, resume_sync
 from sfsync.schedule.reload import ProjectWatcher
-from sfsync.schedule.runner import (
-    OutcomeKind,
-    RunOutcome,
-    SessionFactory,
-    default_session_factory,
-    recheck_paused,
-    run_scheduled,
-)
 from sfsync.schedule.times import describe_schedule, is_scheduled, last_fire, next_fire, schedule_fingerprint
-from sfsync.state import StateStore
+from sfsync.state import Trigger
 
 log = logging.getLogger(__name__)
 
@@ -127,28 +120,19 @@ class Scheduler:
     def __init__(
         self,
         project: Project,
-        store: StateStore,
         *,
         settings: SchedulerSettings | None = None,
         clock: Clock | None = None,
-        session_factory: SessionFactory | None = None,
-        sessions_for: Callable[[Project], SessionFactory] | None = None,
-        tracker: WarningTracker | None = None,
         watcher: ProjectWatcher | None = None,
     ) -> None:
-        """``session_factory`` (fixed) or ``sessions_for`` (per project version) make ``SyncSession``s;
-        with a ``watcher`` the project file is reloaded when it changes (see ``reload.py``)."""
-        self.store = store
+        """``project`` is the facade runs go through; with a ``watcher`` the project file is reloaded when
+        it changes (see ``reload.py``) and served through ``project.with_config``."""
+        self.store = project.store
         self.settings = settings or SchedulerSettings()
         self.clock: Clock = clock or SystemClock()
         self.watcher = watcher
-        if session_factory is not None:
-            fixed = session_factory
-            self._sessions_for: Callable[[Project], SessionFactory] = lambda _p: fixed
-        else:
-            self._sessions_for = sessions_for or (lambda p: default_session_factory(p, store))
-        self._fixed_tracker = tracker
-        self.ledger = FireLedger.in_dir(store.paths.root)
+        self.project = project
+        self.ledger = FireLedger.in_dir(self.store.paths.root)
         self._pool = ThreadPoolExecutor(self.settings.max_parallel, thread_name_prefix="sfsync-sync")
         self._jobs: dict[str, _Job] = {}
         self._last_check: dict[str, datetime] = {}
@@ -158,13 +142,14 @@ class Scheduler:
         self._wake = threading.Event()
         self._stopping = False
         self.outcomes: list[RunOutcome] = []  # finished runs, oldest first (bounded: see _collect)
-        self.use_project(project)
 
-    def use_project(self, project: Project) -> None:
-        """Serve ``project`` from the next tick on (runs in flight finish with the version they started)."""
-        self.project = project
-        self.sessions = self._sessions_for(project)
-        self.tracker = self._fixed_tracker or WarningTracker(project, self.store)
+    @property
+    def config(self) -> ProjectConfig:
+        return self.project.config
+
+    def use_project(self, config: ProjectConfig) -> None:
+        """Serve ``config`` from the next tick on (runs in flight finish with the version they started)."""
+        self.project = self.project.with_config(config)
 
     # -- one tick --------------------------------------------------------------------------------------
     def tick(self, now: datetime | None = None) -> list[Decision]:
@@ -176,7 +161,7 @@ class Scheduler:
                 self.use_project(reloaded)
         self._collect()
         decisions = []
-        for name in sorted(self.project.syncs):
+        for name in sorted(self.config.syncs):
             try:
                 decision = self._consider(name, now)
             except Exception as exc:  # a broken state row must not stop the other syncs
@@ -187,12 +172,12 @@ class Scheduler:
         return decisions
 
     def _consider(self, name: str, now: datetime) -> Decision:
-        sync = self.project.syncs[name]
+        sync = self.config.syncs[name]
         status = self.store.sync_status(name)
         busy = name in self._jobs
         if not status.paused and status.warning_state.get(Rule.PAUSED) == FIRING and not busy:
-            resume_sync(self.store, name, tracker=self.tracker)  # resumed elsewhere: send its recovery
-        if status.paused and is_auto_pause(status) and not busy and not self._stopping:
+            self.project.notice_resumed_elsewhere(name)  # resumed elsewhere: send its recovery
+        if status.pause_automatic and not busy and not self._stopping:
             last = self._last_check.get(name)
             if last is None or now - last >= timedelta(seconds=self.settings.recheck_seconds):
                 self._last_check[name] = now
@@ -224,7 +209,7 @@ class Scheduler:
         if busy:
             return Decision(name, Action.SKIP_RUNNING, slot, "its previous run is still in flight")
         if status.paused:
-            self.tracker.skipped_while_paused(name, status.pause_cause)
+            self.project.notice_paused_skip(name)
             return Decision(name, Action.SKIP_PAUSED, slot, status.pause_cause or "paused")
         if self._stopping:
             return Decision(name, Action.NOT_DUE, slot, "stopping")
@@ -236,15 +221,24 @@ class Scheduler:
 
     def _submit(self, name: str, kind: str, slot: datetime | None) -> None:
         work: Callable[[], RunOutcome | bool]
+        project = self.project  # the version this job started with
         if kind == "run":
 
             def work() -> RunOutcome | bool:
-                return run_scheduled(self.store, self.tracker, name, self.sessions)
+                try:
+                    return project.attempt(name, trigger=Trigger.SCHEDULE)
+                except Exception as exc:  # a bug: the next run recovers what this one left
+                    log.exception("sync %s: the run crashed; the next run recovers what it left", name)
+                    return RunOutcome(name, OutcomeKind.CRASHED, error=f"{type(exc).__name__}: {exc}")
         else:
-            confirm = is_scheduled(self.project.syncs[name].schedule)  # its owed slot runs next
+            confirm = is_scheduled(self.config.syncs[name].schedule)  # its owed slot runs next
 
             def work() -> RunOutcome | bool:
-                return recheck_paused(self.store, self.tracker, name, self.sessions, confirm_by_run=confirm)
+                try:
+                    return project.recheck(name, confirm_by_run=confirm)
+                except Exception:
+                    log.exception("sync %s: the check of a paused sync crashed; it stays paused", name)
+                    return False
 
         future = self._pool.submit(work)
         with self._mutex:
@@ -261,7 +255,7 @@ class Scheduler:
         for name, job in done:
             try:
                 result = job.future.result()
-            except Exception:  # run_scheduled never raises; this is a bug: log it and go on
+            except Exception:  # the jobs catch everything; this is a bug: log it and go on
                 log.exception("sync %s: the %s job crashed", name, job.kind)
                 result = RunOutcome(name, OutcomeKind.CRASHED)
             if job.kind == "recheck":
@@ -271,7 +265,7 @@ class Scheduler:
                 continue
             assert isinstance(result, RunOutcome)
             finished.append(result)
-            sync = self.project.syncs.get(name)
+            sync = self.config.syncs.get(name)
             if sync is not None and job.slot is not None:
                 try:
                     self.ledger.record(name, job.slot, schedule_fingerprint(sync.schedule))
@@ -311,7 +305,7 @@ class Scheduler:
     def next_wakeup(self, now: datetime) -> float:
         """Seconds until the loop should tick again (at most ``poll_seconds``)."""
         soonest = self.settings.poll_seconds
-        for name, sync in self.project.syncs.items():
+        for name, sync in self.config.syncs.items():
             record = self.ledger.get(name)
             if record is None or name in self._jobs:
                 continue
@@ -326,11 +320,11 @@ class Scheduler:
         (left to the next run's recovery), empty when everything finished."""
         with SchedulerLock(self.store.paths.root):
             names = ", ".join(
-                f"{n} ({describe_schedule(s.schedule)})" for n, s in sorted(self.project.syncs.items())
+                f"{n} ({describe_schedule(s.schedule)})" for n, s in sorted(self.config.syncs.items())
             )
             log.info(
                 "scheduler started: %d sync(s): %s; up to %d at once",
-                len(self.project.syncs),
+                len(self.config.syncs),
                 names or "none",
                 self.settings.max_parallel,
             )

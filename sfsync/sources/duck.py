@@ -7,7 +7,7 @@ bounded memory; DuckDB pushes the segment filter and the column projection into 
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -60,10 +60,17 @@ class DuckDBReader(Source):
 
     kind = "duckdb"
 
-    def __init__(self, name: str, con: duckdb.DuckDBPyConnection, where: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        con: duckdb.DuckDBPyConnection,
+        where: str,
+        explain: Callable[[Exception], str | None] | None = None,
+    ) -> None:
         super().__init__(name)
         self._con = con
         self._where = where  # what the connection reads, for messages
+        self._explain = explain  # a plainer message for some errors (CSV encoding)
 
     @classmethod
     def open(cls, name: str, config: DuckDBSource, path: Path) -> DuckDBReader:
@@ -100,6 +107,15 @@ class DuckDBReader(Source):
         return cur
 
     def _fail(self, query: ModelQuery, e: Exception) -> SourceError:
+        plain = self._explain(e) if self._explain is not None else None
+        if plain is not None:
+            return SourceError(
+                f"{query.label}: {plain}",
+                source=query.source,
+                model=query.model,
+                hint=f"set sources.{self.name}.encoding to the files' encoding (utf-8, utf-16 or latin-1), "
+                "or fix the bytes on that line",
+            )
         return SourceError(
             f"{query.label} failed in DuckDB ({self._where}): {e}",
             source=query.source,
@@ -143,7 +159,7 @@ class DuckDBReader(Source):
         def batches() -> Iterator[pa.RecordBatch]:
             try:
                 yield from reader
-            except duckdb.Error as e:
+            except (duckdb.Error, pa.ArrowException, OSError) as e:  # DuckDB's errors arrive via Arrow too
                 raise self._fail(query, e) from e
             finally:
                 cur.close()
@@ -196,29 +212,71 @@ def _file_list(name: str, pattern: str, suffix: str) -> list[Path]:
     return files
 
 
+_LINE_CHUNK = 1 << 20
+"""Bytes read at a time while looking for the line a decoding error is on."""
+
+
+def first_undecodable_line(path: Path, encoding: str) -> tuple[int, bytes] | None:
+    """(line number, the bytes that do not decode) of the first line of ``path`` that is not valid
+    ``encoding``, or None when the whole file decodes. Reads line by line (bounded memory)."""
+    if encoding != "utf-8":  # utf-16 and latin-1 errors are rare and their lines not byte-delimited
+        try:
+            path.read_text(encoding=encoding)
+        except UnicodeDecodeError as e:
+            return 0, e.object[e.start : e.end]
+        return None
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return number, line[e.start : e.end]
+    return None
+
+
+def _csv_explainer(files: list[Path], encoding: str) -> Callable[[Exception], str | None]:
+    def explain(e: Exception) -> str | None:
+        if "unicode" not in str(e).lower() and "encod" not in str(e).lower():
+            return None
+        for f in files:
+            found = first_undecodable_line(f, encoding)
+            if found is not None:
+                line, raw = found
+                where = f"line {line}" if line else "somewhere"
+                return f"{f.name} {where} is not valid {encoding} text (bytes {raw!r})"
+        return None
+
+    return explain
+
+
 def open_files(name: str, config: CsvSource | ParquetSource, path: str) -> DuckDBReader:
     """An in-memory DuckDB with one view per file, named after the file's stem."""
     suffix = ".csv" if config.type == "csv" else ".parquet"
     files = _file_list(name, path, suffix)
+    explain = _csv_explainer(files, config.encoding) if isinstance(config, CsvSource) else None
     con = duckdb.connect()
     try:
         for f in files:
             if isinstance(config, CsvSource):
                 scan = (
                     f"read_csv({_sql_string(str(f))}, delim={_sql_string(config.delimiter)}, "
-                    f"header={'true' if config.header else 'false'})"
+                    f"header={'true' if config.header else 'false'}, "
+                    f"encoding={_sql_string(config.encoding)})"
                 )
             else:
                 scan = f"read_parquet({_sql_string(str(f))})"
             con.execute(f"create view {quote_ident(f.stem)} as select * from {scan}")
     except duckdb.Error as e:
         con.close()
+        plain = explain(e) if explain is not None else None
         raise SourceError(
-            f"source {name!r}: cannot read {suffix} files at {path}: {e}",
+            f"source {name!r}: cannot read {suffix} files at {path}: {plain or e}",
             source=name,
-            hint="check the files are well-formed (delimiter, header) and readable",
+            hint=f"set sources.{name}.encoding to the files' encoding (utf-8, utf-16 or latin-1)"
+            if plain
+            else "check the files are well-formed (delimiter, header) and readable",
         ) from e
-    return DuckDBReader(name, con, path)
+    return DuckDBReader(name, con, path, explain)
 
 
 __all__ = ["DuckDBReader", "open_files", "quote_ident"]

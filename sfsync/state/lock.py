@@ -21,21 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from sfsync.errors import StateError
+from sfsync.errors import SyncBusyError
 
 #: How often ``RunLock.acquire(wait=...)`` retries a held lock, in seconds.
 LOCK_POLL_INTERVAL_S = 0.1
 
 _HELD_HERE: set[Path] = set()  # lock files this process holds right now
-
-
-class SyncBusyError(StateError):
-    """The sync is being run by another process (or another run in this one)."""
-
-    def __init__(self, message: str, *, sync: str, owner: LockOwner | None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.sync = sync
-        self.owner = owner
 
 
 @dataclass(frozen=True)
@@ -84,7 +75,8 @@ class RunLock:
                     raise SyncBusyError(
                         f"sync `{self.sync}` is already running ({who})",
                         sync=self.sync,
-                        owner=owner,
+                        owner=who,
+                        owner_run_id=owner.run_id if owner else None,
                         hint="wait for that run to finish; a lock held by a process that died is taken over "
                         "automatically",
                     ) from None

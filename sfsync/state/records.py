@@ -77,6 +77,16 @@ class RunCounts:
     rejected: int = 0
     api_calls: int = 0
 
+    @property
+    def sent(self) -> int:
+        """Rows Salesforce gave an outcome for (created, updated or rejected)."""
+        return self.created + self.updated + self.rejected
+
+    @property
+    def rejected_percent(self) -> float:
+        """Share of the rows sent that were rejected (0 when nothing was sent)."""
+        return 100.0 * self.rejected / self.sent if self.sent else 0.0
+
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -136,12 +146,17 @@ class JournalEntry:
 
 @dataclass(frozen=True)
 class SyncStatus:
-    """Per-sync switches that outlive runs: paused (and why), and the alerting state of its warnings."""
+    """Per-sync switches that outlive runs: paused (and why), and the alerting state of its warnings.
+
+    ``pause_automatic``: the sync paused itself after a run found a broken part (source, mapping, login);
+    it resumes itself once its check passes. A pause asked for by a person is lifted only by a person.
+    """
 
     sync: str
     paused: bool = False
     pause_cause: str | None = None
     paused_at: datetime | None = None
+    pause_automatic: bool = False
     warning_state: dict[str, str] = field(default_factory=dict)
     updated_at: datetime | None = None
 

@@ -90,6 +90,13 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX row_results_by_run;
     DROP TABLE row_results;
     """,
+    # 3: who paused a sync is a field (pause_automatic), no longer an "auto: " / "manual: " cause prefix
+    """
+    ALTER TABLE sync_status ADD COLUMN pause_automatic INTEGER NOT NULL DEFAULT 0;
+    UPDATE sync_status SET pause_automatic = 1, pause_cause = substr(pause_cause, 7)
+        WHERE pause_cause LIKE 'auto: %';
+    UPDATE sync_status SET pause_cause = substr(pause_cause, 9) WHERE pause_cause LIKE 'manual: %';
+    """,
 )
 
 #: Python steps that run right before a migration's statements, in the same transaction.

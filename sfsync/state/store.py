@@ -33,7 +33,7 @@ from types import TracebackType
 
 import pyarrow as pa
 
-from sfsync.errors import StateError
+from sfsync.errors import NotFoundError, StateError
 from sfsync.state import journal, results
 from sfsync.state.lock import LockOwner, RunLock, held_here, is_locked, read_owner
 from sfsync.state.records import (
@@ -52,6 +52,12 @@ from sfsync.state.snapshots import SnapshotStore, check_sync_name
 
 #: Name of the state directory created beside the project file.
 STATE_DIR_NAME = ".sfsync"
+
+PRIVATE_DIR_MODE = 0o700
+"""Mode of the state directory and its folders: the owner alone may list or enter them."""
+
+PRIVATE_FILE_MODE = 0o600
+"""Mode of the state database files: the owner alone may read or write them."""
 
 
 @dataclass(frozen=True)
@@ -158,8 +164,11 @@ class StateStore:
         settings = settings or StateSettings()
         paths = StatePaths(Path(directory))
         try:
+            # Owner only: the state holds synced names and e-mails (and stored tokens). A 0700 root keeps
+            # every file below it private whatever its own mode; an older, looser root is tightened.
             for d in (paths.root, paths.locks, paths.snapshots, paths.results, paths.work, paths.tmp):
-                d.mkdir(parents=True, exist_ok=True)
+                d.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            paths.root.chmod(PRIVATE_DIR_MODE)
             ignore = paths.root / ".gitignore"
             if not ignore.exists():
                 ignore.write_text("# sfsync state: run history, snapshots, locks. Not for git.\n*\n")
@@ -169,6 +178,8 @@ class StateStore:
                 isolation_level=None,
                 check_same_thread=False,
             )
+            for db_file in (paths.database, *paths.database.parent.glob(paths.database.name + "-*")):
+                db_file.chmod(PRIVATE_FILE_MODE)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(
                 f"cannot open the state store in {paths.root}: {exc}",
@@ -317,7 +328,12 @@ class StateStore:
         with self._read() as conn:
             row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
-            raise StateError(f"run {run_id} does not exist", hint="list runs with `sfsync runs`")
+            raise NotFoundError(
+                f"run {run_id} does not exist",
+                what="run",
+                name=str(run_id),
+                hint="list runs with `sfsync runs`",
+            )
         return _run(tuple(row))
 
     def runs(
@@ -531,18 +547,19 @@ class StateStore:
     def sync_status(self, sync: str) -> SyncStatus:
         with self._read() as conn:
             row = conn.execute(
-                "SELECT paused, pause_cause, paused_at, warning_state, updated_at FROM sync_status"
-                " WHERE sync = ?",
+                "SELECT paused, pause_cause, paused_at, warning_state, updated_at, pause_automatic"
+                " FROM sync_status WHERE sync = ?",
                 (sync,),
             ).fetchone()
         if row is None:
             return SyncStatus(sync=sync)
-        paused, cause, paused_at, warning, updated = row
+        paused, cause, paused_at, warning, updated, automatic = row
         return SyncStatus(
             sync=sync,
             paused=bool(paused),
             pause_cause=cause,
             paused_at=_ts(paused_at),
+            pause_automatic=bool(paused) and bool(automatic),
             warning_state={str(k): str(v) for k, v in json.loads(warning or "{}").items()},
             updated_at=_ts(updated),
         )
@@ -552,17 +569,27 @@ class StateStore:
             names = [str(r[0]) for r in conn.execute("SELECT sync FROM sync_status ORDER BY sync")]
         return [self.sync_status(n) for n in names]
 
-    def set_paused(self, sync: str, paused: bool, cause: str | None = None) -> SyncStatus:
-        """Pause (with a cause shown to users, e.g. "paused by alice" or "3 failures in a row") or resume."""
+    def set_paused(
+        self, sync: str, paused: bool, cause: str | None = None, *, automatic: bool = False
+    ) -> SyncStatus:
+        """Pause (with a cause shown to users, e.g. "paused by alice" or "the source cannot be read: …";
+        ``automatic`` when the sync pauses itself) or resume."""
         check_sync_name(sync)
         now = _now().isoformat()
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO sync_status (sync, paused, pause_cause, paused_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sync) DO UPDATE SET paused = excluded.paused,"
-                " pause_cause = excluded.pause_cause,"
-                " paused_at = excluded.paused_at, updated_at = excluded.updated_at",
-                (sync, int(paused), cause if paused else None, now if paused else None, now),
+                "INSERT INTO sync_status (sync, paused, pause_cause, paused_at, pause_automatic, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sync) DO UPDATE SET paused = excluded.paused,"
+                " pause_cause = excluded.pause_cause, paused_at = excluded.paused_at,"
+                " pause_automatic = excluded.pause_automatic, updated_at = excluded.updated_at",
+                (
+                    sync,
+                    int(paused),
+                    cause if paused else None,
+                    now if paused else None,
+                    int(paused and automatic),
+                    now,
+                ),
             )
         return self.sync_status(sync)
 

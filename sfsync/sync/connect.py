@@ -1,13 +1,20 @@
-"""From a project's ``destinations.<name>`` block to a connected Salesforce client."""
+"""From a project's ``destinations.<name>`` block to a connected Salesforce client, and the one cache of
+clients (:class:`Orgs`) that every check, describe, plan and run of a process shares."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from sfsync.config import Project
 from sfsync.config.destinations import SalesforceDestination
+from sfsync.errors import NotFoundError
+from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.settings import ConnectionSettings
 
 
@@ -57,8 +64,74 @@ def connection_settings(dest: SalesforceDestination, project_dir: Path) -> Conne
 
 def open_client(
     dest: SalesforceDestination, project_dir: Path, *, transport: httpx.BaseTransport | None = None
-) -> Any:
+) -> SalesforceClient:
     """A ``SalesforceClient`` for ``dest``; ``transport`` lets tests mount the emulator in-process."""
-    from sfsync.salesforce import SalesforceClient
-
     return SalesforceClient(connection_settings(dest, project_dir), transport=transport)
+
+
+@dataclass(frozen=True)
+class _Open:
+    destination: SalesforceDestination
+    project_dir: Path
+    client: SalesforceClient
+
+
+class Orgs:
+    """One Salesforce client per destination, shared by every check, describe, plan and run of a process.
+
+    Thread-safe (the scheduler runs several syncs at once). A destination whose block in the project file
+    changed (the file was edited while the web UI or the scheduler runs) gets a new client; the old one is
+    closed. ``transport`` lets tests mount the emulator in-process.
+    """
+
+    def __init__(self, *, transport: httpx.BaseTransport | None = None) -> None:
+        self.transport = transport
+        self._open: dict[str, _Open] = {}
+        self._lock = threading.Lock()
+
+    def client(self, project: Project, destination: str) -> SalesforceClient:
+        if destination not in project.destinations:
+            raise NotFoundError(
+                f"there is no destination {destination!r}",
+                what="destination",
+                name=destination,
+                hint=f"destinations: {', '.join(sorted(project.destinations)) or 'none'}",
+            )
+        dest = project.destinations[destination]
+        with self._lock:
+            known = self._open.get(destination)
+            if known is not None and known.destination == dest and known.project_dir == project.root:
+                return known.client
+            if known is not None:
+                known.client.close()
+            client = open_client(dest, project.root, transport=self.transport)
+            self._open[destination] = _Open(dest, project.root, client)
+            return client
+
+    def access(self, project: Project) -> ProjectOrgs:
+        """The orgs as :func:`sfsync.sync.validate.check_project` reaches them."""
+        return ProjectOrgs(self, project)
+
+    def close(self) -> None:
+        with self._lock:
+            for known in self._open.values():
+                known.client.close()
+            self._open.clear()
+
+
+@dataclass(frozen=True)
+class ProjectOrgs:
+    """A project's destinations through :class:`Orgs` (the ``OrgAccess`` of ``check_project``)."""
+
+    orgs: Orgs
+    project: Project
+
+    def test(self, destination: str) -> None:
+        self.orgs.client(self.project, destination).describe_global()
+
+    def describe(self, destination: str, object_name: str) -> Mapping[str, Any]:
+        raw: Mapping[str, Any] = self.orgs.client(self.project, destination).describe(object_name).raw
+        return raw
+
+
+__all__ = ["Orgs", "ProjectOrgs", "connection_settings", "open_client"]

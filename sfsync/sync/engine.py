@@ -10,33 +10,28 @@ moment of a kill cannot be known and are documented in docs/state.md).
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sfsync.config import Project, ResolvedSync
-from sfsync.errors import ConfigError, SalesforceError, SfsyncError
+from sfsync.config import Api, ApiChoice, Project, ResolvedSync
+from sfsync.errors import ConfigError, SfsyncError
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sources import open_source, query_for
 from sfsync.state import JournalState, RunCounts, RunStatus, StateStore, Trigger
-from sfsync.sync.connect import open_client
+from sfsync.sync.connect import Orgs
 from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
 from sfsync.sync.load import TARGET_FILE, LoadStats, Target, collect_job, load_bulk, load_rest
 from sfsync.sync.plan import Plan, PlanSettings, build_plan
+from sfsync.sync.progress import Diffed, Planned, Progress, ProgressEvent, Reading, RunStarted, Sent
 from sfsync.sync.snapshot import advance_snapshot
 from sfsync.sync.validate import validate_sync
-
-Progress = Callable[[str, dict[str, Any]], None]
-"""Receives progress events (``"read"``, ``"diff"``, ``"plan"``, ``"sent"``, ``"done"``) with details."""
 
 _RUN_FILE = "run.json"
 #: A diff that no run claimed (a dry run still planning, or a crash right after diffing) is removed
@@ -49,9 +44,8 @@ KEEP_RESULTS_OF_RUNS = 100
 @dataclass(frozen=True)
 class RunOptions:
     full_resync: bool = False
-    api: str | None = None  # auto | rest | bulk: overrides the sync's setting
-    trigger: str = Trigger.MANUAL.value
-    transport: httpx.BaseTransport | None = None  # tests mount the emulator in-process
+    api: ApiChoice | None = None  # overrides the sync's setting
+    trigger: Trigger = Trigger.MANUAL
     progress: Progress | None = None
 
 
@@ -61,27 +55,14 @@ class RunResult:
 
     run_id: int
     sync: str
-    status: str
-    api: str | None
+    status: RunStatus
+    api: Api | None
     counts: RunCounts
     rejected_by_code: dict[str, int]
     duration_s: float
     error: str | None = None
     failed_jobs: tuple[str, ...] = ()
     recovered_runs: tuple[int, ...] = ()
-
-    @property
-    def sent(self) -> int:
-        return self.counts.created + self.counts.updated + self.counts.rejected
-
-    @property
-    def rejected_percent(self) -> float:
-        return 100.0 * self.counts.rejected / self.sent if self.sent else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["counts"] = asdict(self.counts)
-        return out
 
 
 @dataclass
@@ -110,35 +91,37 @@ class _Tally:
         return pa.concat_arrays(self.accepted) if self.accepted else pa.array([], pa.string())
 
 
-def _emit(options: RunOptions, event: str, **details: Any) -> None:
+def _emit(options: RunOptions, event: ProgressEvent) -> None:
     if options.progress is not None:
-        options.progress(event, details)
+        options.progress(event)
 
 
 class SyncSession:
-    """One project, one state store, one client per destination: what runs and plans share."""
+    """One project and its state store, with the Salesforce clients (``orgs``) runs and plans share.
 
-    def __init__(self, project: Project, store: StateStore, *, transport: httpx.BaseTransport | None = None):
+    ``orgs`` is shared when given (the caller closes it); otherwise the session opens its own, with
+    ``transport`` (tests mount the emulator in-process), and :meth:`close` closes it.
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        store: StateStore,
+        *,
+        orgs: Orgs | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ):
         self.project = project
         self.store = store
-        self._transport = transport
-        self._clients: dict[str, SalesforceClient] = {}
-        self._clients_lock = threading.Lock()  # the scheduler runs several syncs from threads
+        self._owns_orgs = orgs is None
+        self.orgs = orgs if orgs is not None else Orgs(transport=transport)
 
     def client(self, resolved: ResolvedSync) -> SalesforceClient:
-        name = resolved.destination_name
-        with self._clients_lock:
-            if name not in self._clients:
-                self._clients[name] = open_client(
-                    resolved.destination, self.project.root, transport=self._transport
-                )
-            return self._clients[name]
+        return self.orgs.client(self.project, resolved.destination_name)
 
     def close(self) -> None:
-        with self._clients_lock:
-            for c in self._clients.values():
-                c.close()
-            self._clients.clear()
+        if self._owns_orgs:
+            self.orgs.close()
 
     # ---- the steps ----------------------------------------------------------------------------------
     def validate(self, name: str) -> tuple[ResolvedSync, ObjectDescribe, list[str]]:
@@ -290,6 +273,7 @@ class SyncSession:
             recovered = self.recover(name, client)
             run = self.store.start_run(name, options.trigger)
             lock.set_run_id(run.id)
+            _emit(options, RunStarted(name, run.id))
             started = time.monotonic()
             calls_before = client.stats.calls
             tally = _Tally()
@@ -297,10 +281,11 @@ class SyncSession:
             diff: DiffResult | None = None
             stats = LoadStats()
             try:
-                _emit(options, "read", sync=name, model=resolved.model_name)
+                _emit(options, Reading(name, resolved.model_name))
                 diff = self.diff(resolved, self.needed_columns(resolved), options.full_resync)
                 (diff.work_dir / _RUN_FILE).write_text(json.dumps({"run_id": run.id}))
-                _emit(options, "diff", **asdict(diff.counts))
+                c = diff.counts
+                _emit(options, Diffed(name, c.rows, c.new, c.changed, c.unchanged, c.resent))
                 if diff.counts.to_send == 0:
                     # Nothing changed: Salesforce is not called at all (zero API calls). The mapping is
                     # checked against describe on the next run that has something to write, and by `check`.
@@ -311,7 +296,7 @@ class SyncSession:
                     plan = build_plan(
                         client, resolved, diff, describe, self._plan_settings(resolved, options)
                     )
-                    _emit(options, "plan", api=plan.api, to_send=plan.to_send, refused=plan.refused)
+                    _emit(options, Planned(name, plan.api, plan.to_send, plan.refused))
                     stats = self._load(client, resolved, run.id, diff, plan, tally, options)
                     advance_snapshot(self.store, diff, tally.accepted_keys())
                     status = RunStatus.FAILED if stats.failed_jobs else RunStatus.SUCCEEDED
@@ -343,7 +328,7 @@ class SyncSession:
             result = RunResult(
                 run_id=run.id,
                 sync=name,
-                status=record.status.value,
+                status=record.status,
                 api=api,
                 counts=counts,
                 rejected_by_code=dict(tally.codes.most_common()),
@@ -353,7 +338,6 @@ class SyncSession:
                 recovered_runs=tuple(recovered),
             )
             self.store.prune_results(KEEP_RESULTS_OF_RUNS)
-            _emit(options, "done", **result.to_dict())
             return result
         finally:
             lock.release()
@@ -387,7 +371,7 @@ class SyncSession:
         def sink(table: pa.Table, job_id: str | None) -> None:
             self.store.record_results(run_id, table, collected_job_id=job_id)
             tally.add(table)
-            _emit(options, "sent", rows=table.num_rows, total=plan.to_send)
+            _emit(options, Sent(resolved.name, table.num_rows, plan.to_send))
 
         refused = plan.refused_rows()
         if refused.num_rows:
@@ -411,4 +395,4 @@ class SyncSession:
         return LoadStats()
 
 
-__all__ = ["Progress", "RunOptions", "RunResult", "SalesforceError", "SyncSession"]
+__all__ = ["RunOptions", "RunResult", "SyncSession"]

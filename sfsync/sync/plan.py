@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sfsync.config import ResolvedSync
+from sfsync.config import Api, ApiChoice, ResolvedSync
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sync import lookup, outcomes
@@ -47,7 +47,7 @@ PARQUET_TO_CSV_BYTES = 4
 
 @dataclass(frozen=True)
 class PlanSettings:
-    api: str = "auto"  # auto | rest | bulk
+    api: ApiChoice = "auto"
     bulk_threshold: int = 2000  # with auto: at least this many rows to send go through Bulk
     rest_batch_size: int = 200
     bulk_max_bytes: int = 100_000_000
@@ -60,7 +60,7 @@ class Plan:
 
     sync: str
     target: Target
-    api: str
+    api: Api
     primary_key: str
     rows_read: int
     new: int
@@ -103,8 +103,8 @@ def _send_expr(mode: str, column: str) -> str:
     return f"(coalesce({s}, false) AND NOT ({KIND_COLUMN} = 'new' AND {c} IS NULL)) AS {s}"
 
 
-def choose_api(settings: PlanSettings, rows: int) -> str:
-    if settings.api in ("rest", "bulk"):
+def choose_api(settings: PlanSettings, rows: int) -> Api:
+    if settings.api != "auto":
         return settings.api
     return "bulk" if rows >= settings.bulk_threshold else "rest"
 

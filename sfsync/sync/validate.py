@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from dataclasses import field as dataclass_field
 from typing import Any, Protocol
 
@@ -61,9 +61,11 @@ class Problem:
     field: str | None = None
     column_type: str | None = None
     field_type: str | None = None
+    #: ``file:line`` of the project file where the sync (or the mapping concerned) is written
+    location: str | None = None
 
     def __str__(self) -> str:
-        where = f"sync {self.sync!r}"
+        where = f"{self.location}: sync {self.sync!r}" if self.location else f"sync {self.sync!r}"
         if self.column is not None:
             where += f", column {self.column!r}"
         if self.field is not None:
@@ -284,7 +286,21 @@ def validate_sync(
                     field=fname,
                     field_type=str(check.fields[fname.lower()].get("type")),
                 )
-    return check.problems
+    return [_located(project, sync_name, p) for p in check.problems]
+
+
+def _located(project: Project, sync_name: str, problem: Problem) -> Problem:
+    """``problem`` with the project file's ``file:line`` of what it is about (the mapping of its column,
+    the object id, or the sync's entry)."""
+    sync = project.syncs[sync_name]
+    keys: tuple[str, ...] = ("syncs", sync_name)
+    if problem.column is not None and problem.column in sync.mappings:
+        keys = (*keys, "mappings", problem.column)
+    elif sync.object_id is not None and problem.column == sync.object_id.column:
+        keys = (*keys, "object_id")
+    elif problem.column is None and problem.field is not None:
+        keys = (*keys, "mappings")
+    return replace(problem, location=project.where(*keys))
 
 
 class OrgAccess(Protocol):

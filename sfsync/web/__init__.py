@@ -12,7 +12,16 @@ OpenAPI schema at ``/openapi.json`` (no Swagger UI: it would load from a CDN).
 from __future__ import annotations
 
 from sfsync.web.app import create_app
-from sfsync.web.settings import DEFAULT_PORT, LOOPBACK, TOKEN_ENV, UiSettings, check_bind, token_from_env
+from sfsync.web.settings import (
+    DEFAULT_PORT,
+    LOOPBACK,
+    TOKEN_ENV,
+    UiSettings,
+    check_bind,
+    check_token,
+    generate_token,
+    token_from_env,
+)
 
 __all__ = [
     "DEFAULT_PORT",
@@ -20,6 +29,8 @@ __all__ = [
     "TOKEN_ENV",
     "UiSettings",
     "check_bind",
+    "check_token",
     "create_app",
+    "generate_token",
     "token_from_env",
 ]

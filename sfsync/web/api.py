@@ -104,7 +104,7 @@ def list_runs(
 @router.post("/syncs/{name}/run", tags=["runs"], status_code=202, responses=_MISSING)
 def run_sync(name: SyncName, svc: Svc) -> s.JobOut:
     """Start a run in the background; poll ``GET /api/jobs/{id}``."""
-    return svc.job(svc.start(name, "run", Trigger.API.value).id)
+    return svc.job(svc.start(name, "run", Trigger.API).id)
 
 
 @router.post("/syncs/{name}/plan", tags=["runs"], status_code=202, responses=_MISSING)

@@ -14,23 +14,28 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from sfsync.errors import ConfigError, SalesforceConfigError, SfsyncError
-from sfsync.state import SyncBusyError
+from sfsync.errors import (
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    SalesforceConfigError,
+    SfsyncError,
+    SyncRefused,
+)
 from sfsync.web import api, pages
-from sfsync.web.security import AuthMiddleware, Signer
-from sfsync.web.service import NotFound, SyncPaused, UiService
+from sfsync.web.security import AuthMiddleware, LoginThrottle, Signer
+from sfsync.web.service import UiService
 from sfsync.web.settings import UiSettings
-from sfsync.web.syncedit import SyncRefused
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 def _status(exc: SfsyncError) -> int:
-    if isinstance(exc, NotFound):
+    if isinstance(exc, NotFoundError):
         return 404
     if isinstance(exc, SyncRefused):
         return 422
-    if isinstance(exc, SyncPaused | SyncBusyError):
+    if isinstance(exc, ConflictError):
         return 409
     if isinstance(exc, ConfigError | SalesforceConfigError):
         return 400
@@ -64,7 +69,10 @@ def create_app(settings: UiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.service = service
     app.state.signer = Signer()
-    app.add_middleware(AuthMiddleware, settings=settings, signer=app.state.signer)
+    app.state.throttle = LoginThrottle(settings.login_attempts, settings.login_lockout_seconds)
+    app.add_middleware(
+        AuthMiddleware, settings=settings, signer=app.state.signer, throttle=app.state.throttle
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
@@ -75,7 +83,7 @@ def create_app(settings: UiSettings) -> FastAPI:
         problems = (
             [p.model_dump(exclude_none=True) for p in exc.items]
             if isinstance(exc, SyncRefused)
-            else [{"message": p} for p in getattr(exc, "problems", [])]
+            else [{"message": p} for p in exc.problems]
         )
         if _wants_json(request):
             body = {"detail": exc.message, "problems": problems}

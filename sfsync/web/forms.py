@@ -12,11 +12,10 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from sfsync.api import LogicalType, compatible_field_types
 from sfsync.config import Project, Sync
-from sfsync.sources.types import LogicalType
-from sfsync.sync.validate import compatible_field_types
+from sfsync.errors import SyncRefused
 from sfsync.web.schemas import ProblemOut, SyncIn
-from sfsync.web.syncedit import SyncRefused
 
 #: Blank mapping rows the form offers beyond the ones already filled in (at least this many rows shown).
 MIN_MAPPING_ROWS = 3

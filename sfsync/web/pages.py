@@ -12,13 +12,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from sfsync.config import Project
-from sfsync.errors import SfsyncError
+from sfsync.errors import SfsyncError, SyncRefused
 from sfsync.web import forms
 from sfsync.web.api import SyncName, service
 from sfsync.web.schemas import SYNC_NAME_PATTERN, ProblemOut
 from sfsync.web.security import (
     COOKIE,
     CSRF_FIELD,
+    client_address,
     csrf_guard,
     new_session,
     safe_next,
@@ -26,7 +27,6 @@ from sfsync.web.security import (
     token_matches,
 )
 from sfsync.web.service import MODE_HELP, UiService
-from sfsync.web.syncedit import SyncRefused
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
@@ -59,10 +59,17 @@ def login_form(request: Request, next: str = "/") -> Response:
 @router.post("/login")
 async def login(request: Request) -> Response:
     settings, signer = request.app.state.settings, request.app.state.signer
+    throttle, client = request.app.state.throttle, client_address(request)
     form = await request.form()
     target = safe_next(str(form.get("next") or "/"))
+    wait = throttle.retry_after(client)
+    if wait > 0:
+        error = f"too many failed logins: try again in {wait:.0f} s"
+        return page(request, "login.html", 429, next=target, error=error)
     if settings.auth_required and not token_matches(str(form.get("token") or ""), settings.token):
+        throttle.failed(client)
         return page(request, "login.html", 401, next=target, error="wrong token")
+    throttle.succeeded(client)
     response = back(target)
     set_cookie(response, signer, new_session(settings, logged_in=True), settings)
     return response
@@ -141,7 +148,7 @@ def _form_context(svc: UiService, project: Project, form: forms.SyncForm) -> dic
             errors.append(f"destination {form.to}: {exc.message}")
         if form.object:
             try:
-                fields = list(svc.client(project, form.to).describe(form.object).raw.get("fields", []))
+                fields = list(svc.describe_raw(project, form.to, form.object).get("fields", []))
             except SfsyncError as exc:
                 errors.append(f"object {form.object}: {exc.message}")
     if form.from_ in project.models or form.from_ in project.segments:

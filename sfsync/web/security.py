@@ -7,6 +7,9 @@
   with one, a visitor first gets an anonymous session (it carries the login form's CSRF token).
 - Without a token, requests must name 127.0.0.1 or localhost as their Host, so a web page whose domain
   is re-pointed at 127.0.0.1 (DNS rebinding) cannot use the UI from the visitor's browser.
+- Failed logins (a wrong token in the login form or in ``Authorization: Bearer``) are counted per client
+  address (:class:`LoginThrottle`): after ``login_attempts`` failures the address is refused with 429 and
+  ``Retry-After`` for ``login_lockout_seconds``, doubling while failures go on; a success clears it.
 - CSRF: a state-changing request passes when it carries the bearer token, the session's CSRF token
   (form field ``csrf_token`` or header ``X-CSRF-Token``), or a JSON body (``Content-Type:
   application/json``, which a browser only sends cross-site after a CORS preflight this server never
@@ -19,6 +22,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -81,6 +85,47 @@ class Signer:
         return self._mac("csrf:" + session.sid)
 
 
+class LoginThrottle:
+    """Counts failed logins per client address and locks an address out after too many (thread-safe)."""
+
+    def __init__(self, attempts: int, lockout_seconds: float) -> None:
+        self.attempts = attempts
+        self.lockout_seconds = lockout_seconds
+        self._failures: dict[str, int] = {}
+        self._locked_until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> float:
+        """Seconds ``client`` must wait before trying again (0 when it may try now)."""
+        with self._lock:
+            return max(0.0, self._locked_until.get(client, 0.0) - time.monotonic())
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            count = self._failures.get(client, 0) + 1
+            self._failures[client] = count
+            if count >= self.attempts:
+                doublings = min(count - self.attempts, 10)
+                self._locked_until[client] = time.monotonic() + self.lockout_seconds * 2**doublings
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._failures.pop(client, None)
+            self._locked_until.pop(client, None)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+def too_many_logins(seconds: float) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"too many failed logins from this address: try again in {seconds:.0f} s"},
+        status_code=429,
+        headers={"Retry-After": str(max(1, round(seconds)))},
+    )
+
+
 def token_matches(given: str | None, token: str | None) -> bool:
     return bool(given and token) and hmac.compare_digest(str(given).encode(), str(token).encode())
 
@@ -103,10 +148,11 @@ def set_cookie(response: Response, signer: Signer, session: Session, settings: U
 class AuthMiddleware(BaseHTTPMiddleware):
     """Lets a request through when it is authenticated; otherwise 401 (API) or a redirect to /login."""
 
-    def __init__(self, app: ASGIApp, settings: UiSettings, signer: Signer) -> None:
+    def __init__(self, app: ASGIApp, settings: UiSettings, signer: Signer, throttle: LoginThrottle) -> None:
         super().__init__(app)
         self.settings = settings
         self.signer = signer
+        self.throttle = throttle
 
     async def dispatch(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -123,7 +169,17 @@ class AuthMiddleware(BaseHTTPMiddleware):
             )
         session = self.signer.load(request.cookies.get(COOKIE))
         auth = request.headers.get("authorization", "")
-        via_bearer = s.auth_required and auth.startswith("Bearer ") and token_matches(auth[7:], s.token)
+        via_bearer = False
+        if s.auth_required and auth.startswith("Bearer "):
+            client = client_address(request)
+            wait = self.throttle.retry_after(client)
+            if wait > 0:
+                return too_many_logins(wait)
+            via_bearer = token_matches(auth[7:], s.token)
+            if via_bearer:
+                self.throttle.succeeded(client)
+            else:
+                self.throttle.failed(client)
         fresh: Session | None = None
         if session is None and not via_bearer:
             session = fresh = new_session(s, logged_in=not s.auth_required)
@@ -184,6 +240,7 @@ __all__ = [
     "COOKIE",
     "CSRF_FIELD",
     "AuthMiddleware",
+    "LoginThrottle",
     "Session",
     "Signer",
     "csrf_guard",

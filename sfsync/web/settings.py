@@ -1,13 +1,16 @@
 """Settings of the web UI: where the project is, who may come in, and the tuning knobs of its pages.
 
-Access rule: with a token (``SFSYNC_UI_TOKEN``) every page and API call needs it (a login form for
-browsers, ``Authorization: Bearer <token>`` for API clients). Without one the UI binds only to the
-loopback address 127.0.0.1 (:func:`check_bind`), so nobody else on the network reaches it.
+Access rule: with a token every page and API call needs it (a login form for browsers,
+``Authorization: Bearer <token>`` for API clients). ``sfsync ui`` takes it from ``SFSYNC_UI_TOKEN`` (at
+least :data:`MIN_TOKEN_LENGTH` characters) or, when none is set, generates one and prints it. Without any
+(``sfsync ui --no-login``) the UI binds only to the loopback address 127.0.0.1 (:func:`check_bind`), so
+nobody else on the network reaches it. Failed logins are throttled per client address.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,9 @@ TOKEN_ENV = "SFSYNC_UI_TOKEN"
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8700
+
+MIN_TOKEN_LENGTH = 24
+"""Shortest token the UI accepts (``secrets.token_urlsafe(18)`` is 24 characters: 144 random bits)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,10 @@ class UiSettings:
     session_seconds: int = 12 * 3600
     #: Milliseconds between two status polls of a running job on its page.
     poll_ms: int = 1000
+    #: Failed logins (form or bearer token) one client address may make before it is locked out.
+    login_attempts: int = 5
+    #: Seconds a client address stays locked out after too many failed logins (doubling while it retries).
+    login_lockout_seconds: float = 60.0
     #: Tests mount the Salesforce emulator in-process with this (never set in production).
     transport: httpx.BaseTransport | None = None
 
@@ -56,6 +66,22 @@ def token_from_env(environ: dict[str, str] | None = None) -> str | None:
     return value or None
 
 
+def check_token(token: str) -> str:
+    """``token`` when it is long enough to guard the UI; ConfigError saying how to make one otherwise."""
+    if len(token) < MIN_TOKEN_LENGTH or len(set(token)) < 8:
+        raise ConfigError(
+            f"{TOKEN_ENV} is too weak: the UI needs a token of at least {MIN_TOKEN_LENGTH} characters "
+            "with some variety",
+            hint="make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+        )
+    return token
+
+
+def generate_token() -> str:
+    """A fresh random token for a UI started without one (printed once; valid until it stops)."""
+    return secrets.token_urlsafe(24)
+
+
 def check_bind(host: str, token: str | None) -> None:
     """Refuse to serve on anything but 127.0.0.1 without a token (ConfigError says how to fix it)."""
     if token:
@@ -67,4 +93,14 @@ def check_bind(host: str, token: str | None) -> None:
         )
 
 
-__all__ = ["DEFAULT_PORT", "LOOPBACK", "TOKEN_ENV", "UiSettings", "check_bind", "token_from_env"]
+__all__ = [
+    "DEFAULT_PORT",
+    "LOOPBACK",
+    "MIN_TOKEN_LENGTH",
+    "TOKEN_ENV",
+    "UiSettings",
+    "check_bind",
+    "check_token",
+    "generate_token",
+    "token_from_env",
+]

@@ -20,18 +20,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from sfsync.api import LogicalType
 from sfsync.config import Project, ProjectFileError, parse_project
-from sfsync.errors import ConfigError
-from sfsync.sources.types import LogicalType
+from sfsync.config.yamlsafe import check_yaml
+from sfsync.errors import ConfigError, SyncRefused
 from sfsync.web.schemas import ProblemOut
-
-
-class SyncRefused(ConfigError):
-    """The sync was not saved; ``items`` says why (each with the key or column/field involved)."""
-
-    def __init__(self, message: str, items: list[ProblemOut]) -> None:
-        super().__init__(message, problems=[p.message for p in items])
-        self.items = items
 
 
 def _yaml() -> YAML:
@@ -75,6 +68,12 @@ def _was_flow(node: Any) -> bool:
 
 def edited_text(text: str, name: str, entry: Mapping[str, Any], *, create: bool) -> str:
     """``text`` with ``syncs.<name>`` set to ``entry`` (in place when it exists), as YAML text."""
+    refusal = check_yaml(text)
+    if refusal is not None:
+        where = f"line {refusal.line}: " if refusal.line else ""
+        raise SyncRefused(
+            "the project file is refused as YAML", [ProblemOut(message=f"{where}{refusal.message}")]
+        )
     y = _yaml()
     doc = y.load(text)
     if not isinstance(doc, CommentedMap):
@@ -153,7 +152,7 @@ def save_sync(
     file: Path, name: str, entry: Mapping[str, Any], *, create: bool, org_and_columns: Validator
 ) -> Project:
     """Validate ``entry`` as ``syncs.<name>`` and write the project file; raise SyncRefused otherwise."""
-    from sfsync.sync.validate import validate_sync
+    from sfsync.api import validate_sync
 
     text = file.read_text(encoding="utf-8")
     new_text = edited_text(text, name, entry, create=create)

@@ -263,7 +263,7 @@ def test_slack_and_webhook_bodies(tmp_path: Path, receiver: Receiver) -> None:
 def test_secrets_inside_the_notice_are_redacted(tmp_path: Path, receiver: Receiver) -> None:
     leaky = notice(
         example=f"id=1: FAILED: callback {receiver.url}/services/{SECRETS['SLACK_PATH']} said no",
-        pause_cause=f"auto: Salesforce refuses the login: password {SECRETS['SF_PASSWORD']} rejected"
+        pause_cause=f"Salesforce refuses the login: password {SECRETS['SF_PASSWORD']} rejected"
         " at https://user:hunter2@db.example.com/x?access_token=abc123",
     )
     dispatcher(tmp_path, _http(receiver)).send(leaky, ["hook", "slack"])

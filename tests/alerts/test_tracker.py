@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from sfsync.alerts import FIRING, OK, WarningTracker
+from sfsync.api import OutcomeKind, follow_run
 from sfsync.errors import SfsyncError
-from sfsync.schedule import OutcomeKind, default_session_factory, handle_run_end, run_scheduled
 from sfsync.state import Trigger
 from sfsync.sync.engine import SyncSession
 from tests.plugins.emulator import InProcessEmulator
@@ -35,11 +35,10 @@ class Runs:
     def __init__(self, harness: Harness, emulator: InProcessEmulator) -> None:
         self.project = harness.factory.load()
         self.store = harness.store
-        self.tracker = WarningTracker(self.project, self.store)
-        self.sessions = default_session_factory(self.project, self.store, transport=emulator.transport)
+        self.facade = harness.facade(self.project, transport=emulator.transport)
 
     def run(self) -> OutcomeKind:
-        return run_scheduled(self.store, self.tracker, "contacts", self.sessions, trigger=Trigger.MANUAL).kind
+        return self.facade.attempt("contacts", trigger=Trigger.MANUAL).kind
 
 
 def kinds(receiver: Receiver) -> list[str]:
@@ -134,10 +133,10 @@ def test_a_failure_warns_once_and_recovers_on_the_next_success(
     assert warning["run"]["status"] == "failed" and warning["run"]["error"]
 
 
-def test_handle_run_end_after_a_manual_run(
+def test_follow_run_after_a_run_of_the_engine(
     harness: Harness, emulator: InProcessEmulator, receiver: Receiver
 ) -> None:
-    """What ``sfsync run`` calls after its own run: same pause and warning as a scheduled run."""
+    """What the facade calls after every run: same pause and warning whoever started the run."""
     harness.factory.notifications = webhook_notifications(receiver)
     harness.factory.add_sync(warnings="{notify: [hook]}")
     project = harness.factory.load()
@@ -150,10 +149,10 @@ def test_handle_run_end_after_a_manual_run(
     finally:
         session.close()
     run = harness.store.last_run("contacts")
-    assert run is not None
-    outcome = handle_run_end(harness.store, tracker, "contacts", run.id, caught.value)
+    assert run is not None and caught.value.run_id == run.id
+    outcome = follow_run(harness.store, tracker, "contacts", None, caught.value)
     assert outcome.kind is OutcomeKind.FAILED and outcome.paused_cause is not None
     assert harness.store.sync_status("contacts").paused
     [warning] = receiver.posts("/hook")
     assert {e["rule"] for e in warning.body["entered"]} == {"on_failure", "paused"}
-    assert warning.body["paused"].startswith("auto: the source or model cannot be read")
+    assert warning.body["paused"].startswith("the source or model cannot be read")

@@ -148,3 +148,77 @@ def test_a_manual_run_that_finds_the_source_broken_pauses_the_sync(project: Path
     status = history["syncs"]["contacts"]
     assert status["paused"] and status["automatic"] and "people" in status["cause"]
     assert history["runs"][0]["status"] == "failed" and "people" in history["runs"][0]["error"]
+
+
+def test_the_rejected_rows_csv_cannot_run_formulas_in_a_spreadsheet(
+    project: Path, live_emulator: Any
+) -> None:
+    """Keys and values come from the warehouse: a cell starting with = + - @ must stay text."""
+    con = duckdb.connect(str(project.parent / "wh.duckdb"))
+    con.execute(
+        "insert into people values ('=HYPERLINK(\"http://evil.test\")', 'A', 'B', 'bad1'),"
+        " ('+1+2', 'A', 'B', 'bad2'), ('@SUM(A1)', 'A', 'B', 'bad3'), ('-2+3', 'A', 'B', 'bad4')"
+    )
+    con.close()
+    ran = json.loads(_sfsync(project, "run", "contacts", "--json").stdout)
+    out = project.parent / "rejected.csv"
+    assert _sfsync(project, "show-run", str(ran[0]["run_id"]), "--csv", str(out)).returncode == 0
+    keys = {r["primary_key"] for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert {'\'=HYPERLINK("http://evil.test")', "'+1+2", "'@SUM(A1)", "'-2+3"} <= keys
+    assert not any(k.startswith(("=", "+", "-", "@")) for k in keys)
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("-12.5", "-12.5"),  # a plain number is not a formula
+        ("+3e5", "+3e5"),
+        ("plain", "plain"),
+        (None, ""),
+        (["Email", "Phone"], "Email,Phone"),
+    ],
+)
+def test_spreadsheet_cells(value: Any, cell: str) -> None:
+    from sfsync.api import spreadsheet_cell
+
+    assert spreadsheet_cell(value) == cell
+
+
+@pytest.mark.parametrize("name", ["Account?x", "Account/../x", "Account describe", "1Account"])
+def test_describe_refuses_what_is_not_an_api_name(project: Path, live_emulator: Any, name: str) -> None:
+    before = live_emulator.usage()
+    shown = _sfsync(project, "describe", name)
+    assert shown.returncode == 2, shown.stderr
+    assert f"{name!r} is not a Salesforce object API name" in shown.stderr
+    assert "Traceback" not in shown.stderr
+    assert live_emulator.usage() == before  # nothing was asked of the org
+
+
+def test_several_syncs_are_all_checked_before_any_writes(project: Path, live_emulator: Any) -> None:
+    """An invalid sync named first must not stop the valid ones, nor be found only after others wrote."""
+    text = project.read_text()
+    broken = text.split("syncs:\n", 1)[1].replace("contacts:", "broken:", 1)
+    broken = broken.replace("email: Email}", "email: No_Such_Field__c}")
+    project.write_text(text + broken)
+    ran = _sfsync(project, "run", "broken", "contacts", "--json")
+    assert ran.returncode == 2, ran.stderr
+    results = {r["sync"]: r for r in json.loads(ran.stdout)}
+    assert results["broken"]["status"] == "invalid" and "No_Such_Field__c" in results["broken"]["error"]
+    assert results["contacts"]["counts"]["created"] == 36
+    assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 36
+    history = json.loads(_sfsync(project, "runs", "--json").stdout)["runs"]
+    assert [r["sync"] for r in history] == ["contacts"]  # the invalid sync never started a run
+    alone = _sfsync(project, "run", "broken")
+    assert alone.returncode == 2 and "No_Such_Field__c" in alone.stderr
+
+
+def test_the_python_api_refuses_an_unknown_api_value(project: Path, live_emulator: Any) -> None:
+    from sfsync import Project
+    from sfsync.errors import ConfigError
+
+    with Project.load(project) as proj, pytest.raises(ConfigError, match="api='soap' is not one of"):
+        proj.run("contacts", api="soap")  # type: ignore[arg-type]
+    assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 0

@@ -124,6 +124,14 @@ CASES: list[tuple[str, str, str, str, str, int | None]] = [
         14,
     ),
     (
+        "auth-partly-literal-secret",
+        'client_secret: "${SF_CLIENT_SECRET}"',
+        'client_secret: "s3cr${SF_CLIENT_SECRET}"',
+        "destinations.salesforce.auth.client_secret",
+        "part of this secret is written literally",
+        14,
+    ),
+    (
         "auth-missing-password",
         ', password: "${SF_PASSWORD}"}',
         "}",
@@ -155,6 +163,14 @@ CASES: list[tuple[str, str, str, str, str, int | None]] = [
         "destinations.salesforce.login_url",
         "not an http(s) URL",
         13,
+    ),
+    (
+        "login-url-plain-http-to-another-host",
+        "login_url: https://login.salesforce.com",
+        "login_url: http://login.salesforce.com",
+        "destinations.salesforce",
+        "plain http to login.salesforce.com",
+        11,
     ),
     (
         "api-version",
@@ -394,3 +410,84 @@ def test_not_a_mapping(tmp_path: Path) -> None:
     with pytest.raises(ProjectFileError) as info:
         parse_project("- a\n- b\n", file="sfsync.yml", project_dir=tmp_path, environ=ENV)
     assert "must be a mapping" in info.value.details[0].message
+
+
+def _alias_bomb(levels: int) -> str:
+    """The classic "billion laughs": each level repeats the previous one nine times."""
+    lines = ['x-l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels + 1):
+        lines.append(f"x-l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("levels", [6, 9])
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path: Path, levels: int) -> None:
+    """9 levels would expand to 3.5 billion values; the reader stops counting at MAX_NODES."""
+    text = edit("version: 1", "version: 1\n" + _alias_bomb(levels).rstrip())
+    with pytest.raises(ProjectFileError) as info:
+        parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV)
+    assert "aliases" in info.value.message and "200,000" in info.value.message
+
+
+def test_language_tags_are_refused_with_their_line(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    marker = tmp_path / "ran"
+    text = edit("version: 1", f'version: 1\nx-run: !!python/object/apply:os.system ["touch {marker}"]')
+    with pytest.raises(ProjectFileError) as info:
+        parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV)
+    [problem] = info.value.details
+    assert problem.line == 2 and "'!!python/object/apply:os.system' is not allowed" in problem.message
+    assert not marker.exists()
+    text = edit("kind: user", "kind: !custom user")
+    with pytest.raises(ProjectFileError, match="tag '!custom' is not allowed"):
+        parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV)
+
+
+@pytest.mark.parametrize("depth", [100, 20_000])
+def test_deep_nesting_is_refused(tmp_path: Path, depth: int) -> None:
+    text = edit("version: 1", "version: 1\nx-deep: " + "[" * depth + "]" * depth)
+    with pytest.raises(ProjectFileError, match="nested"):
+        parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV)
+
+
+def test_anchors_and_merge_keys_still_work(tmp_path: Path) -> None:
+    text = edit("version: 1", "version: 1\nx-w: &w {on_failure: false, rejected_rows_percent: 25}")
+    text = edit(
+        "warnings: {on_failure: true, rejected_rows_percent: 10,",
+        "warnings: {<<: *w, on_failure: true,",
+        text,
+    )
+    warnings = (
+        parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV)
+        .syncs["vip_contacts"]
+        .warnings
+    )
+    assert warnings.on_failure is True and warnings.rejected_rows_percent == 25
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8642", "http://localhost:8642", "http://[::1]:8642", "https://my.salesforce.com"],
+)
+def test_plain_http_is_fine_to_this_machine(tmp_path: Path, url: str) -> None:
+    text = edit("login_url: https://login.salesforce.com", f"login_url: {url}")
+    assert parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV).destinations
+
+
+def test_plain_http_elsewhere_needs_to_be_asked_for(tmp_path: Path) -> None:
+    text = edit(
+        "login_url: https://login.salesforce.com",
+        "login_url: http://sf-proxy.internal:8080\n    allow_insecure_http: true",
+    )
+    project = parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV)
+    assert project.destinations["salesforce"].login_url == "http://sf-proxy.internal:8080"
+
+
+def test_a_secret_made_of_several_references_is_fine(tmp_path: Path) -> None:
+    """A password and its security token, each from the environment, concatenated: nothing literal."""
+    text = edit('password: "${SF_PASSWORD}"', 'password: "${SF_PASSWORD}${SF_CLIENT_ID}"')
+    auth = (
+        parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV)
+        .destinations["salesforce"]
+        .auth
+    )
+    assert auth.password.get_secret_value() == ENV["SF_PASSWORD"] + ENV["SF_CLIENT_ID"]  # type: ignore[union-attr]

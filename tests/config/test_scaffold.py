@@ -91,3 +91,17 @@ def test_init_with_project_option_names_the_file(tmp_path: Path) -> None:
     assert load_project(target).version == 1
     result = CliRunner().invoke(app, ["init", str(tmp_path), "--project", str(target)])
     assert isinstance(result.exception, ConfigError)
+
+
+@pytest.mark.parametrize("demo", [False, True])
+def test_the_env_file_of_secrets_is_readable_by_its_owner_only(tmp_path: Path, demo: bool) -> None:
+    write_project(tmp_path, demo=demo)
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+
+
+def test_init_tightens_an_env_file_others_could_read(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("SF_PASSWORD=kept\n")
+    env.chmod(0o644)
+    write_project(tmp_path)
+    assert env.read_text() == "SF_PASSWORD=kept\n" and env.stat().st_mode & 0o777 == 0o600

@@ -123,3 +123,60 @@ def test_public_api_of_the_emulator_package() -> None:
         assert app.state.org is app.state.runtime.org and app.state.config.org_id.startswith("00D")
     finally:
         app.state.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_banner_shows_the_credentials_the_org_really_accepts(tmp_path: Path) -> None:
+    """An org file that changes the admin's password must not leave the banner advertising the default."""
+    org = tmp_path / "org.yaml"
+    org.write_text("users:\n  - username: admin@example.com\n    password: changed-in-org-file\n")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from sfsync.cli import main; main()",
+            "emulator",
+            "--org",
+            str(org),
+            "--port",
+            str(_free_port()),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "admin (faults" in line:
+                break
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    banner = "".join(lines)
+    assert "password: as set in the org file" in banner
+    assert "sfsync-demo " not in banner and "changed-in-org-file" not in banner
+    assert "client_secret=sfsync-demo-secret" in banner  # the app was not changed
+
+
+def test_bulk_job_ids_are_not_reused_after_a_restart(tmp_path: Path) -> None:
+    """Jobs live in memory, records in --db: a restarted emulator must not hand out old job ids."""
+    from sfsync.emulator.endpoints.app import create_app
+
+    ids = []
+    for _ in range(2):
+        app = create_app(db_path=str(tmp_path / "org.db"))
+        try:
+            ids.append(app.state.runtime.ingest.new_id())
+        finally:
+            app.state.close()
+    assert ids[0] != ids[1] and ids[0] < ids[1]

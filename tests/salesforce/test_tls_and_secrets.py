@@ -39,7 +39,43 @@ def test_tls_without_trust_fails_clearly_and_without_retries(live_tls_emulator: 
     ):
         sf.authenticate()
     assert info.value.code == "TLS_CERTIFICATE_UNTRUSTED" and "ca_bundle" in str(info.value)
+    # the message names the real cause OpenSSL gave, not a guess
+    assert "self-signed" in str(info.value) or "issuer" in str(info.value)
     assert sf.stats.retries == 0
+
+
+def test_a_ca_bundle_adds_trust_and_keeps_the_system_store(live_tls_emulator: Any) -> None:
+    """ca_bundle adds the emulator's CA to the system's CAs; it does not replace them."""
+    import ssl
+
+    from sfsync.salesforce.transport import _verify
+
+    settings = password_settings(live_tls_emulator.url, ca_bundle=live_tls_emulator.ca_path)
+    context = _verify(settings)
+    assert isinstance(context, ssl.SSLContext)
+    system = ssl.create_default_context().cert_store_stats()["x509_ca"]
+    assert context.cert_store_stats()["x509_ca"] == system + 1
+
+
+def test_a_certificate_for_another_host_is_named_as_such(live_tls_emulator: Any) -> None:
+    """The emulator's certificate is for 127.0.0.1 and localhost; reached by another name it must fail
+    with a hint about the host name, not about a missing CA."""
+    import socket
+
+    name = socket.gethostname()
+    try:
+        address = socket.gethostbyname(name)
+    except OSError:
+        pytest.skip("this machine's host name does not resolve")
+    if address not in ("127.0.0.1", "127.0.1.1") or name in ("localhost",):
+        pytest.skip("the host name does not point at loopback here")
+    url = live_tls_emulator.url.replace("127.0.0.1", name)
+    with (
+        SalesforceClient(password_settings(url, ca_bundle=live_tls_emulator.ca_path)) as sf,
+        pytest.raises(SalesforceConfigError) as info,
+    ):
+        sf.authenticate()
+    assert "another host name" in str(info.value), str(info.value)
 
 
 def test_no_secret_in_errors_logs_or_reprs(

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from sfsync import api
 from sfsync.config import Project
-from sfsync.schedule import Scheduler, SchedulerSettings, default_session_factory
+from sfsync.schedule import Scheduler, SchedulerSettings
 from sfsync.state import StateStore, default_state_dir
 from tests.plugins.emulator import InProcessEmulator
 from tests.schedule.helpers import ProjectFactory, make_people
@@ -25,6 +26,7 @@ class Harness:
         self.emulator = emulator
         self._store: StateStore | None = None
         self._schedulers: list[Scheduler] = []
+        self._facades: list[api.Project] = []
         self.project: Project | None = None
 
     @property
@@ -33,20 +35,32 @@ class Harness:
             self._store = StateStore.open(default_state_dir(self.factory.root / "sfsync.yml"))
         return self._store
 
+    def facade(
+        self, project: Project | None = None, *, transport: httpx.BaseTransport | None = None
+    ) -> api.Project:
+        """The facade on ``project`` (default: the project file now) with the harness's state store."""
+        facade = api.Project(
+            project or self.factory.load(),
+            self.store,
+            transport=transport or self.emulator.transport,
+            owns=False,
+        )
+        self._facades.append(facade)
+        return facade
+
     def scheduler(
         self, settings: SchedulerSettings = FAST, *, transport: httpx.BaseTransport | None = None
     ) -> Scheduler:
         self.project = self.factory.load()
-        sessions = default_session_factory(
-            self.project, self.store, transport=transport or self.emulator.transport
-        )
-        sched = Scheduler(self.project, self.store, settings=settings, session_factory=sessions)
+        sched = Scheduler(self.facade(self.project, transport=transport), settings=settings)
         self._schedulers.append(sched)
         return sched
 
     def close(self) -> None:
         for sched in self._schedulers:
             sched.close()
+        for facade in self._facades:
+            facade.orgs.close()
         if self._store is not None:
             self._store.close()
 

@@ -1,4 +1,5 @@
-"""The public surface of ``sfsync.schedule`` and ``sfsync.alerts`` (what the CLI, web UI and docs use)."""
+"""The public surface of ``sfsync.schedule``, ``sfsync.api`` and ``sfsync.alerts`` (what the CLI, web UI and
+docs use)."""
 
 from __future__ import annotations
 
@@ -8,43 +9,35 @@ import sfsync.schedule
 
 def test_schedule_exports() -> None:
     assert set(sfsync.schedule.__all__) == {
-        "AUTO_PAUSE_PREFIX",
-        "MANUAL_PAUSE_PREFIX",
         "Action",
         "Clock",
         "Decision",
         "FireLedger",
         "FireRecord",
-        "OutcomeKind",
         "ProjectWatcher",
-        "RunOutcome",
         "Scheduler",
         "SchedulerLock",
-        "SchedulerRunningError",
         "SchedulerSettings",
-        "SessionFactory",
-        "StatusView",
         "SystemClock",
-        "default_session_factory",
         "describe_schedule",
-        "describe_status",
-        "handle_run_end",
-        "is_auto_pause",
         "is_scheduled",
         "last_fire",
-        "manual_cause",
         "next_fire",
         "next_run_at",
-        "pause_cause_for",
-        "pause_sync",
-        "recheck_paused",
-        "resume_sync",
-        "run_scheduled",
         "schedule_fingerprint",
-        "status_view",
     }
     for name in sfsync.schedule.__all__:
         assert hasattr(sfsync.schedule, name), name
+
+
+def test_facade_exports() -> None:
+    import sfsync.api
+
+    for name in sfsync.api.__all__:
+        assert hasattr(sfsync.api, name), name
+    assert {"Project", "RunOutcome", "OutcomeKind", "StatusView", "plan_view", "run_result_view"} <= set(
+        sfsync.api.__all__
+    )
 
 
 def test_alerts_exports() -> None:

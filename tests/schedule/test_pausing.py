@@ -11,21 +11,12 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
+from sfsync.api import OutcomeKind, manual_cause, pause_cause_for, status_view
+from sfsync.api.pausing import pause_sync
 from sfsync.config import load_project
-from sfsync.errors import AuthError, ConfigError, LimitError, SourceError, TransientError
-from sfsync.schedule import (
-    Action,
-    OutcomeKind,
-    Scheduler,
-    SchedulerSettings,
-    default_session_factory,
-    describe_status,
-    manual_cause,
-    pause_cause_for,
-    pause_sync,
-    resume_sync,
-    status_view,
-)
+from sfsync.errors import AuthError, ConfigError, LimitError, SourceError, TransientError, UnreachableError
+from sfsync.schedule import Action, Scheduler, SchedulerSettings
+from sfsync.state import StateStore
 from tests.plugins.emulator import InProcessEmulator
 from tests.schedule.conftest import FAST, Harness
 from tests.schedule.helpers import (
@@ -37,6 +28,10 @@ from tests.schedule.helpers import (
     receiving,
     webhook_notifications,
 )
+
+
+def describe_status(store: StateStore, sync: str) -> str:
+    return status_view(store, sync).describe()
 
 
 def t(text: str) -> datetime:
@@ -68,7 +63,9 @@ def test_the_table_disappears_then_comes_back(harness: Harness, receiver: Receiv
     [failed] = sched.wait_idle(30)
     assert failed.kind is OutcomeKind.FAILED
     status = store.sync_status("contacts")
-    assert status.paused and (status.pause_cause or "").startswith("auto: the source or model cannot be read")
+    assert status.pause_automatic and (status.pause_cause or "").startswith(
+        "the source or model cannot be read"
+    )
     assert "people" in (status.pause_cause or "")
     assert describe_status(store, "contacts").startswith(
         "paused automatically (resumes when its check passes)"
@@ -153,7 +150,7 @@ def test_a_manual_pause_waits_for_a_person(harness: Harness, receiver: Receiver)
     store = harness.store
     sched.tick(t("2026-01-05 10:07"))
     pause_sync(store, "contacts", manual_cause("warehouse maintenance", user="alice"))
-    assert describe_status(store, "contacts").endswith("manual: paused by alice: warehouse maintenance")
+    assert describe_status(store, "contacts").endswith("paused by alice: warehouse maintenance")
 
     assert actions(sched.tick(t("2026-01-05 10:15"))) == [Action.SKIP_PAUSED]
     assert actions(sched.tick(t("2026-01-05 10:30"))) == [Action.SKIP_PAUSED]
@@ -163,7 +160,7 @@ def test_a_manual_pause_waits_for_a_person(harness: Harness, receiver: Receiver)
     assert store.runs("contacts") == []
     assert describe_status(store, "contacts").endswith("; warnings firing: paused")
 
-    resume_sync(store, "contacts", tracker=sched.tracker)
+    sched.project.resume("contacts")
     assert [p.body["kind"] for p in receiver.posts("/hook")] == ["warning", "recovered"]
     assert actions(sched.tick(t("2026-01-05 10:31"))) == [Action.RUN]  # the skipped slots, once
     sched.wait_idle(30)
@@ -193,16 +190,16 @@ def test_a_manual_pause_over_an_automatic_one_stops_the_automatic_resume(harness
     sched.wait_idle(30)
     view = status_view(harness.store, "contacts")
     assert view.paused and not view.automatic
-    assert view.to_dict()["cause"] == "manual: paused by carol: investigating"
+    assert view.to_dict()["cause"] == "paused by carol: investigating"
 
 
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (SourceError("model 'people' failed: Table people does not exist"), "auto: the source or model"),
-        (ConfigError("sync cannot run", problems=["column x missing"]), "auto: the sync's configuration"),
-        (AuthError("authentication failure"), "auto: Salesforce refuses the login"),
-        (TransientError("GET describe: ConnectError", code="CONNECTION_ERROR"), "auto: Salesforce cannot be"),
+        (SourceError("model 'people' failed: Table people does not exist"), "the source or model"),
+        (ConfigError("sync cannot run", problems=["column x missing"]), "the sync's configuration"),
+        (AuthError("authentication failure"), "Salesforce refuses the login"),
+        (UnreachableError("GET describe: ConnectError", code="CONNECTION_ERROR"), "Salesforce cannot be"),
         (TransientError("503 SERVER_UNAVAILABLE", code="SERVER_UNAVAILABLE"), None),
         (LimitError("daily API quota exhausted"), None),
     ],
@@ -258,15 +255,14 @@ def test_a_refused_login_pauses_without_leaking_the_password(
     env = harness.factory.root / ".env"
     env.write_text(env.read_text().replace(f"SF_PASSWORD={SECRETS['SF_PASSWORD']}", f"SF_PASSWORD={wrong}"))
     project = load_project(harness.factory.root / "sfsync.yml", environ={})
-    sessions = default_session_factory(project, harness.store, transport=emulator.transport)
-    sched = Scheduler(project, harness.store, settings=FAST, session_factory=sessions)
+    sched = Scheduler(harness.facade(project, transport=emulator.transport), settings=FAST)
     try:
         sched.tick(t("2026-01-05 10:07"))
         sched.tick(t("2026-01-05 10:15"))
         [outcome] = sched.wait_idle(30)
         assert outcome.kind is OutcomeKind.FAILED
         status = harness.store.sync_status("contacts")
-        assert (status.pause_cause or "").startswith("auto: Salesforce refuses the login")
+        assert (status.pause_cause or "").startswith("Salesforce refuses the login")
         sched.tick(t("2026-01-05 10:16"))  # the check fails the same way: still paused, nothing sent
         sched.wait_idle(30)
         assert harness.store.sync_status("contacts").paused

@@ -13,17 +13,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sfsync.api import OutcomeKind
 from sfsync.config import load_project
+from sfsync.errors import SchedulerRunningError
 from sfsync.schedule import (
     Action,
     FireLedger,
-    OutcomeKind,
     ProjectWatcher,
     Scheduler,
     SchedulerLock,
-    SchedulerRunningError,
     SchedulerSettings,
-    default_session_factory,
     next_run_at,
     schedule_fingerprint,
 )
@@ -130,7 +129,7 @@ def test_catches_up_once_after_being_down_and_remembers_across_restarts(harness:
     assert actions(restarted.tick(t("2026-01-05 13:09"))) == [Action.NOT_DUE]
     restarted.close()
 
-    root, schedule = harness.store.paths.root, restarted.project.syncs["contacts"].schedule
+    root, schedule = harness.store.paths.root, restarted.config.syncs["contacts"].schedule
     assert next_run_at(root, "contacts", schedule, t("2026-01-05 13:09")) == t("2026-01-05 13:15")
     again = harness.scheduler()  # the ledger on disk says 13:00 was dealt with
     assert actions(again.tick(t("2026-01-05 13:10"))) == [Action.NOT_DUE]
@@ -242,7 +241,7 @@ def test_one_broken_sync_does_not_stop_the_others(harness: Harness) -> None:
     assert outcomes["good"].kind is OutcomeKind.SUCCEEDED
     assert outcomes["broken"].kind is OutcomeKind.FAILED
     status = harness.store.sync_status("broken")
-    assert status.paused and (status.pause_cause or "").startswith("auto: the sync's configuration")
+    assert status.pause_automatic and (status.pause_cause or "").startswith("the sync's configuration")
     assert "No_Such_Field__c" in (status.pause_cause or "")
     decisions = {d.sync: d.action for d in sched.tick(t("2026-01-05 10:30"))}
     assert decisions["good"] is Action.RUN
@@ -314,13 +313,7 @@ def test_edits_of_the_project_file_are_picked_up(
     path = harness.factory.write()
     project = harness.factory.load()
     watcher = ProjectWatcher(path, load=lambda p: load_project(p, environ={}))
-    sched = Scheduler(
-        project,
-        harness.store,
-        settings=FAST,
-        sessions_for=lambda p: default_session_factory(p, harness.store, transport=emulator.transport),
-        watcher=watcher,
-    )
+    sched = Scheduler(harness.facade(project, transport=emulator.transport), settings=FAST, watcher=watcher)
     try:
         assert actions(sched.tick(t("2026-01-05 10:07"))) == [Action.FIRST_SEEN]
 

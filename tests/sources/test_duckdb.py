@@ -212,6 +212,27 @@ def test_csv_delimiter_option(tmp_path: Path) -> None:
         assert source.columns(query_for(project, "f")) == {"id": L.INTEGER, "flag": L.BOOLEAN}
 
 
+@pytest.mark.parametrize("bad_line", [4, 30_000])  # inside DuckDB's sniffing sample, and far past it
+def test_a_bad_utf8_byte_names_its_line_and_the_encoding_option(tmp_path: Path, bad_line: int) -> None:
+    lines = ["id,name"] + [f"{i},Person {i}" for i in range(1, 40_000)]
+    data = "\n".join(lines).encode() + b"\n"
+    rows = data.split(b"\n")
+    rows[bad_line - 1] = f"{bad_line - 1},Ca".encode() + b"\xe9sar"  # latin-1, not utf-8
+    (tmp_path / "people.csv").write_bytes(b"\n".join(rows))
+    project = project_with({"type": "csv", "path": str(tmp_path / "people.csv")}, {"p": {"table": "people"}})
+    with pytest.raises(SourceError) as info, open_source(project, "src") as source:
+        source.read(query_for(project, "p")).read_all()
+    assert f"people.csv line {bad_line} is not valid utf-8 text (bytes b'\\xe9')" in info.value.message
+    assert "sources.src.encoding" in (info.value.hint or "")
+    latin = project_with(
+        {"type": "csv", "path": str(tmp_path / "people.csv"), "encoding": "latin-1"},
+        {"p": {"table": "people"}},
+    )
+    with open_source(latin, "src") as source:
+        names = source.read(query_for(latin, "p")).read_all().column("name").to_pylist()
+    assert names[bad_line - 2] == "Caésar" and len(names) == 39_999
+
+
 def test_parquet_glob_source(tmp_path: Path) -> None:
     pq.write_table(pa.table({"id": [1, 2], "when": [dt.date(2024, 1, 1), None]}), tmp_path / "events.parquet")
     project = project_with(

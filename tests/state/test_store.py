@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from sfsync.errors import ConfigError, StateError
+from sfsync.errors import ConfigError, NotFoundError, StateError
 from sfsync.state import (
     JournalState,
     RunCounts,
@@ -72,7 +72,7 @@ def test_run_lifecycle(store: StateStore) -> None:
     assert store.get_run(failed.id).error == "INVALID_SESSION_ID: session expired"
     with pytest.raises(StateError, match="final status"):
         store.finish_run(run.id, "running")
-    with pytest.raises(StateError, match="run 999 does not exist"):
+    with pytest.raises(NotFoundError, match="run 999 does not exist"):
         store.get_run(999)
     with pytest.raises(ValueError):
         store.start_run("contacts", "cron")
@@ -223,3 +223,55 @@ def test_one_store_shared_by_threads(store: StateStore) -> None:
         t.join()
     assert errors == []
     assert len(store.runs(limit=1000)) == 80
+
+
+def test_migration_3_turns_cause_prefixes_into_the_automatic_field(tmp_path: Path) -> None:
+    """Stores written before migration 3 kept who paused a sync as an ``auto: ``/``manual: `` prefix."""
+    root = tmp_path / ".sfsync"
+    root.mkdir()
+    conn = sqlite3.connect(root / "state.db")
+    for statement in (MIGRATIONS[0] + ";" + MIGRATIONS[1]).split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    rows = [
+        ("broken", 1, "auto: the source or model cannot be read: table people is gone"),
+        ("held", 1, "manual: paused by alice: quarter close"),
+        ("fine", 0, None),
+    ]
+    conn.executemany(
+        "INSERT INTO sync_status (sync, paused, pause_cause, paused_at, updated_at)"
+        " VALUES (?, ?, ?, '2026-01-05T10:00:00+00:00', '2026-01-05T10:00:00+00:00')",
+        rows,
+    )
+    conn.commit()
+    conn.close()
+    with StateStore.open(root) as s:
+        broken, held, fine = (s.sync_status(n) for n in ("broken", "held", "fine"))
+    assert broken.paused and broken.pause_automatic
+    assert broken.pause_cause == "the source or model cannot be read: table people is gone"
+    assert held.paused and not held.pause_automatic and held.pause_cause == "paused by alice: quarter close"
+    assert not fine.paused and not fine.pause_automatic
+
+
+def test_a_pause_says_whether_the_sync_paused_itself(store: StateStore) -> None:
+    store.set_paused("a", True, "Salesforce refuses the login: …", automatic=True)
+    store.set_paused("b", True, "paused by bob")
+    assert store.sync_status("a").pause_automatic and not store.sync_status("b").pause_automatic
+    store.set_paused("a", False)
+    assert not store.sync_status("a").paused and not store.sync_status("a").pause_automatic
+
+
+def test_the_state_is_private_to_its_owner(tmp_path: Path) -> None:
+    """It holds synced names and e-mails (and stored tokens): 0700 folders, 0600 database files."""
+    root = tmp_path / ".sfsync"
+    root.mkdir(mode=0o755)  # made by an older sfsync, readable by everyone
+    with StateStore.open(root) as s:
+        s.start_run("contacts")
+        modes = {p.name: p.stat().st_mode & 0o777 for p in root.iterdir()}
+    assert root.stat().st_mode & 0o777 == 0o700
+    for name, mode in modes.items():
+        if name.startswith("state.db"):
+            assert mode == 0o600, (name, oct(mode))
+        elif (root / name).is_dir():
+            assert mode == 0o700, (name, oct(mode))

@@ -21,6 +21,7 @@ from sfsync.emulator.metadata.schema import DEFAULT_CLIENT_SECRET, DEFAULT_PASSW
 from sfsync.errors import LimitError
 from sfsync.state import RunStatus, StateStore
 from sfsync.sync.engine import RunOptions, SyncSession
+from sfsync.sync.progress import Diffed, Planned, ProgressEvent, Reading, RunStarted, Sent
 from tests.plugins.emulator import InProcessEmulator
 
 ENV = {"SF_SECRET": DEFAULT_CLIENT_SECRET, "SF_PASSWORD": DEFAULT_PASSWORD}
@@ -128,13 +129,15 @@ def test_auto_api_uses_bulk_at_the_threshold_and_rest_below(
 
 def test_progress_reports_each_step_in_order(tmp_path: Path, emulator: InProcessEmulator) -> None:
     session = _session(tmp_path, emulator, _people(450), settings={"rest_batch_size": 200})
-    events: list[tuple[str, dict[str, Any]]] = []
-    session.run("people", RunOptions(api="rest", progress=lambda e, d: events.append((e, d))))
-    names = [e for e, _ in events]
-    assert names[:3] == ["read", "diff", "plan"] and names[-1] == "done"
-    assert set(names[3:-1]) == {"sent"}
-    assert sum(d["rows"] for e, d in events if e == "sent") == 450
-    assert events[-1][1]["counts"]["created"] == 450
+    events: list[ProgressEvent] = []
+    result = session.run("people", RunOptions(api="rest", progress=events.append))
+    kinds = [type(e) for e in events]
+    assert kinds[:4] == [RunStarted, Reading, Diffed, Planned]
+    assert set(kinds[4:]) == {Sent}
+    assert events[0] == RunStarted("people", result.run_id)
+    assert events[2] == Diffed("people", rows=450, new=450, changed=0, unchanged=0, resent=0)
+    assert events[3] == Planned("people", api="rest", to_send=450, refused=0)
+    assert sum(e.rows for e in events if isinstance(e, Sent)) == 450 == result.counts.created
 
 
 def test_bulk_insert_results_map_back_to_each_primary_key_even_for_identical_rows(
@@ -221,9 +224,9 @@ def test_quota_running_out_mid_run_keeps_what_was_written_and_the_next_run_sends
     assert names == Counter(f"Last {i}" for i in range(1000)), "a row was created twice or never"
 
 
-def _interrupt_on_first_sent(event: str, details: dict[str, Any]) -> None:
+def _interrupt_on_first_sent(event: ProgressEvent) -> None:
     """Ctrl-C as soon as the first outcomes are stored (a progress callback raising KeyboardInterrupt)."""
-    if event == "sent":
+    if isinstance(event, Sent):
         raise KeyboardInterrupt
 
 

@@ -630,6 +630,38 @@ def test_check_project_reports_connections_problems_and_unreachable_parts(tmp_pa
         check_project(proj, ["nope"], DictOrg(DESCRIBES))
 
 
+def test_problems_found_against_the_org_name_the_project_file_line(tmp_path: Path) -> None:
+    """What `check` finds in describe points at the line of the mapping, like the file's own problems."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create table people as select 'P1' as customer_id, date '2000-01-01' as birthdate")
+    con.close()
+    (tmp_path / "sfsync.yml").write_text(
+        "version: 1\n"
+        "sources: {w: {type: duckdb, path: w.duckdb}}\n"
+        "models:\n"
+        "  people: {source: w, kind: user, primary_key: customer_id, table: people}\n"
+        "destinations:\n"
+        "  sf: {type: salesforce, instance_url: 'http://127.0.0.1:1', auth: {flow: access_token, "
+        "access_token: '${TOKEN}'}}\n"
+        "syncs:\n"
+        "  bad:\n"
+        "    from: people\n"
+        "    to: sf\n"
+        "    object: Contact\n"
+        "    mode: update\n"
+        "    object_id: {column: customer_id, field: External_Id__c}\n"
+        "    mappings:\n"
+        "      birthdate: Email\n"
+    )
+    from sfsync.config import load_project
+
+    proj = load_project(tmp_path / "sfsync.yml", environ={"TOKEN": "t"})
+    report = check_project(proj, None, DictOrg(DESCRIBES))
+    [problem] = report.syncs[0].problems
+    assert problem.location == "sfsync.yml:15"
+    assert str(problem).startswith("sfsync.yml:15: sync 'bad', column 'birthdate', field 'Email':")
+
+
 def test_problem_to_dict_is_json_ready() -> None:
     p = Problem("s", "m", "h", column="c", field="F", column_type="text", field_type="int")
     assert json.loads(json.dumps(p.to_dict()))["field_type"] == "int"

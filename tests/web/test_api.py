@@ -158,7 +158,7 @@ def test_plan_is_a_dry_run(api: httpx.Client, emulator: Any) -> None:
     assert done["state"] == "done", done
     plan = done["result"]
     assert (plan["rows_read"], plan["new"], plan["to_send"]) == (4, 4, 4)
-    assert plan["estimated_calls"] >= 1
+    assert plan["estimated_api_calls"] >= 1
     assert emulator.org.count("Contact") == 0 if hasattr(emulator.org, "count") else True
     assert api.get("/api/syncs/contacts/runs").json() == []
 
@@ -168,7 +168,7 @@ def test_pause_refuses_runs_until_resumed(api: httpx.Client) -> None:
     assert paused == {
         "sync": "contacts",
         "paused": True,
-        "pause_cause": "manual: paused by the web UI: maintenance",
+        "pause_cause": "paused by the web UI: maintenance",
     }
     summary = api.get("/api/syncs").json()[0]
     assert (summary["state"], summary["next_run"]) == ("paused", None)
@@ -376,6 +376,8 @@ def test_forms_need_the_csrf_token(ui_app: httpx.Client) -> None:
         ("POST", "/api/destinations/nope/test", None, 404),
         ("GET", "/api/destinations/nope/objects/Contact", None, 404),
         ("GET", "/api/destinations/org/objects/NoSuchObject__c", None, 400),
+        ("GET", "/api/destinations/org/objects/Account%3Fx", None, 400),  # not an API name: never sent
+        ("GET", "/api/destinations/org/objects/Account%2F..%2Fx", None, 404),  # no such route
         ("GET", "/api/models/people/preview?rows=5000", None, 422),
         ("PUT", "/api/syncs/bad%20name", NEW_SYNC, 422),
     ],
@@ -386,3 +388,16 @@ def test_invalid_requests_are_refused(
     response = api.request(method, path, json=body)
     assert response.status_code == status, response.text
     assert response.json()["detail"]
+
+
+def test_failed_logins_lock_the_address_out(ui_app: httpx.Client) -> None:
+    """Five wrong tokens (bearer or form) and the address must wait, even with the right token."""
+    for _ in range(5):
+        wrong = ui_app.get("/api/syncs", headers={"Authorization": "Bearer wrong-token-guess-000000"})
+        assert wrong.status_code == 401
+    locked = ui_app.get("/api/syncs", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
+    form = ui_app.get("/login")
+    csrf = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    refused = ui_app.post("/login", data={"token": TOKEN, "csrf_token": csrf, "next": "/"})
+    assert refused.status_code == 429 and "too many failed logins" in refused.text

@@ -55,3 +55,17 @@ def test_create_and_edit_check_the_name() -> None:
         edited_text(TEXT, "contacts", LEADS, create=True)
     with pytest.raises(SyncRefused, match="no sync"):
         edited_text(TEXT, "leads", LEADS, create=False)
+
+
+def test_the_editor_refuses_a_file_with_an_alias_bomb_or_a_language_tag() -> None:
+    bomb = "x-a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"x-{n}: &{n} [" + ", ".join([f"*{p}"] * 10) + "]\n"
+        for p, n in zip("abcdefg", "bcdefgh", strict=True)
+    )
+    with pytest.raises(SyncRefused) as info:
+        edited_text(bomb + TEXT, "leads", LEADS, create=True)
+    assert "aliases" in info.value.problems[0]
+    tagged = TEXT.replace("syncs:", "x-run: !!python/object/apply:os.system [id]\nsyncs:")
+    with pytest.raises(SyncRefused, match="refused as YAML") as info:
+        edited_text(tagged, "leads", LEADS, create=True)
+    assert "!!python/object/apply:os.system" in info.value.problems[0]

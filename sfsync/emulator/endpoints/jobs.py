@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -11,6 +12,9 @@ from typing import Any, Generic, Protocol, TypeVar
 from sfsync.emulator.endpoints.wire import NOT_FOUND_MESSAGE
 from sfsync.emulator.metadata.ids import IdFactory
 from sfsync.emulator.records.org import OrgError
+
+JOB_IDS_PER_MILLISECOND = 1000
+"""Room for this many jobs per millisecond of uptime before ids would reach those of a later start."""
 
 
 class SpooledJob(Protocol):
@@ -32,7 +36,9 @@ class JobRegistry(Generic[J]):
         self._dir.mkdir(parents=True, exist_ok=True)
         self._jobs: dict[str, J] = {}
         self._lock = threading.Lock()
-        self._ids = IdFactory("750", pod=pod)
+        # Jobs live in memory; a restarted emulator (``--db`` keeps its records) must not hand out the ids
+        # of jobs it answered before, which clients may still have journaled: number from the clock.
+        self._ids = IdFactory("750", pod=pod, start=int(time.time() * 1000) * JOB_IDS_PER_MILLISECOND)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"bulk-{kind}")
 
     def count(self) -> int:

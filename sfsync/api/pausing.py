@@ -1,13 +1,15 @@
 """Pausing and resuming syncs, by hand or by themselves, and how a sync's status reads.
 
-A paused sync is skipped by the scheduler. The pause cause (stored with ``StateStore.set_paused``) tells
-the two kinds apart:
+A paused sync is skipped by the scheduler. Who paused it is a field of its status
+(``SyncStatus.pause_automatic``):
 
-- ``auto: <what broke>``: the sync paused itself because a run failed in a way that will not fix itself
-  by retrying (its source or model cannot be read, the mapping no longer matches describe, Salesforce
-  refuses the login or cannot be reached). The scheduler re-checks it (``SyncSession.validate``) and
-  resumes it when the check passes.
-- anything else (``manual: paused by alice``, a reason given to ``sfsync pause``): only a person resumes it.
+- automatic: the sync paused itself because a run failed in a way that will not fix itself by retrying
+  (its source or model cannot be read, the mapping no longer matches describe, Salesforce refuses the
+  login or cannot be reached). The scheduler re-checks it and resumes it when the check passes.
+- by a person (``sfsync pause``, the web UI, ``Project.pause``): only a person resumes it.
+
+The cause is plain text for people: ``paused by alice: quarter close`` or
+``the source or model cannot be read: …``.
 """
 
 from __future__ import annotations
@@ -23,18 +25,13 @@ from sfsync.errors import (
     AuthError,
     ConfigError,
     SalesforceConfigError,
+    SfsyncError,
     SourceError,
-    TransientError,
+    UnreachableError,
 )
 from sfsync.state import StateStore, SyncStatus
 
 log = logging.getLogger(__name__)
-
-AUTO_PAUSE_PREFIX = "auto: "
-"""Start of the cause of a pause the sync put on itself (and will lift itself)."""
-
-MANUAL_PAUSE_PREFIX = "manual: "
-"""Start of the cause of a pause a person asked for."""
 
 CAUSE_CHARS = 500
 """Longest error text kept in a pause cause."""
@@ -42,23 +39,16 @@ CAUSE_CHARS = 500
 CAUSE_PROBLEMS = 3
 """Problems of a ConfigError (e.g. mapping problems) quoted in a pause cause."""
 
-CONNECTION_ERROR_CODE = "CONNECTION_ERROR"
-"""``TransientError.code`` of a call that got no answer at all (connection refused, DNS, timeout)."""
-
 
 def pause_cause_for(error: BaseException) -> str | None:
-    """The automatic pause cause for a run that failed with ``error``, or None when retrying may fix it.
+    """The cause of the automatic pause a run that failed with ``error`` calls for, or None when retrying
+    may fix it.
 
     Pauses on: SourceError (warehouse unreachable, SQL error, table gone), ConfigError (mapping no longer
     valid against describe or the model's columns), AuthError, SalesforceConfigError, and a Salesforce
-    that stays unreachable after every retry. Not on: quota (LimitError), server errors, Bulk job failures.
+    that stays unreachable after every retry (UnreachableError). Not on: quota (LimitError), server
+    errors, Bulk job failures, a busy or paused sync.
     """
-    text = first_line(str(error), CAUSE_CHARS)
-    problems = [p for p in getattr(error, "problems", None) or [] if p != getattr(error, "message", None)]
-    if problems:
-        shown = "; ".join(first_line(p, CAUSE_CHARS) for p in problems[:CAUSE_PROBLEMS])
-        more = f" (+{len(problems) - CAUSE_PROBLEMS} more)" if len(problems) > CAUSE_PROBLEMS else ""
-        text = f"{text}: {shown}{more}"
     if isinstance(error, SourceError):
         what = "the source or model cannot be read"
     elif isinstance(error, ConfigError):
@@ -67,35 +57,36 @@ def pause_cause_for(error: BaseException) -> str | None:
         what = "Salesforce refuses the login"
     elif isinstance(error, SalesforceConfigError):
         what = "Salesforce refuses the sync's object or fields"
-    elif isinstance(error, TransientError) and error.code == CONNECTION_ERROR_CODE:
+    elif isinstance(error, UnreachableError):
         what = "Salesforce cannot be reached"
     else:
         return None
-    return f"{AUTO_PAUSE_PREFIX}{what}: {text}"
-
-
-def is_auto_pause(status: SyncStatus) -> bool:
-    """True when the sync is paused by itself (and so resumes by itself)."""
-    return status.paused and (status.pause_cause or "").startswith(AUTO_PAUSE_PREFIX)
+    text = first_line(str(error), CAUSE_CHARS)
+    problems = error.other_problems if isinstance(error, SfsyncError) else []
+    if problems:
+        shown = "; ".join(first_line(p, CAUSE_CHARS) for p in problems[:CAUSE_PROBLEMS])
+        more = f" (+{len(problems) - CAUSE_PROBLEMS} more)" if len(problems) > CAUSE_PROBLEMS else ""
+        text = f"{text}: {shown}{more}"
+    return f"{what}: {text}"
 
 
 def manual_cause(reason: str | None = None, *, user: str | None = None) -> str:
-    """The cause text of a pause asked for by a person."""
+    """The cause text of a pause asked for by a person (the OS user unless ``user`` names another)."""
     if user is None:
         try:
             user = getpass.getuser()
         except (KeyError, OSError):
             user = "unknown user"
     text = f"paused by {user}"
-    return f"{MANUAL_PAUSE_PREFIX}{text}: {reason}" if reason else f"{MANUAL_PAUSE_PREFIX}{text}"
+    return f"{text}: {reason}" if reason else text
 
 
-def pause_sync(store: StateStore, sync: str, cause: str) -> SyncStatus:
-    """Pause ``sync`` with ``cause`` (``manual_cause(...)`` for a person; ``auto: ...`` pauses lift
-    themselves). Pausing an already paused sync replaces its cause: a manual pause over an automatic one
-    stops the automatic resume."""
-    status = store.set_paused(sync, True, cause)
-    log.warning("sync %s paused: %s", sync, cause)
+def pause_sync(store: StateStore, sync: str, cause: str, *, automatic: bool = False) -> SyncStatus:
+    """Pause ``sync`` with ``cause``; ``automatic`` pauses lift themselves once the sync's check passes.
+    Pausing an already paused sync replaces its cause: a pause by a person over an automatic one stops
+    the automatic resume."""
+    status = store.set_paused(sync, True, cause, automatic=automatic)
+    log.warning("sync %s paused%s: %s", sync, " automatically" if automatic else "", cause)
     return status
 
 
@@ -158,26 +149,16 @@ def status_view(store: StateStore, sync: str) -> StatusView:
     return StatusView(
         sync=sync,
         paused=status.paused,
-        automatic=is_auto_pause(status),
+        automatic=status.pause_automatic,
         cause=status.pause_cause,
         since=status.paused_at,
         firing=tuple(sorted(r for r, s in status.warning_state.items() if s == FIRING)),
     )
 
 
-def describe_status(store: StateStore, sync: str) -> str:
-    """One line for ``sfsync runs``/``check``: ``active``, or ``paused ... since ...: <cause>``, plus the
-    warnings currently firing."""
-    return status_view(store, sync).describe()
-
-
 __all__ = [
-    "AUTO_PAUSE_PREFIX",
     "CAUSE_CHARS",
-    "MANUAL_PAUSE_PREFIX",
     "StatusView",
-    "describe_status",
-    "is_auto_pause",
     "manual_cause",
     "pause_cause_for",
     "pause_sync",
