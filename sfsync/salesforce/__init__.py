@@ -17,6 +17,7 @@ from sfsync.salesforce.settings import (
     SANDBOX_LOGIN_URL,
     ConnectionSettings,
 )
+from sfsync.salesforce.tokens import RefreshTokenStore
 from sfsync.salesforce.transport import ApiUsage, ClientStats
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Outcome",
     "RecordError",
     "RecordResult",
+    "RefreshTokenStore",
     "SalesforceClient",
     "Session",
     "classify",

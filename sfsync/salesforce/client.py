@@ -31,6 +31,7 @@ from sfsync.salesforce.collections import ChunkCallback, Collections
 from sfsync.salesforce.describe import DescribeCache, GlobalDescribe, ObjectDescribe
 from sfsync.salesforce.results import RecordResult
 from sfsync.salesforce.settings import ConnectionSettings
+from sfsync.salesforce.tokens import RefreshTokenStore
 from sfsync.salesforce.transport import ApiUsage, ClientStats, Transport
 
 
@@ -44,9 +45,11 @@ class SalesforceClient:
         transport: httpx.BaseTransport | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        token_store: RefreshTokenStore | None = None,
     ) -> None:
         """``transport`` replaces the network (e.g. the emulator in-process); ``rng``/``sleep`` make the
-        backoff schedule reproducible in tests."""
+        backoff schedule reproducible in tests; ``token_store`` keeps the newest refresh token of the
+        refresh_token flow across runs and processes (see ``sfsync.salesforce.tokens``)."""
         problems = settings.problems()
         if problems:
             raise ConfigError(
@@ -55,7 +58,9 @@ class SalesforceClient:
                 hint="fill in the destination's auth block for the chosen flow",
             )
         self.settings = settings
-        self.transport = Transport(settings, transport=transport, rng=rng, sleep=sleep)
+        self.transport = Transport(
+            settings, transport=transport, rng=rng, sleep=sleep, token_store=token_store
+        )
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._describe = DescribeCache(self.transport)
