@@ -206,7 +206,7 @@ def test_real_auth_failures_fail_at_once_with_their_hint(
     flow: str, answer: dict[str, str], hint_says: str
 ) -> None:
     replay = Replay([(400, answer)])
-    extra = (
+    extra: dict[str, Any] = (
         {"username": "u@example.com", "password": "pw", "client_secret": "s"} if flow == "password" else {}
     )
     with client(replay, flow=flow, **extra) as sf, pytest.raises(AuthError) as exc:
