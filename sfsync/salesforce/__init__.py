@@ -5,6 +5,7 @@ The public surface is what ``__all__`` lists; everything else is an implementati
 """
 
 from sfsync.salesforce.auth import Session
+from sfsync.salesforce.automation import RuleInfo, SaveOptions
 from sfsync.salesforce.bulk import BulkIngest, BulkJob, BulkQuery, IngestSpec
 from sfsync.salesforce.client import SalesforceClient
 from sfsync.salesforce.csvtable import read_csv_table
@@ -40,7 +41,9 @@ __all__ = [
     "RecordError",
     "RecordResult",
     "RefreshTokenStore",
+    "RuleInfo",
     "SalesforceClient",
+    "SaveOptions",
     "Session",
     "classify",
     "parse_bulk_error",

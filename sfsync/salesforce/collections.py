@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from decimal import Decimal
@@ -34,19 +35,31 @@ Operation = Literal["create", "update", "upsert", "delete"]
 ChunkCallback = Callable[[list[RecordResult]], None]
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat(timespec="milliseconds")
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
+def _value(value: Any) -> str:
+    """One JSON value, numbers exactly: a Decimal is written digit for digit (never through a binary
+    float), a float as its shortest exact form; NaN and infinities are refused (JSON has none)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_value(str(k))}:{_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_value(v) for v in value) + "]"
     if isinstance(value, Decimal):
-        return float(value)
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a number JSON can carry")
+        return format(value, "f")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value} is not a number JSON can carry")
+    if isinstance(value, dt.datetime):
+        return json.dumps(value.isoformat(timespec="milliseconds"))
+    if isinstance(value, dt.date | dt.time):
+        return json.dumps(value.isoformat())
+    if value is None or isinstance(value, bool | int | float | str):
+        return json.dumps(value, ensure_ascii=False)
     raise TypeError(f"cannot send a value of type {type(value).__name__} to Salesforce")
 
 
 def dumps(body: Any) -> bytes:
-    """JSON for Salesforce: dates and datetimes as ISO 8601, decimals as numbers."""
-    return json.dumps(body, default=_json_default, ensure_ascii=False, separators=(",", ":")).encode()
+    """JSON for Salesforce: dates and datetimes as ISO 8601, decimals as exact numbers."""
+    return _value(body).encode()
 
 
 class Collections:
@@ -65,8 +78,10 @@ class Collections:
         external_id_field: str | None = None,
         all_or_none: bool = False,
         on_chunk: ChunkCallback | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> list[RecordResult]:
-        """Send ``records`` (ids for delete) and return one result per input, in input order."""
+        """Send ``records`` (ids for delete) and return one result per input, in input order. ``headers``
+        go on every call (``SaveOptions.rest_headers``: assignment and duplicate rules)."""
         if operation in ("create", "update", "upsert") and not object_name:
             raise ValueError(f"{operation} needs the object name")
         if operation == "upsert" and not external_id_field:
@@ -77,7 +92,7 @@ class Collections:
         results: dict[int, RecordResult] = {}
 
         def run(chunk: list[tuple[int, Any]]) -> tuple[list[RecordResult], SalesforceError | None]:
-            return self._chunk(operation, object_name, external_id_field, all_or_none, chunk)
+            return self._chunk(operation, object_name, external_id_field, all_or_none, chunk, headers)
 
         def collect(got: list[RecordResult]) -> None:
             for r in got:
@@ -129,6 +144,7 @@ class Collections:
         external_id_field: str | None,
         all_or_none: bool,
         chunk: list[tuple[int, Any]],
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[list[RecordResult], SalesforceError | None]:
         """The chunk's results (lock failures re-sent), and the error that must stop the whole call, if any.
 
@@ -141,7 +157,9 @@ class Collections:
         attempt = 1
         while True:
             try:
-                got = self._send(operation, object_name, external_id_field, all_or_none, pending, attempt)
+                got = self._send(
+                    operation, object_name, external_id_field, all_or_none, pending, attempt, headers
+                )
             except TransientError as exc:  # retries exhausted: these records failed, other chunks stand
                 final.update((r.index, r) for r in _failed(pending, exc, attempt))
                 return [final[i] for i, _ in chunk], None
@@ -183,6 +201,7 @@ class Collections:
         all_or_none: bool,
         chunk: list[tuple[int, Any]],
         attempt: int,
+        headers: Mapping[str, str] | None = None,
     ) -> list[RecordResult]:
         transport = self._transport
         indexes = [i for i, _ in chunk]
@@ -210,7 +229,7 @@ class Collections:
                 method,
                 path,
                 content=dumps(body),
-                headers={"Content-Type": "application/json"},
+                headers={"Content-Type": "application/json", **(headers or {})},
                 what=what,
                 object=object_name,
             )

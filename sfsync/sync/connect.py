@@ -18,6 +18,7 @@ from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.settings import ConnectionSettings
 from sfsync.salesforce.tokens import RefreshTokenStore
 from sfsync.state import TokenFile
+from sfsync.sync.automation_check import OrgRules, read_rules
 
 
 def connection_settings(dest: SalesforceDestination, project_dir: Path) -> ConnectionSettings:
@@ -150,6 +151,9 @@ class ProjectOrgs:
     def describe(self, destination: str, object_name: str) -> Mapping[str, Any]:
         raw: Mapping[str, Any] = self.orgs.client(self.project, destination).describe(object_name).raw
         return raw
+
+    def active_rules(self, destination: str, object_name: str) -> OrgRules:
+        return read_rules(self.orgs.client(self.project, destination), object_name)
 
 
 __all__ = ["Orgs", "ProjectOrgs", "connection_settings", "open_client"]

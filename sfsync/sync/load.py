@@ -33,8 +33,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sfsync.errors import SalesforceError
-from sfsync.salesforce import SalesforceClient
+from sfsync.errors import ConfigError, SalesforceError
+from sfsync.salesforce import SalesforceClient, SaveOptions
+from sfsync.salesforce.automation import RULE_RECORD_OBJECTS
 from sfsync.salesforce.bulk import BulkJob
 from sfsync.salesforce.csvtable import read_csv_table
 from sfsync.salesforce.responses import parse_bulk_error
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 PK = "__pk"
 #: The per-row error Bulk jobs are retried for within a run (lock contention clears by itself).
 LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
+#: The per-row error of a duplicate rule's refusal (sent again through REST with ``allow_save``).
+DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
 KEY = "__key"
 _SEP = "\x1f"
 
@@ -63,10 +66,16 @@ class Target:
     mode: str  # insert | update | upsert
     key_field: str | None  # "Id" for update, the external id (or Id) for upsert, None for insert
     maps: tuple[FieldMap, ...]
+    assignment: str = "none"  # the sync's assignment_rules: none | default | an AssignmentRule id
+    duplicates: str = "enforce"  # the sync's duplicate_rules: enforce | allow_save
 
     @property
     def key(self) -> FieldMap | None:
         return FieldMap(KEY, self.key_field) if self.key_field else None
+
+    @property
+    def save_options(self) -> SaveOptions:
+        return SaveOptions(assignment=self.assignment, allow_save=self.duplicates == "allow_save")
 
     @property
     def bulk_operation(self) -> str:
@@ -78,6 +87,8 @@ class Target:
             "mode": self.mode,
             "key_field": self.key_field,
             "maps": [[m.column, m.field] for m in self.maps],
+            "assignment": self.assignment,
+            "duplicates": self.duplicates,
         }
 
     @classmethod
@@ -87,6 +98,8 @@ class Target:
             mode=data["mode"],
             key_field=data["key_field"],
             maps=tuple(FieldMap(c, f) for c, f in data["maps"]),
+            assignment=data.get("assignment", "none"),
+            duplicates=data.get("duplicates", "enforce"),
         )
 
 
@@ -138,13 +151,14 @@ def load_rest(
             chunk_keys = [keys[r.index] for r in results]
             sink(outcomes.from_record_results(chunk_keys, results, target.mode), None)
 
+        options = target.save_options  # always said: REST would otherwise run assignment rules
         if target.mode == "insert":
-            client.create(target.object, records, on_chunk=chunk_done)
+            client.create(target.object, records, on_chunk=chunk_done, options=options)
         elif target.mode == "update":
-            client.update(target.object, records, on_chunk=chunk_done)
+            client.update(target.object, records, on_chunk=chunk_done, options=options)
         else:
             assert target.key_field is not None
-            client.upsert(target.object, target.key_field, records, on_chunk=chunk_done)
+            client.upsert(target.object, target.key_field, records, on_chunk=chunk_done, options=options)
     return LoadStats()
 
 
@@ -310,7 +324,7 @@ def collect_job(
                     [outcomes.ATTEMPTED[target.mode]] * n,
                     ids,
                     [p.status_code for p in parsed],
-                    [p.message for p in parsed],
+                    [outcomes.explain(p.status_code, p.message) for p in parsed],
                     [",".join(p.fields) or None for p in parsed],
                 ],
                 schema=outcomes.OUTCOME_SCHEMA,
@@ -357,12 +371,21 @@ def load_bulk(
 
     Rows that fail only with ``UNABLE_TO_LOCK_ROW`` are sent again in new jobs, up to ``lock_retries``
     more rounds (``reload(keys)`` gives their rows back); what still fails is stored as rejected.
+
+    The org's automation ends the same way as through REST (docs/salesforce-automation.md): jobs name the
+    assignment rule the sync asks for (``assignmentRuleId``), and with ``duplicate_rules: allow_save`` the
+    rows a duplicate rule refused (Bulk API 2.0 cannot allow saving them) are sent again through REST
+    with ``allowSave=true``: those that only an alert refused are saved, block rules still refuse.
     """
     stats = LoadStats()
+    rule_id = bulk_assignment_rule(client, target)
+    held: list[str] | None = [] if target.duplicates == "allow_save" and reload is not None else None
     for attempt in range(lock_retries + 1):
         last = attempt == lock_retries or reload is None
         round_dir = work_dir if attempt == 0 else work_dir / f"retry-{attempt}"
-        retry = _bulk_round(client, target, batches, sink, store, run_id, round_dir, max_bytes, stats, last)
+        retry = _bulk_round(
+            client, target, batches, sink, store, run_id, round_dir, max_bytes, stats, last, rule_id, held
+        )
         if not retry:
             break
         log.info(
@@ -374,7 +397,32 @@ def load_bulk(
         )
         assert reload is not None
         batches = reload(retry)
+    if held:
+        assert reload is not None
+        log.info(
+            "%d row(s) of %s refused by a duplicate rule in Bulk; sending them through REST with allowSave",
+            len(held),
+            target.object,
+        )
+        load_rest(client, target, reload(held), sink)
     return stats
+
+
+def bulk_assignment_rule(client: SalesforceClient, target: Target) -> str | None:
+    """The ``assignmentRuleId`` of the target's Bulk jobs: None for ``none`` (and when ``default`` finds no
+    active rule), the active rule's id for ``default``, the sync's id otherwise. ConfigError for objects
+    Bulk cannot assign (Account territory rules run through REST only)."""
+    if target.assignment == "none":
+        return None
+    if target.object not in RULE_RECORD_OBJECTS:
+        raise ConfigError(
+            f"Bulk API 2.0 cannot run {target.object} assignment rules (jobs name Case and Lead rules only)",
+            hint="send this sync through REST (api: rest) or set assignment_rules: none",
+        )
+    if target.assignment == "default":
+        rule = client.active_assignment_rule(target.object)
+        return rule.id if rule is not None else None
+    return target.assignment
 
 
 def _bulk_round(
@@ -388,8 +436,11 @@ def _bulk_round(
     max_bytes: int,
     stats: LoadStats,
     last: bool,
+    assignment_rule_id: str | None = None,
+    held: list[str] | None = None,
 ) -> list[str]:
     """One set of jobs; returns the keys to send again (lock contention), unless this is the last round.
+    With ``held``, rows a duplicate rule refused are not stored but their keys appended to it.
 
     A pipeline: each job is created, uploaded and closed by a worker thread as soon as its CSV is written;
     this thread waits for the jobs in the order they started (so only one job is polled at a time) and
@@ -429,6 +480,7 @@ def _bulk_round(
             external_id_field=target.key_field if target.mode == "upsert" else None,
             on_created=lambda job: journal(chunk, job),
             wait=False,
+            assignment_rule_id=assignment_rule_id,
         )
         ahead = None
         if size <= budget:
@@ -457,6 +509,10 @@ def _bulk_round(
             locked = pc.fill_null(pc.equal(table.column("error_code"), LOCK_ERROR), False)
             retry.extend(table.column("primary_key").filter(locked).to_pylist())
             table = table.filter(pc.invert(locked))
+        if held is not None:
+            dup = pc.fill_null(pc.equal(table.column("error_code"), DUPLICATES_DETECTED), False)
+            held.extend(table.column("primary_key").filter(dup).to_pylist())
+            table = table.filter(pc.invert(dup))
         sink(table, job.id)
 
     try:

@@ -31,11 +31,13 @@ import pyarrow.parquet as pq
 
 from sfsync.config import Api, ApiChoice, ResolvedSync
 from sfsync.salesforce import SalesforceClient
+from sfsync.salesforce.automation import RULE_RECORD_OBJECTS
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sync import lookup, outcomes
 from sfsync.sync.diff import KIND_COLUMN, DiffResult, q
 from sfsync.sync.encode import FieldMap, send_column
 from sfsync.sync.load import KEY, PK, Target
+from sfsync.sync.numbers import refuse_non_finite
 
 #: Estimated calls of one Bulk job: create, upload, close, about three polls, two result downloads.
 BULK_CALLS_PER_JOB = 8
@@ -103,6 +105,12 @@ def _send_expr(mode: str, column: str) -> str:
     return f"(coalesce({s}, false) AND NOT ({KIND_COLUMN} = 'new' AND {c} IS NULL)) AS {s}"
 
 
+def bulk_can_assign(object_name: str, assignment: str) -> bool:
+    """Whether Bulk API 2.0 can do what ``assignment_rules`` asks on ``object_name`` (jobs name Case and
+    Lead rules only; Account assignment rules run through REST alone)."""
+    return assignment == "none" or object_name in RULE_RECORD_OBJECTS
+
+
 def choose_api(settings: PlanSettings, rows: int) -> Api:
     if settings.api != "auto":
         return settings.api
@@ -141,18 +149,19 @@ def build_plan(
             f"CREATE TABLE rows AS SELECT CAST({q(diff.primary_key)} AS VARCHAR) AS {PK}, {key_sql} AS {KEY},"
             f" {cols}, {sends}, {KIND_COLUMN} FROM changes"
         )
-        refused = outcomes.empty()
+        refused = refuse_non_finite(con, "rows", PK, maps, mode)  # NaN/±Infinity: never sent
         lookup_calls = 0
         if key_field is not None:
             keys = con.sql(f"SELECT {PK} FROM rows WHERE {KEY} IS NULL OR {KEY} = ''").to_arrow_table()
             if keys is not None and keys.num_rows:
-                refused = outcomes.rejections(
+                empty_key = outcomes.rejections(
                     keys.column(0).to_pylist(),
                     mode,
                     "NOT_FOUND" if mode == "update" else "REQUIRED_FIELD_MISSING",
                     f"object id column `{key_col}` is empty, so the row matches no {sync.object} record",
                     key_field,
                 )
+                refused = pa.concat_tables([refused, empty_key])
                 con.execute(f"DELETE FROM rows WHERE {KEY} IS NULL OR {KEY} = ''")
         if mode == "update" and key_field is not None and key_field.lower() != "id":
             assert client is not None, "an update keyed on an external id needs a client for the id lookup"
@@ -170,6 +179,8 @@ def build_plan(
     pq.write_table(refused, refused_path)
 
     api = choose_api(settings, to_send)
+    if api == "bulk" and settings.api == "auto" and not bulk_can_assign(describe.name, sync.assignment_rules):
+        api = "rest"  # only REST runs Account (territory) assignment rules
     if to_send == 0:
         calls = 0
     elif api == "rest":
@@ -186,6 +197,8 @@ def build_plan(
             mode=mode,
             key_field="Id" if mode == "update" and key_field is not None else key_field,
             maps=maps,
+            assignment=sync.assignment_rules,
+            duplicates=sync.duplicate_rules,
         ),
         api=api,
         primary_key=diff.primary_key,

@@ -17,6 +17,7 @@ from sfsync.config.project import Project, Sync
 from sfsync.errors import ConfigError, SfsyncError
 from sfsync.sources import Source, open_source, query_for
 from sfsync.sources.types import LogicalType
+from sfsync.sync.automation_check import AutomationAccess, automation_problems, automation_warnings
 
 USER_OBJECTS = frozenset({"contact", "lead"})
 """Objects that stand for people: their syncs must come from a ``user`` model (or a segment of one)."""
@@ -277,6 +278,9 @@ def validate_sync(
                 field=fname,
             )
 
+    for message, hint in automation_problems(sync, check.object):
+        check.add(message, hint)
+
     if sync.mode in ("insert", "upsert"):
         for fname in required_on_create(describe):
             if fname.lower() not in written:
@@ -332,6 +336,8 @@ class SyncCheck:
     mode: str
     problems: list[Problem] = dataclass_field(default_factory=list)
     error: str | None = None  # the sync could not be checked (source or destination unreachable)
+    #: what the org's own rules will do to the sync's rows (duplicate, assignment); never fails a check
+    warnings: list[str] = dataclass_field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -361,6 +367,7 @@ class CheckReport:
                     "ok": s.ok,
                     "error": s.error,
                     "problems": [p.to_dict() for p in s.problems],
+                    "warnings": s.warnings,
                 }
                 for s in self.syncs
             ],
@@ -430,9 +437,12 @@ def check_project(project: Project, sync_names: Sequence[str] | None, org: OrgAc
             except SfsyncError as e:
                 syncs.append(SyncCheck(r.name, label, r.sync.mode, error=str(e)))
                 continue
-            syncs.append(
-                SyncCheck(r.name, label, r.sync.mode, validate_sync(project, r.name, describe, cols))
-            )
+            warnings: list[str] = []
+            if isinstance(org, AutomationAccess):
+                rules = org.active_rules(r.destination_name, str(describe.get("name") or r.sync.object))
+                warnings = automation_warnings(r.sync, str(describe.get("name") or r.sync.object), rules)
+            problems = validate_sync(project, r.name, describe, cols)
+            syncs.append(SyncCheck(r.name, label, r.sync.mode, problems, warnings=warnings))
     finally:
         for src in opened.values():
             src.close()

@@ -84,6 +84,7 @@ from pathlib import Path
 from sfsync.salesforce import ConnectionSettings, SalesforceClient
 from sfsync.state import TokenFile
 start = Path(sys.argv[2])
+Path(f"{start}.ready.{os.getpid()}").touch()
 while not start.exists():
     time.sleep(0.005)
 settings = ConnectionSettings(login_url=sys.argv[1], flow="refresh_token", client_id="rotating-app",
@@ -111,7 +112,9 @@ def _race(url: str, tmp_path: Path, state: str, token: str, n: int = 3) -> list[
         )
         for _ in range(n)
     ]
-    time.sleep(1.5)  # let every child import and wait at the start line
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob(f"{start.name}.ready.*"))) < n and time.monotonic() < deadline:
+        time.sleep(0.01)  # every child imported and waits at the start line
     start.touch()
     return [p.communicate(timeout=60)[0].strip() for p in procs]
 
@@ -120,7 +123,7 @@ def test_processes_sharing_a_state_directory_refresh_one_at_a_time(
     live_emulator: Any, tmp_path: Path
 ) -> None:
     live_emulator.config.refresh_tokens.append(RefreshTokenDef(OTHER, "admin@example.com", "rotating-app"))
-    live_emulator.set_faults(token_delay_seconds=0.3)  # each refresh holds the token for a while
+    live_emulator.set_faults(token_delay_seconds=1.0)  # each refresh holds the token for a while
     unlocked = _race(live_emulator.url, tmp_path, "-", CONFIGURED)
     assert any("token request is already being processed" in line for line in unlocked), unlocked
     locked = _race(live_emulator.url, tmp_path, str(tmp_path / "state"), OTHER)
