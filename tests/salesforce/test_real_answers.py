@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import stat
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -31,7 +32,7 @@ import httpx
 import pytest
 
 from sfsync.errors import AuthError
-from sfsync.salesforce import ConnectionSettings, SalesforceClient
+from sfsync.salesforce import ConnectionSettings, SalesforceClient, SaveOptions
 from sfsync.salesforce.responses import parse_bulk_error
 from sfsync.state import TokenFile
 from tests.salesforce.conftest import FAST
@@ -260,3 +261,73 @@ def test_real_bulk_error_cells_give_a_clean_message_and_the_fields(
 ) -> None:
     parsed = parse_bulk_error(cell)
     assert (parsed.status_code, parsed.message, parsed.fields) == (code, message, fields)
+
+
+# ---- what sfsync asks of the org's automation, on the wire ---------------------------------------------
+
+CREATED = [{"id": "0015g00000AbCdEAAV", "success": True, "errors": []}]
+# The per-record refusal of a duplicate rule in an sObject Collections answer, as the Collections
+# documentation's example shows it (Salesforce REST API guide, "Create Records Using sObject Collections")
+DUPLICATE = [
+    {
+        "success": False,
+        "errors": [
+            {"statusCode": "DUPLICATES_DETECTED", "message": "Use one of these records?", "fields": []}
+        ],
+    }
+]
+JOB = {"id": "7505g00000AbCdEAAV", "state": "Open", "object": "Lead", "operation": "insert"}
+
+
+def password_client(replay: Replay) -> SalesforceClient:
+    return client(replay, flow="password", username="u@example.com", password="pw", client_secret="s")
+
+
+@pytest.mark.parametrize(
+    ("options", "assign", "duplicate"),
+    [
+        (SaveOptions(), "FALSE", "allowSave=false"),
+        (SaveOptions(assignment="default", allow_save=True), "TRUE", "allowSave=true"),
+        (SaveOptions(assignment="01Q5g000000AbCdEAA"), "01Q5g000000AbCdEAA", "allowSave=false"),
+    ],
+    ids=["none-enforce", "default-allow_save", "rule-id"],
+)
+def test_rest_writes_carry_the_automation_headers_as_configured(
+    options: SaveOptions, assign: str, duplicate: str
+) -> None:
+    replay = Replay([(200, token_answer(1, None)), (200, CREATED), (200, DUPLICATE)])
+    with password_client(replay) as sf:
+        [ok] = sf.create("Lead", [{"LastName": "Lee", "Company": "Acme"}], options=options)
+        [refused] = sf.upsert("Lead", "External_Id__c", [{"External_Id__c": "x"}], options=options)
+    assert ok.success and refused.error_codes == ("DUPLICATES_DETECTED",)
+    for request in replay.requests[1:]:
+        assert request.headers["Sforce-Auto-Assign"] == assign
+        assert request.headers["Sforce-Duplicate-Rule-Header"] == duplicate
+
+
+def test_without_options_no_automation_header_is_sent() -> None:
+    replay = Replay([(200, token_answer(1, None)), (200, CREATED)])
+    with password_client(replay) as sf:
+        sf.create("Lead", [{"LastName": "Lee", "Company": "Acme"}])
+    assert "Sforce-Auto-Assign" not in replay.requests[1].headers
+
+
+def test_bulk_jobs_name_the_assignment_rule() -> None:
+    replay = Replay([(200, token_answer(1, None)), (200, JOB), (200, JOB)])
+    with password_client(replay) as sf:
+        sf.bulk.create_job("Lead", "insert", assignment_rule_id="01Q5g000000AbCdEAA")
+        sf.bulk.create_job("Lead", "insert")
+    with_rule, without = (json.loads(r.content) for r in replay.requests[1:])
+    assert with_rule["assignmentRuleId"] == "01Q5g000000AbCdEAA" and "assignmentRuleId" not in without
+
+
+def test_decimals_go_out_digit_for_digit_and_nan_never_does() -> None:
+    replay = Replay([(200, token_answer(1, None)), (200, CREATED)])
+    amount = Decimal("12345678901234567.89")  # 19 digits: a binary float keeps about 16
+    with password_client(replay) as sf:
+        sf.create("Account", [{"Name": "A", "AnnualRevenue": amount, "Score__c": 0.1}])
+        with pytest.raises(ValueError, match="not a number JSON can carry"):
+            sf.create("Account", [{"Name": "B", "Score__c": float("nan")}])
+    body = replay.requests[1].content.decode()
+    assert '"AnnualRevenue":12345678901234567.89' in body and '"Score__c":0.1' in body
+    assert len(replay.requests) == 2, "nothing is sent for a NaN"
