@@ -1,4 +1,4 @@
-"""DESIGN.md's layers hold: no import runs upward, the emulator stands alone, core code never prints."""
+"""docs/architecture.md's layers hold: no import runs upward, the emulator stands alone, no print()."""
 
 from __future__ import annotations
 

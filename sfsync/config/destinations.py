@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from sfsync.config.env import STRICT_SECRETS, InterpolatedStr, Secret
+from sfsync.config.env import STRICT_SECRETS, InterpolatedStr, Secret, SecretWebhookUrl
 
 _API_VERSION = re.compile(r"^\d{2}\.0$")
 _SENSITIVE_HEADER = re.compile(r"auth|token|key|secret|password|cookie|signature", re.IGNORECASE)
@@ -217,7 +217,7 @@ class EmailNotification(_Strict):
 
 class SlackNotification(_Strict):
     type: Literal["slack"]
-    webhook_url: Secret
+    webhook_url: SecretWebhookUrl
 
 
 class WebhookNotification(_Strict):

@@ -117,6 +117,22 @@ def _check_secret(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
+def _check_secret_url(value: Any, info: ValidationInfo) -> Any:
+    """A URL that is a secret as a whole (a Slack webhook): its scheme, host and leading path may be
+    written out, but everything after them must come from ``${NAME}`` references
+    (``https://hooks.slack.com/services/${SLACK_HOOK}``)."""
+    strict = bool(info.context and info.context.get(STRICT_SECRETS))
+    if not strict or not isinstance(value, str) or not value:
+        return value
+    if not isinstance(value, InterpolatedStr):
+        raise _literal_refusal("this secret URL")
+    prefix, ref, rest = value.template.partition("${")
+    literal_prefix_ok = prefix == "" or prefix.endswith("/")  # scheme, host and leading path only
+    if not ref or not literal_prefix_ok or not only_references(ref + rest):
+        raise _literal_refusal("part of this secret URL")
+    return value
+
+
 def _check_url_secret(value: Any, info: ValidationInfo) -> Any:
     """A URL may be literal unless it carries a password that was not given through ``${NAME}``."""
     strict = bool(info.context and info.context.get(STRICT_SECRETS))
@@ -137,6 +153,10 @@ Secret = Annotated[SecretStr, BeforeValidator(_check_secret)]
 
 SecretUrl = Annotated[SecretStr, BeforeValidator(_check_url_secret)]
 """A connection URL: masked; its password part (if any) must come through ``${NAME}``."""
+
+SecretWebhookUrl = Annotated[SecretStr, BeforeValidator(_check_secret_url)]
+"""A URL that is a secret (Slack webhook): masked; after its literal ``https://host/path/`` only
+``${NAME}`` references."""
 
 
 def redact_url(url: str) -> str:

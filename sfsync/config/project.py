@@ -1,7 +1,7 @@
 """The project file as typed models: models, segments, syncs, warnings and the :class:`Project` root.
 
-Names of sections and keys are the contract of DESIGN.md. ``Project.resolve_sync(name)`` gives everything
-one sync needs (its model, the segment filter if any, source, destination and notifications).
+Names of sections and keys are the contract of docs/project-file.md. ``Project.resolve_sync(name)``
+gives everything one sync needs (its model, the segment filter if any, source, destination and notifications).
 """
 
 from __future__ import annotations

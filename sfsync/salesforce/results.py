@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Per-record error codes worth sending again (SALESFORCE.md section 7). Everything else is final.
+# Per-record error codes worth sending again (docs/salesforce-facts.md#error-codes). Everything else is final.
 RETRYABLE_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
 ROLLED_BACK = "ALL_OR_NONE_OPERATION_ROLLED_BACK"
 

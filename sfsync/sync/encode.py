@@ -1,7 +1,7 @@
 """Turn rows to send (Arrow) into what Salesforce reads: Bulk API 2.0 CSV or REST JSON records.
 
 Every mapped column comes with a boolean *send* column (``send_column(col)``) saying whether that field
-is written for that row. The encoders follow DESIGN.md's rule "only what changed is written":
+is written for that row. The encoders follow docs/syncing.md's rule "only what changed is written":
 
 ======================  ================  ====================
 cell                    Bulk CSV          REST JSON

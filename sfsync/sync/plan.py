@@ -5,7 +5,7 @@
 (``refused.parquet``: e.g. ``NOT_FOUND`` when an ``update`` finds no record for an external id). Nothing
 is written to Salesforce here; an ``update`` keyed on an External ID field reads record ids (SOQL).
 
-Send rules per mode (DESIGN.md "The rules the product enforces"):
+Send rules per mode (docs/syncing.md#modes):
 
 - insert: new and changed rows each create a record with every non-null mapped field;
 - update: new rows write every non-null field, changed rows only the fields that changed (a value that

@@ -48,7 +48,7 @@ COMPATIBLE: dict[LogicalType, frozenset[str]] = {
     LogicalType.TIME: frozenset({"time"}),
     LogicalType.OTHER: frozenset(),
 }
-"""Model column logical type → the Salesforce field types it may feed (DESIGN.md's table)."""
+"""Model column logical type → the Salesforce field types it may feed (docs/project-file.md's table)."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""A valid project file (DESIGN.md's example) that tests break one piece at a time."""
+"""A valid project file (the shape docs/project-file.md describes) that tests break one piece at a time."""
 
 from __future__ import annotations
 

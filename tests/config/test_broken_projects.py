@@ -216,6 +216,14 @@ CASES: list[tuple[str, str, str, str, str, int | None]] = [
         18,
     ),
     (
+        "slack-webhook-secret-part-literal",
+        'webhook_url: "${SLACK_WEBHOOK_URL}"',
+        'webhook_url: "https://hooks.slack.com/services/T0/${SLACK_WEBHOOK_URL}x"',
+        "notifications.ops_slack.webhook_url",
+        "part of this secret URL is written literally",
+        18,
+    ),
+    (
         "webhook-literal-auth-header",
         "  ops_slack:",
         '  hook: {type: webhook, url: "https://x.example", headers: '
@@ -491,3 +499,14 @@ def test_a_secret_made_of_several_references_is_fine(tmp_path: Path) -> None:
         .auth
     )
     assert auth.password.get_secret_value() == ENV["SF_PASSWORD"] + ENV["SF_CLIENT_ID"]  # type: ignore[union-attr]
+
+
+def test_a_secret_webhook_url_may_spell_out_its_host(tmp_path: Path) -> None:
+    text = edit(
+        'webhook_url: "${SLACK_WEBHOOK_URL}"',
+        'webhook_url: "https://hooks.slack.com/services/${SLACK_WEBHOOK_URL}"',
+    )
+    slack = parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV).notifications[
+        "ops_slack"
+    ]
+    assert slack.webhook_url.get_secret_value().startswith("https://hooks.slack.com/services/")  # type: ignore[union-attr]

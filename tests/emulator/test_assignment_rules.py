@@ -22,7 +22,7 @@ from tests.emulator.test_http_bulk import J, run_job
 V = "/services/data/v59.0"
 ORG_FILE = {
     "users": [{"username": "jane@example.com", "password": "pw"}],
-    "queues": [{"name": "EMEA Leads", "objects": ["Lead", "Case"]}],
+    "queues": [{"name": "EMEA Leads"}],
     "assignment_rules": [
         {
             "name": "Lead Routing",
@@ -163,7 +163,7 @@ def test_org_file_problems(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(
         "queues:\n"
-        "  - {name: Support, objects: [Case]}\n"
+        "  - {name: Support}\n"
         "assignment_rules:\n"
         "  - {name: A, object: Lead, entries: [{owner: nobody@example.com}]}\n"
         "  - {name: B, object: Lead, entries: [{queue: Support}]}\n"

@@ -131,6 +131,7 @@ def test_describe_global() -> None:
         "Case": "500",
         "Contact": "003",
         "Contract": "800",
+        "Group": "00G",
         "Lead": "00Q",
         "Organization": "00D",
         "User": "005",
@@ -255,8 +256,11 @@ def test_picklists_in_describe() -> None:
         "value": "Open - Not Contacted",
     }
     assert [p["value"] for p in status["picklistValues"] if p["defaultValue"]] == ["Open - Not Contacted"]
+    assert status["defaultValue"] == "Open - Not Contacted"  # the field repeats its default entry
     assert lead["HasOptedOutOfEmail"]["defaultValue"] is False
-    assert not lead["IsConverted"]["createable"]
+    # recorded describes: IsConverted is set on create (defaulted false) and never updated
+    converted = lead["IsConverted"]
+    assert converted["createable"] and not converted["updateable"] and converted["defaultedOnCreate"]
 
 
 def test_child_relationships() -> None:

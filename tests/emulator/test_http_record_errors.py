@@ -1,5 +1,5 @@
-"""Every per-record error code of SALESFORCE.md §7, produced over HTTP by a record that really breaks the
-rule, through sObject Collections (``statusCode``) and through Bulk API 2.0 (``sf__Error`` = ``CODE:…``).
+"""Every per-record error code (docs/salesforce-facts.md#error-codes), produced over HTTP by a record that
+really breaks the rule, through sObject Collections (``statusCode``) and Bulk API 2.0 (``sf__Error``).
 
 Cases are data: (name, object, records to send, expected code of the last record).
 """

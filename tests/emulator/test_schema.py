@@ -25,6 +25,7 @@ def test_objects_and_key_prefixes() -> None:
         "Lead": "00Q",
         "Case": "500",
         "Contract": "800",
+        "Group": "00G",
         "User": "005",
         "Organization": "00D",
         # read-only objects the org's automation metadata is queried through
@@ -63,13 +64,19 @@ def test_required_on_create(obj: str, required: list[str]) -> None:
         ("Lead", "Status", "Open - Not Contacted"),
         ("Case", "Status", "New"),
         ("Case", "Priority", "Medium"),
-        ("Contract", "Status", "Draft"),
     ],
 )
 def test_defaulted_picklists(obj: str, field: str, value: str) -> None:
     f = default_org().objects[obj].fields[field]
     assert f.defaulted_on_create and f.default_value == value
     assert [p.value for p in f.picklist_values if p.default] == [value]
+
+
+def test_contract_status_defaults_without_a_default_entry() -> None:
+    """Recorded Contract describes flag no Status entry as the default; the emulator still fills Draft."""
+    f = default_org().objects["Contract"].fields["Status"]
+    assert f.defaulted_on_create and f.default_value == "Draft" and not f.nillable
+    assert not [p.value for p in f.picklist_values if p.default]
 
 
 def test_case_origin_is_not_defaulted() -> None:
@@ -140,7 +147,7 @@ def test_name_fields_and_compounds() -> None:
     assert (lat.type, lat.precision, lat.scale) == ("double", 18, 15)
     assert org.objects["Contact"].fields["MailingAddress"].type == "address"
     converted = org.objects["Lead"].fields["IsConverted"]
-    assert not converted.createable and not converted.updateable
+    assert converted.createable and not converted.updateable  # as recorded describes show
 
 
 def test_field_sizes() -> None:

@@ -1,4 +1,4 @@
-"""Mapping validation against describe dicts (shaped as SALESFORCE.md §3), ``check`` end to end."""
+"""Mapping validation against describe dicts (docs/salesforce-facts.md#describe), ``check`` end to end."""
 
 from __future__ import annotations
 

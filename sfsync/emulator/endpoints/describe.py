@@ -37,18 +37,26 @@ STANDARD_CHILD_RELATIONSHIPS: dict[tuple[str, str], str] = {
 #: Standard references whose parent's deletion deletes the children (deleting an Account deletes its
 #: Contacts, Cases and Contracts).
 CASCADE_DELETES = frozenset({("Contact", "AccountId"), ("Case", "AccountId"), ("Contract", "AccountId")})
-#: Objects that only the org itself maintains: not searchable, no layouts, no triggers.
-SYSTEM_OBJECTS = frozenset({"Organization"})
-#: Objects whose duplicates can be merged.
-MERGEABLE = frozenset({"Account", "Contact", "Lead", "Case"})
+#: Objects that only the org itself maintains, and setup objects: not searchable, no layouts, no triggers.
+SYSTEM_OBJECTS = frozenset({"Organization", "Group"})
+#: Objects whose duplicates can be merged (recorded describes: Account, Contact, Lead; Case is not).
+MERGEABLE = frozenset({"Account", "Contact", "Lead"})
+#: Objects with Chatter feed tracking on, as recorded describes of new orgs show.
+FEED_ENABLED = frozenset({"Account", "Contact", "Lead", "Case", "User"})
+#: ``sobjectDescribeOption`` of a full describe (API 56.0 and later describe it; older versions omit it,
+#: which clients ignore).
+DESCRIBE_OPTION = "FULL"
+#: Text areas up to this length sort and aggregate; up to 255 they also group (recorded describes:
+#: Street 255 and Contract.SpecialTerms 4000 sort, the 32,000-character descriptions do not).
+SORTABLE_TEXTAREA_MAX = 4000
 
 _NUMBER_TYPES = frozenset({"int", "long", "double", "currency", "percent"})
 _GROUPABLE_TYPES = frozenset(
     {"id", "reference", "string", "email", "phone", "url", "picklist", "combobox", "boolean", "int", "date"}
 )
-_NOT_SORTABLE_TYPES = frozenset({"multipicklist", "address", "location", "base64", "textarea"})
+_NOT_SORTABLE_TYPES = frozenset({"multipicklist", "address", "location", "base64"})
 _NOT_AGGREGATABLE_TYPES = frozenset(
-    {"textarea", "multipicklist", "address", "location", "base64", "encryptedstring", "anyType"}
+    {"boolean", "multipicklist", "address", "location", "base64", "encryptedstring", "anyType"}
 )
 _PERSON_NAME_PARTS = ("FirstName", "LastName", "Salutation", "MiddleName", "Suffix")
 _ADDRESS_PARTS = (
@@ -112,7 +120,7 @@ def _global_entry(obj: SObjectDef, version: str) -> dict[str, Any]:
         "deepCloneable": False,
         "deletable": obj.deletable,
         "deprecatedAndHidden": False,
-        "feedEnabled": False,
+        "feedEnabled": obj.name in FEED_ENABLED,
         "hasSubtypes": False,
         "isInterface": False,
         "isSubtype": False,
@@ -217,9 +225,10 @@ def _extra_type_info(obj: SObjectDef, f: FieldDef) -> str | None:
 
 
 def _default_value(f: FieldDef) -> Any:
-    """Field-level ``defaultValue``: booleans and plain defaults; picklists mark a default entry instead."""
+    """Field-level ``defaultValue``: booleans and plain defaults; for a picklist the value of its default
+    entry (recorded: Lead.Status ``Open - Not Contacted``, Case.Status ``New``)."""
     if f.type in ("picklist", "multipicklist"):
-        return None
+        return next((p.value for p in f.picklist_values if p.default), None)
     return f.default_value
 
 
@@ -233,10 +242,15 @@ def _byte_length(f: FieldDef) -> int:
 
 def describe_field(obj: SObjectDef, f: FieldDef) -> dict[str, Any]:
     """One entry of ``fields[]`` with every key a real describe carries, in Salesforce's (sorted) order."""
-    sortable = f.filterable and f.type not in _NOT_SORTABLE_TYPES
+    if f.type == "textarea":  # Case.Comments (4000) sorts although it does not filter
+        sortable = f.filterable or (not f.custom and f.length <= SORTABLE_TEXTAREA_MAX)
+        groupable = f.filterable and f.length <= 255
+    else:
+        sortable = f.filterable and f.type not in _NOT_SORTABLE_TYPES
+        groupable = f.filterable and f.type in _GROUPABLE_TYPES
     system = not f.createable and not f.updateable and not f.calculated and not f.nillable
     return {
-        "aggregatable": f.filterable and f.type not in _NOT_AGGREGATABLE_TYPES,
+        "aggregatable": sortable and f.type not in _NOT_AGGREGATABLE_TYPES,
         "aiPredictionField": False,
         "autoNumber": f.auto_number,
         "byteLength": _byte_length(f),
@@ -261,7 +275,7 @@ def describe_field(obj: SObjectDef, f: FieldDef) -> dict[str, Any]:
         "filterable": f.filterable,
         "filteredLookupInfo": None,
         "formulaTreatNullNumberAsZero": False,
-        "groupable": f.filterable and f.type in _GROUPABLE_TYPES,
+        "groupable": groupable,
         "highScaleNumber": False,
         "htmlFormatted": False,
         "idLookup": f.id_lookup,
@@ -279,7 +293,7 @@ def describe_field(obj: SObjectDef, f: FieldDef) -> dict[str, Any]:
             {
                 "active": p.active,
                 "defaultValue": p.default,
-                "label": p.label or p.value,
+                "label": p.label,
                 "validFor": None,
                 "value": p.value,
             }
@@ -343,6 +357,7 @@ def describe_sobject(config: OrgConfig, name: str, version: str) -> dict[str, An
                 }
             ],
             "searchLayoutable": obj.name not in SYSTEM_OBJECTS,
+            "sobjectDescribeOption": DESCRIBE_OPTION,
             "supportedScopes": scopes,
         }
     )

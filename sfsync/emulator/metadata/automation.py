@@ -14,8 +14,8 @@ emulator compares each field exactly after normalising it (case, spacing, phone 
 add fuzzy comparisons on top (first-name variants, keyboard distance), so a real org finds *more*
 duplicates than the emulator, never fewer.
 
-The records the API can read about this metadata are seeded into three read-only objects: ``Group``
-(queues, ``Type = 'Queue'``), ``AssignmentRule`` (``SobjectType`` Case or Lead) and ``DuplicateRule``
+The records the API can read about this metadata are seeded into two read-only objects:
+``AssignmentRule`` (``SobjectType`` Case or Lead) and ``DuplicateRule``
 (object reference: https://developer.salesforce.com/docs/platform/object-reference/references/standard-objects/object-duplicaterule.html).
 """
 
@@ -33,16 +33,15 @@ if TYPE_CHECKING:
 
 #: Pod part of the ids of seeded automation records (stable across runs, like the seeded users).
 AUTOMATION_POD = "8d"
-GROUP_PREFIX = "00G"
 ASSIGNMENT_RULE_PREFIX = "01Q"
 DUPLICATE_RULE_PREFIX = "0Bm"
 
 #: Objects whose records are seeded from :class:`Automation` (and survive a reset).
-AUTOMATION_OBJECTS = ("Group", "AssignmentRule", "DuplicateRule")
+AUTOMATION_OBJECTS = ("AssignmentRule", "DuplicateRule")
 #: Objects assignment rules apply to: AssignmentRule records exist for Case and Lead; Account rules are
 #: the territory rules the REST header also runs (headers-autoassign.html).
 ASSIGNABLE_OBJECTS = ("Account", "Case", "Lead")
-#: Objects an AssignmentRule record (and a Bulk job's ``assignmentRuleId``) can name.
+#: Objects an AssignmentRule record (and a Bulk job's ``assignmentRuleId``) can name; queues own only these.
 RULE_RECORD_OBJECTS = ("Case", "Lead")
 
 #: What a duplicate rule does on create or on edit when a record matches.
@@ -56,16 +55,6 @@ DEFAULT_ALERT_TEXT = "You're creating a duplicate record. We recommend you use a
 
 def automation_id(prefix: str, n: int) -> str:
     return IdFactory(prefix, pod=AUTOMATION_POD).make(n)
-
-
-@dataclass
-class QueueDef:
-    """A queue: a Group record of Type Queue that can own records of ``objects``."""
-
-    id: str
-    name: str
-    developer_name: str
-    objects: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -117,15 +106,10 @@ class DuplicateRuleDef:
 
 @dataclass
 class Automation:
-    queues: list[QueueDef] = field(default_factory=list)
+    """The org's assignment and duplicate rules (its queues are ``OrgConfig.queues``)."""
+
     assignment_rules: list[AssignmentRuleDef] = field(default_factory=list)
     duplicate_rules: list[DuplicateRuleDef] = field(default_factory=lambda: standard_duplicate_rules())
-
-    def queue(self, name: str) -> QueueDef | None:
-        low = name.lower()
-        return next(
-            (q for q in self.queues if low in (q.name.lower(), q.developer_name.lower(), q.id.lower())), None
-        )
 
     def active_assignment_rule(self, obj: str) -> AssignmentRuleDef | None:
         low = obj.lower()
@@ -209,21 +193,6 @@ def _read_only(name: str, prefix: str, plural: str, fields: list[Any]) -> SObjec
     )
 
 
-def group_object() -> SObjectDef:
-    return _read_only(
-        "Group",
-        GROUP_PREFIX,
-        "Groups",
-        [
-            *system_fields("Group ID"),
-            fld("Name", "string", 40, "ro name", label="Name"),
-            fld("DeveloperName", "string", 80, "ro", label="Developer Name"),
-            fld("Type", "picklist", 40, "ro restrict", values=("Queue", "Regular", "Role"), label="Type"),
-            fld("Email", "email", 255, "ro", label="Email"),
-        ],
-    )
-
-
 def assignment_rule_object() -> SObjectDef:
     return _read_only(
         "AssignmentRule",
@@ -258,8 +227,8 @@ def duplicate_rule_object() -> SObjectDef:
 
 
 def add_automation_objects(config: OrgConfig) -> None:
-    """Add Group, AssignmentRule and DuplicateRule to the org (each only when the org lacks it)."""
-    for make in (group_object, assignment_rule_object, duplicate_rule_object):
+    """Add AssignmentRule and DuplicateRule to the org (each only when the org lacks it)."""
+    for make in (assignment_rule_object, duplicate_rule_object):
         obj = make()
         if config.object(obj.name) is None:
             config.objects[obj.name] = obj
@@ -269,10 +238,6 @@ def seed_rows(config: OrgConfig) -> dict[str, list[dict[str, Any]]]:
     """The records of the automation objects, by object name (the record engine writes them)."""
     auto = config.automation
     return {
-        "Group": [
-            {"Id": q.id, "Name": q.name, "DeveloperName": q.developer_name, "Type": "Queue"}
-            for q in auto.queues
-        ],
         "AssignmentRule": [
             {"Id": r.id, "Name": r.name, "SobjectType": r.object, "Active": 1 if r.active else 0}
             for r in auto.assignment_rules
@@ -302,7 +267,6 @@ __all__ = [
     "Automation",
     "DuplicateRuleDef",
     "MatchingRuleDef",
-    "QueueDef",
     "add_automation_objects",
     "automation_id",
     "seed_rows",

@@ -20,6 +20,7 @@ Flags (space-separated words in ``flags``):
 ``auto``       auto-number; implies ``ro``, ``def``, ``req``
 ``restrict``   restricted picklist
 ``nofilter``   not filterable
+``filter``     filterable although a text area longer than 255 (a few standard text areas are)
 ``custom``     custom field (``__c``)
 =============  ==========================================================================
 """
@@ -112,6 +113,7 @@ _FLAGS = frozenset(
         "auto",
         "restrict",
         "nofilter",
+        "filter",
         "custom",
     }
 )
@@ -127,9 +129,17 @@ def label_for(name: str) -> str:
     return " ".join(words)
 
 
-def picklist_values(values: Iterable[str], default: str | None = None) -> list[PicklistValue]:
-    """Active picklist entries whose label is the value; ``default`` marks the default entry."""
-    return [PicklistValue(value=v, label=v, active=True, default=(v == default)) for v in values]
+#: A picklist entry as ``fld`` takes it: the value (labelled the same) or ``(value, label)``.
+Choice = str | tuple[str, str]
+
+
+def picklist_values(values: Iterable[Choice], default: str | None = None) -> list[PicklistValue]:
+    """Active picklist entries; a plain string is labelled with itself. ``default`` marks the default."""
+    out = []
+    for v in values:
+        value, label = (v, v) if isinstance(v, str) else v
+        out.append(PicklistValue(value=value, label=label, active=True, default=(value == default)))
+    return out
 
 
 def fld(
@@ -139,7 +149,7 @@ def fld(
     flags: str = "",
     *,
     label: str | None = None,
-    values: Sequence[str] = (),
+    values: Sequence[Choice] = (),
     default: object | None = None,
     ref: str | Sequence[str] = (),
     rel: str | None = None,
@@ -181,10 +191,11 @@ def fld(
     f.calculated = "calc" in words
     f.auto_number = "auto" in words
     f.custom = "custom" in words or name.endswith("__c")
+    # Compound addresses filter (on distance); long text areas do not, except a few standard ones.
     f.filterable = (
         "nofilter" not in words
-        and type_ not in COMPOUND_TYPES
-        and not (type_ == "textarea" and f.length > 255)
+        and type_ != "location"
+        and not (type_ == "textarea" and f.length > 255 and "filter" not in words)
     )
     f.name_field = "name" in words
     if values:
@@ -224,7 +235,7 @@ def system_fields(id_label: str) -> list[FieldDef]:
     ]
 
 
-def address_fields(prefix: str, label_prefix: str, geocode_values: Sequence[str]) -> list[FieldDef]:
+def address_fields(prefix: str, label_prefix: str, geocode_values: Sequence[Choice]) -> list[FieldDef]:
     """The parts of one postal address and its read-only compound field (``{prefix}Address``)."""
     lp = f"{label_prefix} " if label_prefix else ""
     return [

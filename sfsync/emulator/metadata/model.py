@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 @dataclass
 class PicklistValue:
     value: str
-    label: str | None = None
+    label: str | None = None  # None: describe reports a null label (Group.Type does)
     active: bool = True
     default: bool = False
 
@@ -96,6 +96,17 @@ class UserDef:
 
 
 @dataclass
+class QueueDef:
+    """A queue: a Group record with ``Type = 'Queue'`` that can own Leads and Cases (their ``OwnerId``
+    references Group and User)."""
+
+    id: str  # 18-char, prefix 00G
+    name: str
+    developer_name: str
+    email: str | None = None
+
+
+@dataclass
 class AppDef:
     """A connected app. ``certificate_pem`` is the X.509 certificate whose key signs JWT bearer assertions."""
 
@@ -136,6 +147,7 @@ class OrgConfig:
     is_sandbox: bool = False
     objects: dict[str, SObjectDef] = field(default_factory=dict)
     users: list[UserDef] = field(default_factory=list)
+    queues: list[QueueDef] = field(default_factory=list)
     apps: list[AppDef] = field(default_factory=list)
     refresh_tokens: list[RefreshTokenDef] = field(default_factory=list)
     faults: FaultSettings = field(default_factory=FaultSettings)
@@ -161,6 +173,10 @@ class OrgConfig:
     def user(self, username: str) -> UserDef | None:
         low = username.lower()
         return next((u for u in self.users if u.username.lower() == low), None)
+
+    def queue(self, developer_name: str) -> QueueDef | None:
+        low = developer_name.lower()
+        return next((q for q in self.queues if q.developer_name.lower() == low), None)
 
     def app(self, client_id: str) -> AppDef | None:
         return next((a for a in self.apps if a.client_id == client_id), None)

@@ -2,7 +2,7 @@
 
 The format is documented with a full example in ``docs/emulator-org-file.md``. Top-level sections:
 ``org`` (name, sandbox flag), ``objects`` (custom fields on existing objects, custom objects ``Foo__c``,
-picklist restrictions), ``users``, ``apps`` (connected apps), ``refresh_tokens``, ``queues``,
+picklist restrictions), ``users``, ``queues``, ``apps`` (connected apps), ``refresh_tokens``,
 ``assignment_rules``, ``duplicate_rules`` (``orgfile_automation``) and ``faults``.
 
 Every problem is collected before anything is raised: ``OrgFileError`` lists them all, each with the
@@ -26,26 +26,28 @@ from sfsync.emulator.metadata.model import (
     FaultSettings,
     OrgConfig,
     PicklistValue,
+    QueueDef,
     RefreshTokenDef,
     UserDef,
 )
 from sfsync.emulator.metadata.orgfile_automation import apply_automation
 from sfsync.emulator.metadata.orgfile_objects import apply_objects
 from sfsync.emulator.metadata.orgfile_reader import Section
-from sfsync.emulator.metadata.schema import default_org, user_id
+from sfsync.emulator.metadata.schema import default_org, queue_id, user_id
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOP_KEYS = (
     "org",
     "objects",
     "users",
+    "queues",
     "apps",
     "refresh_tokens",
-    "queues",
     "assignment_rules",
     "duplicate_rules",
     "faults",
 )
+_DEVELOPER_NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|_(?!_))*")
 
 
 class OrgFileError(ValueError):
@@ -93,6 +95,7 @@ def load_org_file(path: str | Path, base: OrgConfig | None = None) -> OrgConfig:
     _apply_org(root, config)
     apply_objects(root, config)
     _apply_users(root, config)
+    _apply_queues(root, config)
     _apply_apps(root, config, file.parent)
     _apply_refresh_tokens(root, config)
     apply_automation(root, config)
@@ -165,6 +168,43 @@ def _apply_users(root: Section, config: OrgConfig) -> None:
         user.email = user.email or username
         user.last_name = user.last_name or username.split("@")[0]
         user.active = spec.flag("active", user.active)
+
+
+def _apply_queues(root: Section, config: OrgConfig) -> None:
+    """Queues (Group records of Type Queue) that can own Leads and Cases; an existing developer name
+    changes that queue."""
+    taken = {q.id for q in config.queues}
+    n = 1
+    for spec in root.entries("queues", ("name", "developer_name", "email")):
+        name = spec.text("name", required=True)
+        if not isinstance(name, str):
+            continue
+        if not 0 < len(name) <= 40:
+            spec.fail("name", "a queue name has 1 to 40 characters")
+            continue
+        developer_name = spec.text("developer_name")
+        if not isinstance(developer_name, str):
+            developer_name = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
+        if not _DEVELOPER_NAME.fullmatch(developer_name) or developer_name.endswith("_"):
+            spec.fail(
+                "developer_name",
+                f"{developer_name!r} is not a developer name: start with a letter, use letters, digits "
+                "and single underscores, like Support_Queue",
+            )
+            continue
+        queue = config.queue(developer_name)
+        if queue is None:
+            while queue_id(n) in taken:
+                n += 1
+            queue = QueueDef(id=queue_id(n), name=name, developer_name=developer_name)
+            taken.add(queue.id)
+            config.queues.append(queue)
+        queue.name = name
+        email = spec.text("email")
+        if isinstance(email, str):
+            if not _EMAIL.fullmatch(email):
+                spec.fail("email", f"{email!r} is not an email address; give one like support@example.com")
+            queue.email = email
 
 
 def _check_time_zone(spec: Section, config: OrgConfig, zone: str) -> None:

@@ -16,70 +16,26 @@ from sfsync.emulator.metadata.automation import (
     DEFAULT_ALERT_TEXT,
     DUPLICATE_ACTIONS,
     DUPLICATE_RULE_PREFIX,
-    GROUP_PREFIX,
+    RULE_RECORD_OBJECTS,
     AssignmentEntry,
     AssignmentRuleDef,
     DuplicateRuleDef,
     MatchingRuleDef,
-    QueueDef,
     automation_id,
 )
 from sfsync.emulator.metadata.model import OrgConfig, SObjectDef
 from sfsync.emulator.metadata.orgfile_reader import UNSET, Section
 
-_QUEUE_KEYS = ("name", "developer_name", "objects")
 _RULE_KEYS = ("name", "object", "active", "entries")
 _ENTRY_KEYS = ("when", "owner", "queue")
 _DUP_KEYS = ("object", "label", "active", "on_create", "on_edit", "alert_text", "match", "order")
 _DEV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
-#: Queues can own records of these objects unless the org file says otherwise.
-DEFAULT_QUEUE_OBJECTS = ("Case", "Lead")
 
 
 def apply_automation(root: Section, config: OrgConfig) -> None:
-    """Read the three sections into ``config.automation`` (after users, so owners can be checked)."""
-    _apply_queues(root, config)
+    """Read the two sections into ``config.automation`` (after users and queues: owners are checked)."""
     _apply_assignment_rules(root, config)
     _apply_duplicate_rules(root, config)
-
-
-def _developer_name(label: str) -> str:
-    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9]", "_", label)).strip("_") or "Queue"
-
-
-# ---- queues ------------------------------------------------------------------------------------------
-def _apply_queues(root: Section, config: OrgConfig) -> None:
-    auto = config.automation
-    for spec in root.entries("queues", _QUEUE_KEYS):
-        name = spec.text("name", required=True)
-        if not isinstance(name, str):
-            continue
-        if not 0 < len(name) <= 40:
-            spec.fail("name", "a queue name has 1 to 40 characters")
-            continue
-        dev = spec.text("developer_name", _developer_name(name))
-        if not isinstance(dev, str) or not _DEV_NAME.fullmatch(dev):
-            spec.fail("developer_name", "use letters, digits and underscores, starting with a letter")
-            continue
-        if auto.queue(name) is not None or auto.queue(dev) is not None:
-            spec.fail("name", f"there is already a queue {name!r}; queue names are unique")
-            continue
-        objects = _object_list(spec, "objects", config, DEFAULT_QUEUE_OBJECTS)
-        auto.queues.append(QueueDef(automation_id(GROUP_PREFIX, len(auto.queues) + 1), name, dev, objects))
-
-
-def _object_list(spec: Section, key: str, config: OrgConfig, default: tuple[str, ...]) -> list[str]:
-    raw = spec.get(key, list, "a list of object names", list(default))
-    if raw is UNSET:
-        return list(default)
-    out = []
-    for name in raw:
-        obj = config.object(str(name))
-        if obj is None:
-            spec.fail(key, f"the org has no object {name!r}")
-        else:
-            out.append(obj.name)
-    return out
 
 
 # ---- assignment rules --------------------------------------------------------------------------------
@@ -124,11 +80,13 @@ def _entry(spec: Section, config: OrgConfig, obj: SObjectDef) -> AssignmentEntry
         else:
             owner_id = user.id
     elif isinstance(queue, str):
-        q = config.automation.queue(queue)
+        q = next(
+            (q for q in config.queues if queue.lower() in (q.name.lower(), q.developer_name.lower())), None
+        )
         if q is None:
             spec.fail("queue", f"no queue {queue!r}; add it under queues")
-        elif obj.name not in q.objects:
-            spec.fail("queue", f"queue {q.name!r} cannot own {obj.name} records; add {obj.name} to objects")
+        elif obj.name not in RULE_RECORD_OBJECTS:
+            spec.fail("queue", f"queues own Leads and Cases, not {obj.name} records; give an owner")
         else:
             owner_id = q.id
     criteria: dict[str, tuple[Any, ...]] = {}
@@ -242,4 +200,4 @@ def _conditions(spec: Section, obj: SObjectDef) -> list[tuple[str, ...]]:
     return out
 
 
-__all__ = ["DEFAULT_QUEUE_OBJECTS", "apply_automation"]
+__all__ = ["apply_automation"]

@@ -356,7 +356,8 @@ def _change_picklist(obj: SObjectDef, name: str, spec: Section) -> None:
             "default", f"{f.name} is required and its default {f.default_value!r} is gone; give a default"
         )
         return
-    f.picklist_values = picklist_values(new, default)
+    labels = {p.value: p.label or p.value for p in f.picklist_values}
+    f.picklist_values = picklist_values([(v, labels.get(v, v)) for v in new], default)
     f.default_value = default
     f.defaulted_on_create = default is not None
     f.restricted_picklist = spec.flag("restricted", f.restricted_picklist)

@@ -1,4 +1,4 @@
-"""The default emulated org: standard objects, the admin user and the demo connected app.
+"""The default emulated org: standard objects, the admin user, one queue and the demo connected app.
 
 ``default_org()`` returns a fresh ``OrgConfig`` every call, so callers may mutate it (``orgfile`` adds
 fields, objects and users to it). Ids here are stable across runs: the record engine seeds the User and
@@ -12,7 +12,7 @@ from collections.abc import Collection
 from sfsync.emulator.metadata.automation import add_automation_objects
 from sfsync.emulator.metadata.fieldkit import fields_by_name, fld, system_fields
 from sfsync.emulator.metadata.ids import IdFactory
-from sfsync.emulator.metadata.model import AppDef, OrgConfig, SObjectDef, UserDef
+from sfsync.emulator.metadata.model import AppDef, OrgConfig, QueueDef, SObjectDef, UserDef
 from sfsync.emulator.metadata.standard_objects import STANDARD_OBJECTS
 
 #: Pod part of every id the default org mints for its seeded users and the org itself.
@@ -34,13 +34,23 @@ def user_id(n: int) -> str:
     return IdFactory("005", pod=SEED_POD).make(n)
 
 
+def queue_id(n: int) -> str:
+    """The id of the n-th seeded queue (1-based): a Group id, ``00G`` + pod + sequence."""
+    return IdFactory("00G", pod=SEED_POD).make(n)
+
+
 #: The admin user's id.
 DEFAULT_USER_ID = user_id(1)
+#: The queue every default org has (a Group of Type Queue that can own Leads and Cases).
+DEFAULT_QUEUE_ID = queue_id(1)
+DEFAULT_QUEUE_NAME = "Triage Queue"
+DEFAULT_QUEUE_DEVELOPER_NAME = "Triage_Queue"
 
 
 def default_org() -> OrgConfig:
-    """A new default org: User, Organization, Account, Contact, Lead, Case, Contract; one admin user
-    (``admin@example.com`` / ``sfsync-demo``, no security token) and the demo connected app."""
+    """A new default org: User, Organization, Group, Account, Contact, Lead, Case, Contract; one admin
+    user (``admin@example.com`` / ``sfsync-demo``, no security token), one queue (``Triage Queue``) and
+    the demo connected app."""
     objects = {o.name: o for o in (make() for make in STANDARD_OBJECTS)}
     config = OrgConfig(
         org_id=DEFAULT_ORG_ID,
@@ -54,6 +64,11 @@ def default_org() -> OrgConfig:
                 first_name="Admin",
                 last_name="User",
             ),
+        ],
+        queues=[
+            QueueDef(
+                id=DEFAULT_QUEUE_ID, name=DEFAULT_QUEUE_NAME, developer_name=DEFAULT_QUEUE_DEVELOPER_NAME
+            )
         ],
         apps=[
             AppDef(client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET, run_as=DEFAULT_USERNAME)

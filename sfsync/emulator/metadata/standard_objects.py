@@ -1,7 +1,11 @@
 """The standard objects of the default org, as a real Enterprise/Developer org describes them.
 
 Each object is a table of ``fld(name, type, size, flags, ...)`` rows (see ``fieldkit`` for the flags),
-after the system fields every object shares. Picklists carry the values a new org ships with.
+after the system fields every object shares. Picklists carry the values (and labels) a new org ships
+with. Field sets, lengths, flags and picklists follow describes recorded from real orgs, kept in
+``tests/emulator/recorded/`` (sources in its README) and checked by ``test_describe_fidelity``; where
+recordings of different ages disagree (standard picklists describe length 40 in orgs recorded before
+2022, 255 since), the newest recordings and Salesforce's Field Reference win.
 """
 
 from __future__ import annotations
@@ -14,127 +18,31 @@ from sfsync.emulator.metadata.fieldkit import (
     system_fields,
 )
 from sfsync.emulator.metadata.model import FieldDef, SObjectDef
-
-# ---- standard picklist values ---------------------------------------------------------------------
-GEOCODE_ACCURACY = (
-    "Address",
-    "NearAddress",
-    "Block",
-    "Street",
-    "ExtendedZip",
-    "Zip",
-    "Neighborhood",
-    "City",
-    "County",
-    "State",
-    "Unknown",
-)
-ACCOUNT_TYPE = (
-    "Prospect",
-    "Customer - Direct",
-    "Customer - Channel",
-    "Channel Partner / Reseller",
-    "Installation Partner",
-    "Technology Partner",
-    "Other",
-)
-INDUSTRY = (
-    "Agriculture",
-    "Apparel",
-    "Banking",
-    "Biotechnology",
-    "Chemicals",
-    "Communications",
-    "Construction",
-    "Consulting",
-    "Education",
-    "Electronics",
-    "Energy",
-    "Engineering",
-    "Entertainment",
-    "Environmental",
-    "Finance",
-    "Food & Beverage",
-    "Government",
-    "Healthcare",
-    "Hospitality",
-    "Insurance",
-    "Machinery",
-    "Manufacturing",
-    "Media",
-    "Not For Profit",
-    "Other",
-    "Recreation",
-    "Retail",
-    "Shipping",
-    "Technology",
-    "Telecommunications",
-    "Transportation",
-    "Utilities",
-)
-RATING = ("Hot", "Warm", "Cold")
-OWNERSHIP = ("Public", "Private", "Subsidiary", "Other")
-LEAD_SOURCE = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
-SALUTATION = ("Mr.", "Ms.", "Mrs.", "Dr.", "Prof.", "Mx.")
-LEAD_STATUS = ("Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted")
-CASE_STATUS = ("New", "Working", "Escalated", "Closed")
-CASE_PRIORITY = ("High", "Medium", "Low")
-CASE_ORIGIN = ("Phone", "Email", "Web")
-CASE_REASON = (
-    "Installation",
-    "Equipment Complexity",
-    "Performance",
-    "Breakdown",
-    "Equipment Design",
-    "Feedback",
-    "Other",
-)
-CASE_TYPE = ("Mechanical", "Electrical", "Electronic", "Structural", "Other")
-CONTRACT_STATUS = ("Draft", "In Approval Process", "Activated")
-CONTRACT_STATUS_CODE = ("Draft", "InApproval", "Activated", "Terminated", "Expired")
-CONTRACT_NOTICE = ("15", "30", "45", "60", "90", "120")
-TIME_ZONES = (
-    "Pacific/Honolulu",
-    "America/Anchorage",
-    "America/Los_Angeles",
-    "America/Denver",
-    "America/Chicago",
-    "America/New_York",
-    "America/Sao_Paulo",
-    "Atlantic/Azores",
-    "GMT",
-    "Europe/London",
-    "Europe/Dublin",
-    "Europe/Lisbon",
-    "Europe/Paris",
-    "Europe/Berlin",
-    "Europe/Madrid",
-    "Europe/Rome",
-    "Europe/Amsterdam",
-    "Europe/Athens",
-    "Europe/Helsinki",
-    "Europe/Moscow",
-    "Asia/Dubai",
-    "Asia/Kolkata",
-    "Asia/Singapore",
-    "Asia/Shanghai",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-    "Pacific/Auckland",
-)
-LOCALES = ("en_US", "en_GB", "fr_FR", "de_DE", "es_ES", "it_IT", "ja_JP", "pt_BR", "nl_NL")
-LANGUAGES = ("en_US", "fr", "de", "es", "it", "ja", "pt_BR", "nl_NL")
-EMAIL_ENCODINGS = ("UTF-8", "ISO-8859-1", "Shift_JIS", "EUC-JP", "ISO-2022-JP", "Big5", "GB2312")
-USER_TYPES = ("Standard", "PowerPartner", "CsnOnly", "Guest", "AutomatedProcess")
-ORG_TYPES = (
-    "Team Edition",
-    "Professional Edition",
-    "Enterprise Edition",
-    "Developer Edition",
-    "Personal Edition",
-    "Unlimited Edition",
-    "Contact Manager Edition",
-    "Base Edition",
+from sfsync.emulator.metadata.picklists import (
+    ACCOUNT_TYPE,
+    CASE_ORIGIN,
+    CASE_PRIORITY,
+    CASE_REASON,
+    CASE_STATUS,
+    CASE_TYPE,
+    CLEAN_STATUS,
+    CONTRACT_NOTICE,
+    CONTRACT_STATUS,
+    CONTRACT_STATUS_CODE,
+    EMAIL_ENCODINGS,
+    GEOCODE_ACCURACY,
+    GROUP_TYPES,
+    INDUSTRY,
+    LANGUAGES,
+    LEAD_SOURCE,
+    LEAD_STATUS,
+    LOCALES,
+    ORG_TYPES,
+    OWNERSHIP,
+    RATING,
+    SALUTATION,
+    TIME_ZONES,
+    USER_TYPES,
 )
 
 
@@ -161,11 +69,36 @@ def _obj(
     )
 
 
-def _owner() -> FieldDef:
-    """OwnerId: the org sets it to the running user when a create leaves it out. A real org lets queues
-    own Leads, Cases and custom records (``referenceTo: [Group, User]``); the emulator has no Group object,
-    so every owner is a User and ``Owner.Name`` resolves the same way on every object."""
-    return fld("OwnerId", "reference", 18, "req def", ref="User", rel="Owner", label="Owner ID")
+def _owner(*, queues: bool = False) -> FieldDef:
+    """OwnerId: the org sets it to the running user when a create leaves it out. Queues (Group records
+    of Type Queue) can own Leads and Cases, whose OwnerId references ``[Group, User]`` (polymorphic,
+    as recorded); Accounts, Contacts and Contracts are owned by users only."""
+    ref = ("Group", "User") if queues else "User"
+    return fld("OwnerId", "reference", 18, "req def", ref=ref, rel="Owner", label="Owner ID")
+
+
+def _data_com(key_label: str = "Data.com Key") -> list[FieldDef]:
+    """The Data.com fields real orgs describe on Accounts, Contacts and Leads (writable, so a sync may map
+    them): the Data.com record key and the clean status."""
+    return [
+        fld("Jigsaw", "string", 20, label=key_label),
+        fld("CleanStatus", "picklist", 40, "restrict", values=CLEAN_STATUS, label="Clean Status"),
+    ]
+
+
+def _unlabelled(f: FieldDef) -> FieldDef:
+    """Picklist entries without labels: Group.Type's entries describe ``label: null``."""
+    for p in f.picklist_values:
+        p.label = None
+    return f
+
+
+def _no_default_entry(f: FieldDef) -> FieldDef:
+    """Keep ``f``'s create default but flag no picklist entry as the default (Contract.Status: recorded
+    describes flag none, yet the field is not nillable; the emulator fills ``Draft`` on create)."""
+    for p in f.picklist_values:
+        p.default = False
+    return f
 
 
 def _activity_dates() -> list[FieldDef]:
@@ -224,7 +157,13 @@ def account() -> SObjectDef:
             _owner(),
             fld("LastActivityDate", "date", 0, "ro", label="Last Activity"),
             *_activity_dates(),
+            *_data_com(),
             fld("AccountSource", "picklist", 255, values=LEAD_SOURCE, label="Account Source"),
+            fld("DunsNumber", "string", 9, label="D-U-N-S Number"),
+            fld("Tradestyle", "string", 255),
+            fld("NaicsCode", "string", 8, label="NAICS Code"),
+            fld("NaicsDesc", "string", 120, label="NAICS Description"),
+            fld("YearStarted", "string", 4, label="Year Started"),
             fld("SicDesc", "string", 80, label="SIC Description"),
             custom_id_field(),
         ],
@@ -270,11 +209,15 @@ def contact() -> SObjectDef:
             fld("HasOptedOutOfFax", "boolean", 0, label="Fax Opt Out"),
             fld("DoNotCall", "boolean", 0, label="Do Not Call"),
             fld("LastActivityDate", "date", 0, "ro", label="Last Activity"),
+            fld("LastCURequestDate", "datetime", 0, "ro", label="Last Stay-in-Touch Request Date"),
+            fld("LastCUUpdateDate", "datetime", 0, "ro", label="Last Stay-in-Touch Save Date"),
             *_activity_dates(),
-            fld("EmailBouncedReason", "string", 255, "nocreate", label="Email Bounced Reason"),
-            fld("EmailBouncedDate", "datetime", 0, "nocreate", label="Email Bounced Date"),
+            fld("EmailBouncedReason", "string", 255, label="Email Bounced Reason"),
+            fld("EmailBouncedDate", "datetime", 0, label="Email Bounced Date"),
             fld("IsEmailBounced", "boolean", 0, "ro", label="Is Email Bounced"),
             fld("PhotoUrl", "url", 255, "ro", label="Photo URL"),
+            *_data_com(),
+            fld("IsPriorityRecord", "boolean", 0, "ro nofilter", label="Important"),
             custom_id_field(),
         ],
     )
@@ -313,9 +256,9 @@ def lead() -> SObjectDef:
             fld("Rating", "picklist", 255, values=RATING),
             fld("AnnualRevenue", "currency", (18, 0), label="Annual Revenue"),
             fld("NumberOfEmployees", "int", 8, label="Employees"),
-            _owner(),
+            _owner(queues=True),
             fld("HasOptedOutOfEmail", "boolean", 0, label="Email Opt Out"),
-            fld("IsConverted", "boolean", 0, "ro", label="Converted"),
+            fld("IsConverted", "boolean", 0, "noupdate", label="Converted"),
             fld("ConvertedDate", "date", 0, "ro", label="Converted Date"),
             fld(
                 "ConvertedAccountId",
@@ -340,8 +283,11 @@ def lead() -> SObjectDef:
             fld("HasOptedOutOfFax", "boolean", 0, label="Fax Opt Out"),
             fld("LastActivityDate", "date", 0, "ro", label="Last Activity"),
             *_activity_dates(),
+            *_data_com(),
+            fld("CompanyDunsNumber", "string", 9, label="Company D-U-N-S Number"),
             fld("EmailBouncedReason", "string", 255, "nocreate", label="Email Bounced Reason"),
             fld("EmailBouncedDate", "datetime", 0, "nocreate", label="Email Bounced Date"),
+            fld("IsPriorityRecord", "boolean", 0, "ro nofilter", label="Important"),
             custom_id_field(),
         ],
     )
@@ -381,7 +327,7 @@ def case() -> SObjectDef:
             fld("IsClosed", "boolean", 0, "ro", label="Closed"),
             fld("ClosedDate", "datetime", 0, "ro", label="Closed Date"),
             fld("IsEscalated", "boolean", 0, label="Escalated"),
-            _owner(),
+            _owner(queues=True),
             fld("ContactPhone", "phone", 40, "ro", label="Contact Phone"),
             fld("ContactMobile", "phone", 40, "ro", label="Contact Mobile"),
             fld("ContactEmail", "email", 80, "ro", label="Contact Email"),
@@ -413,7 +359,7 @@ def contract() -> SObjectDef:
             *address_fields("Billing", "Billing", GEOCODE_ACCURACY),
             fld("ContractTerm", "int", 4, label="Contract Term"),
             _owner(),
-            fld("Status", "picklist", 255, "req", values=CONTRACT_STATUS, default="Draft"),
+            _no_default_entry(fld("Status", "picklist", 255, "req", values=CONTRACT_STATUS, default="Draft")),
             fld(
                 "CompanySignedId",
                 "reference",
@@ -433,7 +379,7 @@ def contract() -> SObjectDef:
             ),
             fld("CustomerSignedTitle", "string", 40, label="Customer Signed Title"),
             fld("CustomerSignedDate", "date", 0, label="Customer Signed Date"),
-            fld("SpecialTerms", "textarea", 4000, label="Special Terms"),
+            fld("SpecialTerms", "textarea", 4000, "filter", label="Special Terms"),
             fld(
                 "ActivatedById",
                 "reference",
@@ -459,6 +405,39 @@ def contract() -> SObjectDef:
             fld("LastActivityDate", "date", 0, "ro", label="Last Activity"),
             *_activity_dates(),
             custom_id_field(),
+        ],
+    )
+
+
+def group() -> SObjectDef:
+    """Group: public groups and queues. The emulator seeds its queues (``OrgConfig.queues``) as Group
+    records of Type ``Queue``; they can own Leads and Cases. Like a real Group it has no IsDeleted and no
+    recent-view dates; RelatedId (a role or user the org keeps for role groups) is left out, as the
+    emulator has no UserRole object."""
+    system = [f for f in system_fields("Group ID") if f.name != "IsDeleted"]
+    return _obj(
+        "Group",
+        "00G",
+        "Groups",
+        [
+            system[0],
+            fld("Name", "string", 40, "req name"),
+            fld("DeveloperName", "string", 80, label="Developer Name"),
+            _unlabelled(fld("Type", "picklist", 40, "req noupdate restrict", values=GROUP_TYPES)),
+            fld("Email", "email", 255),
+            fld(
+                "OwnerId",
+                "reference",
+                18,
+                "req def ro",
+                ref=("Organization", "User"),
+                rel="Owner",
+                label="Owner ID",
+            ),
+            fld("DoesSendEmailToMembers", "boolean", 0, label="Send Email to Members"),
+            fld("DoesIncludeBosses", "boolean", 0, label="Include Bosses"),
+            *system[1:],
+            fld("Description", "textarea", 255),
         ],
     )
 
@@ -534,4 +513,4 @@ def organization() -> SObjectDef:
 
 
 #: The standard objects, in the order describeGlobal lists them (alphabetical, as Salesforce does).
-STANDARD_OBJECTS = (account, case, contact, contract, lead, organization, user)
+STANDARD_OBJECTS = (account, case, contact, contract, group, lead, organization, user)

@@ -29,7 +29,7 @@ from sfsync.emulator.records.soql_parse import (
     parse,
     query_error,
 )
-from sfsync.emulator.records.store import Store, Table, quote
+from sfsync.emulator.records.store import NAME_SOBJECT_COLUMN, Store, Table, quote
 from sfsync.emulator.records.validate import (
     FLOAT_TYPES,
     ID_TYPES,
@@ -66,6 +66,8 @@ class _Node:
     alias: str
     id_index: int
     items: list[tuple[str, str, Any]] = field(default_factory=list)  # (kind, key, payload)
+    #: For a polymorphic parent (the ``Name`` entity): index of the row's real object name, for its url.
+    sobject_index: int | None = None
     children: dict[str, _Node] = field(default_factory=dict)  # lower relationship name → node
 
 
@@ -99,6 +101,15 @@ class _Compiler:
         self.include_deleted = include_deleted
 
     # ---- names --------------------------------------------------------------------------------------
+    def _parent(self, rel: FieldDef | None) -> Table | None:
+        """The table a relationship leads to; a polymorphic one (``Lead.Owner``: Group or User) leads to
+        the ``Name`` entity over its targets, as in real SOQL."""
+        if rel is None or not rel.reference_to:
+            return None
+        if len(rel.reference_to) > 1:
+            return self.store.name_table(tuple(rel.reference_to))
+        return self.store.table(rel.reference_to[0])
+
     def resolve(self, ref: FieldRef) -> _Resolved:
         parts = ref.path.split(".")
         node = self.node
@@ -111,7 +122,7 @@ class _Compiler:
         api_path: list[str] = []
         for rel_name in parts[:-1]:
             rel = node.table.by_relationship.get(rel_name.lower())
-            parent = self.store.table(rel.reference_to[0]) if rel is not None and rel.reference_to else None
+            parent = self._parent(rel)
             if rel is None or parent is None:
                 raise query_error(
                     "INVALID_FIELD",
@@ -127,6 +138,9 @@ class _Compiler:
                 )
                 self.exprs.append(f"{alias}.Id")
                 child = _Node(parent, alias, len(self.exprs) - 1)
+                if len(rel.reference_to) > 1:
+                    self.exprs.append(f"{alias}.{NAME_SOBJECT_COLUMN}")
+                    child.sobject_index = len(self.exprs) - 1
                 node.children[rel_name.lower()] = child
                 node.items.append(("node", rel.relationship_name or rel_name, child))
             node = child
@@ -385,8 +399,9 @@ def _builder(root: _Node, version: str) -> Callable[[tuple[Any, ...]], dict[str,
     base = f"/services/data/v{version}/sobjects/"
 
     def build(node: _Node, row: tuple[Any, ...]) -> dict[str, Any]:
-        name = node.table.name
-        out: dict[str, Any] = {"attributes": {"type": name, "url": f"{base}{name}/{row[node.id_index]}"}}
+        name = node.table.name  # "Name" for a polymorphic parent, whose url names the real object
+        target = name if node.sobject_index is None else row[node.sobject_index]
+        out: dict[str, Any] = {"attributes": {"type": name, "url": f"{base}{target}/{row[node.id_index]}"}}
         for kind, key, payload in node.items:
             if kind == "field":
                 out[key] = payload[1](row[payload[0]])

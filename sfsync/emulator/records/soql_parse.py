@@ -1,4 +1,4 @@
-"""SOQL text → syntax tree, for the subset the emulator answers (SALESFORCE.md §6).
+"""SOQL text → syntax tree, for the subset the emulator answers (docs/salesforce-facts.md#soql-subset).
 
 ``SELECT f, Parent.f | COUNT() FROM Obj [WHERE cond] [ORDER BY f [ASC|DESC] [NULLS FIRST|LAST], …]
 [LIMIT n] [OFFSET n]``; conditions with ``= != <> < <= > >= LIKE IN NOT IN``, ``AND``/``OR``/``NOT`` and

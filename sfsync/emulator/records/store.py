@@ -1,6 +1,8 @@
 """SQLite storage of an emulated org: one table per object, one column per field, the 18-char Id as key.
 
-Tables are named after the object's API name; ``IsDeleted`` always exists (soft delete). Text columns
+Tables are named after the object's API name; ``IsDeleted`` always exists (soft delete). A polymorphic
+reference (Lead.OwnerId → Group or User) reads its parent through a temporary view, the ``Name``
+entity, that unions the target tables (``name_table``). Text columns
 compare case-insensitively (``COLLATE NOCASE``) unless the field is caseSensitive, like SOQL. Unique,
 external-id and reference fields are indexed. Derived read-only fields (compound ``Name`` of objects with
 FirstName and LastName, Contract.EndDate, Case.IsClosed) are generated columns. Id and autonumber
@@ -44,7 +46,26 @@ ID_POD = "8d"
 AUTONUMBER_START = 1000
 AUTONUMBER_DIGITS = 8
 #: Objects whose records are seeded from the org configuration and survive ``reset``.
-SEEDED_OBJECTS = ("User", "Organization", *AUTOMATION_OBJECTS)
+SEEDED_OBJECTS = ("User", "Organization", "Group", *AUTOMATION_OBJECTS)
+#: Fields of the ``Name`` entity a polymorphic relationship exposes (``Lead.Owner.Name``), as Salesforce
+#: documents it (Object Reference, "Name"); a target object lacking one gives null. ``Type`` is the
+#: target's own Type field when it has one (Group: ``Queue``), else the object name (``User``).
+NAME_ENTITY_FIELDS = (
+    "Name",
+    "Type",
+    "Alias",
+    "Email",
+    "FirstName",
+    "LastName",
+    "IsActive",
+    "Phone",
+    "Title",
+    "Username",
+    "LastViewedDate",
+    "LastReferencedDate",
+)
+#: Column of the ``Name`` view that holds each row's real object name (for the record's url).
+NAME_SOBJECT_COLUMN = "_sobject"
 #: Fields the engine maintains itself on every write.
 AUDIT_FIELDS = ("CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp")
 
@@ -160,6 +181,7 @@ class Store:
             self.conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         prefixes = {o.key_prefix: o.name for o in config.objects.values()}
         self.tables: dict[str, Table] = {}
+        self._name_tables: dict[str, Table] = {}  # sorted lower target names → Name view
         self._seq: dict[str, int] = {}
         with self.lock, self.transaction():
             self.conn.execute(
@@ -245,6 +267,53 @@ class Store:
     def table(self, name: str) -> Table | None:
         return self.tables.get(name.lower())
 
+    def name_table(self, targets: tuple[str, ...]) -> Table | None:
+        """The ``Name`` entity over ``targets`` (the referenceTo of a polymorphic field): a read-only table
+        backed by a temporary view that unions the target tables, created on first use."""
+        key = ",".join(sorted(t.lower() for t in targets))
+        if key in self._name_tables:
+            return self._name_tables[key]
+        parts = [self.table(t) for t in targets]
+        present = [t for t in parts if t is not None]
+        if not present:
+            return None
+        fields: dict[str, FieldDef] = {"id": FieldDef("Id", "id", length=18, nillable=False)}
+        for name in NAME_ENTITY_FIELDS:
+            fd = next((t.obj.fields[name] for t in present if name in t.obj.fields), None)
+            if name == "Type":
+                fd = FieldDef("Type", "picklist", length=40)
+            if fd is not None:
+                fields[name.lower()] = FieldDef(fd.name, fd.type, fd.label, length=fd.length)
+        view = quote("_name_" + "_".join(sorted(t.name for t in present)))
+        arms = []
+        for t in present:
+            cols = ["Id", "IsDeleted", f"'{t.name}' AS {NAME_SOBJECT_COLUMN}"]
+            for low, fd in fields.items():
+                if low == "id":
+                    continue
+                if fd.name == "Type" and "Type" not in t.obj.fields:
+                    expr = f"'{t.name}'"
+                elif t.has(fd.name) and t.codecs[low].stored:
+                    expr = quote(t.codecs[low].field.name)
+                else:
+                    expr = "NULL"
+                collate = " COLLATE NOCASE" if "NOCASE" in sql_type(fd) else ""
+                cols.append(f"{expr}{collate} AS {quote(fd.name)}")
+            arms.append(f"SELECT {', '.join(cols)} FROM {t.sql}")
+        self.conn.execute(f"CREATE TEMP VIEW IF NOT EXISTS {view} AS {' UNION ALL '.join(arms)}")
+        obj = SObjectDef(
+            name="Name", key_prefix="", label="Name", fields={f.name: f for f in fields.values()}
+        )
+        prefixes = {o.key_prefix: o.name for o in self.config.objects.values()}
+        table = Table(
+            obj=obj,
+            sql=view,
+            stored=list(fields.values()),
+            codecs={low: Codec(fd, prefixes) for low, fd in fields.items()},
+        )
+        self._name_tables[key] = table
+        return table
+
     def table_for_prefix(self, prefix: str) -> Table | None:
         obj = self.config.object_by_prefix(prefix)
         return None if obj is None else self.tables.get(obj.name.lower())
@@ -287,8 +356,8 @@ class Store:
 
     # ---- seeded records ---------------------------------------------------------------------------
     def seed(self) -> None:
-        """(Re)write the User records of ``config.users``, the Organization record and the records of the
-        org's queues, assignment rules and duplicate rules."""
+        """(Re)write the User records of ``config.users``, the Group records of ``config.queues`` (Type
+        Queue), the Organization record and the records of the org's assignment and duplicate rules."""
         now = now_utc()
         users = self.table("User")
         first_user = self.config.users[0].id if self.config.users else None
@@ -309,6 +378,24 @@ class Store:
                         "LocaleSidKey": "en_US",
                         "EmailEncodingKey": "UTF-8",
                         "UserType": "Standard",
+                    },
+                    now,
+                    first_user,
+                )
+        groups = self.table("Group")
+        if groups is not None:
+            for q in self.config.queues:
+                self._seed_row(
+                    groups,
+                    {
+                        "Id": q.id,
+                        "Name": q.name,
+                        "DeveloperName": q.developer_name,
+                        "Type": "Queue",
+                        "Email": q.email,
+                        "OwnerId": first_user,
+                        "DoesSendEmailToMembers": 0,
+                        "DoesIncludeBosses": 0,
                     },
                     now,
                     first_user,
@@ -355,13 +442,16 @@ class Store:
             for table in self.tables.values():
                 if table.name not in SEEDED_OBJECTS:
                     self.conn.execute(f"DELETE FROM {table.sql}")
-            seeded = [u.id for u in self.config.users]
-            users = self.table("User")
-            if users is not None:
-                self.conn.execute(
-                    f"DELETE FROM {users.sql} WHERE Id NOT IN (SELECT value FROM json_each(?))",
-                    (json.dumps(seeded),),
-                )
+            for name, seeded in (
+                ("User", [u.id for u in self.config.users]),
+                ("Group", [q.id for q in self.config.queues]),
+            ):
+                kept = self.table(name)
+                if kept is not None:
+                    self.conn.execute(
+                        f"DELETE FROM {kept.sql} WHERE Id NOT IN (SELECT value FROM json_each(?))",
+                        (json.dumps(seeded),),
+                    )
             self.seed()
 
     def close(self) -> None:
