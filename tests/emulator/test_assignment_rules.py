@@ -166,7 +166,7 @@ def test_org_file_problems(tmp_path: Path) -> None:
         "  - {name: Support}\n"
         "assignment_rules:\n"
         "  - {name: A, object: Lead, entries: [{owner: nobody@example.com}]}\n"
-        "  - {name: B, object: Lead, entries: [{queue: Support}]}\n"
+        "  - {name: B, object: Account, entries: [{queue: Support}]}\n"
         "  - {name: C, object: Contact, entries: [{owner: admin@example.com}]}\n"
         "  - {name: D, object: Case, entries: [{when: {Nope: 1}, owner: admin@example.com}]}\n"
     )
