@@ -46,6 +46,8 @@ class SyncForm:
     warn_paused: bool = False
     notify: list[str] = field(default_factory=list)
     description: str = ""
+    assignment_rules: str = "none"
+    duplicate_rules: str = "enforce"
 
     @classmethod
     def from_form(cls, form: Any) -> SyncForm:
@@ -78,6 +80,8 @@ class SyncForm:
             warn_paused=one("warn_paused") in ("on", "true", "1"),
             notify=[n for n in many("notify") if n],
             description=one("description"),
+            assignment_rules=one("assignment_rules") or "none",
+            duplicate_rules=one("duplicate_rules") or "enforce",
         )
 
     @classmethod
@@ -110,6 +114,8 @@ class SyncForm:
             warn_paused=w.paused,
             notify=list(w.notify),
             description=sync.description or "",
+            assignment_rules=sync.assignment_rules,
+            duplicate_rules=sync.duplicate_rules,
         )
 
     def mapping_pairs(self) -> list[tuple[str, str]]:
@@ -216,6 +222,8 @@ class SyncForm:
                     "schedule": schedule,
                     "warnings": warnings or None,
                     "description": self.description or None,
+                    "assignment_rules": self.assignment_rules,
+                    "duplicate_rules": self.duplicate_rules,
                 }
             )
         except ValidationError as exc:
