@@ -135,7 +135,6 @@ def test_describe_global() -> None:
         "Lead": "00Q",
         "Organization": "00D",
         "User": "005",
-        "Group": "00G",
         "AssignmentRule": "01Q",
         "DuplicateRule": "0Bm",
     }

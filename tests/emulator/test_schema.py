@@ -29,7 +29,6 @@ def test_objects_and_key_prefixes() -> None:
         "User": "005",
         "Organization": "00D",
         # read-only objects the org's automation metadata is queried through
-        "Group": "00G",
         "AssignmentRule": "01Q",
         "DuplicateRule": "0Bm",
     }
