@@ -17,7 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import math
+import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from decimal import Decimal
@@ -35,31 +36,33 @@ Operation = Literal["create", "update", "upsert", "delete"]
 ChunkCallback = Callable[[list[RecordResult]], None]
 
 
-def _value(value: Any) -> str:
-    """One JSON value, numbers exactly: a Decimal is written digit for digit (never through a binary
-    float), a float as its shortest exact form; NaN and infinities are refused (JSON has none)."""
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{_value(str(k))}:{_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_value(v) for v in value) + "]"
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"{value} is not a number JSON can carry")
-        return format(value, "f")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{value} is not a number JSON can carry")
-    if isinstance(value, dt.datetime):
-        return json.dumps(value.isoformat(timespec="milliseconds"))
-    if isinstance(value, dt.date | dt.time):
-        return json.dumps(value.isoformat())
-    if value is None or isinstance(value, bool | int | float | str):
-        return json.dumps(value, ensure_ascii=False)
-    raise TypeError(f"cannot send a value of type {type(value).__name__} to Salesforce")
-
-
 def dumps(body: Any) -> bytes:
-    """JSON for Salesforce: dates and datetimes as ISO 8601, decimals as exact numbers."""
-    return _value(body).encode()
+    """JSON for Salesforce: dates and datetimes as ISO 8601; a ``Decimal`` written digit for digit (never
+    through a binary float, which keeps about 16 significant digits); NaN and infinities refused with
+    ValueError (JSON has none). The C encoder does the work: each Decimal goes out as a string tagged
+    with a random nonce, and the tagged strings are turned back into bare numbers."""
+    nonce: str | None = None
+
+    def default(value: Any) -> Any:
+        nonlocal nonce
+        if isinstance(value, Decimal):
+            if not value.is_finite():
+                raise ValueError(f"{value} is not a number JSON can carry")
+            nonce = nonce or uuid.uuid4().hex
+            return f"{nonce}:{format(value, 'f')}"
+        if isinstance(value, dt.datetime):
+            return value.isoformat(timespec="milliseconds")
+        if isinstance(value, dt.date | dt.time):
+            return value.isoformat()
+        raise TypeError(f"cannot send a value of type {type(value).__name__} to Salesforce")
+
+    try:
+        text = json.dumps(body, default=default, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"not a number JSON can carry: {exc}") from None
+    if nonce is not None:
+        text = re.sub(f'"{nonce}:(-?[0-9]+(?:\\.[0-9]+)?)"', r"\1", text)
+    return text.encode()
 
 
 class Collections:
