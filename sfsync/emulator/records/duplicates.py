@@ -14,17 +14,16 @@ commits a batch's records together, so duplicates inside one batch go undetected
 Loader, and why Salesforce Help tells importers to de-duplicate files first).
 
 Matching (``MatchingRuleDef``): a record matches when every field of one condition equals the existing
-record's, both non-blank, after normalising text (Unicode case folding, runs of spaces as one) and
-phones (digits only). Candidates are found through an expression index on the fields all conditions
-share (the "match key" of Salesforce's matching rules), so a 10,000-row Bulk chunk costs one indexed
-query per rule, whatever the table size.
+record's, both non-blank, ignoring ASCII case and surrounding spaces (phones also ignore
+:data:`PHONE_SEPARATORS`). Candidates are found through an expression index (SQLite's own functions, so
+writes stay fast) on the fields all conditions share (the "match key" of Salesforce's matching rules):
+a 10,000-row Bulk chunk costs one indexed query per rule, whatever the table size.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-import sqlite3
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,28 +38,38 @@ from sfsync.emulator.records.writes import Pending, json_list
 DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
 #: The Contact matching field that stands for the contact's company (its Account's name).
 ACCOUNT_NAME = "Account.Name"
-_NOT_DIGITS = re.compile(r"\D+")
+#: Characters a phone number loses before it is compared ("(415) 555-0100" = "415.555.0100").
+PHONE_SEPARATORS = " -().+/"
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_NO_SEPARATORS = str.maketrans("", "", PHONE_SEPARATORS)
 
 
 def fold_text(value: Any) -> str | None:
-    """Text as matching rules compare it: case-folded, runs of white space as one space; blank → None."""
+    """Text as matching rules compare it: ASCII letters without case, surrounding spaces dropped; blank
+    → None. The same as SQLite's ``lower(trim(x))``, which the candidate indexes are built on."""
     if value is None:
         return None
-    text = " ".join(str(value).split()).casefold()
+    text = str(value).strip(" ").translate(_ASCII_LOWER)
     return text or None
 
 
-def phone_digits(value: Any) -> str | None:
+def phone_key(value: Any) -> str | None:
+    """A phone number as matching rules compare it: without :data:`PHONE_SEPARATORS`; blank → None."""
     if value is None:
         return None
-    digits = _NOT_DIGITS.sub("", str(value))
-    return digits or None
+    text = str(value).translate(_NO_SEPARATORS).translate(_ASCII_LOWER)
+    return text or None
 
 
-def register_functions(conn: sqlite3.Connection) -> None:
-    """SQL functions the duplicate indexes are built on (deterministic, so SQLite can index them)."""
-    conn.create_function("sfdup_fold", 1, fold_text, deterministic=True)
-    conn.create_function("sfdup_digits", 1, phone_digits, deterministic=True)
+def _sql_fold(column: str) -> str:
+    return f"lower(trim({column}))"
+
+
+def _sql_phone(column: str) -> str:
+    expr = column
+    for ch in PHONE_SEPARATORS:
+        expr = f"replace({expr}, '{ch}', '')"
+    return f"lower({expr})"
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,6 @@ class DuplicateChecker:
     def __init__(self, store: Store, config: OrgConfig) -> None:
         self.store = store
         self.config = config
-        register_functions(store.conn)
         with store.lock:
             for rule in config.automation.duplicate_rules:
                 table = store.table(rule.object)
@@ -98,13 +106,16 @@ class DuplicateChecker:
         return [tuple(common)] if common else list(dict.fromkeys(conditions))
 
     def _expr(self, table: Table, name: str, alias: str = "") -> str:
-        fd = table.codecs[name.lower()].field
-        col = f"{alias}{quote(fd.name)}"
-        return f"sfdup_digits({col})" if fd.type == "phone" else f"sfdup_fold({col})"
+        return self._expr_of(table, name, f"{alias}{quote(table.codecs[name.lower()].field.name)}")
+
+    @staticmethod
+    def _expr_of(table: Table, name: str, sql: str) -> str:
+        """The match key of field ``name`` as SQL over ``sql`` (a column or a bound value)."""
+        return _sql_phone(sql) if table.codecs[name.lower()].field.type == "phone" else _sql_fold(sql)
 
     def _norm(self, table: Table, name: str, value: Any) -> str | None:
         fd = table.codecs[name.lower()].field
-        return phone_digits(value) if fd.type == "phone" else fold_text(value)
+        return phone_key(value) if fd.type == "phone" else fold_text(value)
 
     def _ensure_index(self, table: Table, key: tuple[str, ...]) -> None:
         exprs = ", ".join(self._expr(table, f) for f in key)
@@ -148,54 +159,52 @@ class DuplicateChecker:
             return p.values[name] if name in p.values else defaults.get(name)
 
         found: dict[str, dict[str, Any]] = {}  # candidate id → its values
-        keys_of: dict[int, list[tuple[tuple[str, ...], tuple[str | None, ...]]]] = {}
+        candidates: dict[int, dict[str, None]] = {}  # item position → candidate ids
         for key in blocking:
-            wanted: dict[tuple[str | None, ...], None] = {}
-            norms = [(f, table.codecs[f.lower()].field.type == "phone") for f in key]
-            for p in items:
-                k = tuple(phone_digits(value(p, f)) if ph else fold_text(value(p, f)) for f, ph in norms)
-                if None not in k:
-                    wanted[k] = None
-                    keys_of.setdefault(id(p), []).append((key, k))
-            if wanted:
-                found.update(self._candidates(table, key, list(wanted), read))
-        if not found:
-            return
-        by_key: dict[tuple[tuple[str, ...], tuple[str | None, ...]], list[str]] = {}
-        for rid, row in found.items():
-            for key in blocking:
-                k = tuple(self._norm(table, f, row.get(f)) for f in key)
-                by_key.setdefault((key, k), []).append(rid)
-        hits = [
-            (p, [rid for b in keys_of.get(id(p), ()) for rid in by_key.get(b, ()) if rid != p.id])
-            for p in items
-        ]
-        hits = [(p, rids) for p, rids in hits if rids]
-        mine = {id(p): {f: value(p, f) for f in read} for p, _ in hits}
-        names = self._account_names(mine, found) if need_account else {}
-        for p, rids in hits:
-            seen = [
-                rid
-                for rid in dict.fromkeys(rids)
-                if self._matches(table, rule, mine[id(p)], found[rid], names)
+            names = [exact[f] for f in key]
+            # the raw values go to SQLite, which normalises them like the index: no per-row Python
+            payload = [
+                [
+                    i,
+                    *(
+                        p.values.get(n, defaults.get(n)) if p.created else stored[id(p)].get(f)
+                        for n, f in zip(names, key, strict=True)
+                    ),
+                ]
+                for i, p in enumerate(items)
             ]
+            for pos, rid, row in self._candidates(table, key, payload, read):
+                found[rid] = row
+                if rid != items[pos].id:
+                    candidates.setdefault(pos, {})[rid] = None
+        if not candidates:
+            return
+        mine = {pos: {f: value(items[pos], f) for f in read} for pos in candidates}
+        names_of = self._account_names(mine, found) if need_account else {}
+        for pos, rids in candidates.items():
+            seen = [rid for rid in rids if self._matches(table, rule, mine[pos], found[rid], names_of)]
             if seen:
-                p.error = duplicate_error(DuplicateMatch(rule, tuple(sorted(seen))))
+                items[pos].error = duplicate_error(DuplicateMatch(rule, tuple(sorted(seen))))
 
     def _candidates(
-        self, table: Table, key: tuple[str, ...], wanted: list[tuple[str | None, ...]], read: list[str]
-    ) -> dict[str, dict[str, Any]]:
+        self, table: Table, key: tuple[str, ...], payload: list[list[Any]], read: list[str]
+    ) -> list[tuple[int, str, dict[str, Any]]]:
+        """(item position, candidate id, its values) for every saved record whose match key equals an
+        item's (``payload`` rows: position, then the item's raw values of ``key``). Blank never matches."""
         cols = ", ".join(f"t.{quote(table.codecs[f.lower()].field.name)}" for f in read)
-        on = " AND ".join(
-            f"{self._expr(table, f, 't.')} = json_extract(k.value, '$[{i}]')" for i, f in enumerate(key)
-        )
+        on = []
+        for i, f in enumerate(key, start=1):
+            mine = self._expr_of(table, f, f"json_extract(k.value, '$[{i}]')")
+            on.append(f"{self._expr(table, f, 't.')} = {mine} AND {mine} <> ''")
         sql = (
-            f"SELECT t.Id, {cols} FROM json_each(?) AS k JOIN {table.sql} AS t ON {on} WHERE t.IsDeleted = 0"
+            "SELECT json_extract(k.value, '$[0]'), t.Id, "
+            f"{cols} FROM json_each(?) AS k JOIN {table.sql} AS t ON {' AND '.join(on)} "
+            "WHERE t.IsDeleted = 0"
         )
-        out: dict[str, dict[str, Any]] = {}
-        for row in self.store.conn.execute(sql, (json_list(list(k) for k in wanted),)):
-            out[row[0]] = dict(zip(read, row[1:], strict=True))
-        return out
+        return [
+            (int(row[0]), str(row[1]), dict(zip(read, row[2:], strict=True)))
+            for row in self.store.conn.execute(sql, (json_list(payload),))
+        ]
 
     def _account_names(
         self, values: dict[int, dict[str, Any]], found: dict[str, dict[str, Any]]
@@ -242,6 +251,5 @@ __all__ = [
     "DuplicateMatch",
     "duplicate_error",
     "fold_text",
-    "phone_digits",
-    "register_functions",
+    "phone_key",
 ]
