@@ -1,9 +1,9 @@
-from sfsync.emulator.metadata.ids import IdFactory, checksum, is_well_formed, normalize, to18
+from sfsync.emulator.metadata.ids import IdFactory, checksum, is_well_formed, normalize
 
 
 def test_documented_examples_convert_to_18_chars() -> None:
-    assert to18("001D000000INjVe") == "001D000000INjVeIAL"
-    assert to18("00Di0000000icUB") == "00Di0000000icUBEAY"
+    assert normalize("001D000000INjVe") == "001D000000INjVeIAL"
+    assert normalize("00Di0000000icUB") == "00Di0000000icUBEAY"
 
 
 def test_minted_ids_are_well_formed_and_unique() -> None:
@@ -14,7 +14,7 @@ def test_minted_ids_are_well_formed_and_unique() -> None:
 
 
 def test_bad_checksum_and_bad_chars_are_malformed() -> None:
-    good = to18("001D000000INjVe")
+    good = normalize("001D000000INjVe")
     assert not is_well_formed(good[:15] + "AAA")
     assert not is_well_formed("001D000000INj-e")
     assert normalize("001D000000INjVe") == good

@@ -21,12 +21,14 @@ ALLOWED = {
     "state": {"config", "errors"},
     "sync": _CORE,
     "alerts": {"config", "errors", "state"},
+    # sample data for `init --demo` and `sfsync demo`: the demo project's files and its warehouse
+    "demo_data": {"config", "errors"},
     # the facade: what the CLI, the scheduler daemon and the web UI call
     "api": _CORE | {"sync", "alerts"},
     "schedule": {"config", "errors", "state", "alerts", "api"},
     "web": {"config", "errors", "state", "api", "schedule"},
     # the top (the CLI alone starts the emulator; runtime code never imports it)
-    "cli": {"config", "errors", "state", "api", "schedule", "web", "emulator"},
+    "cli": {"config", "errors", "state", "api", "schedule", "web", "emulator", "demo_data"},
     "emulator": set(),
     "__main__": {"cli"},  # python -m sfsync
 }

@@ -163,7 +163,8 @@ def demo(
     import duckdb
 
     from sfsync.api import Project
-    from sfsync.config.scaffold import EMULATOR_URL, write_project
+    from sfsync.config.scaffold import EMULATOR_URL
+    from sfsync.demo_data import write_demo_project
 
     where = directory or Path(tempfile.mkdtemp(prefix="sfsync-demo-"))
     port = _free_port(port)
@@ -174,7 +175,7 @@ def demo(
         console.print(
             f"  local Salesforce org emulator: http://127.0.0.1:{port} (pid {proc.pid})", highlight=False
         )
-        write_project(where, demo=True, force=True)
+        write_demo_project(where, force=True)
         project_file = where / "sfsync.yml"
         text = project_file.read_text(encoding="utf-8").replace(EMULATOR_URL, f"http://127.0.0.1:{port}")
         project_file.write_text(text, encoding="utf-8")

@@ -223,55 +223,74 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
 
     Works on partially invalid data too, so the loader reports these with every other problem.
     """
-    problems: list[tuple[Loc, str]] = []
+    problems = _name_problems(data)
     sources, models = _names(data, "sources"), _names(data, "models")
     segments, destinations = _names(data, "segments"), _names(data, "destinations")
     notifications = _names(data, "notifications")
-
-    def missing(loc: Loc, what: str, name: Any, known: set[str], section: str) -> None:
-        if isinstance(name, str) and name not in known:
-            choice = ", ".join(sorted(known)) if known else f"none: add one under {section}:"
-            problems.append((loc, f"{what} {name!r} does not exist (defined: {choice})"))
-
-    for section in _SECTIONS:
-        for name in sorted(_names(data, section)):
-            if not _NAME.match(name):
-                problems.append(
-                    (
-                        (section, name),
-                        f"{name!r} is not a valid name: use letters, digits, _ and - (64 at most), "
-                        "starting with a letter or _",
-                    )
-                )
     for name in sorted(models & segments):
         problems.append((("segments", name), f"{name!r} is both a model and a segment: rename one"))
     for name, model in _entries(data, "models"):
-        missing(("models", name, "source"), "source", model.get("source"), sources, "sources")
+        problems += _missing(("models", name, "source"), "source", model.get("source"), sources, "sources")
     for name, segment in _entries(data, "segments"):
-        missing(("segments", name, "model"), "model", segment.get("model"), models, "models")
+        problems += _missing(("segments", name, "model"), "model", segment.get("model"), models, "models")
     for name, sync in _entries(data, "syncs"):
-        missing(("syncs", name, "from"), "model or segment", sync.get("from"), models | segments, "models")
-        missing(("syncs", name, "to"), "destination", sync.get("to"), destinations, "destinations")
-        if sync.get("mode") in ("update", "upsert") and sync.get("object_id") is None:
-            problems.append(
-                (
-                    ("syncs", name, "object_id"),
-                    f"mode {sync['mode']} needs object_id: "
-                    "{column: <model column>, field: <Id or an external id field>}",
-                )
-            )
-        warnings = sync.get("warnings")
-        notify = warnings.get("notify") if isinstance(warnings, Mapping) else None
-        if isinstance(notify, list):
-            for i, target in enumerate(notify):
-                missing(
-                    ("syncs", name, "warnings", "notify", i),
-                    "notification",
-                    target,
-                    notifications,
-                    "notifications",
-                )
+        problems += _missing(
+            ("syncs", name, "from"), "model or segment", sync.get("from"), models | segments, "models"
+        )
+        problems += _missing(
+            ("syncs", name, "to"), "destination", sync.get("to"), destinations, "destinations"
+        )
+        problems += _object_id_problems(name, sync)
+        problems += _notify_problems(name, sync, notifications)
     return problems
+
+
+def _missing(loc: Loc, what: str, name: Any, known: set[str], section: str) -> list[tuple[Loc, str]]:
+    """A reference ``name`` to an entry of ``section`` that does not exist (nothing if it is not text)."""
+    if isinstance(name, str) and name not in known:
+        choice = ", ".join(sorted(known)) if known else f"none: add one under {section}:"
+        return [(loc, f"{what} {name!r} does not exist (defined: {choice})")]
+    return []
+
+
+def _name_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
+    """Entry names that are not valid names, section by section."""
+    return [
+        (
+            (section, name),
+            f"{name!r} is not a valid name: use letters, digits, _ and - (64 at most), "
+            "starting with a letter or _",
+        )
+        for section in _SECTIONS
+        for name in sorted(_names(data, section))
+        if not _NAME.match(name)
+    ]
+
+
+def _object_id_problems(name: str, sync: Mapping[str, Any]) -> list[tuple[Loc, str]]:
+    if sync.get("mode") in ("update", "upsert") and sync.get("object_id") is None:
+        return [
+            (
+                ("syncs", name, "object_id"),
+                f"mode {sync['mode']} needs object_id: "
+                "{column: <model column>, field: <Id or an external id field>}",
+            )
+        ]
+    return []
+
+
+def _notify_problems(name: str, sync: Mapping[str, Any], notifications: set[str]) -> list[tuple[Loc, str]]:
+    warnings = sync.get("warnings")
+    notify = warnings.get("notify") if isinstance(warnings, Mapping) else None
+    if not isinstance(notify, list):
+        return []
+    return [
+        problem
+        for i, target in enumerate(notify)
+        for problem in _missing(
+            ("syncs", name, "warnings", "notify", i), "notification", target, notifications, "notifications"
+        )
+    ]
 
 
 class Project(_Strict):

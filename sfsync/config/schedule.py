@@ -110,10 +110,6 @@ def _schedule_tag(v: Any) -> str | None:
     return None
 
 
-def _shorthand(v: Any) -> Any:
-    return {"manual": True} if v == "manual" else v
-
-
 Schedule = Annotated[
     Annotated[ManualSchedule, Tag("manual")]
     | Annotated[EverySchedule, Tag("every")]

@@ -1,7 +1,8 @@
 """Bulk API 2.0: ingest jobs (create, upload CSV, close, poll, results, abort, delete, list) and query jobs.
 
 Typical ingest: ``run(object, operation, csv, on_created=journal)`` creates the job, tells the caller its id
-(so a crash can be recovered from), uploads, closes and polls with a growing interval until the job is
+(so a crash can be recovered from), uploads, closes (``on_uploaded``/``on_closed`` tell the caller each
+step as it happens) and polls with a growing interval until the job is
 ``JobComplete``, ``Failed`` or ``Aborted``. Results come as Arrow tables of string columns
 (:meth:`BulkIngest.results`) or raw CSV bytes (:meth:`BulkIngest.open_results`). ``run_many`` keeps up
 to ``max_concurrency`` jobs in flight.
@@ -251,13 +252,18 @@ class BulkIngest(_Jobs):
         line_ending: Literal["LF", "CRLF"] = "LF",
         column_delimiter: str = "COMMA",
         on_created: Callable[[BulkJob], None] | None = None,
+        on_uploaded: Callable[[BulkJob], None] | None = None,
+        on_closed: Callable[[BulkJob], None] | None = None,
         wait: bool = True,
         assignment_rule_id: str | None = None,
     ) -> BulkJob:
-        """Create, (report the id to ``on_created``), upload, close and (unless ``wait=False``) wait.
+        """Create, upload, close and (unless ``wait=False``) wait.
 
-        Returns the final job; a ``Failed`` job is returned, not raised: read ``state``/``error_message``.
-        If the upload or close fails the job is aborted (best effort) before the error is raised.
+        ``on_created``, ``on_uploaded`` and ``on_closed`` are told the job right after the create, upload
+        and close calls return (a journal records each step as it happens; ``on_created`` runs before
+        anything is uploaded). Returns the final job; a ``Failed`` job is returned, not raised: read
+        ``state``/``error_message``. If the upload or close fails the job is aborted (best effort) before
+        the error is raised.
         """
         self.check_size(data, object_name)
         job = self.create_job(
@@ -272,7 +278,11 @@ class BulkIngest(_Jobs):
             on_created(job)
         try:
             self.upload(job.id, data)
+            if on_uploaded is not None:
+                on_uploaded(job)
             job = self.close(job.id)
+            if on_closed is not None:
+                on_closed(job)
         except SalesforceError as exc:
             exc.job_id = exc.job_id or job.id
             exc.object = exc.object or object_name

@@ -34,6 +34,8 @@ log = logging.getLogger("sfsync.salesforce")
 
 Operation = Literal["create", "update", "upsert", "delete"]
 ChunkCallback = Callable[[list[RecordResult]], None]
+#: A chunk's results, and the error that must stop the whole call (quota, auth, configuration), if any.
+ChunkOutcome = tuple[list[RecordResult], SalesforceError | None]
 
 
 def dumps(body: Any) -> bytes:
@@ -65,6 +67,34 @@ def dumps(body: Any) -> bytes:
     return text.encode()
 
 
+def _check_arguments(operation: Operation, object_name: str | None, external_id_field: str | None) -> None:
+    if operation in ("create", "update", "upsert") and not object_name:
+        raise ValueError(f"{operation} needs the object name")
+    if operation == "upsert" and not external_id_field:
+        raise ValueError("upsert needs external_id_field (an External ID field, or Id)")
+
+
+def _cancel(futures: list[Future[ChunkOutcome]]) -> None:
+    for future in futures:
+        future.cancel()
+
+
+def _collect_in_flight(
+    futures: list[Future[ChunkOutcome]],
+    done: set[Future[ChunkOutcome]],
+    collect: Callable[[list[RecordResult]], None],
+) -> None:
+    """Wait for the chunks already sent (not seen yet, not cancelled) and collect what they wrote."""
+    for future in futures:
+        if future in done or future.cancelled():
+            continue
+        try:
+            got, _error = future.result()
+            collect(got)
+        except BaseException:  # the first error is the one to raise
+            pass
+
+
 class Collections:
     """sObject Collections calls on one transport, chunks run on ``executor``."""
 
@@ -85,16 +115,13 @@ class Collections:
     ) -> list[RecordResult]:
         """Send ``records`` (ids for delete) and return one result per input, in input order. ``headers``
         go on every call (``SaveOptions.rest_headers``: assignment and duplicate rules)."""
-        if operation in ("create", "update", "upsert") and not object_name:
-            raise ValueError(f"{operation} needs the object name")
-        if operation == "upsert" and not external_id_field:
-            raise ValueError("upsert needs external_id_field (an External ID field, or Id)")
+        _check_arguments(operation, object_name, external_id_field)
         size = self._transport.settings.collection_chunk_size
         items = list(enumerate(records))
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
         results: dict[int, RecordResult] = {}
 
-        def run(chunk: list[tuple[int, Any]]) -> tuple[list[RecordResult], SalesforceError | None]:
+        def run(chunk: list[tuple[int, Any]]) -> ChunkOutcome:
             return self._chunk(operation, object_name, external_id_field, all_or_none, chunk, headers)
 
         def collect(got: list[RecordResult]) -> None:
@@ -108,36 +135,39 @@ class Collections:
             got, stop = run(chunks[0])
             collect(got)
         elif chunks:
-            futures = [self._executor().submit(run, chunk) for chunk in chunks]
-            done: set[Future[tuple[list[RecordResult], SalesforceError | None]]] = set()
-            try:
-                for future in as_completed(futures):
-                    done.add(future)
-                    if future.cancelled():
-                        continue
-                    got, error = future.result()
-                    collect(got)
-                    if error is not None and stop is None:  # quota, auth, configuration: send nothing more
-                        stop = error
-                        for other in futures:
-                            other.cancel()
-            except BaseException:
-                # Ctrl-C, or the caller's on_chunk failed: send nothing more, but report what the calls
-                # already on the wire wrote, so that no written record goes unreported (no duplicates later)
-                for other in futures:
-                    other.cancel()
-                for other in futures:
-                    if other in done or other.cancelled():
-                        continue
-                    try:
-                        got, _error = other.result()
-                        collect(got)
-                    except BaseException:  # the first error is the one to raise
-                        pass
-                raise
+            stop = self._run_in_parallel(chunks, run, collect)
         if stop is not None:
             raise stop
         return [results[i] for i in range(len(items))]
+
+    def _run_in_parallel(
+        self,
+        chunks: list[list[tuple[int, Any]]],
+        run: Callable[[list[tuple[int, Any]]], ChunkOutcome],
+        collect: Callable[[list[RecordResult]], None],
+    ) -> SalesforceError | None:
+        """Run the chunks at once and collect each one's results as it finishes. The first quota, auth or
+        configuration error cancels the chunks not started yet and is returned (raised by the caller)."""
+        futures = [self._executor().submit(run, chunk) for chunk in chunks]
+        done: set[Future[ChunkOutcome]] = set()
+        stop: SalesforceError | None = None
+        try:
+            for future in as_completed(futures):
+                done.add(future)
+                if future.cancelled():
+                    continue
+                got, error = future.result()
+                collect(got)
+                if error is not None and stop is None:  # quota, auth, configuration: send nothing more
+                    stop = error
+                    _cancel(futures)
+        except BaseException:
+            # Ctrl-C, or the caller's on_chunk failed: send nothing more, but report what the calls
+            # already on the wire wrote, so that no written record goes unreported (no duplicates later)
+            _cancel(futures)
+            _collect_in_flight(futures, done, collect)
+            raise
+        return stop
 
     # ---- one chunk ----------------------------------------------------------------------------------
     def _chunk(

@@ -51,8 +51,4 @@ def read_csv_table(source: bytes | IO[bytes], *, delimiter: str = ",") -> pa.Tab
     )
 
 
-def empty_like(names: list[str]) -> pa.Table:
-    return pa.table({n: pa.array([], pa.string()) for n in names})
-
-
 __all__ = ["DELIMITERS", "READ_BLOCK_BYTES", "header_of", "read_csv_table"]

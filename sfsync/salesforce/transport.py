@@ -394,6 +394,8 @@ class Transport:
         job_id: str | None = None,
         stream: bool = False,
     ) -> httpx.Response:
+        """Send until Salesforce answers 2xx: log in again once on an expired session, retry transient
+        failures with backoff (only when repeating cannot write twice), else raise the classified error."""
         retries = 0
         reauthenticated = False
         first = True
@@ -401,82 +403,102 @@ class Transport:
             self._guard(new_work and first, what)
             first = False
             session = self.session() if authed else None
-            request = build(session)
-            response: httpx.Response | None = None
-            try:
-                self.counters.add("calls")
-                response = self.http.send(request, stream=stream)
-            except httpx.TransportError as exc:
-                outcome = classify_transport_error(exc)
-            else:
-                self._note(response)
-                if stream and not response.is_success:
-                    response.read()
-                    response.close()
-                outcome = classify(response)
-            log.debug(
-                "%s %s -> %s",
-                request.method,
-                _path_only(str(request.url)),
-                response.status_code if response is not None else outcome.code,
-            )
+            response, outcome = self._attempt(build(session), stream)
             if outcome.ok and response is not None:
                 return response
             if response is not None and stream:
                 response.close()
             if outcome.kind is Kind.SESSION_EXPIRED and session is not None:
-                if not self.authenticator.can_refresh:
-                    raise AuthError(
-                        f"{what}: the session is expired or invalid ({outcome.code or 'HTTP 401'}), and the "
-                        "access_token flow cannot log in again",
-                        status=outcome.status,
-                        code=outcome.code,
-                        hint="supply a fresh access_token, or use the password, jwt, client_credentials or "
-                        "refresh_token flow so sfsync can renew sessions",
-                        object=object,
-                        job_id=job_id,
-                    )
-                if reauthenticated:
-                    raise AuthError(
-                        f"{what}: Salesforce refused a session it had just issued "
-                        f"({outcome.code or 'HTTP 401'})",
-                        status=outcome.status,
-                        code=outcome.code,
-                        hint="check that the integration user may use the API and that instance_url is right",
-                        object=object,
-                        job_id=job_id,
-                    )
+                self._refuse_reauthentication(outcome, what, reauthenticated, object, job_id)
                 reauthenticated = True
                 self._reauthenticate(session)
                 continue
             if outcome.kind is Kind.LIMIT:
-                self._exhausted = outcome
-                self._exhausted_at = time.monotonic()
-                log.error(
-                    "%s: daily API quota exhausted; this client makes no call for %.0fs",
-                    what,
-                    self.settings.quota_recheck_seconds,
-                )
-                raise outcome.error(what=what, object=object, job_id=job_id)
+                raise self._quota_exhausted(outcome, what, object, job_id)
             may_repeat = idempotent or not outcome.ambiguous
             if outcome.kind is Kind.TRANSIENT and may_repeat and retries < self.settings.max_retries:
                 retries += 1
-                self.counters.add("retries")
-                wait = self.backoff_delay(retries, outcome.retry_after)
-                log.warning(
-                    "%s failed with %s; retry %d of %d in %.2fs",
-                    what,
-                    outcome.code or outcome.status,
-                    retries,
-                    self.settings.max_retries,
-                    wait,
-                )
-                self._sleep(wait)
+                self._wait_before_retry(outcome, what, retries)
                 continue
             error = outcome.error(what=what, object=object, job_id=job_id)
             if outcome.kind is Kind.TRANSIENT:
                 error = _after_retries(error, retries, may_repeat)
             raise error
+
+    def _attempt(self, request: httpx.Request, stream: bool) -> tuple[httpx.Response | None, Outcome]:
+        """Send the request once; the response (None if it never came) and what it means."""
+        response: httpx.Response | None = None
+        try:
+            self.counters.add("calls")
+            response = self.http.send(request, stream=stream)
+        except httpx.TransportError as exc:
+            outcome = classify_transport_error(exc)
+        else:
+            self._note(response)
+            if stream and not response.is_success:
+                response.read()
+                response.close()
+            outcome = classify(response)
+        log.debug(
+            "%s %s -> %s",
+            request.method,
+            _path_only(str(request.url)),
+            response.status_code if response is not None else outcome.code,
+        )
+        return response, outcome
+
+    def _refuse_reauthentication(
+        self, outcome: Outcome, what: str, reauthenticated: bool, object: str | None, job_id: str | None
+    ) -> None:
+        """Raise :class:`AuthError` when an expired session cannot be renewed: the flow cannot log in
+        again, or Salesforce refused the session it had just issued."""
+        if not self.authenticator.can_refresh:
+            raise AuthError(
+                f"{what}: the session is expired or invalid ({outcome.code or 'HTTP 401'}), and the "
+                "access_token flow cannot log in again",
+                status=outcome.status,
+                code=outcome.code,
+                hint="supply a fresh access_token, or use the password, jwt, client_credentials or "
+                "refresh_token flow so sfsync can renew sessions",
+                object=object,
+                job_id=job_id,
+            )
+        if reauthenticated:
+            raise AuthError(
+                f"{what}: Salesforce refused a session it had just issued ({outcome.code or 'HTTP 401'})",
+                status=outcome.status,
+                code=outcome.code,
+                hint="check that the integration user may use the API and that instance_url is right",
+                object=object,
+                job_id=job_id,
+            )
+
+    def _quota_exhausted(
+        self, outcome: Outcome, what: str, object: str | None, job_id: str | None
+    ) -> SalesforceError:
+        """Remember that the daily quota is spent (no call for ``quota_recheck_seconds``); the error."""
+        self._exhausted = outcome
+        self._exhausted_at = time.monotonic()
+        log.error(
+            "%s: daily API quota exhausted; this client makes no call for %.0fs",
+            what,
+            self.settings.quota_recheck_seconds,
+        )
+        return outcome.error(what=what, object=object, job_id=job_id)
+
+    def _wait_before_retry(self, outcome: Outcome, what: str, retry: int) -> None:
+        """Count and log retry number ``retry`` of a transient failure, then wait its backoff."""
+        self.counters.add("retries")
+        wait = self.backoff_delay(retry, outcome.retry_after)
+        log.warning(
+            "%s failed with %s; retry %d of %d in %.2fs",
+            what,
+            outcome.code or outcome.status,
+            retry,
+            self.settings.max_retries,
+            wait,
+        )
+        self._sleep(wait)
 
 
 def _after_retries(error: SalesforceError, retries: int, may_repeat: bool) -> SalesforceError:

@@ -1,7 +1,9 @@
-"""The run journal: every Bulk job a run creates, written down before anything is uploaded to it.
+"""The run journal: every Bulk job a run creates, written down before anything is uploaded to it, then
+its upload and close as each call returns.
 
-Crash recovery reads the entries not yet in a final state (:meth:`JournalState.final`): jobs still
-``new``/``uploaded`` are aborted, ``closed`` ones are polled and their results collected. State changes
+Crash recovery reads the entries not yet in a final state (:meth:`JournalState.final`) and asks Salesforce
+for each job's state (the journal may be one step behind): Open jobs are aborted, the others are polled
+and their results collected. State changes
 are checked against :data:`~sfsync.state.records.JOURNAL_TRANSITIONS`, so a bug cannot, say, collect a
 job twice or resurrect an aborted one.
 """

@@ -36,9 +36,13 @@ class RunStatus(StrEnum):
 class JournalState(StrEnum):
     """State of one Bulk job in the run journal: ``new → uploaded → closed → collected``, or ``aborted``.
 
-    - ``new``: the job exists in Salesforce, nothing uploaded yet (recovery: abort it).
-    - ``uploaded``: CSV sent, job still Open (recovery: abort it, nothing was processed).
-    - ``closed``: UploadComplete sent, Salesforce processes it (recovery: wait, then collect results).
+    Each state is written right after the call it records returned, so it is never ahead of Salesforce
+    and at most one step behind (a kill between the call and the write). Recovery therefore asks
+    Salesforce for the job's state instead of trusting this one (``docs/state.md``, "The journal").
+
+    - ``new``: the job was created; nothing uploaded yet.
+    - ``uploaded``: the CSV upload returned; the job is not closed yet (Open).
+    - ``closed``: the close (UploadComplete) returned: Salesforce processes the job.
     - ``collected``: per-row results stored (final).
     - ``aborted``: the job was aborted (final).
     """

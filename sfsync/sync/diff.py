@@ -132,11 +132,6 @@ class DiffResult:
     def manifest_path(self) -> Path:
         return self.work_dir / "manifest.json"
 
-    @property
-    def send_columns(self) -> dict[str, str]:
-        """Mapped column → name of its boolean send column."""
-        return {c: send_column(c) for c in self.columns}
-
     def rows(self, batch_rows: int = READ_BATCH_ROWS) -> pa.RecordBatchReader:
         """The rows to send, streamed from Parquet."""
         pf = pq.ParquetFile(self.changes_path)

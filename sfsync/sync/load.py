@@ -10,11 +10,12 @@ Rows arrive as Arrow batches of the *send table* built by the planner:
 ``load_rest`` uses sObject Collections (the client splits into calls of 200 and runs several at once).
 ``load_bulk`` writes CSV chunks of at most ``min(max_bytes, PIPELINE_JOB_BYTES)`` to the run's work
 directory (each with a key file: the primary key of every CSV row, in order), journals every job id before
-uploading to it, and runs the jobs as a pipeline: a job starts as soon as its CSV is written (several at
-once), and a finished job's results are collected and stored while later jobs still run. Result rows are
-mapped back to primary keys by their exact CSV cells, compared with the uploaded CSV parsed the same way:
-when they come back in upload order one vectorised comparison proves it, otherwise a DuckDB multiset
-join pairs them (identical rows are interchangeable, so the match is exact).
+uploading to it (and the upload and the close as each call returns), and runs the jobs as a pipeline: a
+job starts as soon as its CSV is written (several at once), and a finished job's results are collected and
+stored while later jobs still run. Result rows are mapped back to primary keys by their exact CSV cells,
+compared with the uploaded CSV parsed the same way: when they come back in upload order one vectorised
+comparison proves it, otherwise a DuckDB multiset join pairs them (identical rows are interchangeable, so
+the match is exact).
 """
 
 from __future__ import annotations
@@ -383,9 +384,8 @@ def load_bulk(
     for attempt in range(lock_retries + 1):
         last = attempt == lock_retries or reload is None
         round_dir = work_dir if attempt == 0 else work_dir / f"retry-{attempt}"
-        retry = _bulk_round(
-            client, target, batches, sink, store, run_id, round_dir, max_bytes, stats, last, rule_id, held
-        )
+        one_round = _BulkRound(client, target, sink, store, run_id, stats, last, rule_id, held)
+        retry = one_round.run(batches, round_dir, max_bytes)
         if not retry:
             break
         log.info(
@@ -425,107 +425,149 @@ def bulk_assignment_rule(client: SalesforceClient, target: Target) -> str | None
     return target.assignment
 
 
-def _bulk_round(
-    client: SalesforceClient,
-    target: Target,
-    batches: Iterable[pa.RecordBatch],
-    sink: OutcomeSink,
-    store: StateStore,
-    run_id: int,
-    work_dir: Path,
-    max_bytes: int,
-    stats: LoadStats,
-    last: bool,
-    assignment_rule_id: str | None = None,
-    held: list[str] | None = None,
-) -> list[str]:
-    """One set of jobs; returns the keys to send again (lock contention), unless this is the last round.
-    With ``held``, rows a duplicate rule refused are not stored but their keys appended to it.
+@dataclass(frozen=True)
+class _Started:
+    """A job handed to a worker thread: its future, its chunk and (if parsed ahead) its uploaded CSV."""
 
-    A pipeline: each job is created, uploaded and closed by a worker thread as soon as its CSV is written;
-    this thread waits for the jobs in the order they started (so only one job is polled at a time) and
-    stores each one's results while later jobs still run. At most ``max_concurrency`` jobs are in flight:
-    before starting another, the oldest is waited for and collected. A helper thread parses the uploaded
-    CSV of each job ahead (up to :data:`PREFETCH_CSV_BYTES`) for matching its results.
+    job: Future[BulkJob]
+    chunk: Chunk
+    ahead: Future[Uploaded] | None
+
+
+class _BulkRound:
+    """One set of Bulk jobs, run as a pipeline.
+
+    Each job is created, uploaded and closed by a worker thread as soon as its CSV is written; this thread
+    waits for the jobs in the order they started (so only one job is polled at a time) and stores each
+    one's results while later jobs still run. At most ``max_concurrency`` jobs are in flight: before
+    starting another, the oldest is waited for and collected. A helper thread parses the uploaded CSV of
+    each job ahead (up to :data:`PREFETCH_CSV_BYTES`) for matching its results.
     """
-    errors: list[SalesforceError] = []
-    retry: list[str] = []
-    job_bytes = min(max_bytes, PIPELINE_JOB_BYTES)
-    in_flight = max(1, client.settings.max_concurrency)
-    workers = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="sfsync-bulk")
-    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfsync-prefetch")
-    started: deque[tuple[Future[BulkJob], Chunk, Future[Uploaded] | None]] = deque()
-    budget = PREFETCH_CSV_BYTES
 
-    def journal(chunk: Chunk, job: BulkJob) -> None:
-        store.journal_add(
-            run_id,
-            job.id,
-            target.object,
-            target.bulk_operation,
-            chunk_path=str(chunk.keys_path),
-            row_start=0,
-            row_end=chunk.rows,
-        )
-        stats.jobs.append(job.id)
+    def __init__(
+        self,
+        client: SalesforceClient,
+        target: Target,
+        sink: OutcomeSink,
+        store: StateStore,
+        run_id: int,
+        stats: LoadStats,
+        last: bool,
+        assignment_rule_id: str | None = None,
+        held: list[str] | None = None,
+    ) -> None:
+        """``assignment_rule_id``: the jobs' ``assignmentRuleId``. With ``held``, rows a duplicate rule
+        refused are not stored but their keys appended to it (to be sent again through REST)."""
+        self.client = client
+        self.target = target
+        self.sink = sink
+        self.store = store
+        self.run_id = run_id
+        self.stats = stats
+        self.last = last
+        self.assignment_rule_id = assignment_rule_id
+        self.held = held
+        self.errors: list[SalesforceError] = []
+        self.retry: list[str] = []
+        self.in_flight = max(1, client.settings.max_concurrency)
+        self.started: deque[_Started] = deque()
+        self.prefetch_budget = PREFETCH_CSV_BYTES
 
-    def start(chunk: Chunk) -> None:
-        nonlocal budget
-        size = client.bulk.check_size(chunk.csv_path, target.object)
+    def run(self, batches: Iterable[pa.RecordBatch], work_dir: Path, max_bytes: int) -> list[str]:
+        """Send every chunk; returns the keys to send again (lock contention) unless this round is last."""
+        workers = ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="sfsync-bulk")
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfsync-prefetch")
+        try:
+            for chunk in iter_chunks(self.target, batches, work_dir, min(max_bytes, PIPELINE_JOB_BYTES)):
+                while len(self.started) >= self.in_flight:
+                    self._finish_oldest()
+                self._start(chunk, workers, reader)
+            while self.started:
+                self._finish_oldest()
+        finally:
+            # normally nothing is left; after an error or Ctrl-C the journal lets the next run settle the jobs
+            workers.shutdown(wait=not self.started, cancel_futures=True)
+            reader.shutdown(wait=False, cancel_futures=True)
+        if self.errors:
+            raise self.errors[0]
+        return self.retry
+
+    def _start(self, chunk: Chunk, workers: ThreadPoolExecutor, reader: ThreadPoolExecutor) -> None:
+        """Hand the chunk's job to a worker and parse its CSV ahead. The worker creates the job, journals it
+        (``new``), uploads (``uploaded``) and closes it (``closed``): each journal state is written as soon
+        as the call it records has returned."""
+        target = self.target
+        size = self.client.bulk.check_size(chunk.csv_path, target.object)
         job = workers.submit(
-            client.bulk.run,
+            self.client.bulk.run,
             target.object,
             target.bulk_operation,  # type: ignore[arg-type]
             chunk.csv_path,
             external_id_field=target.key_field if target.mode == "upsert" else None,
-            on_created=lambda job: journal(chunk, job),
+            on_created=lambda job: self._journal(chunk, job),
+            on_uploaded=lambda job: self._mark(job, JournalState.UPLOADED),
+            on_closed=lambda job: self._mark(job, JournalState.CLOSED),
             wait=False,
-            assignment_rule_id=assignment_rule_id,
+            assignment_rule_id=self.assignment_rule_id,
         )
         ahead = None
-        if size <= budget:
-            budget -= size
+        if size <= self.prefetch_budget:
+            self.prefetch_budget -= size
             ahead = reader.submit(Uploaded.read, chunk.keys_path)
-        started.append((job, chunk, ahead))
+        self.started.append(_Started(job, chunk, ahead))
 
-    def finish() -> None:
-        nonlocal budget
-        future, chunk, ahead = started.popleft()
-        try:
-            job = client.bulk.wait(future.result().id)
-        except SalesforceError as exc:
-            errors.append(exc)
-            return
-        store.journal_set_state(job.id, JournalState.UPLOADED)
-        store.journal_set_state(job.id, JournalState.CLOSED)
-        if job.state == "Failed":
-            stats.failed_jobs.append(f"{job.id}: {job.error_message or 'Failed'}")
-        table = collect_job(
-            client, job, target, chunk.keys_path, uploaded=ahead.result() if ahead is not None else None
+    def _journal(self, chunk: Chunk, job: BulkJob) -> None:
+        """Record a job just created, before anything is uploaded to it (runs in the worker thread)."""
+        self.store.journal_add(
+            self.run_id,
+            job.id,
+            self.target.object,
+            self.target.bulk_operation,
+            chunk_path=str(chunk.keys_path),
+            row_start=0,
+            row_end=chunk.rows,
         )
-        if ahead is not None:
-            budget += chunk.csv_path.stat().st_size
-        if not last:
-            locked = pc.fill_null(pc.equal(table.column("error_code"), LOCK_ERROR), False)
-            retry.extend(table.column("primary_key").filter(locked).to_pylist())
-            table = table.filter(pc.invert(locked))
-        if held is not None:
-            dup = pc.fill_null(pc.equal(table.column("error_code"), DUPLICATES_DETECTED), False)
-            held.extend(table.column("primary_key").filter(dup).to_pylist())
-            table = table.filter(pc.invert(dup))
-        sink(table, job.id)
+        self.stats.jobs.append(job.id)
 
-    try:
-        for chunk in iter_chunks(target, batches, work_dir, job_bytes):
-            while len(started) >= in_flight:
-                finish()
-            start(chunk)
-        while started:
-            finish()
-    finally:
-        # normally nothing is left; after an error or Ctrl-C the journal lets the next run settle the jobs
-        workers.shutdown(wait=not started, cancel_futures=True)
-        reader.shutdown(wait=False, cancel_futures=True)
-    if errors:
-        raise errors[0]
-    return retry
+    def _mark(self, job: BulkJob, state: JournalState) -> None:
+        """Move the job's journal entry to ``state`` (in the worker thread, right after the call returned)."""
+        self.store.journal_set_state(job.id, state)
+
+    def _finish_oldest(self) -> None:
+        """Wait for the oldest job in flight, then collect and store its outcomes."""
+        started = self.started.popleft()
+        try:
+            job = self.client.bulk.wait(started.job.result().id)
+        except SalesforceError as exc:
+            self.errors.append(exc)
+            return
+        if job.state == "Failed":
+            self.stats.failed_jobs.append(f"{job.id}: {job.error_message or 'Failed'}")
+        table = self._collect(job, started)
+        if not self.last:
+            table = self._set_aside_locked(table)
+        if self.held is not None:
+            table = self._hold_duplicates(table, self.held)
+        self.sink(table, job.id)
+
+    def _collect(self, job: BulkJob, started: _Started) -> pa.Table:
+        """The job's outcomes, matched with its uploaded CSV (parsed ahead if it fitted the budget)."""
+        chunk, ahead = started.chunk, started.ahead
+        uploaded = ahead.result() if ahead is not None else None
+        table = collect_job(self.client, job, self.target, chunk.keys_path, uploaded=uploaded)
+        if ahead is not None:
+            self.prefetch_budget += chunk.csv_path.stat().st_size
+        return table
+
+    def _set_aside_locked(self, table: pa.Table) -> pa.Table:
+        """Keep rows that failed only with lock contention for the next round; return the others."""
+        locked = pc.fill_null(pc.equal(table.column("error_code"), LOCK_ERROR), False)
+        self.retry.extend(table.column("primary_key").filter(locked).to_pylist())
+        return table.filter(pc.invert(locked))
+
+    @staticmethod
+    def _hold_duplicates(table: pa.Table, held: list[str]) -> pa.Table:
+        """Hold back rows a duplicate rule refused (their keys go to ``held``); return the others."""
+        dup = pc.fill_null(pc.equal(table.column("error_code"), DUPLICATES_DETECTED), False)
+        held.extend(table.column("primary_key").filter(dup).to_pylist())
+        return table.filter(pc.invert(dup))

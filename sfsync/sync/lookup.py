@@ -46,14 +46,6 @@ def _in_batches(values: Sequence[str]) -> list[list[str]]:
     return batches
 
 
-def estimate_calls(n_keys: int, settings: LookupSettings) -> int:
-    if n_keys == 0:
-        return 0
-    if n_keys > settings.bulk_query_above:
-        return 6  # create, a few polls, results pages
-    return max(1, (n_keys * 40) // MAX_IN_CHARS + 1)
-
-
 def lookup_ids(
     client: SalesforceClient,
     object_name: str,

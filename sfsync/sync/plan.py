@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sfsync.config import Api, ApiChoice, ResolvedSync
+from sfsync.config import Api, ApiChoice, ResolvedSync, Sync
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.automation import RULE_RECORD_OBJECTS
 from sfsync.salesforce.describe import ObjectDescribe
@@ -127,52 +127,22 @@ def build_plan(
     """Freeze what the run will send. ``client`` is needed only for an update keyed on an external id."""
     sync = resolved.sync
     mode = sync.mode
-
-    def exact(name: str) -> str:
-        f = describe.field(name)
-        return f.name if f is not None else name
-
-    maps = tuple(FieldMap(col, exact(fld)) for col, fld in sync.mappings.items())
-    key_field = exact(sync.object_id.field) if sync.object_id is not None and mode != "insert" else None
-    key_col = sync.object_id.column if sync.object_id is not None else None
+    maps, key_field = _field_maps(sync, describe)
     send_path = diff.work_dir / "send.parquet"
     refused_path = diff.work_dir / "refused.parquet"
 
     con = duckdb.connect()
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"CREATE VIEW changes AS SELECT * FROM read_parquet('{diff.changes_path}')")
-        key_sql = f"CAST({q(key_col)} AS VARCHAR)" if key_field and key_col else "NULL::VARCHAR"
-        cols = ", ".join(q(m.column) for m in maps)
-        sends = ", ".join(_send_expr(mode, m.column) for m in maps)
-        con.execute(
-            f"CREATE TABLE rows AS SELECT CAST({q(diff.primary_key)} AS VARCHAR) AS {PK}, {key_sql} AS {KEY},"
-            f" {cols}, {sends}, {KIND_COLUMN} FROM changes"
-        )
-        refused = refuse_non_finite(con, "rows", PK, maps, mode)  # NaN/±Infinity: never sent
+        _stage_rows(con, diff, sync, maps, key_field)
+        non_finite = refuse_non_finite(con, "rows", PK, maps, mode)  # NaN/±Infinity: never sent
+        refused = pa.concat_tables([non_finite, _refuse_empty_keys(con, sync, key_field)])
         lookup_calls = 0
-        if key_field is not None:
-            keys = con.sql(f"SELECT {PK} FROM rows WHERE {KEY} IS NULL OR {KEY} = ''").to_arrow_table()
-            if keys is not None and keys.num_rows:
-                empty_key = outcomes.rejections(
-                    keys.column(0).to_pylist(),
-                    mode,
-                    "NOT_FOUND" if mode == "update" else "REQUIRED_FIELD_MISSING",
-                    f"object id column `{key_col}` is empty, so the row matches no {sync.object} record",
-                    key_field,
-                )
-                refused = pa.concat_tables([refused, empty_key])
-                con.execute(f"DELETE FROM rows WHERE {KEY} IS NULL OR {KEY} = ''")
         if mode == "update" and key_field is not None and key_field.lower() != "id":
             assert client is not None, "an update keyed on an external id needs a client for the id lookup"
             refused, lookup_calls = _resolve_ids(
                 con, client, sync.object, key_field, describe, refused, mode, settings
             )
-        order = _parent_order(describe, maps)
-        con.execute(
-            f"COPY (SELECT * EXCLUDE ({KIND_COLUMN}) FROM rows {order}) TO '{send_path}' (FORMAT parquet)"
-        )
-        to_send = int((con.execute("SELECT count(*) FROM rows").fetchone() or (0,))[0])
+        to_send = _write_send_file(con, describe, maps, send_path)
         samples = _samples(con, maps)
     finally:
         con.close()
@@ -181,13 +151,6 @@ def build_plan(
     api = choose_api(settings, to_send)
     if api == "bulk" and settings.api == "auto" and not bulk_can_assign(describe.name, sync.assignment_rules):
         api = "rest"  # only REST runs Account (territory) assignment rules
-    if to_send == 0:
-        calls = 0
-    elif api == "rest":
-        calls = math.ceil(to_send / settings.rest_batch_size)
-    else:
-        approx_bytes = send_path.stat().st_size * PARQUET_TO_CSV_BYTES
-        calls = BULK_CALLS_PER_JOB * max(1, math.ceil(approx_bytes / settings.bulk_max_bytes))
     c = diff.counts
     return Plan(
         sync=diff.sync,
@@ -210,11 +173,84 @@ def build_plan(
         to_send=to_send,
         refused=refused.num_rows,
         lookup_calls=lookup_calls,
-        estimated_calls=calls + lookup_calls,
+        estimated_calls=_estimate_calls(settings, api, to_send, send_path) + lookup_calls,
         send_path=send_path,
         refused_path=refused_path,
         samples=tuple(samples),
     )
+
+
+def _field_maps(sync: Sync, describe: ObjectDescribe) -> tuple[tuple[FieldMap, ...], str | None]:
+    """The mappings with field names spelled as describe spells them, and the key field (None for insert)."""
+
+    def exact(name: str) -> str:
+        f = describe.field(name)
+        return f.name if f is not None else name
+
+    maps = tuple(FieldMap(col, exact(fld)) for col, fld in sync.mappings.items())
+    key_field = exact(sync.object_id.field) if sync.object_id is not None and sync.mode != "insert" else None
+    return maps, key_field
+
+
+def _stage_rows(
+    con: duckdb.DuckDBPyConnection,
+    diff: DiffResult,
+    sync: Sync,
+    maps: tuple[FieldMap, ...],
+    key_field: str | None,
+) -> None:
+    """Table ``rows``: the diff's rows to send as the send table (primary key, record key, mapped columns,
+    send flags per mode) plus the diff's row kind."""
+    key_col = sync.object_id.column if sync.object_id is not None else None
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"CREATE VIEW changes AS SELECT * FROM read_parquet('{diff.changes_path}')")
+    key_sql = f"CAST({q(key_col)} AS VARCHAR)" if key_field and key_col else "NULL::VARCHAR"
+    cols = ", ".join(q(m.column) for m in maps)
+    sends = ", ".join(_send_expr(sync.mode, m.column) for m in maps)
+    con.execute(
+        f"CREATE TABLE rows AS SELECT CAST({q(diff.primary_key)} AS VARCHAR) AS {PK}, {key_sql} AS {KEY},"
+        f" {cols}, {sends}, {KIND_COLUMN} FROM changes"
+    )
+
+
+def _refuse_empty_keys(con: duckdb.DuckDBPyConnection, sync: Sync, key_field: str | None) -> pa.Table:
+    """Take rows whose object id is empty out of ``rows``; their refusals (they can match no record)."""
+    refused = outcomes.empty()
+    if key_field is None:
+        return refused
+    keys = con.sql(f"SELECT {PK} FROM rows WHERE {KEY} IS NULL OR {KEY} = ''").to_arrow_table()
+    if keys is not None and keys.num_rows:
+        key_col = sync.object_id.column if sync.object_id is not None else None
+        refused = outcomes.rejections(
+            keys.column(0).to_pylist(),
+            sync.mode,
+            "NOT_FOUND" if sync.mode == "update" else "REQUIRED_FIELD_MISSING",
+            f"object id column `{key_col}` is empty, so the row matches no {sync.object} record",
+            key_field,
+        )
+        con.execute(f"DELETE FROM rows WHERE {KEY} IS NULL OR {KEY} = ''")
+    return refused
+
+
+def _write_send_file(
+    con: duckdb.DuckDBPyConnection, describe: ObjectDescribe, maps: tuple[FieldMap, ...], send_path: Path
+) -> int:
+    """Write ``rows`` (without the row kind) to the send file, children of one parent together; the count."""
+    order = _parent_order(describe, maps)
+    con.execute(
+        f"COPY (SELECT * EXCLUDE ({KIND_COLUMN}) FROM rows {order}) TO '{send_path}' (FORMAT parquet)"
+    )
+    return int((con.execute("SELECT count(*) FROM rows").fetchone() or (0,))[0])
+
+
+def _estimate_calls(settings: PlanSettings, api: Api, to_send: int, send_path: Path) -> int:
+    """API calls the send will spend (lookups not included)."""
+    if to_send == 0:
+        return 0
+    if api == "rest":
+        return math.ceil(to_send / settings.rest_batch_size)
+    approx_bytes = send_path.stat().st_size * PARQUET_TO_CSV_BYTES
+    return BULK_CALLS_PER_JOB * max(1, math.ceil(approx_bytes / settings.bulk_max_bytes))
 
 
 def _resolve_ids(

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from dataclasses import field as dataclass_field
 from typing import Any, Protocol
 
-from sfsync.config.project import Project, Sync
+from sfsync.config.project import Project, ResolvedSync, Sync
 from sfsync.errors import ConfigError, SfsyncError
 from sfsync.sources import Source, open_source, query_for
 from sfsync.sources.types import LogicalType
@@ -390,63 +390,92 @@ def check_project(project: Project, sync_names: Sequence[str] | None, org: OrgAc
     source_names = sorted({r.source_name for r in resolved} if sync_names else set(project.sources))
     dest_names = sorted({r.destination_name for r in resolved} if sync_names else set(project.destinations))
 
-    connections: list[ConnectionCheck] = []
     opened: dict[str, Source] = {}
-    failed: dict[str, str] = {}
     try:
-        for name in source_names:
-            try:
-                src = open_source(project, name)
-                opened[name] = src
-                src.test_connection()
-                connections.append(ConnectionCheck("source", name, project.sources[name].type))
-            except SfsyncError as e:
-                failed[name] = str(e)
-                connections.append(ConnectionCheck("source", name, project.sources[name].type, str(e)))
-        for name in dest_names:
-            try:
-                org.test(name)
-                connections.append(ConnectionCheck("destination", name, project.destinations[name].type))
-            except SfsyncError as e:
-                failed[f"destination:{name}"] = str(e)
-                connections.append(
-                    ConnectionCheck("destination", name, project.destinations[name].type, str(e))
-                )
-
+        connections, failed = _test_connections(project, org, source_names, dest_names, opened)
         columns: dict[str, Mapping[str, LogicalType] | str] = {}
-        syncs: list[SyncCheck] = []
-        for r in resolved:
-            label = f"{r.sync.from_} -> {r.sync.object}"
-            if r.source_name in failed or f"destination:{r.destination_name}" in failed:
-                down = r.source_name if r.source_name in failed else r.destination_name
-                syncs.append(
-                    SyncCheck(r.name, label, r.sync.mode, error=f"not checked: {down!r} is unreachable")
-                )
-                continue
-            if r.sync.from_ not in columns:
-                try:
-                    columns[r.sync.from_] = opened[r.source_name].columns(query_for(project, r.sync.from_))
-                except SfsyncError as e:
-                    columns[r.sync.from_] = str(e)
-            cols = columns[r.sync.from_]
-            if isinstance(cols, str):
-                syncs.append(SyncCheck(r.name, label, r.sync.mode, error=cols))
-                continue
-            try:
-                describe = org.describe(r.destination_name, r.sync.object)
-            except SfsyncError as e:
-                syncs.append(SyncCheck(r.name, label, r.sync.mode, error=str(e)))
-                continue
-            warnings: list[str] = []
-            if isinstance(org, AutomationAccess):
-                rules = org.active_rules(r.destination_name, str(describe.get("name") or r.sync.object))
-                warnings = automation_warnings(r.sync, str(describe.get("name") or r.sync.object), rules)
-            problems = validate_sync(project, r.name, describe, cols)
-            syncs.append(SyncCheck(r.name, label, r.sync.mode, problems, warnings=warnings))
+        syncs = [_check_sync(project, org, r, opened, failed, columns) for r in resolved]
     finally:
         for src in opened.values():
             src.close()
     return CheckReport(connections, syncs)
+
+
+def _test_connections(
+    project: Project,
+    org: OrgAccess,
+    source_names: list[str],
+    dest_names: list[str],
+    opened: dict[str, Source],
+) -> tuple[list[ConnectionCheck], dict[str, str]]:
+    """Open and test each source (left open in ``opened``, to read columns) and each destination.
+
+    Returns the checks, and the error of each connection that failed (destinations as
+    ``destination:<name>``).
+    """
+    connections: list[ConnectionCheck] = []
+    failed: dict[str, str] = {}
+    for name in source_names:
+        try:
+            src = open_source(project, name)
+            opened[name] = src
+            src.test_connection()
+            connections.append(ConnectionCheck("source", name, project.sources[name].type))
+        except SfsyncError as e:
+            failed[name] = str(e)
+            connections.append(ConnectionCheck("source", name, project.sources[name].type, str(e)))
+    for name in dest_names:
+        try:
+            org.test(name)
+            connections.append(ConnectionCheck("destination", name, project.destinations[name].type))
+        except SfsyncError as e:
+            failed[f"destination:{name}"] = str(e)
+            connections.append(ConnectionCheck("destination", name, project.destinations[name].type, str(e)))
+    return connections, failed
+
+
+def _check_sync(
+    project: Project,
+    org: OrgAccess,
+    r: ResolvedSync,
+    opened: dict[str, Source],
+    failed: dict[str, str],
+    columns: dict[str, Mapping[str, LogicalType] | str],
+) -> SyncCheck:
+    """Validate one sync against its model's columns and the object's describe, unless a connection it
+    needs failed (then it says which)."""
+    label = f"{r.sync.from_} -> {r.sync.object}"
+    if r.source_name in failed or f"destination:{r.destination_name}" in failed:
+        down = r.source_name if r.source_name in failed else r.destination_name
+        return SyncCheck(r.name, label, r.sync.mode, error=f"not checked: {down!r} is unreachable")
+    cols = _model_columns(project, r, opened, columns)
+    if isinstance(cols, str):
+        return SyncCheck(r.name, label, r.sync.mode, error=cols)
+    try:
+        describe = org.describe(r.destination_name, r.sync.object)
+    except SfsyncError as e:
+        return SyncCheck(r.name, label, r.sync.mode, error=str(e))
+    warnings: list[str] = []
+    if isinstance(org, AutomationAccess):
+        name = str(describe.get("name") or r.sync.object)
+        warnings = automation_warnings(r.sync, name, org.active_rules(r.destination_name, name))
+    problems = validate_sync(project, r.name, describe, cols)
+    return SyncCheck(r.name, label, r.sync.mode, problems, warnings=warnings)
+
+
+def _model_columns(
+    project: Project,
+    r: ResolvedSync,
+    opened: dict[str, Source],
+    cache: dict[str, Mapping[str, LogicalType] | str],
+) -> Mapping[str, LogicalType] | str:
+    """The columns of the sync's model or segment (read once per model), or why they could not be read."""
+    if r.sync.from_ not in cache:
+        try:
+            cache[r.sync.from_] = opened[r.source_name].columns(query_for(project, r.sync.from_))
+        except SfsyncError as e:
+            cache[r.sync.from_] = str(e)
+    return cache[r.sync.from_]
 
 
 __all__ = [

@@ -68,27 +68,9 @@ def _was_flow(node: Any) -> bool:
 
 def edited_text(text: str, name: str, entry: Mapping[str, Any], *, create: bool) -> str:
     """``text`` with ``syncs.<name>`` set to ``entry`` (in place when it exists), as YAML text."""
-    refusal = check_yaml(text)
-    if refusal is not None:
-        where = f"line {refusal.line}: " if refusal.line else ""
-        raise SyncRefused(
-            "the project file is refused as YAML", [ProblemOut(message=f"{where}{refusal.message}")]
-        )
     y = _yaml()
-    doc = y.load(text)
-    if not isinstance(doc, CommentedMap):
-        raise SyncRefused(
-            "the project file is not a mapping", [ProblemOut(message="the project file must be a mapping")]
-        )
-    syncs = doc.get("syncs")
-    if syncs is None:
-        syncs = doc["syncs"] = CommentedMap()
-    if not isinstance(syncs, CommentedMap):
-        raise SyncRefused(
-            "syncs: is not a mapping", [ProblemOut(message="syncs: must be a mapping of names", path="syncs")]
-        )
-    if not syncs:
-        syncs.fa.set_block_style()  # `syncs: {}` grows into a block, like the rest of the file
+    doc = _document(y, text)
+    syncs = _syncs(doc)
     exists = name in syncs
     if create and exists:
         raise SyncRefused(
@@ -100,6 +82,44 @@ def edited_text(text: str, name: str, entry: Mapping[str, Any], *, create: bool)
             f"there is no sync {name!r}",
             [ProblemOut(message=f"there is no sync {name!r} to edit", path="name")],
         )
+    _set_entry(syncs, name, entry)
+    out = io.StringIO()
+    y.dump(doc, out)
+    return out.getvalue()
+
+
+def _document(y: YAML, text: str) -> CommentedMap:
+    """The project file as a round-trip document, refused unless it is safe YAML holding a mapping."""
+    refusal = check_yaml(text)
+    if refusal is not None:
+        where = f"line {refusal.line}: " if refusal.line else ""
+        raise SyncRefused(
+            "the project file is refused as YAML", [ProblemOut(message=f"{where}{refusal.message}")]
+        )
+    doc = y.load(text)
+    if not isinstance(doc, CommentedMap):
+        raise SyncRefused(
+            "the project file is not a mapping", [ProblemOut(message="the project file must be a mapping")]
+        )
+    return doc
+
+
+def _syncs(doc: CommentedMap) -> CommentedMap:
+    """The document's ``syncs:`` mapping, added when missing."""
+    syncs = doc.get("syncs")
+    if syncs is None:
+        syncs = doc["syncs"] = CommentedMap()
+    if not isinstance(syncs, CommentedMap):
+        raise SyncRefused(
+            "syncs: is not a mapping", [ProblemOut(message="syncs: must be a mapping of names", path="syncs")]
+        )
+    if not syncs:
+        syncs.fa.set_block_style()  # `syncs: {}` grows into a block, like the rest of the file
+    return syncs
+
+
+def _set_entry(syncs: CommentedMap, name: str, entry: Mapping[str, Any]) -> None:
+    """Set ``syncs.<name>``: an existing entry is edited key by key (unchanged keys keep their comments)."""
     current = syncs.get(name)
     if isinstance(current, CommentedMap):
         for key in [k for k in current if k not in entry]:
@@ -112,9 +132,6 @@ def edited_text(text: str, name: str, entry: Mapping[str, Any], *, create: bool)
         for key, value in entry.items():
             node[key] = _to_node(value, key in FLOW_KEYS)
         syncs[name] = node
-    out = io.StringIO()
-    y.dump(doc, out)
-    return out.getvalue()
 
 
 def check_text(text: str, file: Path) -> Project:

@@ -111,6 +111,7 @@ def test_row_count_drop_warns_and_recovers(
     assert second["recovered"][0]["rule"] == "row_count_drop_percent"
 
 
+@pytest.mark.slow
 def test_a_failure_warns_once_and_recovers_on_the_next_success(
     harness: Harness, emulator: InProcessEmulator, receiver: Receiver
 ) -> None:

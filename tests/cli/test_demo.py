@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sfsync.state import StateStore
 
 
+@pytest.mark.slow
 def test_demo_runs_every_sync_twice_and_sends_only_changes(tmp_path: Path) -> None:
     where = tmp_path / "demo"
     done = subprocess.run(

@@ -64,6 +64,7 @@ def project(tmp_path: Path, live_emulator: Any) -> Path:
     return tmp_path / "sfsync.yml"
 
 
+@pytest.mark.slow
 def test_plan_writes_nothing_then_run_reports_rejections_over_the_threshold(
     project: Path, live_emulator: Any
 ) -> None:
@@ -95,6 +96,7 @@ def test_plan_writes_nothing_then_run_reports_rejections_over_the_threshold(
     assert all("not-an-email" in r["message"] and r["fields"] == "Email" for r in rows)
 
 
+@pytest.mark.slow
 def test_fixed_rows_are_retried_and_an_unchanged_rerun_spends_no_api_call(
     project: Path, live_emulator: Any
 ) -> None:
@@ -123,6 +125,7 @@ def test_fixed_rows_are_retried_and_an_unchanged_rerun_spends_no_api_call(
     assert live_emulator.usage() == before
 
 
+@pytest.mark.slow
 def test_unknown_sync_and_bad_api_choice_are_usage_errors(project: Path) -> None:
     unknown = _sfsync(project, "run", "nope")
     assert unknown.returncode == 2 and "no sync named nope" in unknown.stderr
@@ -130,6 +133,7 @@ def test_unknown_sync_and_bad_api_choice_are_usage_errors(project: Path) -> None
     assert bad.returncode == 2 and "--api 'soap'" in bad.stderr
 
 
+@pytest.mark.slow
 def test_a_mapping_to_a_missing_field_stops_before_writing(project: Path, live_emulator: Any) -> None:
     project.write_text(project.read_text().replace("email: Email", "email: Emial"))
     ran = _sfsync(project, "run", "contacts")
@@ -138,6 +142,7 @@ def test_a_mapping_to_a_missing_field_stops_before_writing(project: Path, live_e
     assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 0
 
 
+@pytest.mark.slow
 def test_a_manual_run_that_finds_the_source_broken_pauses_the_sync(project: Path, live_emulator: Any) -> None:
     con = duckdb.connect(str(project.parent / "wh.duckdb"))
     con.execute("drop table people")
@@ -150,6 +155,7 @@ def test_a_manual_run_that_finds_the_source_broken_pauses_the_sync(project: Path
     assert history["runs"][0]["status"] == "failed" and "people" in history["runs"][0]["error"]
 
 
+@pytest.mark.slow
 def test_the_rejected_rows_csv_cannot_run_formulas_in_a_spreadsheet(
     project: Path, live_emulator: Any
 ) -> None:
@@ -187,6 +193,7 @@ def test_spreadsheet_cells(value: Any, cell: str) -> None:
     assert spreadsheet_cell(value) == cell
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["Account?x", "Account/../x", "Account describe", "1Account"])
 def test_describe_refuses_what_is_not_an_api_name(project: Path, live_emulator: Any, name: str) -> None:
     before = live_emulator.usage()
@@ -197,6 +204,7 @@ def test_describe_refuses_what_is_not_an_api_name(project: Path, live_emulator: 
     assert live_emulator.usage() == before  # nothing was asked of the org
 
 
+@pytest.mark.slow
 def test_several_syncs_are_all_checked_before_any_writes(project: Path, live_emulator: Any) -> None:
     """An invalid sync named first must not stop the valid ones, nor be found only after others wrote."""
     text = project.read_text()

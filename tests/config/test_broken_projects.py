@@ -450,7 +450,7 @@ def test_language_tags_are_refused_with_their_line(tmp_path: Path, capfd: pytest
         parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV)
 
 
-@pytest.mark.parametrize("depth", [100, 20_000])
+@pytest.mark.parametrize("depth", [100, pytest.param(20_000, marks=pytest.mark.slow)])
 def test_deep_nesting_is_refused(tmp_path: Path, depth: int) -> None:
     text = edit("version: 1", "version: 1\nx-deep: " + "[" * depth + "]" * depth)
     with pytest.raises(ProjectFileError, match="nested"):

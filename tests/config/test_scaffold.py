@@ -11,13 +11,8 @@ from typer.testing import CliRunner
 import sfsync.cli.project_cmd  # noqa: F401  (registers init/check/describe)
 from sfsync.cli._app import app
 from sfsync.config import PasswordAuth, load_project
-from sfsync.config.scaffold import (
-    DEMO_COMPANIES,
-    DEMO_INVALID_EMAILS,
-    DEMO_PEOPLE,
-    EMULATOR_URL,
-    write_project,
-)
+from sfsync.config.scaffold import EMULATOR_URL, write_project
+from sfsync.demo_data import DEMO_COMPANIES, DEMO_INVALID_EMAILS, DEMO_PEOPLE
 from sfsync.errors import ConfigError
 from sfsync.sources import open_source, query_for
 
@@ -66,21 +61,6 @@ def test_plain_init_loads_and_refuses_to_overwrite(tmp_path: Path) -> None:
     assert "--force" in (info.value.hint or "")
     write_project(tmp_path, demo=True, force=True)
     assert "emulator" in load_project(tmp_path).destinations
-
-
-def test_demo_data_is_the_same_every_time(tmp_path: Path) -> None:
-    from sfsync.config.scaffold import write_demo_warehouse
-
-    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
-    assert write_demo_warehouse(a, people=50, companies=10) == {"companies": 10, "people": 50}
-    write_demo_warehouse(b, people=50, companies=10)
-    import duckdb
-
-    rows = [
-        duckdb.connect(str(p), read_only=True).sql("select * from people order by person_id").fetchall()
-        for p in (a, b)
-    ]
-    assert rows[0] == rows[1]
 
 
 def test_init_with_project_option_names_the_file(tmp_path: Path) -> None:

@@ -385,7 +385,31 @@ def test_cases_exist() -> None:
     assert len(CASE_FILES) >= 10, f"conformance cases missing from {CASES_DIR}"
 
 
-@pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
+#: Cases that took over ~2 s each (pytest --durations): the others stay in the fast loop (-m "not slow").
+SLOW_CASES = frozenset(
+    {
+        "awkward_text_case",
+        "full_resync_lead",
+        "insert_account_retry",
+        "insert_lead",
+        "mapping_change_contact",
+        "rejected_retry_contact",
+        "segment_contact_key_errors",
+        "typed_values_account",
+        "update_account_by_external_id",
+        "update_case_by_id",
+        "update_contact_by_id",
+        "upsert_contact_lifecycle",
+        "upsert_contact_nulls",
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_CASES else p for p in CASE_FILES],
+    ids=[p.stem for p in CASE_FILES],
+)
 def test_case(path: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     case = _load(path)
     if case.get("known_bug"):

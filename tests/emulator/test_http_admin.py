@@ -84,6 +84,7 @@ def test_tls_server_is_trusted_through_its_ca(live_tls_emulator: Any) -> None:
     assert httpx.get(f"{localhost}/services/data", verify=ctx).status_code == 200
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_broken_org_file(tmp_path: Path) -> None:
     bad = tmp_path / "org.yaml"
     bad.write_text("users: [{username: jane}]\n")

@@ -113,13 +113,13 @@ def test_numbers_and_booleans() -> None:
 def test_references_normalize_and_check_the_target_object() -> None:
     ref = codec(name="AccountId", type="reference", reference_to=["Account"], label="Account ID")
     acc15 = "0018d0000000001"
-    assert ref.from_text(acc15) == ids.to18(acc15)
+    assert ref.from_text(acc15) == ids.normalize(acc15)
     assert fails(ref.from_text, "001xyz") == (
         "MALFORMED_ID",
         "Account ID: id value of incorrect type: 001xyz",
         ["AccountId"],
     )
-    assert fails(ref.from_text, ids.to18("0038d0000000001"))[0] == "INVALID_CROSS_REFERENCE_KEY"
+    assert fails(ref.from_text, ids.normalize("0038d0000000001"))[0] == "INVALID_CROSS_REFERENCE_KEY"
 
 
 def test_compound_address_from_parts() -> None:

@@ -76,7 +76,9 @@ class _EmulatorBase:
         return apply_faults(self.runtime, changes)
 
     def token(self) -> str:
-        return self.runtime.sessions.issue(self.runtime.default_user(), None).token
+        """A session of the org's first active user (what a client logging in as admin gets)."""
+        user = next(u for u in self.config.users if u.active)
+        return self.runtime.sessions.issue(user, None).token
 
     def usage(self) -> int:
         return self.runtime.usage.used

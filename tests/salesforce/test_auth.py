@@ -201,6 +201,7 @@ def test_expired_session_is_renewed_once_and_the_call_repeated(sf: SalesforceCli
     assert sf.stats.reauthentications == 1
 
 
+@pytest.mark.slow
 def test_session_expiring_in_the_middle_of_a_bulk_job(make_client: ClientFactory, emulator: Any) -> None:
     # Sessions live 2 s while the job stays InProgress for 3 s: polls and results outlive sessions.
     emulator.set_faults(session_seconds=2, bulk_delay_seconds=3.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,29 @@ def test_several_jobs_in_flight(make_client: ClientFactory, emulator: Any) -> No
     assert isinstance(outcomes[5], SalesforceError)
     assert sorted(ids) == [0, 1, 2, 3, 4] and [ids[i] for i in range(5)] == [j.id for j in jobs]
     assert sf.count("SELECT COUNT() FROM Contact") == 50
+
+
+def test_each_step_is_reported_when_its_call_has_returned(sf: SalesforceClient) -> None:
+    """What a journal is told matches the job's state in the org at that moment."""
+    seen: list[tuple[str, str]] = []
+
+    def step(name: str) -> Callable[[BulkJob], None]:
+        return lambda job: seen.append((name, sf.bulk.get(job.id).state))
+
+    job = sf.bulk.run(
+        "Contact",
+        "insert",
+        csv_rows(3),
+        on_created=step("created"),
+        on_uploaded=step("uploaded"),
+        on_closed=step("closed"),
+        wait=False,
+    )
+    # the org's Open state does not tell an empty job from an uploaded one: only the close moves it
+    assert seen[0] == ("created", "Open") and seen[1] == ("uploaded", "Open")
+    assert seen[2][0] == "closed" and seen[2][1] in ("UploadComplete", "InProgress", "JobComplete")
+    assert len(seen) == 3 and job.state == "UploadComplete"
+    assert sf.bulk.wait(job.id).records_processed == 3
 
 
 def test_bulk_query_across_locators(make_client: ClientFactory) -> None:

@@ -214,6 +214,7 @@ def test_which_failures_pause_a_sync(error: Exception, expected: str | None) -> 
         assert cause is not None and cause.endswith("sync cannot run: column x missing")
 
 
+@pytest.mark.slow
 def test_pause_and_resume_commands(harness: Harness) -> None:
     harness.factory.add_sync()
     path = harness.factory.write()

@@ -77,6 +77,7 @@ def _contacts(live_emulator: LiveEmulator) -> int:
         return int(r.json()["totalSize"])
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_sigterm_lets_the_run_in_flight_finish(tmp_path: Path, live_emulator: LiveEmulator) -> None:
     proc, store, _ = _start(tmp_path, live_emulator)
@@ -100,6 +101,7 @@ def test_sigterm_lets_the_run_in_flight_finish(tmp_path: Path, live_emulator: Li
     store.close()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_a_second_signal_stops_at_once_and_the_next_run_recovers(
     tmp_path: Path, live_emulator: LiveEmulator
@@ -134,6 +136,7 @@ def test_a_second_signal_stops_at_once_and_the_next_run_recovers(
     store.close()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_a_run_longer_than_the_grace_period_is_left_for_recovery(
     tmp_path: Path, live_emulator: LiveEmulator

@@ -8,7 +8,8 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "module", ["sfsync.config", "sfsync.sources", "sfsync.sync.validate", "sfsync.config.scaffold"]
+    "module",
+    ["sfsync.config", "sfsync.sources", "sfsync.sync.validate", "sfsync.config.scaffold", "sfsync.demo_data"],
 )
 def test_all_names_exist(module: str) -> None:
     mod = importlib.import_module(module)

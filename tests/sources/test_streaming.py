@@ -41,6 +41,7 @@ def _stream(project, name: str) -> tuple[int, int, int, float]:  # type: ignore[
     return rows, largest, peak - base, seconds
 
 
+@pytest.mark.slow
 def test_duckdb_million_rows_stream_in_bounded_memory(tmp_path: Path) -> None:
     path = tmp_path / "big.duckdb"
     con = duckdb.connect(str(path))

@@ -64,6 +64,7 @@ def _python(code: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 def test_three_processes_write_at_once_without_lock_errors(tmp_path: Path) -> None:
     state = tmp_path / ".sfsync"
     procs = [_python(WRITER, str(state), f"sync{n}", "8", "3000") for n in range(3)]

@@ -109,6 +109,7 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_readers_never_see_half_a_snapshot_when_the_writer_is_killed(tmp_path: Path) -> None:
     store = SnapshotStore(tmp_path)
     rng = random.Random(5)

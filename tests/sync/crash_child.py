@@ -8,7 +8,8 @@ sfsync code under test is unchanged.
 
 Points:
     before_upload      a Bulk job was created and journaled, its CSV not uploaded yet (job Open, empty)
-    after_upload       the CSV is uploaded, the job not closed (Open, with data)
+    after_upload       the upload call returned, the journal not yet told (Open, with data; journal: new)
+    before_close       the upload is journaled, the job not closed (Open, with data; journal: uploaded)
     polling            the job is closed and Salesforce is processing it (first poll answered)
     after_collect      the first job's results are stored; other jobs, and the snapshot, are not
     before_snapshot    every result is stored, the snapshot has not advanced
@@ -21,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +31,6 @@ from sfsync.salesforce.bulk import BulkIngest, BulkJob
 from sfsync.state import StateStore
 from sfsync.sync import engine
 from sfsync.sync.engine import RunOptions, SyncSession
-
-POINTS = ("before_upload", "after_upload", "polling", "after_collect", "before_snapshot", "rest_chunk")
-
 
 _DYING = threading.Lock()
 
@@ -45,55 +44,84 @@ def _die(mark: str) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def install(point: str) -> None:
-    if point not in POINTS:
-        raise SystemExit(f"SFSYNC_CRASH_AT must be one of {', '.join(POINTS)}, not {point!r}")
+def _before_upload() -> None:
+    def upload_then(self: BulkIngest, job_id: str, data: Any) -> None:
+        _die(f"before_upload {job_id} {self.get(job_id).state}")
+
+    BulkIngest.upload = upload_then  # type: ignore[method-assign]
+
+
+def _after_upload() -> None:
     upload = BulkIngest.upload
+
+    def upload_and_die(self: BulkIngest, job_id: str, data: Any) -> None:
+        upload(self, job_id, data)
+        _die(f"after_upload {job_id} {self.get(job_id).state}")
+
+    BulkIngest.upload = upload_and_die  # type: ignore[method-assign]
+
+
+def _before_close() -> None:
+    def close_then(self: BulkIngest, job_id: str) -> BulkJob:
+        _die(f"before_close {job_id} {self.get(job_id).state}")
+        raise AssertionError("unreachable")
+
+    BulkIngest.close = close_then  # type: ignore[method-assign]
+
+
+def _polling() -> None:
+    def wait(self: BulkIngest, job_id: str, *, timeout_seconds: float | None = None) -> BulkJob:
+        _die(f"polling {job_id} {self.get(job_id).state}")
+        raise AssertionError("unreachable")
+
+    BulkIngest.wait = wait  # type: ignore[method-assign,assignment]
+
+
+def _rest_chunk() -> None:
     record_results = StateStore.record_results
 
-    if point == "before_upload":
+    def record_chunk(self: StateStore, run_id: int, data: Any, **kw: Any) -> int:
+        n = record_results(self, run_id, data, **kw)
+        _die(f"rest_chunk {n}")
+        return n
 
-        def upload_then(self: BulkIngest, job_id: str, data: Any) -> None:
-            _die(f"before_upload {job_id} {self.get(job_id).state}")
+    StateStore.record_results = record_chunk  # type: ignore[method-assign]
 
-        BulkIngest.upload = upload_then  # type: ignore[method-assign]
-    elif point == "after_upload":
 
-        def upload_and_die(self: BulkIngest, job_id: str, data: Any) -> None:
-            upload(self, job_id, data)
-            _die(f"after_upload {job_id} {self.get(job_id).state}")
+def _after_collect() -> None:
+    record_results = StateStore.record_results
 
-        BulkIngest.upload = upload_and_die  # type: ignore[method-assign]
-    elif point == "polling":
+    def record(self: StateStore, run_id: int, data: Any, **kw: Any) -> int:
+        n = record_results(self, run_id, data, **kw)
+        if kw.get("collected_job_id"):
+            _die(f"after_collect {kw['collected_job_id']} {n}")
+        return n
 
-        def wait(self: BulkIngest, job_id: str, *, timeout_seconds: float | None = None) -> BulkJob:
-            _die(f"polling {job_id} {self.get(job_id).state}")
-            raise AssertionError("unreachable")
+    StateStore.record_results = record  # type: ignore[method-assign]
 
-        BulkIngest.wait = wait  # type: ignore[method-assign,assignment]
-    elif point == "rest_chunk":
 
-        def record_chunk(self: StateStore, run_id: int, data: Any, **kw: Any) -> int:
-            n = record_results(self, run_id, data, **kw)
-            _die(f"rest_chunk {n}")
-            return n
+def _before_snapshot() -> None:
+    def advance(*args: Any, **kwargs: Any) -> Any:
+        _die("before_snapshot")
 
-        StateStore.record_results = record_chunk  # type: ignore[method-assign]
-    elif point == "after_collect":
+    engine.advance_snapshot = advance
 
-        def record(self: StateStore, run_id: int, data: Any, **kw: Any) -> int:
-            n = record_results(self, run_id, data, **kw)
-            if kw.get("collected_job_id"):
-                _die(f"after_collect {kw['collected_job_id']} {n}")
-            return n
 
-        StateStore.record_results = record  # type: ignore[method-assign]
-    else:
+HOOKS: dict[str, Callable[[], None]] = {
+    "before_upload": _before_upload,
+    "after_upload": _after_upload,
+    "before_close": _before_close,
+    "polling": _polling,
+    "after_collect": _after_collect,
+    "before_snapshot": _before_snapshot,
+    "rest_chunk": _rest_chunk,
+}
 
-        def advance(*args: Any, **kwargs: Any) -> Any:
-            _die("before_snapshot")
 
-        engine.advance_snapshot = advance
+def install(point: str) -> None:
+    if point not in HOOKS:
+        raise SystemExit(f"SFSYNC_CRASH_AT must be one of {', '.join(HOOKS)}, not {point!r}")
+    HOOKS[point]()
 
 
 def main(argv: list[str]) -> int:

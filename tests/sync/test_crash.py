@@ -29,6 +29,9 @@ from sfsync.state import JournalState, StateStore
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
 from tests.plugins.emulator import LiveEmulator
 
+#: each test kills a child process mid-run and runs the sync again (seconds each): not in the fast loop
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 #: Rows in the model: with ~420-byte rows and the smallest job size (1 MB) the run uses two Bulk jobs.
 ROWS = 3000
@@ -163,8 +166,26 @@ def _assert_settled(project: Path, sync: str) -> None:
     assert states <= {JournalState.COLLECTED, JournalState.ABORTED, JournalState.CLOSED}, states
 
 
+#: The journal state of the job the child was killed on, per kill point: each state is written right
+#: after the call it records returned, so a kill between the call and the write leaves the state before.
+JOURNALED_AT_KILL = {
+    "before_upload": JournalState.NEW,
+    "after_upload": JournalState.NEW,
+    "before_close": JournalState.UPLOADED,
+    "polling": JournalState.CLOSED,
+    "after_collect": JournalState.COLLECTED,
+}
+
+
+def _journal_state(project: Path, job_id: str) -> JournalState:
+    with StateStore.open(project.parent / ".sfsync") as store:
+        entries = {e.job_id: e.state for e in store.journal_entries()}
+    assert job_id in entries, f"job {job_id} is not in the journal: {entries}"
+    return entries[job_id]
+
+
 @pytest.mark.parametrize(
-    "point", ["before_upload", "after_upload", "polling", "after_collect", "before_snapshot"]
+    "point", ["before_upload", "after_upload", "before_close", "polling", "after_collect", "before_snapshot"]
 )
 def test_insert_killed_then_rerun_creates_each_row_once(
     point: str, project: Path, live_emulator: LiveEmulator
@@ -174,8 +195,11 @@ def test_insert_killed_then_rerun_creates_each_row_once(
     mark = _crash(project, "insert", point)
     if point == "polling":
         assert mark.split()[-1] in ("UploadComplete", "InProgress"), mark
-    if point in ("before_upload", "after_upload"):
+    if point in ("before_upload", "after_upload", "before_close"):
         assert mark.split()[-1] == "Open", mark
+    if point in JOURNALED_AT_KILL:
+        # the journal tells how far the job got, not more and not less
+        assert _journal_state(project, mark.split()[1]) is JOURNALED_AT_KILL[point], mark
     live_emulator.set_faults(bulk_delay_seconds=0)
 
     result = _run(project, "insert")
@@ -193,7 +217,7 @@ def test_insert_killed_then_rerun_creates_each_row_once(
     expected = Counter(row[:3] for row in _warehouse(project))
     _assert_insert_state(live_emulator, expected)
     # rows the dead run had sent are not sent again; the others are
-    if point in ("before_upload", "after_upload"):
+    if point in ("before_upload", "after_upload", "before_close"):
         assert already == 0
     elif point == "polling":  # the other job may not have been closed yet: it was aborted and resent
         assert 0 < already <= ROWS

@@ -157,7 +157,7 @@ def test_bulk_insert_results_map_back_to_each_primary_key_even_for_identical_row
         assert by_id[str(r.record_id)] == f"Same {int(r.primary_key[1:]) % 3}", r
 
 
-@pytest.mark.parametrize("api", ["rest", "bulk"])
+@pytest.mark.parametrize("api", ["rest", pytest.param("bulk", marks=pytest.mark.slow)])
 def test_transient_503s_are_retried_without_writing_twice(
     api: str, tmp_path: Path, emulator: InProcessEmulator
 ) -> None:
@@ -170,6 +170,7 @@ def test_transient_503s_are_retried_without_writing_twice(
     assert Counter(r["LastName"] for r in _contacts(emulator)) == Counter(f"Last {i}" for i in range(500))
 
 
+@pytest.mark.slow
 def test_locked_rows_in_collections_are_retried_within_the_run(
     tmp_path: Path, emulator: InProcessEmulator
 ) -> None:
@@ -253,6 +254,7 @@ def test_ctrl_c_mid_run_stops_cleanly_and_the_next_run_does_not_create_twice(
     assert session.run("people").counts.api_calls == 0
 
 
+@pytest.mark.slow
 def test_update_by_external_id_looks_many_keys_up_with_one_bulk_query(
     tmp_path: Path, emulator: InProcessEmulator
 ) -> None:

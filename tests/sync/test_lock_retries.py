@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from sfsync.api import Project
 
@@ -48,6 +49,7 @@ def _contacts(emulator: Any) -> int:
     return int(emulator.org.query("SELECT COUNT() FROM Contact").total_size)
 
 
+@pytest.mark.slow
 def test_locked_rows_are_retried_in_new_jobs_within_the_run(tmp_path: Path, emulator: Any) -> None:
     emulator.set_faults(lock_row_rate=0.3, seed=7)
     with _project(tmp_path, emulator, retries=8) as project:

@@ -113,6 +113,7 @@ def fill_sync_form(page: Page, mappings: list[tuple[str, str]]) -> None:
         choose(page, 'select[name="map_field"]', field, nth=i)
 
 
+@pytest.mark.slow
 def test_create_a_sync_run_it_and_read_rejected_rows(page: Page, ui_url: tuple[str, Path]) -> None:
     login(page)
     shot(page, "syncs-empty")
@@ -169,6 +170,7 @@ def test_create_a_sync_run_it_and_read_rejected_rows(page: Page, ui_url: tuple[s
     shot(page, "sync")
 
 
+@pytest.mark.slow
 def test_destinations_models_plan_and_pause(page: Page) -> None:
     login(page)
     page.goto("/destinations")

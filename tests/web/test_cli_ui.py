@@ -68,6 +68,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_serves_the_api_with_a_token(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", "http://127.0.0.1:9")
     port = _free_port()
@@ -122,6 +123,7 @@ def _wait_until_serving(proc: subprocess.Popen[str], url: str) -> None:
             time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_without_a_token_one_is_generated_and_printed(tmp_path: Path) -> None:
     """Loopback is shared by every user of the machine: the UI never opens without a login by default."""
     project = write_project(tmp_path / "p", "http://127.0.0.1:9")
@@ -146,6 +148,7 @@ def test_without_a_token_one_is_generated_and_printed(tmp_path: Path) -> None:
         proc.communicate(timeout=30)
 
 
+@pytest.mark.slow
 def test_no_login_serves_loopback_openly(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", "http://127.0.0.1:9")
     port = _free_port()

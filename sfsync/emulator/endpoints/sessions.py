@@ -241,9 +241,3 @@ class Runtime:
         self.usage = Usage()
         self.dice = FaultDice(config.faults.seed)
         self.started_at = time.time()
-
-    def default_user(self) -> UserDef:
-        active = [u for u in self.config.users if u.active]
-        if not active:
-            raise LookupError("the emulated org has no active user; add one under `users:` in the org file")
-        return active[0]

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("sfsync.emulator")
 
 JSON_TYPE = "application/json;charset=UTF-8"
-CSV_TYPE = "text/csv"
 XML_TYPE = "text/xml;charset=UTF-8"
 
 MIN_VERSION = 50

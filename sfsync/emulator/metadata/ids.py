@@ -10,15 +10,6 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_CHARS = frozenset(_BASE62)
 
 
-def to18(id15: str) -> str:
-    """Return the 18-character form of a 15- or 18-character id."""
-    if len(id15) == 18:
-        return id15[:15] + checksum(id15[:15])
-    if len(id15) != 15:
-        raise ValueError(f"a Salesforce id has 15 or 18 characters, got {len(id15)}: {id15!r}")
-    return id15 + checksum(id15)
-
-
 def checksum(id15: str) -> str:
     """The 3-character suffix: one character per 5-character chunk, bit i set when char i is upper case."""
     out = []

@@ -165,42 +165,10 @@ def _add_field(obj: SObjectDef, name: str, spec: Section, config: OrgConfig) -> 
 
 def _build_field(name: str, type_: str, spec: Section, config: OrgConfig) -> FieldDef | None:
     before = len(spec.problems)
-    flags = ["custom"]
-    if spec.flag("required", False):
-        flags.append("req")
-    external = spec.flag("external_id", False)
-    if external:
-        if type_ not in ("string", "email", "int", "double", "long"):
-            spec.fail(
-                "external_id", "only text, email and number fields can be external ids; change the type"
-            )
-        flags += ["ext", "idl"]
-    if spec.flag("unique", False):
-        flags.append("uniq")
-    if spec.flag("case_sensitive", False):
-        flags.append("cs")
-    if spec.flag("restricted", False):
-        if type_ not in ("picklist", "multipicklist"):
-            spec.fail("restricted", "only picklist fields can be restricted; remove it or use type picklist")
-        flags.append("restrict")
+    flags = _field_flags(type_, spec)
     size = _field_size(type_, spec)
-    values: list[str] = []
-    if type_ in ("picklist", "multipicklist", "combobox"):
-        values = _picklist_list(spec, "values", required=type_ != "combobox") or []
-    elif "values" in spec.data:
-        spec.fail("values", f"only picklist fields have values; remove it or use type picklist (not {type_})")
-    ref: list[str] = []
-    rel: str | None = None
-    if type_ == "reference":
-        ref = _reference_to(spec, config)
-        rel_given = spec.text("relationship_name")
-        rel = rel_given if isinstance(rel_given, str) else name[:-3] + "__r"
-        if not rel.endswith("__r"):
-            spec.fail("relationship_name", f"a custom relationship name ends with __r, like {name[:-3]}__r")
-    else:
-        for key in ("reference_to", "relationship_name"):
-            if key in spec.data:
-                spec.fail(key, "only reference fields point at objects; remove it or use type reference")
+    values = _field_values(type_, spec)
+    ref, rel = _field_reference(name, type_, spec, config)
     default = _field_default(type_, spec, values)
     label = spec.text("label")
     if len(spec.problems) > before:
@@ -216,6 +184,52 @@ def _build_field(name: str, type_: str, spec: Section, config: OrgConfig) -> Fie
         ref=ref,
         rel=rel,
     )
+
+
+def _field_flags(type_: str, spec: Section) -> list[str]:
+    """The field's describe flags from the entry's booleans (required, external_id, unique, …)."""
+    flags = ["custom"]
+    if spec.flag("required", False):
+        flags.append("req")
+    if spec.flag("external_id", False):
+        if type_ not in ("string", "email", "int", "double", "long"):
+            spec.fail(
+                "external_id", "only text, email and number fields can be external ids; change the type"
+            )
+        flags += ["ext", "idl"]
+    if spec.flag("unique", False):
+        flags.append("uniq")
+    if spec.flag("case_sensitive", False):
+        flags.append("cs")
+    if spec.flag("restricted", False):
+        if type_ not in ("picklist", "multipicklist"):
+            spec.fail("restricted", "only picklist fields can be restricted; remove it or use type picklist")
+        flags.append("restrict")
+    return flags
+
+
+def _field_values(type_: str, spec: Section) -> list[str]:
+    """A picklist's values (none for other types, which must not list any)."""
+    if type_ in ("picklist", "multipicklist", "combobox"):
+        return _picklist_list(spec, "values", required=type_ != "combobox") or []
+    if "values" in spec.data:
+        spec.fail("values", f"only picklist fields have values; remove it or use type picklist (not {type_})")
+    return []
+
+
+def _field_reference(name: str, type_: str, spec: Section, config: OrgConfig) -> tuple[list[str], str | None]:
+    """A reference field's target objects and relationship name (none for other types)."""
+    if type_ != "reference":
+        for key in ("reference_to", "relationship_name"):
+            if key in spec.data:
+                spec.fail(key, "only reference fields point at objects; remove it or use type reference")
+        return [], None
+    ref = _reference_to(spec, config)
+    rel_given = spec.text("relationship_name")
+    rel = rel_given if isinstance(rel_given, str) else name[:-3] + "__r"
+    if not rel.endswith("__r"):
+        spec.fail("relationship_name", f"a custom relationship name ends with __r, like {name[:-3]}__r")
+    return ref, rel
 
 
 def _field_size(type_: str, spec: Section) -> int | tuple[int, int]:

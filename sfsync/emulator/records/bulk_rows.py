@@ -79,6 +79,26 @@ class _Columns:
         self.width = 0
 
 
+def _take_id(p: Pending, cell: str, table: Table, op: str, wants_id: bool) -> None:
+    """Set the row's record id from its Id cell, or its error (an Id where the operation takes none, an id
+    of another object, no Id for an update)."""
+    if cell and cell != NULL_CELL:
+        if not wants_id:
+            p.error = RecordError(
+                "INVALID_FIELD_FOR_INSERT_UPDATE", f"cannot specify Id in an {op} call", ["Id"]
+            )
+            return
+        norm = ids.normalize(cell)
+        if norm is None or norm[:3] != table.obj.key_prefix:
+            p.error = RecordError(
+                "MALFORMED_ID", f"{table.name} ID: id value of incorrect type: {cell}", ["Id"]
+            )
+            return
+        p.id = norm
+    elif op == "update":
+        p.error = RecordError("MISSING_ARGUMENT", "Id not specified in an update call", [])
+
+
 class BulkLoader:
     def __init__(self, store: Store, writer: Writer, automation: OrgAutomation) -> None:
         self.store = store
@@ -116,35 +136,17 @@ class BulkLoader:
         if operation in ("delete", "hardDelete"):
             return self._delete(table, operation == "hardDelete", cols, rows, org)
         ext: FieldDef | None = None
-        dup_keys: set[Any] | None = None
+        dup_keys: set[Any] = set()
         if operation == "update" and cols.id_idx is None:
             raise invalid_batch("Id field is required for update: add an Id column to the CSV header")
         if operation == "upsert":
-            if not ext_field:
-                raise invalid_batch("externalIdFieldName is required for upsert")
-            try:
-                ext = org.ext_field(table, ext_field)
-            except OrgError as e:
-                raise invalid_batch(e.message) from None
-            if ext.name == "Id":
-                if cols.id_idx is None:
-                    raise invalid_batch("Field name not found : Id (the upsert key column is missing)")
-            else:
-                key_idx = next((c[0] for c in cols.plain if c[1] == ext.name), None)
-                if key_idx is None:
-                    raise invalid_batch(
-                        f"Field name not found : {ext.name} (the upsert key column is missing)"
-                    )
-                dup_keys = _repeated(rows, key_idx, ext.case_sensitive)
-        op = operation
+            ext, dup_keys = self._upsert_key(table, ext_field, cols, rows, org)
         results: list[BulkRowResult] = []
         for start in range(0, len(rows), BULK_CHUNK_ROWS):
             chunk = rows[start : start + BULK_CHUNK_ROWS]
-            items = self._convert(table, op, ext, cols, chunk)
+            items = self._convert(table, operation, ext, cols, chunk)
             with self.store.lock, self.store.transaction():
-                plan = self.writer.plan(
-                    table, op, ext, items, user, dup_keys if dup_keys is not None else set()
-                )
+                plan = self.writer.plan(table, operation, ext, items, user, dup_keys)
                 self.writer.apply(self.automation.run(plan, rules), user)
             for p in items:
                 if p.error is None:
@@ -152,6 +154,26 @@ class BulkLoader:
                 else:
                     results.append(BulkRowResult(None, False, p.error))
         return results
+
+    @staticmethod
+    def _upsert_key(
+        table: Table, ext_field: str | None, cols: _Columns, rows: Sequence[Sequence[str]], org: Org
+    ) -> tuple[FieldDef, set[Any]]:
+        """The upsert's key field (checked against the header) and the key values repeated in the job."""
+        if not ext_field:
+            raise invalid_batch("externalIdFieldName is required for upsert")
+        try:
+            ext = org.ext_field(table, ext_field)
+        except OrgError as e:
+            raise invalid_batch(e.message) from None
+        if ext.name == "Id":
+            if cols.id_idx is None:
+                raise invalid_batch("Field name not found : Id (the upsert key column is missing)")
+            return ext, set()
+        key_idx = next((c[0] for c in cols.plain if c[1] == ext.name), None)
+        if key_idx is None:
+            raise invalid_batch(f"Field name not found : {ext.name} (the upsert key column is missing)")
+        return ext, _repeated(rows, key_idx, ext.case_sensitive)
 
     def _compile(self, table: Table, operation: str, header: Sequence[str]) -> _Columns:
         cols = _Columns()
@@ -230,22 +252,7 @@ class BulkLoader:
                 p.error = e.error
                 continue
             if id_idx is not None:
-                cell = row[id_idx]
-                if cell and cell != NULL_CELL:
-                    if not wants_id:
-                        p.error = RecordError(
-                            "INVALID_FIELD_FOR_INSERT_UPDATE", f"cannot specify Id in an {op} call", ["Id"]
-                        )
-                        continue
-                    norm = ids.normalize(cell)
-                    if norm is None or norm[:3] != table.obj.key_prefix:
-                        p.error = RecordError(
-                            "MALFORMED_ID", f"{table.name} ID: id value of incorrect type: {cell}", ["Id"]
-                        )
-                        continue
-                    p.id = norm
-                elif op == "update":
-                    p.error = RecordError("MISSING_ARGUMENT", "Id not specified in an update call", [])
+                _take_id(p, row[id_idx], table, op, wants_id)
             if key_name is not None:
                 p.key = values.get(key_name)
         return items

@@ -27,7 +27,7 @@ from sfsync.emulator.records.soql import run_query
 from sfsync.emulator.records.store import Store, Table, quote
 from sfsync.emulator.records.validate import FieldValueError, compound_value, now_utc
 from sfsync.emulator.records.write_rules import WriteRules
-from sfsync.emulator.records.writes import ROLLED_BACK, Pending, Plan, Ref, Writer, fold, json_list
+from sfsync.emulator.records.writes import ROLLED_BACK, Pending, Plan, Ref, Writer, json_list
 
 __all__ = [
     "BulkRowResult",
@@ -286,49 +286,6 @@ class Org:
                 p.key = p.values.get(ext.name)
             items.append(p)
         return self._run([(table, "upsert", ext, items)], all_or_none, user_id, as_upsert=True, rules=rules)
-
-    def upsert_one(
-        self,
-        obj: str,
-        ext_field: str,
-        value: str,
-        record: dict[str, Any],
-        *,
-        user_id: str | None = None,
-        version: str = "62.0",
-        rules: WriteRules | None = None,
-    ) -> SaveResult:
-        """``PATCH /sobjects/{obj}/{ext_field}/{value}``; several matches → ``OrgError(300)``, URLs."""
-        table = self.table(obj)
-        ext = self.ext_field(table, ext_field)
-        body = {k: v for k, v in record.items() if k != "attributes"}
-        for k in list(body):
-            if k.lower() == "id" and ext.name != "Id":
-                raise OrgError(
-                    400, "INVALID_FIELD", "The Id field should not be specified in the sobject data."
-                )
-            if k.lower() == ext.name.lower():
-                if fold(body[k], ext.case_sensitive) != fold(value, ext.case_sensitive):
-                    raise OrgError(
-                        400,
-                        "INVALID_FIELD",
-                        f"The {ext.name} field should not be specified in the sobject data.",
-                    )
-                del body[k]
-        if ext.name != "Id":
-            with self.store.lock:
-                rows = self.store.conn.execute(
-                    f"SELECT Id FROM {table.sql} WHERE {quote(ext.name)} = ? AND IsDeleted = 0", (value,)
-                ).fetchall()
-            if len(rows) > 1:
-                urls = [f"/services/data/v{version}/sobjects/{table.name}/{r[0]}" for r in rows]
-                raise OrgError(
-                    300, "MULTIPLE_CHOICES", f"{ext.name} {value} matched {len(rows)} records", body=urls
-                )
-            body[ext.name] = value
-        else:
-            body["Id"] = value
-        return self.upsert(table.name, ext.name, [body], user_id=user_id, rules=rules)[0]
 
     def ext_field(self, table: Table, name: str) -> FieldDef:
         """The upsert key field ``name`` of ``table`` (``Id`` or an externalId/idLookup field), else 404."""

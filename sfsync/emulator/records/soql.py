@@ -15,7 +15,7 @@ from typing import Any
 
 from sfsync.emulator.metadata import ids
 from sfsync.emulator.metadata.model import FieldDef
-from sfsync.emulator.records.results import ColumnInfo, OrgError, QueryResult
+from sfsync.emulator.records.results import ColumnInfo, QueryResult
 from sfsync.emulator.records.soql_dates import date_range, range_sql
 from sfsync.emulator.records.soql_parse import (
     BoolOp,
@@ -245,48 +245,32 @@ class _Compiler:
         if lit.kind == "null":
             return None
         t = fd.type
-
-        def wrong(kind: str, quoted: bool) -> OrgError:
+        expected = _literal_for(t)
+        if expected is None:
+            raise query_error(
+                "INVALID_FIELD", self.q.text, lit.pos, f"can not filter on field '{fd.name}' of type {t}"
+            )
+        kind, type_name, quoted = expected
+        if lit.kind != kind:
             how = "should be enclosed in quotes" if quoted else "should not be enclosed in quotes"
-            return query_error(
+            raise query_error(
                 "INVALID_FIELD",
                 self.q.text,
                 lit.pos,
-                f"value of filter criterion for field '{fd.name}' must be of type {kind} and {how}",
+                f"value of filter criterion for field '{fd.name}' must be of type {type_name} and {how}",
             )
-
         if t in ID_TYPES:
-            if lit.kind != "string":
-                raise wrong("string", True)
             norm = ids.normalize(lit.value)
             if norm is None:
                 raise query_error(
                     "INVALID_QUERY_FILTER_OPERATOR", self.q.text, lit.pos, f"invalid ID field: {lit.value}"
                 )
             return norm
-        if t in STRING_TYPES or t == "time":
-            if lit.kind != "string":
-                raise wrong("string", True)
-            return lit.value
-        if t in INT_TYPES or t in FLOAT_TYPES:
-            if lit.kind != "number":
-                raise wrong("double" if t in FLOAT_TYPES else "int", False)
-            return lit.value
         if t == "boolean":
-            if lit.kind != "boolean":
-                raise wrong("boolean", False)
             return 1 if lit.value else 0
-        if t == "date":
-            if lit.kind != "date":
-                raise wrong("date", False)
-            return lit.value
         if t == "datetime":
-            if lit.kind != "datetime":
-                raise wrong("dateTime", False)
             return parse_datetime(lit.value)
-        raise query_error(
-            "INVALID_FIELD", self.q.text, lit.pos, f"can not filter on field '{fd.name}' of type {t}"
-        )
+        return lit.value
 
     # ---- ORDER BY -----------------------------------------------------------------------------------
     def order(self) -> str:
@@ -303,6 +287,27 @@ class _Compiler:
                 f"NULLS {'LAST' if nulls_last else 'FIRST'}"
             )
         return ", ".join(items)
+
+
+#: Literal kind, type name in errors and whether quoted, for the field types compared by type name.
+_LITERALS_BY_TYPE = {
+    "time": ("string", "string", True),
+    "boolean": ("boolean", "boolean", False),
+    "date": ("date", "date", False),
+    "datetime": ("datetime", "dateTime", False),
+}
+
+
+def _literal_for(field_type: str) -> tuple[str, str, bool] | None:
+    """The literal kind a field of this type is compared with, the type's name in errors, and whether
+    such a literal is quoted; None for types that cannot be filtered on."""
+    if field_type in ID_TYPES or field_type in STRING_TYPES:
+        return ("string", "string", True)
+    if field_type in FLOAT_TYPES:
+        return ("number", "double", False)
+    if field_type in INT_TYPES:
+        return ("number", "int", False)
+    return _LITERALS_BY_TYPE.get(field_type)
 
 
 def run_query(

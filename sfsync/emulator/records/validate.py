@@ -186,55 +186,64 @@ class Codec:
         if t in STRING_TYPES:
             return self._string_converter(fd)
         if t in INT_TYPES:
-
-            def to_int(text: str) -> Any:
-                try:
-                    return self._check_int(int(text))
-                except ValueError:
-                    try:
-                        f = float(text)
-                    except ValueError:
-                        raise self.bad_type(text) from None
-                    if not f.is_integer():
-                        raise self.bad_type(text) from None
-                    return self._check_int(int(f))
-
-            return to_int
+            return self._int_converter()
         if t in FLOAT_TYPES:
+            return self._float_converter()
+        if t == "boolean":
+            return self._bool_converter()
+        parser = {"date": parse_date, "datetime": parse_datetime, "time": parse_time}.get(t)
+        if parser is not None:
+            return self._temporal_converter(parser)
+        return self._read_only_converter(fd)
 
-            def to_float(text: str) -> Any:
+    def _int_converter(self) -> Callable[[str], Any]:
+        def to_int(text: str) -> Any:
+            try:
+                return self._check_int(int(text))
+            except ValueError:
                 try:
                     f = float(text)
                 except ValueError:
                     raise self.bad_type(text) from None
-                if f != f or f in (float("inf"), float("-inf")):
-                    raise self.bad_type(text)
-                return self._check_float(f)
+                if not f.is_integer():
+                    raise self.bad_type(text) from None
+                return self._check_int(int(f))
 
-            return to_float
-        if t == "boolean":
+        return to_int
 
-            def to_bool(text: str) -> Any:
-                low = text.strip().lower()
-                if low in ("true", "1"):
-                    return 1
-                if low in ("false", "0"):
-                    return 0
+    def _float_converter(self) -> Callable[[str], Any]:
+        def to_float(text: str) -> Any:
+            try:
+                f = float(text)
+            except ValueError:
+                raise self.bad_type(text) from None
+            if f != f or f in (float("inf"), float("-inf")):
                 raise self.bad_type(text)
+            return self._check_float(f)
 
-            return to_bool
-        parser = {"date": parse_date, "datetime": parse_datetime, "time": parse_time}.get(t)
-        if parser is not None:
-            p = parser
+        return to_float
 
-            def to_temporal(text: str) -> Any:
-                out = p(text.strip())
-                if out is None:
-                    raise self.bad_type(text)
-                return out
+    def _bool_converter(self) -> Callable[[str], Any]:
+        def to_bool(text: str) -> Any:
+            low = text.strip().lower()
+            if low in ("true", "1"):
+                return 1
+            if low in ("false", "0"):
+                return 0
+            raise self.bad_type(text)
 
-            return to_temporal
+        return to_bool
 
+    def _temporal_converter(self, parse: Callable[[str], Any]) -> Callable[[str], Any]:
+        def to_temporal(text: str) -> Any:
+            out = parse(text.strip())
+            if out is None:
+                raise self.bad_type(text)
+            return out
+
+        return to_temporal
+
+    def _read_only_converter(self, fd: FieldDef) -> Callable[[str], Any]:
         def read_only(text: str) -> Any:
             raise self.fail("INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {fd.name}.")
 

@@ -404,53 +404,60 @@ class Writer:
     # ---- writing -----------------------------------------------------------------------------------
     def apply(self, plan: Plan, user_id: str | None, now: str | None = None) -> None:
         """Write a plan; the caller holds the lock and an open transaction."""
-        table, conn = plan.table, self.store.conn
         now = now or now_utc()
         if plan.creates:
-            fill: dict[str, Any] = dict(self.create_defaults(table))
-            for a in table.audit:
-                fill[a] = now if a.endswith(("Date", "Modstamp")) else user_id
-            if "OwnerId" in table.obj.fields:
-                fill["OwnerId"] = user_id
-            for fd in table.autonumbers:
-                numbers = self.store.autonumbers(table, fd, len(plan.creates))
-                for p, num in zip(plan.creates, numbers, strict=True):
-                    p.values[fd.name] = num
-            cols: dict[str, Any] = {"Id": None}
-            for p in plan.creates:
-                p.values["Id"] = p.id
-                cols.update(p.values)  # only the keys matter: the union of the columns given
-            if "OwnerId" in cols:
-                for p in plan.creates:
-                    if p.values.get("OwnerId", 1) is None:
-                        p.values["OwnerId"] = user_id
-            cols.update(fill)
-            names = list(cols)
-            fallback = [fill.get(n) for n in names]  # dict.get(name, default) per column, at C speed
-            rows = [tuple(map(p.values.get, names, fallback)) for p in plan.creates]
-            conn.executemany(
-                f"INSERT INTO {table.sql} ({', '.join(map(quote, names))}) "
-                f"VALUES ({', '.join('?' * len(names))})",
-                rows,
-            )
+            self._insert(plan.table, plan.creates, user_id, now)
         if plan.updates:
-            tail_names = [
-                a for a in ("LastModifiedDate", "SystemModstamp", "LastModifiedById") if a in table.audit
-            ]
-            tail = tuple(user_id if a.endswith("Id") else now for a in tail_names)
-            # Consecutive records with the same fields share one executemany; order is kept, so a
-            # record named twice in one request ends with its last values.
-            batches: list[tuple[tuple[str, ...], list[tuple[Any, ...]]]] = []
-            for p in plan.updates:
-                shape = tuple(p.values)
-                if not batches or batches[-1][0] != shape:
-                    batches.append((shape, []))
-                batches[-1][1].append((*p.values.values(), *tail, p.id))
-            for shape, params in batches:
-                if not shape and not tail_names:
-                    continue  # nothing to write: an update naming no field still succeeds
-                sets = ", ".join(f"{quote(c)} = ?" for c in (*shape, *tail_names))
-                conn.executemany(f"UPDATE {table.sql} SET {sets} WHERE Id = ?", params)
+            self._update(plan.table, plan.updates, user_id, now)
+
+    def _insert(self, table: Table, creates: list[Pending], user_id: str | None, now: str) -> None:
+        """Insert the new records: given values, then defaults, audit fields, owner and autonumbers."""
+        fill: dict[str, Any] = dict(self.create_defaults(table))
+        for a in table.audit:
+            fill[a] = now if a.endswith(("Date", "Modstamp")) else user_id
+        if "OwnerId" in table.obj.fields:
+            fill["OwnerId"] = user_id
+        for fd in table.autonumbers:
+            numbers = self.store.autonumbers(table, fd, len(creates))
+            for p, num in zip(creates, numbers, strict=True):
+                p.values[fd.name] = num
+        cols: dict[str, Any] = {"Id": None}
+        for p in creates:
+            p.values["Id"] = p.id
+            cols.update(p.values)  # only the keys matter: the union of the columns given
+        if "OwnerId" in cols:
+            for p in creates:
+                if p.values.get("OwnerId", 1) is None:
+                    p.values["OwnerId"] = user_id
+        cols.update(fill)
+        names = list(cols)
+        fallback = [fill.get(n) for n in names]  # dict.get(name, default) per column, at C speed
+        rows = [tuple(map(p.values.get, names, fallback)) for p in creates]
+        self.store.conn.executemany(
+            f"INSERT INTO {table.sql} ({', '.join(map(quote, names))}) "
+            f"VALUES ({', '.join('?' * len(names))})",
+            rows,
+        )
+
+    def _update(self, table: Table, updates: list[Pending], user_id: str | None, now: str) -> None:
+        """Update the records' given fields and their last-modified audit fields."""
+        tail_names = [
+            a for a in ("LastModifiedDate", "SystemModstamp", "LastModifiedById") if a in table.audit
+        ]
+        tail = tuple(user_id if a.endswith("Id") else now for a in tail_names)
+        # Consecutive records with the same fields share one executemany; order is kept, so a
+        # record named twice in one request ends with its last values.
+        batches: list[tuple[tuple[str, ...], list[tuple[Any, ...]]]] = []
+        for p in updates:
+            shape = tuple(p.values)
+            if not batches or batches[-1][0] != shape:
+                batches.append((shape, []))
+            batches[-1][1].append((*p.values.values(), *tail, p.id))
+        for shape, params in batches:
+            if not shape and not tail_names:
+                continue  # nothing to write: an update naming no field still succeeds
+            sets = ", ".join(f"{quote(c)} = ?" for c in (*shape, *tail_names))
+            self.store.conn.executemany(f"UPDATE {table.sql} SET {sets} WHERE Id = ?", params)
 
 
 def _duplicate_value(fd: FieldDef, other_id: str) -> RecordError:
