@@ -18,15 +18,23 @@ class OrgAutomation:
         self.assigner = Assigner(store, config)
 
     def run(self, plan: Plan, rules: WriteRules | None) -> Plan:
-        """Refuse duplicates and assign owners in ``plan`` (in place); ``rules`` None runs nothing.
-        The caller holds the store lock and an open transaction."""
-        if rules is None or not (plan.creates or plan.updates):
+        """Refuse duplicates and assign owners in ``plan`` (in place); ``rules`` None runs nothing (the
+        duplicate rules' match keys still learn what the write saves). The caller holds the store lock
+        and an open transaction."""
+        if not (plan.creates or plan.updates):
+            return plan
+        watched = self.duplicates.watches(plan.table)
+        if rules is None and not watched:
             return plan
         defaults = self.writer.create_defaults(plan.table)
-        self.duplicates.check(plan.table, plan.creates, plan.updates, rules, defaults)
-        plan.creates = [p for p in plan.creates if p.error is None]
-        plan.updates = [p for p in plan.updates if p.error is None]
-        self.assigner.assign(plan.table, [*plan.creates, *plan.updates], rules, defaults)
+        # key hashes are taken before assignment rules run: they set owners, which no match key uses
+        keyed = self.duplicates.keyed(plan, defaults) if watched else []
+        if rules is not None:
+            self.duplicates.check(plan.table, plan.creates, plan.updates, rules, defaults, keyed)
+            plan.creates = [p for p in plan.creates if p.error is None]
+            plan.updates = [p for p in plan.updates if p.error is None]
+            self.assigner.assign(plan.table, [*plan.creates, *plan.updates], rules, defaults)
+        self.duplicates.remember(keyed)
         return plan
 
 

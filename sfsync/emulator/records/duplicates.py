@@ -14,62 +14,42 @@ commits a batch's records together, so duplicates inside one batch go undetected
 Loader, and why Salesforce Help tells importers to de-duplicate files first).
 
 Matching (``MatchingRuleDef``): a record matches when every field of one condition equals the existing
-record's, both non-blank, ignoring ASCII case and surrounding spaces (phones also ignore
-:data:`PHONE_SEPARATORS`). Candidates are found through an expression index (SQLite's own functions, so
-writes stay fast) on the fields all conditions share (the "match key" of Salesforce's matching rules):
-a 10,000-row Bulk chunk costs one indexed query per rule, whatever the table size.
+record's, both non-blank, comparing text without case and with runs of white space as one, and phones
+by their digits. Candidates are the saved records with the same *match key* (the fields all conditions
+share, as Salesforce's matching rules index them), kept in memory by ``match_keys``: a 10,000-row Bulk
+chunk costs a hash lookup per record and one read of the few candidates, whatever the table size.
 """
 
 from __future__ import annotations
 
-import hashlib
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sfsync.emulator.metadata.automation import DuplicateRuleDef
 from sfsync.emulator.metadata.model import OrgConfig
+from sfsync.emulator.records.match_keys import MatchKeys, Normaliser, fold_text, phone_digits
 from sfsync.emulator.records.results import RecordError
 from sfsync.emulator.records.store import Store, Table, quote
 from sfsync.emulator.records.write_rules import WriteRules, record_values
-from sfsync.emulator.records.writes import Pending, json_list
+from sfsync.emulator.records.writes import Pending, Plan, json_list
 
 DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
 #: The Contact matching field that stands for the contact's company (its Account's name).
 ACCOUNT_NAME = "Account.Name"
-#: Characters a phone number loses before it is compared ("(415) 555-0100" = "415.555.0100").
-PHONE_SEPARATORS = " -().+/"
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-_NO_SEPARATORS = str.maketrans("", "", PHONE_SEPARATORS)
 
 
-def fold_text(value: Any) -> str | None:
-    """Text as matching rules compare it: ASCII letters without case, surrounding spaces dropped; blank
-    → None. The same as SQLite's ``lower(trim(x))``, which the candidate indexes are built on."""
-    if value is None:
-        return None
-    text = str(value).strip(" ").translate(_ASCII_LOWER)
-    return text or None
+@dataclass(frozen=True)
+class Keyed:
+    """The match key hashes of the records one write saves, for one set of match keys."""
 
+    keys: MatchKeys
+    items: list[Pending]
+    hashes: list[int | None]
 
-def phone_key(value: Any) -> str | None:
-    """A phone number as matching rules compare it: without :data:`PHONE_SEPARATORS`; blank → None."""
-    if value is None:
-        return None
-    text = str(value).translate(_NO_SEPARATORS).translate(_ASCII_LOWER)
-    return text or None
-
-
-def _sql_fold(column: str) -> str:
-    return f"lower(trim({column}))"
-
-
-def _sql_phone(column: str) -> str:
-    expr = column
-    for ch in PHONE_SEPARATORS:
-        expr = f"replace({expr}, '{ch}', '')"
-    return f"lower({expr})"
+    def hash_of(self) -> dict[int, int | None]:
+        """``id(item)`` → its key hash."""
+        return dict(zip(map(id, self.items), self.hashes, strict=True))
 
 
 @dataclass(frozen=True)
@@ -86,14 +66,9 @@ class DuplicateChecker:
     def __init__(self, store: Store, config: OrgConfig) -> None:
         self.store = store
         self.config = config
-        with store.lock:
-            for rule in config.automation.duplicate_rules:
-                table = store.table(rule.object)
-                if rule.active and table is not None:
-                    for key in self._blocking(rule):
-                        self._ensure_index(table, key)
+        self._keys: dict[tuple[str, tuple[str, ...]], MatchKeys] = {}
 
-    # ---- schema --------------------------------------------------------------------------------------
+    # ---- match keys ----------------------------------------------------------------------------------
     @staticmethod
     def _blocking(rule: DuplicateRuleDef) -> list[tuple[str, ...]]:
         """The field sets candidates are looked up by: the fields every condition shares, else each
@@ -105,23 +80,64 @@ class DuplicateChecker:
         common = [f for f in conditions[0] if all(f in c for c in conditions[1:])]
         return [tuple(common)] if common else list(dict.fromkeys(conditions))
 
-    def _expr(self, table: Table, name: str, alias: str = "") -> str:
-        return self._expr_of(table, name, f"{alias}{quote(table.codecs[name.lower()].field.name)}")
-
     @staticmethod
-    def _expr_of(table: Table, name: str, sql: str) -> str:
-        """The match key of field ``name`` as SQL over ``sql`` (a column or a bound value)."""
-        return _sql_phone(sql) if table.codecs[name.lower()].field.type == "phone" else _sql_fold(sql)
+    def _normaliser(table: Table, name: str) -> Normaliser:
+        return phone_digits if table.codecs[name.lower()].field.type == "phone" else fold_text
 
     def _norm(self, table: Table, name: str, value: Any) -> str | None:
-        fd = table.codecs[name.lower()].field
-        return phone_key(value) if fd.type == "phone" else fold_text(value)
+        return self._normaliser(table, name)(value)
 
-    def _ensure_index(self, table: Table, key: tuple[str, ...]) -> None:
-        exprs = ", ".join(self._expr(table, f) for f in key)
-        digest = hashlib.sha1(exprs.encode()).hexdigest()[:10]
-        index = quote(f"ix_dup_{table.name}_{digest}")
-        self.store.conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table.sql} ({exprs})")
+    def _match_keys(self, table: Table) -> list[MatchKeys]:
+        """The match keys of ``table``'s active rules, each read from the stored records the first time."""
+        out: list[MatchKeys] = []
+        for rule in self.config.automation.duplicate_rules_for(table.name):
+            for key in self._blocking(rule):
+                fields = tuple(table.codecs[f.lower()].field.name for f in key if table.has(f))
+                if len(fields) != len(key):
+                    continue
+                keys = self._keys.get((table.name, fields))
+                if keys is None:
+                    keys = MatchKeys(table.obj.key_prefix, fields, [self._normaliser(table, f) for f in key])
+                    cols = ", ".join(quote(f) for f in fields)
+                    # deleted records too: an undelete brings them back without telling anyone
+                    keys.add_rows(self.store.conn.execute(f"SELECT Id, {cols} FROM {table.sql}"))
+                    self._keys[(table.name, fields)] = keys
+                if keys not in out:
+                    out.append(keys)
+        return out
+
+    def watches(self, table: Table) -> bool:
+        """Whether an active duplicate rule watches ``table``."""
+        return bool(self.config.automation.duplicate_rules_for(table.name))
+
+    def keyed(self, plan: Plan, defaults: dict[str, Any]) -> list[Keyed]:
+        """The match key hashes of what ``plan`` writes: every record it creates, and every edit that sets
+        a key field (an edit that sets none keeps the key it has)."""
+        table = plan.table
+        creates = [p for p in plan.creates if p.error is None and p.id]
+        out: list[Keyed] = []
+        for keys in self._match_keys(table) if (creates or plan.updates) else ():
+            fields = keys.fields
+            values = [[p.values[f] if f in p.values else defaults.get(f) for f in fields] for p in creates]
+            items = list(creates)
+            edits = [
+                p for p in plan.updates if p.error is None and p.id and any(f in p.values for f in fields)
+            ]
+            if edits:
+                stored = record_values(self.store, table, edits, fields)
+                values.extend([stored[id(p)].get(f) for f in fields] for p in edits)
+                items.extend(edits)
+            out.append(Keyed(keys, items, keys.hashes(values)))
+        return out
+
+    @staticmethod
+    def remember(keyed: Sequence[Keyed]) -> None:
+        """Tell the match keys about the records a write saves (every write, whatever its rules say, so
+        later writes find them). Before the write is applied: one that fails later leaves an entry that
+        only costs a read."""
+        for k in keyed:
+            kept = [(p.id or "", h) for p, h in zip(k.items, k.hashes, strict=True) if p.error is None]
+            k.keys.remember([rid for rid, _ in kept], [h for _, h in kept])
 
     # ---- checking ------------------------------------------------------------------------------------
     def check(
@@ -131,23 +147,29 @@ class DuplicateChecker:
         updates: Sequence[Pending],
         rules: WriteRules,
         defaults: dict[str, Any],
+        keyed: Sequence[Keyed] = (),
     ) -> None:
-        """Set ``DUPLICATES_DETECTED`` on every planned record an active rule refuses."""
+        """Set ``DUPLICATES_DETECTED`` on every planned record an active rule refuses (``keyed``: the
+        write's key hashes, from :meth:`keyed`, computed here when missing)."""
         for rule in self.config.automation.duplicate_rules_for(table.name):
             watched: list[Pending] = []
             for items, action in ((creates, rule.on_create), (updates, rule.on_edit)):
                 if action == "block" or (action == "alert" and not rules.allow_save):
                     watched.extend(p for p in items if p.error is None)
             if watched:
-                self._check_rule(table, rule, watched, defaults)
+                self._check_rule(table, rule, watched, defaults, keyed)
 
     def _check_rule(
-        self, table: Table, rule: DuplicateRuleDef, items: list[Pending], defaults: dict[str, Any]
+        self,
+        table: Table,
+        rule: DuplicateRuleDef,
+        items: list[Pending],
+        defaults: dict[str, Any],
+        keyed: Sequence[Keyed],
     ) -> None:
         fields = [f for f in rule.matching.fields if f != ACCOUNT_NAME and table.has(f)]
         need_account = ACCOUNT_NAME in rule.matching.fields and table.has("AccountId")
         read = fields + (["AccountId"] if need_account else [])
-        blocking = self._blocking(rule)
         exact = {f: table.codecs[f.lower()].field.name for f in read}
         # values of edited records overlay the stored ones; new records need no query
         stored = record_values(self.store, table, [p for p in items if not p.created], read)
@@ -158,27 +180,11 @@ class DuplicateChecker:
             name = exact[f]
             return p.values[name] if name in p.values else defaults.get(name)
 
-        found: dict[str, dict[str, Any]] = {}  # candidate id → its values
-        candidates: dict[int, dict[str, None]] = {}  # item position → candidate ids
-        for key in blocking:
-            names = [exact[f] for f in key]
-            # the raw values go to SQLite, which normalises them like the index: no per-row Python
-            payload = [
-                [
-                    i,
-                    *(
-                        p.values.get(n, defaults.get(n)) if p.created else stored[id(p)].get(f)
-                        for n, f in zip(names, key, strict=True)
-                    ),
-                ]
-                for i, p in enumerate(items)
-            ]
-            for pos, rid, row in self._candidates(table, key, payload, read):
-                found[rid] = row
-                if rid != items[pos].id:
-                    candidates.setdefault(pos, {})[rid] = None
+        candidates = self._candidates(table, rule, items, stored, defaults, keyed)
         if not candidates:
             return
+        found = self._read(table, {rid for rids in candidates.values() for rid in rids}, read)
+        candidates = {pos: [rid for rid in rids if rid in found] for pos, rids in candidates.items()}
         mine = {pos: {f: value(items[pos], f) for f in read} for pos in candidates}
         names_of = self._account_names(mine, found) if need_account else {}
         for pos, rids in candidates.items():
@@ -187,24 +193,50 @@ class DuplicateChecker:
                 items[pos].error = duplicate_error(DuplicateMatch(rule, tuple(sorted(seen))))
 
     def _candidates(
-        self, table: Table, key: tuple[str, ...], payload: list[list[Any]], read: list[str]
-    ) -> list[tuple[int, str, dict[str, Any]]]:
-        """(item position, candidate id, its values) for every saved record whose match key equals an
-        item's (``payload`` rows: position, then the item's raw values of ``key``). Blank never matches."""
-        cols = ", ".join(f"t.{quote(table.codecs[f.lower()].field.name)}" for f in read)
-        on = []
-        for i, f in enumerate(key, start=1):
-            mine = self._expr_of(table, f, f"json_extract(k.value, '$[{i}]')")
-            on.append(f"{self._expr(table, f, 't.')} = {mine} AND {mine} <> ''")
+        self,
+        table: Table,
+        rule: DuplicateRuleDef,
+        items: list[Pending],
+        stored: dict[int, dict[str, Any]],
+        defaults: dict[str, Any],
+        keyed: Sequence[Keyed],
+    ) -> dict[int, list[str]]:
+        """Item position → ids of the saved records with the same match key (a superset to check)."""
+        out: dict[int, dict[str, None]] = {}
+        by_fields = {keys.fields: keys for keys in self._match_keys(table)}
+        known = {k.keys.fields: k.hash_of() for k in keyed}
+        for key in self._blocking(rule):
+            fields = tuple(table.codecs[f.lower()].field.name for f in key if table.has(f))
+            keys = by_fields.get(fields)
+            if keys is None:
+                continue
+            hash_of = known.get(fields, {})
+            missing = [p for p in items if id(p) not in hash_of]
+            if missing:  # edits that set no key field (their stored key), or no ``keyed`` given
+                values = [
+                    [p.values[n] if n in p.values else defaults.get(n) for n in fields]
+                    if p.created
+                    else [stored[id(p)].get(f) for f in key]
+                    for p in missing
+                ]
+                hash_of = {**hash_of, **dict(zip(map(id, missing), keys.hashes(values), strict=True))}
+            for pos, p in enumerate(items):
+                for rid in keys.candidates(hash_of[id(p)]):
+                    if rid != p.id:
+                        out.setdefault(pos, {})[rid] = None
+        return {pos: list(rids) for pos, rids in out.items()}
+
+    def _read(self, table: Table, rids: set[str], read: list[str]) -> dict[str, dict[str, Any]]:
+        """The ``read`` values of the live records among ``rids``."""
+        cols = ", ".join(quote(table.codecs[f.lower()].field.name) for f in read)
         sql = (
-            "SELECT json_extract(k.value, '$[0]'), t.Id, "
-            f"{cols} FROM json_each(?) AS k JOIN {table.sql} AS t ON {' AND '.join(on)} "
-            "WHERE t.IsDeleted = 0"
+            f"SELECT Id, {cols} FROM {table.sql} "
+            "WHERE Id IN (SELECT value FROM json_each(?)) AND IsDeleted = 0"
         )
-        return [
-            (int(row[0]), str(row[1]), dict(zip(read, row[2:], strict=True)))
-            for row in self.store.conn.execute(sql, (json_list(payload),))
-        ]
+        return {
+            str(row[0]): dict(zip(read, row[1:], strict=True))
+            for row in self.store.conn.execute(sql, (json_list(rids),))
+        }
 
     def _account_names(
         self, values: dict[int, dict[str, Any]], found: dict[str, dict[str, Any]]
@@ -249,7 +281,6 @@ __all__ = [
     "DUPLICATES_DETECTED",
     "DuplicateChecker",
     "DuplicateMatch",
+    "Keyed",
     "duplicate_error",
-    "fold_text",
-    "phone_key",
 ]
