@@ -37,6 +37,7 @@ from sfsync.emulator.records.writes import Pending, Plan, json_list
 DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
 #: The Contact matching field that stands for the contact's company (its Account's name).
 ACCOUNT_NAME = "Account.Name"
+_UNSET = object()
 
 
 @dataclass(frozen=True)
@@ -120,13 +121,19 @@ class DuplicateChecker:
             fields = keys.fields
             values = [[p.values[f] if f in p.values else defaults.get(f) for f in fields] for p in creates]
             items = list(creates)
-            edits = [
-                p for p in plan.updates if p.error is None and p.id and any(f in p.values for f in fields)
-            ]
-            if edits:
-                stored = record_values(self.store, table, edits, fields)
-                values.extend([stored[id(p)].get(f) for f in fields] for p in edits)
-                items.extend(edits)
+            partial: list[Pending] = []  # edits that set some key fields: the others are read
+            for p in plan.updates:
+                if p.error is None and p.id:
+                    row = [p.values.get(f, _UNSET) for f in fields]
+                    if _UNSET not in row:
+                        values.append(row)
+                        items.append(p)
+                    elif any(v is not _UNSET for v in row):
+                        partial.append(p)
+            if partial:
+                stored = record_values(self.store, table, partial, fields)
+                values.extend([stored[id(p)].get(f) for f in fields] for p in partial)
+                items.extend(partial)
             out.append(Keyed(keys, items, keys.hashes(values)))
         return out
 
