@@ -24,8 +24,9 @@ postgres:
 chromium:
 	@bash scripts/ensure-chromium.sh
 
+# make demo [DIR=path] [PORT=8642]: the demo project goes to DIR (default: a temporary directory)
 demo: $(STAMP)
-	$(BIN)/sfsync demo
+	$(BIN)/sfsync demo $(DIR) $(if $(PORT),--port $(PORT))
 
 test: $(STAMP) postgres chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -53,6 +53,7 @@ BENCHES = (
             "50000",
         ),
     ),
+    Bench("row_search", "row_search.py", ("--runs", "20", "--rows", "5000")),
 )
 
 

@@ -1,4 +1,5 @@
-"""The demo: a DuckDB warehouse of sample people and companies, and the demo project that reads it.
+"""The demo: a DuckDB warehouse of sample people, companies, contracts and support tickets, and the demo
+project that reads it.
 
 ``sfsync init --demo`` and ``sfsync demo`` write the demo project with :func:`write_demo_project`: the
 project files of :func:`sfsync.config.scaffold.write_project` plus ``warehouse.duckdb``, whose rows are
@@ -30,6 +31,10 @@ DEMO_SEED = 20240601
 """Seed of the demo data generator (the same warehouse every time)."""
 DEMO_INVALID_EMAILS = 3
 """People whose email Salesforce rejects (INVALID_EMAIL_ADDRESS), so the demo shows rejected rows."""
+DEMO_CONTRACTS = 300
+"""Rows of the demo ``contracts`` table (each of one company: a Contract linked to its Account)."""
+DEMO_TICKETS = 400
+"""Rows of the demo ``tickets`` table (each of one person and their company: a Case linked to both)."""
 
 
 _FIRST = [
@@ -253,6 +258,53 @@ def _people(rng: random.Random, n: int, companies: int) -> pa.Table:
     return pa.table({k: pa.array(v, type=types.get(k, pa.string())) for k, v in rows.items()})
 
 
+_SUBJECTS = [
+    "Cannot log in",
+    "Invoice shows the wrong amount",
+    "Export to CSV drops accents: Zoë → Zo?",
+    'Feature request: "dark mode"',
+    "Data sync late, again",
+    "Password reset e-mail never arrives",
+    "Renewal quote, please",
+]
+
+
+def _contracts(rng: random.Random, n: int, companies: int) -> pa.Table:
+    rows: dict[str, list[object]] = {
+        k: [] for k in ("contract_id", "company_id", "start_date", "term_months", "special_terms")
+    }
+    for i in range(1, n + 1):
+        rows["contract_id"].append(f"K-{i:05d}")
+        rows["company_id"].append(f"C-{rng.randint(1, companies):05d}")
+        rows["start_date"].append(date(2023, 1, 1) + timedelta(days=rng.randint(0, 700)))
+        rows["term_months"].append(rng.choice([12, 24, 36]))
+        rows["special_terms"].append(None if i % 3 else 'Net 60; price locked for the term, "no surprises".')
+    types = {"start_date": pa.date32(), "term_months": pa.int32()}
+    return pa.table({k: pa.array(v, type=types.get(k, pa.string())) for k, v in rows.items()})
+
+
+def _tickets(rng: random.Random, n: int, people: pa.Table) -> pa.Table:
+    """Tickets of random people; the first ones are of the people whose e-mail Salesforce rejects, so
+    the demo shows their Cases refused with PARENT_REJECTED, then linked once the e-mails are fixed."""
+    ids = people.column("person_id").to_pylist()
+    company = people.column("company_id").to_pylist()
+    invalid = [i for i, e in enumerate(people.column("email").to_pylist()) if e and " at " in e]
+    rows: dict[str, list[object]] = {
+        k: [] for k in ("ticket_id", "person_id", "company_id", "subject", "description", "priority")
+    }
+    for i in range(1, n + 1):
+        who = invalid[i - 1] if i <= len(invalid) else rng.randrange(len(ids))
+        rows["ticket_id"].append(f"T-{i:05d}")
+        rows["person_id"].append(ids[who])
+        rows["company_id"].append(company[who])
+        rows["subject"].append(rng.choice(_SUBJECTS))
+        rows["description"].append(
+            None if i % 4 else 'Steps:\n1. open the app\n2. it fails, with a comma, and a "quote"'
+        )
+        rows["priority"].append(rng.choice(["High", "Medium", "Low"]))
+    return pa.table({k: pa.array(v, type=pa.string()) for k, v in rows.items()})
+
+
 def write_demo_warehouse(
     path: Path, *, people: int = DEMO_PEOPLE, companies: int = DEMO_COMPANIES, seed: int = DEMO_SEED
 ) -> dict[str, int]:
@@ -260,18 +312,26 @@ def write_demo_warehouse(
     rng = random.Random(seed)
     company_table = _companies(rng, companies)
     people_table = _people(rng, people, companies)
+    contract_table = _contracts(rng, DEMO_CONTRACTS, companies)
+    ticket_table = _tickets(rng, DEMO_TICKETS, people_table)
+    tables = (
+        ("companies", company_table),
+        ("people", people_table),
+        ("contracts", contract_table),
+        ("tickets", ticket_table),
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     con = duckdb.connect(str(path))
     con.execute("set enable_progress_bar = false")
     try:
-        for name, table in (("companies", company_table), ("people", people_table)):
+        for name, table in tables:
             con.register("incoming", table)
             con.execute(f"create table {name} as select * from incoming")
             con.unregister("incoming")
     finally:
         con.close()
-    return {"companies": company_table.num_rows, "people": people_table.num_rows}
+    return {name: table.num_rows for name, table in tables}
 
 
 def write_demo_project(directory: Path, *, force: bool = False, file_name: str = PROJECT_FILE) -> list[Path]:
@@ -285,9 +345,11 @@ def write_demo_project(directory: Path, *, force: bool = False, file_name: str =
 
 __all__ = [
     "DEMO_COMPANIES",
+    "DEMO_CONTRACTS",
     "DEMO_INVALID_EMAILS",
     "DEMO_PEOPLE",
     "DEMO_SEED",
+    "DEMO_TICKETS",
     "write_demo_project",
     "write_demo_warehouse",
 ]

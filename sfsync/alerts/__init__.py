@@ -6,6 +6,7 @@ Entry points:
   whose state lives in the state store; call ``after_run(sync, run_id)`` after any run (CLI, scheduler, UI).
 - :class:`Dispatcher` (``Dispatcher.for_project(project)``): sends a :class:`Notice` to named notifiers,
   redacting secrets; :func:`check_run` the pure rule verdicts.
+- :func:`judge_run`: how a finished run reads everywhere (status, warns or not, a one-line reason).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sfsync.alerts.notifiers import (
 )
 from sfsync.alerts.rules import FIRING, OK, Rule, RuleCheck, check_run
 from sfsync.alerts.tracker import WarningTracker
+from sfsync.alerts.verdict import RunVerdict, judge_run, percent_text, rejection_text
 
 __all__ = [
     "FIRING",
@@ -43,10 +45,14 @@ __all__ = [
     "Rule",
     "RuleChange",
     "RuleCheck",
+    "RunVerdict",
     "SlackNotifier",
     "WarningTracker",
     "WebhookNotifier",
     "build_notifier",
     "check_run",
     "collect_secrets",
+    "judge_run",
+    "percent_text",
+    "rejection_text",
 ]

@@ -2,9 +2,10 @@
 
 A sync's ``warnings:`` block (``sfsync.config.Warnings``) turns rules on::
 
-    on_failure               the run failed as a whole (status failed)
+    on_failure               the run failed (status failed: an error, a failed Bulk job, every row rejected)
     rejected_rows_percent    rejected / rows sent (created + updated + rejected) above the threshold
-    row_count_drop_percent   rows read fell by more than the threshold since the previous successful run
+                             (default 0: any rejected row; null turns the rule off)
+    row_count_drop_percent   rows read fell by more than the threshold since the previous finished run
     slower_than              the run took longer than the interval ("30m")
     paused                   a scheduled run was skipped because the sync is paused (see tracker.py)
 
@@ -15,9 +16,11 @@ so its state stays as it was. These are pure functions of run records: the track
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sfsync.alerts.verdict import first_line, judge_run, rejection_text
 from sfsync.config import Warnings, parse_interval
 from sfsync.state import RunRecord, RunStatus
 
@@ -55,31 +58,36 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
 
 
-def _failure(run: RunRecord) -> RuleCheck:
+def _failure(run: RunRecord, by_code: Mapping[str, int]) -> RuleCheck:
     failed = run.status is RunStatus.FAILED
-    summary = f"run {run.id} failed: {first_line(run.error)}" if failed else f"run {run.id} succeeded"
+    if failed:
+        summary = f"run {run.id} failed: {judge_run(run, None, by_code).reason or 'no error text'}"
+    else:
+        summary = f"run {run.id} {run.status.value}"
     return RuleCheck(Rule.ON_FAILURE, failed, summary)
 
 
-def _rejected(run: RunRecord, limit: float) -> RuleCheck | None:
+def _rejected(run: RunRecord, limit: float, by_code: Mapping[str, int]) -> RuleCheck | None:
     sent = run.counts.sent
     if sent == 0:
-        if run.status is not RunStatus.SUCCEEDED:
+        if not run.status.ran_to_end:
             return None
         return RuleCheck(Rule.REJECTED_ROWS, False, "no rows were sent, none rejected")
     percent = run.counts.rejected_percent
     firing = percent > limit
-    word = "above" if firing else "within"
+    if not run.counts.rejected:
+        return RuleCheck(Rule.REJECTED_ROWS, False, f"no row was rejected ({sent:,} sent)")
+    word = "over" if firing else "within"
+    limit_text = "no rejected row" if limit == 0 else f"the {limit:g}% limit"
     return RuleCheck(
         Rule.REJECTED_ROWS,
         firing,
-        f"{run.counts.rejected} of {sent} rows sent were rejected"
-        f" ({percent:.1f}%, {word} the {limit:g}% limit)",
+        f"{rejection_text(run.counts.rejected, sent, by_code)} ({word} {limit_text})",
     )
 
 
 def _row_drop(run: RunRecord, previous: RunRecord | None, limit: float) -> RuleCheck | None:
-    if run.status is not RunStatus.SUCCEEDED or previous is None or previous.counts.rows_read == 0:
+    if not run.status.ran_to_end or previous is None or previous.counts.rows_read == 0:
         return None
     before, now = previous.counts.rows_read, run.counts.rows_read
     drop = 100.0 * (before - now) / before
@@ -103,32 +111,31 @@ def _slow(run: RunRecord, limit_text: str) -> RuleCheck | None:
     )
 
 
-def check_run(warnings: Warnings, run: RunRecord, previous_success: RunRecord | None) -> list[RuleCheck]:
+def check_run(
+    warnings: Warnings,
+    run: RunRecord,
+    previous_success: RunRecord | None,
+    by_code: Mapping[str, int] | None = None,
+) -> list[RuleCheck]:
     """Verdicts of the rules ``warnings`` turns on, for a finished ``run``.
 
-    ``previous_success`` is the sync's last successful run before this one (for the row-count drop).
-    A running or interrupted run gives no verdicts.
+    ``previous_success`` is the sync's last run before this one that ran to its end (for the row-count
+    drop); ``by_code`` the run's rejected rows by error code (named in the summaries). A running or
+    interrupted run gives no verdicts.
     """
-    if run.status not in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+    if run.status not in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED):
         return []
+    codes = by_code or {}
     checks: list[RuleCheck | None] = []
     if warnings.on_failure:
-        checks.append(_failure(run))
+        checks.append(_failure(run, codes))
     if warnings.rejected_rows_percent is not None:
-        checks.append(_rejected(run, warnings.rejected_rows_percent))
+        checks.append(_rejected(run, warnings.rejected_rows_percent, codes))
     if warnings.row_count_drop_percent is not None:
         checks.append(_row_drop(run, previous_success, warnings.row_count_drop_percent))
     if warnings.slower_than is not None:
         checks.append(_slow(run, warnings.slower_than))
     return [c for c in checks if c is not None]
-
-
-def first_line(text: str | None, limit: int = 300) -> str:
-    """The first line of an error text, shortened to ``limit`` characters."""
-    if not text:
-        return "no error text"
-    line = text.strip().splitlines()[0] if text.strip() else "no error text"
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 __all__ = ["FIRING", "OK", "Rule", "RuleCheck", "check_run", "first_line"]

@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 
 from sfsync.alerts.message import ErrorCount, Notice, RuleChange
 from sfsync.alerts.notifiers import Dispatcher
-from sfsync.alerts.rules import FIRING, OK, Rule, RuleCheck, check_run, first_line
+from sfsync.alerts.rules import FIRING, OK, Rule, RuleCheck, check_run
+from sfsync.alerts.verdict import first_line
 from sfsync.config import Project
 from sfsync.errors import ConfigError
 from sfsync.state import RunRecord, RunStatus, StateStore
@@ -74,7 +75,8 @@ class WarningTracker:
         checks: list[RuleCheck] = []
         if run is not None and sync in self.project.syncs:
             previous = self._previous_success(sync, run.id)
-            checks = check_run(self.project.syncs[sync].warnings, run, previous)
+            by_code = self.store.rejected_counts(run.id) if run.counts.rejected else {}
+            checks = check_run(self.project.syncs[sync].warnings, run, previous, by_code)
         with _TRACKER_MUTEX:
             state = dict(self.store.sync_status(sync).warning_state)
             changes = _transitions(checks, state)
@@ -83,7 +85,7 @@ class WarningTracker:
                 if paused_state not in (FIRING, RESUMING):
                     changes.append(RuleChange(Rule.PAUSED, True, f"the sync paused itself: {paused_cause}"))
                 state[Rule.PAUSED] = FIRING  # after an unconfirmed resume: paused again, silently
-            elif paused_state == RESUMING and run is not None and run.status is RunStatus.SUCCEEDED:
+            elif paused_state == RESUMING and run is not None and run.status.ran_to_end:
                 changes.append(
                     RuleChange(Rule.PAUSED, False, f"the sync resumed by itself and run {run.id} succeeded")
                 )
@@ -137,10 +139,14 @@ class WarningTracker:
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _previous_success(self, sync: str, run_id: int) -> RunRecord | None:
-        for run in self.store.runs(sync, limit=2, status=RunStatus.SUCCEEDED):
-            if run.id < run_id:
-                return run
-        return None
+        """The last run before ``run_id`` that ran to its end (succeeded or partial)."""
+        found = [
+            run
+            for status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
+            for run in self.store.runs(sync, limit=2, status=status)
+            if run.id < run_id
+        ]
+        return max(found, key=lambda r: r.id) if found else None
 
     def _errors(self, run: RunRecord | None) -> tuple[tuple[ErrorCount, ...], str | None]:
         if run is None or run.counts.rejected == 0:

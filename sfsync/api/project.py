@@ -8,17 +8,22 @@ started it.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 import pyarrow as pa
 
-from sfsync.alerts import WarningTracker
-from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run
+from sfsync.alerts import RunVerdict, WarningTracker, judge_run
+from sfsync.api.health import SyncHealth, sync_health
+from sfsync.api.logs import LogExport, export_logs
+from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run, outcome_kind, verdict_of
 from sfsync.api.pausing import StatusView, manual_cause, pause_sync, resume_sync, status_view
 from sfsync.config import DEFAULT_PROJECT_FILE, ApiChoice, load_project
 from sfsync.config import Project as ProjectConfig
@@ -27,13 +32,34 @@ from sfsync.salesforce.describe import GlobalDescribe, ObjectDescribe
 from sfsync.sources import open_source, query_for
 from sfsync.sources.types import LogicalType
 from sfsync.state import RowResult, RunRecord, StateStore, Trigger, default_state_dir
+from sfsync.state.rowsearch import Outcome, RowDebugger, RowPage, RowRun, SortKey
 from sfsync.sync.connect import Orgs
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
+from sfsync.sync.order import groups, known_parents, order_syncs, parent_objects
 from sfsync.sync.plan import Plan
 from sfsync.sync.progress import Progress
-from sfsync.sync.validate import CheckReport, check_project
+from sfsync.sync.references import RejectedParents
+from sfsync.sync.validate import CheckReport, Problem, check_project, validate_sync
+from sfsync.sync.validate_related import SourceRelated
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FullResyncRisk:
+    """What ``--full-resync`` of an ``insert`` sync does: every row of its model creates a new record."""
+
+    sync: str
+    object: str
+    rows: int  # rows of the model (or segment) now: the records a full resync creates
+    created_before: int  # records earlier runs of the sync created (they stay: the new ones duplicate them)
+
+    def text(self) -> str:
+        before = f"; earlier runs created {self.created_before:,}" if self.created_before else ""
+        return (
+            f"sync {self.sync} inserts: a full resync creates a new {self.object} record for every one of "
+            f"its {self.rows:,} rows, even rows that have a record already (duplicates{before})"
+        )
 
 
 API_CHOICES: tuple[ApiChoice, ...] = ("auto", "rest", "bulk")
@@ -146,6 +172,20 @@ class Project:
             self.require_sync(name)
         return check_project(self.config, syncs, self.orgs.access(self.config))
 
+    def problems(self, sync: str, config: ProjectConfig | None = None) -> list[Problem]:
+        """Every problem of ``sync`` (of ``config``, default this project's) against its org and model:
+        the object's describe, the model's columns, and for lookups the parents' describes and samples of
+        the columns (what ``check`` and every run validate)."""
+        cfg = config or self.config
+        resolved = cfg.resolve_sync(sync)
+        client = self.orgs.client(cfg, resolved.destination_name)
+        describe = client.describe(resolved.sync.object)
+        with open_source(cfg, resolved.source_name) as source:
+            query = query_for(cfg, resolved.sync.from_)
+            columns = source.columns(query)
+            related = SourceRelated(lambda obj: client.describe(obj).raw, source, query)
+            return validate_sync(cfg, sync, describe.raw, columns, related)
+
     def destination_name(self, destination: str | None = None) -> str:
         """``destination``, or the project's only destination when none is named."""
         names = sorted(self.config.destinations)
@@ -185,6 +225,16 @@ class Project:
             client.invalidate_describe()
         return client.describe_global()
 
+    def query(self, soql: str, destination: str | None = None, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Records of a SOQL query in ``destination`` (the only one when not named), at most ``limit``
+        (what the demo and the web UI read back from the org)."""
+        client = self.orgs.client(self.config, self.destination_name(destination))
+        return list(itertools.islice(client.query(soql), limit))
+
+    def count(self, soql: str, destination: str | None = None) -> int:
+        """``totalSize`` of a ``SELECT COUNT() ...`` query in ``destination``."""
+        return self.orgs.client(self.config, self.destination_name(destination)).count(soql)
+
     def columns(self, from_name: str) -> dict[str, LogicalType]:
         """The columns of a model or segment and their types, as its source reports them."""
         self._require_model(from_name)
@@ -202,6 +252,44 @@ class Project:
     def _require_model(self, name: str) -> None:
         if name not in self.config.models and name not in self.config.segments:
             raise NotFoundError(f"there is no model or segment {name!r}", what="model", name=name)
+
+    # ---- order of syncs ---------------------------------------------------------------------------------
+    def _parents(self, syncs: Sequence[str]) -> dict[str, set[str]]:
+        """The objects each sync's lookups name. Known from the project file when the lookups name their
+        object or a relationship named after an object another sync writes; otherwise from the object's
+        describe (one API call per object, cached by the client; skipped for a lone sync)."""
+        if len(syncs) < 2:
+            return {name: set() for name in syncs}
+        objects = {self.config.syncs[n].object.lower() for n in syncs}
+        out: dict[str, set[str]] = {}
+        for name in syncs:
+            sync = self.config.syncs[name]
+            known = known_parents(sync, objects)
+            if known is not None:
+                out[name] = known
+                continue
+            try:
+                describe = self.orgs.client(self.config, sync.to).describe(sync.object).raw
+            except SfsyncError:
+                describe = None  # the run itself will say what is wrong
+            out[name] = parent_objects(sync, describe)
+        return out
+
+    def run_order(self, syncs: Sequence[str]) -> list[str]:
+        """``syncs`` with parents before the children whose lookups name them (ConfigError for a cycle)."""
+        for name in syncs:
+            self.require_sync(name)
+        return order_syncs(self.config.syncs, self._parents(syncs), syncs)
+
+    def run_groups(self, syncs: Sequence[str]) -> list[list[str]]:
+        """``syncs`` in independent groups, each in run order (the scheduler runs a group in sequence)."""
+        return groups(self.config.syncs, self._parents(syncs), syncs)
+
+    @staticmethod
+    def new_pass() -> RejectedParents:
+        """What syncs run one after the other share: the parent rows rejected so far (give it to each
+        :meth:`attempt` / :meth:`run` of the pass, in :meth:`run_order`)."""
+        return RejectedParents()
 
     # ---- planning and running -----------------------------------------------------------------------
     def validate(self, sync: str) -> None:
@@ -226,13 +314,36 @@ class Project:
         trigger: Trigger = Trigger.API,
         progress: Progress | None = None,
         warn: bool = True,
+        rejected_parents: RejectedParents | None = None,
     ) -> RunOutcome:
         """Run one sync now and say how it ended; never raises for a run that failed (the scheduler and
         the web UI call this). With ``warn`` the sync's warnings are evaluated and notified, and a sync
         whose source, model or org is broken pauses itself."""
         self.require_sync(sync)
         _check_api(api)
-        options = RunOptions(full_resync=full_resync, api=api, trigger=trigger, progress=progress)
+        options = RunOptions(
+            full_resync=full_resync,
+            api=api,
+            trigger=trigger,
+            progress=progress,
+            rejected_parents=rejected_parents,
+        )
+        outcome = self._attempt(sync, options, warn)
+        if outcome.run_id is not None and self.config.logs is not None:
+            outcome = replace(outcome, logs=export_logs(self.config, self.store))
+        return outcome
+
+    def export_logs(self, *, again: bool = False) -> LogExport:
+        """Write the finished runs not yet in the project's sync log tables (``logs:``); with ``again``,
+        every run of the history (writing a run twice replaces it). Never raises: see ``.error``."""
+        if self.config.logs is None:
+            raise ConfigError(
+                "the project has no logs: section",
+                hint="add logs: {source: NAME} (docs/project-file.md#sync-logs-in-the-warehouse)",
+            )
+        return export_logs(self.config, self.store, again=again)
+
+    def _attempt(self, sync: str, options: RunOptions, warn: bool) -> RunOutcome:
         # Each run has its own client, so its API call count is its own (several runs may be in flight).
         session = SyncSession(self.config, self.store, transport=self.transport)
         try:
@@ -243,7 +354,10 @@ class Project:
         except SfsyncError as exc:
             log.error("sync %s: run %s failed: %s", sync, exc.run_id or "-", exc.message)
             if not warn:
-                return RunOutcome(sync, OutcomeKind.FAILED, exc.run_id, str(exc), exception=exc)
+                verdict = verdict_of(self.store, self.config, exc.run_id)
+                return RunOutcome(
+                    sync, OutcomeKind.FAILED, exc.run_id, str(exc), exception=exc, verdict=verdict
+                )
             return follow_run(self.store, self._tracker_for_warnings(), sync, None, exc)
         finally:
             session.close()
@@ -261,8 +375,10 @@ class Project:
             result.duration_s,
         )
         if not warn:
-            kind = OutcomeKind.SUCCEEDED if result.status == "succeeded" else OutcomeKind.FAILED
-            return RunOutcome(sync, kind, result.run_id, result.error, result=result)
+            verdict = verdict_of(self.store, self.config, result.run_id)
+            return RunOutcome(
+                sync, outcome_kind(result.status), result.run_id, result.error, result=result, verdict=verdict
+            )
         return follow_run(self.store, self._tracker_for_warnings(), sync, result, None)
 
     def run(
@@ -274,6 +390,7 @@ class Project:
         trigger: Trigger = Trigger.API,
         progress: Progress | None = None,
         warn: bool = True,
+        rejected_parents: RejectedParents | None = None,
     ) -> RunResult:
         """Run one sync now and return what it did (raises ``SfsyncError`` when the run fails as a whole).
 
@@ -281,7 +398,13 @@ class Project:
         evaluated and notified, and a sync whose source, model or org is broken pauses itself.
         """
         outcome = self.attempt(
-            sync, full_resync=full_resync, api=api, trigger=trigger, progress=progress, warn=warn
+            sync,
+            full_resync=full_resync,
+            api=api,
+            trigger=trigger,
+            progress=progress,
+            warn=warn,
+            rejected_parents=rejected_parents,
         )
         if outcome.exception is not None:
             raise outcome.exception
@@ -337,7 +460,31 @@ class Project:
         """A sync was resumed by another process while its ``paused`` warning fired: send the recovery."""
         resume_sync(self.store, sync, tracker=self._tracker_for_warnings())
 
-    # ---- history ------------------------------------------------------------------------------------
+    def full_resync_risk(self, sync: str) -> FullResyncRisk | None:
+        """For an ``insert`` sync, what a full resync would create (None for update and upsert syncs,
+        where a full resync only sends every row again)."""
+        self.require_sync(sync)
+        cfg = self.config.syncs[sync]
+        if cfg.mode != "insert":
+            return None
+        query = query_for(self.config, cfg.from_)
+        with open_source(self.config, query.source) as source:
+            rows = source.count_rows(query)
+        created = sum(r.counts.created for r in self.store.runs(sync, 1_000_000)) if self.has_state else 0
+        return FullResyncRisk(sync, cfg.object, rows, created)
+
+    # ---- health and history -------------------------------------------------------------------------
+    def health(self, sync: str) -> SyncHealth:
+        """The sync's state (healthy, warning, failing, paused, never run, running) and why, in one line."""
+        self.require_sync(sync)
+        return sync_health(self.config, self.store if self.has_state else None, sync)
+
+    def verdict(self, run: RunRecord) -> RunVerdict:
+        """How ``run`` reads everywhere: its status, whether it warns, and why (one line)."""
+        by_code = self.store.rejected_counts(run.id) if run.counts.rejected else {}
+        sync = self.config.syncs.get(run.sync)
+        return judge_run(run, sync.warnings if sync is not None else None, by_code)
+
     def runs(self, sync: str | None = None, limit: int = 50) -> list[RunRecord]:
         return self.store.runs(sync, limit)
 
@@ -359,6 +506,49 @@ class Project:
     def rejected_table(self, run_id: int, code: str | None = None) -> pa.Table:
         return self.store.rejected_table(run_id, code)
 
+    # ---- the row debugger ---------------------------------------------------------------------------
+    def rows(
+        self,
+        sync: str,
+        query: str | None = None,
+        *,
+        outcome: Outcome = "all",
+        run_id: int | None = None,
+        sort: SortKey = "run",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> RowPage:
+        """Row results of ``sync`` across its runs whose primary key, error code, message or record id
+        contains ``query``; ``outcome`` ``rejected`` or ``accepted`` keeps only those; sorted and paged."""
+        self.require_sync(sync)
+        if not self.has_state:
+            return RowPage([], 0, offset, limit)
+        return RowDebugger(self.store, sync).search(
+            query,
+            outcome=outcome,
+            run_id=run_id,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+        )
+
+    def row(self, sync: str, key: str) -> list[RowRun]:
+        """The row of ``sync`` with primary key ``key`` in every run that still has row results, newest
+        first: the operation, record id or error, and the values the run sent (NotFoundError if none)."""
+        self.require_sync(sync)
+        found = RowDebugger(self.store, sync).history(key) if self.has_state else []
+        if not found:
+            raise NotFoundError(
+                f"no run of sync {sync!r} has a result for the row with primary key {key!r}",
+                what="row",
+                name=key,
+                hint=f"search the rows with `sfsync rows {sync} TEXT` (row results are kept for the "
+                "latest runs of each sync)",
+            )
+        return found
+
     # ---- lifetime -----------------------------------------------------------------------------------
     def close(self) -> None:
         if self._owns:
@@ -376,4 +566,4 @@ class Project:
         self.close()
 
 
-__all__ = ["Project"]
+__all__ = ["FullResyncRisk", "Project"]

@@ -1,9 +1,11 @@
 """``sfsync demo``: the whole product in one command, against a local org emulator it starts itself.
 
 Steps: start the emulator in the background, scaffold the demo project (DuckDB warehouse with awkward
-sample data), run every sync (Account upsert from a custom model, Contact upsert from a user segment, a
-Contact update keyed on the external id, a Lead insert), change some warehouse rows, run again to show
-that only the changes are sent, and print what happened at each step.
+sample data), run every sync, parents first (Account upsert from a custom model; Contact upsert from a user
+segment, linked to its Account; a Contact update keyed on the external id; a Lead insert; Contracts linked
+to their Accounts; Cases linked to their Contacts and Accounts), print related records read back from the
+org, change some warehouse rows, run again to show that only the changes are sent, and print what
+happened at each step.
 """
 
 from __future__ import annotations
@@ -76,10 +78,14 @@ def _free_port(preferred: int) -> int:
         return int(s.getsockname()[1])
 
 
-def _start_emulator(port: int, log_path: Path) -> subprocess.Popen[bytes]:
+ORG_DB = "emulator-org.sqlite"
+"""Where the demo's emulator keeps its records (in the demo directory), so a restarted one has them."""
+
+
+def _start_emulator(port: int, log_path: Path, db: Path) -> subprocess.Popen[bytes]:
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sfsync", "emulator", "--port", str(port)],
+        [sys.executable, "-m", "sfsync", "emulator", "--port", str(port), "--db", str(db)],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -97,6 +103,51 @@ def _start_emulator(port: int, log_path: Path) -> subprocess.Popen[bytes]:
     raise SfsyncError(f"the emulator did not answer on port {port} within {EMULATOR_START_SECONDS:.0f}s")
 
 
+#: Related records the demo reads back from the org after its first round: (title, SOQL, columns).
+LINKED = [
+    (
+        "Contracts linked to their Accounts",
+        "SELECT External_Id__c, Account.External_Id__c, Account.Name, StartDate, ContractTerm, Status "
+        "FROM Contract ORDER BY External_Id__c LIMIT 3",
+        ["External_Id__c", "Account.External_Id__c", "Account.Name", "StartDate", "ContractTerm", "Status"],
+    ),
+    (
+        "Cases linked to their Contacts and Accounts",
+        "SELECT External_Id__c, Subject, Contact.External_Id__c, Contact.Name, Account.Name, Origin "
+        "FROM Case ORDER BY External_Id__c LIMIT 3",
+        ["External_Id__c", "Subject", "Contact.External_Id__c", "Contact.Name", "Account.Name", "Origin"],
+    ),
+]
+
+
+def _value(record: dict[str, object], path: str) -> str:
+    value: object = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
+def _linked(project: Project) -> None:
+    """Print a few related records as the org holds them, and how many are linked."""
+    for title, soql, columns in LINKED:
+        table = Table(title=title, title_justify="left")
+        for col in columns:
+            table.add_column(col)
+        for rec in project.query(soql):
+            table.add_row(*(_value(rec, c) for c in columns))
+        console.print(table)
+    counts = [
+        ("Contacts with an Account", "SELECT COUNT() FROM Contact WHERE AccountId != null"),
+        ("Contracts with an Account", "SELECT COUNT() FROM Contract WHERE AccountId != null"),
+        (
+            "Cases with a Contact and an Account",
+            "SELECT COUNT() FROM Case WHERE ContactId != null AND AccountId != null",
+        ),
+    ]
+    for what, soql in counts:
+        console.print(f"  {what}: {project.count(soql):,}", highlight=False)
+
+
 def _round(project: Project, title: str) -> None:
     console.rule(title)
     table = Table(title_justify="left")
@@ -104,6 +155,7 @@ def _round(project: Project, title: str) -> None:
         "sync",
         "object",
         "mode",
+        "status",
         "API",
         "read",
         "new",
@@ -114,12 +166,14 @@ def _round(project: Project, title: str) -> None:
         "rejected",
         "API calls",
     ):
-        table.add_column(col, justify="left" if col in ("sync", "object", "mode", "API") else "right")
+        left = col in ("sync", "object", "mode", "status", "API")
+        table.add_column(col, justify="left" if left else "right")
     notes: list[str] = []
-    for name in project.syncs:
+    rejected_parents = project.new_pass()
+    for name in project.run_order(project.syncs):  # parents before the children that look them up
         sync = project.config.syncs[name]
         try:
-            r = project.run(name, trigger=Trigger.MANUAL)
+            r = project.run(name, trigger=Trigger.MANUAL, rejected_parents=rejected_parents)
         except SfsyncError as e:
             notes.append(f"[red]{name} failed:[/] {e}")
             continue
@@ -128,6 +182,7 @@ def _round(project: Project, title: str) -> None:
             name,
             sync.object,
             sync.mode,
+            r.status.value,
             r.api or "-",
             f"{c.rows_read:,}",
             f"{c.new:,}",
@@ -145,6 +200,45 @@ def _round(project: Project, title: str) -> None:
     console.print(table)
     for note in notes:
         console.print(f"  {note}", highlight=False)
+
+
+def _example(project: Project) -> tuple[int, str, str] | None:
+    """(run id, sync, primary key) of the first rejected row of the demo's first runs, if any."""
+    for run in sorted(project.runs(limit=100), key=lambda r: r.id):
+        if run.counts.rejected:
+            rows = project.rejected_rows(run.id, limit=1)
+            if rows:
+                return run.id, run.sync, rows[0].primary_key
+    return None
+
+
+def _hints(
+    where: Path, port: int, org_db: Path, running_pid: int | None, example: tuple[int, str, str] | None
+) -> None:
+    """What to try next, as commands that work as printed."""
+    console.rule("Explore")
+    lines = [f"cd {where}", "sfsync runs                    # each run's status and why"]
+    if example is not None:
+        run_id, sync, key = example
+        lines.append(f"sfsync show-run {run_id} --rejected   # the rows Salesforce rejected, and why")
+        lines.append(f"sfsync show-row {sync} {key}   # one row's fate in every run")
+    lines.append("sfsync ui                      # the web UI: syncs, history charts, the row debugger")
+    for line in lines:
+        console.print(f"  {line}", highlight=False, markup=False)
+    if running_pid is not None:
+        console.print(
+            f"The local org still runs on port {port} (pid {running_pid}; stop it with `kill {running_pid}`):"
+            " sfsync plan SYNC and sfsync run SYNC work against it.",
+            highlight=False,
+            markup=False,
+        )
+    else:
+        console.print(
+            "The local org stopped; its records are kept. To plan or run again, start it first"
+            " (in another terminal):",
+            highlight=False,
+        )
+        console.print(f"  sfsync emulator --port {port} --db {org_db}", highlight=False, markup=False)
 
 
 @app.command()
@@ -170,7 +264,9 @@ def demo(
     port = _free_port(port)
     console.print(f"[bold]sfsync demo[/] in {where}", highlight=False)
     where.mkdir(parents=True, exist_ok=True)
-    proc = _start_emulator(port, where / "emulator.log")
+    org_db = (where / ORG_DB).resolve()
+    org_db.unlink(missing_ok=True)  # a fresh org for a fresh demo project
+    proc = _start_emulator(port, where / "emulator.log", org_db)
     try:
         console.print(
             f"  local Salesforce org emulator: http://127.0.0.1:{port} (pid {proc.pid})", highlight=False
@@ -185,6 +281,8 @@ def demo(
         )
         with Project.load(project_file) as project:
             _round(project, "Round 1: first run, everything is new")
+            console.rule("Related records, read back from the org")
+            _linked(project)
             con = duckdb.connect(str(where / "warehouse.duckdb"))
             try:
                 console.rule("The warehouse changes")
@@ -195,11 +293,8 @@ def demo(
                 con.close()
             _round(project, "Round 2: only the changes (and last round's rejected rows) are sent")
             _round(project, "Round 3: nothing changed; only rows rejected last time are tried again")
-        console.print(
-            f"\nExplore: cd {where} && sfsync runs, sfsync show-run ID --rejected, sfsync plan SYNC"
-            + (f" (emulator still on port {port})" if keep_emulator else ""),
-            highlight=False,
-        )
+            example = _example(project)
+        _hints(where, port, org_db, proc.pid if keep_emulator else None, example)
     finally:
         if not keep_emulator:
             proc.terminate()

@@ -1,4 +1,4 @@
-"""``sfsync init``, ``sfsync check`` and ``sfsync describe``: scaffold, validate and inspect a project."""
+"""``sfsync init``, ``check``, ``describe``, ``objects``: scaffold, validate, inspect a project and org."""
 
 from __future__ import annotations
 
@@ -149,6 +149,7 @@ def _field_row(f: Mapping[str, Any]) -> dict[str, Any]:
         "external_id": bool(f.get("externalId")),
         "id_lookup": bool(f.get("idLookup")),
         "reference_to": list(f.get("referenceTo") or []),
+        "relationship_name": f.get("relationshipName"),
         "picklist_values": [p.get("value") for p in f.get("picklistValues") or [] if p.get("active", True)],
     }
 
@@ -184,6 +185,8 @@ def describe(
             f", … (+{len(values) - PICKLIST_SHOWN})" if len(values) > PICKLIST_SHOWN else ""
         )
         kind = r["type"] + (f" → {', '.join(r['reference_to'])}" if r["reference_to"] else "")
+        if r["reference_to"] and r["relationship_name"]:
+            kind += f" (lookup: {r['relationship_name']}.<field>)"
         ext = "external id" if r["external_id"] else ("id lookup" if r["id_lookup"] else "")
         table.add_row(
             escape(str(r["name"])),
@@ -196,3 +199,50 @@ def describe(
             escape(shown),
         )
     console.print(table)
+
+
+@app.command()
+def objects(
+    pattern: str | None = typer.Argument(
+        None, help="Only objects whose API name or label contains this text (any case)."
+    ),
+    destination: str | None = typer.Option(None, "--destination", help="Which destination (org) to ask."),
+    writable: bool = typer.Option(
+        False, "--writable", help="Only objects a sync can write (createable or updateable)."
+    ),
+    project: Path = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help=_PROJECT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the objects as JSON."),
+) -> None:
+    """The org's objects (global describe): API name, label, custom or standard, createable, updateable."""
+    with _open(project) as proj:
+        dest = proj.destination_name(destination)
+        found = proj.objects(dest).objects
+    needle = (pattern or "").lower()
+    shown = [
+        o
+        for o in sorted(found, key=lambda o: o.name.lower())
+        if (needle in o.name.lower() or needle in o.label.lower())
+        and (not writable or o.createable or o.updateable)
+    ]
+    if as_json:
+        rows = [
+            {
+                "name": o.name,
+                "label": o.label,
+                "custom": o.custom,
+                "createable": o.createable,
+                "updateable": o.updateable,
+                "queryable": o.queryable,
+            }
+            for o in shown
+        ]
+        _print_json({"destination": dest, "objects": rows})
+        return
+    table = Table(title=escape(f"Objects of {dest} ({len(shown)})"), title_justify="left")
+    for col in ("object", "label", "custom", "create", "update"):
+        table.add_column(col, no_wrap=col != "label")
+    for o in shown:
+        table.add_row(escape(o.name), escape(o.label), _yes(o.custom), _yes(o.createable), _yes(o.updateable))
+    console.print(table)
+    if shown:
+        console.print("Fields of one: sfsync describe OBJECT", style="dim")

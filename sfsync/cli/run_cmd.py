@@ -1,9 +1,11 @@
-"""``sfsync plan``, ``run``, ``runs`` and ``show-run``: dry runs, runs, and their history."""
+"""``sfsync plan`` and ``sfsync run``: dry runs and runs (their history is in ``history_cmd``).
+
+What a run's status means and the exit code it gives are decided below the CLI (``sfsync.alerts.judge_run``,
+``RunOutcome.exit_code``): this module prints them.
+"""
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -19,31 +21,31 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from sfsync.cli._app import app, console, err_console
+from sfsync.cli._app import app, console, err_console, print_json
 from sfsync.config import DEFAULT_PROJECT_FILE, ApiChoice
 from sfsync.errors import ConfigError, SfsyncError
-from sfsync.state import RunStatus, Trigger
+from sfsync.state import Trigger
 
 if TYPE_CHECKING:
-    from sfsync.api import Project, RunResult
+    from sfsync.api import Project, RejectedParents, RunOutcome
 
-_PROJECT = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help="Project file (or its directory).")
+PROJECT_OPTION = typer.Option(
+    Path(DEFAULT_PROJECT_FILE), "--project", help="Project file (or its directory)."
+)
 _API_CHOICES = ("auto", "rest", "bulk")
+STATUS_COLORS = {
+    "succeeded": "green",
+    "partial": "yellow",
+    "failed": "red",
+    "interrupted": "red",
+    "running": "cyan",
+    "busy": "yellow",
+    "invalid": "red",
+}
+"""How each run status is colored in a terminal (the web UI uses the same words)."""
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ",".join(map(str, value))
-    return str(value)
-
-
-def _json(data: Any) -> None:
-    console.out(json.dumps(data, indent=2, ensure_ascii=False, default=str), highlight=False)
-
-
-def _open(project: Path) -> Project:
+def open_project(project: Path) -> Project:
     from sfsync.api import Project
 
     return Project.load(project)
@@ -55,10 +57,14 @@ def _check_api(api: str | None) -> ApiChoice | None:
     return cast("ApiChoice | None", api)
 
 
+def status_text(status: str) -> str:
+    return f"[{STATUS_COLORS.get(status, 'white')}]{status}[/]"
+
+
 @app.command()
 def plan(
     sync: str = typer.Argument(..., help="The sync to plan."),
-    project: Path = _PROJECT,
+    project: Path = PROJECT_OPTION,
     full_resync: bool = typer.Option(
         False, "--full-resync", help="Ignore the last snapshot: send every row."
     ),
@@ -66,13 +72,13 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:
     """Dry run: what a run would send (counts, sample rows, API calls). Nothing is written."""
-    from sfsync.api import plan_view
+    from sfsync.api import display_value, full_resync_warning, plan_view
 
     choice = _check_api(api)
-    with _open(project) as proj:
+    with open_project(project) as proj:
         p = proj.plan(sync, full_resync=full_resync, api=choice)
     if as_json:
-        _json(plan_view(p))
+        print_json(plan_view(p))
         return
     console.print(
         f"[bold]{p.sync}[/]: {p.target.mode} into {p.target.object} through "
@@ -87,20 +93,31 @@ def plan(
     for op, n in p.operations.items():
         console.print(f"  {op}: {n:,} row(s)", highlight=False)
     console.print(f"  about {p.estimated_calls:,} API call(s)", highlight=False)
+    if p.mappings:
+        console.print("  mappings:", highlight=False)
+        for line in p.mappings:
+            console.print(f"    {line}", highlight=False, markup=False)
+    warning = full_resync_warning(p)
+    if warning:
+        console.print(f"  [yellow]{warning}[/]", highlight=False)
     if p.samples:
         table = Table(title="Sample rows (fields that would be written)", title_justify="left")
         for col in ("primary key", "kind", "fields"):
             table.add_column(col)
         for s in p.samples:
             fields = ", ".join(
-                f"{k}={'null (clears)' if v is None else repr(v)}" for k, v in s["fields"].items()
+                f"{k} = {'null (clears the field)' if v is None else display_value(v)}"
+                for k, v in s["fields"].items()
             )
             table.add_row(str(s["primary_key"]), str(s["kind"]), fields or "(none)")
-        console.print(table)
+        console.print(table, markup=False)
     console.print("Nothing was written.", style="dim")
 
 
-def _summary_rows(result: RunResult) -> list[tuple[str, str]]:
+# ---- run --------------------------------------------------------------------------------------------
+def _summary_rows(outcome: RunOutcome) -> list[tuple[str, str]]:
+    result = outcome.result
+    assert result is not None
     c = result.counts
     rows = [
         ("rows read", f"{c.rows_read:,}"),
@@ -118,72 +135,91 @@ def _summary_rows(result: RunResult) -> list[tuple[str, str]]:
     return rows
 
 
-@app.command()
-def run(  # noqa: C901 - being rewritten with the run/show-run/check commands; split then
-    syncs: list[str] | None = typer.Argument(None, help="Syncs to run, in order."),
-    project: Path = _PROJECT,
-    all_syncs: bool = typer.Option(False, "--all", help="Run every sync of the project."),
-    full_resync: bool = typer.Option(
-        False, "--full-resync", help="Ignore the last snapshot: send every row."
-    ),
-    api: str | None = typer.Option(None, "--api", help="auto, rest or bulk (default: the sync's setting)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
-) -> None:
-    """Run syncs now: send what changed since the last run and record every row's outcome."""
-    from sfsync.api import run_result_view
+def _print_outcome(outcome: RunOutcome) -> None:
+    """One sync's run: status, reason, the numbers, and where to look next."""
+    v = outcome.verdict
+    status = v.status.value if v is not None else outcome.kind.value
+    run = f" run {outcome.run_id}" if outcome.run_id is not None else ""
+    console.print(f"[bold]{outcome.sync}[/]{run} {status_text(status)}", highlight=False)
+    if v is not None and v.reason:
+        mark = "[yellow]warning:[/] " if v.warning else ""
+        console.print(f"  {mark}{v.reason}", highlight=False)
+    elif outcome.error:
+        console.print(f"  [red]{outcome.error}[/]", highlight=False)
+    if outcome.result is not None:
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        for k, val in _summary_rows(outcome):
+            table.add_row(k, val)
+        console.print(table)
+        if outcome.result.error and outcome.result.error != (v.reason if v else None):
+            console.print(f"  [red]{outcome.result.error}[/]", highlight=False)
+    if outcome.paused_cause:
+        console.print(f"  [yellow]the sync paused itself:[/] {outcome.paused_cause}", highlight=False)
+    logs = outcome.logs
+    if logs is not None and logs.error:
+        console.print(f"  [yellow]sync logs not written:[/] {logs.error}", highlight=False)
+    elif logs is not None and logs.runs:
+        console.print(
+            f"  sync logs: {len(logs.runs)} run(s), {logs.rows:,} row result(s) written to {logs.where}",
+            style="dim",
+            highlight=False,
+        )
+    if outcome.result is not None and outcome.result.counts.rejected:
+        console.print(
+            f"  see them with: sfsync show-run {outcome.run_id} --rejected", style="dim", highlight=False
+        )
 
-    choice = _check_api(api)
-    with _open(project) as proj:
-        names = list(proj.syncs) if all_syncs else list(syncs or [])
-        if not names:
-            raise ConfigError(
-                "name the sync(s) to run, or pass --all", hint=f"syncs: {', '.join(proj.syncs)}"
-            )
-        unknown = [n for n in names if n not in proj.config.syncs]
-        if unknown:
-            raise ConfigError(
-                f"no sync named {', '.join(unknown)} in {proj.config.path}",
-                hint=f"syncs: {', '.join(proj.syncs) or '(none)'}",
-            )
-        results: list[dict[str, Any]] = []
-        exit_code = 0
-        # Several syncs: check them all before any writes, run those that pass, report the others.
-        invalid = _invalid_syncs(proj, names) if len(names) > 1 else {}
-        for name in names:
-            if name in invalid:
-                error = invalid[name]
-                exit_code = 2
-                results.append({"sync": name, "status": "invalid", "error": error.full_text()})
-                if not as_json:
-                    err_console.print(f"[bold red]{name} not run:[/] {error.full_text()}", highlight=False)
-                continue
-            status = proj.status(name)
-            if status.paused and not as_json:
-                err_console.print(
-                    f"[yellow]note:[/] {name} is {status.describe()}; running it because you asked",
-                    highlight=False,
-                )
-            try:
-                result = _run_one(proj, name, full_resync, choice, quiet=as_json)
-            except SfsyncError as e:
-                if len(names) == 1 and e.exit_code == 2:
-                    raise  # one sync: its configuration error is the command's error
-                exit_code = max(exit_code, e.exit_code)
-                results.append({"sync": name, "status": "failed", "error": str(e)})
-                if not as_json:
-                    err_console.print(f"[bold red]{name} failed:[/] {e}", highlight=False)
-                continue
-            results.append(run_result_view(result))
-            limit = proj.config.syncs[name].warnings.rejected_rows_percent
-            rejected = result.counts.rejected_percent
-            if result.status is not RunStatus.SUCCEEDED or (limit is not None and rejected > limit):
-                exit_code = max(exit_code, 1)
-            if not as_json:
-                _print_result(result, limit)
-        if as_json:
-            _json(results)
-    if exit_code:
-        raise typer.Exit(exit_code)
+
+def _run_with_bar(
+    proj: Project, name: str, full_resync: bool, api: ApiChoice | None, rejected: RejectedParents
+) -> RunOutcome:
+    from sfsync.api import Diffed, PhaseStarted, Planned, ProgressEvent, Sent
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"{name}: reading", total=None)
+
+        def progress(event: ProgressEvent) -> None:
+            if isinstance(event, PhaseStarted):
+                bar.update(task, description=f"{name}: {event.phase.value}")
+            elif isinstance(event, Diffed):
+                bar.update(task, description=f"{name}: diffed {event.rows:,} rows")
+            elif isinstance(event, Planned):
+                bar.update(task, total=event.to_send + event.refused, completed=0)
+            elif isinstance(event, Sent):
+                bar.advance(task, event.rows)
+
+        return proj.attempt(
+            name,
+            full_resync=full_resync,
+            api=api,
+            trigger=Trigger.MANUAL,
+            progress=progress,
+            rejected_parents=rejected,
+        )
+
+
+def _confirm_full_resync(proj: Project, names: list[str], yes: bool, interactive: bool) -> None:
+    """An insert sync's full resync creates every row again: ask first (or refuse without --yes)."""
+    risks = [r for r in (proj.full_resync_risk(n) for n in names) if r is not None]
+    if not risks or yes:
+        return
+    text = "; ".join(r.text() for r in risks)
+    if not interactive:
+        raise ConfigError(
+            f"refusing --full-resync without confirmation: {text}",
+            hint="pass --yes to confirm, or drop --full-resync",
+        )
+    err_console.print(f"[yellow]{text}[/]", highlight=False)
+    if not typer.confirm("Create these records?", default=False, err=True):
+        raise ConfigError("full resync not confirmed; nothing was run", hint="answer y, or pass --yes")
 
 
 def _invalid_syncs(proj: Project, names: list[str]) -> dict[str, SfsyncError]:
@@ -198,208 +234,97 @@ def _invalid_syncs(proj: Project, names: list[str]) -> dict[str, SfsyncError]:
     return invalid
 
 
-def _run_one(proj: Project, name: str, full_resync: bool, api: ApiChoice | None, *, quiet: bool) -> RunResult:
-    from sfsync.api import Diffed, Planned, ProgressEvent, Sent
-
-    if quiet or not sys.stderr.isatty():
-        return proj.run(name, full_resync=full_resync, api=api, trigger=Trigger.MANUAL)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(f"{name}: reading", total=None)
-
-        def progress(event: ProgressEvent) -> None:
-            if isinstance(event, Diffed):
-                bar.update(task, description=f"{name}: diffed {event.rows:,} rows")
-            elif isinstance(event, Planned):
-                bar.update(
-                    task,
-                    description=f"{name}: sending via {event.api}",
-                    total=event.to_send + event.refused,
-                    completed=0,
-                )
-            elif isinstance(event, Sent):
-                bar.advance(task, event.rows)
-
-        return proj.run(name, full_resync=full_resync, api=api, trigger=Trigger.MANUAL, progress=progress)
-
-
-def _print_result(result: RunResult, limit: float | None) -> None:
-    ok = result.status is RunStatus.SUCCEEDED
-    head = "[green]succeeded[/]" if ok else "[red]failed[/]"
-    console.print(f"[bold]{result.sync}[/] run {result.run_id} {head}", highlight=False)
-    table = Table(show_header=False, box=None, padding=(0, 2))
-    for k, v in _summary_rows(result):
-        table.add_row(k, v)
-    console.print(table)
-    if result.error:
-        console.print(f"  [red]{result.error}[/]", highlight=False)
-    share = result.counts.rejected_percent
-    if limit is not None and share > limit:
-        console.print(
-            f"  [yellow]{share:.1f}% of rows sent were rejected (warning: {limit}%)[/]",
-            highlight=False,
+def _names(proj: Project, syncs: list[str] | None, all_syncs: bool) -> list[str]:
+    names = list(proj.syncs) if all_syncs else list(syncs or [])
+    if not names:
+        raise ConfigError("name the sync(s) to run, or pass --all", hint=f"syncs: {', '.join(proj.syncs)}")
+    unknown = [n for n in names if n not in proj.config.syncs]
+    if unknown:
+        raise ConfigError(
+            f"no sync named {', '.join(unknown)} in {proj.config.path}",
+            hint=f"syncs: {', '.join(proj.syncs) or '(none)'}",
         )
-    if result.counts.rejected:
-        console.print(
-            f"  see them with: sfsync show-run {result.run_id} --rejected", style="dim", highlight=False
-        )
+    return names
 
 
 @app.command()
-def runs(
-    sync: str | None = typer.Argument(None, help="Only this sync's runs."),
-    project: Path = _PROJECT,
-    limit: int = typer.Option(20, "--limit", help="How many runs, newest first."),
-    as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
+def run(
+    syncs: list[str] | None = typer.Argument(None, help="Syncs to run, in order."),
+    project: Path = PROJECT_OPTION,
+    all_syncs: bool = typer.Option(False, "--all", help="Run every sync of the project."),
+    full_resync: bool = typer.Option(
+        False, "--full-resync", help="Ignore the last snapshot: send every row."
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Confirm a --full-resync of an insert sync (it creates every row again)."
+    ),
+    api: str | None = typer.Option(None, "--api", help="auto, rest or bulk (default: the sync's setting)."),
+    allow_rejected: bool = typer.Option(
+        False, "--allow-rejected", help="Exit 0 when runs finish with rejected rows (partial)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
-    """Run history: newest first, with counts, API calls and what triggered each run."""
-    from sfsync.api import run_record_view
+    """Run syncs now: send what changed since the last run and record every row's outcome.
 
-    with _open(project) as proj:
-        records = proj.runs(sync, limit)
-        statuses = _sync_statuses(proj, [sync] if sync else proj.syncs)
+    Exit code 0 when every run succeeded (or rejected no more rows than its sync's warnings allow), 1 when
+    a run failed, was interrupted or rejected rows over that limit, 2 for a usage or configuration error.
+    """
+    choice = _check_api(api)
+    with open_project(project) as proj:
+        names = _names(proj, syncs, all_syncs)
+        if full_resync:
+            _confirm_full_resync(proj, names, yes, sys.stdin.isatty() and not as_json)
+        results, exit_code = _run_all(proj, names, full_resync, choice, allow_rejected, as_json)
     if as_json:
-        _json({"runs": [run_record_view(r) for r in records], "syncs": statuses})
-        return
-    status_table = Table(title="Syncs", title_justify="left")
-    for col in ("sync", "status", "schedule", "next run (UTC)"):
-        status_table.add_column(col)
-    for name, st in statuses.items():
-        color = "yellow" if st["paused"] else ("red" if st["warnings_firing"] else "green")
-        status_table.add_row(name, f"[{color}]{st['text']}[/]", st["schedule"], st["next_run"] or "-")
-    console.print(status_table)
-    table = Table(title="Runs", title_justify="left")
-    for col in (
-        "id",
-        "sync",
-        "trigger",
-        "status",
-        "started (UTC)",
-        "duration",
-        "read",
-        "created",
-        "updated",
-        "rejected",
-        "API",
-        "calls",
-    ):
-        table.add_column(
-            col,
-            justify="right" if col in ("id", "read", "created", "updated", "rejected", "calls") else "left",
-        )
-    colors = {"succeeded": "green", "failed": "red", "running": "cyan", "interrupted": "yellow"}
-    for r in records:
-        c = r.counts
-        table.add_row(
-            str(r.id),
-            r.sync,
-            r.trigger.value,
-            f"[{colors.get(r.status.value, 'white')}]{r.status.value}[/]",
-            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            f"{r.duration_s:.1f}s" if r.duration_s is not None else "-",
-            f"{c.rows_read:,}",
-            f"{c.created:,}",
-            f"{c.updated:,}",
-            f"{c.rejected:,}",
-            r.api or "-",
-            f"{c.api_calls:,}",
-        )
-    console.print(table)
-    if not records:
-        console.print("No runs yet: start one with `sfsync run SYNC`.", style="dim")
+        print_json(results)
+    if exit_code:
+        raise typer.Exit(exit_code)
 
 
-def _sync_statuses(proj: Project, names: list[str]) -> dict[str, dict[str, Any]]:
-    """Paused or active, warnings firing, schedule and next run of each sync (for `runs` and `--json`)."""
-    from sfsync.schedule import describe_schedule, next_run_at
+def _run_all(
+    proj: Project,
+    names: list[str],
+    full_resync: bool,
+    api: ApiChoice | None,
+    allow_rejected: bool,
+    as_json: bool,
+) -> tuple[list[dict[str, Any]], int]:
+    """Run each sync; several are all checked first and the valid ones run. Returns results, exit code."""
+    from sfsync.api import run_outcome_view
 
-    out: dict[str, dict[str, Any]] = {}
+    results: list[dict[str, Any]] = []
+    exit_code = 0
+    names = proj.run_order(names)  # parents before the children whose lookups name them
+    rejected = proj.new_pass()  # a child row whose parent row this pass rejected is refused
+    invalid = _invalid_syncs(proj, names) if len(names) > 1 else {}
     for name in names:
-        schedule = proj.config.syncs[name].schedule
-        view = proj.status(name).to_dict()
-        nxt = next_run_at(proj.store.paths.root, name, schedule)
-        view["schedule"] = describe_schedule(schedule)
-        view["next_run"] = nxt.strftime("%Y-%m-%d %H:%M") if nxt else None
-        out[name] = view
-    return out
-
-
-@app.command("show-run")
-def show_run(  # noqa: C901 - being rewritten with the run/show-run/check commands; split then
-    run_id: int = typer.Argument(..., help="The run's id (see `sfsync runs`)."),
-    project: Path = _PROJECT,
-    rejected: bool = typer.Option(False, "--rejected", help="List the rows Salesforce rejected."),
-    code: str | None = typer.Option(None, "--code", help="Only rejected rows with this error code."),
-    limit: int = typer.Option(50, "--limit", help="Rejected rows to print (--json and --csv give all)."),
-    csv_path: Path | None = typer.Option(None, "--csv", help="Write the rejected rows to this CSV file."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run (and rejected rows) as JSON."),
-) -> None:
-    """One run: its counts and errors; with --rejected the rejected rows and Salesforce's reasons."""
-    from sfsync.api import run_record_view, spreadsheet_cell
-
-    with _open(project) as proj:
-        record = proj.get_run(run_id)
-        by_code = proj.rejected_counts(run_id)
-        table = proj.rejected_table(run_id, code) if (rejected or csv_path or code) else None
-    if csv_path is not None and table is not None:
-        with csv_path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(table.column_names)
-            for row in zip(*(table.column(i).to_pylist() for i in range(table.num_columns)), strict=True):
-                writer.writerow([spreadsheet_cell(v) for v in row])
-    if as_json:
-        out = run_record_view(record) | {"rejected_by_code": by_code}
-        if table is not None:
-            out["rejected_rows"] = table.to_pylist()
-        _json(out)
-        return
-    d = run_record_view(record)
-    console.print(
-        f"[bold]run {record.id}[/] of {record.sync}: {record.status.value} ({record.trigger.value})",
-        highlight=False,
-    )
-    info = Table(show_header=False, box=None, padding=(0, 2))
-    for k in (
-        "started_at",
-        "finished_at",
-        "duration_s",
-        "api",
-        "rows_read",
-        "new",
-        "changed",
-        "unchanged",
-        "created",
-        "updated",
-        "rejected",
-        "api_calls",
-    ):
-        info.add_row(k.replace("_", " "), "-" if d[k] is None else str(d[k]))
-    console.print(info)
-    if record.error:
-        console.print(f"[red]error:[/] {record.error}", highlight=False)
-    for c, n in by_code.items():
-        console.print(f"  {c}: {n:,}", highlight=False)
-    if table is not None and not csv_path:
-        rows = Table(title=f"Rejected rows{f' ({code})' if code else ''}", title_justify="left")
-        for col in ("primary key", "operation", "code", "message", "fields"):
-            rows.add_column(col)
-        for r in table.slice(0, limit).to_pylist():
-            rows.add_row(
-                str(r["primary_key"]),
-                str(r["operation"]),
-                str(r["error_code"]),
-                str(r["message"]),
-                _cell(r["fields"]),
+        if name in invalid:
+            exit_code = 2
+            text = invalid[name].full_text()
+            results.append({"sync": name, "run_id": None, "status": "invalid", "error": text})
+            if not as_json:
+                err_console.print(f"[bold red]{name} not run:[/] {text}", highlight=False)
+            continue
+        status = proj.status(name)
+        if status.paused and not as_json:
+            err_console.print(
+                f"[yellow]note:[/] {name} is {status.describe()}; running it because you asked",
+                highlight=False,
             )
-        console.print(rows)
-        if table.num_rows > limit:
-            console.print(f"... {table.num_rows - limit:,} more (use --csv FILE or --json)", style="dim")
-    if csv_path is not None and table is not None:
-        console.print(f"wrote {table.num_rows:,} rejected row(s) to {csv_path}", highlight=False)
+        if as_json or not sys.stderr.isatty():
+            outcome = proj.attempt(
+                name, full_resync=full_resync, api=api, trigger=Trigger.MANUAL, rejected_parents=rejected
+            )
+        else:
+            outcome = _run_with_bar(proj, name, full_resync, api, rejected)
+        error = outcome.exception
+        if len(names) == 1 and isinstance(error, SfsyncError) and error.exit_code == 2:
+            raise error  # one sync: its configuration error is the command's error
+        exit_code = max(exit_code, outcome.exit_code(allow_rejected=allow_rejected))
+        results.append(run_outcome_view(outcome))
+        if not as_json:
+            _print_outcome(outcome)
+    return results, exit_code
+
+
+__all__ = ["PROJECT_OPTION", "STATUS_COLORS", "open_project", "plan", "run", "status_text"]

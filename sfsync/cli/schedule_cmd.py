@@ -16,6 +16,7 @@ import typer
 
 from sfsync.cli._app import app, console
 from sfsync.config import DEFAULT_PROJECT_FILE
+from sfsync.schedule import SchedulerSettings
 
 if TYPE_CHECKING:
     from sfsync.api import Project
@@ -45,32 +46,45 @@ def _configure_logging(level: str) -> None:
     root.propagate = False
 
 
+_DEFAULTS = SchedulerSettings()
+
+
 @app.command()
 def scheduler(
     project: Path = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help=_PROJECT_HELP),
-    max_parallel: int | None = typer.Option(
-        None, "--max-parallel", min=1, help="Syncs run at once (different ones) [default: 4]."
+    max_parallel: int = typer.Option(
+        _DEFAULTS.max_parallel,
+        "--max-parallel",
+        min=1,
+        show_default=True,
+        help="Syncs run at once (different ones; one sync never runs twice at once).",
     ),
-    poll_seconds: float | None = typer.Option(
-        None, "--poll-seconds", min=0.01, help="Longest sleep between checks [default: 30]."
+    poll_seconds: float = typer.Option(
+        _DEFAULTS.poll_seconds,
+        "--poll-seconds",
+        min=0.01,
+        show_default=True,
+        help="Longest sleep between checks for due syncs.",
     ),
-    recheck_seconds: float | None = typer.Option(
-        None,
+    recheck_seconds: float = typer.Option(
+        _DEFAULTS.recheck_seconds,
         "--recheck-seconds",
         min=0.0,
-        help="How often a sync that paused itself is re-checked [default: 300].",
+        show_default=True,
+        help="How often a sync that paused itself is re-checked (resumed when its check passes).",
     ),
     stop_grace_seconds: float | None = typer.Option(
-        None,
+        _DEFAULTS.stop_grace_seconds,
         "--stop-grace-seconds",
-        help="On SIGTERM, wait this long for runs in flight [default: until done].",
+        show_default="until runs in flight finish",
+        help="On SIGTERM, wait this long for runs in flight.",
     ),
-    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    log_level: str = typer.Option(
+        "info", "--log-level", show_default=True, help="debug, info, warning or error."
+    ),
 ) -> None:
     """Run every scheduled sync when due, until SIGTERM or Ctrl-C (a second one stops at once)."""
-    from dataclasses import replace
-
-    from sfsync.schedule import ProjectWatcher, Scheduler, SchedulerSettings
+    from sfsync.schedule import ProjectWatcher, Scheduler
 
     if log_level.lower() not in LOG_LEVELS:
         raise typer.BadParameter(
@@ -78,15 +92,12 @@ def scheduler(
         )
     _configure_logging(log_level)
     proj = _open(project)
-    settings = SchedulerSettings()
-    if max_parallel is not None:
-        settings = replace(settings, max_parallel=max_parallel)
-    if poll_seconds is not None:
-        settings = replace(settings, poll_seconds=poll_seconds)
-    if recheck_seconds is not None:
-        settings = replace(settings, recheck_seconds=recheck_seconds)
-    if stop_grace_seconds is not None:
-        settings = replace(settings, stop_grace_seconds=stop_grace_seconds)
+    settings = SchedulerSettings(
+        max_parallel=max_parallel,
+        poll_seconds=poll_seconds,
+        recheck_seconds=recheck_seconds,
+        stop_grace_seconds=stop_grace_seconds,
+    )
     assert proj.config.path is not None
     sched = Scheduler(proj, settings=settings, watcher=ProjectWatcher(proj.config.path))
     log = logging.getLogger("sfsync.schedule")

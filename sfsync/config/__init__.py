@@ -29,6 +29,14 @@ from sfsync.config.loader import (
     load_project,
     parse_project,
 )
+from sfsync.config.mappings import (
+    ConstantTarget,
+    FieldTarget,
+    LookupTarget,
+    MappingEntry,
+    OwnerTarget,
+    Target,
+)
 from sfsync.config.project import (
     Api,
     ApiChoice,
@@ -39,6 +47,7 @@ from sfsync.config.project import (
     ResolvedSync,
     Segment,
     Sync,
+    SyncLogs,
     Warnings,
 )
 from sfsync.config.schedule import (
@@ -68,6 +77,7 @@ __all__ = [
     "AuthConfig",
     "ClientCredentialsAuth",
     "ConfigProblem",
+    "ConstantTarget",
     "CronSchedule",
     "CsvSource",
     "DailySchedule",
@@ -75,13 +85,17 @@ __all__ = [
     "DuckDBSource",
     "EmailNotification",
     "EverySchedule",
+    "FieldTarget",
     "InterpolatedStr",
     "JwtAuth",
+    "LookupTarget",
     "ManualSchedule",
+    "MappingEntry",
     "Mode",
     "Model",
     "NotificationConfig",
     "ObjectId",
+    "OwnerTarget",
     "ParquetSource",
     "PasswordAuth",
     "PostgresSource",
@@ -98,6 +112,8 @@ __all__ = [
     "SourceConfig",
     "SqlAlchemySource",
     "Sync",
+    "SyncLogs",
+    "Target",
     "Warnings",
     "WebhookNotification",
     "load_project",

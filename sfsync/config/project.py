@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from sfsync.config.destinations import DestinationConfig, NotificationConfig
+from sfsync.config.mappings import ConstantTarget, MappingEntry, MappingTarget, Target, entries
 from sfsync.config.schedule import ManualSchedule, Schedule, parse_interval
 from sfsync.config.sources import SourceConfig
 from sfsync.errors import ConfigError
@@ -97,12 +98,20 @@ class ObjectId(_Strict):
     field: str = Field(min_length=1)
 
 
+DEFAULT_REJECTED_ROWS_PERCENT = 0.0
+"""A sync warns when a run rejects more than this share of the rows it sent, unless its ``warnings:`` says
+otherwise: by default any rejected row (``rejected_rows_percent: null`` or ``false`` turns it off)."""
+
+
 class Warnings(_Strict):
     """When a sync's runs raise a warning, and whom to tell (names of ``notifications:``)."""
 
     on_failure: bool = Field(default=True, description="a run failed (could not finish)")
     rejected_rows_percent: float | None = Field(
-        default=None, ge=0, le=100, description="a run rejected more than this share of the rows it sent"
+        default=DEFAULT_REJECTED_ROWS_PERCENT,
+        ge=0,
+        le=100,
+        description="a run rejected more than this share of the rows it sent (null or false: never)",
     )
     row_count_drop_percent: float | None = Field(
         default=None,
@@ -114,11 +123,41 @@ class Warnings(_Strict):
     paused: bool = Field(default=False, description="a scheduled run was skipped because the sync is paused")
     notify: list[str] = Field(default_factory=list)
 
+    @field_validator("rejected_rows_percent", mode="before")
+    @classmethod
+    def _off(cls, v: Any) -> Any:
+        return None if v is False else v  # `false` reads as "off", never as 0
+
     @field_validator("slower_than")
     @classmethod
     def _interval(cls, v: str | None) -> str | None:
         if v is not None:
             parse_interval(v)
+        return v
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
+LOG_SOURCE_TYPES = ("duckdb", "postgres")
+"""Source types sync logs can be written to."""
+
+
+class SyncLogs(_Strict):
+    """Sync logs in the warehouse: after each run, the run and its row results are written to tables of
+    ``source`` (docs/project-file.md#sync-logs-in-the-warehouse)."""
+
+    source: str = Field(description="a duckdb or postgres source of this project")
+    schema_: str | None = Field(default=None, alias="schema", description="schema of the tables")
+    table_prefix: str = Field(default="sfsync_", description="tables <prefix>runs and <prefix>row_results")
+    rows: Literal["all", "rejected", "none"] = Field(default="all", description="which row results to write")
+    project: str | None = Field(
+        default=None, description="this project's name in the tables (default: its directory's name)"
+    )
+
+    @field_validator("schema_", "table_prefix")
+    @classmethod
+    def _identifier(cls, v: str | None) -> str | None:
+        if v is not None and not _IDENT.match(v):
+            raise ValueError("use letters, digits and _ (starting with a letter or _), 40 at most")
         return v
 
 
@@ -150,7 +189,9 @@ class Sync(_Strict):
     object: str = Field(min_length=1, description="the Salesforce object's API name")
     mode: Mode
     object_id: ObjectId | None = None
-    mappings: dict[str, str] = Field(description="model column → Salesforce field")
+    mappings: dict[str, MappingTarget] = Field(
+        description="model column → Salesforce field or lookup; Field → {value: constant}"
+    )
     api: ApiChoice = "auto"
     schedule: Annotated[Schedule, BeforeValidator(_schedule_shorthand)] = Field(
         default_factory=ManualSchedule
@@ -171,7 +212,7 @@ class Sync(_Strict):
 
     @field_validator("mappings")
     @classmethod
-    def _mappings(cls, v: dict[str, str]) -> dict[str, str]:
+    def _mappings(cls, v: dict[str, Target]) -> dict[str, Target]:
         if not v:
             raise ValueError("a sync maps at least one column: mappings: {column: Field}")
         return v
@@ -185,6 +226,23 @@ class Sync(_Strict):
             f"{v!r} is not none, default or an assignment rule id (15 or 18 characters starting with "
             "01Q: SELECT Id, Name FROM AssignmentRule in the org)"
         )
+
+    # ---- related records (lookups, constants, record types, owners): sfsync/config/mappings.py ----
+    record_type: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="DeveloperName of the record type every record of this sync gets",
+    )
+
+    @property
+    def entries(self) -> list[MappingEntry]:
+        """The mappings, parsed: fields, lookups, owners and constants."""
+        return entries(self.mappings)
+
+    @property
+    def mapped_columns(self) -> list[str]:
+        """The model columns the mappings read (constants read none)."""
+        return [k for k, t in self.mappings.items() if not isinstance(t, ConstantTarget)]
 
 
 @dataclass(frozen=True)
@@ -242,6 +300,24 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
         )
         problems += _object_id_problems(name, sync)
         problems += _notify_problems(name, sync, notifications)
+    return problems + _logs_problems(data)
+
+
+def _logs_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
+    logs = data.get("logs")
+    if not isinstance(logs, Mapping):
+        return []
+    source = logs.get("source")
+    problems = _missing(("logs", "source"), "source", source, _names(data, "sources"), "sources")
+    config = dict(_entries(data, "sources")).get(source) if isinstance(source, str) else None
+    if isinstance(config, Mapping) and config.get("type") not in LOG_SOURCE_TYPES:
+        problems.append(
+            (
+                ("logs", "source"),
+                f"sync logs can be written to a {' or '.join(LOG_SOURCE_TYPES)} source, not to "
+                f"{source!r} (type {config.get('type')})",
+            )
+        )
     return problems
 
 
@@ -303,6 +379,7 @@ class Project(_Strict):
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     notifications: dict[str, NotificationConfig] = Field(default_factory=dict)
     syncs: dict[str, Sync] = Field(default_factory=dict)
+    logs: SyncLogs | None = None
 
     _path: Path | None = PrivateAttr(default=None)
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)

@@ -106,6 +106,16 @@ models:
     sql: |
       select p.*, c.name as company_name
       from people p left join companies c using (company_id)
+  contracts:
+    source: warehouse
+    kind: custom                    # one row per contract -> Contract (linked to its Account)
+    primary_key: contract_id
+    table: contracts
+  tickets:
+    source: warehouse
+    kind: custom                    # one row per support ticket -> Case (linked to Contact and Account)
+    primary_key: ticket_id
+    table: tickets
 
 segments:
   french_people: {model: people, where: "country = 'France'"}
@@ -146,6 +156,7 @@ syncs:
     mappings:
       first_name: FirstName
       last_name: LastName
+      company_id: Account.External_Id__c   # a lookup: the Account whose External_Id__c is company_id
       email: Email
       phone: Phone
       title: Title
@@ -172,7 +183,42 @@ syncs:
     to: emulator
     object: Lead
     mode: insert
-    mappings: {first_name: FirstName, last_name: LastName, company_name: Company, email: Email}
+    mappings:
+      first_name: FirstName
+      last_name: LastName
+      company_name: Company
+      email: Email
+      LeadSource: {value: Other}          # a constant: every Lead gets it
+
+  # Related records: syncs whose lookups name Accounts and Contacts run after the syncs writing them.
+  contracts_to_contracts:
+    from: contracts
+    to: emulator
+    object: Contract
+    mode: upsert
+    object_id: {column: contract_id, field: External_Id__c}
+    mappings:
+      company_id: Account.External_Id__c  # Contract requires its Account
+      start_date: StartDate
+      term_months: ContractTerm
+      special_terms: SpecialTerms
+      Status: {value: Draft}
+
+  # Tickets of people without an e-mail name no Contact (they are not synced): Salesforce rejects those
+  # rows with INVALID_FIELD "Foreign key external ID: … not found", and they are retried next run.
+  tickets_to_cases:
+    from: tickets
+    to: emulator
+    object: Case
+    mode: upsert
+    object_id: {column: ticket_id, field: External_Id__c}
+    mappings:
+      person_id: Contact.External_Id__c
+      company_id: Account.External_Id__c
+      subject: Subject
+      description: Description
+      priority: Priority
+      Origin: {value: Web}
 """.replace("EMULATOR_URL", EMULATOR_URL)
 
 

@@ -147,13 +147,23 @@ class _Jobs:
             path = "" if body.get("done", True) else (body.get("nextRecordsUrl") or "")
         return jobs
 
-    def wait(self, job_id: str, *, timeout_seconds: float | None = None) -> BulkJob:
-        """Poll until the job is JobComplete, Failed or Aborted; the wait between polls grows."""
+    def wait(
+        self,
+        job_id: str,
+        *,
+        timeout_seconds: float | None = None,
+        on_poll: Callable[[BulkJob], None] | None = None,
+    ) -> BulkJob:
+        """Poll until the job is JobComplete, Failed or Aborted; the wait between polls grows.
+
+        ``on_poll`` is told the job as each poll describes it (state, records processed and failed)."""
         settings = self._transport.settings
         limit = settings.bulk_job_timeout_seconds if timeout_seconds is None else timeout_seconds
         deadline = time.monotonic() + limit
         for wait in poll_intervals(settings):
             job = self.get(job_id)
+            if on_poll is not None:
+                on_poll(job)
             if job.done:
                 return job
             if time.monotonic() + wait > deadline:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from typing import Protocol
 from sfsync.alerts import FIRING, Rule
 from sfsync.api import OutcomeKind, Project, RunOutcome
 from sfsync.config import Project as ProjectConfig
+from sfsync.errors import SfsyncError
 from sfsync.schedule.ledger import FireLedger, SchedulerLock
 from sfsync.schedule.reload import ProjectWatcher
 from sfsync.schedule.times import describe_schedule, is_scheduled, last_fire, next_fire, schedule_fingerprint
@@ -107,7 +107,7 @@ class Decision:
 class _Job:
     kind: str  # "run" | "recheck"
     slot: datetime | None
-    future: Future[RunOutcome | bool]
+    future: Future[RunOutcome | bool | dict[str, RunOutcome]]
 
 
 def _iso(moment: datetime | None) -> str:
@@ -161,6 +161,7 @@ class Scheduler:
                 self.use_project(reloaded)
         self._collect()
         decisions = []
+        self._due: list[tuple[str, datetime]] = []
         for name in sorted(self.config.syncs):
             try:
                 decision = self._consider(name, now)
@@ -169,6 +170,7 @@ class Scheduler:
                 decision = Decision(name, Action.ERROR, detail=f"{type(exc).__name__}: {exc}")
             self._say(decision)
             decisions.append(decision)
+        self._submit_runs(self._due)
         return decisions
 
     def _consider(self, name: str, now: datetime) -> Decision:
@@ -213,34 +215,59 @@ class Scheduler:
             return Decision(name, Action.SKIP_PAUSED, slot, status.pause_cause or "paused")
         if self._stopping:
             return Decision(name, Action.NOT_DUE, slot, "stopping")
-        if len(self._jobs) >= self.settings.max_parallel:
+        if len(self._jobs) + len(self._due) >= self.settings.max_parallel:
             return Decision(name, Action.SKIP_FULL, slot, f"{len(self._jobs)} runs in flight")
-        self._submit(name, "run", slot)
+        self._due.append((name, slot))  # submitted after the tick, parents before children
         self._owed.discard(name)
         return Decision(name, Action.RUN, slot, f"slot {_iso(slot)}{missed}")
 
-    def _submit(self, name: str, kind: str, slot: datetime | None) -> None:
-        work: Callable[[], RunOutcome | bool]
-        project = self.project  # the version this job started with
-        if kind == "run":
+    def _submit_runs(self, due: list[tuple[str, datetime]]) -> None:
+        """Start the runs due this tick: syncs whose lookups name each other's objects run one after the
+        other in one job, parents first, sharing the parent rows rejected so far; unrelated ones at once."""
+        if not due:
+            return
+        slots = dict(due)
+        try:
+            groups = self.project.run_groups([n for n, _ in due])
+        except SfsyncError as exc:  # a cycle: `sfsync check` names it; run them apart meanwhile
+            log.error("syncs %s cannot be ordered: %s", ", ".join(slots), exc.message)
+            groups = [[n] for n in slots]
+        for group in groups:
+            self._submit_group(group, slots)
 
-            def work() -> RunOutcome | bool:
+    def _submit_group(self, group: list[str], slots: dict[str, datetime]) -> None:
+        project = self.project  # the version this job started with
+
+        def work() -> dict[str, RunOutcome]:
+            rejected = project.new_pass()
+            out: dict[str, RunOutcome] = {}
+            for name in group:
                 try:
-                    return project.attempt(name, trigger=Trigger.SCHEDULE)
+                    out[name] = project.attempt(name, trigger=Trigger.SCHEDULE, rejected_parents=rejected)
                 except Exception as exc:  # a bug: the next run recovers what this one left
                     log.exception("sync %s: the run crashed; the next run recovers what it left", name)
-                    return RunOutcome(name, OutcomeKind.CRASHED, error=f"{type(exc).__name__}: {exc}")
-        else:
-            confirm = is_scheduled(self.config.syncs[name].schedule)  # its owed slot runs next
+                    out[name] = RunOutcome(name, OutcomeKind.CRASHED, error=f"{type(exc).__name__}: {exc}")
+            return out
 
-            def work() -> RunOutcome | bool:
-                try:
-                    return project.recheck(name, confirm_by_run=confirm)
-                except Exception:
-                    log.exception("sync %s: the check of a paused sync crashed; it stays paused", name)
-                    return False
+        future: Future[RunOutcome | bool | dict[str, RunOutcome]] = self._pool.submit(work)
+        with self._mutex:
+            for name in group:
+                self._jobs[name] = _Job("run", slots[name], future)
+        future.add_done_callback(lambda _f: self._wake.set())
 
-        future = self._pool.submit(work)
+    def _submit(self, name: str, kind: str, slot: datetime | None) -> None:
+        """Start the check of a paused sync (runs go through :meth:`_submit_runs`)."""
+        project = self.project  # the version this job started with
+        confirm = is_scheduled(self.config.syncs[name].schedule)  # its owed slot runs next
+
+        def work() -> bool:
+            try:
+                return project.recheck(name, confirm_by_run=confirm)
+            except Exception:
+                log.exception("sync %s: the check of a paused sync crashed; it stays paused", name)
+                return False
+
+        future: Future[RunOutcome | bool | dict[str, RunOutcome]] = self._pool.submit(work)
         with self._mutex:
             self._jobs[name] = _Job(kind, slot, future)
         future.add_done_callback(lambda _f: self._wake.set())
@@ -263,6 +290,8 @@ class Scheduler:
                     log.info("sync %s: resumed by itself (its check passes)", name)
                     self._owed.add(name)
                 continue
+            if isinstance(result, dict):  # a group's job: this sync's outcome
+                result = result.get(name) or RunOutcome(name, OutcomeKind.CRASHED)
             assert isinstance(result, RunOutcome)
             finished.append(result)
             sync = self.config.syncs.get(name)

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from sfsync.state.lock import LockOwner, RunLock, SyncBusyError
 from sfsync.state.records import (
+    BulkJobProgress,
     JournalEntry,
     JournalState,
     RowResult,
     RunCounts,
+    RunPhase,
+    RunProgress,
     RunRecord,
     RunStatus,
     SyncStatus,
     Trigger,
+    finished_status,
 )
 from sfsync.state.snapshots import PendingSnapshot, SnapshotInfo, SnapshotStore, check_sync_name
 from sfsync.state.store import STATE_DIR_NAME, StatePaths, StateSettings, StateStore, default_state_dir
@@ -24,6 +28,7 @@ from sfsync.state.tokens import TokenFile
 
 __all__ = [
     "STATE_DIR_NAME",
+    "BulkJobProgress",
     "JournalEntry",
     "JournalState",
     "LockOwner",
@@ -31,6 +36,8 @@ __all__ = [
     "RowResult",
     "RunCounts",
     "RunLock",
+    "RunPhase",
+    "RunProgress",
     "RunRecord",
     "RunStatus",
     "SnapshotInfo",
@@ -44,4 +51,5 @@ __all__ = [
     "Trigger",
     "check_sync_name",
     "default_state_dir",
+    "finished_status",
 ]

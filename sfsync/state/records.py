@@ -6,9 +6,11 @@ tuples or dict bags.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Trigger(StrEnum):
@@ -21,16 +23,33 @@ class Trigger(StrEnum):
 
 
 class RunStatus(StrEnum):
-    """Life of a run: ``running`` until it ends as one of the three final states.
+    """Life of a run: ``running`` until it ends as one of the four final states.
 
-    ``interrupted`` marks a run whose process died (killed, crashed, power loss) before it could finish;
-    the next run of the sync recovers its journal.
+    - ``succeeded``: the run finished and Salesforce accepted every row it sent (or it had nothing to send).
+    - ``partial``: the run finished, Salesforce accepted some rows and rejected others (each rejected row
+      is stored with its error and sent again next run).
+    - ``failed``: the run stopped on an error, a Bulk job failed as a whole, or every row it sent was
+      rejected (unless all it sent were rows rejected before and retried: then it is ``partial``).
+    - ``interrupted``: the process running it died (killed, crashed, power loss) or was stopped before it
+      could finish; the next run of the sync recovers its journal.
+
+    :func:`finished_status` decides between the first three for a run that ran to its end.
     """
 
     RUNNING = "running"
     SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        return self is not RunStatus.RUNNING
+
+    @property
+    def ran_to_end(self) -> bool:
+        """The run finished its work: its counts are complete (succeeded or partial)."""
+        return self in (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
 
 
 class JournalState(StrEnum):
@@ -92,6 +111,78 @@ class RunCounts:
         return 100.0 * self.rejected / self.sent if self.sent else 0.0
 
 
+class RunPhase(StrEnum):
+    """What a running run is doing now (shown live by the web UI, stored in ``runs.progress``)."""
+
+    READING = "reading"  # reading the model from its source
+    DIFFING = "diffing"  # comparing it with the last snapshot
+    PLANNING = "planning"  # checking the mapping, looking up ids, freezing what to send
+    SENDING = "sending"  # writing to Salesforce (REST calls, Bulk uploads)
+    COLLECTING = "collecting"  # waiting for Bulk jobs and storing their per-row results
+
+
+@dataclass(frozen=True)
+class BulkJobProgress:
+    """One Bulk job of a running run: its Salesforce state and how many of its rows it processed."""
+
+    id: str
+    state: str  # Salesforce's: Open, UploadComplete, InProgress, JobComplete, Failed, Aborted
+    rows: int
+    processed: int = 0
+    failed: int = 0
+    collected: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """Where a running run is: its phase, rows read, rows with an outcome of rows to send, Bulk jobs."""
+
+    phase: RunPhase
+    rows_read: int = 0
+    to_send: int = 0
+    sent: int = 0
+    api: str | None = None
+    jobs: tuple[BulkJobProgress, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase.value,
+            "rows_read": self.rows_read,
+            "to_send": self.to_send,
+            "sent": self.sent,
+            "api": self.api,
+            "jobs": [j.to_dict() for j in self.jobs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunProgress:
+        return cls(
+            phase=RunPhase(str(data["phase"])),
+            rows_read=int(data.get("rows_read") or 0),
+            to_send=int(data.get("to_send") or 0),
+            sent=int(data.get("sent") or 0),
+            api=data.get("api"),
+            jobs=tuple(BulkJobProgress(**j) for j in data.get("jobs") or ()),
+        )
+
+
+def finished_status(counts: RunCounts, *, failed: bool = False, retried: int = 0) -> RunStatus:
+    """The final status of a run that ran to its end with these counts.
+
+    ``failed`` when part of it failed as a whole (a Bulk job Salesforce marked Failed). A run that had
+    every row it sent rejected failed too, unless all it sent were ``retried`` rows (rejected by an earlier
+    run and sent again): rows that keep failing leave a sync partial, they do not make each run a failure.
+    """
+    if failed or (counts.rejected and counts.rejected == counts.sent and counts.sent > retried):
+        return RunStatus.FAILED
+    if counts.rejected:
+        return RunStatus.PARTIAL
+    return RunStatus.SUCCEEDED
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One run of one sync (a row of ``runs``)."""
@@ -108,6 +199,7 @@ class RunRecord:
     api: str | None
     pid: int
     host: str
+    progress: RunProgress | None = None
 
     @property
     def finished(self) -> bool:
@@ -167,12 +259,16 @@ class SyncStatus:
 
 __all__ = [
     "JOURNAL_TRANSITIONS",
+    "BulkJobProgress",
     "JournalEntry",
     "JournalState",
     "RowResult",
     "RunCounts",
+    "RunPhase",
+    "RunProgress",
     "RunRecord",
     "RunStatus",
     "SyncStatus",
     "Trigger",
+    "finished_status",
 ]

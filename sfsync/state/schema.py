@@ -97,6 +97,75 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE pause_cause LIKE 'auto: %';
     UPDATE sync_status SET pause_cause = substr(pause_cause, 9) WHERE pause_cause LIKE 'manual: %';
     """,
+    # 4: a run that finished with rejected rows is 'partial' (older runs recorded as succeeded with rejected
+    # rows become partial); a running run stores its live progress (JSON); when a run was written to the
+    # project's sync log tables (logs: in the project file).
+    # SQLite cannot change a CHECK constraint in place: runs is rebuilt. The journal (which references
+    # runs) is set aside first, so dropping the old table cascades into nothing, and the AUTOINCREMENT
+    # counters are carried over, so a run id is never handed out twice (results/<run id>/ holds its rows).
+    """
+    CREATE TEMP TABLE journal_keep AS SELECT * FROM journal;
+    CREATE TEMP TABLE seq_keep AS SELECT name, seq FROM sqlite_sequence WHERE name IN ('runs', 'journal');
+    CREATE TABLE runs_new (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        sync          TEXT    NOT NULL,
+        trigger       TEXT    NOT NULL CHECK (trigger IN ('manual', 'schedule', 'ui', 'api')),
+        status        TEXT    NOT NULL
+                      CHECK (status IN ('running', 'succeeded', 'partial', 'failed', 'interrupted')),
+        started_at    TEXT    NOT NULL,
+        finished_at   TEXT,
+        rows_read     INTEGER NOT NULL DEFAULT 0,
+        new           INTEGER NOT NULL DEFAULT 0,
+        changed       INTEGER NOT NULL DEFAULT 0,
+        unchanged     INTEGER NOT NULL DEFAULT 0,
+        created       INTEGER NOT NULL DEFAULT 0,
+        updated       INTEGER NOT NULL DEFAULT 0,
+        rejected      INTEGER NOT NULL DEFAULT 0,
+        api_calls     INTEGER NOT NULL DEFAULT 0,
+        duration_s    REAL,
+        error         TEXT,
+        api           TEXT,
+        pid           INTEGER NOT NULL,
+        host          TEXT    NOT NULL,
+        progress      TEXT,
+        logs_exported_at TEXT
+    );
+    INSERT INTO runs_new (id, sync, trigger, status, started_at, finished_at, rows_read, new, changed,
+                          unchanged, created, updated, rejected, api_calls, duration_s, error, api, pid, host)
+        SELECT id, sync, trigger,
+               CASE WHEN status = 'succeeded' AND rejected > 0 THEN 'partial' ELSE status END,
+               started_at, finished_at, rows_read, new, changed, unchanged, created, updated, rejected,
+               api_calls, duration_s, error, api, pid, host
+        FROM runs;
+    DROP TABLE journal;
+    DROP TABLE runs;
+    ALTER TABLE runs_new RENAME TO runs;
+    CREATE INDEX runs_by_sync ON runs (sync, id);
+    CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+    CREATE TABLE journal (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        sync          TEXT    NOT NULL,
+        job_id        TEXT    NOT NULL UNIQUE,
+        object        TEXT    NOT NULL,
+        operation     TEXT    NOT NULL,
+        state         TEXT    NOT NULL
+                      CHECK (state IN ('new', 'uploaded', 'closed', 'collected', 'aborted')),
+        chunk_path    TEXT,
+        row_start     INTEGER,
+        row_end       INTEGER,
+        error         TEXT,
+        created_at    TEXT    NOT NULL,
+        updated_at    TEXT    NOT NULL
+    );
+    INSERT INTO journal SELECT * FROM journal_keep;
+    CREATE INDEX journal_by_sync ON journal (sync, state);
+    CREATE INDEX journal_by_run ON journal (run_id);
+    DELETE FROM sqlite_sequence WHERE name IN ('runs', 'journal');
+    INSERT INTO sqlite_sequence (name, seq) SELECT name, seq FROM seq_keep;
+    DROP TABLE journal_keep;
+    DROP TABLE seq_keep;
+    """,
 )
 
 #: Python steps that run right before a migration's statements, in the same transaction.

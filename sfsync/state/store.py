@@ -26,8 +26,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -36,115 +34,32 @@ import pyarrow as pa
 from sfsync.errors import NotFoundError, StateError
 from sfsync.state import journal, results
 from sfsync.state.lock import LockOwner, RunLock, held_here, is_locked, read_owner
+from sfsync.state.paths import (
+    PRIVATE_DIR_MODE,
+    PRIVATE_FILE_MODE,
+    STATE_DIR_NAME,
+    StatePaths,
+    StateSettings,
+    default_state_dir,
+)
 from sfsync.state.records import (
     JOURNAL_TRANSITIONS,
     JournalEntry,
     JournalState,
     RowResult,
     RunCounts,
+    RunProgress,
     RunRecord,
     RunStatus,
     SyncStatus,
     Trigger,
 )
+from sfsync.state.runrows import RUN_COLUMNS as _RUN_COLUMNS
+from sfsync.state.runrows import now as _now
+from sfsync.state.runrows import run_record as _run
+from sfsync.state.runrows import timestamp as _ts
 from sfsync.state.schema import migrate
 from sfsync.state.snapshots import SnapshotStore, check_sync_name
-
-#: Name of the state directory created beside the project file.
-STATE_DIR_NAME = ".sfsync"
-
-PRIVATE_DIR_MODE = 0o700
-"""Mode of the state directory and its folders: the owner alone may list or enter them."""
-
-PRIVATE_FILE_MODE = 0o600
-"""Mode of the state database files: the owner alone may read or write them."""
-
-
-@dataclass(frozen=True)
-class StateSettings:
-    """Tuning of the state store; the defaults suit a laptop and a small server alike."""
-
-    #: How long a writer waits for another process's write transaction before failing (milliseconds).
-    busy_timeout_ms: int = 30_000
-    #: Parquet compression of row result part files (``zstd``, ``snappy``, ``none``…).
-    results_compression: str = "zstd"
-    #: SQLite ``synchronous`` level. NORMAL is durable against process crashes in WAL mode; FULL also
-    #: against power loss, at the cost of an fsync per commit.
-    synchronous: str = "NORMAL"
-
-
-@dataclass(frozen=True)
-class StatePaths:
-    """Where each part of the state lives."""
-
-    root: Path
-
-    @property
-    def database(self) -> Path:
-        return self.root / "state.db"
-
-    @property
-    def locks(self) -> Path:
-        return self.root / "locks"
-
-    @property
-    def snapshots(self) -> Path:
-        return self.root / "snapshots"
-
-    @property
-    def work(self) -> Path:
-        return self.root / "work"
-
-    @property
-    def results(self) -> Path:
-        return self.root / "results"
-
-    @property
-    def tmp(self) -> Path:
-        return self.root / "tmp"
-
-    def lock_file(self, sync: str) -> Path:
-        return self.locks / f"{check_sync_name(sync)}.lock"
-
-
-def default_state_dir(project_file: str | os.PathLike[str]) -> Path:
-    """The state directory of a project: ``.sfsync/`` beside its ``sfsync.yml``."""
-    return Path(project_file).resolve().parent / STATE_DIR_NAME
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _ts(value: object) -> datetime | None:
-    return datetime.fromisoformat(str(value)) if value is not None else None
-
-
-_RUN_COLUMNS = (
-    "id, sync, trigger, status, started_at, finished_at, rows_read, new, changed, unchanged, created,"
-    " updated, rejected, api_calls, duration_s, error, api, pid, host"
-)
-
-
-def _run(row: tuple[object, ...]) -> RunRecord:
-    (rid, sync, trig, status, started, finished, *nums, duration, error, api, pid, host) = row
-    counts = RunCounts(*(int(str(n)) for n in nums))
-    started_at = _ts(started)
-    assert started_at is not None
-    return RunRecord(
-        id=int(str(rid)),
-        sync=str(sync),
-        trigger=Trigger(str(trig)),
-        status=RunStatus(str(status)),
-        started_at=started_at,
-        finished_at=_ts(finished),
-        counts=counts,
-        duration_s=float(str(duration)) if duration is not None else None,
-        error=str(error) if error is not None else None,
-        api=str(api) if api is not None else None,
-        pid=int(str(pid)),
-        host=str(host),
-    )
 
 
 class StateStore:
@@ -270,6 +185,12 @@ class StateStore:
         """Store progress counts of a running run (the web UI shows them live)."""
         return self._set_run(run_id, counts=counts, api=api, status=None, error=None)
 
+    def set_progress(self, run_id: int, progress: RunProgress) -> None:
+        """Store where a running run is (phase, rows sent, Bulk jobs): other processes show it live."""
+        data = json.dumps(progress.to_dict(), separators=(",", ":"))
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET progress = ? WHERE id = ?", (data, run_id))
+
     def finish_run(
         self,
         run_id: int,
@@ -383,7 +304,43 @@ class StateStore:
             for run_id in gone
         ]
 
+    # -- sync logs in the warehouse ------------------------------------------------------------------
+    def runs_to_export(self, limit: int) -> list[RunRecord]:
+        """Finished runs not yet written to the project's sync log tables, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE status != 'running' AND logs_exported_at IS NULL"
+                " ORDER BY id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [_run(tuple(r)) for r in rows]
+
+    def mark_logs_exported(self, run_id: int, exported: bool = True) -> None:
+        """Record that ``run_id`` is in the sync log tables (``exported=False``: it must be written again)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE runs SET logs_exported_at = ? WHERE id = ?",
+                (_now().isoformat() if exported else None, run_id),
+            )
+
+    def reset_logs_exported(self) -> None:
+        """Mark every run as not yet in the sync log tables (to write the whole history again)."""
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET logs_exported_at = NULL")
+
     # -- row results ---------------------------------------------------------------------------------
+    def run_ids(self, sync: str) -> list[int]:
+        """Ids of every run of ``sync`` in the history, newest first."""
+        with self._read() as conn:
+            return [
+                int(r[0])
+                for r in conn.execute("SELECT id FROM runs WHERE sync = ? ORDER BY id DESC", (sync,))
+            ]
+
+    def result_parts(self, run_id: int) -> list[Path]:
+        """The row result files of a run readers may read (see ``sfsync.state.results``)."""
+        return self._result_parts(run_id)
+
     def _result_parts(self, run_id: int) -> list[Path]:
         with self._read() as conn:
             collected = [

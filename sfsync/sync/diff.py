@@ -36,7 +36,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -338,8 +338,11 @@ def compute_diff(
     full_resync: bool = False,
     model: str | None = None,
     settings: DiffSettings | None = None,
+    on_read: Callable[[int], None] | None = None,
 ) -> DiffResult:
     """Compare the model with the sync's snapshot; write the rows to send under ``.sfsync/work``.
+
+    ``on_read(rows)`` is told when the model is read (and its keys checked), before the comparison.
 
     Raises :class:`ConfigError` for unknown or reserved column names and :class:`SourceError` for a
     null or repeated primary key (with sample keys), before anything is written.
@@ -358,6 +361,8 @@ def compute_diff(
     try:
         types = _ingest(con, model_rows, primary_key, stored, hashed, model)
         rows = _check_keys(con, primary_key, model)
+        if on_read is not None:
+            on_read(rows)
         current = store.snapshots.current(sync)
         # a snapshot keyed by another primary key identifies rows differently: everything is new
         base = current if current is not None and current.primary_key == primary_key else None

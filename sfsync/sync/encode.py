@@ -11,6 +11,25 @@ sent, value is null     ``#N/A``          ``null``
 sent, value             formatted text    JSON value
 ======================  ================  ====================
 
+A *lookup* (a parent named through its indexed field, ``Account.External_Id__c``) is written in the form
+each API documents for relationship fields, and cleared through the reference field itself:
+
+======================  ==================================  ==========================================
+cell                    Bulk CSV                            REST JSON
+======================  ==================================  ==========================================
+sent, value             ``Account.External_Id__c`` column   ``"Account": {"External_Id__c": "C-1"}``
+                        (``User:Owner.Username`` when the   (``"attributes": {"type": "User"}`` added
+                        relationship is polymorphic)        when polymorphic)
+sent, value is null     ``#N/A`` in an ``AccountId``        ``"AccountId": null``
+                        column, present only when some
+                        row clears the reference
+======================  ==================================  ==========================================
+
+Sources: developer.salesforce.com/docs/platform/api-asynch/guide/relationship-fields-in-a-header-row-2-0.html
+(header notation), …/api_asynch/datafiles_xml_rel_fields.htm (JSON form), and "Valid CSV Record Rows"
+(``#N/A`` sets a field to null): a field's null is written to the field, as neither page says that a
+relationship column takes ``#N/A``.
+
 An empty string from the warehouse counts as null (Salesforce stores no empty strings). Formatting is
 vectorised with pyarrow.compute and the CSV is written by Arrow's C++ writer: no per-row Python on the
 Bulk path.
@@ -37,11 +56,46 @@ def send_column(column: str) -> str:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """How a column names a parent record: through ``relationship`` and the parent's ``parent_field``."""
+
+    relationship: str  # Account, ReportsTo, Parent_Account__r, Owner
+    parent_field: str  # External_Id__c, Email, Username
+    reference_field: str  # AccountId: what a cleared lookup sets to null
+    parent_object: str  # Account
+    polymorphic: bool = False  # the relationship refers to several objects: name ``parent_object``
+
+    @property
+    def header(self) -> str:
+        """The Bulk CSV column: ``Account.External_Id__c``, or ``User:Owner.Username`` when polymorphic."""
+        prefix = f"{self.parent_object}:" if self.polymorphic else ""
+        return f"{prefix}{self.relationship}.{self.parent_field}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "relationship": self.relationship,
+            "parent_field": self.parent_field,
+            "reference_field": self.reference_field,
+            "parent_object": self.parent_object,
+            "polymorphic": self.polymorphic,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Lookup:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class FieldMap:
-    """One model column written to one Salesforce field."""
+    """One model column written to one Salesforce field, or to a reference through a ``lookup``.
+
+    ``field`` is the name on the wire: the field's API name, or the lookup's Bulk header. ``clears`` (set
+    by the planner) says some row clears the lookup, so Bulk CSV carries the reference field's column."""
 
     column: str
     field: str
+    lookup: Lookup | None = None
+    clears: bool = False
 
 
 def format_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -79,6 +133,19 @@ def _cell_column(table: pa.Table, fm: FieldMap) -> pa.ChunkedArray:
     return pc.if_else(send, value_or_null, pa.scalar(None, pa.string()))
 
 
+def _lookup_cells(table: pa.Table, fm: FieldMap) -> list[pa.ChunkedArray]:
+    """The relationship column of a lookup (text when sent with a value) and, when the lookup ``clears``,
+    the reference field's column (``#N/A`` when sent with null)."""
+    text = format_text(table.column(fm.column))
+    blank = pc.fill_null(pc.or_kleene(pc.is_null(text), pc.equal(text, "")), True)
+    send = pc.fill_null(table.column(send_column(fm.column)), False)
+    none = pa.scalar(None, pa.string())
+    cells = [pc.if_else(pc.and_(send, pc.invert(blank)), text, none)]
+    if fm.clears:
+        cells.append(pc.if_else(pc.and_(send, blank), BULK_NULL, none))
+    return cells
+
+
 def csv_header(fields: Sequence[str]) -> bytes:
     return (",".join(fields) + "\n").encode()
 
@@ -91,6 +158,11 @@ def encode_csv_rows(table: pa.Table, maps: Sequence[FieldMap], key: FieldMap | N
         columns.append(format_text(table.column(key.column)))
         names.append(key.field)
     for fm in maps:
+        if fm.lookup is not None:
+            cells = _lookup_cells(table, fm)
+            columns.extend(cells)
+            names.extend([fm.field, fm.lookup.reference_field][: len(cells)])
+            continue
         columns.append(_cell_column(table, fm))
         names.append(fm.field)
     if table.num_rows == 0:
@@ -105,7 +177,12 @@ def encode_csv_rows(table: pa.Table, maps: Sequence[FieldMap], key: FieldMap | N
 
 
 def csv_fields(maps: Sequence[FieldMap], key: FieldMap | None = None) -> list[str]:
-    return ([key.field] if key is not None else []) + [fm.field for fm in maps]
+    out = [key.field] if key is not None else []
+    for fm in maps:
+        out.append(fm.field)
+        if fm.lookup is not None and fm.clears:
+            out.append(fm.lookup.reference_field)
+    return out
 
 
 def chunk_csv(
@@ -173,7 +250,18 @@ def encode_json_records(
     for fm in maps:
         values = _json_values(table.column(fm.column))
         sends = pc.fill_null(table.column(send_column(fm.column)), False).to_pylist()
+        lk = fm.lookup
+        if lk is None:
+            for rec, send, v in zip(records, sends, values, strict=True):
+                if send:
+                    rec[fm.field] = v
+            continue
+        attrs = {"attributes": {"type": lk.parent_object}} if lk.polymorphic else {}
         for rec, send, v in zip(records, sends, values, strict=True):
-            if send:
-                rec[fm.field] = v
+            if not send:
+                continue
+            if v is None:
+                rec[lk.reference_field] = None
+            else:
+                rec[lk.relationship] = {**attrs, lk.parent_field: v}
     return records

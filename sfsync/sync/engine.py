@@ -24,14 +24,38 @@ from sfsync.errors import ConfigError, SfsyncError
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sources import open_source, query_for
-from sfsync.state import JournalState, RunCounts, RunStatus, StateStore, Trigger
+from sfsync.state import (
+    BulkJobProgress,
+    JournalState,
+    RunCounts,
+    RunPhase,
+    RunStatus,
+    StateStore,
+    Trigger,
+    finished_status,
+)
+from sfsync.state.rowsearch import SentField, SentManifest, keep_sent
 from sfsync.sync.connect import Orgs
 from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
-from sfsync.sync.load import TARGET_FILE, LoadStats, Target, collect_job, load_bulk, load_rest
+from sfsync.sync.encode import send_column
+from sfsync.sync.live import LiveProgress
+from sfsync.sync.load import KEY, PK, TARGET_FILE, LoadStats, Target, collect_job, load_bulk, load_rest
 from sfsync.sync.plan import Plan, PlanSettings, build_plan
-from sfsync.sync.progress import Diffed, Planned, Progress, ProgressEvent, Reading, RunStarted, Sent
+from sfsync.sync.progress import (
+    BulkJobChanged,
+    Diffed,
+    PhaseStarted,
+    Planned,
+    Progress,
+    Reading,
+    RunStarted,
+    Sent,
+)
+from sfsync.sync.references import RejectedParents, add_constants, constants
+from sfsync.sync.rejected_parents import note_rejected_parents
 from sfsync.sync.snapshot import advance_snapshot
 from sfsync.sync.validate import validate_sync
+from sfsync.sync.validate_related import SourceRelated
 
 _RUN_FILE = "run.json"
 #: A diff that no run claimed (a dry run still planning, or a crash right after diffing) is removed
@@ -47,6 +71,9 @@ class RunOptions:
     api: ApiChoice | None = None  # overrides the sync's setting
     trigger: Trigger = Trigger.MANUAL
     progress: Progress | None = None
+    #: Parent rows rejected by syncs run earlier in the same pass (``run A B``, ``--all``, a scheduler
+    #: tick): this run refuses children pointing at them and adds the rows it rejects itself.
+    rejected_parents: RejectedParents | None = None
 
 
 @dataclass(frozen=True)
@@ -72,11 +99,13 @@ class _Tally:
     rejected: int = 0
     codes: Counter[str] = field(default_factory=Counter)
     accepted: list[pa.Array] = field(default_factory=list)
+    rejected_keys: list[pa.Array] = field(default_factory=list)
 
     def add(self, table: pa.Table) -> None:
         """Count one table of outcomes (vectorised: a Bulk job brings hundreds of thousands)."""
         ok = pc.fill_null(table.column("success"), False)
         self.accepted.append(table.column("primary_key").filter(ok).combine_chunks())
+        self.rejected_keys.append(table.column("primary_key").filter(pc.invert(ok)).combine_chunks())
         for item in pc.value_counts(table.column("operation").filter(ok)).to_pylist():
             if item["values"] == "created":
                 self.created += item["counts"]
@@ -91,9 +120,18 @@ class _Tally:
         return pa.concat_arrays(self.accepted) if self.accepted else pa.array([], pa.string())
 
 
-def _emit(options: RunOptions, event: ProgressEvent) -> None:
-    if options.progress is not None:
-        options.progress(event)
+@dataclass(frozen=True)
+class _Watch:
+    """Turns what the Bulk loader tells into progress events."""
+
+    sync: str
+    progress: Progress
+
+    def job(self, job: BulkJobProgress) -> None:
+        self.progress(BulkJobChanged(self.sync, job))
+
+    def phase(self, phase: RunPhase) -> None:
+        self.progress(PhaseStarted(self.sync, phase))
 
 
 class SyncSession:
@@ -130,8 +168,10 @@ class SyncSession:
         client = self.client(resolved)
         describe = client.describe(resolved.sync.object)
         with open_source(self.project, resolved.source_name) as source:
-            columns = source.columns(query_for(self.project, resolved.sync.from_))
-        problems = validate_sync(self.project, name, describe.raw, columns)
+            query = query_for(self.project, resolved.sync.from_)
+            columns = source.columns(query)
+            related = SourceRelated(lambda obj: client.describe(obj).raw, source, query)
+            problems = validate_sync(self.project, name, describe.raw, columns, related)
         if problems:
             raise ConfigError(
                 f"sync `{name}` cannot run: {len(problems)} problem(s) with its mapping; nothing was written",
@@ -146,17 +186,23 @@ class SyncSession:
         needed = [resolved.model.primary_key]
         if resolved.sync.object_id is not None:
             needed.append(resolved.sync.object_id.column)
-        needed += list(resolved.sync.mappings)
+        needed += resolved.sync.mapped_columns
         return list(dict.fromkeys(needed))
 
-    def diff(self, resolved: ResolvedSync, needed: list[str], full_resync: bool) -> DiffResult:
+    def diff(
+        self,
+        resolved: ResolvedSync,
+        needed: list[str],
+        full_resync: bool,
+        progress: Progress | None = None,
+    ) -> DiffResult:
         pk = resolved.model.primary_key
         with open_source(self.project, resolved.source_name) as source:
             available = source.columns(query_for(self.project, resolved.sync.from_))
             missing = [c for c in needed if c not in available]
             if missing:
                 sync = resolved.sync
-                roles = {c: "mapped" for c in sync.mappings}
+                roles = {c: "mapped" for c in sync.mapped_columns}
                 if sync.object_id is not None:
                     roles[sync.object_id.column] = "object_id"
                 roles[pk] = "primary key"
@@ -170,10 +216,12 @@ class SyncSession:
                     ],
                     hint=f"the model's columns are: {', '.join(available)}",
                 )
-            reader = source.read(query_for(self.project, resolved.sync.from_, needed))
+            # constants are columns too: a changed constant changes every row, and is sent again
+            fixed = constants(resolved.sync)
+            reader = add_constants(source.read(query_for(self.project, resolved.sync.from_, needed)), fixed)
             # the primary key is compared too when it is mapped to a field: the plan needs its send column
-            mapped = set(resolved.sync.mappings)
-            value_columns = [c for c in needed if c != pk or c in mapped] or [pk]
+            mapped = set(resolved.sync.mapped_columns)
+            value_columns = [c for c in needed if c != pk or c in mapped] + list(fixed) or [pk]
             return compute_diff(
                 self.store,
                 resolved.name,
@@ -182,6 +230,9 @@ class SyncSession:
                 columns=value_columns,
                 full_resync=full_resync,
                 model=resolved.model_name,
+                on_read=None
+                if progress is None
+                else lambda rows: progress(PhaseStarted(resolved.name, RunPhase.DIFFING)),
             )
 
     def plan(self, name: str, options: RunOptions | None = None) -> Plan:
@@ -273,7 +324,8 @@ class SyncSession:
             recovered = self.recover(name, client)
             run = self.store.start_run(name, options.trigger)
             lock.set_run_id(run.id)
-            _emit(options, RunStarted(name, run.id))
+            live = LiveProgress(self.store, options.progress)
+            live(RunStarted(name, run.id))
             started = time.monotonic()
             calls_before = client.stats.calls
             tally = _Tally()
@@ -281,32 +333,40 @@ class SyncSession:
             diff: DiffResult | None = None
             stats = LoadStats()
             try:
-                _emit(options, Reading(name, resolved.model_name))
-                diff = self.diff(resolved, self.needed_columns(resolved), options.full_resync)
+                live(Reading(name, resolved.model_name))
+                diff = self.diff(resolved, self.needed_columns(resolved), options.full_resync, live)
                 (diff.work_dir / _RUN_FILE).write_text(json.dumps({"run_id": run.id}))
                 c = diff.counts
-                _emit(options, Diffed(name, c.rows, c.new, c.changed, c.unchanged, c.resent))
+                live(Diffed(name, c.rows, c.new, c.changed, c.unchanged, c.resent))
                 if diff.counts.to_send == 0:
                     # Nothing changed: Salesforce is not called at all (zero API calls). The mapping is
                     # checked against describe on the next run that has something to write, and by `check`.
                     advance_snapshot(self.store, diff, pa.array([], pa.string()))
-                    status, error = RunStatus.SUCCEEDED, None
                 else:
+                    live(PhaseStarted(name, RunPhase.PLANNING))
                     resolved, describe, _needed = self.validate(name)
                     plan = build_plan(
-                        client, resolved, diff, describe, self._plan_settings(resolved, options)
+                        client,
+                        resolved,
+                        diff,
+                        describe,
+                        self._plan_settings(resolved, options),
+                        options.rejected_parents,
                     )
-                    _emit(options, Planned(name, plan.api, plan.to_send, plan.refused))
-                    stats = self._load(client, resolved, run.id, diff, plan, tally, options)
+                    live(Planned(name, plan.api, plan.to_send, plan.refused))
+                    self._keep_sent(run.id, plan, client)
+                    live(PhaseStarted(name, RunPhase.SENDING))
+                    stats = self._load(client, resolved, run.id, diff, plan, tally, live)
+                    if options.rejected_parents is not None and tally.rejected:
+                        note_rejected_parents(
+                            options.rejected_parents, resolved, describe, diff, tally.rejected_keys
+                        )
                     advance_snapshot(self.store, diff, tally.accepted_keys())
-                    status = RunStatus.FAILED if stats.failed_jobs else RunStatus.SUCCEEDED
-                    error = (
-                        ("Bulk job(s) failed: " + "; ".join(stats.failed_jobs)) if stats.failed_jobs else None
-                    )
             except SfsyncError as exc:
                 if diff is not None and plan is None:
                     diff.discard()  # stopped before anything was sent: nothing to recover
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
+                live.flush()
                 self.store.finish_run(
                     run.id, RunStatus.FAILED, counts, api=plan.api if plan else None, error=exc.full_text()
                 )
@@ -314,6 +374,7 @@ class SyncSession:
                 raise
             except BaseException:
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
+                live.flush()
                 self.store.finish_run(
                     run.id,
                     RunStatus.INTERRUPTED,
@@ -323,7 +384,11 @@ class SyncSession:
                 )
                 raise
             counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
+            retried = diff.counts.resent if diff is not None else 0
+            status = finished_status(counts, failed=bool(stats.failed_jobs), retried=retried)
+            error = ("Bulk job(s) failed: " + "; ".join(stats.failed_jobs)) if stats.failed_jobs else None
             api = plan.api if plan else None
+            live.flush()
             record = self.store.finish_run(run.id, status, counts, api=api, error=error)
             result = RunResult(
                 run_id=run.id,
@@ -341,6 +406,22 @@ class SyncSession:
             return result
         finally:
             lock.release()
+
+    def _keep_sent(self, run_id: int, plan: Plan, client: SalesforceClient) -> None:
+        """Keep the rows this run sends, for the row debugger (``StateSettings.keep_sent_values``)."""
+        if not self.store.settings.keep_sent_values or not plan.to_send:
+            return
+        target = plan.target
+        manifest = SentManifest(
+            object=target.object,
+            mode=target.mode,
+            primary_key_column=PK,
+            key_column=KEY if target.key_field else None,
+            key_field=target.key_field,
+            fields=tuple(SentField(m.column, m.field, send_column(m.column)) for m in target.maps),
+            instance_url=client.instance_url,  # logged in already: the plan read describe
+        )
+        keep_sent(self.store.paths.results / str(run_id), plan.send_path, manifest)
 
     @staticmethod
     def _counts(diff: DiffResult | None, plan: Plan | None, tally: _Tally, calls: int) -> RunCounts:
@@ -364,14 +445,14 @@ class SyncSession:
         diff: DiffResult,
         plan: Plan,
         tally: _Tally,
-        options: RunOptions,
+        progress: Progress,
     ) -> LoadStats:
         """Store refused rows, send the rest; every outcome is stored as soon as it is known."""
 
         def sink(table: pa.Table, job_id: str | None) -> None:
             self.store.record_results(run_id, table, collected_job_id=job_id)
             tally.add(table)
-            _emit(options, Sent(resolved.name, table.num_rows, plan.to_send))
+            progress(Sent(resolved.name, table.num_rows, plan.to_send))
 
         refused = plan.refused_rows()
         if refused.num_rows:
@@ -390,6 +471,7 @@ class SyncSession:
                 max_bytes=resolved.destination.settings.bulk_max_bytes,
                 reload=plan.rows_for,
                 lock_retries=resolved.destination.settings.bulk_lock_retries,
+                watch=_Watch(resolved.name, progress),
             )
         load_rest(client, plan.target, plan.rows(), sink)
         return LoadStats()

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -41,9 +41,9 @@ from sfsync.salesforce.bulk import BulkJob
 from sfsync.salesforce.csvtable import read_csv_table
 from sfsync.salesforce.responses import parse_bulk_error
 from sfsync.salesforce.results import RecordResult
-from sfsync.state import JournalState, StateStore
+from sfsync.state import BulkJobProgress, JournalState, RunPhase, StateStore
 from sfsync.sync import outcomes
-from sfsync.sync.encode import FieldMap, chunk_csv, csv_fields, encode_json_records
+from sfsync.sync.encode import FieldMap, Lookup, chunk_csv, csv_fields, encode_json_records
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,17 @@ _SEP = "\x1f"
 
 OutcomeSink = Callable[[pa.Table, str | None], None]
 """Receives each table of outcomes and, for Bulk, the job id they were collected from."""
+
+
+class BulkWatch(Protocol):
+    """What a Bulk load tells about itself while it runs (the engine turns it into progress events)."""
+
+    def job(self, job: BulkJobProgress) -> None:
+        """A job was created or closed, was polled, or had its outcomes stored (``collected``); may be
+        called from the worker thread that uploads the job."""
+
+    def phase(self, phase: RunPhase) -> None:
+        """Every job of a round is uploaded: what is left is waiting for results (``collecting``)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +98,12 @@ class Target:
             "object": self.object,
             "mode": self.mode,
             "key_field": self.key_field,
-            "maps": [[m.column, m.field] for m in self.maps],
+            "maps": [
+                [m.column, m.field]
+                if m.lookup is None
+                else [m.column, m.field, {"lookup": m.lookup.to_json(), "clears": m.clears}]
+                for m in self.maps
+            ],
             "assignment": self.assignment,
             "duplicates": self.duplicates,
         }
@@ -98,10 +114,17 @@ class Target:
             object=data["object"],
             mode=data["mode"],
             key_field=data["key_field"],
-            maps=tuple(FieldMap(c, f) for c, f in data["maps"]),
+            maps=tuple(_field_map(item) for item in data["maps"]),
             assignment=data.get("assignment", "none"),
             duplicates=data.get("duplicates", "enforce"),
         )
+
+
+def _field_map(item: list[Any]) -> FieldMap:
+    if len(item) == 2:
+        return FieldMap(item[0], item[1])
+    extra = item[2]
+    return FieldMap(item[0], item[1], Lookup.from_json(extra["lookup"]), bool(extra.get("clears")))
 
 
 TARGET_FILE = "target.json"
@@ -367,11 +390,13 @@ def load_bulk(
     max_bytes: int,
     reload: Callable[[list[str]], Iterable[pa.RecordBatch]] | None = None,
     lock_retries: int = 0,
+    watch: BulkWatch | None = None,
 ) -> LoadStats:
     """Send rows through Bulk API 2.0 jobs (several at once), journaled for crash recovery.
 
     Rows that fail only with ``UNABLE_TO_LOCK_ROW`` are sent again in new jobs, up to ``lock_retries``
     more rounds (``reload(keys)`` gives their rows back); what still fails is stored as rejected.
+    ``watch`` is told each job's states and when every job of a round is uploaded (live progress).
 
     The org's automation ends the same way as through REST (docs/salesforce-automation.md): jobs name the
     assignment rule the sync asks for (``assignmentRuleId``), and with ``duplicate_rules: allow_save`` the
@@ -384,7 +409,7 @@ def load_bulk(
     for attempt in range(lock_retries + 1):
         last = attempt == lock_retries or reload is None
         round_dir = work_dir if attempt == 0 else work_dir / f"retry-{attempt}"
-        one_round = _BulkRound(client, target, sink, store, run_id, stats, last, rule_id, held)
+        one_round = _BulkRound(client, target, sink, store, run_id, stats, last, watch, rule_id, held)
         retry = one_round.run(batches, round_dir, max_bytes)
         if not retry:
             break
@@ -453,12 +478,14 @@ class _BulkRound:
         run_id: int,
         stats: LoadStats,
         last: bool,
+        watch: BulkWatch | None = None,
         assignment_rule_id: str | None = None,
         held: list[str] | None = None,
     ) -> None:
         """``assignment_rule_id``: the jobs' ``assignmentRuleId``. With ``held``, rows a duplicate rule
         refused are not stored but their keys appended to it (to be sent again through REST)."""
         self.client = client
+        self.watch = watch
         self.target = target
         self.sink = sink
         self.store = store
@@ -482,6 +509,8 @@ class _BulkRound:
                 while len(self.started) >= self.in_flight:
                     self._finish_oldest()
                 self._start(chunk, workers, reader)
+            if self.watch is not None:
+                self.watch.phase(RunPhase.COLLECTING)
             while self.started:
                 self._finish_oldest()
         finally:
@@ -506,7 +535,7 @@ class _BulkRound:
             external_id_field=target.key_field if target.mode == "upsert" else None,
             on_created=lambda job: self._journal(chunk, job),
             on_uploaded=lambda job: self._mark(job, JournalState.UPLOADED),
-            on_closed=lambda job: self._mark(job, JournalState.CLOSED),
+            on_closed=lambda job: self._closed(job, chunk),
             wait=False,
             assignment_rule_id=self.assignment_rule_id,
         )
@@ -528,6 +557,24 @@ class _BulkRound:
             row_end=chunk.rows,
         )
         self.stats.jobs.append(job.id)
+        self._tell(job, chunk)
+
+    def _closed(self, job: BulkJob, chunk: Chunk) -> None:
+        self._mark(job, JournalState.CLOSED)
+        self._tell(job, chunk)
+
+    def _tell(self, job: BulkJob, chunk: Chunk, *, collected: bool = False) -> None:
+        if self.watch is not None:
+            self.watch.job(
+                BulkJobProgress(
+                    job.id,
+                    job.state or "Open",
+                    rows=chunk.rows,
+                    processed=job.records_processed,
+                    failed=job.records_failed,
+                    collected=collected,
+                )
+            )
 
     def _mark(self, job: BulkJob, state: JournalState) -> None:
         """Move the job's journal entry to ``state`` (in the worker thread, right after the call returned)."""
@@ -537,7 +584,9 @@ class _BulkRound:
         """Wait for the oldest job in flight, then collect and store its outcomes."""
         started = self.started.popleft()
         try:
-            job = self.client.bulk.wait(started.job.result().id)
+            job = self.client.bulk.wait(
+                started.job.result().id, on_poll=lambda job: self._tell(job, started.chunk)
+            )
         except SalesforceError as exc:
             self.errors.append(exc)
             return
@@ -549,6 +598,7 @@ class _BulkRound:
         if self.held is not None:
             table = self._hold_duplicates(table, self.held)
         self.sink(table, job.id)
+        self._tell(job, started.chunk, collected=True)
 
     def _collect(self, job: BulkJob, started: _Started) -> pa.Table:
         """The job's outcomes, matched with its uploaded CSV (parsed ahead if it fitted the budget)."""

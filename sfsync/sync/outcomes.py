@@ -81,5 +81,16 @@ def rejections(keys: Sequence[str], mode: str, code: str, message: str, field: s
     )
 
 
+def rejections_each(
+    keys: Sequence[str], mode: str, code: str, messages: Sequence[str], field: str | None = None
+) -> pa.Table:
+    """Like :func:`rejections`, with one message per row."""
+    n = len(keys)
+    return pa.table(
+        [list(keys), [False] * n, [ATTEMPTED[mode]] * n, [None] * n, [code] * n, list(messages), [field] * n],
+        schema=OUTCOME_SCHEMA,
+    )
+
+
 def empty() -> pa.Table:
     return OUTCOME_SCHEMA.empty_table()

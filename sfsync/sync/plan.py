@@ -33,11 +33,12 @@ from sfsync.config import Api, ApiChoice, ResolvedSync, Sync
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.automation import RULE_RECORD_OBJECTS
 from sfsync.salesforce.describe import ObjectDescribe
-from sfsync.sync import lookup, outcomes
+from sfsync.sync import lookup, outcomes, plan_related
 from sfsync.sync.diff import KIND_COLUMN, DiffResult, q
 from sfsync.sync.encode import FieldMap, send_column
 from sfsync.sync.load import KEY, PK, Target
 from sfsync.sync.numbers import refuse_non_finite
+from sfsync.sync.references import MapSpec, RejectedParents, map_specs
 
 #: Estimated calls of one Bulk job: create, upload, close, about three polls, two result downloads.
 BULK_CALLS_PER_JOB = 8
@@ -76,6 +77,9 @@ class Plan:
     send_path: Path
     refused_path: Path
     samples: tuple[dict[str, Any], ...]
+    #: How each mapping is written, for people: ``company_id → Account.External_Id__c (lookup)``.
+    mappings: tuple[str, ...] = ()
+    full_resync: bool = False  # the diff ignored the snapshot: every row is sent
 
     @property
     def operations(self) -> dict[str, int]:
@@ -123,11 +127,15 @@ def build_plan(
     diff: DiffResult,
     describe: ObjectDescribe,
     settings: PlanSettings,
+    rejected: RejectedParents | None = None,
 ) -> Plan:
-    """Freeze what the run will send. ``client`` is needed only for an update keyed on an external id."""
+    """Freeze what the run will send. ``client`` is needed for an update keyed on an external id and for
+    owners named by username, e-mail or queue; ``rejected`` holds the parent rows syncs rejected earlier
+    in this pass (their children are refused, see ``plan_related``)."""
     sync = resolved.sync
     mode = sync.mode
-    maps, key_field = _field_maps(sync, describe)
+    specs = map_specs(sync, describe)
+    maps, key_field = _field_maps(sync, describe, specs)
     send_path = diff.work_dir / "send.parquet"
     refused_path = diff.work_dir / "refused.parquet"
 
@@ -142,6 +150,8 @@ def build_plan(
             refused, lookup_calls = _resolve_ids(
                 con, client, sync.object, key_field, describe, refused, mode, settings
             )
+        refused, owner_calls, maps = _related_records(con, specs, describe, client, mode, refused, rejected)
+        lookup_calls += owner_calls
         to_send = _write_send_file(con, describe, maps, send_path)
         samples = _samples(con, maps)
     finally:
@@ -177,19 +187,36 @@ def build_plan(
         send_path=send_path,
         refused_path=refused_path,
         samples=tuple(samples),
+        mappings=tuple(spec.display for spec in specs),
+        full_resync=diff.full_resync,
     )
 
 
-def _field_maps(sync: Sync, describe: ObjectDescribe) -> tuple[tuple[FieldMap, ...], str | None]:
-    """The mappings with field names spelled as describe spells them, and the key field (None for insert)."""
+def _field_maps(
+    sync: Sync, describe: ObjectDescribe, specs: list[MapSpec]
+) -> tuple[tuple[FieldMap, ...], str | None]:
+    """The mappings as the loaders write them (``references.map_specs``: exact API names, lookups), and
+    the key field (None for insert)."""
+    f = describe.field(sync.object_id.field) if sync.object_id is not None else None
+    key_field = (f.name if f is not None else sync.object_id.field) if sync.object_id is not None else None
+    return tuple(s.map for s in specs), key_field if sync.mode != "insert" else None
 
-    def exact(name: str) -> str:
-        f = describe.field(name)
-        return f.name if f is not None else name
 
-    maps = tuple(FieldMap(col, exact(fld)) for col, fld in sync.mappings.items())
-    key_field = exact(sync.object_id.field) if sync.object_id is not None and sync.mode != "insert" else None
-    return maps, key_field
+def _related_records(
+    con: duckdb.DuckDBPyConnection,
+    specs: list[MapSpec],
+    describe: ObjectDescribe,
+    client: SalesforceClient | None,
+    mode: str,
+    refused: pa.Table,
+    rejected: RejectedParents | None,
+) -> tuple[pa.Table, int, tuple[FieldMap, ...]]:
+    """Resolve record types and owners, refuse children of parents rejected in this pass, and mark the
+    lookups some row clears (``plan_related``): the refusals so far, API calls spent, the maps to send."""
+    more, calls = plan_related.resolve_sfsync_references(con, specs, describe, client, mode)
+    more += plan_related.refuse_children_of_rejected(con, specs, rejected, mode)
+    maps = tuple(s.map for s in plan_related.mark_clears(con, specs))
+    return pa.concat_tables([refused, *more]), calls, maps
 
 
 def _stage_rows(
@@ -312,7 +339,7 @@ def _resolve_ids(
 
 def _parent_order(describe: ObjectDescribe, maps: tuple[FieldMap, ...]) -> str:
     for m in maps:
-        f = describe.field(m.field)
+        f = describe.field(m.lookup.reference_field if m.lookup is not None else m.field)
         if f is not None and f.type == "reference":
             return f"ORDER BY {q(m.column)} NULLS LAST, {PK}"
     return ""
@@ -324,6 +351,12 @@ def _samples(con: duckdb.DuckDBPyConnection, maps: tuple[FieldMap, ...]) -> list
     out = []
     for row in rows:
         rec = dict(zip(names, row, strict=True))
-        fields = {m.field: rec[m.column] for m in maps if rec.get(send_column(m.column))}
+        fields = {
+            (
+                m.lookup.reference_field if m.lookup is not None and rec[m.column] in (None, "") else m.field
+            ): rec[m.column]
+            for m in maps
+            if rec.get(send_column(m.column))
+        }
         out.append({"primary_key": rec[PK], "kind": rec[KIND_COLUMN], "key": rec[KEY], "fields": fields})
     return out

@@ -8,16 +8,20 @@ fix it. ``describe`` is the JSON dict Salesforce sends for ``GET …/sobjects/{O
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from dataclasses import field as dataclass_field
 from typing import Any, Protocol
 
+from sfsync.config import ConstantTarget, LookupTarget, OwnerTarget
 from sfsync.config.project import Project, ResolvedSync, Sync
 from sfsync.errors import ConfigError, SfsyncError
 from sfsync.sources import Source, open_source, query_for
 from sfsync.sources.types import LogicalType
 from sfsync.sync.automation_check import AutomationAccess, automation_problems, automation_warnings
+from sfsync.sync.order import cycle_error, dependencies, find_cycle, parent_objects
+from sfsync.sync.validate_related import Related, RelatedChecks, SourceRelated
 
 USER_OBJECTS = frozenset({"contact", "lead"})
 """Objects that stand for people: their syncs must come from a ``user`` model (or a segment of one)."""
@@ -101,12 +105,13 @@ def _closest(name: str, options: Iterable[str]) -> str | None:
     return close[0] if close else None
 
 
-class _Checker:
+class Checker:
     def __init__(
         self, name: str, sync: Sync, describe: Mapping[str, Any], columns: Mapping[str, LogicalType]
     ):
         self.name = name
         self.sync = sync
+        self.describe = describe
         self.object = str(describe.get("name") or sync.object)
         self.fields = {str(f["name"]).lower(): f for f in describe.get("fields", [])}
         self.field_names = [str(f["name"]) for f in describe.get("fields", [])]
@@ -115,6 +120,10 @@ class _Checker:
 
     def add(self, message: str, hint: str | None = None, **where: str | None) -> None:
         self.problems.append(Problem(self.name, message, hint, **where))
+
+    @staticmethod
+    def closest(name: str, options: Iterable[str]) -> str | None:
+        return _closest(name, options)
 
     def column(self, column: str, role: str) -> LogicalType | None:
         if column in self.columns:
@@ -128,7 +137,7 @@ class _Checker:
         )
         return None
 
-    def field(self, column: str, field: str) -> Mapping[str, Any] | None:
+    def field(self, column: str | None, field: str) -> Mapping[str, Any] | None:
         f = self.fields.get(field.lower())
         if f is None:
             close = _closest(field, self.field_names)
@@ -142,14 +151,18 @@ class _Checker:
             )
         return f
 
-    def types(self, column: str, ctype: LogicalType | None, f: Mapping[str, Any]) -> None:
+    def types(
+        self, column: str | None, ctype: LogicalType | None, f: Mapping[str, Any], role: str | None = None
+    ) -> None:
         ftype = str(f.get("type"))
         if ctype is None or ftype in compatible_field_types(ctype):
             return
         ok = sorted(compatible_field_types(ctype))
         fits = sorted(t.value for t, types in COMPATIBLE.items() if ftype in types)
+        what = f"{role}: " if role else ""
         self.add(
-            f"column type {ctype.value} cannot feed field type {ftype}",
+            f"{what}{'value' if column is None else 'column'} type {ctype.value} "
+            f"cannot feed field type {ftype}",
             f"a {ctype.value} column feeds only {', '.join(ok) or 'no field type'}; field type {ftype} takes "
             f"{' or '.join(fits) or 'no column type sfsync writes'} columns: "
             "CAST the column in the model's SQL "
@@ -160,7 +173,7 @@ class _Checker:
             field_type=ftype,
         )
 
-    def writable(self, column: str, f: Mapping[str, Any]) -> None:
+    def writable(self, column: str | None, f: Mapping[str, Any]) -> None:
         mode, fname = self.sync.mode, str(f["name"])
         if mode in ("insert", "upsert") and not f.get("createable"):
             self.add(
@@ -179,7 +192,7 @@ class _Checker:
             )
 
 
-def _kind(check: _Checker, kind: str) -> None:
+def _kind(check: Checker, kind: str) -> None:
     needs = "user" if check.object.lower() in USER_OBJECTS else "custom"
     if kind != needs:
         check.add(
@@ -192,7 +205,7 @@ def _kind(check: _Checker, kind: str) -> None:
         )
 
 
-def _object_id(check: _Checker) -> str | None:
+def _object_id(check: Checker) -> str | None:
     """Check the object id mapping; return the field it writes (None when nothing)."""
     oid, mode = check.sync.object_id, check.sync.mode
     if oid is None:
@@ -239,17 +252,23 @@ def _object_id(check: _Checker) -> str | None:
 
 
 def validate_sync(
-    project: Project, sync_name: str, describe: Mapping[str, Any], columns: Mapping[str, LogicalType]
+    project: Project,
+    sync_name: str,
+    describe: Mapping[str, Any],
+    columns: Mapping[str, LogicalType],
+    related: Related | None = None,
 ) -> list[Problem]:
     """Every problem with sync ``sync_name`` given the object's ``describe`` and its model's ``columns``.
 
     ``columns`` maps the model's column names to logical types
-    (``Source.columns(query_for(project, sync.from_))``).
+    (``Source.columns(query_for(project, sync.from_))``). ``related`` reads the describes of parent
+    objects and samples of columns (lookups and reference fields; ``sfsync.sync.validate_related``);
+    without it, lookups are checked against the object's own describe only.
     An empty list means the sync may run.
     """
     sync = project.syncs[sync_name]
     _model_name, model, _segment, _where = project.resolve_from(sync.from_)
-    check = _Checker(sync_name, sync, describe, columns)
+    check = Checker(sync_name, sync, describe, columns)
     _kind(check, model.kind)
     if model.primary_key not in columns:
         check.column(model.primary_key, "primary key")
@@ -259,22 +278,15 @@ def validate_sync(
     if oid_field is not None and sync.object_id is not None:
         written.setdefault(oid_field.lower(), []).append(sync.object_id.column)
 
-    for column, field in sync.mappings.items():
-        ctype = check.column(column, "mapped")
-        f = check.field(column, field)
-        if f is None:
-            continue
-        fname = str(f["name"])
-        written.setdefault(fname.lower(), []).append(column)
-        check.writable(column, f)
-        check.types(column, ctype, f)
+    _check_mappings(check, sync, RelatedChecks(check, related, written), written)
 
     for key, cols in written.items():
         if len(cols) > 1:
             fname = str(check.fields[key]["name"])
             check.add(
                 f"field {fname} is written by {len(cols)} columns ({', '.join(cols)})",
-                "map each field from one column only (the object_id field counts as mapped)",
+                "map each field from one column only (the object_id field, lookups, owners, constants "
+                "and record_type count as mapped)",
                 field=fname,
             )
 
@@ -293,6 +305,35 @@ def validate_sync(
     return [_located(project, sync_name, p) for p in check.problems]
 
 
+def _check_mappings(
+    check: Checker, sync: Sync, related: RelatedChecks, written: dict[str, list[str]]
+) -> None:
+    """Every mapping entry (fields here; lookups, owners, constants and record types in ``related``)."""
+    for entry in sync.entries:
+        target = entry.target
+        if isinstance(target, ConstantTarget):
+            related.constant(entry.key, target)
+            continue
+        column = entry.key
+        ctype = check.column(column, "mapped")
+        if isinstance(target, LookupTarget):
+            related.lookup(column, target, ctype)
+            continue
+        if isinstance(target, OwnerTarget):
+            related.owner(column, target, ctype)
+            continue
+        f = check.field(column, target)
+        if f is None:
+            continue
+        written.setdefault(str(f["name"]).lower(), []).append(column)
+        check.writable(column, f)
+        check.types(column, ctype, f)
+        if f.get("type") == "reference" and ctype in (None, LogicalType.TEXT):
+            related.plain_reference(column, f)
+    if sync.record_type is not None:
+        related.record_type(sync.record_type)
+
+
 def _located(project: Project, sync_name: str, problem: Problem) -> Problem:
     """``problem`` with the project file's ``file:line`` of what it is about (the mapping of its column,
     the object id, or the sync's entry)."""
@@ -300,6 +341,8 @@ def _located(project: Project, sync_name: str, problem: Problem) -> Problem:
     keys: tuple[str, ...] = ("syncs", sync_name)
     if problem.column is not None and problem.column in sync.mappings:
         keys = (*keys, "mappings", problem.column)
+    elif problem.column is None and problem.field is not None and problem.field in sync.mappings:
+        keys = (*keys, "mappings", problem.field)  # a constant: its key is the field
     elif sync.object_id is not None and problem.column == sync.object_id.column:
         keys = (*keys, "object_id")
     elif problem.column is None and problem.field is not None:
@@ -394,11 +437,29 @@ def check_project(project: Project, sync_names: Sequence[str] | None, org: OrgAc
     try:
         connections, failed = _test_connections(project, org, source_names, dest_names, opened)
         columns: dict[str, Mapping[str, LogicalType] | str] = {}
-        syncs = [_check_sync(project, org, r, opened, failed, columns) for r in resolved]
+        describes: dict[str, Mapping[str, Any]] = {}
+        syncs = [_check_sync(project, org, r, opened, failed, columns, describes) for r in resolved]
+        syncs = _order_problems(project, syncs, describes)
     finally:
         for src in opened.values():
             src.close()
     return CheckReport(connections, syncs)
+
+
+def _order_problems(
+    project: Project, syncs: list[SyncCheck], describes: Mapping[str, Mapping[str, Any]]
+) -> list[SyncCheck]:
+    """Syncs whose lookups name each other's objects in a cycle cannot be ordered: a problem of each."""
+    names = [s.name for s in syncs if s.name in describes]
+    parents = {n: parent_objects(project.syncs[n], describes[n]) for n in names}
+    cycle = find_cycle(dependencies(project.syncs, parents, names))
+    if not cycle:
+        return syncs
+    err = cycle_error(cycle, project.syncs)
+    return [
+        replace(s, problems=[*s.problems, Problem(s.name, err.message, err.hint)]) if s.name in cycle else s
+        for s in syncs
+    ]
 
 
 def _test_connections(
@@ -441,9 +502,10 @@ def _check_sync(
     opened: dict[str, Source],
     failed: dict[str, str],
     columns: dict[str, Mapping[str, LogicalType] | str],
+    describes: dict[str, Mapping[str, Any]],
 ) -> SyncCheck:
-    """Validate one sync against its model's columns and the object's describe, unless a connection it
-    needs failed (then it says which)."""
+    """Validate one sync against its model's columns and the object's describe (and its lookups' parents),
+    unless a connection it needs failed (then it says which). The describe goes into ``describes``."""
     label = f"{r.sync.from_} -> {r.sync.object}"
     if r.source_name in failed or f"destination:{r.destination_name}" in failed:
         down = r.source_name if r.source_name in failed else r.destination_name
@@ -455,11 +517,17 @@ def _check_sync(
         describe = org.describe(r.destination_name, r.sync.object)
     except SfsyncError as e:
         return SyncCheck(r.name, label, r.sync.mode, error=str(e))
+    describes[r.name] = describe
+    related = SourceRelated(
+        functools.partial(org.describe, r.destination_name),
+        opened[r.source_name],
+        query_for(project, r.sync.from_),
+    )
     warnings: list[str] = []
     if isinstance(org, AutomationAccess):
         name = str(describe.get("name") or r.sync.object)
         warnings = automation_warnings(r.sync, name, org.active_rules(r.destination_name, name))
-    problems = validate_sync(project, r.name, describe, cols)
+    problems = validate_sync(project, r.name, describe, cols, related)
     return SyncCheck(r.name, label, r.sync.mode, problems, warnings=warnings)
 
 

@@ -102,15 +102,35 @@ def list_runs(
 
 
 @router.post("/syncs/{name}/run", tags=["runs"], status_code=202, responses=_MISSING)
-def run_sync(name: SyncName, svc: Svc) -> s.JobOut:
-    """Start a run in the background; poll ``GET /api/jobs/{id}``."""
-    return svc.job(svc.start(name, "run", Trigger.API).id)
+def run_sync(name: SyncName, svc: Svc, body: Annotated[s.RunIn | None, Body()] = None) -> s.JobOut:
+    """Start a run in the background; poll ``GET /api/jobs/{id}`` (its ``progress`` while it runs, its
+    ``result`` with ``status``, ``warning`` and ``reason`` once done). A ``full_resync`` of an insert sync
+    creates every row again and needs ``confirm: true`` (400 otherwise)."""
+    options = body or s.RunIn()
+    job = svc.start(name, "run", Trigger.API, full_resync=options.full_resync, confirmed=options.confirm)
+    return svc.job(job.id)
 
 
 @router.post("/syncs/{name}/plan", tags=["runs"], status_code=202, responses=_MISSING)
-def plan_sync(name: SyncName, svc: Svc) -> s.JobOut:
-    """Start a dry run (read, diff, plan; nothing written); poll ``GET /api/jobs/{id}`` for the plan."""
-    return svc.job(svc.start(name, "plan").id)
+def plan_sync(name: SyncName, svc: Svc, body: Annotated[s.RunIn | None, Body()] = None) -> s.JobOut:
+    """Start a dry run (read, diff, plan; nothing written); poll ``GET /api/jobs/{id}`` for the plan (with
+    ``full_resync``: how many records it would create, and a warning for an insert sync)."""
+    options = body or s.RunIn()
+    return svc.job(svc.start(name, "plan", full_resync=options.full_resync).id)
+
+
+@router.get("/syncs/{name}/rows", tags=["rows"], responses=_MISSING)
+def search_rows(name: SyncName, svc: Svc, query: Annotated[s.RowQuery, Query()]) -> s.RowPageOut:
+    """Search the sync's row results across its runs (primary key, error code, message or record id),
+    sorted and paged: the row debugger."""
+    return svc.rows(name, query)
+
+
+@router.get("/syncs/{name}/rows/{key:path}", tags=["rows"], responses=_MISSING)
+def get_row(name: SyncName, key: str, svc: Svc) -> s.RowStoryOut:
+    """One row in every run that still has row results, newest first: operation, record id (and a link to
+    the record) or error, and the values each run sent."""
+    return svc.row(name, key)
 
 
 @router.post("/syncs/{name}/pause", tags=["syncs"], responses=_MISSING)

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from sfsync.api import LogicalType, compatible_field_types
-from sfsync.config import Project, Sync
+from sfsync.config import ConstantTarget, Project, Sync
+from sfsync.config.mappings import parse_target, target_text
 from sfsync.errors import SyncRefused
 from sfsync.web.schemas import ProblemOut, SyncIn
 
@@ -48,6 +50,9 @@ class SyncForm:
     description: str = ""
     assignment_rules: str = "none"
     duplicate_rules: str = "enforce"
+    record_type: str = ""
+    const_fields: list[str] = field(default_factory=list)  # constants: Field: {value: ...}
+    const_values: list[str] = field(default_factory=list)
 
     @classmethod
     def from_form(cls, form: Any) -> SyncForm:
@@ -82,6 +87,9 @@ class SyncForm:
             description=one("description"),
             assignment_rules=one("assignment_rules") or "none",
             duplicate_rules=one("duplicate_rules") or "enforce",
+            record_type=one("record_type"),
+            const_fields=many("const_field"),
+            const_values=many("const_value"),
         )
 
     @classmethod
@@ -100,8 +108,13 @@ class SyncForm:
             mode=sync.mode,
             oid_column=sync.object_id.column if sync.object_id else "",
             oid_field=sync.object_id.field if sync.object_id else "",
-            columns=list(sync.mappings),
-            fields=list(sync.mappings.values()),
+            columns=[k for k, t in sync.mappings.items() if not isinstance(t, ConstantTarget)],
+            fields=[target_text(t) for t in sync.mappings.values() if not isinstance(t, ConstantTarget)],
+            record_type=sync.record_type or "",
+            const_fields=[k for k, t in sync.mappings.items() if isinstance(t, ConstantTarget)],
+            const_values=[
+                _constant_text(t.value) for t in sync.mappings.values() if isinstance(t, ConstantTarget)
+            ],
             api=sync.api,
             schedule_kind=kind,
             schedule_value=str(value),
@@ -123,6 +136,13 @@ class SyncForm:
         cols = self.columns + [""] * (n - len(self.columns))
         flds = self.fields + [""] * (n - len(self.fields))
         return list(zip(cols, flds, strict=True))
+
+    def constant_rows(self) -> list[tuple[str, str]]:
+        """Constants to show: the filled ones, then one blank row to add another."""
+        n = max(len(self.const_fields), len(self.const_values))
+        flds = self.const_fields + [""] * (n - len(self.const_fields))
+        vals = self.const_values + [""] * (n - len(self.const_values))
+        return [(f, v) for f, v in zip(flds, vals, strict=True) if f or v] + [("", "")]
 
     def rows(self) -> list[tuple[str, str]]:
         """Mapping rows to show: the filled ones, then blanks (at least MIN_MAPPING_ROWS rows in all)."""
@@ -177,26 +197,38 @@ class SyncForm:
             out["notify"] = list(self.notify)
         return out, problems
 
-    def to_sync_in(self) -> SyncIn:
-        """The posted form as an API body; SyncRefused lists everything wrong with its shape."""
+    def mappings(self) -> tuple[dict[str, Any], list[ProblemOut]]:
+        """The mapping rows and fixed values as ``mappings`` entries, and what is wrong with them."""
         problems: list[ProblemOut] = []
-        mappings: dict[str, str] = {}
+        mappings: dict[str, Any] = {}
         for column, fld in self.mapping_pairs():
             if not column and not fld:
                 continue
             if not column or not fld:
-                problems.append(
-                    ProblemOut(
-                        message="a mapping row needs both a column and a field",
-                        column=column or None,
-                        field=fld or None,
-                    )
-                )
-                continue
-            if column in mappings:
+                message = "a mapping row needs both a column and a field"
+                problems.append(ProblemOut(message=message, column=column or None, field=fld or None))
+            elif column in mappings:
                 problems.append(ProblemOut(message=f"column {column!r} is mapped twice", column=column))
+            else:
+                try:
+                    mappings[column] = target_from_text(fld)
+                except ValueError as exc:
+                    problems.append(ProblemOut(message=str(exc), column=column, field=fld))
+        for fld, text in self.constant_rows():
+            if not fld and not text:
                 continue
-            mappings[column] = fld
+            if not fld or not text:
+                message = "a fixed value needs both a field and a value"
+                problems.append(ProblemOut(message=message, field=fld or None))
+            elif fld in mappings:
+                problems.append(ProblemOut(message=f"{fld!r} is both a column and a fixed value", field=fld))
+            else:
+                mappings[fld] = {"value": _constant_value(text)}
+        return mappings, problems
+
+    def to_sync_in(self) -> SyncIn:
+        """The posted form as an API body; SyncRefused lists everything wrong with its shape."""
+        mappings, problems = self.mappings()
         schedule, sp = self.schedule()
         warnings, wp = self.warnings()
         problems += sp + wp
@@ -224,6 +256,7 @@ class SyncForm:
                     "description": self.description or None,
                     "assignment_rules": self.assignment_rules,
                     "duplicate_rules": self.duplicate_rules,
+                    "record_type": self.record_type or None,
                 }
             )
         except ValidationError as exc:
@@ -237,6 +270,93 @@ class SyncForm:
         return body
 
 
+def target_from_text(text: str) -> Any:
+    """A mapping value typed in the form: a field or a lookup (``Account.External_Id__c``), or a YAML flow
+    mapping (``{value: Warehouse}``, ``{owner: email}``); ValueError says what is wrong."""
+    raw: Any = text
+    if text.startswith("{"):
+        try:
+            raw = _YAML.load(text)
+        except YAMLError as exc:
+            raise ValueError(f"{text!r} is not a valid {{key: value}} mapping: {exc}") from None
+        raw = dict(raw) if isinstance(raw, Mapping) else raw
+    parse_target(raw)
+    return raw
+
+
+_YAML = YAML(typ="safe", pure=True)
+
+
+def _constant_value(text: str) -> Any:
+    """A fixed value typed in the form, read as a YAML scalar: 2024-01-31 is a date, 12 a number, true a
+    checkbox value; anything else (or anything quoted) is text."""
+    try:
+        value = _YAML.load(text)
+    except YAMLError:
+        return text
+    return value if isinstance(value, str | int | float | bool | dt.date) else text
+
+
+def _constant_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, str) and _constant_value(value) != value:
+        return json.dumps(value)  # quoted, so it stays text
+    return str(value)
+
+
+@dataclass(frozen=True)
+class LookupOption:
+    """A lookup (or owner) the mapping's field select offers, from describe's relationships."""
+
+    value: str  # as written in mappings: Account.External_Id__c, User:Owner.Username, {owner: email}
+    label: str
+    parent_type: str | None  # the parent field's type (None: any text, for owners and record types)
+
+
+def lookup_options(
+    fields: list[Mapping[str, Any]],
+    mode: str,
+    describe_parent: Callable[[str], Mapping[str, Any] | None],
+    record_types: list[str],
+) -> list[LookupOption]:
+    """Every lookup a writable reference field of the object allows: each parent's External ID and
+    idLookup fields; owners by username, e-mail or queue; record types by DeveloperName."""
+    out: list[LookupOption] = []
+    for f in fields:
+        if f.get("type") != "reference" or not f.get("relationshipName") or not writable(f, mode):
+            continue
+        rel, targets = str(f["relationshipName"]), [str(t) for t in f.get("referenceTo") or ()]
+        if targets == ["RecordType"]:
+            if record_types:
+                out.append(
+                    LookupOption(
+                        "RecordType.DeveloperName",
+                        f"RecordType.DeveloperName ({', '.join(record_types)})",
+                        None,
+                    )
+                )
+            continue
+        for parent in targets:
+            pd = describe_parent(parent)
+            for pf in (pd or {}).get("fields", []):
+                if pf.get("type") == "id" or not (pf.get("externalId") or pf.get("idLookup")):
+                    continue
+                prefix = f"{parent}:" if len(targets) > 1 else ""
+                value = f"{prefix}{rel}.{pf['name']}"
+                label = f"{value} (lookup: {f['name']} → {parent} by {pf['name']})"
+                out.append(LookupOption(value, label, str(pf.get("type"))))
+        if f["name"] == "OwnerId":
+            kinds = ["username", "email"] + (["queue"] if "Group" in targets else [])
+            for kind in kinds:
+                out.append(
+                    LookupOption(f"{{owner: {kind}}}", f"owner by {kind} (sfsync finds the OwnerId)", None)
+                )
+    return out
+
+
 @dataclass(frozen=True)
 class RowCheck:
     column: str
@@ -248,12 +368,23 @@ class RowCheck:
 
 
 def check_rows(
-    rows: list[tuple[str, str]], columns: Mapping[str, LogicalType], fields: Mapping[str, Mapping[str, Any]]
+    rows: list[tuple[str, str]],
+    columns: Mapping[str, LogicalType],
+    fields: Mapping[str, Mapping[str, Any]],
+    lookups: list[LookupOption] | None = None,
 ) -> list[RowCheck]:
     """Type compatibility of each mapping row, as shown next to it in the form."""
     out = []
+    by_value = {o.value: o for o in lookups or ()}
     for column, fld in rows:
         ctype = columns.get(column)
+        option = by_value.get(fld)
+        if option is not None and column and ctype is not None:
+            want = option.parent_type
+            good = ctype.value == "text" if want is None else want in compatible_field_types(ctype)
+            note = f"{ctype.value} → {option.value}" if good else f"{ctype.value} cannot feed {option.value}"
+            out.append(RowCheck(column, fld, ctype.value, want, good, note))
+            continue
         f = fields.get(fld.lower()) if fld else None
         ftype = str(f.get("type")) if f is not None else None
         if not column or not fld:
@@ -297,9 +428,11 @@ def sources_for(project: Project) -> list[tuple[str, str]]:
 
 __all__ = [
     "MIN_MAPPING_ROWS",
+    "LookupOption",
     "RowCheck",
     "SyncForm",
     "check_rows",
+    "lookup_options",
     "object_id_candidates",
     "sources_for",
     "writable",

@@ -6,16 +6,18 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from sfsync.api import display_value
 from sfsync.config import Project
 from sfsync.errors import SfsyncError, SyncRefused
-from sfsync.web import forms
+from sfsync.web import charts, forms
 from sfsync.web.api import SyncName, service
-from sfsync.web.schemas import SYNC_NAME_PATTERN, ProblemOut
+from sfsync.web.schemas import SYNC_NAME_PATTERN, ProblemOut, RowQuery
 from sfsync.web.security import (
     COOKIE,
     CSRF_FIELD,
@@ -29,6 +31,19 @@ from sfsync.web.security import (
 from sfsync.web.service import MODE_HELP, UiService
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def _urlmerge(params: Mapping[str, Any], changes: Mapping[str, Any]) -> str:
+    """Query string of ``params`` updated with ``changes`` (links of sortable, paged tables)."""
+    merged = {k: v for k, v in {**params, **changes}.items() if v not in (None, "")}
+    return urlencode(merged)
+
+
+templates.env.filters["display"] = display_value  # values as the CLI prints them (dates, true/false)
+templates.env.filters["urlmerge"] = _urlmerge
+
+IDLE_POLL_MS = 5000
+"""Milliseconds between two refreshes of a page's live parts when nothing is running."""
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
 Svc = Annotated[UiService, Depends(service)]
 
@@ -42,6 +57,7 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
         auth_required=settings.auth_required,
         logged_in=bool(session is not None and session.logged_in),
         poll_ms=settings.poll_ms,
+        idle_poll_ms=max(settings.poll_ms, IDLE_POLL_MS),
     )
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
@@ -123,13 +139,56 @@ def model_preview(request: Request, name: str, svc: Svc) -> Response:
 
 @router.get("/syncs")
 def syncs(request: Request, svc: Svc) -> Response:
-    return page(request, "syncs.html", syncs=svc.syncs())
+    listed = svc.syncs()
+    trends = {s.name: charts.sparkline(svc.history(s.name)) for s in listed}
+    return page(request, "syncs.html", syncs=listed, trends=trends)
 
 
 @router.get("/syncs/{name}")
 def sync_page(request: Request, name: SyncName, svc: Svc) -> Response:
     detail = svc.sync(name)
-    return page(request, "sync.html", sync=detail, mode_help=MODE_HELP)
+    chart = charts.history_chart(svc.history(name))
+    return page(request, "sync.html", sync=detail, mode_help=MODE_HELP, chart=chart)
+
+
+@router.get("/syncs/{name}/live")
+def sync_live(request: Request, name: SyncName, svc: Svc, was: int | None = None) -> Response:
+    """htmx: the live panel (state, the run in progress). When the run it showed has ended, the page
+    reloads itself so its chart and history show the new run."""
+    summary = svc.progress(name)
+    response = page(request, "_live.html", sync=summary)
+    running = summary.running_run.id if summary.running_run else None
+    if was is not None and running != was:
+        response.headers["HX-Refresh"] = "true"
+    return response
+
+
+@router.get("/syncs/{name}/history.svg")
+def sync_chart(name: SyncName, svc: Svc) -> Response:
+    """The sync's history chart as an SVG image (to embed elsewhere)."""
+    svg = str(charts.history_chart(svc.history(name)))
+    if not svg.startswith("<svg"):
+        svg = f'<svg xmlns="{charts.SVG_NS}" width="300" height="20"><text y="14">no runs yet</text></svg>'
+    return Response(svg, media_type="image/svg+xml")
+
+
+@router.get("/syncs/{name}/full-resync")
+def full_resync_page(request: Request, name: SyncName, svc: Svc) -> Response:
+    """What a full resync would do, and a confirmation for an insert sync (it creates every row again)."""
+    detail = svc.sync(name)
+    return page(request, "full_resync.html", sync=name, mode=detail.mode, risk=svc.full_resync_risk(name))
+
+
+@router.get("/syncs/{name}/rows")
+def rows_page(request: Request, name: SyncName, svc: Svc, query: Annotated[RowQuery, Query()]) -> Response:
+    """The row debugger: search the sync's row results across runs, sorted and paged."""
+    return page(request, "rows.html", sync=name, query=query, page=svc.rows(name, query))
+
+
+@router.get("/syncs/{name}/rows/{key:path}")
+def row_page(request: Request, name: SyncName, key: str, svc: Svc) -> Response:
+    """One row in every run: outcome, record (with a link to it) or error, and the values sent."""
+    return page(request, "row.html", story=svc.row(name, key))
 
 
 # ---- the sync form ----------------------------------------------------------------------------------
@@ -158,6 +217,23 @@ def _form_context(svc: UiService, project: Project, form: forms.SyncForm) -> dic
             errors.append(f"{form.from_}: {exc.message}")
     by_name = {str(f["name"]).lower(): f for f in fields}
     rows = form.rows()
+    record_types: list[str] = []
+    lookups: list[forms.LookupOption] = []
+    if fields:
+
+        def parent(obj: str) -> Mapping[str, Any] | None:
+            try:
+                return svc.describe_raw(project, form.to, obj)
+            except SfsyncError:
+                return None
+
+        described = parent(form.object) or {}
+        record_types = [
+            str(i["developerName"])
+            for i in described.get("recordTypeInfos") or ()
+            if not i.get("master") and i.get("active", True)
+        ]
+        lookups = forms.lookup_options(fields, form.mode, parent, record_types)
     return {
         "form": form,
         "sources": forms.sources_for(project),
@@ -167,7 +243,13 @@ def _form_context(svc: UiService, project: Project, form: forms.SyncForm) -> dic
         "columns": columns,
         "oid_fields": forms.object_id_candidates(fields),
         "map_fields": [f for f in fields if forms.writable(f, form.mode)],
-        "rows": forms.check_rows(rows, columns, by_name),
+        "rows": forms.check_rows(rows, columns, by_name, lookups),
+        "lookups": lookups,
+        "record_types": record_types,
+        "constant_rows": form.constant_rows(),
+        "constant_fields": [
+            f for f in fields if forms.writable(f, form.mode) and f.get("type") != "reference"
+        ],
         "mode_help": MODE_HELP,
         "schedule_kinds": forms.SCHEDULE_KINDS,
         "form_errors": errors,
@@ -243,8 +325,11 @@ async def update_sync(request: Request, name: SyncName, svc: Svc) -> Response:
 
 # ---- actions ----------------------------------------------------------------------------------------
 @router.post("/syncs/{name}/run")
-def run_now(name: SyncName, svc: Svc) -> Response:
-    return back(f"/jobs/{svc.start(name, 'run').id}")
+async def run_now(request: Request, name: SyncName, svc: Svc) -> Response:
+    form = await request.form()
+    full_resync = form.get("full_resync") == "1"
+    job = svc.start(name, "run", full_resync=full_resync, confirmed=form.get("confirm") == "1")
+    return back(f"/jobs/{job.id}")
 
 
 @router.post("/syncs/{name}/plan")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SYNC_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]{0,99}$"
 
@@ -80,10 +80,13 @@ class PreviewOut(BaseModel):
 
 
 class RunOut(BaseModel):
+    """One run: ``status`` is succeeded, partial, failed, interrupted or running; ``reason`` says in one
+    line why a finished run is not a plain success, ``warning`` whether its sync's warnings fire on it."""
+
     id: int
     sync: str
     trigger: str
-    status: str
+    status: Literal["running", "succeeded", "partial", "failed", "interrupted"]
     started_at: datetime
     finished_at: datetime | None
     duration_s: float | None
@@ -97,6 +100,13 @@ class RunOut(BaseModel):
     updated: int
     rejected: int
     api_calls: int
+    rejected_percent: float = 0.0
+    warning: bool = False
+    reason: str | None = None
+    progress: dict[str, Any] | None = Field(
+        default=None,
+        description="a running run's phase, rows read, rows with an outcome of to_send, Bulk jobs",
+    )
 
 
 class SyncSummaryOut(BaseModel):
@@ -106,6 +116,7 @@ class SyncSummaryOut(BaseModel):
     object: str
     mode: str
     state: SyncState
+    reason: str | None = Field(default=None, description="why the sync is in this state, in one line")
     paused: bool
     pause_cause: str | None = None
     status_text: str = ""
@@ -114,11 +125,14 @@ class SyncSummaryOut(BaseModel):
     schedule: str
     next_run: datetime | None = None
     last_run: RunOut | None = None
+    running_run: RunOut | None = Field(default=None, description="the run in progress, from any process")
 
 
 class SyncDetailOut(SyncSummaryOut):
     config: dict[str, Any]
     runs: list[RunOut]
+    #: how each mapping is written: "company_id → Account.External_Id__c (lookup)", constants, owners
+    mappings: list[str] = Field(default_factory=list)
 
 
 class ObjectIdIn(BaseModel):
@@ -136,8 +150,9 @@ class SyncIn(BaseModel):
     object: str = Field(min_length=1)
     mode: Literal["insert", "update", "upsert"]
     object_id: ObjectIdIn | None = None
-    mappings: dict[str, str] = Field(min_length=1)
+    mappings: dict[str, str | dict[str, Any]] = Field(min_length=1)
     api: Literal["auto", "rest", "bulk"] = "auto"
+    record_type: str | None = None
     schedule: dict[str, Any] | str | None = None
     warnings: dict[str, Any] | None = None
     description: str | None = None
@@ -162,6 +177,8 @@ class SyncIn(BaseModel):
             data["assignment_rules"] = self.assignment_rules
         if self.duplicate_rules != "enforce":
             data["duplicate_rules"] = self.duplicate_rules
+        if self.record_type:
+            data["record_type"] = self.record_type
         return data
 
 
@@ -211,6 +228,80 @@ class JobOut(BaseModel):
     error: str | None = None
     run_id: int | None = None
     result: dict[str, Any] | None = None
+    progress: dict[str, Any] | None = None
+    progress_text: str | None = None
+
+
+class RunIn(BaseModel):
+    """Options of a run started through the API."""
+
+    model_config = ConfigDict(extra="forbid")
+    full_resync: bool = Field(default=False, description="ignore the last snapshot: send every row")
+    confirm: bool = Field(
+        default=False, description="confirm a full resync of an insert sync (it creates every row again)"
+    )
+
+
+class RowQuery(BaseModel):
+    """A search of a sync's row results (query parameters of ``GET /api/syncs/{name}/rows``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    q: str | None = Field(default=None, max_length=200, description="text in key, code, message or record id")
+    outcome: Literal["all", "rejected", "accepted"] = "all"
+    run: int | None = Field(default=None, ge=1, description="only this run's rows")
+    sort: Literal["run", "key", "code"] = "run"
+    order: Literal["asc", "desc"] = "desc"
+    limit: int | None = Field(default=None, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+    @field_validator("q", "run", "limit", mode="before")
+    @classmethod
+    def _blank(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v  # an empty form field: not given
+
+
+class RowHitOut(BaseModel):
+    run_id: int
+    primary_key: str
+    operation: str
+    success: bool
+    record_id: str | None = None
+    error_code: str | None = None
+    message: str | None = None
+    fields: list[str] = Field(default_factory=list)
+
+
+class RowPageOut(BaseModel):
+    rows: list[RowHitOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class SentValueOut(BaseModel):
+    field: str
+    column: str
+    value: Any = None
+    written: bool
+
+
+class RowRunOut(RowHitOut):
+    """One row in one run: its outcome and the values that run sent (``written``: the field was sent)."""
+
+    started_at: datetime
+    trigger: str
+    run_status: str
+    object: str | None = None
+    record_url: str | None = None
+    key_field: str | None = None
+    key_value: Any = None
+    values: list[SentValueOut] = Field(default_factory=list)
+
+
+class RowStoryOut(BaseModel):
+    sync: str
+    primary_key: str
+    runs: list[RowRunOut]
 
 
 class PauseIn(BaseModel):

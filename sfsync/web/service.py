@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sfsync import api
-from sfsync.api import LogicalType, StatusView
+from sfsync.api import LogicalType, Problem
 from sfsync.config import Project, load_project
-from sfsync.errors import NotFoundError, SyncBusyError, SyncPausedError
+from sfsync.errors import ConfigError, NotFoundError, SyncBusyError, SyncPausedError
 from sfsync.schedule import describe_schedule, next_fire
-from sfsync.state import RunRecord, RunStatus, StateStore, Trigger
+from sfsync.state import RunRecord, StateStore, Trigger
 from sfsync.web import schemas as s
 from sfsync.web.jobs import Job, JobRunner
 from sfsync.web.settings import UiSettings
@@ -40,8 +40,8 @@ MODE_HELP = {
 }
 
 
-def run_out(run: RunRecord) -> s.RunOut:
-    return s.RunOut(**api.run_record_view(run))
+def run_out(run: RunRecord, verdict: api.RunVerdict | None = None) -> s.RunOut:
+    return s.RunOut(**api.run_record_view(run, verdict))
 
 
 class UiService:
@@ -185,30 +185,17 @@ class UiService:
         )
 
     # ---- syncs --------------------------------------------------------------------------------------
-    def _state(self, project: Project, name: str, last: RunRecord | None) -> tuple[s.SyncState, StatusView]:
-        status = self.facade(project).status(name)
-        if status.paused:
-            return "paused", status
-        if self.jobs.active(name) or (last is not None and last.status is RunStatus.RUNNING):
-            return "running", status
-        if last is None:
-            return "never run", status
-        if last.status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
-            return "failing", status
-        threshold = project.syncs[name].warnings.rejected_rows_percent
-        share = last.counts.rejected_percent
-        if (
-            status.firing
-            or (threshold is not None and share > threshold)
-            or (threshold is None and last.counts.rejected)
-        ):
-            return "warning", status
-        return "healthy", status
-
     def _summary(self, project: Project, name: str) -> dict[str, Any]:
         sync = project.syncs[name]
-        last = self.store.last_run(name)
-        state, status = self._state(project, name, last)
+        facade = self.facade(project)
+        health = facade.health(name)
+        state = health.state
+        active = [j.id for j in self.jobs.active(name)]
+        reason = health.reason
+        if active and state not in ("paused", "running"):
+            state, reason = "running", "started from this UI; waiting for its lock"
+        status = health.status
+        last = health.last_run
         return {
             "name": name,
             "from_": sync.from_,
@@ -216,14 +203,16 @@ class UiService:
             "object": sync.object,
             "mode": sync.mode,
             "state": state,
+            "reason": reason,
             "paused": status.paused,
             "pause_cause": status.cause,
             "status_text": status.describe(),
             "warnings_firing": list(status.firing),
-            "active_jobs": [j.id for j in self.jobs.active(name)],
+            "active_jobs": active,
             "schedule": describe_schedule(sync.schedule),
             "next_run": None if status.paused else next_fire(sync.schedule, datetime.now(UTC)),
-            "last_run": run_out(last) if last else None,
+            "last_run": run_out(last, health.verdict) if last else None,
+            "running_run": run_out(health.running) if health.running else None,
         }
 
     def syncs(self) -> list[s.SyncSummaryOut]:
@@ -236,14 +225,37 @@ class UiService:
     def sync(self, name: str) -> s.SyncDetailOut:
         p = self.project()
         self._sync(p, name)
-        config = p.syncs[name].model_dump(by_alias=True, exclude_none=True)
-        runs = [run_out(r) for r in self.store.runs(name, self.settings.history_limit)]
-        return s.SyncDetailOut(**self._summary(p, name), config=config, runs=runs)
+        sync = p.syncs[name]
+        config = sync.model_dump(by_alias=True, exclude_none=True)
+        runs = self._runs_out(p, name, self.settings.history_limit)
+        lines = [e.describe_text for e in sync.entries]
+        if sync.record_type:
+            lines.append(f"record type {sync.record_type} (every record)")
+        return s.SyncDetailOut(**self._summary(p, name), config=config, runs=runs, mappings=lines)
+
+    def _runs_out(self, project: Project, name: str, limit: int) -> list[s.RunOut]:
+        facade = self.facade(project)
+        if not facade.has_state:
+            return []
+        return [run_out(r, facade.verdict(r) if r.finished else None) for r in self.store.runs(name, limit)]
+
+    def history(self, name: str, limit: int | None = None) -> list[RunRecord]:
+        """The sync's latest runs (for its charts), newest first."""
+        facade = self.facade()
+        facade.require_sync(name)
+        if not facade.has_state:
+            return []
+        return self.store.runs(name, limit or self.settings.chart_runs)
+
+    def progress(self, name: str) -> s.SyncSummaryOut:
+        """The sync's summary, for the live panel of its page (state, reason, the run in progress)."""
+        p = self.project()
+        self._sync(p, name)
+        return s.SyncSummaryOut(**self._summary(p, name))
 
     def save(self, name: str, body: s.SyncIn, *, create: bool) -> s.SavedOut:
-        def org_and_columns(project: Project, sync_name: str) -> tuple[Mapping[str, Any], Any]:
-            sync = project.syncs[sync_name]
-            return self.describe_raw(project, sync.to, sync.object), self.columns(project, sync.from_)
+        def validate(project: Project, sync_name: str) -> list[Problem]:
+            return self.facade(project).problems(sync_name, project)
 
         with self._save_lock:  # two saves from this UI never interleave their read-check-write
             save_sync(
@@ -251,7 +263,7 @@ class UiService:
                 name,
                 body.to_yaml_data(),
                 create=create,
-                org_and_columns=org_and_columns,
+                validate=validate,
             )
         return s.SavedOut(sync=name, created=create, file=str(self.settings.project_file))
 
@@ -263,8 +275,9 @@ class UiService:
 
     # ---- runs ---------------------------------------------------------------------------------------
     def runs(self, name: str, limit: int | None = None) -> list[s.RunOut]:
-        self._sync(self.project(), name)
-        return [run_out(r) for r in self.store.runs(name, limit or self.settings.history_limit)]
+        p = self.project()
+        self._sync(p, name)
+        return self._runs_out(p, name, limit or self.settings.history_limit)
 
     def _run(self, run_id: int) -> RunRecord:
         return self.facade().get_run(run_id)
@@ -275,8 +288,9 @@ class UiService:
         run = self._run(run_id)
         limit = min(limit or self.settings.rejected_page_size, 10_000)
         rows = self.store.rejected_rows(run_id, code or None, limit=limit, offset=max(offset, 0))
+        verdict = self.facade().verdict(run) if run.finished else None
         return s.RunDetailOut(
-            **run_out(run).model_dump(),
+            **run_out(run, verdict).model_dump(),
             rejected_by_code=self.store.rejected_counts(run_id),
             rejected_rows=[
                 s.RejectedRowOut(
@@ -304,11 +318,28 @@ class UiService:
         return buf.getvalue()
 
     # ---- run now / plan -----------------------------------------------------------------------------
-    def start(self, name: str, kind: str, trigger: Trigger = Trigger.UI) -> Job:
+    def start(
+        self,
+        name: str,
+        kind: str,
+        trigger: Trigger = Trigger.UI,
+        *,
+        full_resync: bool = False,
+        confirmed: bool = False,
+    ) -> Job:
+        """Start a run or a plan in the background. A full resync of an ``insert`` sync creates every row
+        again: it is refused unless ``confirmed`` (the page asks first; the API needs ``confirm``)."""
         facade = self.facade()
         facade.require_sync(name)
         if kind == "run" and facade.status(name).paused:
             raise SyncPausedError(f"sync {name!r} is paused", sync=name, hint="resume it before running it")
+        if kind == "run" and full_resync and not confirmed:
+            risk = facade.full_resync_risk(name)
+            if risk is not None:
+                raise ConfigError(
+                    f"refusing a full resync without confirmation: {risk.text()}",
+                    hint="confirm it (the page asks; the API takes confirm=true)",
+                )
         owner = self.store.lock_owner(name) if kind == "run" else None
         if owner is not None:
             raise SyncBusyError(
@@ -321,19 +352,39 @@ class UiService:
 
         def work(report_run: Callable[[int], None]) -> dict[str, Any]:
             if kind == "plan":
-                return api.plan_view(facade.plan(name))
+                return api.plan_view(facade.plan(name, full_resync=full_resync))
 
             def progress(event: api.ProgressEvent) -> None:
                 if isinstance(event, api.RunStarted):
                     report_run(event.run_id)
 
-            outcome = facade.attempt(name, trigger=trigger, progress=progress)
+            outcome = facade.attempt(name, trigger=trigger, progress=progress, full_resync=full_resync)
             if outcome.exception is not None:
                 raise outcome.exception
-            assert outcome.result is not None
-            return api.run_result_view(outcome.result)
+            return api.run_outcome_view(outcome)
 
         return self.jobs.submit("plan" if kind == "plan" else "run", name, work)
+
+    def full_resync_risk(self, name: str) -> api.FullResyncRisk | None:
+        return self.facade().full_resync_risk(name)
+
+    # ---- the row debugger ---------------------------------------------------------------------------
+    def rows(self, name: str, query: s.RowQuery) -> s.RowPageOut:
+        page = self.facade().rows(
+            name,
+            query.q or None,
+            outcome=query.outcome,
+            run_id=query.run,
+            sort=query.sort,
+            descending=query.order == "desc",
+            limit=min(query.limit or self.settings.rows_page_size, 1000),
+            offset=query.offset,
+        )
+        return s.RowPageOut(**api.row_page_view(page))
+
+    def row(self, name: str, key: str) -> s.RowStoryOut:
+        story = [s.RowRunOut(**api.row_run_view(item)) for item in self.facade().row(name, key)]
+        return s.RowStoryOut(sync=name, primary_key=key, runs=story)
 
     def job(self, job_id: str) -> s.JobOut:
         job = self.jobs.get(job_id)
@@ -344,6 +395,8 @@ class UiService:
                 name=job_id,
                 hint="jobs are forgotten when the UI restarts",
             )
+        run = self.store.get_run(job.run_id) if job.run_id is not None else None
+        live = run is not None and not run.finished and run.progress is not None
         return s.JobOut(
             id=job.id,
             kind=job.kind,
@@ -354,6 +407,8 @@ class UiService:
             error=job.error,
             run_id=job.run_id,
             result=job.result,
+            progress=run.progress.to_dict() if live and run and run.progress else None,
+            progress_text=api.progress_text(run.progress) if live and run else None,
         )
 
 

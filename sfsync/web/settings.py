@@ -40,6 +40,10 @@ class UiSettings:
     history_limit: int = 50
     #: Rejected rows shown per page of a run.
     rejected_page_size: int = 100
+    #: Row results shown per page of the row debugger.
+    rows_page_size: int = 50
+    #: Runs drawn in a sync's history chart (and in the trend on the syncs page).
+    chart_runs: int = 30
     #: Runs and plans started from the UI that may work at once (each holds its sync's run lock).
     max_background_jobs: int = 2
     #: Finished background jobs remembered for status polling (oldest forgotten first).

@@ -20,18 +20,21 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from sfsync.api import LogicalType
+from sfsync.api import Problem
 from sfsync.config import Project, ProjectFileError, parse_project
 from sfsync.config.yamlsafe import check_yaml
 from sfsync.errors import ConfigError, SyncRefused
 from sfsync.web.schemas import ProblemOut
+
+MAPPING_INDENT = 2
+"""Indentation of the mappings the editor writes (a new or edited sync)."""
 
 
 def _yaml() -> YAML:
     y = YAML(typ="rt")
     y.preserve_quotes = True
     y.width = 110
-    y.indent(mapping=2, sequence=4, offset=2)
+    y.indent(mapping=MAPPING_INDENT, sequence=4, offset=2)
     return y
 
 
@@ -67,11 +70,30 @@ def _was_flow(node: Any) -> bool:
 
 
 def edited_text(text: str, name: str, entry: Mapping[str, Any], *, create: bool) -> str:
-    """``text`` with ``syncs.<name>`` set to ``entry`` (in place when it exists), as YAML text."""
+    """``text`` with ``syncs.<name>`` set to ``entry`` (in place when it exists), as YAML text.
+
+    Only the lines of that sync change: the entry is written with ruamel's round trip (keys that did not
+    change keep their comments and style), and spliced into the original text, so every other byte of the
+    file (other syncs, comments, blank lines, quoting, long lines) stays exactly as it was.
+    """
+    refusal = check_yaml(text)
+    if refusal is not None:
+        where = f"line {refusal.line}: " if refusal.line else ""
+        raise SyncRefused(
+            "the project file is refused as YAML", [ProblemOut(message=f"{where}{refusal.message}")]
+        )
     y = _yaml()
-    doc = _document(y, text)
-    syncs = _syncs(doc)
-    exists = name in syncs
+    doc = y.load(text)
+    if not isinstance(doc, CommentedMap):
+        raise SyncRefused(
+            "the project file is not a mapping", [ProblemOut(message="the project file must be a mapping")]
+        )
+    syncs = doc.get("syncs")
+    if syncs is not None and not isinstance(syncs, CommentedMap):
+        raise SyncRefused(
+            "syncs: is not a mapping", [ProblemOut(message="syncs: must be a mapping of names", path="syncs")]
+        )
+    exists = syncs is not None and name in syncs
     if create and exists:
         raise SyncRefused(
             f"a sync named {name!r} already exists",
@@ -82,56 +104,96 @@ def edited_text(text: str, name: str, entry: Mapping[str, Any], *, create: bool)
             f"there is no sync {name!r}",
             [ProblemOut(message=f"there is no sync {name!r} to edit", path="name")],
         )
-    _set_entry(syncs, name, entry)
-    out = io.StringIO()
-    y.dump(doc, out)
-    return out.getvalue()
+    lines = text.splitlines(keepends=True)
+    if syncs is not None and exists:
+        start, col = syncs.lc.key(name)
+        end = _block_end(lines, start, col)
+        block = _entry_text(y, name, _merged(syncs[name], entry), syncs.ca.items.get(name), col)
+        return "".join(lines[:start]) + block + "".join(lines[end:])
+    node = _merged(None, entry)
+    if syncs:
+        last = list(syncs)[-1]
+        start, col = syncs.lc.key(last)
+        end = _block_end(lines, start, col)
+        first_col = syncs.lc.key(next(iter(syncs)))[1]
+        return "".join(lines[:end]) + _entry_text(y, name, node, None, first_col) + "".join(lines[end:])
+    return _first_sync(lines, doc, y, name, node)
 
 
-def _document(y: YAML, text: str) -> CommentedMap:
-    """The project file as a round-trip document, refused unless it is safe YAML holding a mapping."""
-    refusal = check_yaml(text)
-    if refusal is not None:
-        where = f"line {refusal.line}: " if refusal.line else ""
-        raise SyncRefused(
-            "the project file is refused as YAML", [ProblemOut(message=f"{where}{refusal.message}")]
-        )
-    doc = y.load(text)
-    if not isinstance(doc, CommentedMap):
-        raise SyncRefused(
-            "the project file is not a mapping", [ProblemOut(message="the project file must be a mapping")]
-        )
-    return doc
-
-
-def _syncs(doc: CommentedMap) -> CommentedMap:
-    """The document's ``syncs:`` mapping, added when missing."""
-    syncs = doc.get("syncs")
-    if syncs is None:
-        syncs = doc["syncs"] = CommentedMap()
-    if not isinstance(syncs, CommentedMap):
-        raise SyncRefused(
-            "syncs: is not a mapping", [ProblemOut(message="syncs: must be a mapping of names", path="syncs")]
-        )
-    if not syncs:
-        syncs.fa.set_block_style()  # `syncs: {}` grows into a block, like the rest of the file
-    return syncs
-
-
-def _set_entry(syncs: CommentedMap, name: str, entry: Mapping[str, Any]) -> None:
-    """Set ``syncs.<name>``: an existing entry is edited key by key (unchanged keys keep their comments)."""
-    current = syncs.get(name)
+def _merged(current: Any, entry: Mapping[str, Any]) -> CommentedMap:
+    """The sync's node after the edit: ``current`` updated in place (keys that did not change keep their
+    comments and flow style), or a new node."""
     if isinstance(current, CommentedMap):
         for key in [k for k in current if k not in entry]:
             del current[key]
         for key, value in entry.items():
             if current.get(key) != value:
                 current[key] = _to_node(value, key in FLOW_KEYS or _was_flow(current.get(key)))
-    else:
-        node = CommentedMap()
-        for key, value in entry.items():
-            node[key] = _to_node(value, key in FLOW_KEYS)
-        syncs[name] = node
+        return current
+    node = CommentedMap()
+    for key, value in entry.items():
+        node[key] = _to_node(value, key in FLOW_KEYS)
+    return node
+
+
+def _is_filler(line: str) -> bool:
+    """A blank or comment-only line."""
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def _block_end(lines: list[str], start: int, col: int) -> int:
+    """The line after the last line of the mapping entry whose key is on line ``start`` at column ``col``.
+
+    The entry runs while lines are indented deeper than its key (or blank, or comments); comments and blank
+    lines at its end belong to what follows (they stay where they are)."""
+    end = start + 1
+    while end < len(lines):
+        line = lines[end]
+        if not _is_filler(line) and len(line) - len(line.lstrip(" ")) <= col:
+            break
+        end += 1
+    while end > start + 1 and _is_filler(lines[end - 1]):
+        end -= 1
+    return end
+
+
+def _entry_text(y: YAML, name: str, node: CommentedMap, key_comment: Any, col: int) -> str:
+    """``name: node`` as YAML lines indented by ``col`` (trailing comments, which belong to what follows
+    in the file, left out). The entry is dumped nested at its real depth, so the columns ruamel keeps for
+    end-of-line comments stay right."""
+    wrapper = CommentedMap()
+    wrapper[name] = node
+    if key_comment is not None:
+        wrapper.ca.items[name] = key_comment
+    levels, extra = divmod(col, MAPPING_INDENT)
+    outer: CommentedMap = wrapper
+    for _ in range(levels):
+        parent = CommentedMap()
+        parent["_"] = outer
+        outer = parent
+    out = io.StringIO()
+    y.dump(outer, out)
+    lines = out.getvalue().splitlines(keepends=True)[levels:]
+    while len(lines) > 1 and _is_filler(lines[-1]):
+        lines.pop()
+    if not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    pad = " " * extra
+    return "".join(pad + line if line.strip() else line for line in lines)
+
+
+def _first_sync(lines: list[str], doc: CommentedMap, y: YAML, name: str, node: CommentedMap) -> str:
+    """The text with its first sync: under an empty ``syncs:`` (``{}`` or nothing), or a new section."""
+    block = _entry_text(y, name, node, None, 2)
+    if "syncs" in doc:
+        at = doc.lc.key("syncs")[0]
+        head = lines[at].replace("{}", "", 1).rstrip() + "\n"
+        return "".join(lines[:at]) + head + block + "".join(lines[at + 1 :])
+    text = "".join(lines)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + "syncs:\n" + block
 
 
 def check_text(text: str, file: Path) -> Project:
@@ -161,21 +223,20 @@ def write_atomic(file: Path, text: str) -> None:
         raise
 
 
-Validator = Callable[[Project, str], tuple[Mapping[str, Any], Mapping[str, LogicalType]]]
-"""(project, sync name) → (the object's describe JSON, the model's columns): reaches org and warehouse."""
+Validator = Callable[[Project, str], list[Problem]]
+"""(project, sync name) → every problem of that sync against its org and model
+(``sfsync.api.Project.problems``)."""
 
 
 def save_sync(
-    file: Path, name: str, entry: Mapping[str, Any], *, create: bool, org_and_columns: Validator
+    file: Path, name: str, entry: Mapping[str, Any], *, create: bool, validate: Validator
 ) -> Project:
     """Validate ``entry`` as ``syncs.<name>`` and write the project file; raise SyncRefused otherwise."""
-    from sfsync.api import validate_sync
-
     text = file.read_text(encoding="utf-8")
     new_text = edited_text(text, name, entry, create=create)
     project = check_text(new_text, file)
     try:
-        describe, columns = org_and_columns(project, name)
+        problems = validate(project, name)
     except ConfigError as exc:
         raise SyncRefused(
             "the sync could not be checked against the org and the model",
@@ -187,7 +248,6 @@ def save_sync(
             "the sync could not be checked against the org and the model",
             [ProblemOut(message=message, hint=getattr(exc, "hint", None))],
         ) from exc
-    problems = validate_sync(project, name, describe, columns)
     if problems:
         raise SyncRefused(
             f"sync {name!r} was not saved: {len(problems)} problem(s)",

@@ -41,27 +41,50 @@ def verdicts(warnings: Warnings, current: RunRecord, previous: RunRecord | None 
 
 
 def test_on_failure() -> None:
-    w = Warnings(on_failure=True)
+    w = Warnings(on_failure=True, rejected_rows_percent=None)
     [check] = check_run(w, run(status=RunStatus.FAILED, error="source down\n  hint: fix it"), None)
     assert check.firing and check.summary == "run 2 failed: source down"
     assert verdicts(w, run()) == {Rule.ON_FAILURE: False}
-    assert verdicts(Warnings(on_failure=False), run(status=RunStatus.FAILED)) == {}
+    assert (
+        verdicts(Warnings(on_failure=False, rejected_rows_percent=None), run(status=RunStatus.FAILED)) == {}
+    )
+    # a run that had every row it sent rejected failed, and the summary says so with the codes
+    everything = run(status=RunStatus.FAILED, rejected=2843)
+    [check] = check_run(w, everything, None, {"INVALID_EMAIL_ADDRESS": 2843})
+    assert check.firing
+    assert check.summary == "run 2 failed: all 2,843 rows sent were rejected with INVALID_EMAIL_ADDRESS"
 
 
 def test_rejected_rows_percent_of_rows_sent() -> None:
     w = Warnings(on_failure=False, rejected_rows_percent=10)
-    [check] = check_run(w, run(created=8, updated=10, rejected=2), None)  # 2 of 20 = 10%: not above
+    partial = RunStatus.PARTIAL
+    [check] = check_run(w, run(status=partial, created=8, updated=10, rejected=2), None, {"X": 2})
+    assert not check.firing  # 2 of 20 = 10%: not above
+    assert check.summary == "10% of rows rejected (2 of 20), all with X (within the 10% limit)"
+    by_code = {"INVALID_EMAIL_ADDRESS": 2, "STRING_TOO_LONG": 1}
+    [check] = check_run(w, run(status=partial, created=7, updated=10, rejected=3), None, by_code)
+    assert check.firing
     assert (
-        not check.firing and "2 of 20 rows sent were rejected (10.0%, within the 10% limit)" in check.summary
+        check.summary == "15% of rows rejected (3 of 20), mostly INVALID_EMAIL_ADDRESS (over the 10% limit)"
     )
-    [check] = check_run(w, run(created=7, updated=10, rejected=3), None)
-    assert check.firing and "(15.0%, above the 10% limit)" in check.summary
     assert verdicts(w, run()) == {Rule.REJECTED_ROWS: False}  # nothing sent, nothing rejected
     assert verdicts(w, run(status=RunStatus.FAILED)) == {}  # no verdict on a run that sent nothing
 
 
+def test_any_rejected_row_warns_by_default_and_the_rule_can_be_turned_off() -> None:
+    one_bad = run(status=RunStatus.PARTIAL, created=999, rejected=1)
+    [failure, check] = check_run(Warnings(), one_bad, None, {"DUPLICATE_VALUE": 1})
+    assert not failure.firing and check.firing
+    assert (
+        check.summary == "0.1% of rows rejected (1 of 1,000), all with DUPLICATE_VALUE (over no rejected row)"
+    )
+    assert verdicts(Warnings(rejected_rows_percent=None), one_bad) == {Rule.ON_FAILURE: False}
+    assert Warnings.model_validate({"rejected_rows_percent": False}).rejected_rows_percent is None
+    assert Warnings.model_validate({"rejected_rows_percent": 0}).rejected_rows_percent == 0
+
+
 def test_row_count_drop_against_the_previous_successful_run() -> None:
-    w = Warnings(on_failure=False, row_count_drop_percent=50)
+    w = Warnings(on_failure=False, rejected_rows_percent=None, row_count_drop_percent=50)
     before = run(1, rows_read=1000)
     [check] = check_run(w, run(rows_read=400), before)
     assert check.firing
@@ -75,11 +98,12 @@ def test_row_count_drop_against_the_previous_successful_run() -> None:
 
 
 def test_slower_than() -> None:
-    w = Warnings(on_failure=False, slower_than="30m")
+    w = Warnings(on_failure=False, rejected_rows_percent=None, slower_than="30m")
     [check] = check_run(w, run(duration_s=45 * 60), None)
     assert check.firing and check.summary == "run 2 took 45 min 00 s (longer than 30m)"
     assert verdicts(w, run(duration_s=20 * 60)) == {Rule.SLOWER_THAN: False}
-    [check] = check_run(Warnings(on_failure=False, slower_than="1h"), run(duration_s=2 * 3600 + 65), None)
+    hour = Warnings(on_failure=False, rejected_rows_percent=None, slower_than="1h")
+    [check] = check_run(hour, run(duration_s=2 * 3600 + 65), None)
     assert check.summary == "run 2 took 2 h 01 min (longer than 1h)"
 
 

@@ -53,7 +53,7 @@ def test_rejected_rows_warn_once_with_codes_and_an_example_then_recover(
     make_people(harness.factory.warehouse, 10, bad_emails=3)
     runs = Runs(harness, emulator)
 
-    assert runs.run() is OutcomeKind.SUCCEEDED
+    assert runs.run() is OutcomeKind.PARTIAL
     [warning] = receiver.posts("/hook")
     body = warning.body
     run = harness.store.last_run("contacts")
@@ -62,7 +62,7 @@ def test_rejected_rows_warn_once_with_codes_and_an_example_then_recover(
     assert body["entered"] == [
         {
             "rule": "rejected_rows_percent",
-            "summary": "3 of 10 rows sent were rejected (30.0%, above the 20% limit)",
+            "summary": "30% of rows rejected (3 of 10), all with INVALID_EMAIL_ADDRESS (over the 20% limit)",
         }
     ]
     assert body["top_errors"] == [{"code": "INVALID_EMAIL_ADDRESS", "count": 3}]
@@ -77,8 +77,9 @@ def test_rejected_rows_warn_once_with_codes_and_an_example_then_recover(
         "rejected_rows_percent": FIRING,
     }
 
-    # the same rows are retried and rejected again: still in warning, nothing new is sent
-    assert runs.run() is OutcomeKind.SUCCEEDED
+    # the same rows are retried and rejected again: still partial (not failed: only retries were sent),
+    # still in warning, nothing new is sent
+    assert runs.run() is OutcomeKind.PARTIAL
     assert kinds(receiver) == ["warning"]
 
     # the data is fixed: one recovery message
@@ -87,7 +88,7 @@ def test_rejected_rows_warn_once_with_codes_and_an_example_then_recover(
     assert kinds(receiver) == ["warning", "recovered"]
     recovered = receiver.posts("/hook")[1].body
     assert recovered["recovered"][0]["rule"] == "rejected_rows_percent"
-    assert "0 of 3 rows sent were rejected" in recovered["recovered"][0]["summary"]
+    assert recovered["recovered"][0]["summary"] == "no row was rejected (3 sent)"
     assert runs.run() is OutcomeKind.SUCCEEDED
     assert kinds(receiver) == ["warning", "recovered"]
 

@@ -75,17 +75,25 @@ def test_plan_writes_nothing_then_run_reports_rejections_over_the_threshold(
     assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 0
 
     ran = _sfsync(project, "run", "contacts", "--json")
-    # 4 of 40 rows rejected = 10% > the sync's 5% warning: exit code 1
+    # 4 of 40 rows rejected = 10% > the sync's 5% warning: partial, exit code 1
     assert ran.returncode == 1, ran.stderr
     (result,) = json.loads(ran.stdout)
     assert result["counts"]["created"] == 36
     assert result["rejected_by_code"] == {"INVALID_EMAIL_ADDRESS": 4}
+    assert result["status"] == "partial" and result["warning"] is True
+    reason = "10% of rows rejected (4 of 40), all with INVALID_EMAIL_ADDRESS"
+    assert result["reason"] == reason
     assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 36
 
-    history = json.loads(_sfsync(project, "runs", "--json").stdout)["runs"]
-    assert [(r["sync"], r["status"], r["trigger"], r["rejected"]) for r in history] == [
-        ("contacts", "succeeded", "manual", 4)
+    # the same status and reason in the history, for the run and for the sync
+    history = json.loads(_sfsync(project, "runs", "--json").stdout)
+    assert [(r["sync"], r["status"], r["trigger"], r["rejected"], r["reason"]) for r in history["runs"]] == [
+        ("contacts", "partial", "manual", 4, reason)
     ]
+    assert history["syncs"]["contacts"]["state"] == "warning"
+    assert history["syncs"]["contacts"]["reason"] == reason
+    text = _sfsync(project, "runs").stdout
+    assert "warning" in text and reason in text and "partial" in text
 
     out = project.parent / "rejected.csv"
     shown = _sfsync(project, "show-run", str(result["run_id"]), "--rejected", "--csv", str(out))

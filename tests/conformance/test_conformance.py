@@ -28,7 +28,7 @@ Case file keys (see the cases for examples)::
       - change_sync: {mappings: {email: Email, phone: Phone}}    # the user edits the sync (same state)
       - run: {full_resync: false}                                # RunOptions; api comes from `apis`
         expect:
-          status: succeeded
+          status: succeeded                   # omitted: partial if rows are rejected, else succeeded
           counts: {new: 1, changed: 0, unchanged: 0, created: 1, updated: 0, rejected: 0, api_calls: 0}
           rejected: {NOT_FOUND: 1}            # exactly these codes (omitted: none rejected)
           rows: {"1": created, "2": NOT_FOUND} # per-row results by primary key: operation or error code
@@ -40,6 +40,13 @@ Case file keys (see the cases for examples)::
         expect:
           error: [u1, uid]                    # the run must raise an SfsyncError whose text says each
           org: {soql: SELECT COUNT() FROM Contact, count: 1}  # (and is recorded as failed)
+
+Several syncs (related records): ``models`` (name → model, its table is named after it) and ``syncs``
+(name → sync with ``from: <model>``) replace ``model`` and ``sync``. A ``run`` step then runs a *pass*
+the way ``sfsync run A B`` does (parents first, rejected parents shared): ``run: {syncs: [a, b]}`` (default:
+every sync), and its ``expect`` holds ``order`` (the syncs in the order they ran), ``runs`` (sync name →
+``status`` / ``counts`` / ``rejected`` / ``rows`` / ``messages``) and ``org``. ``messages`` (primary key →
+a fragment of the rejection message) works in single-sync cases too.
 
 The model's rows are inserted just before the first step that is not a ``seed``.
 
@@ -61,6 +68,7 @@ import duckdb
 import pytest
 import yaml
 
+from sfsync.api import Project as Facade
 from sfsync.config import load_project
 from sfsync.emulator.endpoints.app import create_app
 from sfsync.emulator.metadata.schema import (
@@ -81,8 +89,9 @@ SYNC = "case"
 #: Audit fields the org stamps itself: they differ between two orgs and are never compared.
 AUDIT_FIELDS = {"CreatedDate", "LastModifiedDate", "SystemModstamp", "LastViewedDate", "LastReferencedDate"}
 _REF = re.compile(r"\$\{id:([A-Za-z0-9_]+)\}")
-_KNOWN_CASE_KEYS = {"description", "known_bug", "org", "apis", "model", "sync", "steps"}
-_KNOWN_EXPECT_KEYS = {"status", "counts", "rejected", "rows", "org", "error"}
+_KNOWN_CASE_KEYS = {"description", "known_bug", "org", "apis", "model", "sync", "models", "syncs", "steps"}
+_KNOWN_EXPECT_KEYS = {"status", "counts", "rejected", "rows", "messages", "org", "error"}
+_KNOWN_PASS_EXPECT_KEYS = {"order", "runs", "org"}
 
 
 def _expand(value: Any, ids: dict[str, str]) -> Any:
@@ -130,7 +139,8 @@ class CaseRun:
     api: str
     root: Path
     emulator: InProcessEmulator = field(init=False)
-    sync: dict[str, Any] = field(init=False)  # the sync as the project file has it now
+    syncs: dict[str, dict[str, Any]] = field(init=False)  # the syncs as the project file has them now
+    models: dict[str, dict[str, Any]] = field(init=False)
     session: SyncSession = field(init=False)
     ids: dict[str, str] = field(default_factory=dict)
     states: list[list[tuple[Any, ...]]] = field(default_factory=list)
@@ -144,16 +154,25 @@ class CaseRun:
             org_file = self.root / "org.yaml"
             org_file.write_text(yaml.safe_dump(self.case["org"]))
         self.emulator = InProcessEmulator(create_app(org_file=str(org_file) if org_file else None))
-        self.object = self.case["sync"]["object"]
+        if "models" in self.case:
+            self.models = dict(self.case["models"])
+            self.syncs = {n: dict(v) for n, v in self.case["syncs"].items()}
+        else:
+            self.models = {TABLE: self.case["model"]}
+            self.syncs = {SYNC: dict(self.case["sync"])}
+        self.objects = sorted({s["object"] for s in self.syncs.values()})
+
+    @property
+    def sync(self) -> dict[str, Any]:
+        return self.syncs[SYNC]
 
     # ---- set up -----------------------------------------------------------------------------------
     def start(self) -> None:
-        model = self.case["model"]
-        columns: dict[str, str] = model["columns"]
         with duckdb.connect(str(self.root / "wh.duckdb")) as con:
-            con.execute(f"CREATE TABLE {TABLE} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
-        self.sync = dict(self.case["sync"])
-        self._write_project(model)
+            for table, model in self.models.items():
+                columns: dict[str, str] = model["columns"]
+                con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+        self._write_project()
         self.session = self._open_session(StateStore.open(self.root / ".sfsync"))
 
     def _open_session(self, store: StateStore) -> SyncSession:
@@ -163,42 +182,53 @@ class CaseRun:
         )
         return SyncSession(project, store, transport=self.emulator.transport)
 
+    def facade(self) -> Facade:
+        """What ``sfsync run`` goes through, on this case's project, state store and org."""
+        return Facade(self.session.project, self.session.store, transport=self.emulator.transport, owns=False)
+
     def change_sync(self, changes: dict[str, Any]) -> None:
         """The user edits the sync in the project file (same state store): keys replace the sync's keys."""
         self.sync.update(changes)
-        self._write_project(self.case["model"])
+        self._write_project()
         self.session.close()
         self.session = self._open_session(self.session.store)
 
     def insert_rows(self) -> None:
-        model = self.case["model"]
-        names = list(model["columns"])
-        rows = [
-            [r.get(c) for c in names] if isinstance(r, dict) else list(r)
-            for r in _expand(model.get("rows") or [], self.ids)
-        ]
-        if rows:
-            with duckdb.connect(str(self.root / "wh.duckdb")) as con:
-                marks = ", ".join("?" for _ in names)
-                con.executemany(f"INSERT INTO {TABLE} VALUES ({marks})", rows)
+        for table, model in self.models.items():
+            names = list(model["columns"])
+            rows = [
+                [r.get(c) for c in names] if isinstance(r, dict) else list(r)
+                for r in _expand(model.get("rows") or [], self.ids)
+            ]
+            if rows:
+                with duckdb.connect(str(self.root / "wh.duckdb")) as con:
+                    marks = ", ".join("?" for _ in names)
+                    con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
 
-    def _write_project(self, model: dict[str, Any]) -> None:
-        sync = dict(self.sync)
-        sync.update({"from": "segment" if model.get("where") else "model", "to": "org", "api": self.api})
+    def _write_project(self) -> None:
+        single = "models" not in self.case
+        syncs = {}
+        for name, spec in self.syncs.items():
+            sync = dict(spec)
+            if single:
+                sync["from"] = "segment" if self.models[TABLE].get("where") else "model"
+            sync.update({"to": "org", "api": self.api})
+            syncs[name] = sync
+        models = {
+            ("model" if single else table): {
+                "source": "wh",
+                "kind": m["kind"],
+                "primary_key": m["primary_key"],
+                "table": table,
+            }
+            for table, m in self.models.items()
+        }
+        where = self.models[TABLE].get("where") if single else None
         project = {
             "version": 1,
             "sources": {"wh": {"type": "duckdb", "path": "wh.duckdb"}},
-            "models": {
-                "model": {
-                    "source": "wh",
-                    "kind": model["kind"],
-                    "primary_key": model["primary_key"],
-                    "table": TABLE,
-                }
-            },
-            "segments": {"segment": {"model": "model", "where": model["where"]}}
-            if model.get("where")
-            else {},
+            "models": models,
+            "segments": {"segment": {"model": "model", "where": where}} if where else {},
             "destinations": {
                 "org": {
                     "type": "salesforce",
@@ -214,7 +244,7 @@ class CaseRun:
                     "settings": {"bulk_poll_seconds": 0.05},
                 }
             },
-            "syncs": {SYNC: sync},
+            "syncs": syncs,
         }
         (self.root / "sfsync.yml").write_text(yaml.safe_dump(project, sort_keys=False, allow_unicode=True))
 
@@ -251,7 +281,42 @@ class CaseRun:
             for s in [statements] if isinstance(statements, str) else statements:
                 con.execute(_expand(s, self.ids))
 
+    def run_pass(self, options: dict[str, Any], expect: dict[str, Any], where: str) -> None:
+        """Several syncs the way ``sfsync run A B`` runs them: parents first, one shared pass."""
+        unknown = set(expect) - _KNOWN_PASS_EXPECT_KEYS
+        assert not unknown, f"{where}: unknown expect keys of a pass {sorted(unknown)}"
+        options = dict(options)
+        names = options.pop("syncs", None) or list(self.syncs)
+        facade = self.facade()
+        order = facade.run_order(names)
+        if "order" in expect:
+            assert order == expect["order"], (
+                f"{where}: the syncs ran in order {order}, expected {expect['order']}"
+            )
+        rejected = facade.new_pass()
+        results = {}
+        for name in order:
+            results[name] = facade.run(name, api=self.api, warn=False, rejected_parents=rejected, **options)
+        runs = expect.get("runs") or {}
+        unknown = set(runs) - set(self.syncs)
+        assert not unknown, f"{where}: expect.runs names unknown syncs {sorted(unknown)}"
+        for name, want in runs.items():
+            assert not set(want) - _KNOWN_EXPECT_KEYS, f"{where}: unknown expect keys for {name}"
+            self._check_result(results[name], None, want, f"{where} sync {name}", sync=name)
+        self._check_org(expect, where)
+        self.states.append(self.org_state())
+        self.outcomes.append(
+            sorted(
+                (name, r.primary_key, r.success, r.operation, r.error_code, r.fields)
+                for name, result in results.items()
+                for r in self.session.store.row_results(result.run_id)
+            )
+        )
+
     def run(self, options: dict[str, Any], expect: dict[str, Any], where: str) -> None:
+        if "models" in self.case:
+            self.run_pass(options, expect, where)
+            return
         unknown = set(expect) - _KNOWN_EXPECT_KEYS
         assert not unknown, f"{where}: unknown expect keys {sorted(unknown)}"
         usage_before = self.emulator.usage()
@@ -303,22 +368,31 @@ class CaseRun:
                         f"org has {g[name]!r}, expected {value!r}"
                     )
 
-    def _check_result(self, result: RunResult, usage: int, expect: dict[str, Any], where: str) -> None:
-        assert result.status == expect.get("status", "succeeded"), (
+    def _check_result(
+        self, result: RunResult, usage: int | None, expect: dict[str, Any], where: str, sync: str = SYNC
+    ) -> None:
+        # a step that expects rejected rows expects a partial run unless it names the status
+        rejecting = bool(expect.get("rejected")) or bool((expect.get("counts") or {}).get("rejected"))
+        assert result.status == expect.get("status", "partial" if rejecting else "succeeded"), (
             f"{where}: run ended {result.status}: {result}"
         )
         counts = dict(expect.get("counts") or {})
         for name, value in counts.items():
             got = getattr(result.counts, name)
             assert got == value, f"{where}: counts.{name} = {got}, expected {value} ({result.counts})"
-        if counts.get("api_calls") == 0:
+        if counts.get("api_calls") == 0 and usage is not None:
             assert usage == 0, f"{where}: the emulator counted {usage} API calls, expected none"
         assert result.rejected_by_code == dict(expect.get("rejected") or {}), (
             f"{where}: rejected by code {result.rejected_by_code}, expected {expect.get('rejected') or {}}"
         )
         want_rows = {str(k): v for k, v in (expect.get("rows") or {}).items()}
+        stored = {r.primary_key: r for r in self.session.store.row_results(result.run_id)}
+        for pk, fragment in (expect.get("messages") or {}).items():
+            r = stored.get(str(pk))
+            assert r is not None and fragment in (r.message or ""), (
+                f"{where}: row {pk}'s message {r.message if r else None!r} does not say {fragment!r}"
+            )
         if want_rows:
-            stored = {r.primary_key: r for r in self.session.store.row_results(result.run_id)}
             for pk, outcome in want_rows.items():
                 assert pk in stored, f"{where}: no row result for primary key {pk} (have {sorted(stored)})"
                 r = stored[pk]
@@ -329,20 +403,40 @@ class CaseRun:
                     assert r.record_id, f"{where}: row {pk} was accepted without a record id"
 
     def org_state(self) -> list[tuple[Any, ...]]:
-        """Every record of the synced object, all written fields except Id, in a canonical order."""
-        obj = self.emulator.config.object(self.object)
-        assert obj is not None
-        names = [
-            f.name
-            for f in obj.fields.values()
-            if (f.createable or f.updateable)
-            and f.name not in AUDIT_FIELDS
-            and f.type not in ("address", "location")
-        ]
-        rows = self.emulator.org.query(f"SELECT {', '.join(names)} FROM {self.object}").records
-        return sorted(
-            (tuple(sorted((k, repr(v)) for k, v in _plain(r).items())) for r in rows),
+        """Every record of the synced objects, all written fields except Id, in a canonical order.
+
+        A reference is compared through its target's external id (record ids differ between two orgs)."""
+        out: list[tuple[Any, ...]] = []
+        for name in self.objects:
+            obj = self.emulator.config.object(name)
+            assert obj is not None
+            names = [
+                f.name
+                for f in obj.fields.values()
+                if (f.createable or f.updateable)
+                and f.name not in AUDIT_FIELDS
+                and f.type not in ("address", "location")
+            ]
+            rows = self.emulator.org.query(f"SELECT {', '.join(names)} FROM {name}").records
+            out += sorted(
+                (name, *sorted((k, repr(self._portable(v))) for k, v in _plain(r).items())) for r in rows
+            )
+        return out
+
+    def _portable(self, value: Any) -> Any:
+        """A record id as ``object:External_Id__c`` (or the user's name, the queue's name) when it is one."""
+        if not isinstance(value, str) or len(value) != 18:
+            return value
+        obj = self.emulator.config.object_by_prefix(value[:3])
+        if obj is None:
+            return value
+        key = (
+            "External_Id__c"
+            if "External_Id__c" in obj.fields
+            else ("Username" if obj.name == "User" else "Name")
         )
+        rows = list(self.emulator.org.query(f"SELECT {key} FROM {obj.name} WHERE Id = '{value}'").records)
+        return f"{obj.name}:{rows[0][key]}" if rows else value
 
 
 def _play(case: dict[str, Any], api: str, root: Path, name: str) -> CaseRun:
@@ -392,6 +486,11 @@ SLOW_CASES = frozenset(
         "full_resync_lead",
         "insert_account_retry",
         "insert_lead",
+        "lookup_case_contact_account",
+        "lookup_contact_account",
+        "lookup_contract_account",
+        "lookup_parent_rejected",
+        "lookup_self_reference",
         "mapping_change_contact",
         "rejected_retry_contact",
         "segment_contact_key_errors",

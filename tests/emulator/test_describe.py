@@ -134,6 +134,7 @@ def test_describe_global() -> None:
         "Group": "00G",
         "Lead": "00Q",
         "Organization": "00D",
+        "RecordType": "012",
         "User": "005",
         "AssignmentRule": "01Q",
         "DuplicateRule": "0Bm",

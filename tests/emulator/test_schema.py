@@ -28,6 +28,7 @@ def test_objects_and_key_prefixes() -> None:
         "Group": "00G",
         "User": "005",
         "Organization": "00D",
+        "RecordType": "012",
         # read-only objects the org's automation metadata is queried through
         "AssignmentRule": "01Q",
         "DuplicateRule": "0Bm",

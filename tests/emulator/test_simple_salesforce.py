@@ -119,3 +119,38 @@ def test_expired_session_raises_simple_salesforce_error(sf: Any, live_tls_emulat
     with pytest.raises(SalesforceExpiredSession) as err:
         sf.describe()
     assert cast(Any, err.value.content)[0]["errorCode"] == "INVALID_SESSION_ID"
+
+
+def test_relationship_writes_by_external_id(sf: Any) -> None:
+    acc = sf.Account.create({"Name": "Acme", "External_Id__c": "ACC-1"})["id"]
+    made = sf.Contact.create({"LastName": "Doe", "Account": {"External_Id__c": "acc-1"}})
+    assert sf.Contact.get(made["id"])["AccountId"] == acc
+    assert (
+        sf.Contact.upsert("External_Id__c/K1", {"LastName": "Poe", "Account": {"External_Id__c": "ACC-1"}})
+        == 201
+    )
+    with pytest.raises(SalesforceMalformedRequest) as bad:
+        sf.Contact.create({"LastName": "Roe", "Account": {"External_Id__c": "ACC-404"}})
+    assert cast(Any, bad.value.content) == [
+        {
+            "message": "Foreign key external ID: ACC-404 not found for field External_Id__c "
+            "in entity Account",
+            "errorCode": "INVALID_FIELD",
+            "fields": [],
+        }
+    ]
+    [result] = sf.bulk2.Contact.upsert(
+        records=[
+            {"External_Id__c": "B1", "LastName": "Bulk1", "Account.External_Id__c": "ACC-1"},
+            {"External_Id__c": "B2", "LastName": "Bulk2", "Account.External_Id__c": "ACC-404"},
+        ],
+        external_id_field="External_Id__c",
+        wait=BULK_POLL_SECONDS,
+    )
+    assert result["numberRecordsProcessed"] == 2 and result["numberRecordsFailed"] == 1
+    [failed] = csv.DictReader(io.StringIO(sf.bulk2.Contact.get_failed_records(result["job_id"])))
+    assert failed["External_Id__c"] == "B2" and failed["sf__Error"].startswith("INVALID_FIELD:Foreign key")
+    linked = sf.query_all(
+        "SELECT LastName FROM Contact WHERE Account.External_Id__c = 'ACC-1' ORDER BY LastName"
+    )
+    assert [r["LastName"] for r in linked["records"]] == ["Bulk1", "Doe", "Poe"]

@@ -30,7 +30,7 @@ SYNC_BLOCK = """
   {name}:
     from: {source}
     to: org
-    object: Contact
+    object: {object}
     mode: upsert
     api: {api}
     object_id: {{column: id, field: External_Id__c}}
@@ -85,6 +85,7 @@ class ProjectFactory:
         source: str = "people",
         mappings: str = "{first: FirstName, last: LastName, email: Email}",
         api: str = "auto",
+        object: str = "Contact",
     ) -> None:
         self.syncs[name] = {
             "schedule": schedule,
@@ -92,6 +93,7 @@ class ProjectFactory:
             "source": source,
             "mappings": mappings,
             "api": api,
+            "object": object,
         }
 
     def text(self) -> str:
@@ -102,6 +104,7 @@ sources:
   wh: {{type: duckdb, path: wh.duckdb}}
 models:
   people: {{source: wh, kind: user, primary_key: id, table: people}}
+  companies: {{source: wh, kind: custom, primary_key: id, table: people}}
 segments:
   evens: {{model: people, where: "cast(id as integer) % 2 = 0"}}
   odds: {{model: people, where: "cast(id as integer) % 2 = 1"}}

@@ -231,6 +231,25 @@ def test_different_syncs_run_in_parallel_up_to_the_setting(
     assert all(r.status is RunStatus.SUCCEEDED for r in harness.store.runs())
 
 
+def test_parents_run_before_children_in_one_tick(harness: Harness, emulator: InProcessEmulator) -> None:
+    """Contacts look their Account up: due at the same slot, the Account sync runs first (whatever the
+    names' order), in the same job, and every Contact is linked."""
+    harness.factory.add_sync("a_contacts", mappings="{last: LastName, id: Account.External_Id__c}")
+    harness.factory.add_sync("z_accounts", source="companies", object="Account", mappings="{last: Name}")
+    sched = harness.scheduler()
+    sched.tick(t("2026-01-05 10:07"))
+    decisions = {d.sync: d.action for d in sched.tick(t("2026-01-05 10:15"))}
+    assert decisions == {"a_contacts": Action.RUN, "z_accounts": Action.RUN}
+    outcomes = {o.sync: o for o in sched.wait_idle(30)}
+    assert all(o.kind is OutcomeKind.SUCCEEDED for o in outcomes.values()), outcomes
+    runs = {r.sync: r for r in harness.store.runs()}
+    assert runs["z_accounts"].id < runs["a_contacts"].id
+    assert runs["a_contacts"].counts.created == 6 and runs["a_contacts"].counts.rejected == 0
+    with emulator.client() as c:
+        soql = "SELECT COUNT() FROM Contact WHERE Account.External_Id__c != null"
+        assert c.get("/services/data/v62.0/query", params={"q": soql}).json()["totalSize"] == 6
+
+
 def test_one_broken_sync_does_not_stop_the_others(harness: Harness) -> None:
     harness.factory.add_sync("good", schedule="{every: 15m}")
     harness.factory.add_sync("broken", schedule="{every: 15m}", mappings="{email: No_Such_Field__c}")

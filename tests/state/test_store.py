@@ -11,8 +11,11 @@ import pytest
 
 from sfsync.errors import ConfigError, NotFoundError, StateError
 from sfsync.state import (
+    BulkJobProgress,
     JournalState,
     RunCounts,
+    RunPhase,
+    RunProgress,
     RunStatus,
     StateStore,
     Trigger,
@@ -252,6 +255,66 @@ def test_migration_3_turns_cause_prefixes_into_the_automatic_field(tmp_path: Pat
     assert broken.pause_cause == "the source or model cannot be read: table people is gone"
     assert held.paused and not held.pause_automatic and held.pause_cause == "paused by alice: quarter close"
     assert not fine.paused and not fine.pause_automatic
+
+
+def test_migration_4_judges_old_runs_again_and_keeps_journal_and_ids(tmp_path: Path) -> None:
+    """Runs recorded as ``succeeded`` with rejected rows become ``partial`` (whether they retried rows is
+    unknown, so even one that had every row rejected); the journal survives the rebuild of ``runs``, and no
+    run id is handed out twice."""
+    root = tmp_path / ".sfsync"
+    root.mkdir()
+    conn = sqlite3.connect(root / "state.db")
+    for statement in ";".join(MIGRATIONS[:3]).split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    runs = [  # id, status, created, updated, rejected
+        (1, "succeeded", 10, 0, 0),
+        (2, "succeeded", 7, 1, 2),
+        (3, "succeeded", 0, 0, 5),
+        (4, "failed", 0, 0, 0),
+        (5, "succeeded", 1, 0, 0),
+    ]
+    conn.executemany(
+        "INSERT INTO runs (id, sync, trigger, status, started_at, created, updated, rejected, pid, host)"
+        " VALUES (?, 'contacts', 'manual', ?, '2026-01-05T10:00:00+00:00', ?, ?, ?, 1, 'h')",
+        runs,
+    )
+    conn.execute(
+        "INSERT INTO journal (run_id, sync, job_id, object, operation, state, created_at, updated_at)"
+        " VALUES (2, 'contacts', '750J1', 'Contact', 'upsert', 'closed', '2026-01-05T10:00:00+00:00',"
+        " '2026-01-05T10:00:00+00:00')"
+    )
+    conn.execute("DELETE FROM runs WHERE id = 5")  # the newest run is gone: its id stays used
+    conn.commit()
+    conn.close()
+    with StateStore.open(root) as s:
+        statuses = {r.id: r.status for r in s.runs(limit=10)}
+        assert statuses == {
+            1: RunStatus.SUCCEEDED,
+            2: RunStatus.PARTIAL,
+            3: RunStatus.PARTIAL,
+            4: RunStatus.FAILED,
+        }
+        assert [e.job_id for e in s.journal_pending("contacts")] == ["750J1"]
+        assert s.start_run("contacts").id == 6
+        s.finish_run(6, RunStatus.PARTIAL, RunCounts(created=1, rejected=1))
+        assert s.get_run(6).status is RunStatus.PARTIAL
+
+
+def test_progress_of_a_running_run_is_stored(store: StateStore) -> None:
+    run = store.start_run("contacts")
+    assert store.get_run(run.id).progress is None
+    progress = RunProgress(
+        RunPhase.COLLECTING,
+        rows_read=10,
+        to_send=8,
+        sent=3,
+        api="bulk",
+        jobs=(BulkJobProgress("750A", "InProgress", rows=8, processed=3),),
+    )
+    store.set_progress(run.id, progress)
+    assert store.get_run(run.id).progress == progress
 
 
 def test_a_pause_says_whether_the_sync_paused_itself(store: StateStore) -> None:

@@ -70,7 +70,7 @@ def _before_close() -> None:
 
 
 def _polling() -> None:
-    def wait(self: BulkIngest, job_id: str, *, timeout_seconds: float | None = None) -> BulkJob:
+    def wait(self: BulkIngest, job_id: str, **kwargs: Any) -> BulkJob:
         _die(f"polling {job_id} {self.get(job_id).state}")
         raise AssertionError("unreachable")
 

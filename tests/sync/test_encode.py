@@ -98,3 +98,42 @@ def test_a_row_bigger_than_the_limit_is_refused() -> None:
     t = pa.table({"id": ["k"], "name": ["x" * 500], send_column("name"): [True]})
     with pytest.raises(ValueError, match="job limit"):
         list(chunk_csv(t.to_batches(), [FieldMap("name", "LastName")], KEY, max_bytes=100))
+
+
+def test_lookups_nest_in_rest_and_use_the_relationship_header_in_bulk() -> None:
+    from sfsync.sync.encode import Lookup, csv_fields
+
+    account = Lookup("Account", "External_Id__c", "AccountId", "Account")
+    owner = Lookup("Owner", "Username", "OwnerId", "User", polymorphic=True)
+    table = pa.table(
+        {
+            "company": ["C-1", None, "C-3", "C-4"],
+            send_column("company"): [True, True, False, True],
+            "rep": ["jane@example.com", "", "x@example.com", None],
+            send_column("rep"): [True, True, True, False],
+        }
+    )
+    maps = [
+        FieldMap("company", account.header, account, clears=True),
+        FieldMap("rep", owner.header, owner, clears=True),
+    ]
+    assert encode_json_records(table, maps) == [
+        {
+            "Account": {"External_Id__c": "C-1"},
+            "Owner": {"attributes": {"type": "User"}, "Username": "jane@example.com"},
+        },
+        {"AccountId": None, "OwnerId": None},
+        {"Owner": {"attributes": {"type": "User"}, "Username": "x@example.com"}},
+        {"Account": {"External_Id__c": "C-4"}},
+    ]
+    # Bulk: the relationship column carries values; #N/A goes in the reference field's own column
+    assert csv_fields(maps) == ["Account.External_Id__c", "AccountId", "User:Owner.Username", "OwnerId"]
+    rows = list(csv.reader(io.StringIO(encode_csv_rows(table, maps).decode())))
+    assert rows == [
+        ["C-1", "", "jane@example.com", ""],
+        ["", "#N/A", "", "#N/A"],
+        ["", "", "x@example.com", ""],
+        ["C-4", "", "", ""],
+    ]
+    # without a row that clears it, a lookup needs no reference field column
+    assert csv_fields([FieldMap("company", account.header, account)]) == ["Account.External_Id__c"]

@@ -19,9 +19,19 @@ import yaml
 from sfsync.config import load_project
 from sfsync.emulator.metadata.schema import DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD
 from sfsync.errors import LimitError
-from sfsync.state import RunStatus, StateStore
+from sfsync.state import RunPhase, RunProgress, RunStatus, StateStore
+from sfsync.sync import load
 from sfsync.sync.engine import RunOptions, SyncSession
-from sfsync.sync.progress import Diffed, Planned, ProgressEvent, Reading, RunStarted, Sent
+from sfsync.sync.progress import (
+    BulkJobChanged,
+    Diffed,
+    PhaseStarted,
+    Planned,
+    ProgressEvent,
+    Reading,
+    RunStarted,
+    Sent,
+)
 from tests.plugins.emulator import InProcessEmulator
 
 ENV = {"SF_SECRET": DEFAULT_CLIENT_SECRET, "SF_PASSWORD": DEFAULT_PASSWORD}
@@ -132,12 +142,41 @@ def test_progress_reports_each_step_in_order(tmp_path: Path, emulator: InProcess
     events: list[ProgressEvent] = []
     result = session.run("people", RunOptions(api="rest", progress=events.append))
     kinds = [type(e) for e in events]
-    assert kinds[:4] == [RunStarted, Reading, Diffed, Planned]
-    assert set(kinds[4:]) == {Sent}
+    assert kinds[:7] == [RunStarted, Reading, PhaseStarted, Diffed, PhaseStarted, Planned, PhaseStarted]
+    assert set(kinds[7:]) == {Sent}
     assert events[0] == RunStarted("people", result.run_id)
-    assert events[2] == Diffed("people", rows=450, new=450, changed=0, unchanged=0, resent=0)
-    assert events[3] == Planned("people", api="rest", to_send=450, refused=0)
+    phases = [e.phase for e in events if isinstance(e, PhaseStarted)]
+    assert phases == [RunPhase.DIFFING, RunPhase.PLANNING, RunPhase.SENDING]
+    assert events[3] == Diffed("people", rows=450, new=450, changed=0, unchanged=0, resent=0)
+    assert events[5] == Planned("people", api="rest", to_send=450, refused=0)
     assert sum(e.rows for e in events if isinstance(e, Sent)) == 450 == result.counts.created
+    # the run history holds where the run got to (what the web UI shows of a run started elsewhere)
+    stored = session.store.get_run(result.run_id).progress
+    assert stored == RunProgress(RunPhase.SENDING, rows_read=450, to_send=450, sent=450, api="rest")
+
+
+def test_bulk_progress_names_each_job_and_its_states(
+    tmp_path: Path, emulator: InProcessEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(load, "PIPELINE_JOB_BYTES", 6000)  # several jobs of about 150 rows
+    session = _session(tmp_path, emulator, _people(300), api="bulk")
+    events: list[ProgressEvent] = []
+    result = session.run("people", RunOptions(progress=events.append))
+    jobs = [e.job for e in events if isinstance(e, BulkJobChanged)]
+    ids = list(dict.fromkeys(j.id for j in jobs))
+    assert len(ids) >= 2
+    assert {e.job_id for e in session.store.journal_entries(run_id=result.run_id)} == set(ids)
+    for job_id in ids:
+        states = [j.state for j in jobs if j.id == job_id]
+        assert states[0] == "Open" and "UploadComplete" in states and states[-1] == "JobComplete"
+        assert [j.collected for j in jobs if j.id == job_id][-1] is True
+    phases = [e.phase for e in events if isinstance(e, PhaseStarted)]
+    assert phases == [RunPhase.DIFFING, RunPhase.PLANNING, RunPhase.SENDING, RunPhase.COLLECTING]
+    stored = session.store.get_run(result.run_id).progress
+    assert stored is not None and stored.phase is RunPhase.COLLECTING and stored.sent == 300
+    assert {j.id for j in stored.jobs} == set(ids)
+    assert all(j.collected and j.state == "JobComplete" for j in stored.jobs)
+    assert sum(j.rows for j in stored.jobs) == 300 == sum(j.processed for j in stored.jobs)
 
 
 def test_bulk_insert_results_map_back_to_each_primary_key_even_for_identical_rows(

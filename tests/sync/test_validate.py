@@ -694,6 +694,8 @@ def test_init_demo_then_check_and_describe_against_the_emulator(tmp_path: Path, 
         "people_to_contacts",
         "contact_mobile_phones",
         "french_leads",
+        "contracts_to_contracts",
+        "tickets_to_cases",
     }
 
     result = runner.invoke(app, ["describe", "Contact", "--project", str(path), "--json"])

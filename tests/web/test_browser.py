@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from sfsync.emulator.server import BackgroundServer
@@ -42,6 +43,16 @@ def browser() -> Iterator[Browser]:
             yield b
         finally:
             b.close()
+
+
+LEADS_SYNC = """\
+  leads:
+    from: people
+    to: org
+    object: Lead
+    mode: insert
+    mappings: {first: LastName, id: Company}
+"""
 
 
 @pytest.fixture
@@ -191,3 +202,123 @@ def test_destinations_models_plan_and_pause(page: Page) -> None:
     expect(page.locator("button:has-text('Run now')")).to_be_disabled()
     page.click("button:has-text('Resume')")
     expect(page.locator('[data-test="state"]')).to_have_text("never run")
+
+
+def _bulk_and_leads(project: Path) -> None:
+    """old_contacts goes through Bulk (its jobs show live); a Lead insert sync for the full resync."""
+    text = project.read_text().replace(
+        "    schedule: {every: 15m}\n", "    schedule: {every: 15m}\n    api: bulk\n", 1
+    )
+    project.write_text(text.replace("# trailing comment", LEADS_SYNC + "# trailing comment"))
+
+
+def test_live_progress_then_the_history_chart(
+    page: Page, ui_url: tuple[str, Path], live_emulator: LiveEmulator
+) -> None:
+    _bulk_and_leads(ui_url[1])
+    live_emulator.set_faults(bulk_delay_seconds=8)  # the Bulk job stays InProgress a while
+    login(page)
+    page.goto("/syncs/old_contacts")
+    expect(page.locator('[data-test="chart-empty"]')).to_be_visible()
+    page.click("button:has-text('Run now')")
+    # the job page follows the run without reloading: phases, rows, the Bulk job and its state
+    expect(page.locator('[data-test="progress"][data-phase="collecting"]')).to_be_visible()
+    expect(page.locator('[data-test="phase"]')).to_have_text("collecting")
+    expect(page.locator('[data-test="bulk-jobs"]')).to_contain_text("InProgress")
+    expect(page.locator('[data-test="to-send"]')).to_have_text("4")
+    shot(page, "live-progress")
+    # the sync page shows the same run live, and reloads itself with the new run once it ends
+    page.goto("/syncs/old_contacts")
+    expect(page.locator('#live [data-test="live-state"]')).to_have_text("running")
+    expect(page.locator("#live [data-test=bulk-jobs]")).to_be_visible()
+    expect(page.locator('[data-test="history-chart"]')).to_be_visible(timeout=60_000)
+    expect(page.locator("h1 [data-test=state]")).to_have_text("warning")
+    expect(page.locator("#live [data-test=reason]")).to_contain_text("rejected (2 of 4)")
+    live_emulator.set_faults(bulk_delay_seconds=0)
+    # two more runs (the second one fixes a row), then the chart has three bars and a trend on /syncs
+    with duckdb.connect(str(ui_url[1].parent / "wh.duckdb")) as con:
+        con.execute("update people set email = 'grace@example.com' where id = 'p3'")
+    for _ in range(2):
+        page.click("button:has-text('Run now')")
+        expect(page.locator('[data-test="job-state"]')).to_have_text("done", timeout=60_000)
+        page.goto("/syncs/old_contacts")
+    bars = page.locator('[data-test="history-chart"] a')
+    expect(bars).to_have_count(3)
+    expect(bars.nth(0)).to_have_attribute("data-status", "partial")
+    expect(page.locator("table [data-test=status]").first).to_have_text("partial")
+    shot(page, "history-chart")
+    bars.nth(1).click()
+    expect(page).to_have_url(re.compile(r"/runs/2$"))
+    page.goto("/syncs")
+    expect(page.locator('tr[data-sync="old_contacts"] [data-test="sparkline"]')).to_have_attribute(
+        "data-runs", "3"
+    )
+    expect(page.locator('tr[data-sync="old_contacts"] [data-test="reason"]')).to_contain_text(
+        "STRING_TOO_LONG"
+    )
+    shot(page, "syncs")
+
+
+def test_the_row_debugger(page: Page, ui_url: tuple[str, Path]) -> None:
+    login(page)
+    page.goto("/syncs/old_contacts")
+    page.click("button:has-text('Run now')")
+    expect(page.locator('[data-test="job-state"]')).to_have_text("done", timeout=60_000)
+    with duckdb.connect(str(ui_url[1].parent / "wh.duckdb")) as con:
+        con.execute("update people set email = 'grace@example.com' where id = 'p3'")
+    page.goto("/syncs/old_contacts")
+    page.click("button:has-text('Run now')")
+    expect(page.locator('[data-test="job-state"]')).to_have_text("done", timeout=60_000)
+    page.goto("/syncs/old_contacts")
+    page.click("a:has-text('Rows')")
+    expect(page.locator('[data-test="row-total"]')).to_contain_text("6 row results")
+    page.fill('[data-test="row-search"]', "email")
+    page.select_option('select[name="outcome"]', "rejected")
+    page.click("button:has-text('Search')")
+    expect(page.locator("#rows tbody tr")).to_have_count(1)
+    expect(page.locator("#rows tbody tr").first).to_contain_text("INVALID_EMAIL_ADDRESS")
+    page.select_option('select[name="outcome"]', "all")
+    page.fill('[data-test="row-search"]', "")
+    page.click("button:has-text('Search')")
+    page.click('a[data-sort="key"]')
+    expect(page).to_have_url(re.compile(r"sort=key"))
+    keys = page.locator("#rows tbody tr td:nth-child(2)").all_inner_texts()
+    assert keys == sorted(keys, reverse=True), keys
+    page.click('a[data-sort="key"]')
+    keys = page.locator("#rows tbody tr td:nth-child(2)").all_inner_texts()
+    assert keys == sorted(keys), keys
+    shot(page, "row-debugger")
+    page.click('#rows tr[data-key="p3"][data-run="2"] [data-test="row-link"]')
+    expect(page).to_have_url(re.compile(r"/syncs/old_contacts/rows/p3$"))
+    runs = page.locator("section.row-run")
+    expect(runs).to_have_count(2)
+    expect(runs.nth(0).locator('[data-test="row-outcome"]')).to_contain_text("created")
+    link = runs.nth(0).locator('[data-test="record-link"]')
+    expect(link).to_have_attribute("href", re.compile(r"/lightning/r/Contact/003\w+/view$"))
+    expect(runs.nth(0).locator('tr[data-field="Email"]')).to_contain_text("grace@example.com")
+    expect(runs.nth(1).locator('[data-test="row-outcome"]')).to_contain_text("INVALID_EMAIL_ADDRESS")
+    expect(runs.nth(1).locator('tr[data-field="Email"]')).to_contain_text("not-an-email")
+    shot(page, "row-story")
+
+
+def test_a_full_resync_of_an_insert_sync_asks_first(
+    page: Page, ui_url: tuple[str, Path], live_emulator: LiveEmulator
+) -> None:
+    _bulk_and_leads(ui_url[1])
+    login(page)
+    page.goto("/syncs/leads")
+    page.click("button:has-text('Run now')")
+    expect(page.locator('[data-test="job-state"]')).to_have_text("done", timeout=60_000)
+    assert live_emulator.org.query("SELECT COUNT() FROM Lead").total_size == 4
+    page.goto("/syncs/leads")
+    page.click('[data-test="full-resync"]')
+    expect(page.locator('[data-test="resync-warning"]')).to_contain_text("every one of its 4 rows")
+    expect(page.locator('[data-test="resync-warning"]')).to_contain_text("earlier runs created 4 records")
+    shot(page, "full-resync")
+    page.click('[data-test="start-resync"]')  # not confirmed: the browser refuses to send the form
+    expect(page).to_have_url(re.compile(r"/syncs/leads/full-resync$"))
+    assert live_emulator.org.query("SELECT COUNT() FROM Lead").total_size == 4
+    page.check('[data-test="confirm"]')
+    page.click('[data-test="start-resync"]')
+    expect(page.locator('[data-test="job-state"]')).to_have_text("done", timeout=60_000)
+    assert live_emulator.org.query("SELECT COUNT() FROM Lead").total_size == 8

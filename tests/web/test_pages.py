@@ -177,3 +177,39 @@ def test_run_now_job_page_and_run_page(browser_session: httpx.Client) -> None:
     assert "p4" in table and "p3" not in table
     history = c.get("/syncs/contacts").text
     assert f'href="/runs/{run_path}"' in history
+
+
+def test_form_offers_lookups_and_fixed_values_and_saves_them(
+    browser_session: httpx.Client, project_file: Path
+) -> None:
+    c = browser_session
+    data = form_for(c, name="related", object="Contact", map_column=["last", "email", ""])
+    html = c.post("/sync-form", data=data).text
+    field_select = html.split('name="map_field"', 1)[1].split("</select>", 1)[0]
+    # lookups from describe's relationships: each parent's External ID / idLookup fields; owners
+    assert 'value="Account.External_Id__c"' in field_select and 'value="ReportsTo.Email"' in field_select
+    assert "{owner: email}" in field_select and "{owner: queue}" not in field_select  # User only
+    assert 'data-test="constants"' in html
+    data = form_for(
+        c,
+        name="related",
+        object="Contact",
+        map_column=["last", "email", ""],
+        map_field=["LastName", "ReportsTo.Email", ""],
+        const_field=["LeadSource", "Birthdate", ""],
+        const_value=["Web", "2000-01-31", ""],
+    )
+    assert "text → ReportsTo.Email" in c.post("/sync-form", data=data).text
+    response = c.post("/new-sync", data=data, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    sync = load_project(project_file).syncs["related"]
+    assert sync.model_dump(by_alias=True)["mappings"] == {
+        "last": "LastName",
+        "email": "ReportsTo.Email",
+        "LeadSource": {"value": "Web"},
+        "Birthdate": {"value": __import__("datetime").date(2000, 1, 31)},
+    }
+    page = c.get("/syncs/related").text
+    assert "email → ReportsTo.Email (lookup)" in page and "LeadSource = &#39;Web&#39; (constant)" in page
+    edit = c.get("/syncs/related/edit").text
+    assert 'value="2000-01-31"' in edit and 'name="const_value" value="Web"' in edit

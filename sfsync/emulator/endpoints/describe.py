@@ -319,6 +319,40 @@ def describe_field(obj: SObjectDef, f: FieldDef) -> dict[str, Any]:
     }
 
 
+def record_type_infos(obj: SObjectDef, base: str) -> list[dict[str, Any]]:
+    """``recordTypeInfos``: the object's record types, then Master (the only one when it has none).
+
+    The default record type carries ``defaultRecordTypeMapping``; Master stays listed and available, as in
+    a recorded real describe (CumulusCI ``tests/shared_cassettes/GET_sobjects_Account_describe.yaml``)."""
+    default = obj.default_record_type()
+    infos = [
+        {
+            "active": rt.active,
+            "available": rt.active,
+            "defaultRecordTypeMapping": default is not None and rt.id == default.id,
+            "developerName": rt.developer_name,
+            "master": False,
+            "name": rt.label,
+            "recordTypeId": rt.id,
+            "urls": {"layout": f"{base}/describe/layouts/{rt.id}"},
+        }
+        for rt in obj.record_types
+    ]
+    infos.append(
+        {
+            "active": True,
+            "available": True,
+            "defaultRecordTypeMapping": default is None,
+            "developerName": "Master",
+            "master": True,
+            "name": "Master",
+            "recordTypeId": MASTER_RECORD_TYPE_ID,
+            "urls": {"layout": f"{base}/describe/layouts/{MASTER_RECORD_TYPE_ID}"},
+        }
+    )
+    return infos
+
+
 def describe_sobject(config: OrgConfig, name: str, version: str) -> dict[str, Any]:
     """``GET /sobjects/{Obj}/describe``: object keys, fields, childRelationships, recordTypeInfos."""
     obj = _object(config, name)
@@ -344,18 +378,7 @@ def describe_sobject(config: OrgConfig, name: str, version: str) -> dict[str, An
             "lookupLayoutable": None,
             "namedLayoutInfos": [],
             "networkScopeFieldName": None,
-            "recordTypeInfos": [
-                {
-                    "active": True,
-                    "available": True,
-                    "defaultRecordTypeMapping": True,
-                    "developerName": "Master",
-                    "master": True,
-                    "name": "Master",
-                    "recordTypeId": MASTER_RECORD_TYPE_ID,
-                    "urls": {"layout": f"{base}/describe/layouts/{MASTER_RECORD_TYPE_ID}"},
-                }
-            ],
+            "recordTypeInfos": record_type_infos(obj, base),
             "searchLayoutable": obj.name not in SYSTEM_OBJECTS,
             "sobjectDescribeOption": DESCRIBE_OPTION,
             "supportedScopes": scopes,

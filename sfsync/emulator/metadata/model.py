@@ -58,6 +58,18 @@ class FieldDef:
 
 
 @dataclass
+class RecordTypeDef:
+    """A record type of one object (``objects.X.record_types`` in an org file); ``id`` has prefix 012."""
+
+    id: str
+    developer_name: str
+    label: str
+    active: bool = True
+    default: bool = False  # the running user's default record type for new records
+    description: str | None = None
+
+
+@dataclass
 class SObjectDef:
     name: str
     key_prefix: str
@@ -69,6 +81,12 @@ class SObjectDef:
     deletable: bool = True
     queryable: bool = True
     fields: dict[str, FieldDef] = field(default_factory=dict)  # keyed by exact API name
+    record_types: list[RecordTypeDef] = field(default_factory=list)  # besides Master
+
+    def default_record_type(self) -> RecordTypeDef | None:
+        """The record type a new record gets when it names none (None: no record types, Master)."""
+        active = [r for r in self.record_types if r.active]
+        return next((r for r in active if r.default), active[0] if active else None)
 
     def field(self, name: str) -> FieldDef | None:
         """Case-insensitive field lookup (API names are case-insensitive)."""

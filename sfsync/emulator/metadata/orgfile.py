@@ -2,7 +2,7 @@
 
 The format is documented with a full example in ``docs/emulator-org-file.md``. Top-level sections:
 ``org`` (name, sandbox flag), ``objects`` (custom fields on existing objects, custom objects ``Foo__c``,
-picklist restrictions), ``users``, ``queues``, ``apps`` (connected apps), ``refresh_tokens``,
+picklist restrictions, record types), ``users``, ``queues``, ``apps`` (connected apps), ``refresh_tokens``,
 ``assignment_rules``, ``duplicate_rules`` (``orgfile_automation``) and ``faults``.
 
 Every problem is collected before anything is raised: ``OrgFileError`` lists them all, each with the

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from sfsync.emulator.metadata.fieldkit import DECIMAL_TYPES, SOAP_TYPES, fld, picklist_values
-from sfsync.emulator.metadata.model import FieldDef, OrgConfig, SObjectDef
+from sfsync.emulator.metadata.model import FieldDef, OrgConfig, RecordTypeDef, SObjectDef
 from sfsync.emulator.metadata.orgfile_reader import Section
 from sfsync.emulator.metadata.schema import custom_object, next_custom_prefix
+from sfsync.emulator.metadata.setup_objects import record_type_field, record_type_id
 
 #: Field types an org file may give a custom field (compound, id and anyType fields are the org's own).
 CUSTOM_FIELD_TYPES = tuple(sorted(set(SOAP_TYPES) - {"id", "address", "location", "anyType"}))
@@ -39,7 +40,11 @@ _MAX_API_NAME = 43  # 40 characters + "__c"
 _PREFIX = re.compile(r"^[A-Za-z0-9]{3}$")
 
 
-_OBJECT_KEYS = ("label", "label_plural", "key_prefix", "fields", "picklists")
+_OBJECT_KEYS = ("label", "label_plural", "key_prefix", "fields", "picklists", "record_types")
+_RECORD_TYPE_KEYS = ("developer_name", "label", "active", "default", "description")
+_DEVELOPER_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*$")
+#: Objects that cannot have record types (the org's own setup objects and users).
+NO_RECORD_TYPES = frozenset({"User", "Organization", "Group", "RecordType"})
 _FIELD_KEYS = (
     "type",
     "label",
@@ -89,6 +94,7 @@ def apply_objects(root: Section, config: OrgConfig) -> None:
             pspec = spec.child(f"picklists.{pname}", pvalue, _PICKLIST_KEYS)
             if pspec is not None:
                 _change_picklist(obj, pname, pspec)
+        _add_record_types(obj, spec, config)
 
 
 def _name_problem(name: str, what: str) -> str | None:
@@ -375,3 +381,51 @@ def _change_picklist(obj: SObjectDef, name: str, spec: Section) -> None:
     f.default_value = default
     f.defaulted_on_create = default is not None
     f.restricted_picklist = spec.flag("restricted", f.restricted_picklist)
+
+
+def _add_record_types(obj: SObjectDef, spec: Section, config: OrgConfig) -> None:
+    """``objects.X.record_types``: a list of record types; the object gains a ``RecordTypeId`` field."""
+    if "record_types" not in spec.data:
+        return
+    if obj.name in NO_RECORD_TYPES:
+        spec.fail("record_types", f"{obj.name} cannot have record types; declare them on business objects")
+        return
+    entries = spec.entries("record_types", _RECORD_TYPE_KEYS)
+    taken = sum(len(o.record_types) for o in config.objects.values())
+    added: list[RecordTypeDef] = []
+    for entry in entries:
+        dev = entry.text("developer_name", required=True)
+        if not isinstance(dev, str):
+            continue
+        if not _DEVELOPER_NAME.match(dev) or len(dev) > 80 or dev.lower() == "master":
+            entry.fail(
+                "developer_name",
+                f"{dev!r} is not a record type developer name: letters, digits and single underscores, "
+                "starting with a letter (Master is the org's own)",
+            )
+            continue
+        if any(r.developer_name.lower() == dev.lower() for r in (*obj.record_types, *added)):
+            entry.fail("developer_name", f"{obj.name} already has a record type {dev}; names are unique")
+            continue
+        label = entry.text("label")
+        description = entry.text("description")
+        taken += 1
+        added.append(
+            RecordTypeDef(
+                id=record_type_id(taken),
+                developer_name=dev,
+                label=label if isinstance(label, str) else dev.replace("_", " "),
+                active=entry.flag("active", True),
+                default=entry.flag("default", False),
+                description=description if isinstance(description, str) else None,
+            )
+        )
+    if sum(r.default for r in added) > 1:
+        spec.fail("record_types", "more than one record type says default: true; keep one")
+        return
+    if added and not any(r.active for r in (*obj.record_types, *added)):
+        spec.fail("record_types", "every record type is inactive; new records need an active one")
+        return
+    obj.record_types.extend(added)
+    if added and "RecordTypeId" not in obj.fields:
+        obj.fields["RecordTypeId"] = record_type_field()

@@ -13,6 +13,7 @@ from sfsync.emulator.metadata.automation import add_automation_objects
 from sfsync.emulator.metadata.fieldkit import fields_by_name, fld, system_fields
 from sfsync.emulator.metadata.ids import IdFactory
 from sfsync.emulator.metadata.model import AppDef, OrgConfig, QueueDef, SObjectDef, UserDef
+from sfsync.emulator.metadata.setup_objects import SETUP_OBJECTS
 from sfsync.emulator.metadata.standard_objects import STANDARD_OBJECTS
 
 #: Pod part of every id the default org mints for its seeded users and the org itself.
@@ -48,10 +49,10 @@ DEFAULT_QUEUE_DEVELOPER_NAME = "Triage_Queue"
 
 
 def default_org() -> OrgConfig:
-    """A new default org: User, Organization, Group, Account, Contact, Lead, Case, Contract; one admin
-    user (``admin@example.com`` / ``sfsync-demo``, no security token), one queue (``Triage Queue``) and
-    the demo connected app."""
-    objects = {o.name: o for o in (make() for make in STANDARD_OBJECTS)}
+    """A new default org: User, Organization, Group, RecordType, AssignmentRule, DuplicateRule, Account,
+    Contact, Lead, Case, Contract; one admin user (``admin@example.com`` / ``sfsync-demo``, no security
+    token), one queue (``Triage Queue``), the standard duplicate rules and the demo connected app."""
+    objects = {o.name: o for o in (make() for make in (*STANDARD_OBJECTS, *SETUP_OBJECTS))}
     config = OrgConfig(
         org_id=DEFAULT_ORG_ID,
         objects=objects,
@@ -74,7 +75,7 @@ def default_org() -> OrgConfig:
             AppDef(client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET, run_as=DEFAULT_USERNAME)
         ],
     )
-    add_automation_objects(config)  # Group (queues), AssignmentRule, DuplicateRule
+    add_automation_objects(config)  # AssignmentRule, DuplicateRule
     return config
 
 

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from sfsync.emulator.metadata import ids
 from sfsync.emulator.metadata.model import FieldDef
+from sfsync.emulator.records.pending import Pending, Ref, fold
+from sfsync.emulator.records.relations import bulk_ref_column, invalid_batch
 from sfsync.emulator.records.results import BulkRowResult, OrgError, RecordError
 from sfsync.emulator.records.store import Store, Table
 from sfsync.emulator.records.validate import FieldValueError
 from sfsync.emulator.records.write_rules import WriteRules
-from sfsync.emulator.records.writes import Pending, Ref, Writer, fold
+from sfsync.emulator.records.writes import Writer
 
 if TYPE_CHECKING:
     from sfsync.emulator.records.automation import OrgAutomation
@@ -62,11 +64,6 @@ def _gc_paused() -> Iterator[None]:
 
 
 _gc_state = {"enabled": True}
-
-
-def invalid_batch(message: str) -> OrgError:
-    """A header problem: the HTTP layer fails the job with ``InvalidBatch : {message}``."""
-    return OrgError(400, "InvalidBatch", message)
 
 
 class _Columns:
@@ -190,20 +187,11 @@ class BulkLoader:
                 continue
             if operation in ("delete", "hardDelete"):
                 continue
-            if "." in name:
-                rel_name, _, parent_field = name.partition(".")
-                rel = table.by_relationship.get(rel_name.lower())
-                parent = (
-                    self.store.table(rel.reference_to[0]) if rel is not None and rel.reference_to else None
-                )
-                codec = parent.codec(parent_field) if parent is not None else None
-                if rel is None or parent is None or codec is None:
-                    raise invalid_batch(f"Field name not found : {name}")
-                if not (codec.field.external_id or codec.field.id_lookup):
-                    raise invalid_batch(
-                        f"{parent_field} is not an external id field of {parent.name} : {name}"
-                    )
-                cols.refs.append((idx, rel, parent, codec.field, codec.from_text))
+            ref = bulk_ref_column(self.store, table, name)
+            if ref is not None:
+                rel, parent, parent_field = ref
+                convert = parent.codecs[parent_field.name.lower()].from_text
+                cols.refs.append((idx, rel, parent, parent_field, convert))
                 continue
             codec = table.codec(name)
             if codec is None or not codec.stored:

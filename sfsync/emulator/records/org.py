@@ -15,6 +15,8 @@ from sfsync.emulator.metadata import ids
 from sfsync.emulator.metadata.model import FieldDef, OrgConfig
 from sfsync.emulator.records.automation import OrgAutomation
 from sfsync.emulator.records.bulk_rows import BulkLoader
+from sfsync.emulator.records.pending import Pending, Ref, json_list
+from sfsync.emulator.records.relations import json_ref
 from sfsync.emulator.records.results import (
     BulkRowResult,
     ColumnInfo,
@@ -27,7 +29,7 @@ from sfsync.emulator.records.soql import run_query
 from sfsync.emulator.records.store import Store, Table, quote
 from sfsync.emulator.records.validate import FieldValueError, compound_value, now_utc
 from sfsync.emulator.records.write_rules import WriteRules
-from sfsync.emulator.records.writes import ROLLED_BACK, Pending, Plan, Ref, Writer, json_list
+from sfsync.emulator.records.writes import ROLLED_BACK, Plan, Writer
 
 __all__ = [
     "BulkRowResult",
@@ -89,7 +91,11 @@ class Org:
             if codec is None:
                 rel = table.by_relationship.get(low)
                 if rel is not None and isinstance(value, dict):
-                    refs.append(self._json_ref(table, rel, value))
+                    ref = json_ref(self.store, rel, value)
+                    if isinstance(ref, Ref):
+                        refs.append(ref)
+                    else:
+                        error = error or ref
                     continue
                 raise OrgError(
                     400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {table.name}"
@@ -113,27 +119,6 @@ class Org:
         elif record_id is not None:
             p.id = record_id
         return p
-
-    def _json_ref(self, table: Table, rel: FieldDef, value: dict[str, Any]) -> Ref:
-        attrs = value.get("attributes") or {}
-        parent_name = (
-            attrs.get("type") if isinstance(attrs, dict) and attrs.get("type") else rel.reference_to[0]
-        )
-        parent = self.table(str(parent_name), status=400)
-        keys = [k for k in value if k != "attributes"]
-        fd = parent.codecs[keys[0].lower()].field if len(keys) == 1 and parent.has(keys[0]) else None
-        if fd is None or not (fd.external_id or fd.id_lookup):
-            raise OrgError(
-                400,
-                "INVALID_FIELD",
-                f"{rel.relationship_name} must name exactly one external id field of {parent.name}, "
-                f"got {keys}",
-            )
-        try:
-            key_value = parent.codecs[fd.name.lower()].from_json(value[keys[0]])
-        except FieldValueError as e:
-            raise OrgError(400, e.error.status_code, e.error.message, e.error.fields) from None
-        return Ref(rel, parent, fd, key_value)
 
     def _check_id(self, table: Table | None, p: Pending) -> Table | None:
         """Normalize ``p.id`` in place and find its table; sets MALFORMED_ID on a bad or foreign id."""

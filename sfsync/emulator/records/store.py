@@ -46,7 +46,7 @@ ID_POD = "8d"
 AUTONUMBER_START = 1000
 AUTONUMBER_DIGITS = 8
 #: Objects whose records are seeded from the org configuration and survive ``reset``.
-SEEDED_OBJECTS = ("User", "Organization", "Group", *AUTOMATION_OBJECTS)
+SEEDED_OBJECTS = ("User", "Organization", "Group", "RecordType", *AUTOMATION_OBJECTS)
 #: Fields of the ``Name`` entity a polymorphic relationship exposes (``Lead.Owner.Name``), as Salesforce
 #: documents it (Object Reference, "Name"); a target object lacking one gives null. ``Type`` is the
 #: target's own Type field when it has one (Group: ``Queue``), else the object name (``User``).
@@ -357,7 +357,8 @@ class Store:
     # ---- seeded records ---------------------------------------------------------------------------
     def seed(self) -> None:
         """(Re)write the User records of ``config.users``, the Group records of ``config.queues`` (Type
-        Queue), the Organization record and the records of the org's assignment and duplicate rules."""
+        Queue), the Organization record, the record types (``RecordType``) the org file declares and the
+        records of the org's assignment and duplicate rules."""
         now = now_utc()
         users = self.table("User")
         first_user = self.config.users[0].id if self.config.users else None
@@ -420,11 +421,25 @@ class Store:
                 now,
                 first_user,
             )
+        self._seed_record_types(now, first_user)
         for name, rows in seed_rows(self.config).items():
             table = self.table(name)
             if table is not None:
                 for values in rows:
                     self._seed_row(table, values, now, first_user)
+
+    def _seed_record_types(self, now: str, user: str | None) -> None:
+        types = self.table("RecordType")
+        if types is not None:
+            for obj in self.config.objects.values():
+                for rt in obj.record_types:
+                    row = {"Id": rt.id, "Name": rt.label, "DeveloperName": rt.developer_name}
+                    extra = {
+                        "SobjectType": obj.name,
+                        "IsActive": int(rt.active),
+                        "Description": rt.description,
+                    }
+                    self._seed_row(types, {**row, **extra}, now, user)
 
     def _seed_row(self, table: Table, values: dict[str, Any], now: str, user: str | None) -> None:
         for a in table.audit:

@@ -9,7 +9,6 @@ surviving records with ``executemany``. The caller holds the store lock and deci
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -17,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sfsync.emulator.metadata.model import FieldDef
+from sfsync.emulator.records import relations
+from sfsync.emulator.records.pending import Pending, fold, json_list
 from sfsync.emulator.records.results import RecordError
 from sfsync.emulator.records.store import Store, Table, quote
 from sfsync.emulator.records.validate import now_utc
@@ -32,57 +33,14 @@ ROLLED_BACK = RecordError(
 
 
 @dataclass
-class Ref:
-    """A parent named by external id: ``"Account": {"External_Id__c": "x"}`` or ``Account.External_Id__c``."""
-
-    field: FieldDef  # the child's reference field (AccountId)
-    parent: Table
-    ext: FieldDef  # the parent's external-id field
-    value: Any
-
-
-class Pending:
-    """One incoming record on its way to the table."""
-
-    __slots__ = ("created", "error", "id", "key", "pos", "refs", "values")
-
-    def __init__(
-        self,
-        pos: int,
-        values: dict[str, Any],
-        refs: list[Ref] | None = None,
-        record_id: str | None = None,
-        key: Any = None,
-        error: RecordError | None = None,
-        created: bool = False,
-    ) -> None:
-        self.pos = pos
-        self.values = values
-        self.refs = refs
-        self.id = record_id
-        self.key = key
-        self.error = error
-        self.created = created
-
-
-@dataclass
 class Plan:
     table: Table
     creates: list[Pending] = field(default_factory=list)
     updates: list[Pending] = field(default_factory=list)
 
 
-def json_list(values: Iterable[Any]) -> str:
-    return json.dumps(list(values))
-
-
 def _alive(items: Iterable[Pending]) -> list[Pending]:
     return [p for p in items if p.error is None]
-
-
-def fold(value: Any, case_sensitive: bool) -> Any:
-    """The matching key of a unique/external id value (case-insensitive unless the field is caseSensitive)."""
-    return value.lower() if isinstance(value, str) and not case_sensitive else value
 
 
 class Writer:
@@ -110,7 +68,7 @@ class Writer:
         ``op`` is insert, update or upsert. For upsert, ``ext`` is the key field (``Id`` allowed) and
         ``dup_keys`` the folded keys repeated anywhere in the request/job (computed here when None).
         """
-        self._resolve_refs(_alive(items))
+        relations.resolve_refs(self.store, _alive(items))
         live = _alive(items)
         if op == "insert":
             for p in live:
@@ -127,12 +85,14 @@ class Writer:
         live = _alive(live)
         creates = [p for p in live if p.created]
         updates = [p for p in live if not p.created]
+        relations.apply_default_record_type(table, creates)
         self._check_writable(table, creates, "create")
         self._check_writable(table, updates, "update")
         self._defaults_and_required(table, _alive(creates))
         self._required_on_update(table, _alive(updates))
         live = _alive(live)
         self._check_references(table, live)
+        relations.check_special_references(self.store.config, table, _alive(live))
         creates = [p for p in live if p.error is None and p.created]
         for p, new_id in zip(creates, self.store.mint_ids(table, len(creates)), strict=True):
             p.id = new_id
@@ -140,45 +100,6 @@ class Writer:
         self.lock_faults(_alive(live))
         live = _alive(live)
         return Plan(table, [p for p in live if p.created], [p for p in live if not p.created])
-
-    def _resolve_refs(self, items: list[Pending]) -> None:
-        groups: dict[tuple[str, str], list[tuple[Pending, Ref]]] = {}
-        for p in items:
-            for r in p.refs or ():
-                groups.setdefault((r.parent.name, r.ext.name), []).append((p, r))
-        for pairs in groups.values():
-            parent, ext = pairs[0][1].parent, pairs[0][1].ext
-            keys = {r.value for _, r in pairs if r.value is not None}
-            found: dict[Any, list[str]] = {}
-            sql = (
-                f"SELECT {quote(ext.name)}, Id FROM {parent.sql} "
-                f"WHERE {quote(ext.name)} IN (SELECT value FROM json_each(?)) AND IsDeleted = 0"
-            )
-            for value, rid in self.store.conn.execute(sql, (json_list(keys),)):
-                found.setdefault(fold(value, ext.case_sensitive), []).append(rid)
-            for p, r in pairs:
-                if p.error is not None:
-                    continue
-                if r.value is None:
-                    p.values[r.field.name] = None
-                    continue
-                match = found.get(fold(r.value, ext.case_sensitive), [])
-                if len(match) == 1:
-                    p.values[r.field.name] = match[0]
-                elif not match:
-                    p.error = RecordError(
-                        "INVALID_FIELD",
-                        f"Foreign key external ID: {r.value} not found for field {ext.name} "
-                        f"in entity {parent.name}",
-                        [r.field.name],
-                    )
-                else:
-                    p.error = RecordError(
-                        "INVALID_FIELD",
-                        f"Foreign key external ID: {r.value} matched more than one record for field "
-                        f"{ext.name} in entity {parent.name}: [{', '.join(match)}]",
-                        [r.field.name],
-                    )
 
     def _match_ids(self, table: Table, items: list[Pending]) -> None:
         if not items:

@@ -1,0 +1,83 @@
+"""Where a project's state lives (``.sfsync/`` beside its project file) and how the store is tuned."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sfsync.state.snapshots import check_sync_name
+
+#: Name of the state directory created beside the project file.
+STATE_DIR_NAME = ".sfsync"
+
+PRIVATE_DIR_MODE = 0o700
+"""Mode of the state directory and its folders: the owner alone may list or enter them."""
+
+PRIVATE_FILE_MODE = 0o600
+"""Mode of the state database files: the owner alone may read or write them."""
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    """Tuning of the state store; the defaults suit a laptop and a small server alike."""
+
+    #: How long a writer waits for another process's write transaction before failing (milliseconds).
+    busy_timeout_ms: int = 30_000
+    #: Parquet compression of row result part files (``zstd``, ``snappy``, ``none``…).
+    results_compression: str = "zstd"
+    #: SQLite ``synchronous`` level. NORMAL is durable against process crashes in WAL mode; FULL also
+    #: against power loss, at the cost of an fsync per commit.
+    synchronous: str = "NORMAL"
+    #: Keep the rows each run sent (``results/<run id>/sent.parquet``) for the row debugger; pruned with
+    #: the run's row results.
+    keep_sent_values: bool = True
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    """Where each part of the state lives."""
+
+    root: Path
+
+    @property
+    def database(self) -> Path:
+        return self.root / "state.db"
+
+    @property
+    def locks(self) -> Path:
+        return self.root / "locks"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root / "snapshots"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    def lock_file(self, sync: str) -> Path:
+        return self.locks / f"{check_sync_name(sync)}.lock"
+
+
+def default_state_dir(project_file: str | os.PathLike[str]) -> Path:
+    """The state directory of a project: ``.sfsync/`` beside its ``sfsync.yml``."""
+    return Path(project_file).resolve().parent / STATE_DIR_NAME
+
+
+__all__ = [
+    "PRIVATE_DIR_MODE",
+    "PRIVATE_FILE_MODE",
+    "STATE_DIR_NAME",
+    "StatePaths",
+    "StateSettings",
+    "default_state_dir",
+]
