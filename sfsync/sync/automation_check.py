@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from sfsync.config.mappings import OWNER_FIELD, ConstantTarget, FieldTarget, LookupTarget, OwnerTarget
 from sfsync.config.project import ASSIGNMENT_CHOICES, Sync
 from sfsync.errors import SalesforceError
 from sfsync.salesforce import SalesforceClient
@@ -70,11 +71,34 @@ def automation_problems(sync: Sync, object_name: str) -> list[tuple[str, str]]:
     return out
 
 
+def maps_owner(sync: Sync) -> bool:
+    """Whether the sync sets OwnerId (a field, an owner lookup, a ``{owner: ...}`` column or a constant)."""
+    owner = OWNER_FIELD.lower()
+    for e in sync.entries:
+        t = e.target
+        if isinstance(t, OwnerTarget):
+            return True
+        if isinstance(t, FieldTarget) and t.field.lower() == owner:
+            return True
+        if isinstance(t, ConstantTarget) and e.key.lower() == owner:
+            return True
+        if isinstance(t, LookupTarget) and (
+            (t.field or "").lower() == owner or (t.relationship or "").lower() == "owner"
+        ):
+            return True
+    return False
+
+
 def automation_warnings(sync: Sync, object_name: str, rules: OrgRules) -> list[str]:
     """What the org's active rules will do to this sync's rows, before it runs."""
     out: list[str] = []
+    if sync.assignment_rules != "none" and object_name in ASSIGNABLE_OBJECTS and maps_owner(sync):
+        out.append(
+            f"the sync maps {object_name}.OwnerId and sets assignment_rules: {sync.assignment_rules}: "
+            "where a rule entry matches, the rule's owner replaces the one sent"
+        )
     if rules.error is not None:
-        return [f"could not read the org's duplicate and assignment rules: {rules.error}"]
+        return [*out, f"could not read the org's duplicate and assignment rules: {rules.error}"]
     if rules.duplicate_rules and sync.duplicate_rules == "enforce" and sync.mode in CREATING_MODES:
         names = ", ".join(rules.duplicate_rules)
         out.append(
@@ -110,5 +134,6 @@ __all__ = [
     "OrgRules",
     "automation_problems",
     "automation_warnings",
+    "maps_owner",
     "read_rules",
 ]

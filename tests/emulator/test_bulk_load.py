@@ -157,7 +157,7 @@ def test_relationship_column_sets_the_parent(org: Org) -> None:
     assert contact(org, str(res[0].id), "AccountId")["AccountId"] == acc
     assert res[1].error is not None and res[1].error.to_bulk() == (
         "INVALID_FIELD:Foreign key external ID: ACC-404 not found for field External_Id__c "
-        "in entity Account:AccountId --"
+        "in entity Account:--"
     )
     assert contact(org, str(res[2].id), "AccountId")["AccountId"] is None
     upd = org.bulk_load(

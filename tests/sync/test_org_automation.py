@@ -15,10 +15,12 @@ import yaml
 
 from sfsync.api import Project
 from sfsync.config import load_project
+from sfsync.config.project import Sync
 from sfsync.emulator.metadata.model import AppDef, OrgConfig, RefreshTokenDef
 from sfsync.emulator.metadata.orgfile import load_org_file
 from sfsync.emulator.metadata.schema import DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD
 from sfsync.errors import ConfigError
+from sfsync.sync.automation_check import OrgRules, automation_warnings, maps_owner
 from tests.plugins.emulator import InProcessEmulator
 
 ENV = {
@@ -206,3 +208,26 @@ class TestRotatingRefreshToken:
         assert stat.S_IMODE(stored.stat().st_mode) == 0o600
         assert stat.S_IMODE(stored.parent.stat().st_mode) == 0o700
         assert "5Aep-project-token" not in stored.read_text()
+
+
+@pytest.mark.parametrize(
+    ("owner", "maps"),
+    [
+        ({"owner_email": {"owner": "email"}}, True),
+        ({"owner_id": "OwnerId"}, True),
+        ({"OwnerId": {"value": "00G8d0000000001EAA"}}, True),
+        ({"owner_name": "Owner.Username"}, True),
+        ({"status": "Status"}, False),
+    ],
+)
+def test_check_warns_that_an_assignment_rule_replaces_a_mapped_owner(
+    owner: dict[str, Any], maps: bool
+) -> None:
+    lead = Sync.model_validate(
+        {**LEADS, "from": "people", "to": "org", "mappings": {**LEADS["mappings"], **owner}}
+    )
+    assert maps_owner(lead) is maps
+    routed = lead.model_copy(update={"assignment_rules": "default"})
+    warnings = automation_warnings(routed, "Lead", OrgRules(assignment_rule="Lead routing"))
+    assert any("replaces the one sent" in w for w in warnings) is maps
+    assert automation_warnings(lead, "Lead", OrgRules(assignment_rule="Lead routing")) == []
