@@ -100,7 +100,7 @@ class Project:
             self._store = None
             self._state_dir = store or default_state_dir(config.path or config.root / DEFAULT_PROJECT_FILE)
         self.transport = transport if orgs is None else orgs.transport
-        self.orgs = orgs if orgs is not None else Orgs(transport=self.transport)
+        self.orgs = orgs if orgs is not None else Orgs(transport=self.transport, state_dir=self._state_dir)
         self._owns = owns
         self._tracker: WarningTracker | None = None
         self._parent: Project | None = None

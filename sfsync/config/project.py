@@ -175,6 +175,12 @@ Api = Literal["rest", "bulk"]
 """The API a run actually used: REST sObject Collections or Bulk API 2.0."""
 
 
+#: ``assignment_rules`` words; anything else must be an AssignmentRule id.
+ASSIGNMENT_CHOICES = ("none", "default")
+_ASSIGNMENT_RULE_ID = re.compile(r"01Q[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?")
+DuplicateRulesChoice = Literal["enforce", "allow_save"]
+
+
 class Sync(_Strict):
     """One model or segment → one Salesforce object."""
 
@@ -192,6 +198,17 @@ class Sync(_Strict):
     )
     warnings: Warnings = Field(default_factory=Warnings)
     description: str | None = None
+    # What the org's own automation does with the sync's writes (docs/salesforce-automation.md).
+    assignment_rules: str = Field(
+        default="none",
+        description="Lead/Case/Account assignment rules on each write: none (owners stay as sent), "
+        "default (the object's active rule), or the 15/18-character id of an AssignmentRule (01Q…)",
+    )
+    duplicate_rules: DuplicateRulesChoice = Field(
+        default="enforce",
+        description="enforce: rows the org's duplicate rules flag are rejected (DUPLICATES_DETECTED); "
+        "allow_save: save past rules that only alert (block rules still refuse)",
+    )
 
     @field_validator("mappings")
     @classmethod
@@ -199,6 +216,16 @@ class Sync(_Strict):
         if not v:
             raise ValueError("a sync maps at least one column: mappings: {column: Field}")
         return v
+
+    @field_validator("assignment_rules")
+    @classmethod
+    def _assignment_rules(cls, v: str) -> str:
+        if v in ASSIGNMENT_CHOICES or _ASSIGNMENT_RULE_ID.fullmatch(v):
+            return v
+        raise ValueError(
+            f"{v!r} is not none, default or an assignment rule id (15 or 18 characters starting with "
+            "01Q: SELECT Id, Name FROM AssignmentRule in the org)"
+        )
 
     # ---- related records (lookups, constants, record types, owners): sfsync/config/mappings.py ----
     record_type: str | None = Field(

@@ -5,6 +5,7 @@ The public surface is what ``__all__`` lists; everything else is an implementati
 """
 
 from sfsync.salesforce.auth import Session
+from sfsync.salesforce.automation import RuleInfo, SaveOptions
 from sfsync.salesforce.bulk import BulkIngest, BulkJob, BulkQuery, IngestSpec
 from sfsync.salesforce.client import SalesforceClient
 from sfsync.salesforce.csvtable import read_csv_table
@@ -17,6 +18,7 @@ from sfsync.salesforce.settings import (
     SANDBOX_LOGIN_URL,
     ConnectionSettings,
 )
+from sfsync.salesforce.tokens import RefreshTokenStore
 from sfsync.salesforce.transport import ApiUsage, ClientStats
 
 __all__ = [
@@ -38,7 +40,10 @@ __all__ = [
     "Outcome",
     "RecordError",
     "RecordResult",
+    "RefreshTokenStore",
+    "RuleInfo",
     "SalesforceClient",
+    "SaveOptions",
     "Session",
     "classify",
     "parse_bulk_error",

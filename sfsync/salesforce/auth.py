@@ -88,8 +88,9 @@ class Authenticator:
             )
         return Session(access_token=s.access_token, instance_url=s.instance_url)
 
-    def token_request(self) -> TokenRequest:
-        """The token request of the configured flow (a fresh JWT assertion each time)."""
+    def token_request(self, *, refresh_token: str | None = None) -> TokenRequest:
+        """The token request of the configured flow (a fresh JWT assertion each time); ``refresh_token``
+        replaces the configured one (the newest of a rotating chain)."""
         s = self._settings
         secret = _secret
         if s.flow == "password":
@@ -111,7 +112,7 @@ class Authenticator:
             form = {
                 "grant_type": "refresh_token",
                 "client_id": s.client_id or "",
-                "refresh_token": secret(s.refresh_token),
+                "refresh_token": refresh_token or secret(s.refresh_token),
             }
             if s.client_secret is not None:
                 form["client_secret"] = secret(s.client_secret)

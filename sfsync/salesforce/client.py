@@ -24,13 +24,16 @@ from typing import Any
 import httpx
 
 from sfsync.errors import ConfigError
+from sfsync.salesforce import automation as _automation
 from sfsync.salesforce import query as _query
 from sfsync.salesforce.auth import Session
+from sfsync.salesforce.automation import RuleInfo, SaveOptions
 from sfsync.salesforce.bulk import BulkIngest, BulkQuery
 from sfsync.salesforce.collections import ChunkCallback, Collections
 from sfsync.salesforce.describe import DescribeCache, GlobalDescribe, ObjectDescribe
 from sfsync.salesforce.results import RecordResult
 from sfsync.salesforce.settings import ConnectionSettings
+from sfsync.salesforce.tokens import RefreshTokenStore
 from sfsync.salesforce.transport import ApiUsage, ClientStats, Transport
 
 
@@ -44,9 +47,11 @@ class SalesforceClient:
         transport: httpx.BaseTransport | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        token_store: RefreshTokenStore | None = None,
     ) -> None:
         """``transport`` replaces the network (e.g. the emulator in-process); ``rng``/``sleep`` make the
-        backoff schedule reproducible in tests."""
+        backoff schedule reproducible in tests; ``token_store`` keeps the newest refresh token of the
+        refresh_token flow across runs and processes (see ``sfsync.salesforce.tokens``)."""
         problems = settings.problems()
         if problems:
             raise ConfigError(
@@ -55,7 +60,9 @@ class SalesforceClient:
                 hint="fill in the destination's auth block for the chosen flow",
             )
         self.settings = settings
-        self.transport = Transport(settings, transport=transport, rng=rng, sleep=sleep)
+        self.transport = Transport(
+            settings, transport=transport, rng=rng, sleep=sleep, token_store=token_store
+        )
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._describe = DescribeCache(self.transport)
@@ -158,9 +165,16 @@ class SalesforceClient:
         *,
         all_or_none: bool = False,
         on_chunk: ChunkCallback | None = None,
+        options: SaveOptions | None = None,
     ) -> list[RecordResult]:
+        """``options``: what the org's assignment and duplicate rules do (None: the org's defaults)."""
         return self._collections.save(
-            "create", object_name, records, all_or_none=all_or_none, on_chunk=on_chunk
+            "create",
+            object_name,
+            records,
+            all_or_none=all_or_none,
+            on_chunk=on_chunk,
+            headers=_headers(options),
         )
 
     def update(
@@ -170,10 +184,16 @@ class SalesforceClient:
         *,
         all_or_none: bool = False,
         on_chunk: ChunkCallback | None = None,
+        options: SaveOptions | None = None,
     ) -> list[RecordResult]:
         """Each record carries its ``Id``."""
         return self._collections.save(
-            "update", object_name, records, all_or_none=all_or_none, on_chunk=on_chunk
+            "update",
+            object_name,
+            records,
+            all_or_none=all_or_none,
+            on_chunk=on_chunk,
+            headers=_headers(options),
         )
 
     def upsert(
@@ -184,6 +204,7 @@ class SalesforceClient:
         *,
         all_or_none: bool = False,
         on_chunk: ChunkCallback | None = None,
+        options: SaveOptions | None = None,
     ) -> list[RecordResult]:
         """Each record carries ``external_id_field``; ``created`` tells inserts from updates."""
         return self._collections.save(
@@ -193,12 +214,26 @@ class SalesforceClient:
             external_id_field=external_id_field,
             all_or_none=all_or_none,
             on_chunk=on_chunk,
+            headers=_headers(options),
         )
 
     def delete(
         self, ids: Sequence[str], *, all_or_none: bool = False, on_chunk: ChunkCallback | None = None
     ) -> list[RecordResult]:
         return self._collections.save("delete", None, ids, all_or_none=all_or_none, on_chunk=on_chunk)
+
+    # ---- the org's automation -------------------------------------------------------------------
+    def active_assignment_rule(self, object_name: str) -> RuleInfo | None:
+        """The active AssignmentRule of a Case or Lead (None: none, or another object)."""
+        return _automation.active_assignment_rule(self.transport, object_name)
+
+    def active_duplicate_rules(self, object_name: str) -> list[RuleInfo]:
+        """The active duplicate rules of an object (a SOQL query on DuplicateRule)."""
+        return _automation.active_duplicate_rules(self.transport, object_name)
+
+
+def _headers(options: SaveOptions | None) -> dict[str, str] | None:
+    return options.rest_headers() if options is not None else None
 
 
 __all__ = ["SalesforceClient"]

@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from decimal import Decimal
@@ -36,19 +38,33 @@ ChunkCallback = Callable[[list[RecordResult]], None]
 ChunkOutcome = tuple[list[RecordResult], SalesforceError | None]
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat(timespec="milliseconds")
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"cannot send a value of type {type(value).__name__} to Salesforce")
-
-
 def dumps(body: Any) -> bytes:
-    """JSON for Salesforce: dates and datetimes as ISO 8601, decimals as numbers."""
-    return json.dumps(body, default=_json_default, ensure_ascii=False, separators=(",", ":")).encode()
+    """JSON for Salesforce: dates and datetimes as ISO 8601; a ``Decimal`` written digit for digit (never
+    through a binary float, which keeps about 16 significant digits); NaN and infinities refused with
+    ValueError (JSON has none). The C encoder does the work: each Decimal goes out as a string tagged
+    with a random nonce, and the tagged strings are turned back into bare numbers."""
+    nonce: str | None = None
+
+    def default(value: Any) -> Any:
+        nonlocal nonce
+        if isinstance(value, Decimal):
+            if not value.is_finite():
+                raise ValueError(f"{value} is not a number JSON can carry")
+            nonce = nonce or uuid.uuid4().hex
+            return f"{nonce}:{format(value, 'f')}"
+        if isinstance(value, dt.datetime):
+            return value.isoformat(timespec="milliseconds")
+        if isinstance(value, dt.date | dt.time):
+            return value.isoformat()
+        raise TypeError(f"cannot send a value of type {type(value).__name__} to Salesforce")
+
+    try:
+        text = json.dumps(body, default=default, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"not a number JSON can carry: {exc}") from None
+    if nonce is not None:
+        text = re.sub(f'"{nonce}:(-?[0-9]+(?:\\.[0-9]+)?)"', r"\1", text)
+    return text.encode()
 
 
 def _check_arguments(operation: Operation, object_name: str | None, external_id_field: str | None) -> None:
@@ -95,8 +111,10 @@ class Collections:
         external_id_field: str | None = None,
         all_or_none: bool = False,
         on_chunk: ChunkCallback | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> list[RecordResult]:
-        """Send ``records`` (ids for delete) and return one result per input, in input order."""
+        """Send ``records`` (ids for delete) and return one result per input, in input order. ``headers``
+        go on every call (``SaveOptions.rest_headers``: assignment and duplicate rules)."""
         _check_arguments(operation, object_name, external_id_field)
         size = self._transport.settings.collection_chunk_size
         items = list(enumerate(records))
@@ -104,7 +122,7 @@ class Collections:
         results: dict[int, RecordResult] = {}
 
         def run(chunk: list[tuple[int, Any]]) -> ChunkOutcome:
-            return self._chunk(operation, object_name, external_id_field, all_or_none, chunk)
+            return self._chunk(operation, object_name, external_id_field, all_or_none, chunk, headers)
 
         def collect(got: list[RecordResult]) -> None:
             for r in got:
@@ -159,6 +177,7 @@ class Collections:
         external_id_field: str | None,
         all_or_none: bool,
         chunk: list[tuple[int, Any]],
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[list[RecordResult], SalesforceError | None]:
         """The chunk's results (lock failures re-sent), and the error that must stop the whole call, if any.
 
@@ -171,7 +190,9 @@ class Collections:
         attempt = 1
         while True:
             try:
-                got = self._send(operation, object_name, external_id_field, all_or_none, pending, attempt)
+                got = self._send(
+                    operation, object_name, external_id_field, all_or_none, pending, attempt, headers
+                )
             except TransientError as exc:  # retries exhausted: these records failed, other chunks stand
                 final.update((r.index, r) for r in _failed(pending, exc, attempt))
                 return [final[i] for i, _ in chunk], None
@@ -213,6 +234,7 @@ class Collections:
         all_or_none: bool,
         chunk: list[tuple[int, Any]],
         attempt: int,
+        headers: Mapping[str, str] | None = None,
     ) -> list[RecordResult]:
         transport = self._transport
         indexes = [i for i, _ in chunk]
@@ -240,7 +262,7 @@ class Collections:
                 method,
                 path,
                 content=dumps(body),
-                headers={"Content-Type": "application/json"},
+                headers={"Content-Type": "application/json", **(headers or {})},
                 what=what,
                 object=object_name,
             )

@@ -12,6 +12,7 @@ answer                                 kind                caller does
 2xx                                    OK                  use the body
 429, 5xx, SERVER_UNAVAILABLE,          TRANSIENT           retry with backoff, then TransientError
 UNABLE_TO_LOCK_ROW, connection reset,
+OAuth ``unknown_error``,
 403 REQUEST_LIMIT_EXCEEDED for
 concurrency
 401 (INVALID_SESSION_ID)               SESSION_EXPIRED     re-authenticate once and repeat
@@ -82,6 +83,8 @@ CONFIG_CODES = frozenset(
     }
 )
 AUTH_CODES = frozenset({"API_DISABLED_FOR_ORG", "INVALID_LOGIN", "INVALID_AUTH_HEADER"})
+#: OAuth ``error`` values of the token endpoint that mean "try again" rather than "wrong credentials".
+TRANSIENT_OAUTH_ERRORS = frozenset({"unknown_error"})
 
 _HINTS: dict[str, str] = {
     "INVALID_FIELD": "check the field's API name with `sfsync describe OBJECT`; sfsync never creates fields",
@@ -218,7 +221,11 @@ def classify(response: httpx.Response) -> Outcome:
 
     body = _body_json(response)
     if isinstance(body, Mapping) and "error" in body and "errorCode" not in body:
-        # OAuth token endpoint (400/401): wrong credentials, unknown client, disabled flow, ...
+        # OAuth token endpoint: ``unknown_error`` ("retry your request") and 5xx answers pass; other
+        # clients retry them too (salto-io/salto PR #2834; amazon-connect-salesforce-lambda issue #43)
+        if code in TRANSIENT_OAUTH_ERRORS or status >= 500:
+            return out(Kind.TRANSIENT)
+        # wrong credentials, unknown client, disabled flow, revoked refresh token, ...
         return out(Kind.AUTH)
     if code == "REQUEST_LIMIT_EXCEEDED":
         # Concurrency limits go away in seconds; the daily quota does not.
@@ -330,21 +337,36 @@ def collection_results(
     ]
 
 
-_RE_BULK_FIELDS = re.compile(r":([A-Za-z][\w.]*(?:,[A-Za-z][\w.]*)*)(?: --)?$")
+_RE_BULK_FIELDS = re.compile(r":([A-Za-z][\w.]*(?:,[A-Za-z][\w.]*)*)$")
+#: How real orgs end the ``sf__Error`` cell: ``:Field --`` (``:A,B --``), or ``:--`` when no field is named.
+#: Recorded on real orgs: jsforce test/bulk2.test.ts (``…: [Name]:Name --``), salesforcecli plugin-data
+#: NUTs (``INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--``), Census's error catalogue
+#: (``DUPLICATES_DETECTED:Use one of these records?:--``).
+_BULK_END = " --"
+_BULK_NO_FIELDS = ":--"
 
 
 def parse_bulk_error(cell: str) -> RecordError:
-    """The ``sf__Error`` cell of Bulk failedResults: ``CODE:message[:fields]`` (real orgs add `` --``).
+    """The ``sf__Error`` cell of Bulk failedResults as a clean message and the fields it names.
 
-    Salesforce messages put a space after their own colons (``Email: invalid email address: foo``); the
-    fields suffix follows a bare colon (``:Email`` or ``:FirstName,LastName``), which is how it is told apart.
+    Real orgs write ``CODE:message:Field --`` or ``CODE:message:--``. Cells without the trailing ``--``
+    (older writers) are read as ``CODE:message[:fields]``: Salesforce messages put a space after their
+    own colons (``Email: invalid email address: foo``), the fields follow a bare colon.
     """
     code, sep, rest = cell.partition(":")
     if not sep or not code or not code.replace("_", "").isalnum() or code.upper() != code:
         return RecordError("UNKNOWN", cell)
+    if rest.endswith(_BULK_NO_FIELDS):
+        return RecordError(code, rest[: -len(_BULK_NO_FIELDS)])
+    if rest.endswith(_BULK_END):
+        message, colon, fields = rest[: -len(_BULK_END)].rpartition(":")
+        names = tuple(f.strip() for f in fields.split(",") if f.strip())
+        if colon and names:
+            return RecordError(code, message, names)
+        return RecordError(code, rest[: -len(_BULK_END)])
     match = _RE_BULK_FIELDS.search(rest)
     if match is None or match.start() == 0:
-        return RecordError(code, rest.removesuffix(" --"))
+        return RecordError(code, rest)
     return RecordError(code, rest[: match.start()], tuple(match.group(1).split(",")))
 
 

@@ -28,10 +28,22 @@ from sfsync.salesforce.auth import Authenticator, Session
 from sfsync.salesforce.responses import Kind, Outcome, classify, classify_transport_error, parse_api_usage
 from sfsync.salesforce.retry import Backoff
 from sfsync.salesforce.settings import ConnectionSettings
+from sfsync.salesforce.tokens import RefreshTokenStore
 
 log = logging.getLogger("sfsync.salesforce")
 
 USER_AGENT = "sfsync/0.1"
+REVOKED_REFRESH_TOKEN_HINT = (
+    "the refresh token was revoked or expired (a user or admin revoked the app's access, the token sat "
+    "unused past the app's policy, or a rotated-out token was used again, which revokes the whole "
+    "chain): authorize the connected app again, put the new refresh token in the destination's "
+    "refresh_token (its environment variable), and run again; sfsync then forgets the stored one"
+)
+CONCURRENT_REFRESH_HINT = (
+    "another program refreshed the same refresh token at the same moment (Salesforce allows one refresh "
+    "per token at a time; sfsync processes on this machine wait for each other): give sfsync its own "
+    "refresh token, or its own connected app"
+)
 
 
 @dataclass(frozen=True)
@@ -116,9 +128,12 @@ class Transport:
         transport: httpx.BaseTransport | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        token_store: RefreshTokenStore | None = None,
     ) -> None:
         self.settings = settings
         self.authenticator = Authenticator(settings)
+        self._tokens = token_store
+        self._refresh_token: str | None = None  # the newest one an answer carried (refresh_token flow)
         self.backoff = Backoff.from_settings(settings)
         self.counters = _Counters()
         self._rng = rng or random.Random()
@@ -203,16 +218,49 @@ class Transport:
         auth = self.authenticator
         if not auth.can_refresh:
             return auth.static_session()
+        if self.settings.flow != "refresh_token":
+            return auth.session_from(self._token_call(None))
+        # the refresh-token flow: always the newest token (rotation), one refresh at a time per token
+        origin = self.settings.refresh_token.get_secret_value() if self.settings.refresh_token else ""
+        if self._tokens is None:
+            return self._refresh(origin, self._refresh_token or origin, None)
+        with self._tokens.locked():
+            return self._refresh(origin, self._tokens.load(origin) or origin, self._tokens)
+
+    def _refresh(self, origin: str, current: str, store: RefreshTokenStore | None) -> Session:
+        try:
+            body = self._token_call(current)
+        except AuthError as exc:
+            if exc.code == "invalid_grant":
+                busy = "already being processed" in exc.message
+                exc.hint = CONCURRENT_REFRESH_HINT if busy else REVOKED_REFRESH_TOKEN_HINT
+            raise
+        session = self.authenticator.session_from(body)
+        rotated = body.get("refresh_token")
+        if isinstance(rotated, str) and rotated and rotated != current:
+            self._refresh_token = rotated
+            if store is not None:
+                store.save(origin, rotated)
+            log.info("the refresh answer carried a new refresh token (rotation): stored it")
+        return session
+
+    def _token_call(self, refresh_token: str | None) -> dict[str, Any]:
+        """One token request (with the transport's retries); the answer's JSON body."""
+        auth = self.authenticator
         what = f"log in ({self.settings.flow} flow) at {auth.token_url}"
 
         def build(_: Session | None) -> httpx.Request:
-            req = auth.token_request()
+            req = auth.token_request(refresh_token=refresh_token)
             return self.http.build_request(
                 "POST", req.url, data=dict(req.form), headers={"Accept": "application/json"}
             )
 
-        response = self._send(build, what=what, idempotent=True, new_work=False, authed=False)
-        return auth.session_from(response.json())
+        # A refresh that may have reached Salesforce is never sent again: with rotation, it may have
+        # used up the token, and presenting a used-up token revokes the whole chain.
+        repeatable = self.settings.flow != "refresh_token"
+        response = self._send(build, what=what, idempotent=repeatable, new_work=False, authed=False)
+        body = response.json()
+        return body if isinstance(body, dict) else {}
 
     # ---- calls ------------------------------------------------------------------------------------
     def url(self, path: str, session: Session) -> str:

@@ -24,6 +24,7 @@ from sfsync.state.records import (
 )
 from sfsync.state.snapshots import PendingSnapshot, SnapshotInfo, SnapshotStore, check_sync_name
 from sfsync.state.store import STATE_DIR_NAME, StatePaths, StateSettings, StateStore, default_state_dir
+from sfsync.state.tokens import TokenFile
 
 __all__ = [
     "STATE_DIR_NAME",
@@ -46,6 +47,7 @@ __all__ = [
     "StateStore",
     "SyncBusyError",
     "SyncStatus",
+    "TokenFile",
     "Trigger",
     "check_sync_name",
     "default_state_dir",

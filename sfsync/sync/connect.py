@@ -16,6 +16,9 @@ from sfsync.config.destinations import SalesforceDestination
 from sfsync.errors import NotFoundError
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.settings import ConnectionSettings
+from sfsync.salesforce.tokens import RefreshTokenStore
+from sfsync.state import TokenFile
+from sfsync.sync.automation_check import OrgRules, read_rules
 
 
 def connection_settings(dest: SalesforceDestination, project_dir: Path) -> ConnectionSettings:
@@ -63,10 +66,17 @@ def connection_settings(dest: SalesforceDestination, project_dir: Path) -> Conne
 
 
 def open_client(
-    dest: SalesforceDestination, project_dir: Path, *, transport: httpx.BaseTransport | None = None
+    dest: SalesforceDestination,
+    project_dir: Path,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    token_store: RefreshTokenStore | None = None,
 ) -> SalesforceClient:
-    """A ``SalesforceClient`` for ``dest``; ``transport`` lets tests mount the emulator in-process."""
-    return SalesforceClient(connection_settings(dest, project_dir), transport=transport)
+    """A ``SalesforceClient`` for ``dest``; ``transport`` lets tests mount the emulator in-process,
+    ``token_store`` keeps the newest refresh token (refresh_token flow)."""
+    return SalesforceClient(
+        connection_settings(dest, project_dir), transport=transport, token_store=token_store
+    )
 
 
 @dataclass(frozen=True)
@@ -81,11 +91,15 @@ class Orgs:
 
     Thread-safe (the scheduler runs several syncs at once). A destination whose block in the project file
     changed (the file was edited while the web UI or the scheduler runs) gets a new client; the old one is
-    closed. ``transport`` lets tests mount the emulator in-process.
+    closed. ``transport`` lets tests mount the emulator in-process. With ``state_dir``, destinations using
+    the refresh_token flow keep their newest refresh token there (``sfsync.state.TokenFile``: rotation).
     """
 
-    def __init__(self, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, *, transport: httpx.BaseTransport | None = None, state_dir: Path | None = None
+    ) -> None:
         self.transport = transport
+        self.state_dir = state_dir
         self._open: dict[str, _Open] = {}
         self._lock = threading.Lock()
 
@@ -104,7 +118,12 @@ class Orgs:
                 return known.client
             if known is not None:
                 known.client.close()
-            client = open_client(dest, project.root, transport=self.transport)
+            tokens = (
+                TokenFile(self.state_dir, destination)
+                if self.state_dir is not None and dest.auth.flow == "refresh_token"
+                else None
+            )
+            client = open_client(dest, project.root, transport=self.transport, token_store=tokens)
             self._open[destination] = _Open(dest, project.root, client)
             return client
 
@@ -132,6 +151,9 @@ class ProjectOrgs:
     def describe(self, destination: str, object_name: str) -> Mapping[str, Any]:
         raw: Mapping[str, Any] = self.orgs.client(self.project, destination).describe(object_name).raw
         return raw
+
+    def active_rules(self, destination: str, object_name: str) -> OrgRules:
+        return read_rules(self.orgs.client(self.project, destination), object_name)
 
 
 __all__ = ["Orgs", "ProjectOrgs", "connection_settings", "open_client"]

@@ -152,7 +152,7 @@ class SyncSession:
         self.project = project
         self.store = store
         self._owns_orgs = orgs is None
-        self.orgs = orgs if orgs is not None else Orgs(transport=transport)
+        self.orgs = orgs if orgs is not None else Orgs(transport=transport, state_dir=store.paths.root)
 
     def client(self, resolved: ResolvedSync) -> SalesforceClient:
         return self.orgs.client(self.project, resolved.destination_name)

@@ -34,8 +34,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sfsync.errors import SalesforceError
-from sfsync.salesforce import SalesforceClient
+from sfsync.errors import ConfigError, SalesforceError
+from sfsync.salesforce import SalesforceClient, SaveOptions
+from sfsync.salesforce.automation import RULE_RECORD_OBJECTS
 from sfsync.salesforce.bulk import BulkJob
 from sfsync.salesforce.csvtable import read_csv_table
 from sfsync.salesforce.responses import parse_bulk_error
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 PK = "__pk"
 #: The per-row error Bulk jobs are retried for within a run (lock contention clears by itself).
 LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
+#: The per-row error of a duplicate rule's refusal (sent again through REST with ``allow_save``).
+DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
 KEY = "__key"
 _SEP = "\x1f"
 
@@ -75,10 +78,16 @@ class Target:
     mode: str  # insert | update | upsert
     key_field: str | None  # "Id" for update, the external id (or Id) for upsert, None for insert
     maps: tuple[FieldMap, ...]
+    assignment: str = "none"  # the sync's assignment_rules: none | default | an AssignmentRule id
+    duplicates: str = "enforce"  # the sync's duplicate_rules: enforce | allow_save
 
     @property
     def key(self) -> FieldMap | None:
         return FieldMap(KEY, self.key_field) if self.key_field else None
+
+    @property
+    def save_options(self) -> SaveOptions:
+        return SaveOptions(assignment=self.assignment, allow_save=self.duplicates == "allow_save")
 
     @property
     def bulk_operation(self) -> str:
@@ -95,6 +104,8 @@ class Target:
                 else [m.column, m.field, {"lookup": m.lookup.to_json(), "clears": m.clears}]
                 for m in self.maps
             ],
+            "assignment": self.assignment,
+            "duplicates": self.duplicates,
         }
 
     @classmethod
@@ -104,6 +115,8 @@ class Target:
             mode=data["mode"],
             key_field=data["key_field"],
             maps=tuple(_field_map(item) for item in data["maps"]),
+            assignment=data.get("assignment", "none"),
+            duplicates=data.get("duplicates", "enforce"),
         )
 
 
@@ -162,13 +175,14 @@ def load_rest(
             chunk_keys = [keys[r.index] for r in results]
             sink(outcomes.from_record_results(chunk_keys, results, target.mode), None)
 
+        options = target.save_options  # always said: REST would otherwise run assignment rules
         if target.mode == "insert":
-            client.create(target.object, records, on_chunk=chunk_done)
+            client.create(target.object, records, on_chunk=chunk_done, options=options)
         elif target.mode == "update":
-            client.update(target.object, records, on_chunk=chunk_done)
+            client.update(target.object, records, on_chunk=chunk_done, options=options)
         else:
             assert target.key_field is not None
-            client.upsert(target.object, target.key_field, records, on_chunk=chunk_done)
+            client.upsert(target.object, target.key_field, records, on_chunk=chunk_done, options=options)
     return LoadStats()
 
 
@@ -334,7 +348,7 @@ def collect_job(
                     [outcomes.ATTEMPTED[target.mode]] * n,
                     ids,
                     [p.status_code for p in parsed],
-                    [p.message for p in parsed],
+                    [outcomes.explain(p.status_code, p.message) for p in parsed],
                     [",".join(p.fields) or None for p in parsed],
                 ],
                 schema=outcomes.OUTCOME_SCHEMA,
@@ -383,12 +397,19 @@ def load_bulk(
     Rows that fail only with ``UNABLE_TO_LOCK_ROW`` are sent again in new jobs, up to ``lock_retries``
     more rounds (``reload(keys)`` gives their rows back); what still fails is stored as rejected.
     ``watch`` is told each job's states and when every job of a round is uploaded (live progress).
+
+    The org's automation ends the same way as through REST (docs/salesforce-automation.md): jobs name the
+    assignment rule the sync asks for (``assignmentRuleId``), and with ``duplicate_rules: allow_save`` the
+    rows a duplicate rule refused (Bulk API 2.0 cannot allow saving them) are sent again through REST
+    with ``allowSave=true``: those that only an alert refused are saved, block rules still refuse.
     """
     stats = LoadStats()
+    rule_id = bulk_assignment_rule(client, target)
+    held: list[str] | None = [] if target.duplicates == "allow_save" and reload is not None else None
     for attempt in range(lock_retries + 1):
         last = attempt == lock_retries or reload is None
         round_dir = work_dir if attempt == 0 else work_dir / f"retry-{attempt}"
-        one_round = _BulkRound(client, target, sink, store, run_id, stats, last, watch)
+        one_round = _BulkRound(client, target, sink, store, run_id, stats, last, watch, rule_id, held)
         retry = one_round.run(batches, round_dir, max_bytes)
         if not retry:
             break
@@ -401,7 +422,32 @@ def load_bulk(
         )
         assert reload is not None
         batches = reload(retry)
+    if held:
+        assert reload is not None
+        log.info(
+            "%d row(s) of %s refused by a duplicate rule in Bulk; sending them through REST with allowSave",
+            len(held),
+            target.object,
+        )
+        load_rest(client, target, reload(held), sink)
     return stats
+
+
+def bulk_assignment_rule(client: SalesforceClient, target: Target) -> str | None:
+    """The ``assignmentRuleId`` of the target's Bulk jobs: None for ``none`` (and when ``default`` finds no
+    active rule), the active rule's id for ``default``, the sync's id otherwise. ConfigError for objects
+    Bulk cannot assign (Account territory rules run through REST only)."""
+    if target.assignment == "none":
+        return None
+    if target.object not in RULE_RECORD_OBJECTS:
+        raise ConfigError(
+            f"Bulk API 2.0 cannot run {target.object} assignment rules (jobs name Case and Lead rules only)",
+            hint="send this sync through REST (api: rest) or set assignment_rules: none",
+        )
+    if target.assignment == "default":
+        rule = client.active_assignment_rule(target.object)
+        return rule.id if rule is not None else None
+    return target.assignment
 
 
 @dataclass(frozen=True)
@@ -433,7 +479,11 @@ class _BulkRound:
         stats: LoadStats,
         last: bool,
         watch: BulkWatch | None = None,
+        assignment_rule_id: str | None = None,
+        held: list[str] | None = None,
     ) -> None:
+        """``assignment_rule_id``: the jobs' ``assignmentRuleId``. With ``held``, rows a duplicate rule
+        refused are not stored but their keys appended to it (to be sent again through REST)."""
         self.client = client
         self.watch = watch
         self.target = target
@@ -442,6 +492,8 @@ class _BulkRound:
         self.run_id = run_id
         self.stats = stats
         self.last = last
+        self.assignment_rule_id = assignment_rule_id
+        self.held = held
         self.errors: list[SalesforceError] = []
         self.retry: list[str] = []
         self.in_flight = max(1, client.settings.max_concurrency)
@@ -485,6 +537,7 @@ class _BulkRound:
             on_uploaded=lambda job: self._mark(job, JournalState.UPLOADED),
             on_closed=lambda job: self._closed(job, chunk),
             wait=False,
+            assignment_rule_id=self.assignment_rule_id,
         )
         ahead = None
         if size <= self.prefetch_budget:
@@ -542,6 +595,8 @@ class _BulkRound:
         table = self._collect(job, started)
         if not self.last:
             table = self._set_aside_locked(table)
+        if self.held is not None:
+            table = self._hold_duplicates(table, self.held)
         self.sink(table, job.id)
         self._tell(job, started.chunk, collected=True)
 
@@ -559,3 +614,10 @@ class _BulkRound:
         locked = pc.fill_null(pc.equal(table.column("error_code"), LOCK_ERROR), False)
         self.retry.extend(table.column("primary_key").filter(locked).to_pylist())
         return table.filter(pc.invert(locked))
+
+    @staticmethod
+    def _hold_duplicates(table: pa.Table, held: list[str]) -> pa.Table:
+        """Hold back rows a duplicate rule refused (their keys go to ``held``); return the others."""
+        dup = pc.fill_null(pc.equal(table.column("error_code"), DUPLICATES_DETECTED), False)
+        held.extend(table.column("primary_key").filter(dup).to_pylist())
+        return table.filter(pc.invert(dup))

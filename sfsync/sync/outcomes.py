@@ -21,6 +21,22 @@ OUTCOME_SCHEMA = PART_SCHEMA
 ATTEMPTED = {"insert": "insert", "update": "update", "upsert": "upsert"}
 
 
+#: Salesforce's code for a row a duplicate rule refused; its message is only the rule's alert text
+#: ("Use one of these records?" for the standard rules), so the stored message says what happened.
+DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
+
+
+def explain(code: str | None, message: str) -> str:
+    """The message stored for a rejected row: Salesforce's own, with plain words where it says too little."""
+    if code == DUPLICATES_DETECTED:
+        return (
+            "refused as a duplicate: a duplicate rule of the org matched an existing record "
+            f'(Salesforce says "{message}"); merge or link the records in Salesforce, or set '
+            "duplicate_rules: allow_save on the sync to save it anyway (rules that block still refuse)"
+        )
+    return message
+
+
 def done_operation(mode: str, created: bool | None) -> str:
     """What happened to an accepted row: ``created`` or ``updated``."""
     if mode == "insert":
@@ -50,7 +66,8 @@ def from_record_results(keys: Sequence[str], results: Sequence[RecordResult], mo
             first = r.errors[0] if r.errors else None
             ops.append(ATTEMPTED[mode])
             codes.append(first.status_code if first else "UNKNOWN_EXCEPTION")
-            msgs.append("; ".join(e.message for e in r.errors) if r.errors else "no error reported")
+            text = "; ".join(e.message for e in r.errors) if r.errors else "no error reported"
+            msgs.append(explain(first.status_code if first else None, text))
             fields.append(",".join(first.fields) if first and first.fields else None)
     return pa.table([list(keys), ok, ops, ids, codes, msgs, fields], schema=OUTCOME_SCHEMA)
 

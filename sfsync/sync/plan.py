@@ -31,11 +31,13 @@ import pyarrow.parquet as pq
 
 from sfsync.config import Api, ApiChoice, ResolvedSync, Sync
 from sfsync.salesforce import SalesforceClient
+from sfsync.salesforce.automation import RULE_RECORD_OBJECTS
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sync import lookup, outcomes, plan_related
 from sfsync.sync.diff import KIND_COLUMN, DiffResult, q
 from sfsync.sync.encode import FieldMap, send_column
 from sfsync.sync.load import KEY, PK, Target
+from sfsync.sync.numbers import refuse_non_finite
 from sfsync.sync.references import MapSpec, RejectedParents, map_specs
 
 #: Estimated calls of one Bulk job: create, upload, close, about three polls, two result downloads.
@@ -107,6 +109,12 @@ def _send_expr(mode: str, column: str) -> str:
     return f"(coalesce({s}, false) AND NOT ({KIND_COLUMN} = 'new' AND {c} IS NULL)) AS {s}"
 
 
+def bulk_can_assign(object_name: str, assignment: str) -> bool:
+    """Whether Bulk API 2.0 can do what ``assignment_rules`` asks on ``object_name`` (jobs name Case and
+    Lead rules only; Account assignment rules run through REST alone)."""
+    return assignment == "none" or object_name in RULE_RECORD_OBJECTS
+
+
 def choose_api(settings: PlanSettings, rows: int) -> Api:
     if settings.api != "auto":
         return settings.api
@@ -134,7 +142,8 @@ def build_plan(
     con = duckdb.connect()
     try:
         _stage_rows(con, diff, sync, maps, key_field)
-        refused = _refuse_empty_keys(con, sync, key_field)
+        non_finite = refuse_non_finite(con, "rows", PK, maps, mode)  # NaN/±Infinity: never sent
+        refused = pa.concat_tables([non_finite, _refuse_empty_keys(con, sync, key_field)])
         lookup_calls = 0
         if mode == "update" and key_field is not None and key_field.lower() != "id":
             assert client is not None, "an update keyed on an external id needs a client for the id lookup"
@@ -150,6 +159,8 @@ def build_plan(
     pq.write_table(refused, refused_path)
 
     api = choose_api(settings, to_send)
+    if api == "bulk" and settings.api == "auto" and not bulk_can_assign(describe.name, sync.assignment_rules):
+        api = "rest"  # only REST runs Account (territory) assignment rules
     c = diff.counts
     return Plan(
         sync=diff.sync,
@@ -159,6 +170,8 @@ def build_plan(
             mode=mode,
             key_field="Id" if mode == "update" and key_field is not None else key_field,
             maps=maps,
+            assignment=sync.assignment_rules,
+            duplicates=sync.duplicate_rules,
         ),
         api=api,
         primary_key=diff.primary_key,

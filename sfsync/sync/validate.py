@@ -19,6 +19,7 @@ from sfsync.config.project import Project, ResolvedSync, Sync
 from sfsync.errors import ConfigError, SfsyncError
 from sfsync.sources import Source, open_source, query_for
 from sfsync.sources.types import LogicalType
+from sfsync.sync.automation_check import AutomationAccess, automation_problems, automation_warnings
 from sfsync.sync.order import cycle_error, dependencies, find_cycle, parent_objects
 from sfsync.sync.validate_related import Related, RelatedChecks, SourceRelated
 
@@ -289,6 +290,9 @@ def validate_sync(
                 field=fname,
             )
 
+    for message, hint in automation_problems(sync, check.object):
+        check.add(message, hint)
+
     if sync.mode in ("insert", "upsert"):
         for fname in required_on_create(describe):
             if fname.lower() not in written:
@@ -375,6 +379,8 @@ class SyncCheck:
     mode: str
     problems: list[Problem] = dataclass_field(default_factory=list)
     error: str | None = None  # the sync could not be checked (source or destination unreachable)
+    #: what the org's own rules will do to the sync's rows (duplicate, assignment); never fails a check
+    warnings: list[str] = dataclass_field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -404,6 +410,7 @@ class CheckReport:
                     "ok": s.ok,
                     "error": s.error,
                     "problems": [p.to_dict() for p in s.problems],
+                    "warnings": s.warnings,
                 }
                 for s in self.syncs
             ],
@@ -516,7 +523,12 @@ def _check_sync(
         opened[r.source_name],
         query_for(project, r.sync.from_),
     )
-    return SyncCheck(r.name, label, r.sync.mode, validate_sync(project, r.name, describe, cols, related))
+    warnings: list[str] = []
+    if isinstance(org, AutomationAccess):
+        name = str(describe.get("name") or r.sync.object)
+        warnings = automation_warnings(r.sync, name, org.active_rules(r.destination_name, name))
+    problems = validate_sync(project, r.name, describe, cols, related)
+    return SyncCheck(r.name, label, r.sync.mode, problems, warnings=warnings)
 
 
 def _model_columns(

@@ -48,6 +48,8 @@ class SyncForm:
     warn_paused: bool = False
     notify: list[str] = field(default_factory=list)
     description: str = ""
+    assignment_rules: str = "none"
+    duplicate_rules: str = "enforce"
     record_type: str = ""
     const_fields: list[str] = field(default_factory=list)  # constants: Field: {value: ...}
     const_values: list[str] = field(default_factory=list)
@@ -83,6 +85,8 @@ class SyncForm:
             warn_paused=one("warn_paused") in ("on", "true", "1"),
             notify=[n for n in many("notify") if n],
             description=one("description"),
+            assignment_rules=one("assignment_rules") or "none",
+            duplicate_rules=one("duplicate_rules") or "enforce",
             record_type=one("record_type"),
             const_fields=many("const_field"),
             const_values=many("const_value"),
@@ -123,6 +127,8 @@ class SyncForm:
             warn_paused=w.paused,
             notify=list(w.notify),
             description=sync.description or "",
+            assignment_rules=sync.assignment_rules,
+            duplicate_rules=sync.duplicate_rules,
         )
 
     def mapping_pairs(self) -> list[tuple[str, str]]:
@@ -248,6 +254,8 @@ class SyncForm:
                     "schedule": schedule,
                     "warnings": warnings or None,
                     "description": self.description or None,
+                    "assignment_rules": self.assignment_rules,
+                    "duplicate_rules": self.duplicate_rules,
                     "record_type": self.record_type or None,
                 }
             )

@@ -156,6 +156,8 @@ class SyncIn(BaseModel):
     schedule: dict[str, Any] | str | None = None
     warnings: dict[str, Any] | None = None
     description: str | None = None
+    assignment_rules: str = "none"
+    duplicate_rules: Literal["enforce", "allow_save"] = "enforce"
 
     def to_yaml_data(self) -> dict[str, Any]:
         """The entry as written to the project file (defaults left out, key order as documented)."""
@@ -171,6 +173,10 @@ class SyncIn(BaseModel):
             data["warnings"] = self.warnings
         if self.description:
             data["description"] = self.description
+        if self.assignment_rules != "none":
+            data["assignment_rules"] = self.assignment_rules
+        if self.duplicate_rules != "enforce":
+            data["duplicate_rules"] = self.duplicate_rules
         if self.record_type:
             data["record_type"] = self.record_type
         return data

@@ -136,7 +136,10 @@ def test_describe_global() -> None:
         "Organization": "00D",
         "RecordType": "012",
         "User": "005",
+        "AssignmentRule": "01Q",
+        "DuplicateRule": "0Bm",
     }
+    assert not by_name["DuplicateRule"]["createable"] and by_name["DuplicateRule"]["queryable"]
     account = by_name["Account"]
     assert set(account) >= GLOBAL_KEYS
     assert account["urls"]["sobject"] == "/services/data/v59.0/sobjects/Account"

@@ -29,6 +29,9 @@ def test_objects_and_key_prefixes() -> None:
         "User": "005",
         "Organization": "00D",
         "RecordType": "012",
+        # read-only objects the org's automation metadata is queried through
+        "AssignmentRule": "01Q",
+        "DuplicateRule": "0Bm",
     }
 
 

@@ -142,6 +142,22 @@ def test_edit_form_saves_in_place(browser_session: httpx.Client, project_file: P
     assert "# people become contacts" in project_file.read_text()
 
 
+def test_edit_form_keeps_and_saves_the_org_automation_settings(
+    browser_session: httpx.Client, project_file: Path
+) -> None:
+    c = browser_session
+    data = form_for(c, assignment_rules="default", duplicate_rules="allow_save")
+    response = c.post("/new-sync", data=data, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    sync = load_project(project_file).syncs["leads"]
+    assert (sync.assignment_rules, sync.duplicate_rules) == ("default", "allow_save")
+    page = c.get("/syncs/leads/edit").text
+    assert 'value="default"' in page and "<option selected>allow_save</option>" in page
+    bad = form_for(c, name="contacts", create="0", object="Contact", assignment_rules="default")
+    refused = c.post("/syncs/contacts/edit", data=bad)
+    assert refused.status_code == 422 and "Contact has no assignment rules" in refused.text
+
+
 def test_run_now_job_page_and_run_page(browser_session: httpx.Client) -> None:
     c = browser_session
     token = csrf_of(c.get("/syncs/contacts").text)

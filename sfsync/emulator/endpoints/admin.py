@@ -35,9 +35,12 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "session_seconds": (int,),
     "bulk_delay_seconds": (int, float),
     "bulk_fail": (bool,),
+    "login_error_rate": (int, float),
+    "token_delay_seconds": (int, float),
     "seed": (int, type(None)),
 }
-_RATES = ("lock_row_rate", "unavailable_rate")
+_RATES = ("lock_row_rate", "unavailable_rate", "login_error_rate")
+_NON_NEGATIVE = ("daily_api_quota", "session_seconds", "bulk_delay_seconds", "token_delay_seconds")
 
 
 def fault_dict(faults: FaultSettings) -> dict[str, Any]:
@@ -59,7 +62,10 @@ def apply_faults(rt: Runtime, changes: dict[str, Any]) -> FaultSettings:
         num = cast(float, value)
         if name in _RATES and not 0 <= num <= 1:
             raise ValueError(f"fault setting {name!r} is a fraction between 0 and 1, got {value!r}")
-        if name in ("daily_api_quota", "session_seconds", "bulk_delay_seconds") and num < 0:
+        if (
+            name in ("daily_api_quota", "session_seconds", "bulk_delay_seconds", "token_delay_seconds")
+            and num < 0
+        ):
             raise ValueError(f"fault setting {name!r} cannot be negative, got {value!r}")
     for name, value in changes.items():
         setattr(rt.config.faults, name, value)

@@ -15,7 +15,10 @@ Token endpoint errors (HTTP 400 ``{"error", "error_description"}``):
 ``inactive_user``           the user is deactivated
 ==========================  =========================================================================
 
-No grant issues a ``refresh_token`` (real orgs do not for these grants); configured refresh tokens work.
+Only the refresh-token grant of an app with ``rotate_refresh_tokens`` answers a new ``refresh_token``
+(real orgs issue none for the password, JWT and client-credentials grants); concurrent refreshes with one
+token and rotated-out tokens are refused (``sessions.RefreshTokens``). Faults: ``login_error_rate``
+answers ``unknown_error`` ("retry your request"), ``token_delay_seconds`` slows every token request.
 JWT bearer assertions are verified with PyJWT (RS256) against the connected app's ``certificate_pem``;
 ``aud`` must be this server's own URL, ``https://login.salesforce.com`` or ``https://test.salesforce.com``.
 """
@@ -26,6 +29,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import time
 import xml.etree.ElementTree as ET
 from typing import Any
 from xml.sax.saxutils import escape
@@ -38,7 +42,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sfsync.emulator.endpoints.sessions import Runtime, Session
+from sfsync.emulator.endpoints.sessions import (
+    UNKNOWN_REFRESH,
+    RefreshTokenError,
+    RefreshTokenReused,
+    Runtime,
+    Session,
+)
 from sfsync.emulator.endpoints.wire import (
     JSON_TYPE,
     SESSION_MESSAGE,
@@ -115,8 +125,34 @@ def _basic_auth(request: Request) -> tuple[str, str] | None:
     return client_id, secret
 
 
+def _refresh(rt: Runtime, app: AppDef, token: str) -> Session:
+    """The refresh-token grant; with rotation, the answer carries the chain's next refresh token."""
+    try:
+        family, chain = rt.refresh_tokens.begin(token)
+    except RefreshTokenReused as e:
+        rt.sessions.revoke_family(e.family)
+        raise OAuthError("invalid_grant", str(e)) from None
+    except RefreshTokenError as e:
+        raise OAuthError("invalid_grant", str(e)) from None
+    session: Session | None = None
+    try:
+        if chain.client_id != app.client_id:
+            raise OAuthError("invalid_grant", UNKNOWN_REFRESH)
+        delay = rt.config.faults.token_delay_seconds
+        if delay > 0:
+            time.sleep(delay)  # the token is claimed meanwhile: a concurrent refresh is refused
+        session = rt.sessions.issue(_active(rt.config.user(chain.username)), app.client_id, family)
+    finally:
+        # the token is released whatever happened; only a success rotates it
+        rotate = session is not None and app.rotate_refresh_tokens
+        issued = rt.refresh_tokens.end(token, family, rotate=rotate)
+    session.refresh_token = issued
+    return session
+
+
 def grant(rt: Runtime, request: Request, form: dict[str, str]) -> Session:
-    """Run one token request; the new session, or OAuthError."""
+    """Run one token request; the new session (with ``refresh_token`` when rotation issued one), or
+    OAuthError."""
     grant_type = form.get("grant_type", "")
     if grant_type == "password":
         _require(form, "client_id", "username", "password")
@@ -137,14 +173,7 @@ def grant(rt: Runtime, request: Request, form: dict[str, str]) -> Session:
     if grant_type == "refresh_token":
         _require(form, "refresh_token", "client_id")
         app = _app(rt, form["client_id"], form.get("client_secret"), secret_required=False)
-        token = form["refresh_token"]
-        known = next(
-            (t for t in rt.config.refresh_tokens if hmac.compare_digest(t.token.encode(), token.encode())),
-            None,
-        )
-        if known is None or known.client_id != app.client_id:
-            raise OAuthError("invalid_grant", "expired access/refresh token")
-        return rt.sessions.issue(_active(rt.config.user(known.username)), app.client_id)
+        return _refresh(rt, app, form["refresh_token"])
     if grant_type == JWT_GRANT:
         _require(form, "assertion")
         return _jwt_grant(rt, request, form["assertion"])
@@ -198,7 +227,7 @@ def token_body(rt: Runtime, request: Request, session: Session) -> dict[str, Any
     app = rt.config.app(session.client_id or "")
     key = (app.client_secret if app else rt.config.org_id).encode()
     signature = base64.b64encode(hmac.new(key, (ident + issued).encode(), hashlib.sha256).digest()).decode()
-    return {
+    body = {
         "access_token": session.token,
         "instance_url": base,
         "id": ident,
@@ -207,11 +236,19 @@ def token_body(rt: Runtime, request: Request, session: Session) -> dict[str, Any
         "signature": signature,
         "scope": "api",
     }
+    if session.refresh_token:
+        body["refresh_token"] = session.refresh_token
+        body["scope"] = "refresh_token api"
+    return body
 
 
 async def token_endpoint(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     form = {k: str(v) for k, v in (await request.form()).items()}
+    if rt.dice.roll(rt.config.faults.login_error_rate):
+        # what Salesforce sometimes answers (seen in amazon-connect-salesforce-lambda issue #43 and
+        # salto-io/salto PR #2834, which retry it): "unknown_error: retry your request"
+        return oauth_error(OAuthError("unknown_error", "retry your request"))
     try:
         session = await run_in_threadpool(grant, rt, request, form)
     except OAuthError as e:

@@ -6,6 +6,9 @@ appends the outcome to ``successful.csv`` / ``failed.csv`` / ``unprocessed.csv``
 1,000,000-row job needs memory for one chunk only. Clients must poll: the job is ``UploadComplete``, then
 ``InProgress``, then ``JobComplete`` (or ``Failed`` / ``Aborted``). Faults: ``bulk_delay_seconds`` keeps
 a job ``InProgress`` that much longer; ``bulk_fail`` makes it end ``Failed`` with every row unprocessed.
+
+Rows run the org's duplicate rules (nothing in Bulk API 2.0 allows saving a duplicate) and, when the job
+was created with ``assignmentRuleId``, that assignment rule (see ``automation_headers``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from sfsync.emulator.endpoints.automation_headers import bulk_assignment_rule, bulk_rules
 from sfsync.emulator.endpoints.jobs import JobRegistry
 from sfsync.emulator.endpoints.wire import NOT_FOUND_MESSAGE, Call, api, api_streaming, json_response, slashed
 from sfsync.emulator.records.org import OrgError
@@ -82,6 +86,7 @@ class IngestJob:
     created_by: str
     created: float
     dir: Path
+    assignment_rule_id: str | None = None  # the job's assignmentRuleId (Case and Lead jobs)
     state: str = "Open"
     modstamp: float = 0.0
     uploaded: bool = False
@@ -110,6 +115,8 @@ class IngestJob:
         }
         if self.ext_field:
             out["externalIdFieldName"] = self.ext_field
+        if self.assignment_rule_id:
+            out["assignmentRuleId"] = self.assignment_rule_id
         out.update(
             {
                 "concurrencyMode": "Parallel",
@@ -228,7 +235,8 @@ class IngestJobs(JobRegistry[IngestJob]):
                     writers.failed.writerow(
                         [
                             "",
-                            f"INVALID_FIELD:The row has {len(row)} values but the header has {width} columns",
+                            f"INVALID_FIELD:The row has {len(row)} values but the header has "
+                            f"{width} columns:--",
                             *row,
                         ]
                     )
@@ -237,7 +245,13 @@ class IngestJobs(JobRegistry[IngestJob]):
                     job.failed += len(bad)
             try:
                 results = self._rt.org.bulk_load(
-                    job.object, job.operation, job.ext_field, header, good, user_id=user_id
+                    job.object,
+                    job.operation,
+                    job.ext_field,
+                    header,
+                    good,
+                    user_id=user_id,
+                    rules=bulk_rules(job.assignment_rule_id),
                 )
             except OrgError as e:
                 writers.unprocessed.writerows(good)
@@ -309,6 +323,7 @@ def create_job(call: Call) -> Response:
     else:
         ext_field = None
     delimiter, line_ending = csv_options(body)
+    rule_id = bulk_assignment_rule(call, obj.name, body)
     jobs = call.rt.ingest
     job_id = jobs.new_id()
     job = IngestJob(
@@ -322,6 +337,7 @@ def create_job(call: Call) -> Response:
         created_by=call.session.user.id,
         created=time.time(),
         dir=jobs.job_dir(job_id),
+        assignment_rule_id=rule_id,
     )
     jobs.add(job)
     return json_response(job.info(full=False))

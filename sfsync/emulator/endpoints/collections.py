@@ -1,9 +1,12 @@
 """sObject Collections: create, update, upsert, delete and retrieve up to 200 records a call.
 
 Always HTTP 200 with one result per record, in request order (a request-level problem such as more
-than 200 records or a malformed body is the 400 error array). Records of several object types in one
-create are saved per type, in order; with ``allOrNone`` across types, a failure in a later type cannot
-roll back an earlier type already written (a limitation of the emulator, documented in docs/emulator.md).
+than 200 records or a malformed body is the 400 error array). Writes run the org's duplicate and
+assignment rules as the request's headers say (``automation_headers``); a duplicate refusal is the
+plain per-record error ``{"statusCode": "DUPLICATES_DETECTED", "message": <alert text>, "fields": []}``.
+Records of several object types in one create are saved per type, in order; with ``allOrNone`` across
+types, a failure in a later type cannot roll back an earlier type already written (a limitation of the
+emulator, documented in docs/emulator.md).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sfsync.emulator.endpoints.automation_headers import rest_rules
 from sfsync.emulator.endpoints.wire import Call, api, json_response, slashed
 from sfsync.emulator.records.org import OrgError, RecordError, SaveResult
 
@@ -66,9 +70,14 @@ def create(call: Call) -> Response:
             groups.setdefault(obj, []).append(i)
     if all_or_none and any(r is not None for r in results):
         return _rolled_back(results)
+    rules = rest_rules(call)
     for obj, idx in groups.items():
         saved = call.rt.org.create(
-            obj, [_strip(records[i]) for i in idx], all_or_none=all_or_none, user_id=call.session.user.id
+            obj,
+            [_strip(records[i]) for i in idx],
+            all_or_none=all_or_none,
+            user_id=call.session.user.id,
+            rules=rules,
         )
         for i, res in zip(idx, saved, strict=True):
             results[i] = res
@@ -108,6 +117,7 @@ def update(call: Call) -> Response:
             groups.setdefault(obj, []).append(i)
     if all_or_none and any(r is not None for r in results):
         return _rolled_back(results)
+    rules = rest_rules(call)
     for obj, idx in groups.items():
         clean = []
         for i in idx:
@@ -115,7 +125,9 @@ def update(call: Call) -> Response:
             if "id" in row and "Id" not in row:
                 row["Id"] = row.pop("id")
             clean.append(row)
-        saved = call.rt.org.update(clean, obj=obj, all_or_none=all_or_none, user_id=call.session.user.id)
+        saved = call.rt.org.update(
+            clean, obj=obj, all_or_none=all_or_none, user_id=call.session.user.id, rules=rules
+        )
         for i, res in zip(idx, saved, strict=True):
             results[i] = res
     return json_response([r.to_json() for r in results if r is not None])
@@ -140,6 +152,7 @@ def upsert(call: Call) -> Response:
         [_strip(r) for r in records],
         all_or_none=all_or_none,
         user_id=call.session.user.id,
+        rules=rest_rules(call),
     )
     return json_response([r.to_json() for r in saved])
 

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sfsync.emulator.endpoints import describe
+from sfsync.emulator.endpoints.automation_headers import duplicate_error_body, rest_rules
 from sfsync.emulator.endpoints.sessions import Runtime
 from sfsync.emulator.endpoints.wire import (
     MAX_VERSION,
@@ -34,6 +35,7 @@ from sfsync.emulator.endpoints.wire import (
 from sfsync.emulator.metadata.ids import IdFactory
 from sfsync.emulator.metadata.model import SObjectDef
 from sfsync.emulator.records.org import OrgError, QueryResult, SaveResult
+from sfsync.emulator.records.write_rules import WriteRules
 
 DEFAULT_QUERY_BATCH = 2000
 """Records per query page when the client does not ask (``Sforce-Query-Options: batchSize=N``)."""
@@ -165,20 +167,27 @@ def sobject_root(call: Call) -> Response:
         return json_response(describe.basic_info(call.rt.config, obj.name, call.version, []))
     record = call.json_object()
     record.pop("attributes", None)
-    result = call.rt.org.create(obj.name, [record], user_id=call.session.user.id)[0]
+    rules = rest_rules(call)
+    result = call.rt.org.create(obj.name, [record], user_id=call.session.user.id, rules=rules)[0]
     if not result.success:
-        raise _save_error(result)
+        raise _save_error(result, call, obj.name, rules)
     return json_response({"id": result.id, "success": True, "errors": []}, 201)
 
 
 _NOT_FOUND_CODES = {"NOT_FOUND", "ENTITY_IS_DELETED"}
 
 
-def _save_error(result: SaveResult) -> OrgError:
-    """A failed single-record save as the request-level error array."""
+def _save_error(
+    result: SaveResult, call: Call | None = None, obj: str = "", rules: WriteRules | None = None
+) -> OrgError:
+    """A failed single-record save as the request-level error array (a duplicate rule's refusal carries
+    the rule and the matching records)."""
     err = result.errors[0] if result.errors else None
     if err is None:
         return OrgError(400, "UNKNOWN_EXCEPTION", "The record was not saved.")
+    if err.detail is not None and call is not None and rules is not None:
+        body = duplicate_error_body(call, obj, err, rules)
+        return OrgError(400, err.status_code, err.message, body=body)
     status = 404 if err.status_code in _NOT_FOUND_CODES else 400
     return OrgError(status, err.status_code, err.message, err.fields)
 
@@ -196,9 +205,10 @@ def sobject_row(call: Call) -> Response:
         record = call.json_object()
         record.pop("attributes", None)
         record["Id"] = record_id
-        result = call.rt.org.update([record], obj=obj.name, user_id=call.session.user.id)[0]
+        rules = rest_rules(call)
+        result = call.rt.org.update([record], obj=obj.name, user_id=call.session.user.id, rules=rules)[0]
         if not result.success:
-            raise _save_error(result)
+            raise _save_error(result, call, obj.name, rules)
         return Response(status_code=204)
     result = call.rt.org.delete([record_id])[0]
     if not result.success:
@@ -245,13 +255,16 @@ def sobject_by_external_id(call: Call) -> Response:
                     [key],
                 )
         record[fdef.name] = value
-        result = call.rt.org.upsert(obj.name, fdef.name, [record], user_id=call.session.user.id)[0]
+        rules = rest_rules(call)
+        result = call.rt.org.upsert(obj.name, fdef.name, [record], user_id=call.session.user.id, rules=rules)[
+            0
+        ]
         if not result.success:
             if result.errors and result.errors[0].status_code == "DUPLICATE_EXTERNAL_ID":
                 ids = _matching_ids(call, obj, fdef.name, value)
                 if len(ids) > 1:
                     raise _multiple(call, obj, ids)
-            raise _save_error(result)
+            raise _save_error(result, call, obj.name, rules)
         status = 201 if result.created else 200
         return json_response(
             {"id": result.id, "success": True, "errors": [], "created": bool(result.created)}, status

@@ -116,9 +116,10 @@ class Call:
         return self.request.query_params.get(name, default)
 
     def json(self) -> Any:
-        """The request body as JSON, or 400 ``JSON_PARSER_ERROR``."""
+        """The request body as JSON, or 400 ``JSON_PARSER_ERROR``. ``NaN`` and ``Infinity`` are not JSON
+        (RFC 8259 has no such numbers) and Salesforce's parser refuses them; so does this one."""
         try:
-            return json.loads(self.body or b"null")
+            return json.loads(self.body or b"null", parse_constant=_not_json)
         except ValueError as e:
             raise OrgError(400, "JSON_PARSER_ERROR", f"The request body is not valid JSON: {e}") from e
 
@@ -132,6 +133,10 @@ class Call:
                 f"{type(data).__name__ if data is not None else 'nothing'}",
             )
         return data
+
+
+def _not_json(token: str) -> Any:
+    raise ValueError(f"{token} is not a JSON value")
 
 
 Handler = Callable[[Call], Response]

@@ -8,6 +8,10 @@ These dataclasses are the contract between the emulator's parts: ``schema`` buil
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sfsync.emulator.metadata.automation import Automation
 
 
 @dataclass
@@ -128,6 +132,7 @@ class AppDef:
     client_secret: str
     certificate_pem: str | None = None
     run_as: str | None = None  # username used by the client_credentials flow
+    rotate_refresh_tokens: bool = False  # each refresh answer carries a new token; the old one dies
 
 
 @dataclass
@@ -147,6 +152,8 @@ class FaultSettings:
     session_seconds: int = 7200  # access token lifetime
     bulk_delay_seconds: float = 0.0  # extra time a Bulk job stays InProgress
     bulk_fail: bool = False  # every Bulk ingest job ends Failed
+    login_error_rate: float = 0.0  # fraction of token requests answered unknown_error, "retry your request"
+    token_delay_seconds: float = 0.0  # time each token request takes (makes concurrent refreshes overlap)
     seed: int | None = None  # RNG seed for reproducible faults
 
 
@@ -162,6 +169,7 @@ class OrgConfig:
     apps: list[AppDef] = field(default_factory=list)
     refresh_tokens: list[RefreshTokenDef] = field(default_factory=list)
     faults: FaultSettings = field(default_factory=FaultSettings)
+    automation: Automation = field(default_factory=lambda: _new_automation())
 
     def object(self, name: str) -> SObjectDef | None:
         """Case-insensitive object lookup."""
@@ -190,3 +198,9 @@ class OrgConfig:
 
     def app(self, client_id: str) -> AppDef | None:
         return next((a for a in self.apps if a.client_id == client_id), None)
+
+
+def _new_automation() -> Automation:
+    from sfsync.emulator.metadata.automation import Automation  # it builds SObjectDefs: imported late
+
+    return Automation()

@@ -2,8 +2,8 @@
 
 The format is documented with a full example in ``docs/emulator-org-file.md``. Top-level sections:
 ``org`` (name, sandbox flag), ``objects`` (custom fields on existing objects, custom objects ``Foo__c``,
-picklist restrictions, record types), ``users``, ``queues``, ``apps`` (connected apps), ``refresh_tokens`` and
-``faults``.
+picklist restrictions, record types), ``users``, ``queues``, ``apps`` (connected apps), ``refresh_tokens``,
+``assignment_rules``, ``duplicate_rules`` (``orgfile_automation``) and ``faults``.
 
 Every problem is collected before anything is raised: ``OrgFileError`` lists them all, each with the
 key path (``objects.Account.fields.Tier__c.type``) and how to fix it. Secret values (passwords, tokens,
@@ -30,12 +30,23 @@ from sfsync.emulator.metadata.model import (
     RefreshTokenDef,
     UserDef,
 )
+from sfsync.emulator.metadata.orgfile_automation import apply_automation
 from sfsync.emulator.metadata.orgfile_objects import apply_objects
 from sfsync.emulator.metadata.orgfile_reader import Section
 from sfsync.emulator.metadata.schema import default_org, queue_id, user_id
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_TOP_KEYS = ("org", "objects", "users", "queues", "apps", "refresh_tokens", "faults")
+_TOP_KEYS = (
+    "org",
+    "objects",
+    "users",
+    "queues",
+    "apps",
+    "refresh_tokens",
+    "assignment_rules",
+    "duplicate_rules",
+    "faults",
+)
 _DEVELOPER_NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|_(?!_))*")
 
 
@@ -87,6 +98,7 @@ def load_org_file(path: str | Path, base: OrgConfig | None = None) -> OrgConfig:
     _apply_queues(root, config)
     _apply_apps(root, config, file.parent)
     _apply_refresh_tokens(root, config)
+    apply_automation(root, config)
     _apply_faults(root, config)
     if problems:
         raise OrgFileError(str(file), problems)
@@ -208,7 +220,8 @@ def _check_time_zone(spec: Section, config: OrgConfig, zone: str) -> None:
 
 
 def _apply_apps(root: Section, config: OrgConfig, folder: Path) -> None:
-    for spec in root.entries("apps", ("client_id", "client_secret", "certificate", "run_as")):
+    app_keys = ("client_id", "client_secret", "certificate", "run_as", "rotate_refresh_tokens")
+    for spec in root.entries("apps", app_keys):
         client_id = spec.text("client_id", required=True)
         secret = spec.text("client_secret", required=True)
         if not isinstance(client_id, str) or not isinstance(secret, str):
@@ -228,6 +241,7 @@ def _apply_apps(root: Section, config: OrgConfig, folder: Path) -> None:
             client_secret=secret,
             certificate_pem=cert,
             run_as=run_as if isinstance(run_as, str) else None,
+            rotate_refresh_tokens=spec.flag("rotate_refresh_tokens", False),
         )
         config.apps = [a for a in config.apps if a.client_id != client_id] + [app]
 

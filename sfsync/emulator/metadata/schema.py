@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from sfsync.emulator.metadata.automation import add_automation_objects
 from sfsync.emulator.metadata.fieldkit import fields_by_name, fld, system_fields
 from sfsync.emulator.metadata.ids import IdFactory
 from sfsync.emulator.metadata.model import AppDef, OrgConfig, QueueDef, SObjectDef, UserDef
@@ -48,11 +49,11 @@ DEFAULT_QUEUE_DEVELOPER_NAME = "Triage_Queue"
 
 
 def default_org() -> OrgConfig:
-    """A new default org: User, Organization, Group, RecordType, Account, Contact, Lead, Case, Contract;
-    one admin user (``admin@example.com`` / ``sfsync-demo``, no security token), one queue (``Triage
-    Queue``) and the demo connected app."""
+    """A new default org: User, Organization, Group, RecordType, AssignmentRule, DuplicateRule, Account,
+    Contact, Lead, Case, Contract; one admin user (``admin@example.com`` / ``sfsync-demo``, no security
+    token), one queue (``Triage Queue``), the standard duplicate rules and the demo connected app."""
     objects = {o.name: o for o in (make() for make in (*STANDARD_OBJECTS, *SETUP_OBJECTS))}
-    return OrgConfig(
+    config = OrgConfig(
         org_id=DEFAULT_ORG_ID,
         objects=objects,
         users=[
@@ -74,6 +75,8 @@ def default_org() -> OrgConfig:
             AppDef(client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET, run_as=DEFAULT_USERNAME)
         ],
     )
+    add_automation_objects(config)  # AssignmentRule, DuplicateRule
+    return config
 
 
 def custom_object(

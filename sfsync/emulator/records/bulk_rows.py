@@ -21,9 +21,11 @@ from sfsync.emulator.records.relations import bulk_ref_column, invalid_batch
 from sfsync.emulator.records.results import BulkRowResult, OrgError, RecordError
 from sfsync.emulator.records.store import Store, Table
 from sfsync.emulator.records.validate import FieldValueError
+from sfsync.emulator.records.write_rules import WriteRules
 from sfsync.emulator.records.writes import Writer
 
 if TYPE_CHECKING:
+    from sfsync.emulator.records.automation import OrgAutomation
     from sfsync.emulator.records.org import Org
 
 #: Rows planned and written per transaction (Salesforce's own internal batch size is 10,000).
@@ -95,9 +97,10 @@ def _take_id(p: Pending, cell: str, table: Table, op: str, wants_id: bool) -> No
 
 
 class BulkLoader:
-    def __init__(self, store: Store, writer: Writer) -> None:
+    def __init__(self, store: Store, writer: Writer, automation: OrgAutomation) -> None:
         self.store = store
         self.writer = writer
+        self.automation = automation
 
     def load(
         self,
@@ -108,9 +111,10 @@ class BulkLoader:
         rows: Sequence[Sequence[str]],
         user: str | None,
         org: Org,
+        rules: WriteRules | None = None,
     ) -> list[BulkRowResult]:
         with _gc_paused():
-            return self._load(table, operation, ext_field, header, rows, user, org)
+            return self._load(table, operation, ext_field, header, rows, user, org, rules)
 
     def _load(
         self,
@@ -121,6 +125,7 @@ class BulkLoader:
         rows: Sequence[Sequence[str]],
         user: str | None,
         org: Org,
+        rules: WriteRules | None,
     ) -> list[BulkRowResult]:
         if operation not in OPERATIONS:
             raise invalid_batch(f"Unsupported operation: {operation}")
@@ -139,7 +144,7 @@ class BulkLoader:
             items = self._convert(table, operation, ext, cols, chunk)
             with self.store.lock, self.store.transaction():
                 plan = self.writer.plan(table, operation, ext, items, user, dup_keys)
-                self.writer.apply(plan, user)
+                self.writer.apply(self.automation.run(plan, rules), user)
             for p in items:
                 if p.error is None:
                     results.append(BulkRowResult(p.id, p.created, None))

@@ -13,6 +13,7 @@ from typing import Any
 
 from sfsync.emulator.metadata import ids
 from sfsync.emulator.metadata.model import FieldDef, OrgConfig
+from sfsync.emulator.records.automation import OrgAutomation
 from sfsync.emulator.records.bulk_rows import BulkLoader
 from sfsync.emulator.records.pending import Pending, Ref, json_list
 from sfsync.emulator.records.relations import json_ref
@@ -27,6 +28,7 @@ from sfsync.emulator.records.results import (
 from sfsync.emulator.records.soql import run_query
 from sfsync.emulator.records.store import Store, Table, quote
 from sfsync.emulator.records.validate import FieldValueError, compound_value, now_utc
+from sfsync.emulator.records.write_rules import WriteRules
 from sfsync.emulator.records.writes import ROLLED_BACK, Plan, Writer
 
 __all__ = [
@@ -55,7 +57,8 @@ class Org:
         self.config = config
         self.store = Store(config, db_path)
         self.writer = Writer(self.store)
-        self.bulk = BulkLoader(self.store, self.writer)
+        self.automation = OrgAutomation(self.store, self.writer, config)
+        self.bulk = BulkLoader(self.store, self.writer, self.automation)
 
     # ---- helpers -----------------------------------------------------------------------------------
     def _default_user(self, user_id: str | None) -> str | None:
@@ -137,8 +140,10 @@ class Org:
         all_or_none: bool,
         user_id: str | None,
         as_upsert: bool = False,
+        rules: WriteRules | None = None,
     ) -> list[SaveResult]:
-        """Plan every group, then write all of them in one transaction (or none, with all_or_none)."""
+        """Plan every group, then write all of them in one transaction (or none, with all_or_none).
+        ``rules``: what the org's automation does on this write (None: nothing; see ``write_rules``)."""
         user = self._default_user(user_id)
         with self.store.lock:
             plans: list[Plan] = []
@@ -146,7 +151,8 @@ class Org:
             try:
                 with self.store.transaction():
                     for table, op, ext, items in groups:
-                        plans.append(self.writer.plan(table, op, ext, items, user))
+                        plan = self.writer.plan(table, op, ext, items, user)
+                        plans.append(self.automation.run(plan, rules))
                         everything.extend(items)
                     failed = any(p.error is not None for p in everything)
                     if all_or_none and failed:
@@ -180,6 +186,7 @@ class Org:
         *,
         all_or_none: bool = False,
         user_id: str | None = None,
+        rules: WriteRules | None = None,
     ) -> list[SaveResult]:
         default = self.table(obj)
         by_table: dict[str, tuple[Table, list[Pending]]] = {}
@@ -192,7 +199,8 @@ class Org:
                     400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be inserted: {table.name}"
                 )
             by_table.setdefault(table.name, (table, []))[1].append(self._convert(table, pos, rec, True))
-        return self._run([(t, "insert", None, items) for t, items in by_table.values()], all_or_none, user_id)
+        groups: list[Group] = [(t, "insert", None, items) for t, items in by_table.values()]
+        return self._run(groups, all_or_none, user_id, rules=rules)
 
     def update(
         self,
@@ -201,6 +209,7 @@ class Org:
         obj: str | None = None,
         all_or_none: bool = False,
         user_id: str | None = None,
+        rules: WriteRules | None = None,
     ) -> list[SaveResult]:
         fixed = self.table(obj) if obj else None
         by_table: dict[str, tuple[Table, list[Pending]]] = {}
@@ -232,7 +241,7 @@ class Org:
         if orphans:
             first = next(iter(self.store.tables.values()))
             groups.append((first, "update", None, orphans))
-        return self._run(groups, all_or_none, user_id)
+        return self._run(groups, all_or_none, user_id, rules=rules)
 
     def upsert(
         self,
@@ -242,6 +251,7 @@ class Org:
         *,
         all_or_none: bool = False,
         user_id: str | None = None,
+        rules: WriteRules | None = None,
     ) -> list[SaveResult]:
         table = self.table(obj)
         ext = self.ext_field(table, ext_field)
@@ -260,7 +270,7 @@ class Org:
                     )
                 p.key = p.values.get(ext.name)
             items.append(p)
-        return self._run([(table, "upsert", ext, items)], all_or_none, user_id, as_upsert=True)
+        return self._run([(table, "upsert", ext, items)], all_or_none, user_id, as_upsert=True, rules=rules)
 
     def ext_field(self, table: Table, name: str) -> FieldDef:
         """The upsert key field ``name`` of ``table`` (``Id`` or an externalId/idLookup field), else 404."""
@@ -394,9 +404,11 @@ class Org:
         rows: Sequence[Sequence[str]],
         *,
         user_id: str | None = None,
+        rules: WriteRules | None = None,
     ) -> list[BulkRowResult]:
         table = self.table(obj, status=400)
-        return self.bulk.load(table, operation, ext_field, header, rows, self._default_user(user_id), self)
+        user = self._default_user(user_id)
+        return self.bulk.load(table, operation, ext_field, header, rows, user, self, rules)
 
     def reset(self) -> None:
         """Delete every record except the seeded users and organization."""

@@ -18,14 +18,19 @@ class RecordError:
     status_code: str  # e.g. REQUIRED_FIELD_MISSING
     message: str
     fields: list[str] = field(default_factory=list)
+    #: what some errors add for single-record REST answers (a DuplicateMatch for DUPLICATES_DETECTED)
+    detail: Any = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"statusCode": self.status_code, "message": self.message, "fields": self.fields}
 
     def to_bulk(self) -> str:
-        """The ``sf__Error`` cell of Bulk failedResults: ``CODE:message[:fields]``."""
-        text = f"{self.status_code}:{self.message}"
-        return f"{text}:{','.join(self.fields)}" if self.fields else text
+        """The ``sf__Error`` cell of Bulk failedResults as real orgs write it: ``CODE:message:Field --``,
+        ``CODE:message:--`` when no field is named. Recorded from real orgs in jsforce's test/bulk2.test.ts
+        (``REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --``) and salesforcecli
+        plugin-data's bulk NUTs (``INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--``)."""
+        fields = f"{','.join(self.fields)} --" if self.fields else "--"
+        return f"{self.status_code}:{self.message}:{fields}"
 
 
 @dataclass

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sfsync.emulator.metadata import ids
+from sfsync.emulator.metadata.automation import AUTOMATION_OBJECTS, seed_rows
 from sfsync.emulator.metadata.model import FieldDef, OrgConfig, SObjectDef
 from sfsync.emulator.records.validate import Codec, label_of, now_utc, sql_type
 
@@ -45,7 +46,7 @@ ID_POD = "8d"
 AUTONUMBER_START = 1000
 AUTONUMBER_DIGITS = 8
 #: Objects whose records are seeded from the org configuration and survive ``reset``.
-SEEDED_OBJECTS = ("User", "Organization", "Group", "RecordType")
+SEEDED_OBJECTS = ("User", "Organization", "Group", "RecordType", *AUTOMATION_OBJECTS)
 #: Fields of the ``Name`` entity a polymorphic relationship exposes (``Lead.Owner.Name``), as Salesforce
 #: documents it (Object Reference, "Name"); a target object lacking one gives null. ``Type`` is the
 #: target's own Type field when it has one (Group: ``Queue``), else the object name (``User``).
@@ -356,7 +357,8 @@ class Store:
     # ---- seeded records ---------------------------------------------------------------------------
     def seed(self) -> None:
         """(Re)write the User records of ``config.users``, the Group records of ``config.queues`` (Type
-        Queue), the Organization record and the record types (``RecordType``) the org file declares."""
+        Queue), the Organization record, the record types (``RecordType``) the org file declares and the
+        records of the org's assignment and duplicate rules."""
         now = now_utc()
         users = self.table("User")
         first_user = self.config.users[0].id if self.config.users else None
@@ -420,6 +422,11 @@ class Store:
                 first_user,
             )
         self._seed_record_types(now, first_user)
+        for name, rows in seed_rows(self.config).items():
+            table = self.table(name)
+            if table is not None:
+                for values in rows:
+                    self._seed_row(table, values, now, first_user)
 
     def _seed_record_types(self, now: str, user: str | None) -> None:
         types = self.table("RecordType")

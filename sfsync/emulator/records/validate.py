@@ -300,14 +300,23 @@ class Codec:
         return value
 
     def _check_float(self, value: float) -> float:
+        """A number for a double/currency/percent field: its whole part must fit the field's
+        ``precision - scale`` digits, and it is stored *as sent*, with every decimal.
+
+        Salesforce does not round API writes to the field's decimal places: "if you then set a value via
+        API, say 237.631, it'll be stored in the database - and returned via API (e.g. SOQL query) - as
+        237.631" on a field with 1 decimal place; only the UI rounds what it displays (half up). Salesforce
+        Help knowledge articles 000212661 ("Why is the field of data type number storing more numbers in
+        decimal places than defined?") and 000387302 ("Salesforce Number Field Stores More Decimal Places
+        Than Defined When Set via API or Apex")."""
         fd = self.field
-        if fd.precision:
-            if abs(value) >= 10.0 ** (fd.precision - fd.scale):
-                raise self.fail(
-                    "NUMBER_OUTSIDE_VALID_RANGE",
-                    f"{self.label}: value outside of valid range on numeric field: {value}",
-                )
-            return round(value, fd.scale)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise self.bad_type(value)
+        if fd.precision and abs(value) >= 10.0 ** (fd.precision - fd.scale):
+            raise self.fail(
+                "NUMBER_OUTSIDE_VALID_RANGE",
+                f"{self.label}: value outside of valid range on numeric field: {value}",
+            )
         return value
 
     # ---- stored value out ----------------------------------------------------------------------
