@@ -30,6 +30,7 @@ from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
 from sfsync.sync.load import TARGET_FILE, LoadStats, Target, collect_job, load_bulk, load_rest
 from sfsync.sync.plan import Plan, PlanSettings, build_plan
 from sfsync.sync.progress import Diffed, Planned, Progress, ProgressEvent, Reading, RunStarted, Sent
+from sfsync.sync.schema_check import last_validated, mapping_schema
 from sfsync.sync.snapshot import advance_snapshot
 from sfsync.sync.validate import validate_sync
 
@@ -286,10 +287,13 @@ class SyncSession:
                 (diff.work_dir / _RUN_FILE).write_text(json.dumps({"run_id": run.id}))
                 c = diff.counts
                 _emit(options, Diffed(name, c.rows, c.new, c.changed, c.unchanged, c.resent))
+                schema = mapping_schema(self.project, resolved, self.needed_columns(resolved))
                 if diff.counts.to_send == 0:
-                    # Nothing changed: Salesforce is not called at all (zero API calls). The mapping is
-                    # checked against describe on the next run that has something to write, and by `check`.
-                    advance_snapshot(self.store, diff, pa.array([], pa.string()))
+                    # Nothing changed: Salesforce is not called at all (zero API calls), unless the
+                    # mapping or the model's column types changed since the mapping was last validated
+                    if schema != last_validated(self.store, name):
+                        self.validate(name)
+                    advance_snapshot(self.store, diff, pa.array([], pa.string()), validated=schema)
                     status, error = RunStatus.SUCCEEDED, None
                 else:
                     resolved, describe, _needed = self.validate(name)
@@ -298,7 +302,7 @@ class SyncSession:
                     )
                     _emit(options, Planned(name, plan.api, plan.to_send, plan.refused))
                     stats = self._load(client, resolved, run.id, diff, plan, tally, options)
-                    advance_snapshot(self.store, diff, tally.accepted_keys())
+                    advance_snapshot(self.store, diff, tally.accepted_keys(), validated=schema)
                     status = RunStatus.FAILED if stats.failed_jobs else RunStatus.SUCCEEDED
                     error = (
                         ("Bulk job(s) failed: " + "; ".join(stats.failed_jobs)) if stats.failed_jobs else None
