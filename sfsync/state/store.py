@@ -466,6 +466,15 @@ class StateStore:
         """Primary keys (text) of the rows Salesforce accepted in a run: for ``advance_snapshot``."""
         return results.accepted_keys(self._result_parts(run_id))
 
+    def result_keys(self, run_id: int) -> pa.Array:
+        """Primary keys (text) of the rows of a run that have a stored result, accepted or rejected."""
+        return results.result_keys(self._result_parts(run_id))
+
+    def record_ids(self, run_id: int) -> pa.Array:
+        """Record ids Salesforce gave the accepted rows of a run (crash recovery tells them from records
+        the run's lost answers created)."""
+        return results.record_ids(self._result_parts(run_id))
+
     def rejected_table(self, run_id: int, code: str | None = None) -> pa.Table:
         """Rejected rows as Arrow (for ``show-run --rejected --json`` and CSV export)."""
         return results.select_arrow(

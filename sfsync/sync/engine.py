@@ -20,16 +20,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sfsync.config import Api, ApiChoice, Project, ResolvedSync
-from sfsync.errors import ConfigError, SfsyncError
+from sfsync.errors import ConfigError, SfsyncError, StateError
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sources import open_source, query_for
-from sfsync.state import JournalState, RunCounts, RunStatus, StateStore, Trigger
+from sfsync.state import RunCounts, RunStatus, StateStore, Trigger
 from sfsync.sync.connect import Orgs
 from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
-from sfsync.sync.load import TARGET_FILE, LoadStats, Target, collect_job, load_bulk, load_rest
+from sfsync.sync.inflight import RestJournal, settle_vanished_job
+from sfsync.sync.load import LoadStats, load_bulk, load_rest
 from sfsync.sync.plan import Plan, PlanSettings, build_plan
 from sfsync.sync.progress import Diffed, Planned, Progress, ProgressEvent, Reading, RunStarted, Sent
+from sfsync.sync.reconcile import ReconcileSettings
+from sfsync.sync.recovery import settle_journal
 from sfsync.sync.schema_check import last_validated, mapping_schema
 from sfsync.sync.snapshot import advance_snapshot
 from sfsync.sync.validate import validate_sync
@@ -40,6 +43,7 @@ _RUN_FILE = "run.json"
 UNCLAIMED_DIFF_SECONDS = 3600
 #: Row results are kept for this many latest runs of each sync; older runs keep their counts only.
 KEEP_RESULTS_OF_RUNS = 100
+_RECONCILE = ReconcileSettings()
 
 
 @dataclass(frozen=True)
@@ -213,20 +217,8 @@ class SyncSession:
     def recover(self, name: str, client: SalesforceClient) -> list[int]:
         """Settle what crashed runs of ``name`` left: Bulk jobs, stored results, the snapshot."""
         reaped = [r.id for r in self.store.reap_interrupted(name)]
-        for entry in self.store.journal_pending(name):
-            job = client.bulk.get(entry.job_id)
-            if job.state == "Open":
-                client.bulk.abort(job.id)
-                self.store.journal_set_state(job.id, JournalState.ABORTED, error="aborted by recovery")
-                continue
-            if not job.done:
-                job = client.bulk.wait(job.id)
-            keys = Path(entry.chunk_path or "")
-            # the loader wrote target.json beside the job's key file
-            target = Target.from_json(json.loads((keys.parent / TARGET_FILE).read_text()))
-            table = collect_job(client, job, target, keys)
-            self.store.journal_set_state(job.id, JournalState.CLOSED)
-            self.store.record_results(entry.run_id, table, collected_job_id=job.id)
+        settled = settle_journal(self.store, client, name)
+        advanced: set[int] = set()
         for diff in pending_diffs(self.store, name):
             marker = diff.work_dir / _RUN_FILE
             if not marker.exists():
@@ -240,26 +232,31 @@ class SyncSession:
                 continue
             advance_snapshot(self.store, diff, self.store.accepted_keys(run_id))
             self._settle_counts(run_id, diff)
+            advanced.add(run_id)
+        for run_id in dict.fromkeys([*reaped, *settled]):
+            if run_id not in advanced:  # its diff was gone already: counts from its results alone
+                self._settle_counts(run_id, None)
         return reaped
 
-    def _settle_counts(self, run_id: int, diff: DiffResult) -> None:
-        """Give a recovered run the counts of what it really did (the crash left them at zero)."""
+    def _settle_counts(self, run_id: int, diff: DiffResult | None) -> None:
+        """Give a recovered run the counts of what it really did, from its stored results (the crash left
+        them as they were when it died)."""
         accepted = self.store.row_results(run_id, success=True)
         created = sum(1 for r in accepted if r.operation == "created")
         rejected = sum(self.store.rejected_counts(run_id).values())
-        c = diff.counts
-        calls = self.store.get_run(run_id).counts.api_calls
+        run = self.store.get_run(run_id)
+        c = diff.counts if diff is not None else None
         self.store.update_run(
             run_id,
             RunCounts(
-                rows_read=c.rows,
-                new=c.new,
-                changed=c.changed,
-                unchanged=c.unchanged,
+                rows_read=c.rows if c else run.counts.rows_read,
+                new=c.new if c else run.counts.new,
+                changed=c.changed if c else run.counts.changed,
+                unchanged=c.unchanged if c else run.counts.unchanged,
                 created=created,
                 updated=len(accepted) - created,
                 rejected=rejected,
-                api_calls=calls,
+                api_calls=run.counts.api_calls,
             ),
         )
 
@@ -383,6 +380,13 @@ class SyncSession:
         if not plan.to_send:
             return LoadStats()
         if plan.api == "bulk":
+
+            def vanished(job_id: str, keys_path: Path) -> tuple[pa.Table, str | None]:
+                entry = self.store.journal_entry(job_id)
+                if entry is None:  # never journaled: never uploaded to, so never processed
+                    raise StateError(f"Bulk job {job_id} vanished before it was journaled")
+                return settle_vanished_job(self.store, client, entry, plan.target, keys_path, _RECONCILE)
+
             return load_bulk(
                 client,
                 plan.target,
@@ -394,8 +398,10 @@ class SyncSession:
                 max_bytes=resolved.destination.settings.bulk_max_bytes,
                 reload=plan.rows_for,
                 lock_retries=resolved.destination.settings.bulk_lock_retries,
+                vanished=vanished,
             )
-        load_rest(client, plan.target, plan.rows(), sink)
+        journal = RestJournal(self.store, run_id, plan.target, diff.work_dir / "rest")
+        load_rest(client, plan.target, plan.rows(), sink, journal=journal)
         return LoadStats()
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -54,6 +54,19 @@ _SEP = "\x1f"
 
 OutcomeSink = Callable[[pa.Table, str | None], None]
 """Receives each table of outcomes and, for Bulk, the job id they were collected from."""
+
+
+class BatchJournal(Protocol):
+    """Journals a REST batch before it is sent (``sfsync.sync.inflight.RestJournal``)."""
+
+    def before(self, table: pa.Table) -> str: ...
+
+    def done(self, batch_id: str) -> None: ...
+
+
+VanishedJob = Callable[[str, Path], tuple[pa.Table, str | None]]
+"""Settles a Bulk job Salesforce no longer knows (job id, its key file): the outcomes of its rows and the
+job id to store them under (``sfsync.sync.inflight.settle_vanished_job``)."""
 
 
 @dataclass(frozen=True)
@@ -128,8 +141,13 @@ def load_rest(
     sink: OutcomeSink,
     *,
     batch_rows: int = 2000,
+    journal: BatchJournal | None = None,
 ) -> LoadStats:
-    """Send rows through sObject Collections, ``batch_rows`` at a time (outcomes stored after each)."""
+    """Send rows through sObject Collections, ``batch_rows`` at a time (outcomes stored after each chunk).
+
+    With a ``journal``, each batch is journaled before it is sent and marked done once every record that
+    may have been written has its outcome stored, so crash recovery knows which rows were in flight.
+    """
     for table in _rebatch(batches, batch_rows):
         keys = [str(k) for k in table.column(PK).to_pylist()]
         records = encode_json_records(table, target.maps, target.key)
@@ -139,14 +157,32 @@ def load_rest(
             chunk_keys = [keys[r.index] for r in results]
             sink(outcomes.from_record_results(chunk_keys, results, target.mode), None)
 
-        if target.mode == "insert":
-            client.create(target.object, records, on_chunk=chunk_done)
-        elif target.mode == "update":
-            client.update(target.object, records, on_chunk=chunk_done)
-        else:
-            assert target.key_field is not None
-            client.upsert(target.object, target.key_field, records, on_chunk=chunk_done)
+        batch = journal.before(table) if journal is not None else None
+        try:
+            _send_rest(client, target, records, chunk_done)
+        except SalesforceError:
+            # the collections call reported every record that may have been written before raising
+            if journal is not None and batch is not None:
+                journal.done(batch)
+            raise
+        if journal is not None and batch is not None:
+            journal.done(batch)
     return LoadStats()
+
+
+def _send_rest(
+    client: SalesforceClient,
+    target: Target,
+    records: list[dict[str, Any]],
+    chunk_done: Callable[[list[RecordResult]], None],
+) -> None:
+    if target.mode == "insert":
+        client.create(target.object, records, on_chunk=chunk_done)
+    elif target.mode == "update":
+        client.update(target.object, records, on_chunk=chunk_done)
+    else:
+        assert target.key_field is not None
+        client.upsert(target.object, target.key_field, records, on_chunk=chunk_done)
 
 
 # ---- Bulk API 2.0 --------------------------------------------------------------------------------------
@@ -353,17 +389,19 @@ def load_bulk(
     max_bytes: int,
     reload: Callable[[list[str]], Iterable[pa.RecordBatch]] | None = None,
     lock_retries: int = 0,
+    vanished: VanishedJob | None = None,
 ) -> LoadStats:
     """Send rows through Bulk API 2.0 jobs (several at once), journaled for crash recovery.
 
     Rows that fail only with ``UNABLE_TO_LOCK_ROW`` are sent again in new jobs, up to ``lock_retries``
     more rounds (``reload(keys)`` gives their rows back); what still fails is stored as rejected.
+    A job Salesforce answers 404 for (it no longer knows it) is settled by ``vanished``.
     """
     stats = LoadStats()
     for attempt in range(lock_retries + 1):
         last = attempt == lock_retries or reload is None
         round_dir = work_dir if attempt == 0 else work_dir / f"retry-{attempt}"
-        one_round = _BulkRound(client, target, sink, store, run_id, stats, last)
+        one_round = _BulkRound(client, target, sink, store, run_id, stats, last, vanished)
         retry = one_round.run(batches, round_dir, max_bytes)
         if not retry:
             break
@@ -407,8 +445,10 @@ class _BulkRound:
         run_id: int,
         stats: LoadStats,
         last: bool,
+        vanished: VanishedJob | None = None,
     ) -> None:
         self.client = client
+        self.vanished = vanished
         self.target = target
         self.sink = sink
         self.store = store
@@ -485,15 +525,19 @@ class _BulkRound:
         started = self.started.popleft()
         try:
             job = self.client.bulk.wait(started.job.result().id)
+            if job.state == "Failed":
+                self.stats.failed_jobs.append(f"{job.id}: {job.error_message or 'Failed'}")
+            table = self._collect(job, started)
+            job_id: str | None = job.id
         except SalesforceError as exc:
-            self.errors.append(exc)
-            return
-        if job.state == "Failed":
-            self.stats.failed_jobs.append(f"{job.id}: {job.error_message or 'Failed'}")
-        table = self._collect(job, started)
+            if self.vanished is None or not exc.job_id or exc.status != 404:
+                self.errors.append(exc)
+                return
+            # Salesforce no longer knows the job: find out what its rows became
+            table, job_id = self.vanished(exc.job_id, started.chunk.keys_path)
         if not self.last:
             table = self._set_aside_locked(table)
-        self.sink(table, job.id)
+        self.sink(table, job_id)
 
     def _collect(self, job: BulkJob, started: _Started) -> pa.Table:
         """The job's outcomes, matched with its uploaded CSV (parsed ahead if it fitted the budget)."""

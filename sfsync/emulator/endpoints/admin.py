@@ -35,6 +35,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "session_seconds": (int,),
     "bulk_delay_seconds": (int, float),
     "bulk_fail": (bool,),
+    "bulk_forget_jobs": (bool,),
     "seed": (int, type(None)),
 }
 _RATES = ("lock_row_rate", "unavailable_rate")

@@ -129,6 +129,9 @@ class FaultSettings:
     session_seconds: int = 7200  # access token lifetime
     bulk_delay_seconds: float = 0.0  # extra time a Bulk job stays InProgress
     bulk_fail: bool = False  # every Bulk ingest job ends Failed
+    # every Bulk ingest job is forgotten (404) once processed, as after a restart with --db or Salesforce's
+    # 7-day cleanup: its records stay, the job and its results are gone
+    bulk_forget_jobs: bool = False
     seed: int | None = None  # RNG seed for reproducible faults
 
 
