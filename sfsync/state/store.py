@@ -25,7 +25,7 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from sfsync.errors import NotFoundError, StateError
 from sfsync.state import journal, results
+from sfsync.state.failures import unwritable, write_failure
 from sfsync.state.lock import LockOwner, RunLock, held_here, is_locked, read_owner
 from sfsync.state.records import (
     JOURNAL_TRANSITIONS,
@@ -181,6 +182,8 @@ class StateStore:
             for db_file in (paths.database, *paths.database.parent.glob(paths.database.name + "-*")):
                 db_file.chmod(PRIVATE_FILE_MODE)
         except (OSError, sqlite3.Error) as exc:
+            if write_failure(exc) is not None:
+                raise unwritable(exc, paths.root, "the state store") from exc
             raise StateError(
                 f"cannot open the state store in {paths.root}: {exc}",
                 hint="check that the directory is writable, or choose another state directory",
@@ -198,6 +201,8 @@ class StateStore:
             migrate(conn, path=str(paths.database), results_dir=paths.results)
         except sqlite3.Error as exc:
             conn.close()
+            if write_failure(exc) is not None:  # not corrupt: unwritable
+                raise unwritable(exc, paths.root, "the state store") from exc
             raise StateError(
                 f"the state store {paths.database} is unusable: {exc}",
                 hint="if the file is corrupt, move it away; run history starts afresh (snapshots are kept)",
@@ -235,6 +240,8 @@ class StateStore:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
+                if write_failure(exc) is not None:
+                    raise unwritable(exc, self.paths.root, "the state database") from exc
                 raise StateError(
                     f"the state store {self.paths.database} stayed locked for "
                     f"{self.settings.busy_timeout_ms} ms: {exc}",
@@ -243,8 +250,12 @@ class StateStore:
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                with suppress(sqlite3.Error):  # a failed COMMIT may have ended the transaction already
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    # a full disk, a file or directory this user may not write: say so in plain words
+                    raise unwritable(exc, self.paths.root, "the state database") from exc
                 raise
 
     @contextmanager
@@ -414,13 +425,17 @@ class StateStore:
             self._check_collectable(collected_job_id)
         elif table.num_rows == 0:
             return 0
-        part = results.write_part(
-            results.run_dir(self.paths.results, run.id),
-            table,
-            job_id=collected_job_id,
-            compression=self.settings.results_compression,
-            fsync=self.settings.synchronous.upper() in ("FULL", "EXTRA"),
-        )
+        directory = results.run_dir(self.paths.results, run.id)
+        try:
+            part = results.write_part(
+                directory,
+                table,
+                job_id=collected_job_id,
+                compression=self.settings.results_compression,
+                fsync=self.settings.synchronous.upper() in ("FULL", "EXTRA"),
+            )
+        except OSError as exc:
+            raise unwritable(exc, directory, f"the row results of run {run_id}") from exc
         if collected_job_id is not None:
             try:
                 with self._write() as conn:

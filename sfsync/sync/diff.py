@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sfsync.errors import ConfigError, SourceError, StateError
+from sfsync.state.failures import unwritable, write_failure
 from sfsync.state.snapshots import SnapshotInfo, check_sync_name
 from sfsync.state.store import StateStore
 from sfsync.sync.encode import SEND_PREFIX, send_column
@@ -390,6 +391,8 @@ def compute_diff(
 
 def engine_error(exc: duckdb.Error, what: str, settings: DiffSettings, spill: Path) -> StateError:
     """A DuckDB failure (memory, disk, I/O) as a StateError saying what to change."""
+    if write_failure(exc) is not None:  # a full disk, a permission refused: in plain words
+        return unwritable(exc, spill.parent.parent, what)
     if isinstance(exc, duckdb.OutOfMemoryException):
         hint = (
             f"raise the diff memory_limit (now {settings.memory_limit}) or free disk space for {spill.parent}"

@@ -10,6 +10,7 @@ moment of a kill cannot be known and are documented in docs/state.md).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sources import open_source, query_for
 from sfsync.state import RunCounts, RunStatus, StateStore, Trigger
+from sfsync.state.failures import unwritable
 from sfsync.sync.connect import Orgs
 from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
 from sfsync.sync.inflight import RestJournal, settle_vanished_job
@@ -36,6 +38,8 @@ from sfsync.sync.recovery import settle_journal
 from sfsync.sync.schema_check import last_validated, mapping_schema
 from sfsync.sync.snapshot import advance_snapshot
 from sfsync.sync.validate import validate_sync
+
+log = logging.getLogger(__name__)
 
 _RUN_FILE = "run.json"
 #: A diff that no run claimed (a dry run still planning, or a crash right after diffing) is removed
@@ -99,6 +103,14 @@ class _Tally:
 def _emit(options: RunOptions, event: ProgressEvent) -> None:
     if options.progress is not None:
         options.progress(event)
+
+
+def _claim(diff: DiffResult, run_id: int | None) -> None:
+    """Mark the diff as this run's (None: a dry run's), so recovery knows what to do with it."""
+    try:
+        (diff.work_dir / _RUN_FILE).write_text(json.dumps({"run_id": run_id}))
+    except OSError as exc:
+        raise unwritable(exc, diff.work_dir, "the run's work files (nothing was sent)") from exc
 
 
 class SyncSession:
@@ -201,7 +213,7 @@ class SyncSession:
         finally:
             # the plan's files live in the diff's work directory: keep them readable for the caller,
             # but mark the diff as a dry run so recovery discards it
-            (diff.work_dir / _RUN_FILE).write_text(json.dumps({"run_id": None}))
+            _claim(diff, None)
 
     def _plan_settings(self, resolved: ResolvedSync, options: RunOptions) -> PlanSettings:
         s = resolved.destination.settings
@@ -281,7 +293,7 @@ class SyncSession:
             try:
                 _emit(options, Reading(name, resolved.model_name))
                 diff = self.diff(resolved, self.needed_columns(resolved), options.full_resync)
-                (diff.work_dir / _RUN_FILE).write_text(json.dumps({"run_id": run.id}))
+                _claim(diff, run.id)
                 c = diff.counts
                 _emit(options, Diffed(name, c.rows, c.new, c.changed, c.unchanged, c.resent))
                 schema = mapping_schema(self.project, resolved, self.needed_columns(resolved))
@@ -308,14 +320,14 @@ class SyncSession:
                 if diff is not None and plan is None:
                     diff.discard()  # stopped before anything was sent: nothing to recover
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
-                self.store.finish_run(
+                self._finish_anyway(
                     run.id, RunStatus.FAILED, counts, api=plan.api if plan else None, error=exc.full_text()
                 )
                 exc.run_id = run.id
                 raise
             except BaseException:
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
-                self.store.finish_run(
+                self._finish_anyway(
                     run.id,
                     RunStatus.INTERRUPTED,
                     counts,
@@ -342,6 +354,17 @@ class SyncSession:
             return result
         finally:
             lock.release()
+
+    def _finish_anyway(
+        self, run_id: int, status: RunStatus, counts: RunCounts, *, api: str | None, error: str
+    ) -> None:
+        """Record how a run ended while an error is on its way up. If the state store cannot take even
+        that (disk full), the error being raised is the one to report: the run stays ``running`` until
+        the next run reaps it as interrupted and settles its counts."""
+        try:
+            self.store.finish_run(run_id, status, counts, api=api, error=error)
+        except StateError as exc:
+            log.error("run %d could not be recorded as %s: %s", run_id, status.value, exc)
 
     @staticmethod
     def _counts(diff: DiffResult | None, plan: Plan | None, tally: _Tally, calls: int) -> RunCounts:

@@ -18,7 +18,6 @@ duplicated by a crash (within the limits in ``sfsync.sync.reconcile``).
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ import pyarrow.parquet as pq
 from sfsync.errors import StateError
 from sfsync.salesforce import SalesforceClient
 from sfsync.state import JournalEntry, JournalState, StateStore
+from sfsync.state.failures import unwritable
 from sfsync.sync.encode import cell_table
 from sfsync.sync.load import PK, TARGET_FILE, Target, Uploaded
 from sfsync.sync.reconcile import InFlight, ReconcileSettings, find_written, not_found
@@ -72,9 +72,8 @@ class RestJournal:
             pq.write_table(cells.append_column(PK, pc.cast(table.column(PK), pa.string())), tmp)
             os.replace(tmp, path)
         except OSError as exc:
-            raise StateError(
-                f"cannot write the REST batch file {path}: {exc.strerror or exc}; nothing of it was sent",
-                hint=_os_hint(exc, self.work_dir),
+            raise unwritable(
+                exc, self.work_dir, f"the rows of REST batch {batch_id} (none of it was sent)"
             ) from exc
         self.store.journal_add(
             self.run_id,
@@ -97,16 +96,6 @@ def _write_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-
-
-def _os_hint(exc: OSError, where: Path) -> str:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"the disk holding {where} is full: free space there and run again"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return f"this user may not write in {where}: give it write permission there and run again"
-    if exc.errno == errno.EROFS:
-        return f"{where} is on a read-only file system: remount it writable or move the state directory"
-    return f"make {where} writable and run again"
 
 
 # ---- settling -----------------------------------------------------------------------------------------

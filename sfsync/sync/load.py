@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,13 +35,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sfsync.errors import SalesforceError
+from sfsync.errors import SalesforceError, StateError
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.bulk import BulkJob
 from sfsync.salesforce.csvtable import read_csv_table
 from sfsync.salesforce.responses import parse_bulk_error
 from sfsync.salesforce.results import RecordResult
 from sfsync.state import JournalState, StateStore
+from sfsync.state.failures import unwritable
 from sfsync.sync import outcomes
 from sfsync.sync.encode import FieldMap, chunk_csv, csv_fields, encode_json_records
 
@@ -229,8 +231,11 @@ def iter_chunks(
         keys = pa.concat_arrays([pc.cast(b.column(b.schema.get_field_index(PK)), pa.string()) for b in src])
         csv_path = work_dir / f"job-{i:04d}.csv"
         keys_path = work_dir / f"job-{i:04d}.keys.parquet"
-        csv_path.write_bytes(body)
-        pq.write_table(pa.table({"__pk": keys}), keys_path)
+        try:
+            csv_path.write_bytes(body)
+            pq.write_table(pa.table({"__pk": keys}), keys_path)
+        except OSError as exc:
+            raise unwritable(exc, work_dir, f"the CSV of Bulk job {i + 1} (not sent)") from exc
         yield Chunk(i, csv_path, keys_path, len(keys))
 
 
@@ -460,6 +465,8 @@ class _BulkRound:
         self.in_flight = max(1, client.settings.max_concurrency)
         self.started: deque[_Started] = deque()
         self.prefetch_budget = PREFETCH_CSV_BYTES
+        self.journal_failed: StateError | None = None
+        self.stopping = threading.Event()
 
     def run(self, batches: Iterable[pa.RecordBatch], work_dir: Path, max_bytes: int) -> list[str]:
         """Send every chunk; returns the keys to send again (lock contention) unless this round is last."""
@@ -473,7 +480,10 @@ class _BulkRound:
             while self.started:
                 self._finish_oldest()
         finally:
-            # normally nothing is left; after an error or Ctrl-C the journal lets the next run settle the jobs
+            # normally nothing is left; after an error or Ctrl-C the journal lets the next run settle the
+            # jobs, and the workers send nothing more (a job not closed yet stays Open: never processed)
+            if self.started:
+                self.stopping.set()
             workers.shutdown(wait=not self.started, cancel_futures=True)
             reader.shutdown(wait=False, cancel_futures=True)
         if self.errors:
@@ -484,6 +494,8 @@ class _BulkRound:
         """Hand the chunk's job to a worker and parse its CSV ahead. The worker creates the job, journals it
         (``new``), uploads (``uploaded``) and closes it (``closed``): each journal state is written as soon
         as the call it records has returned."""
+        if self.journal_failed is not None:
+            raise self.journal_failed  # the state store refused a write: start nothing more
         target = self.target
         size = self.client.bulk.check_size(chunk.csv_path, target.object)
         job = workers.submit(
@@ -505,20 +517,36 @@ class _BulkRound:
 
     def _journal(self, chunk: Chunk, job: BulkJob) -> None:
         """Record a job just created, before anything is uploaded to it (runs in the worker thread)."""
-        self.store.journal_add(
-            self.run_id,
-            job.id,
-            self.target.object,
-            self.target.bulk_operation,
-            chunk_path=str(chunk.keys_path),
-            row_start=0,
-            row_end=chunk.rows,
-        )
+        try:
+            self.store.journal_add(
+                self.run_id,
+                job.id,
+                self.target.object,
+                self.target.bulk_operation,
+                chunk_path=str(chunk.keys_path),
+                row_start=0,
+                row_end=chunk.rows,
+            )
+        except StateError as exc:  # the job stays Open and empty: never processed
+            self.journal_failed = exc
+            raise
         self.stats.jobs.append(job.id)
+        self._unless_stopping(job)
 
     def _mark(self, job: BulkJob, state: JournalState) -> None:
         """Move the job's journal entry to ``state`` (in the worker thread, right after the call returned)."""
-        self.store.journal_set_state(job.id, state)
+        try:
+            self.store.journal_set_state(job.id, state)
+        except StateError as exc:
+            self.journal_failed = exc
+            raise
+        if state is JournalState.UPLOADED:
+            self._unless_stopping(job)
+
+    def _unless_stopping(self, job: BulkJob) -> None:
+        """Raise (in the worker) instead of making the job's next call once the run is stopping."""
+        if self.stopping.is_set():
+            raise StateError(f"the run stopped before Bulk job {job.id} was closed (it stays Open)")
 
     def _finish_oldest(self) -> None:
         """Wait for the oldest job in flight, then collect and store its outcomes."""

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sfsync.errors import StateError
+from sfsync.state.failures import unwritable
 from sfsync.state.snapshots import PendingSnapshot, SnapshotInfo
 from sfsync.state.store import StateStore
 from sfsync.sync.diff import HASH_COLUMN, DiffResult, DiffSettings, _lit, connect, engine_error, q
@@ -114,6 +115,8 @@ def advance_snapshot(
         store.snapshots.discard(pending)
         if isinstance(exc, duckdb.Error):
             raise engine_error(exc, f"snapshot advance of sync `{diff.sync}`", settings, spill) from exc
+        if isinstance(exc, OSError):
+            raise unwritable(exc, pending.directory, f"the snapshot of sync `{diff.sync}`") from exc
         raise
     finally:
         con.close()

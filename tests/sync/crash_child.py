@@ -14,7 +14,7 @@ Points:
     after_collect      the first job's results are stored; other jobs, and the snapshot, are not
     before_snapshot    every result is stored, the snapshot has not advanced
     rest_chunk         (REST) the first collections call's results are stored, other calls are in flight
-    rest_before_journal  (REST) the first batch's rows are on disk, its journal entry not written, nothing sent
+    rest_before_journal  (REST) the first batch's rows are on disk, not journaled yet, nothing sent
     rest_before_send   (REST) the first batch is journaled, its first collections call not sent yet
     rest_in_flight     (REST) Salesforce applied the first collections call; its answer is lost
     rest_in_flight_later  (REST) the same for the 12th call (the second batch: the first one is done)
