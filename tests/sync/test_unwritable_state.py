@@ -81,12 +81,21 @@ def _fill(directory: Path) -> Path:
 def _deny(directory: Path) -> Callable[[], None]:
     """Make every folder under ``directory`` refuse new files; the function that undoes it."""
     folders = [directory, *(p for p in directory.rglob("*") if p.is_dir())]
-    if os.geteuid() == 0:  # root ignores mode bits: the immutable attribute binds root too
+    root = os.geteuid() == 0  # root ignores mode bits: the immutable attribute binds root too
+    if root:
         subprocess.run(["chattr", "+i", *map(str, folders)], check=True)
-        return lambda: subprocess.run(["chattr", "-i", *map(str, folders)], check=True)
-    for folder in folders:
-        folder.chmod(0o500)
-    return lambda: [f.chmod(0o700) for f in folders] and None
+    else:
+        for folder in folders:
+            folder.chmod(0o500)
+
+    def undo() -> None:
+        if root:
+            subprocess.run(["chattr", "-i", *map(str, folders)], check=True)
+        else:
+            for folder in folders:
+                folder.chmod(0o700)
+
+    return undo
 
 
 @pytest.fixture
