@@ -123,6 +123,8 @@ def check(  # noqa: C901 - being rewritten with the run/show-run/check commands;
                 console.print(f"[red]sync {escape(s.name)}:[/] {escape(s.error)}", highlight=False)
             for p in s.problems:
                 console.print(f"[red]-[/] {escape(str(p))}", highlight=False)
+            for w in s.warnings:
+                console.print(f"[yellow]warning[/] sync {escape(s.name)}: {escape(w)}", highlight=False)
         if report.ok:
             console.print("[green]All checks passed.[/]")
     if not report.ok:
