@@ -217,7 +217,10 @@ def connect(store: StateStore, settings: DiffSettings, tag: str) -> tuple[duckdb
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     spill = store.paths.tmp / f"duckdb-{os.getpid()}-{tag}"
-    spill.mkdir(parents=True, exist_ok=True)
+    try:
+        spill.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unwritable(exc, store.paths.tmp, "DuckDB's spill files") from exc
     con = duckdb.connect(":memory:")
     con.execute(f"SET memory_limit = {_lit(settings.memory_limit)}")
     con.execute(f"SET temp_directory = {_lit(str(spill))}")
@@ -383,6 +386,8 @@ def compute_diff(
         shutil.rmtree(work_dir, ignore_errors=True)
         if isinstance(exc, duckdb.Error):
             raise engine_error(exc, f"diff of sync `{sync}`", settings, spill) from exc
+        if isinstance(exc, OSError):
+            raise unwritable(exc, work_dir.parent, f"the diff of sync `{sync}` (nothing was sent)") from exc
         raise
     finally:
         con.close()

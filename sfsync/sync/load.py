@@ -224,9 +224,12 @@ def iter_chunks(
 ) -> Iterator[Chunk]:
     """Write the CSV of each job and the key file that maps its rows back to primary keys, one job at a
     time (so the first job can start while later rows are still being encoded)."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    # what crash recovery needs to read these jobs' results: the object, mode, key and mappings
-    (work_dir / TARGET_FILE).write_text(json.dumps(target.to_json()))
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        # what crash recovery needs to read these jobs' results: the object, mode, key and mappings
+        (work_dir / TARGET_FILE).write_text(json.dumps(target.to_json()))
+    except OSError as exc:
+        raise unwritable(exc, work_dir, "the run's Bulk work files (nothing was sent)") from exc
     for i, (body, src) in enumerate(chunk_csv(iter(batches), target.maps, target.key, max_bytes)):
         keys = pa.concat_arrays([pc.cast(b.column(b.schema.get_field_index(PK)), pa.string()) for b in src])
         csv_path = work_dir / f"job-{i:04d}.csv"

@@ -94,7 +94,12 @@ def advance_snapshot(
             f"{diff.base_generation}, but the snapshot is now at {base_gen}",
             hint="discard this diff (DiffResult.discard) and diff again",
         )
-    pending = store.snapshots.begin(diff.sync, current)
+    try:
+        pending = store.snapshots.begin(diff.sync, current)
+    except OSError as exc:
+        raise unwritable(
+            exc, store.snapshots.directory(diff.sync), f"the snapshot of sync `{diff.sync}`"
+        ) from exc
     tag = f"advance-{uuid.uuid4().hex[:8]}"
     con, spill = connect(store, settings, tag)
     try:
