@@ -423,7 +423,7 @@ class SyncSession:
                 lock_retries=resolved.destination.settings.bulk_lock_retries,
                 vanished=vanished,
             )
-        journal = RestJournal(self.store, run_id, plan.target, diff.work_dir / "rest")
+        journal = RestJournal(self.store, client, run_id, plan.target, diff.work_dir / "rest", _RECONCILE)
         load_rest(client, plan.target, plan.rows(), sink, journal=journal)
         return LoadStats()
 

@@ -52,9 +52,11 @@ class RestJournal:
     """Journals each REST batch of one run before it is sent (see the module docstring)."""
 
     store: StateStore
+    client: SalesforceClient
     run_id: int
     target: Target
     work_dir: Path
+    settings: ReconcileSettings = field(default_factory=ReconcileSettings)
     _count: int = field(default=0, init=False)
 
     def before(self, table: pa.Table) -> str:
@@ -90,6 +92,22 @@ class RestJournal:
         """Every record of the batch that may have been written has its result stored."""
         self.store.journal_set_state(batch_id, JournalState.CLOSED)
         self.store.journal_set_state(batch_id, JournalState.COLLECTED)
+
+    def lost(self, batch_id: str, failed: pa.Table) -> pa.Table:
+        """Rows of the batch whose call got no answer (a timeout after sending): those found written in
+        the org become accepted, the others keep their failure (they are sent again next run)."""
+        entry = self.store.journal_entry(batch_id)
+        assert entry is not None and entry.chunk_path is not None
+        batch = pq.read_table(entry.chunk_path)
+        keys = pc.cast(failed.column("primary_key"), pa.string())
+        rows = InFlight(
+            keys.to_pylist(), batch.filter(pc.is_in(batch.column(PK), value_set=keys)), entry.created_at
+        )
+        since = entry.created_at - timedelta(seconds=self.settings.clock_skew_seconds)
+        known = known_record_ids(self.store, entry.sync, since, also=self.run_id)
+        found = find_written(self.client, self.target, rows, known_ids=known, settings=self.settings)
+        still = failed.filter(pc.invert(pc.is_in(keys, value_set=found.written.column("primary_key"))))
+        return pa.concat_tables([found.written, still])
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

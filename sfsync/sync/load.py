@@ -39,7 +39,7 @@ from sfsync.errors import SalesforceError, StateError
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.bulk import BulkJob
 from sfsync.salesforce.csvtable import read_csv_table
-from sfsync.salesforce.responses import parse_bulk_error
+from sfsync.salesforce.responses import CONNECTION_ERROR, parse_bulk_error
 from sfsync.salesforce.results import RecordResult
 from sfsync.state import JournalState, StateStore
 from sfsync.state.failures import unwritable
@@ -64,6 +64,11 @@ class BatchJournal(Protocol):
     def before(self, table: pa.Table) -> str: ...
 
     def done(self, batch_id: str) -> None: ...
+
+    def lost(self, batch_id: str, failed: pa.Table) -> pa.Table:
+        """Outcomes of rows whose call may have reached Salesforce but got no answer (``failed``: their
+        failure outcomes): the rows found written in the org become accepted, the others stay failed."""
+        ...
 
 
 VanishedJob = Callable[[str, Path], tuple[pa.Table, str | None]]
@@ -154,22 +159,42 @@ def load_rest(
         keys = [str(k) for k in table.column(PK).to_pylist()]
         records = encode_json_records(table, target.maps, target.key)
 
-        def chunk_done(results: list[RecordResult], keys: list[str] = keys) -> None:
+        unanswered: list[pa.Table] = []
+
+        def chunk_done(
+            results: list[RecordResult], keys: list[str] = keys, unanswered: list[pa.Table] = unanswered
+        ) -> None:
             # stored per chunk, so rows accepted before a LimitError/AuthError are never lost
             chunk_keys = [keys[r.index] for r in results]
-            sink(outcomes.from_record_results(chunk_keys, results, target.mode), None)
+            got = outcomes.from_record_results(chunk_keys, results, target.mode)
+            if journal is not None and target.mode == "insert":
+                # a create whose answer never came may have been applied: settled after the batch
+                lost = pc.fill_null(pc.equal(got.column("error_code"), CONNECTION_ERROR), False)
+                unanswered.append(got.filter(lost))
+                got = got.filter(pc.invert(lost))
+            sink(got, None)
 
         batch = journal.before(table) if journal is not None else None
         try:
             _send_rest(client, target, records, chunk_done)
         except SalesforceError:
             # the collections call reported every record that may have been written before raising
-            if journal is not None and batch is not None:
-                journal.done(batch)
+            _settle_batch(journal, batch, unanswered, sink)
             raise
-        if journal is not None and batch is not None:
-            journal.done(batch)
+        _settle_batch(journal, batch, unanswered, sink)
     return LoadStats()
+
+
+def _settle_batch(
+    journal: BatchJournal | None, batch: str | None, unanswered: list[pa.Table], sink: OutcomeSink
+) -> None:
+    """Every record of the batch that may have been written has its outcome: mark the batch done."""
+    if journal is None or batch is None:
+        return
+    lost = pa.concat_tables(unanswered) if unanswered else None
+    if lost is not None and lost.num_rows:
+        sink(journal.lost(batch, lost), None)
+    journal.done(batch)
 
 
 def _send_rest(
