@@ -2,9 +2,10 @@
 
 One run of one sync holds that sync's cross-process lock from start to end. Before a run starts, what a
 crashed run left behind is settled (``recover``): its Open Bulk jobs are aborted, its closed jobs are
-waited for and their results stored, and its snapshot advances for the rows Salesforce accepted, so a
-kill at any point neither loses a row nor writes one twice (Bulk; REST insert calls in flight at the
-moment of a kill cannot be known and are documented in docs/state.md).
+waited for and their results stored, the rows of its REST batches (and of Bulk jobs Salesforce no longer
+knows) whose answers were lost are looked up in the org, and its snapshot advances for the rows
+Salesforce accepted, so a kill at any point neither loses a row nor writes one twice (docs/state.md,
+"Crash safety", with the limits of the look-up).
 """
 
 from __future__ import annotations
