@@ -281,7 +281,7 @@ class SyncSession:
         lock.acquire()
         try:
             client = self.client(resolved)
-            recovered = self.recover(name, client)
+            recovered = self._recover_or_record(name, client, options)
             run = self.store.start_run(name, options.trigger)
             lock.set_run_id(run.id)
             _emit(options, RunStarted(name, run.id))
@@ -355,6 +355,23 @@ class SyncSession:
             return result
         finally:
             lock.release()
+
+    def _recover_or_record(self, name: str, client: SalesforceClient, options: RunOptions) -> list[int]:
+        """:meth:`recover`; if it fails, the failure is recorded as a run (so `sfsync runs` shows why the
+        sync does not move) before the error goes up."""
+        try:
+            return self.recover(name, client)
+        except SfsyncError as exc:
+            run = self.store.start_run(name, options.trigger)
+            self._finish_anyway(
+                run.id,
+                RunStatus.FAILED,
+                RunCounts(),
+                api=None,
+                error=f"settling what an earlier run left failed; nothing was sent: {exc.full_text()}",
+            )
+            exc.run_id = run.id
+            raise
 
     def _finish_anyway(
         self, run_id: int, status: RunStatus, counts: RunCounts, *, api: str | None, error: str

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sfsync.errors import SfsyncError
 from sfsync.state import JournalState, StateStore
 from tests.plugins.emulator import LiveEmulator
 from tests.sync.test_crash import (
@@ -62,15 +63,19 @@ def test_jobs_forgotten_once_processed_are_settled_by_the_run_itself(
     assert (again.counts.new, again.counts.changed, again.counts.api_calls) == (0, 0, 0), again.counts
 
 
-@pytest.mark.parametrize("processed", [True, False], ids=["lost-after-processing", "lost-before-processing"])
+@pytest.mark.parametrize(
+    ("point", "processed"),
+    [("polling", True), ("polling", False), ("before_close", False), ("after_upload", False)],
+    ids=["closed-lost-after-processing", "closed-lost-before-processing", "uploaded-lost", "new-lost"],
+)
 def test_a_journaled_job_the_org_lost_is_settled_by_recovery(
-    processed: bool, project: Path, live_emulator: LiveEmulator
+    point: str, processed: bool, project: Path, live_emulator: LiveEmulator
 ) -> None:
-    """A run is killed while its jobs are processed; then the org loses every job (a restart). The next
-    run's recovery meets 404s: it finds what the jobs wrote, records the dead run's outcome and sends the
-    rest once."""
+    """A run is killed with a job journaled ``closed`` (being processed), ``uploaded`` or ``new``; then
+    the org loses every job (a restart). The next run's recovery meets 404s: it finds what the jobs
+    wrote, records the dead run's outcome and sends the rest once."""
     live_emulator.set_faults(bulk_delay_seconds=1.0)
-    _crash(project, "insert", "polling")
+    _crash(project, "insert", point)
     jobs = live_emulator.runtime.ingest
     if processed:
         deadline = time.monotonic() + 30
@@ -162,3 +167,21 @@ def test_an_emulator_restarted_with_its_db_mid_run_leaves_the_sync_working(tmp_p
     finally:
         emulator.terminate()
         emulator.wait(timeout=30)
+
+
+def test_a_recovery_that_fails_is_recorded_as_a_run(project: Path, live_emulator: LiveEmulator) -> None:
+    """When settling a dead run's jobs fails (here the daily quota is spent), the attempt is still a run
+    in the history, failed with the reason; once the org answers again the next run settles and goes on."""
+    live_emulator.set_faults(bulk_delay_seconds=1.0)
+    _crash(project, "insert", "polling")
+    live_emulator.set_faults(bulk_delay_seconds=0, daily_api_quota=live_emulator.usage())
+    with pytest.raises(SfsyncError) as failed:
+        _run(project, "insert")
+    with StateStore.open(project.parent / ".sfsync") as store:
+        last = store.last_run("insert")
+    assert last is not None and last.id == failed.value.run_id and last.status == "failed"
+    assert "settling what an earlier run left failed" in (last.error or "")
+    live_emulator.set_faults(daily_api_quota=15000)
+    result = _run(project, "insert")
+    assert result.status == "succeeded", result
+    _assert_insert_state(live_emulator, Counter(row[:3] for row in _warehouse(project)))
