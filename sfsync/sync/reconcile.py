@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow as pa
@@ -137,25 +138,60 @@ def find_written(
 # ---- values -------------------------------------------------------------------------------------------
 
 
-def _field_type(describe: ObjectDescribe, name: str) -> str:
+@dataclass(frozen=True, eq=False)
+class _Number:
+    """A number compared within half a unit of its field's last decimal place (exactly without a scale)."""
+
+    value: Decimal
+    scale: int | None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Number):
+            return NotImplemented
+        if not (self.value.is_finite() and other.value.is_finite()):
+            return self.value == other.value
+        scale = self.scale if self.scale is not None else other.scale
+        if scale is None:
+            return self.value == other.value
+        return abs(self.value - other.value) <= Decimal(5).scaleb(-(scale + 1))
+
+    def __hash__(self) -> int:
+        return hash(("number", self.scale))  # equal numbers may differ: one bucket (never a pivot)
+
+
+@dataclass(frozen=True)
+class FieldKind:
+    """What comparing a field's values needs from describe: its type and, for numbers, its scale."""
+
+    type: str
+    scale: int | None = None
+
+
+def _field_type(describe: ObjectDescribe, name: str) -> FieldKind:
     f = describe.field(name)
-    return f.type if f is not None else "string"
+    if f is None:
+        return FieldKind("string")
+    scale = f.raw.get("scale")
+    return FieldKind(f.type, int(scale) if f.type in _NUMBER_TYPES and scale is not None else None)
 
 
-def canonical(ftype: str, value: Any) -> Any:
-    """A value as compared: what the row sent (CSV text) and what the org returns (JSON) meet here."""
+def canonical(kind: FieldKind, value: Any) -> Any:
+    """A value as compared: what the row sent (CSV text) and what the org returns (JSON) meet here.
+
+    Numbers are equal within half a unit of the field's last decimal place, whether the org kept the
+    digits sent (what Salesforce does through the API) or rounded them to the field's scale, either way
+    (docs/salesforce-facts.md, "Numbers beyond a field's decimal places")."""
     if value is None:
         return None
+    ftype = kind.type
     if ftype == "boolean":
         return str(value).lower() == "true" if isinstance(value, str) else bool(value)
     if ftype in _NUMBER_TYPES:
-        if isinstance(value, int | float):
-            return value
-        text = str(value)
         try:
-            return int(text) if text.lstrip("+-").isdigit() else float(text)
-        except ValueError:
-            return text
+            number = Decimal(repr(value) if isinstance(value, float) else str(value))
+        except InvalidOperation:
+            return str(value)
+        return _Number(number, kind.scale)
     if ftype == "datetime":
         try:
             return datetime.fromisoformat(str(value)).astimezone(UTC)
@@ -173,7 +209,7 @@ def canonical(ftype: str, value: Any) -> Any:
     return str(value)
 
 
-def _sent_values(rows: InFlight, target: Target, types: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def _sent_values(rows: InFlight, target: Target, types: Mapping[str, FieldKind]) -> dict[str, dict[str, Any]]:
     """Per primary key: field → canonical value sent (None: cleared). Unsent fields are left out."""
     out: dict[str, dict[str, Any]] = {}
     columns = {m.field: rows.cells.column(m.field).to_pylist() for m in target.maps}
@@ -188,8 +224,8 @@ def _sent_values(rows: InFlight, target: Target, types: Mapping[str, str]) -> di
     return out
 
 
-def _record_values(record: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, Any]:
-    return {fld: canonical(ftype, record.get(fld)) for fld, ftype in types.items()}
+def _record_values(record: Mapping[str, Any], types: Mapping[str, FieldKind]) -> dict[str, Any]:
+    return {fld: canonical(kind, record.get(fld)) for fld, kind in types.items()}
 
 
 def _agrees(sent: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
@@ -203,7 +239,7 @@ def _match_inserts(
     client: SalesforceClient,
     target: Target,
     describe: ObjectDescribe,
-    types: Mapping[str, str],
+    types: Mapping[str, FieldKind],
     sent: Mapping[str, Mapping[str, Any]],
     since: datetime,
     known: set[str],
@@ -225,8 +261,9 @@ def _match_inserts(
         want = sent[key]
         if not want:
             continue
-        pivot = next(iter(want.items()))
-        candidates = [n for n in by_value.get((pivot[0], _hashable(pivot[1])), []) if n not in used]
+        pivot = next(((f, v) for f, v in want.items() if not isinstance(v, _Number)), None)
+        pool = by_value.get((pivot[0], _hashable(pivot[1])), []) if pivot else range(len(records))
+        candidates = [n for n in pool if n not in used]
         exact = [n for n in candidates if _agrees(want, records[n][1])]
         if not exact:
             continue
@@ -249,7 +286,7 @@ def _created_since(
     client: SalesforceClient,
     target: Target,
     describe: ObjectDescribe,
-    types: Mapping[str, str],
+    types: Mapping[str, FieldKind],
     sent: Mapping[str, Mapping[str, Any]],
     since: datetime,
 ) -> Iterator[dict[str, Any]]:
@@ -273,7 +310,7 @@ def _created_since(
 
 
 def _narrowing_field(
-    describe: ObjectDescribe, types: Mapping[str, str], sent: Mapping[str, Mapping[str, Any]]
+    describe: ObjectDescribe, types: Mapping[str, FieldKind], sent: Mapping[str, Mapping[str, Any]]
 ) -> str | None:
     for fld, ftype in types.items():
         f = describe.field(fld)
@@ -291,7 +328,7 @@ def _match_keys(
     client: SalesforceClient,
     target: Target,
     describe: ObjectDescribe,
-    types: Mapping[str, str],
+    types: Mapping[str, FieldKind],
     rows: InFlight,
     sent: Mapping[str, Mapping[str, Any]],
     since: datetime,
@@ -299,15 +336,15 @@ def _match_keys(
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(primary key → record id, primary key → created/updated) for the rows whose record holds what
     they sent."""
-    key_field = target.key_field or "Id"
-    f = describe.field(key_field)
-    key_field = f.name if f is not None else key_field
+    column = target.key_field or "Id"  # the cells are named as the loader wrote them
+    f = describe.field(column)
+    key_field = f.name if f is not None else column
     case_sensitive = key_field.lower() == "id" or bool(f is not None and f.raw.get("caseSensitive"))
 
     def norm(v: str) -> str:
         return v[:15] if key_field.lower() == "id" else (v if case_sensitive else v.lower())
 
-    row_keys = rows.cells.column(key_field).to_pylist()
+    row_keys = rows.cells.column(column).to_pylist()
     wanted = {k: str(v) for k, v in zip(rows.keys, row_keys, strict=True) if v}
     found: dict[str, dict[str, Any]] = {}
     fields = ", ".join(dict.fromkeys(["Id", "CreatedById", "CreatedDate", key_field, *types]))
@@ -354,4 +391,13 @@ def not_found(keys: Sequence[str], mode: str, why: str) -> pa.Table:
     )
 
 
-__all__ = ["Found", "InFlight", "ReconcileSettings", "canonical", "find_written", "not_found", "user_id"]
+__all__ = [
+    "FieldKind",
+    "Found",
+    "InFlight",
+    "ReconcileSettings",
+    "canonical",
+    "find_written",
+    "not_found",
+    "user_id",
+]
