@@ -501,7 +501,8 @@ class StateStore:
         return results.count_by_code(self._result_parts(run_id))
 
     def prune_results(self, keep_runs: int) -> int:
-        """Delete row results of all but the ``keep_runs`` latest runs of each sync; return rows deleted."""
+        """Delete row results (and settled journal entries) of all but the ``keep_runs`` latest runs of each
+        sync; return the result rows deleted."""
         with self._read() as conn:
             old = [
                 int(r[0])
@@ -518,6 +519,12 @@ class StateStore:
                 continue
             deleted += results.count_rows(self._result_parts(run_id))
             shutil.rmtree(directory, ignore_errors=True)
+        if old:  # the settled journal entries of those runs (Bulk jobs, REST batches) go with them
+            with self._write() as conn:
+                conn.executemany(
+                    "DELETE FROM journal WHERE run_id = ? AND state IN ('collected', 'aborted')",
+                    [(run_id,) for run_id in old],
+                )
         return deleted
 
     # -- run journal ---------------------------------------------------------------------------------
