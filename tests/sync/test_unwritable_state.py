@@ -171,6 +171,7 @@ def test_a_full_disk_mid_run_stops_sending_and_the_next_run_settles_it(
     _check_the_rerun(session, emulator, tmp_path, written)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("api", ["rest", "bulk"])
 def test_a_state_directory_that_refuses_writes_mid_run_stops_sending_in_plain_words(
     api: str, tmp_path: Path, emulator: InProcessEmulator
