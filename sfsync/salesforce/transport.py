@@ -397,7 +397,7 @@ class Transport:
         """Send until Salesforce answers 2xx: log in again once on an expired session, retry transient
         failures with backoff (only when repeating cannot write twice), else raise the classified error."""
         retries = 0
-        reauthenticated = False
+        relogged = False
         first = True
         while True:
             self._guard(new_work and first, what)
@@ -409,8 +409,14 @@ class Transport:
             if response is not None and stream:
                 response.close()
             if outcome.kind is Kind.SESSION_EXPIRED and session is not None:
-                self._refuse_reauthentication(outcome, what, reauthenticated, object, job_id)
-                reauthenticated = True
+                self._refuse_reauthentication(outcome, what, relogged, retries, object, job_id)
+                if relogged:
+                    # refused a session issued moments ago: with very short sessions and slow retries
+                    # (503s) the new session can run out before it is used; back off and log in again,
+                    # like any transient failure, until the retries are used up
+                    retries += 1
+                    self._wait_before_retry(outcome, what, retries)
+                relogged = True
                 self._reauthenticate(session)
                 continue
             if outcome.kind is Kind.LIMIT:
@@ -448,10 +454,17 @@ class Transport:
         return response, outcome
 
     def _refuse_reauthentication(
-        self, outcome: Outcome, what: str, reauthenticated: bool, object: str | None, job_id: str | None
+        self,
+        outcome: Outcome,
+        what: str,
+        relogged: bool,
+        retries: int,
+        object: str | None,
+        job_id: str | None,
     ) -> None:
         """Raise :class:`AuthError` when an expired session cannot be renewed: the flow cannot log in
-        again, or Salesforce refused the session it had just issued."""
+        again, or this call already logged in again (``relogged``) and has no retry left (``retries``
+        spent of ``max_retries``) for Salesforce refusing the session it had just issued."""
         if not self.authenticator.can_refresh:
             raise AuthError(
                 f"{what}: the session is expired or invalid ({outcome.code or 'HTTP 401'}), and the "
@@ -463,9 +476,10 @@ class Transport:
                 object=object,
                 job_id=job_id,
             )
-        if reauthenticated:
+        if relogged and retries >= self.settings.max_retries:
             raise AuthError(
-                f"{what}: Salesforce refused a session it had just issued ({outcome.code or 'HTTP 401'})",
+                f"{what}: Salesforce refused a session it had just issued ({outcome.code or 'HTTP 401'}), "
+                f"after {retries} retries",
                 status=outcome.status,
                 code=outcome.code,
                 hint="check that the integration user may use the API and that instance_url is right",

@@ -55,6 +55,10 @@ class RunStatus(StrEnum):
 class JournalState(StrEnum):
     """State of one Bulk job in the run journal: ``new → uploaded → closed → collected``, or ``aborted``.
 
+    REST batches (job ids ``rest-<run>-<n>``) use ``new`` (journaled before they are sent), then
+    ``closed → collected`` once every record that may have been written has its result stored
+    (``sfsync.sync.inflight``).
+
     Each state is written right after the call it records returned, so it is never ahead of Salesforce
     and at most one step behind (a kill between the call and the write). Recovery therefore asks
     Salesforce for the job's state instead of trusting this one (``docs/state.md``, "The journal").

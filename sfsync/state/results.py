@@ -251,6 +251,22 @@ def accepted_keys(files: Sequence[Path]) -> pa.Array:
     return table.column(0).combine_chunks().cast(pa.string())
 
 
+def result_keys(files: Sequence[Path]) -> pa.Array:
+    """Primary keys with any stored result (accepted or rejected)."""
+    if not files:
+        return pa.array([], pa.string())
+    table = _query(f"SELECT DISTINCT primary_key FROM {_source(files)}", [])
+    return table.column(0).combine_chunks().cast(pa.string())
+
+
+def record_ids(files: Sequence[Path]) -> pa.Array:
+    """Salesforce record ids of the accepted rows."""
+    if not files:
+        return pa.array([], pa.string())
+    table = _query(f"SELECT record_id FROM {_source(files)} WHERE success AND record_id IS NOT NULL", [])
+    return table.column(0).combine_chunks().cast(pa.string())
+
+
 def count_by_code(files: Sequence[Path]) -> dict[str, int]:
     """Rejected rows per error code (``UNKNOWN`` when Salesforce gave none), most frequent first."""
     if not files:
@@ -277,6 +293,8 @@ __all__ = [
     "count_rows",
     "live_parts",
     "normalise",
+    "record_ids",
+    "result_keys",
     "run_dir",
     "select_arrow",
     "select_results",

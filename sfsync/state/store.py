@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from sfsync.errors import NotFoundError, StateError
 from sfsync.state import journal, results
+from sfsync.state.failures import unwritable, write_failure
 from sfsync.state.lock import LockOwner, RunLock, held_here, is_locked, read_owner
 from sfsync.state.paths import (
     PRIVATE_DIR_MODE,
@@ -98,6 +99,8 @@ class StateStore:
                 with suppress(FileNotFoundError):
                     db_file.chmod(PRIVATE_FILE_MODE)
         except (OSError, sqlite3.Error) as exc:
+            if write_failure(exc) is not None:
+                raise unwritable(exc, paths.root, "the state store") from exc
             raise StateError(
                 f"cannot open the state store in {paths.root}: {exc}",
                 hint="check that the directory is writable, or choose another state directory",
@@ -115,6 +118,8 @@ class StateStore:
             migrate(conn, path=str(paths.database), results_dir=paths.results)
         except sqlite3.Error as exc:
             conn.close()
+            if write_failure(exc) is not None:  # not corrupt: unwritable
+                raise unwritable(exc, paths.root, "the state store") from exc
             raise StateError(
                 f"the state store {paths.database} is unusable: {exc}",
                 hint="if the file is corrupt, move it away; run history starts afresh (snapshots are kept)",
@@ -152,6 +157,8 @@ class StateStore:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
+                if write_failure(exc) is not None:
+                    raise unwritable(exc, self.paths.root, "the state database") from exc
                 raise StateError(
                     f"the state store {self.paths.database} stayed locked for "
                     f"{self.settings.busy_timeout_ms} ms: {exc}",
@@ -160,8 +167,12 @@ class StateStore:
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                with suppress(sqlite3.Error):  # a failed COMMIT may have ended the transaction already
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    # a full disk, a file or directory this user may not write: say so in plain words
+                    raise unwritable(exc, self.paths.root, "the state database") from exc
                 raise
 
     @contextmanager
@@ -373,13 +384,17 @@ class StateStore:
             self._check_collectable(collected_job_id)
         elif table.num_rows == 0:
             return 0
-        part = results.write_part(
-            results.run_dir(self.paths.results, run.id),
-            table,
-            job_id=collected_job_id,
-            compression=self.settings.results_compression,
-            fsync=self.settings.synchronous.upper() in ("FULL", "EXTRA"),
-        )
+        directory = results.run_dir(self.paths.results, run.id)
+        try:
+            part = results.write_part(
+                directory,
+                table,
+                job_id=collected_job_id,
+                compression=self.settings.results_compression,
+                fsync=self.settings.synchronous.upper() in ("FULL", "EXTRA"),
+            )
+        except OSError as exc:
+            raise unwritable(exc, directory, f"the row results of run {run_id}") from exc
         if collected_job_id is not None:
             try:
                 with self._write() as conn:
@@ -425,6 +440,15 @@ class StateStore:
         """Primary keys (text) of the rows Salesforce accepted in a run: for ``advance_snapshot``."""
         return results.accepted_keys(self._result_parts(run_id))
 
+    def result_keys(self, run_id: int) -> pa.Array:
+        """Primary keys (text) of the rows of a run that have a stored result, accepted or rejected."""
+        return results.result_keys(self._result_parts(run_id))
+
+    def record_ids(self, run_id: int) -> pa.Array:
+        """Record ids Salesforce gave the accepted rows of a run (crash recovery tells them from records
+        the run's lost answers created)."""
+        return results.record_ids(self._result_parts(run_id))
+
     def rejected_table(self, run_id: int, code: str | None = None) -> pa.Table:
         """Rejected rows as Arrow (for ``show-run --rejected --json`` and CSV export)."""
         return results.select_arrow(
@@ -436,7 +460,8 @@ class StateStore:
         return results.count_by_code(self._result_parts(run_id))
 
     def prune_results(self, keep_runs: int) -> int:
-        """Delete row results of all but the ``keep_runs`` latest runs of each sync; return rows deleted."""
+        """Delete row results (and settled journal entries) of all but the ``keep_runs`` latest runs of each
+        sync; return the result rows deleted."""
         with self._read() as conn:
             old = [
                 int(r[0])
@@ -453,6 +478,12 @@ class StateStore:
                 continue
             deleted += results.count_rows(self._result_parts(run_id))
             shutil.rmtree(directory, ignore_errors=True)
+        if old:  # the settled journal entries of those runs (Bulk jobs, REST batches) go with them
+            with self._write() as conn:
+                conn.executemany(
+                    "DELETE FROM journal WHERE run_id = ? AND state IN ('collected', 'aborted')",
+                    [(run_id,) for run_id in old],
+                )
         return deleted
 
     # -- run journal ---------------------------------------------------------------------------------

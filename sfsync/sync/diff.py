@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sfsync.errors import ConfigError, SourceError, StateError
+from sfsync.state.failures import unwritable, write_failure
 from sfsync.state.snapshots import SnapshotInfo, check_sync_name
 from sfsync.state.store import StateStore
 from sfsync.sync.encode import SEND_PREFIX, send_column
@@ -216,7 +217,10 @@ def connect(store: StateStore, settings: DiffSettings, tag: str) -> tuple[duckdb
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     spill = store.paths.tmp / f"duckdb-{os.getpid()}-{tag}"
-    spill.mkdir(parents=True, exist_ok=True)
+    try:
+        spill.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unwritable(exc, store.paths.tmp, "DuckDB's spill files") from exc
     con = duckdb.connect(":memory:")
     con.execute(f"SET memory_limit = {_lit(settings.memory_limit)}")
     con.execute(f"SET temp_directory = {_lit(str(spill))}")
@@ -387,6 +391,8 @@ def compute_diff(
         shutil.rmtree(work_dir, ignore_errors=True)
         if isinstance(exc, duckdb.Error):
             raise engine_error(exc, f"diff of sync `{sync}`", settings, spill) from exc
+        if isinstance(exc, OSError):
+            raise unwritable(exc, work_dir.parent, f"the diff of sync `{sync}` (nothing was sent)") from exc
         raise
     finally:
         con.close()
@@ -395,6 +401,8 @@ def compute_diff(
 
 def engine_error(exc: duckdb.Error, what: str, settings: DiffSettings, spill: Path) -> StateError:
     """A DuckDB failure (memory, disk, I/O) as a StateError saying what to change."""
+    if write_failure(exc) is not None:  # a full disk, a permission refused: in plain words
+        return unwritable(exc, spill.parent.parent, what)
     if isinstance(exc, duckdb.OutOfMemoryException):
         hint = (
             f"raise the diff memory_limit (now {settings.memory_limit}) or free disk space for {spill.parent}"

@@ -185,6 +185,13 @@ def csv_fields(maps: Sequence[FieldMap], key: FieldMap | None = None) -> list[st
     return out
 
 
+def cell_table(table: pa.Table, maps: Sequence[FieldMap], key: FieldMap | None = None) -> pa.Table:
+    """The cells :func:`encode_csv_rows` would write, as a table named by field (null = not sent)."""
+    columns = [format_text(table.column(key.column))] if key is not None else []
+    columns += [_cell_column(table, fm) for fm in maps]
+    return pa.table(columns, names=csv_fields(maps, key))
+
+
 def chunk_csv(
     batches: Iterator[pa.RecordBatch] | Sequence[pa.RecordBatch],
     maps: Sequence[FieldMap],

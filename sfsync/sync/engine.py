@@ -2,14 +2,16 @@
 
 One run of one sync holds that sync's cross-process lock from start to end. Before a run starts, what a
 crashed run left behind is settled (``recover``): its Open Bulk jobs are aborted, its closed jobs are
-waited for and their results stored, and its snapshot advances for the rows Salesforce accepted, so a
-kill at any point neither loses a row nor writes one twice (Bulk; REST insert calls in flight at the
-moment of a kill cannot be known and are documented in docs/state.md).
+waited for and their results stored, the rows of its REST batches (and of Bulk jobs Salesforce no longer
+knows) whose answers were lost are looked up in the org, and its snapshot advances for the rows
+Salesforce accepted, so a kill at any point neither loses a row nor writes one twice (docs/state.md,
+"Crash safety", with the limits of the look-up).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,13 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sfsync.config import Api, ApiChoice, Project, ResolvedSync
-from sfsync.errors import ConfigError, SfsyncError
+from sfsync.errors import ConfigError, SfsyncError, StateError
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sources import open_source, query_for
 from sfsync.state import (
     BulkJobProgress,
-    JournalState,
     RunCounts,
     RunPhase,
     RunStatus,
@@ -34,12 +35,14 @@ from sfsync.state import (
     Trigger,
     finished_status,
 )
+from sfsync.state.failures import unwritable
 from sfsync.state.rowsearch import SentField, SentManifest, keep_sent
 from sfsync.sync.connect import Orgs
 from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
 from sfsync.sync.encode import send_column
+from sfsync.sync.inflight import RestJournal, settle_vanished_job
 from sfsync.sync.live import LiveProgress
-from sfsync.sync.load import KEY, PK, TARGET_FILE, LoadStats, Target, collect_job, load_bulk, load_rest
+from sfsync.sync.load import KEY, PK, LoadStats, load_bulk, load_rest
 from sfsync.sync.plan import Plan, PlanSettings, build_plan
 from sfsync.sync.progress import (
     BulkJobChanged,
@@ -51,11 +54,16 @@ from sfsync.sync.progress import (
     RunStarted,
     Sent,
 )
+from sfsync.sync.reconcile import ReconcileSettings
+from sfsync.sync.recovery import settle_journal
 from sfsync.sync.references import RejectedParents, add_constants, constants
 from sfsync.sync.rejected_parents import note_rejected_parents
+from sfsync.sync.schema_check import last_validated, mapping_schema
 from sfsync.sync.snapshot import advance_snapshot
 from sfsync.sync.validate import validate_sync
 from sfsync.sync.validate_related import SourceRelated
+
+log = logging.getLogger(__name__)
 
 _RUN_FILE = "run.json"
 #: A diff that no run claimed (a dry run still planning, or a crash right after diffing) is removed
@@ -63,6 +71,7 @@ _RUN_FILE = "run.json"
 UNCLAIMED_DIFF_SECONDS = 3600
 #: Row results are kept for this many latest runs of each sync; older runs keep their counts only.
 KEEP_RESULTS_OF_RUNS = 100
+_RECONCILE = ReconcileSettings()
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,14 @@ class _Watch:
 
     def phase(self, phase: RunPhase) -> None:
         self.progress(PhaseStarted(self.sync, phase))
+
+
+def _claim(diff: DiffResult, run_id: int | None) -> None:
+    """Mark the diff as this run's (None: a dry run's), so recovery knows what to do with it."""
+    try:
+        (diff.work_dir / _RUN_FILE).write_text(json.dumps({"run_id": run_id}))
+    except OSError as exc:
+        raise unwritable(exc, diff.work_dir, "the run's work files (nothing was sent)") from exc
 
 
 class SyncSession:
@@ -247,7 +264,7 @@ class SyncSession:
         finally:
             # the plan's files live in the diff's work directory: keep them readable for the caller,
             # but mark the diff as a dry run so recovery discards it
-            (diff.work_dir / _RUN_FILE).write_text(json.dumps({"run_id": None}))
+            _claim(diff, None)
 
     def _plan_settings(self, resolved: ResolvedSync, options: RunOptions) -> PlanSettings:
         s = resolved.destination.settings
@@ -263,20 +280,8 @@ class SyncSession:
     def recover(self, name: str, client: SalesforceClient) -> list[int]:
         """Settle what crashed runs of ``name`` left: Bulk jobs, stored results, the snapshot."""
         reaped = [r.id for r in self.store.reap_interrupted(name)]
-        for entry in self.store.journal_pending(name):
-            job = client.bulk.get(entry.job_id)
-            if job.state == "Open":
-                client.bulk.abort(job.id)
-                self.store.journal_set_state(job.id, JournalState.ABORTED, error="aborted by recovery")
-                continue
-            if not job.done:
-                job = client.bulk.wait(job.id)
-            keys = Path(entry.chunk_path or "")
-            # the loader wrote target.json beside the job's key file
-            target = Target.from_json(json.loads((keys.parent / TARGET_FILE).read_text()))
-            table = collect_job(client, job, target, keys)
-            self.store.journal_set_state(job.id, JournalState.CLOSED)
-            self.store.record_results(entry.run_id, table, collected_job_id=job.id)
+        settled = settle_journal(self.store, client, name)
+        advanced: set[int] = set()
         for diff in pending_diffs(self.store, name):
             marker = diff.work_dir / _RUN_FILE
             if not marker.exists():
@@ -290,26 +295,31 @@ class SyncSession:
                 continue
             advance_snapshot(self.store, diff, self.store.accepted_keys(run_id))
             self._settle_counts(run_id, diff)
+            advanced.add(run_id)
+        for run_id in dict.fromkeys([*reaped, *settled]):
+            if run_id not in advanced:  # its diff was gone already: counts from its results alone
+                self._settle_counts(run_id, None)
         return reaped
 
-    def _settle_counts(self, run_id: int, diff: DiffResult) -> None:
-        """Give a recovered run the counts of what it really did (the crash left them at zero)."""
+    def _settle_counts(self, run_id: int, diff: DiffResult | None) -> None:
+        """Give a recovered run the counts of what it really did, from its stored results (the crash left
+        them as they were when it died)."""
         accepted = self.store.row_results(run_id, success=True)
         created = sum(1 for r in accepted if r.operation == "created")
         rejected = sum(self.store.rejected_counts(run_id).values())
-        c = diff.counts
-        calls = self.store.get_run(run_id).counts.api_calls
+        run = self.store.get_run(run_id)
+        c = diff.counts if diff is not None else None
         self.store.update_run(
             run_id,
             RunCounts(
-                rows_read=c.rows,
-                new=c.new,
-                changed=c.changed,
-                unchanged=c.unchanged,
+                rows_read=c.rows if c else run.counts.rows_read,
+                new=c.new if c else run.counts.new,
+                changed=c.changed if c else run.counts.changed,
+                unchanged=c.unchanged if c else run.counts.unchanged,
                 created=created,
                 updated=len(accepted) - created,
                 rejected=rejected,
-                api_calls=calls,
+                api_calls=run.counts.api_calls,
             ),
         )
 
@@ -321,7 +331,7 @@ class SyncSession:
         lock.acquire()
         try:
             client = self.client(resolved)
-            recovered = self.recover(name, client)
+            recovered = self._recover_or_record(name, client, options)
             run = self.store.start_run(name, options.trigger)
             lock.set_run_id(run.id)
             live = LiveProgress(self.store, options.progress)
@@ -335,13 +345,16 @@ class SyncSession:
             try:
                 live(Reading(name, resolved.model_name))
                 diff = self.diff(resolved, self.needed_columns(resolved), options.full_resync, live)
-                (diff.work_dir / _RUN_FILE).write_text(json.dumps({"run_id": run.id}))
+                _claim(diff, run.id)
                 c = diff.counts
                 live(Diffed(name, c.rows, c.new, c.changed, c.unchanged, c.resent))
+                schema = mapping_schema(self.project, resolved, self.needed_columns(resolved))
                 if diff.counts.to_send == 0:
-                    # Nothing changed: Salesforce is not called at all (zero API calls). The mapping is
-                    # checked against describe on the next run that has something to write, and by `check`.
-                    advance_snapshot(self.store, diff, pa.array([], pa.string()))
+                    # Nothing changed: Salesforce is not called at all (zero API calls), unless the
+                    # mapping or the model's column types changed since the mapping was last validated
+                    if schema != last_validated(self.store, name):
+                        self.validate(name)
+                    advance_snapshot(self.store, diff, pa.array([], pa.string()), validated=schema)
                 else:
                     live(PhaseStarted(name, RunPhase.PLANNING))
                     resolved, describe, _needed = self.validate(name)
@@ -361,13 +374,13 @@ class SyncSession:
                         note_rejected_parents(
                             options.rejected_parents, resolved, describe, diff, tally.rejected_keys
                         )
-                    advance_snapshot(self.store, diff, tally.accepted_keys())
+                    advance_snapshot(self.store, diff, tally.accepted_keys(), validated=schema)
             except SfsyncError as exc:
                 if diff is not None and plan is None:
                     diff.discard()  # stopped before anything was sent: nothing to recover
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
                 live.flush()
-                self.store.finish_run(
+                self._finish_anyway(
                     run.id, RunStatus.FAILED, counts, api=plan.api if plan else None, error=exc.full_text()
                 )
                 exc.run_id = run.id
@@ -375,7 +388,7 @@ class SyncSession:
             except BaseException:
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
                 live.flush()
-                self.store.finish_run(
+                self._finish_anyway(
                     run.id,
                     RunStatus.INTERRUPTED,
                     counts,
@@ -423,6 +436,34 @@ class SyncSession:
         )
         keep_sent(self.store.paths.results / str(run_id), plan.send_path, manifest)
 
+    def _recover_or_record(self, name: str, client: SalesforceClient, options: RunOptions) -> list[int]:
+        """:meth:`recover`; if it fails, the failure is recorded as a run (so `sfsync runs` shows why the
+        sync does not move) before the error goes up."""
+        try:
+            return self.recover(name, client)
+        except SfsyncError as exc:
+            run = self.store.start_run(name, options.trigger)
+            self._finish_anyway(
+                run.id,
+                RunStatus.FAILED,
+                RunCounts(),
+                api=None,
+                error=f"settling what an earlier run left failed; nothing was sent: {exc.full_text()}",
+            )
+            exc.run_id = run.id
+            raise
+
+    def _finish_anyway(
+        self, run_id: int, status: RunStatus, counts: RunCounts, *, api: str | None, error: str
+    ) -> None:
+        """Record how a run ended while an error is on its way up. If the state store cannot take even
+        that (disk full), the error being raised is the one to report: the run stays ``running`` until
+        the next run reaps it as interrupted and settles its counts."""
+        try:
+            self.store.finish_run(run_id, status, counts, api=api, error=error)
+        except StateError as exc:
+            log.error("run %d could not be recorded as %s: %s", run_id, status.value, exc)
+
     @staticmethod
     def _counts(diff: DiffResult | None, plan: Plan | None, tally: _Tally, calls: int) -> RunCounts:
         c = diff.counts if diff is not None else None
@@ -459,7 +500,15 @@ class SyncSession:
             sink(refused, None)
         if not plan.to_send:
             return LoadStats()
+        journal = RestJournal(self.store, client, run_id, plan.target, diff.work_dir / "rest", _RECONCILE)
         if plan.api == "bulk":
+
+            def vanished(job_id: str, keys_path: Path) -> tuple[pa.Table, str | None]:
+                entry = self.store.journal_entry(job_id)
+                if entry is None:  # never journaled: never uploaded to, so never processed
+                    raise StateError(f"Bulk job {job_id} vanished before it was journaled")
+                return settle_vanished_job(self.store, client, entry, plan.target, keys_path, _RECONCILE)
+
             return load_bulk(
                 client,
                 plan.target,
@@ -472,8 +521,10 @@ class SyncSession:
                 reload=plan.rows_for,
                 lock_retries=resolved.destination.settings.bulk_lock_retries,
                 watch=_Watch(resolved.name, progress),
+                vanished=vanished,
+                rest_journal=journal,
             )
-        load_rest(client, plan.target, plan.rows(), sink)
+        load_rest(client, plan.target, plan.rows(), sink, journal=journal)
         return LoadStats()
 
 

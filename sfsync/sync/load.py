@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,14 +35,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sfsync.errors import ConfigError, SalesforceError
+from sfsync.errors import ConfigError, SalesforceError, StateError
 from sfsync.salesforce import SalesforceClient, SaveOptions
 from sfsync.salesforce.automation import RULE_RECORD_OBJECTS
 from sfsync.salesforce.bulk import BulkJob
 from sfsync.salesforce.csvtable import read_csv_table
-from sfsync.salesforce.responses import parse_bulk_error
+from sfsync.salesforce.responses import CONNECTION_ERROR, parse_bulk_error
 from sfsync.salesforce.results import RecordResult
 from sfsync.state import BulkJobProgress, JournalState, RunPhase, StateStore
+from sfsync.state.failures import unwritable
 from sfsync.sync import outcomes
 from sfsync.sync.encode import FieldMap, Lookup, chunk_csv, csv_fields, encode_json_records
 
@@ -68,6 +70,24 @@ class BulkWatch(Protocol):
 
     def phase(self, phase: RunPhase) -> None:
         """Every job of a round is uploaded: what is left is waiting for results (``collecting``)."""
+
+
+class BatchJournal(Protocol):
+    """Journals a REST batch before it is sent (``sfsync.sync.inflight.RestJournal``)."""
+
+    def before(self, table: pa.Table) -> str: ...
+
+    def done(self, batch_id: str) -> None: ...
+
+    def lost(self, batch_id: str, failed: pa.Table) -> pa.Table:
+        """Outcomes of rows whose call may have reached Salesforce but got no answer (``failed``: their
+        failure outcomes): the rows found written in the org become accepted, the others stay failed."""
+        ...
+
+
+VanishedJob = Callable[[str, Path], tuple[pa.Table, str | None]]
+"""Settles a Bulk job Salesforce no longer knows (job id, its key file): the outcomes of its rows and the
+job id to store them under (``sfsync.sync.inflight.settle_vanished_job``)."""
 
 
 @dataclass(frozen=True)
@@ -164,26 +184,69 @@ def load_rest(
     sink: OutcomeSink,
     *,
     batch_rows: int = 2000,
+    journal: BatchJournal | None = None,
 ) -> LoadStats:
-    """Send rows through sObject Collections, ``batch_rows`` at a time (outcomes stored after each)."""
+    """Send rows through sObject Collections, ``batch_rows`` at a time (outcomes stored after each chunk).
+
+    With a ``journal``, each batch is journaled before it is sent and marked done once every record that
+    may have been written has its outcome stored, so crash recovery knows which rows were in flight.
+    """
     for table in _rebatch(batches, batch_rows):
         keys = [str(k) for k in table.column(PK).to_pylist()]
         records = encode_json_records(table, target.maps, target.key)
 
-        def chunk_done(results: list[RecordResult], keys: list[str] = keys) -> None:
+        unanswered: list[pa.Table] = []
+
+        def chunk_done(
+            results: list[RecordResult], keys: list[str] = keys, unanswered: list[pa.Table] = unanswered
+        ) -> None:
             # stored per chunk, so rows accepted before a LimitError/AuthError are never lost
             chunk_keys = [keys[r.index] for r in results]
-            sink(outcomes.from_record_results(chunk_keys, results, target.mode), None)
+            got = outcomes.from_record_results(chunk_keys, results, target.mode)
+            if journal is not None and target.mode == "insert":
+                # a create whose answer never came may have been applied: settled after the batch
+                lost = pc.fill_null(pc.equal(got.column("error_code"), CONNECTION_ERROR), False)
+                unanswered.append(got.filter(lost))
+                got = got.filter(pc.invert(lost))
+            sink(got, None)
 
-        options = target.save_options  # always said: REST would otherwise run assignment rules
-        if target.mode == "insert":
-            client.create(target.object, records, on_chunk=chunk_done, options=options)
-        elif target.mode == "update":
-            client.update(target.object, records, on_chunk=chunk_done, options=options)
-        else:
-            assert target.key_field is not None
-            client.upsert(target.object, target.key_field, records, on_chunk=chunk_done, options=options)
+        batch = journal.before(table) if journal is not None else None
+        try:
+            _send_rest(client, target, records, chunk_done)
+        except SalesforceError:
+            # the collections call reported every record that may have been written before raising
+            _settle_batch(journal, batch, unanswered, sink)
+            raise
+        _settle_batch(journal, batch, unanswered, sink)
     return LoadStats()
+
+
+def _settle_batch(
+    journal: BatchJournal | None, batch: str | None, unanswered: list[pa.Table], sink: OutcomeSink
+) -> None:
+    """Every record of the batch that may have been written has its outcome: mark the batch done."""
+    if journal is None or batch is None:
+        return
+    lost = pa.concat_tables(unanswered) if unanswered else None
+    if lost is not None and lost.num_rows:
+        sink(journal.lost(batch, lost), None)
+    journal.done(batch)
+
+
+def _send_rest(
+    client: SalesforceClient,
+    target: Target,
+    records: list[dict[str, Any]],
+    chunk_done: Callable[[list[RecordResult]], None],
+) -> None:
+    options = target.save_options  # always said: REST would otherwise run assignment rules
+    if target.mode == "insert":
+        client.create(target.object, records, on_chunk=chunk_done, options=options)
+    elif target.mode == "update":
+        client.update(target.object, records, on_chunk=chunk_done, options=options)
+    else:
+        assert target.key_field is not None
+        client.upsert(target.object, target.key_field, records, on_chunk=chunk_done, options=options)
 
 
 # ---- Bulk API 2.0 --------------------------------------------------------------------------------------
@@ -223,15 +286,21 @@ def iter_chunks(
 ) -> Iterator[Chunk]:
     """Write the CSV of each job and the key file that maps its rows back to primary keys, one job at a
     time (so the first job can start while later rows are still being encoded)."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    # what crash recovery needs to read these jobs' results: the object, mode, key and mappings
-    (work_dir / TARGET_FILE).write_text(json.dumps(target.to_json()))
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        # what crash recovery needs to read these jobs' results: the object, mode, key and mappings
+        (work_dir / TARGET_FILE).write_text(json.dumps(target.to_json()))
+    except OSError as exc:
+        raise unwritable(exc, work_dir, "the run's Bulk work files (nothing was sent)") from exc
     for i, (body, src) in enumerate(chunk_csv(iter(batches), target.maps, target.key, max_bytes)):
         keys = pa.concat_arrays([pc.cast(b.column(b.schema.get_field_index(PK)), pa.string()) for b in src])
         csv_path = work_dir / f"job-{i:04d}.csv"
         keys_path = work_dir / f"job-{i:04d}.keys.parquet"
-        csv_path.write_bytes(body)
-        pq.write_table(pa.table({"__pk": keys}), keys_path)
+        try:
+            csv_path.write_bytes(body)
+            pq.write_table(pa.table({"__pk": keys}), keys_path)
+        except OSError as exc:
+            raise unwritable(exc, work_dir, f"the CSV of Bulk job {i + 1} (not sent)") from exc
         yield Chunk(i, csv_path, keys_path, len(keys))
 
 
@@ -391,6 +460,8 @@ def load_bulk(
     reload: Callable[[list[str]], Iterable[pa.RecordBatch]] | None = None,
     lock_retries: int = 0,
     watch: BulkWatch | None = None,
+    vanished: VanishedJob | None = None,
+    rest_journal: BatchJournal | None = None,
 ) -> LoadStats:
     """Send rows through Bulk API 2.0 jobs (several at once), journaled for crash recovery.
 
@@ -402,6 +473,8 @@ def load_bulk(
     assignment rule the sync asks for (``assignmentRuleId``), and with ``duplicate_rules: allow_save`` the
     rows a duplicate rule refused (Bulk API 2.0 cannot allow saving them) are sent again through REST
     with ``allowSave=true``: those that only an alert refused are saved, block rules still refuse.
+    A job Salesforce answers 404 for (it no longer knows it) is settled by ``vanished``; rows sent again
+    through REST (``allow_save``) are journaled in ``rest_journal`` like any REST batch.
     """
     stats = LoadStats()
     rule_id = bulk_assignment_rule(client, target)
@@ -409,7 +482,9 @@ def load_bulk(
     for attempt in range(lock_retries + 1):
         last = attempt == lock_retries or reload is None
         round_dir = work_dir if attempt == 0 else work_dir / f"retry-{attempt}"
-        one_round = _BulkRound(client, target, sink, store, run_id, stats, last, watch, rule_id, held)
+        one_round = _BulkRound(
+            client, target, sink, store, run_id, stats, last, watch, rule_id, held, vanished
+        )
         retry = one_round.run(batches, round_dir, max_bytes)
         if not retry:
             break
@@ -429,7 +504,7 @@ def load_bulk(
             len(held),
             target.object,
         )
-        load_rest(client, target, reload(held), sink)
+        load_rest(client, target, reload(held), sink, journal=rest_journal)
     return stats
 
 
@@ -481,11 +556,13 @@ class _BulkRound:
         watch: BulkWatch | None = None,
         assignment_rule_id: str | None = None,
         held: list[str] | None = None,
+        vanished: VanishedJob | None = None,
     ) -> None:
         """``assignment_rule_id``: the jobs' ``assignmentRuleId``. With ``held``, rows a duplicate rule
         refused are not stored but their keys appended to it (to be sent again through REST)."""
         self.client = client
         self.watch = watch
+        self.vanished = vanished
         self.target = target
         self.sink = sink
         self.store = store
@@ -499,6 +576,8 @@ class _BulkRound:
         self.in_flight = max(1, client.settings.max_concurrency)
         self.started: deque[_Started] = deque()
         self.prefetch_budget = PREFETCH_CSV_BYTES
+        self.journal_failed: StateError | None = None
+        self.stopping = threading.Event()
 
     def run(self, batches: Iterable[pa.RecordBatch], work_dir: Path, max_bytes: int) -> list[str]:
         """Send every chunk; returns the keys to send again (lock contention) unless this round is last."""
@@ -514,7 +593,10 @@ class _BulkRound:
             while self.started:
                 self._finish_oldest()
         finally:
-            # normally nothing is left; after an error or Ctrl-C the journal lets the next run settle the jobs
+            # normally nothing is left; after an error or Ctrl-C the journal lets the next run settle the
+            # jobs, and the workers send nothing more (a job not closed yet stays Open: never processed)
+            if self.started:
+                self.stopping.set()
             workers.shutdown(wait=not self.started, cancel_futures=True)
             reader.shutdown(wait=False, cancel_futures=True)
         if self.errors:
@@ -525,6 +607,8 @@ class _BulkRound:
         """Hand the chunk's job to a worker and parse its CSV ahead. The worker creates the job, journals it
         (``new``), uploads (``uploaded``) and closes it (``closed``): each journal state is written as soon
         as the call it records has returned."""
+        if self.journal_failed is not None:
+            raise self.journal_failed  # the state store refused a write: start nothing more
         target = self.target
         size = self.client.bulk.check_size(chunk.csv_path, target.object)
         job = workers.submit(
@@ -547,16 +631,21 @@ class _BulkRound:
 
     def _journal(self, chunk: Chunk, job: BulkJob) -> None:
         """Record a job just created, before anything is uploaded to it (runs in the worker thread)."""
-        self.store.journal_add(
-            self.run_id,
-            job.id,
-            self.target.object,
-            self.target.bulk_operation,
-            chunk_path=str(chunk.keys_path),
-            row_start=0,
-            row_end=chunk.rows,
-        )
+        try:
+            self.store.journal_add(
+                self.run_id,
+                job.id,
+                self.target.object,
+                self.target.bulk_operation,
+                chunk_path=str(chunk.keys_path),
+                row_start=0,
+                row_end=chunk.rows,
+            )
+        except StateError as exc:  # the job stays Open and empty: never processed
+            self.journal_failed = exc
+            raise
         self.stats.jobs.append(job.id)
+        self._unless_stopping(job)
         self._tell(job, chunk)
 
     def _closed(self, job: BulkJob, chunk: Chunk) -> None:
@@ -578,7 +667,18 @@ class _BulkRound:
 
     def _mark(self, job: BulkJob, state: JournalState) -> None:
         """Move the job's journal entry to ``state`` (in the worker thread, right after the call returned)."""
-        self.store.journal_set_state(job.id, state)
+        try:
+            self.store.journal_set_state(job.id, state)
+        except StateError as exc:
+            self.journal_failed = exc
+            raise
+        if state is JournalState.UPLOADED:
+            self._unless_stopping(job)
+
+    def _unless_stopping(self, job: BulkJob) -> None:
+        """Raise (in the worker) instead of making the job's next call once the run is stopping."""
+        if self.stopping.is_set():
+            raise StateError(f"the run stopped before Bulk job {job.id} was closed (it stays Open)")
 
     def _finish_oldest(self) -> None:
         """Wait for the oldest job in flight, then collect and store its outcomes."""
@@ -587,18 +687,25 @@ class _BulkRound:
             job = self.client.bulk.wait(
                 started.job.result().id, on_poll=lambda job: self._tell(job, started.chunk)
             )
+            if job.state == "Failed":
+                self.stats.failed_jobs.append(f"{job.id}: {job.error_message or 'Failed'}")
+            table = self._collect(job, started)
+            job_id: str | None = job.id
+            known: BulkJob | None = job
         except SalesforceError as exc:
-            self.errors.append(exc)
-            return
-        if job.state == "Failed":
-            self.stats.failed_jobs.append(f"{job.id}: {job.error_message or 'Failed'}")
-        table = self._collect(job, started)
+            if self.vanished is None or not exc.job_id or exc.status != 404:
+                self.errors.append(exc)
+                return
+            # Salesforce no longer knows the job: find out what its rows became
+            table, job_id = self.vanished(exc.job_id, started.chunk.keys_path)
+            known = None
         if not self.last:
             table = self._set_aside_locked(table)
         if self.held is not None:
             table = self._hold_duplicates(table, self.held)
-        self.sink(table, job.id)
-        self._tell(job, started.chunk, collected=True)
+        self.sink(table, job_id)
+        if known is not None:
+            self._tell(known, started.chunk, collected=True)
 
     def _collect(self, job: BulkJob, started: _Started) -> pa.Table:
         """The job's outcomes, matched with its uploaded CSV (parsed ahead if it fitted the budget)."""

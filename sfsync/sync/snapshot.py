@@ -30,9 +30,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sfsync.errors import StateError
+from sfsync.state.failures import unwritable
 from sfsync.state.snapshots import PendingSnapshot, SnapshotInfo
 from sfsync.state.store import StateStore
 from sfsync.sync.diff import HASH_COLUMN, DiffResult, DiffSettings, _lit, connect, engine_error, q
+from sfsync.sync.schema_check import SCHEMA_KEY
 
 AcceptedKeys: TypeAlias = pa.Array | pa.ChunkedArray | pa.Table | pa.RecordBatchReader | Sequence[Any]
 _A = "_sfsync_accepted"
@@ -65,6 +67,7 @@ def advance_snapshot(
     *,
     settings: DiffSettings | None = None,
     discard: bool = True,
+    validated: str | None = None,
 ) -> SnapshotInfo:
     """Publish the sync's next snapshot from ``diff`` and the primary keys Salesforce accepted.
 
@@ -72,6 +75,8 @@ def advance_snapshot(
     the primary key's type; keys of another type (e.g. the text keys of ``row_results``) are cast to it.
     With ``discard`` the diff's work directory is removed once the snapshot is published. Calling it
     again for a diff it already published (a crash before the discard) returns that snapshot.
+    ``validated``: the mapping schema the run validated (``sfsync.sync.schema_check``), stored with the
+    snapshot; when None, the current snapshot's is kept.
     """
     settings = settings or DiffSettings()
     current = store.snapshots.current(diff.sync)
@@ -89,7 +94,12 @@ def advance_snapshot(
             f"{diff.base_generation}, but the snapshot is now at {base_gen}",
             hint="discard this diff (DiffResult.discard) and diff again",
         )
-    pending = store.snapshots.begin(diff.sync, current)
+    try:
+        pending = store.snapshots.begin(diff.sync, current)
+    except OSError as exc:
+        raise unwritable(
+            exc, store.snapshots.directory(diff.sync), f"the snapshot of sync `{diff.sync}`"
+        ) from exc
     tag = f"advance-{uuid.uuid4().hex[:8]}"
     con, spill = connect(store, settings, tag)
     try:
@@ -104,12 +114,14 @@ def advance_snapshot(
             hash_version=diff.hash_version,
             rows=rows,
             rejected=rejected,
-            extra={"diff": diff.work_dir.name, "accepted": str(accepted)},
+            extra=_extra(diff, accepted, validated, current),
         )
     except BaseException as exc:
         store.snapshots.discard(pending)
         if isinstance(exc, duckdb.Error):
             raise engine_error(exc, f"snapshot advance of sync `{diff.sync}`", settings, spill) from exc
+        if isinstance(exc, OSError):
+            raise unwritable(exc, pending.directory, f"the snapshot of sync `{diff.sync}`") from exc
         raise
     finally:
         con.close()
@@ -117,6 +129,16 @@ def advance_snapshot(
     if discard:
         diff.discard()
     return info
+
+
+def _extra(
+    diff: DiffResult, accepted: int, validated: str | None, current: SnapshotInfo | None
+) -> dict[str, str]:
+    extra = {"diff": diff.work_dir.name, "accepted": str(accepted)}
+    schema = validated if validated is not None else (current.extra.get(SCHEMA_KEY) if current else None)
+    if schema is not None:
+        extra[SCHEMA_KEY] = schema
+    return extra
 
 
 def _build(

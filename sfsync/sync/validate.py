@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, replace
 from dataclasses import field as dataclass_field
 from typing import Any, Protocol
 
+import pyarrow as pa
+
 from sfsync.config import ConstantTarget, LookupTarget, OwnerTarget
 from sfsync.config.project import Project, ResolvedSync, Sync
 from sfsync.errors import ConfigError, SfsyncError
@@ -528,7 +530,46 @@ def _check_sync(
         name = str(describe.get("name") or r.sync.object)
         warnings = automation_warnings(r.sync, name, org.active_rules(r.destination_name, name))
     problems = validate_sync(project, r.name, describe, cols, related)
+    try:
+        schema = opened[r.source_name].schema(query_for(project, r.sync.from_))
+    except SfsyncError:
+        schema = None  # the columns were read above; a second look that fails only skips these warnings
+    if schema is not None:
+        warnings += decimal_place_warnings(r.sync, describe, schema)
     return SyncCheck(r.name, label, r.sync.mode, problems, warnings=warnings)
+
+
+def decimal_place_warnings(sync: Sync, describe: Mapping[str, Any], schema: pa.Schema) -> list[str]:
+    """Mappings whose column carries more decimal places than the number field it feeds.
+
+    Salesforce does not round a number written through the API to the field's decimal places: the value
+    is stored and returned as sent, but its pages, list views and reports show it rounded (Salesforce
+    Help, knowledge articles 000212661 and 000387302, docs/salesforce-facts.md "Exact numbers"). So a
+    ``decimal(18,2)`` amount mapped to a ``currency(18,0)`` field shows no cents where people look.
+    """
+    fields = {str(f["name"]).lower(): f for f in describe.get("fields", [])}
+    types = {f.name: f.type for f in schema}
+    out: list[str] = []
+    for column, field_name in sync.mappings.items():
+        f = fields.get(str(field_name).lower())
+        ctype = types.get(column)
+        if f is None or ctype is None or str(f.get("type")) not in ("currency", "double", "percent"):
+            continue
+        scale = int(f.get("scale") or 0)
+        ftext = f"{f['type']}({f.get('precision') or 0},{scale})"
+        if pa.types.is_decimal(ctype) and ctype.scale > scale:
+            sent = f"{ctype.scale} decimal place{'s' if ctype.scale != 1 else ''} ({ctype})"
+        elif pa.types.is_floating(ctype) and scale == 0:
+            sent = f"fractions ({ctype})"
+        else:
+            continue
+        out.append(
+            f"column {column!r} carries {sent} but field {f['name']} is {ftext}: Salesforce stores what the "
+            f"API sends, yet its pages and reports show the value rounded to {scale} decimal place"
+            f"{'s' if scale != 1 else ''}; round the column in the model, or give the field more decimal "
+            "places"
+        )
+    return out
 
 
 def _model_columns(
@@ -556,6 +597,7 @@ __all__ = [
     "SyncCheck",
     "check_project",
     "compatible_field_types",
+    "decimal_place_warnings",
     "required_on_create",
     "validate_sync",
 ]

@@ -25,6 +25,7 @@ from tests.salesforce.conftest import (
     DEFAULT_USERNAME,
     FAST,
     ClientFactory,
+    password_settings,
 )
 
 
@@ -269,3 +270,38 @@ def test_jwt_claims_and_login_hosts() -> None:
         "aud"
     ] == ("https://test.salesforce.com")
     assert ConnectionSettings().login_url == PRODUCTION_LOGIN_URL
+
+
+def test_a_session_refused_right_after_a_login_is_retried_like_a_transient_failure(emulator: Any) -> None:
+    """Very short sessions plus 503s (issue 12, item 5): each retry's backoff outlives the session, so
+    the session issued by the re-login is already expired when the call is repeated. That is a race,
+    not a refusal: the client backs off, logs in again and the call goes through."""
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        # the session's lifetime runs out during every wait; Salesforce answers again after two 503s
+        waits.append(seconds)
+        emulator.runtime.sessions.expire_all()
+        if len(waits) == 2:
+            emulator.set_faults(unavailable_rate=0.0)
+
+    settings = password_settings(emulator.base_url)
+    with SalesforceClient(settings, transport=emulator.transport, rng=random.Random(3), sleep=sleep) as sf:
+        sf.authenticate()
+        emulator.set_faults(unavailable_rate=1.0)
+        assert sf.describe("Lead").name == "Lead"
+        assert sf.stats.reauthentications >= 2
+    assert len(waits) >= 2
+
+
+def test_sessions_refused_through_every_retry_end_as_an_auth_error(emulator: Any) -> None:
+    """A session that keeps being refused as soon as it is issued is an AuthError once the retries are
+    spent (not an endless loop)."""
+    emulator.set_faults(session_seconds=0)
+    settings = password_settings(emulator.base_url, max_retries=2)
+    with (
+        SalesforceClient(settings, transport=emulator.transport, sleep=lambda _s: None) as sf,
+        pytest.raises(AuthError, match="refused a session it had just issued") as info,
+    ):
+        sf.describe_global()
+    assert "after 2 retries" in info.value.message

@@ -3,9 +3,11 @@ syncing into the in-process emulator."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from sfsync import api
+from sfsync.config import load_project
 from sfsync.errors import NotFoundError, SourceError
 from sfsync.state import RunStatus, Trigger
 from tests.plugins.emulator import InProcessEmulator
@@ -60,3 +62,39 @@ def test_checking_and_describing_create_no_state(harness: Harness, emulator: InP
         facade.pause("contacts", "maintenance", user="dana")
         assert facade.status("contacts").cause == "paused by dana: maintenance"
         assert (harness.factory.root / ".sfsync" / "state.db").exists()
+
+
+class _SessionRunsOutDuringBackoff(httpx.BaseTransport):
+    """Very short sessions plus 503s (issue 12, item 5), as a script of what happens to the next API calls:
+    ``expire`` (the session's life ran out just before the call), ``503`` (the org answers 503, and the
+    session runs out while the client waits to retry). Calls past the script reach the org as they are."""
+
+    def __init__(self, emulator: InProcessEmulator) -> None:
+        self._emulator = emulator
+        self.script: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.script and "/services/data/" in request.url.path:
+            step = self.script.pop(0)
+            self._emulator.runtime.sessions.expire_all()
+            if step == "503":
+                body = b'[{"message": "Server is unavailable", "errorCode": "SERVER_UNAVAILABLE"}]'
+                return httpx.Response(503, content=body, headers={"Content-Type": "application/json"})
+        return self._emulator.transport.handle_request(request)
+
+
+def test_a_relogin_race_is_retried_and_does_not_pause_the_sync(
+    harness: Harness, emulator: InProcessEmulator
+) -> None:
+    harness.factory.add_sync()
+    path = harness.factory.write()
+    path.write_text(path.read_text().replace("max_retries: 0", "max_retries: 3"))
+    transport = _SessionRunsOutDuringBackoff(emulator)
+    facade = harness.facade(load_project(path, environ={}), transport=transport)
+    facade.describe("Contact")  # logs in
+    # the session expires: 401, log in again; the org answers 503 and the new session runs out during the
+    # backoff: the repeated call is refused (401) right after that login, a race the client must retry
+    transport.script = ["expire", "503"]
+    outcome = facade.attempt("contacts")
+    assert outcome.kind is api.OutcomeKind.SUCCEEDED, outcome.exception
+    assert not facade.status("contacts").paused

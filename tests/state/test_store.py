@@ -192,6 +192,18 @@ def test_prune_results_keeps_latest_runs(store: StateStore) -> None:
     assert store.row_results(ids[0]) == [] and len(store.row_results(ids[2])) == 10
 
 
+def test_pruning_results_drops_the_settled_journal_entries_of_those_runs(store: StateStore) -> None:
+    old, new = store.start_run("c"), store.start_run("c")
+    store.journal_add(old.id, "rest-1-000001", "Contact", "insert")
+    store.journal_add(old.id, "rest-1-000002", "Contact", "insert")  # still pending: kept for recovery
+    store.journal_set_state("rest-1-000001", JournalState.CLOSED)
+    store.journal_set_state("rest-1-000001", JournalState.COLLECTED)
+    store.record_results(old.id, _results(3))
+    store.journal_add(new.id, "rest-2-000001", "Contact", "insert")
+    store.prune_results(keep_runs=1)
+    assert [e.job_id for e in store.journal_entries()] == ["rest-1-000002", "rest-2-000001"]
+
+
 def test_a_corrupt_store_or_snapshot_pointer_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "state.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StateError, match=r"(?s)state.db is unusable.*move it away"):

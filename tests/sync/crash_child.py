@@ -14,6 +14,11 @@ Points:
     after_collect      the first job's results are stored; other jobs, and the snapshot, are not
     before_snapshot    every result is stored, the snapshot has not advanced
     rest_chunk         (REST) the first collections call's results are stored, other calls are in flight
+    rest_before_journal  (REST) the first batch's rows are on disk, not journaled yet, nothing sent
+    rest_before_send   (REST) the first batch is journaled, its first collections call not sent yet
+    rest_in_flight     (REST) Salesforce applied the first collections call; its answer is lost
+    rest_in_flight_later  (REST) the same for the 12th call (the second batch: the first one is done)
+    rest_before_done   (REST) every result of the first batch is stored, the batch not yet marked done
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ from typing import Any
 
 from sfsync.config import load_project
 from sfsync.salesforce.bulk import BulkIngest, BulkJob
+from sfsync.salesforce.collections import Collections
 from sfsync.state import StateStore
 from sfsync.sync import engine
 from sfsync.sync.engine import RunOptions, SyncSession
+from sfsync.sync.inflight import REST_BATCH_PREFIX, RestJournal
 
 _DYING = threading.Lock()
 
@@ -107,7 +114,57 @@ def _before_snapshot() -> None:
     engine.advance_snapshot = advance
 
 
+def _rest_before_journal() -> None:
+    journal_add = StateStore.journal_add
+
+    def add(self: StateStore, run_id: int, job_id: str, *args: Any, **kw: Any) -> Any:
+        if job_id.startswith(REST_BATCH_PREFIX):
+            _die(f"rest_before_journal {job_id}")
+        return journal_add(self, run_id, job_id, *args, **kw)
+
+    StateStore.journal_add = add  # type: ignore[method-assign]
+
+
+def _rest_call(nth: int, *, applied: bool) -> Callable[[], None]:
+    """Die at the ``nth`` collections call, before it is sent or after Salesforce applied it."""
+    calls = {"n": 0}
+    lock = threading.Lock()
+
+    def install() -> None:
+        send = Collections._send
+
+        def send_and_die(self: Collections, *args: Any, **kw: Any) -> Any:
+            with lock:
+                calls["n"] += 1
+                mine = calls["n"]
+            if mine == nth and not applied:
+                _die(f"rest_before_send {mine}")
+            out = send(self, *args, **kw)
+            if mine == nth:
+                _die(f"rest_in_flight {mine} {len(out)}")
+            return out
+
+        Collections._send = send_and_die  # type: ignore[method-assign]
+
+    return install
+
+
+def _rest_before_done() -> None:
+    done = RestJournal.done
+
+    def die(self: RestJournal, batch_id: str) -> None:
+        _die(f"rest_before_done {batch_id}")
+        done(self, batch_id)
+
+    RestJournal.done = die  # type: ignore[method-assign]
+
+
 HOOKS: dict[str, Callable[[], None]] = {
+    "rest_before_journal": _rest_before_journal,
+    "rest_before_send": _rest_call(1, applied=False),
+    "rest_in_flight": _rest_call(1, applied=True),
+    "rest_in_flight_later": _rest_call(12, applied=True),
+    "rest_before_done": _rest_before_done,
     "before_upload": _before_upload,
     "after_upload": _after_upload,
     "before_close": _before_close,

@@ -284,3 +284,51 @@ def test_rest_upsert_killed_between_collections_calls_then_rerun_match_the_wareh
     assert result.counts.updated < 300, "the rows the killed run had stored are not sent again"
     _assert_upsert_state(live_emulator, project)
     _assert_settled(project, "upsert")
+
+
+def _run_rest(project: Path, sync: str) -> RunResult:
+    session = _session(project)
+    try:
+        return session.run(sync, RunOptions(api="rest"))
+    finally:
+        session.close()
+        session.store.close()
+
+
+#: The kill points of a REST insert, in the order a batch goes through them (tests/sync/crash_child.py).
+REST_INSERT_POINTS = [
+    "rest_before_journal",
+    "rest_before_send",
+    "rest_in_flight",
+    "rest_chunk",
+    "rest_before_done",
+    "rest_in_flight_later",
+    "before_snapshot",
+]
+
+
+@pytest.mark.parametrize("point", REST_INSERT_POINTS)
+def test_rest_insert_killed_at_any_point_then_rerun_creates_each_row_once(
+    point: str, project: Path, live_emulator: LiveEmulator
+) -> None:
+    """Issue 12, items 2 and 4: a REST insert SIGKILLed anywhere, rerun, leaves exactly one record per
+    row, and the history of the killed run counts what it wrote (its lost answers included)."""
+    _crash(project, "insert", point, api="rest")
+    written = len(_org(live_emulator))  # what the killed run got into the org
+    if point == "rest_before_journal" or point == "rest_before_send":
+        assert written == 0
+    else:
+        assert written > 0
+
+    result = _run_rest(project, "insert")
+    assert result.status == "succeeded" and result.recovered_runs, result
+    with StateStore.open(project.parent / ".sfsync") as store:
+        killed = store.get_run(result.recovered_runs[0])
+        assert store.journal_pending("insert") == []
+    # the history tells what was written: the killed run created what the org held after it, the rerun
+    # the rest
+    assert killed.counts.created == written, killed.counts
+    assert result.counts.created == ROWS - written, result.counts
+    _assert_insert_state(live_emulator, Counter(row[:3] for row in _warehouse(project)))
+    again = _run_rest(project, "insert")
+    assert (again.counts.new, again.counts.changed, again.counts.api_calls) == (0, 0, 0), again.counts

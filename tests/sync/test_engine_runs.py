@@ -18,7 +18,7 @@ import yaml
 
 from sfsync.config import load_project
 from sfsync.emulator.metadata.schema import DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD
-from sfsync.errors import LimitError
+from sfsync.errors import ConfigError, LimitError
 from sfsync.state import RunPhase, RunProgress, RunStatus, StateStore
 from sfsync.sync import load
 from sfsync.sync.engine import RunOptions, SyncSession
@@ -311,3 +311,29 @@ def test_update_by_external_id_looks_many_keys_up_with_one_bulk_query(
     assert len(org) == n and org["P7"] == "Last 7" and org[f"P{n - 1}"] == f"Last {n - 1}"
     refused = session.store.rejected_rows(result.run_id)
     assert sorted(r.primary_key for r in refused) == sorted(f"p{i}" for i in range(n, n + 10))
+
+
+def test_a_column_type_change_with_no_changed_row_is_still_validated(
+    tmp_path: Path, emulator: InProcessEmulator
+) -> None:
+    """Issue 12, item 10: validation sees the model's current schema on every run. A column whose type
+    changed (text → integer) while its values read the same leaves nothing to send, yet the mapping it
+    feeds (integer → LastName, a string field) is now invalid: the run refuses it. A rerun where nothing
+    changed, schema included, still spends no API call."""
+    rows = "SELECT 'p' || i AS id, (100 + i)::VARCHAR AS last, 'p' || i || '@example.com' AS email"
+    session = _session(tmp_path, emulator, f"{rows} FROM range(5) t(i)", api="rest")
+    assert session.run("people").counts.created == 5
+    assert session.run("people").counts.api_calls == 0
+
+    _sql(tmp_path, "ALTER TABLE people ALTER last TYPE INTEGER")
+    with pytest.raises(ConfigError) as refused:
+        session.run("people")
+    assert "column type integer cannot feed field type string" in " ".join(refused.value.problems)
+    last = session.store.last_run("people")
+    assert last is not None and last.status is RunStatus.FAILED
+
+    _sql(tmp_path, "ALTER TABLE people ALTER last TYPE VARCHAR")
+    fixed = session.run("people")
+    assert fixed.status == "succeeded" and fixed.counts.new + fixed.counts.changed == 0
+    assert session.run("people").counts.api_calls == 0
+    assert sorted(r["LastName"] for r in _contacts(emulator)) == [str(100 + i) for i in range(5)]

@@ -812,3 +812,25 @@ def test_broken_mapping_run_writes_nothing_to_the_org(
         for name in ("Contact", "Lead", "Account", "Case"):
             r = http.get("/services/data/v62.0/query", params={"q": f"SELECT COUNT() FROM {name}"})
             assert r.json()["totalSize"] == 0, f"{name} records were written"
+
+
+def test_check_warns_when_a_column_has_more_decimal_places_than_its_field(
+    tmp_path: Path, live_emulator: Any
+) -> None:
+    """Issue 12, item 12: the demo maps annual_revenue, decimal(18,2), to Account.AnnualRevenue,
+    currency(18,0). Salesforce keeps the cents sent through the API but shows them rounded: `check` warns
+    (the check still passes), in its JSON and in its text."""
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", str(tmp_path), "--demo", "--json"]).exit_code == 0
+    path = tmp_path / "sfsync.yml"
+    path.write_text(path.read_text().replace("http://127.0.0.1:8642", live_emulator.url))
+    result = runner.invoke(app, ["check", "--project", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    syncs = {s["name"]: s for s in json.loads(result.stdout)["syncs"]}
+    (warning,) = syncs["companies_to_accounts"]["warnings"]
+    assert "'annual_revenue' carries 2 decimal places (decimal128(18, 2))" in warning
+    assert "AnnualRevenue is currency(18,0)" in warning and "rounded to 0 decimal places" in warning
+    assert all(not s["warnings"] for name, s in syncs.items() if name != "companies_to_accounts")
+
+    text = runner.invoke(app, ["check", "--project", str(path)])
+    assert text.exit_code == 0 and "warning" in text.stdout and "AnnualRevenue" in text.stdout

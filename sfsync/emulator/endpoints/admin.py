@@ -37,6 +37,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "bulk_fail": (bool,),
     "login_error_rate": (int, float),
     "token_delay_seconds": (int, float),
+    "bulk_forget_jobs": (bool,),
     "seed": (int, type(None)),
 }
 _RATES = ("lock_row_rate", "unavailable_rate", "login_error_rate")

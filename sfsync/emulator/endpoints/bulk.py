@@ -5,7 +5,8 @@ all jobs) reads it in chunks of :data:`BULK_CHUNK_ROWS` rows, hands each chunk t
 appends the outcome to ``successful.csv`` / ``failed.csv`` / ``unprocessed.csv`` beside it, so a
 1,000,000-row job needs memory for one chunk only. Clients must poll: the job is ``UploadComplete``, then
 ``InProgress``, then ``JobComplete`` (or ``Failed`` / ``Aborted``). Faults: ``bulk_delay_seconds`` keeps
-a job ``InProgress`` that much longer; ``bulk_fail`` makes it end ``Failed`` with every row unprocessed.
+a job ``InProgress`` that much longer; ``bulk_fail`` makes it end ``Failed`` with every row unprocessed;
+``bulk_forget_jobs`` forgets each job once processed (404 for it and its results; its records stay).
 
 Rows run the org's duplicate rules (nothing in Bulk API 2.0 allows saving a duplicate) and, when the job
 was created with ``assignmentRuleId``, that assignment rule (see ``automation_headers``).
@@ -172,6 +173,8 @@ class IngestJobs(JobRegistry[IngestJob]):
             self._finish(job, "Failed", f"InternalServerError : {type(e).__name__}: {e}")
         finally:
             job.finished.set()
+        if self._rt.config.faults.bulk_forget_jobs:
+            self.remove(job)  # fault: the org no longer knows the job (its records stay)
 
     def _finish(self, job: IngestJob, state: str, error: str | None = None) -> None:
         with self._lock:

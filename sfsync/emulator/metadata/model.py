@@ -154,6 +154,9 @@ class FaultSettings:
     bulk_fail: bool = False  # every Bulk ingest job ends Failed
     login_error_rate: float = 0.0  # fraction of token requests answered unknown_error, "retry your request"
     token_delay_seconds: float = 0.0  # time each token request takes (makes concurrent refreshes overlap)
+    # every Bulk ingest job is forgotten (404) once processed, as after a restart with --db or Salesforce's
+    # 7-day cleanup: its records stay, the job and its results are gone
+    bulk_forget_jobs: bool = False
     seed: int | None = None  # RNG seed for reproducible faults
 
 
