@@ -404,7 +404,7 @@ class StateStore:
             except BaseException:
                 part.unlink(missing_ok=True)  # not live anyway (the job is not collected); tidy up
                 raise
-        return table.num_rows
+        return int(table.num_rows)
 
     def _check_collectable(self, job_id: str) -> None:
         """Fail before writing anything if the journal would refuse to mark ``job_id`` collected."""

@@ -96,7 +96,7 @@ class Plan:
 
     def rows_for(self, keys: list[str]) -> list[pa.RecordBatch]:
         """The send rows of these primary keys (to send them again); the filter is pushed into the read."""
-        return pq.read_table(self.send_path, filters=pc.field(PK).isin(keys)).to_batches()
+        return list(pq.read_table(self.send_path, filters=pc.field(PK).isin(keys)).to_batches())
 
     def refused_rows(self) -> pa.Table:
         return pq.read_table(self.refused_path)

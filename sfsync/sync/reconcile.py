@@ -312,8 +312,9 @@ def _created_since(
 def _narrowing_field(
     describe: ObjectDescribe, types: Mapping[str, FieldKind], sent: Mapping[str, Mapping[str, Any]]
 ) -> str | None:
-    for fld, ftype in types.items():
+    for fld, kind in types.items():
         f = describe.field(fld)
+        ftype = kind.type
         if ftype not in _TEXT_FILTER_TYPES or ftype == "email" or f is None or not f.raw.get("filterable"):
             continue
         if all(row.get(fld) is not None for row in sent.values()):

@@ -115,7 +115,9 @@ class Checker:
         self.sync = sync
         self.describe = describe
         self.object = str(describe.get("name") or sync.object)
-        self.fields = {str(f["name"]).lower(): f for f in describe.get("fields", [])}
+        self.fields: dict[str, Mapping[str, Any]] = {
+            str(f["name"]).lower(): f for f in describe.get("fields", [])
+        }
         self.field_names = [str(f["name"]) for f in describe.get("fields", [])]
         self.columns = columns
         self.problems: list[Problem] = []
