@@ -167,4 +167,4 @@ def test_emulator_has_only_its_rooms() -> None:
 
 def test_public_api() -> None:
     assert set(sfsync.__all__) == {"Project", "RunResult", "__version__"}
-    assert sfsync.Project.load and sfsync.RunResult
+    assert callable(sfsync.Project.load) and isinstance(sfsync.RunResult, type)
