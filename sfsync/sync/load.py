@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from sfsync.config import Mode
 from sfsync.errors import ConfigError, SalesforceError, StateError
 from sfsync.salesforce import SalesforceClient, SaveOptions
 from sfsync.salesforce.automation import RULE_RECORD_OBJECTS
@@ -95,7 +96,7 @@ class Target:
     """Where and how rows are written: object, mode, key field and field mappings."""
 
     object: str
-    mode: str  # insert | update | upsert
+    mode: Mode
     key_field: str | None  # "Id" for update, the external id (or Id) for upsert, None for insert
     maps: tuple[FieldMap, ...]
     assignment: str = "none"  # the sync's assignment_rules: none | default | an AssignmentRule id

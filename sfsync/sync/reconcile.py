@@ -35,6 +35,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from sfsync.config import Mode
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sync import outcomes
@@ -384,7 +385,7 @@ def _instant(value: Any) -> datetime:
         return datetime.min.replace(tzinfo=UTC)
 
 
-def not_found(keys: Sequence[str], mode: str, why: str) -> pa.Table:
+def not_found(keys: Sequence[str], mode: Mode, why: str) -> pa.Table:
     """Outcomes for rows in flight that the org does not hold: they are sent again next run."""
     return outcomes.rejections(
         list(keys),
