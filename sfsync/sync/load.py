@@ -39,7 +39,7 @@ from sfsync.config import Mode
 from sfsync.errors import ConfigError, SalesforceError, StateError
 from sfsync.salesforce import SalesforceClient, SaveOptions
 from sfsync.salesforce.automation import RULE_RECORD_OBJECTS
-from sfsync.salesforce.bulk import BulkJob
+from sfsync.salesforce.bulk import BulkJob, IngestOperation
 from sfsync.salesforce.csvtable import read_csv_table
 from sfsync.salesforce.responses import CONNECTION_ERROR, parse_bulk_error
 from sfsync.salesforce.results import RecordResult
@@ -111,7 +111,7 @@ class Target:
         return SaveOptions(assignment=self.assignment, allow_save=self.duplicates == "allow_save")
 
     @property
-    def bulk_operation(self) -> str:
+    def bulk_operation(self) -> IngestOperation:
         return self.mode
 
     def to_json(self) -> dict[str, Any]:
@@ -615,7 +615,7 @@ class _BulkRound:
         job = workers.submit(
             self.client.bulk.run,
             target.object,
-            target.bulk_operation,  # type: ignore[arg-type]
+            target.bulk_operation,
             chunk.csv_path,
             external_id_field=target.key_field if target.mode == "upsert" else None,
             on_created=lambda job: self._journal(chunk, job),
