@@ -219,7 +219,7 @@ def export_csv(warehouse: Path, csv_path: Path) -> float:
 
 def baseline_runs(base: str, ca: Path, warehouse: Path, tmp: Path, rows: int) -> dict[str, Any]:
     import requests
-    from simple_salesforce import Salesforce
+    from simple_salesforce.api import Salesforce  # the package re-exports it without __all__
 
     token = httpx.post(
         f"{base}/services/oauth2/token",

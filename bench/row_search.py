@@ -20,7 +20,7 @@ import argparse
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from pathlib import Path
 
 import pyarrow as pa
@@ -91,7 +91,8 @@ def main() -> int:
         for name, work in cases:
             seconds, out = _best(args.repeat, work)
             size = getattr(out, "total", None)
-            found = f"{size:,} matching" if size is not None else f"{len(out):,} runs"  # type: ignore[arg-type]
+            runs = len(out) if isinstance(out, Sized) else 0
+            found = f"{size:,} matching" if size is not None else f"{runs:,} runs"
             print(f"{name:12s} {seconds * 1000:8.1f} ms  ({found})")
         store.close()
     return 0

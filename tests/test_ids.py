@@ -15,6 +15,7 @@ def test_minted_ids_are_well_formed_and_unique() -> None:
 
 def test_bad_checksum_and_bad_chars_are_malformed() -> None:
     good = normalize("001D000000INjVe")
+    assert good is not None
     assert not is_well_formed(good[:15] + "AAA")
     assert not is_well_formed("001D000000INj-e")
     assert normalize("001D000000INjVe") == good

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol, TypeGuard
 
 import click
 import typer
@@ -79,7 +79,17 @@ def fail(error: SfsyncError, *, as_json: bool = False) -> NoReturn:
     raise SystemExit(error.exit_code)
 
 
-def _is_usage_error(error: Exception) -> bool:
+class _UsageError(Protocol):
+    """What the CLI uses of Typer's and Click's usage errors (their classes differ between versions)."""
+
+    exit_code: int
+
+    def format_message(self) -> str: ...
+
+    def show(self) -> None: ...
+
+
+def _is_usage_error(error: Exception) -> TypeGuard[_UsageError]:
     """A command-line parsing error of Typer or Click (their classes differ between versions)."""
     return (
         isinstance(getattr(error, "exit_code", None), int)
@@ -88,7 +98,7 @@ def _is_usage_error(error: Exception) -> bool:
     )
 
 
-def _usage_error(error: Any, as_json: bool) -> NoReturn:
+def _usage_error(error: _UsageError, as_json: bool) -> NoReturn:
     if as_json:
         print_json(
             {
@@ -139,8 +149,8 @@ def main(args: list[str] | None = None) -> None:
         if not _is_usage_error(e):
             raise
         if type(e).__name__ == "NoArgsIsHelpError":  # `sfsync` alone: the help (exit 2: usage)
-            e.show()  # type: ignore[attr-defined]
-            raise SystemExit(e.exit_code) from None  # type: ignore[attr-defined]
+            e.show()
+            raise SystemExit(e.exit_code) from None
         _usage_error(e, as_json)
     if code == INTERRUPTED_EXIT:  # Typer turns a Ctrl-C inside a command into this exit code
         _interrupted(as_json)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -16,7 +16,7 @@ from sfsync.cli.run_cmd import PROJECT_OPTION, open_project, status_text
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from sfsync.api import Outcome, Project, SortKey
+    from sfsync.api import Outcome, Project
 
 STATE_COLORS = {
     "healthy": "green",
@@ -242,7 +242,7 @@ def rows(
             query,
             outcome=outcome,
             run_id=run_id,
-            sort=cast("SortKey", sort),
+            sort=sort,
             descending=not ascending,
             limit=limit,
             offset=offset,

@@ -85,7 +85,7 @@ def _paused_syncs(proj: api.Project) -> dict[str, str]:
 
 
 @app.command()
-def check(  # noqa: C901 - being rewritten with the run/show-run/check commands; split then
+def check(
     syncs: list[str] | None = typer.Argument(None, help="Syncs to check (default: all)."),
     project: Path = typer.Option(Path(DEFAULT_PROJECT_FILE), "--project", help=_PROJECT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -97,38 +97,57 @@ def check(  # noqa: C901 - being rewritten with the run/show-run/check commands;
     if as_json:
         _print_json(report.to_dict())
     else:
-        table = Table(title="Connections", title_justify="left")
-        for col in ("kind", "name", "type", "status"):
-            table.add_column(col)
-        for c in report.connections:
-            table.add_row(c.kind, escape(c.name), c.type, "[green]ok[/]" if c.ok else "[red]unreachable[/]")
-        console.print(table)
-        table = Table(title="Syncs", title_justify="left")
-        for col in ("sync", "from -> object", "mode", "status", "runs"):
-            table.add_column(col)
-        for s in report.syncs:
-            status = "[green]ok[/]"
-            if s.error:
-                status = "[red]not checked[/]"
-            elif s.problems:
-                status = f"[red]{len(s.problems)} problem{'s' if len(s.problems) > 1 else ''}[/]"
-            runs = f"[yellow]{escape(paused[s.name])}[/]" if s.name in paused else "active"
-            table.add_row(escape(s.name), escape(s.source_object), s.mode, status, runs)
-        console.print(table)
-        for c in report.connections:
-            if c.error:
-                console.print(f"[red]{c.kind} {escape(c.name)}:[/] {escape(c.error)}", highlight=False)
-        for s in report.syncs:
-            if s.error:
-                console.print(f"[red]sync {escape(s.name)}:[/] {escape(s.error)}", highlight=False)
-            for p in s.problems:
-                console.print(f"[red]-[/] {escape(str(p))}", highlight=False)
-            for w in s.warnings:
-                console.print(f"[yellow]warning[/] sync {escape(s.name)}: {escape(w)}", highlight=False)
+        _print_connections(report)
+        _print_syncs(report, paused)
+        _print_findings(report)
         if report.ok:
             console.print("[green]All checks passed.[/]")
     if not report.ok:
         raise typer.Exit(2 if any(s.problems for s in report.syncs) else 1)
+
+
+def _print_connections(report: api.CheckReport) -> None:
+    """The table of sources and destinations: reachable or not."""
+    table = Table(title="Connections", title_justify="left")
+    for col in ("kind", "name", "type", "status"):
+        table.add_column(col)
+    for c in report.connections:
+        table.add_row(c.kind, escape(c.name), c.type, "[green]ok[/]" if c.ok else "[red]unreachable[/]")
+    console.print(table)
+
+
+def _check_status(s: api.SyncCheck) -> str:
+    """A sync's cell in the check table: ok, not checked, or how many problems."""
+    if s.error:
+        return "[red]not checked[/]"
+    if s.problems:
+        return f"[red]{len(s.problems)} problem{'s' if len(s.problems) > 1 else ''}[/]"
+    return "[green]ok[/]"
+
+
+def _print_syncs(report: api.CheckReport, paused: Mapping[str, str]) -> None:
+    """The table of syncs: what each writes, its check status, and whether its runs are paused."""
+    table = Table(title="Syncs", title_justify="left")
+    for col in ("sync", "from -> object", "mode", "status", "runs"):
+        table.add_column(col)
+    for s in report.syncs:
+        runs = f"[yellow]{escape(paused[s.name])}[/]" if s.name in paused else "active"
+        table.add_row(escape(s.name), escape(s.source_object), s.mode, _check_status(s), runs)
+    console.print(table)
+
+
+def _print_findings(report: api.CheckReport) -> None:
+    """Below the tables: why a connection failed, each sync's problems and the org rules' warnings."""
+    for c in report.connections:
+        if c.error:
+            console.print(f"[red]{c.kind} {escape(c.name)}:[/] {escape(c.error)}", highlight=False)
+    for s in report.syncs:
+        if s.error:
+            console.print(f"[red]sync {escape(s.name)}:[/] {escape(s.error)}", highlight=False)
+        for p in s.problems:
+            console.print(f"[red]-[/] {escape(str(p))}", highlight=False)
+        for w in s.warnings:
+            console.print(f"[yellow]warning[/] sync {escape(s.name)}: {escape(w)}", highlight=False)
 
 
 def _field_row(f: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import (
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 PROJECT_OPTION = typer.Option(
     Path(DEFAULT_PROJECT_FILE), "--project", help="Project file (or its directory)."
 )
-_API_CHOICES = ("auto", "rest", "bulk")
+_API_CHOICES: tuple[ApiChoice, ...] = ("auto", "rest", "bulk")
 STATUS_COLORS = {
     "succeeded": "green",
     "partial": "yellow",
@@ -52,9 +52,11 @@ def open_project(project: Path) -> Project:
 
 
 def _check_api(api: str | None) -> ApiChoice | None:
-    if api is not None and api not in _API_CHOICES:
+    if api is None:
+        return None
+    if api not in _API_CHOICES:
         raise ConfigError(f"--api {api!r} is not one of {', '.join(_API_CHOICES)}")
-    return cast("ApiChoice | None", api)
+    return api
 
 
 def status_text(status: str) -> str:

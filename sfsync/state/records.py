@@ -10,7 +10,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, get_args
+
+from sfsync.config import Api
+
+_APIS: tuple[Api, ...] = get_args(Api)
 
 
 class Trigger(StrEnum):
@@ -148,7 +152,7 @@ class RunProgress:
     rows_read: int = 0
     to_send: int = 0
     sent: int = 0
-    api: str | None = None
+    api: Api | None = None
     jobs: tuple[BulkJobProgress, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,9 +172,16 @@ class RunProgress:
             rows_read=int(data.get("rows_read") or 0),
             to_send=int(data.get("to_send") or 0),
             sent=int(data.get("sent") or 0),
-            api=data.get("api"),
+            api=api_used(data.get("api")),
             jobs=tuple(BulkJobProgress(**j) for j in data.get("jobs") or ()),
         )
+
+
+def api_used(value: object) -> Api | None:
+    """The API a stored run or progress names (``None``: not chosen yet, or a word this version does not
+    know, which is shown as no API rather than failing the history)."""
+    text = None if value is None else str(value)
+    return next((api for api in _APIS if api == text), None)
 
 
 def finished_status(counts: RunCounts, *, failed: bool = False, retried: int = 0) -> RunStatus:
@@ -200,7 +211,7 @@ class RunRecord:
     counts: RunCounts
     duration_s: float | None
     error: str | None
-    api: str | None
+    api: Api | None
     pid: int
     host: str
     progress: RunProgress | None = None

@@ -18,11 +18,12 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import duckdb
 import pyarrow as pa
 
+from sfsync.config import Mode
 from sfsync.errors import StateError
 from sfsync.state.records import RunRecord
 
@@ -32,6 +33,17 @@ SENT_MANIFEST = "sent.json"
 Outcome = Literal["all", "rejected", "accepted"]
 SortKey = Literal["run", "key", "code"]
 SORT_KEYS: tuple[SortKey, ...] = ("run", "key", "code")
+
+_MODES: tuple[Mode, ...] = get_args(Mode)
+
+
+def _stored_mode(value: object, where: str) -> Mode:
+    """The sync mode a stored file names (written from the sync's own mode, so one of the three)."""
+    mode = next((m for m in _MODES if m == value), None)
+    if mode is None:
+        raise StateError(f"{where} names an unknown sync mode {value!r}", hint="the file was changed by hand")
+    return mode
+
 
 MAX_PAGE_ROWS = 10_000
 """Most rows one search page returns."""
@@ -51,7 +63,7 @@ class SentManifest:
     """How to read ``sent.parquet``: which columns hold the primary key, the record key and each field."""
 
     object: str
-    mode: str
+    mode: Mode
     primary_key_column: str
     key_column: str | None
     key_field: str | None
@@ -73,7 +85,7 @@ class SentManifest:
     def from_json(cls, data: Mapping[str, Any]) -> SentManifest:
         return cls(
             object=str(data["object"]),
-            mode=str(data["mode"]),
+            mode=_stored_mode(data["mode"], SENT_MANIFEST),
             primary_key_column=str(data["primary_key_column"]),
             key_column=data.get("key_column"),
             key_field=data.get("key_field"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from sfsync.state.records import RunCounts, RunProgress, RunRecord, RunStatus, Trigger
+from sfsync.state.records import RunCounts, RunProgress, RunRecord, RunStatus, Trigger, api_used
 
 RUN_COLUMNS = (
     "id, sync, trigger, status, started_at, finished_at, rows_read, new, changed, unchanged, created,"
@@ -37,7 +37,7 @@ def run_record(row: tuple[object, ...]) -> RunRecord:
         counts=counts,
         duration_s=float(str(duration)) if duration is not None else None,
         error=str(error) if error is not None else None,
-        api=str(api) if api is not None else None,
+        api=api_used(api),
         pid=int(str(pid)),
         host=str(host),
         progress=RunProgress.from_dict(json.loads(str(progress))) if progress else None,

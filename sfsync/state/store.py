@@ -31,6 +31,7 @@ from types import TracebackType
 
 import pyarrow as pa
 
+from sfsync.config import Api
 from sfsync.errors import NotFoundError, StateError
 from sfsync.state import journal, results
 from sfsync.state.failures import unwritable, write_failure
@@ -194,7 +195,7 @@ class StateStore:
             ).fetchone()
         return _run(tuple(row))
 
-    def update_run(self, run_id: int, counts: RunCounts, *, api: str | None = None) -> RunRecord:
+    def update_run(self, run_id: int, counts: RunCounts, *, api: Api | None = None) -> RunRecord:
         """Store progress counts of a running run (the web UI shows them live)."""
         return self._set_run(run_id, counts=counts, api=api, status=None, error=None)
 
@@ -210,7 +211,7 @@ class StateStore:
         status: RunStatus | str,
         counts: RunCounts | None = None,
         *,
-        api: str | None = None,
+        api: Api | None = None,
         error: str | None = None,
     ) -> RunRecord:
         """End a run: final status, counts, API used and error text (never a secret: callers redact)."""
@@ -224,7 +225,7 @@ class StateStore:
         run_id: int,
         *,
         counts: RunCounts | None,
-        api: str | None,
+        api: Api | None,
         status: RunStatus | None,
         error: str | None,
     ) -> RunRecord:
@@ -404,7 +405,7 @@ class StateStore:
             except BaseException:
                 part.unlink(missing_ok=True)  # not live anyway (the job is not collected); tidy up
                 raise
-        return table.num_rows
+        return int(table.num_rows)
 
     def _check_collectable(self, job_id: str) -> None:
         """Fail before writing anything if the journal would refuse to mark ``job_id`` collected."""

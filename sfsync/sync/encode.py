@@ -236,12 +236,12 @@ def chunk_csv(
 def _json_values(values: pa.ChunkedArray | pa.Array) -> list[Any]:
     t = values.type
     if pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t):
-        return format_text(values).to_pylist()
+        return list(format_text(values).to_pylist())
     if pa.types.is_decimal(t):
-        return values.to_pylist()  # Decimals: the REST encoder writes them digit for digit
+        return list(values.to_pylist())  # Decimals: the REST encoder writes them digit for digit
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return [None if v == "" else v for v in values.to_pylist()]
-    return values.to_pylist()
+    return list(values.to_pylist())
 
 
 def encode_json_records(

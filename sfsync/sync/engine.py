@@ -454,7 +454,7 @@ class SyncSession:
             raise
 
     def _finish_anyway(
-        self, run_id: int, status: RunStatus, counts: RunCounts, *, api: str | None, error: str
+        self, run_id: int, status: RunStatus, counts: RunCounts, *, api: Api | None, error: str
     ) -> None:
         """Record how a run ended while an error is on its way up. If the state store cannot take even
         that (disk full), the error being raised is the one to report: the run stays ``running`` until

@@ -35,10 +35,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from sfsync.config import Mode
 from sfsync.errors import ConfigError, SalesforceError, StateError
 from sfsync.salesforce import SalesforceClient, SaveOptions
 from sfsync.salesforce.automation import RULE_RECORD_OBJECTS
-from sfsync.salesforce.bulk import BulkJob
+from sfsync.salesforce.bulk import BulkJob, IngestOperation
 from sfsync.salesforce.csvtable import read_csv_table
 from sfsync.salesforce.responses import CONNECTION_ERROR, parse_bulk_error
 from sfsync.salesforce.results import RecordResult
@@ -95,7 +96,7 @@ class Target:
     """Where and how rows are written: object, mode, key field and field mappings."""
 
     object: str
-    mode: str  # insert | update | upsert
+    mode: Mode
     key_field: str | None  # "Id" for update, the external id (or Id) for upsert, None for insert
     maps: tuple[FieldMap, ...]
     assignment: str = "none"  # the sync's assignment_rules: none | default | an AssignmentRule id
@@ -110,7 +111,7 @@ class Target:
         return SaveOptions(assignment=self.assignment, allow_save=self.duplicates == "allow_save")
 
     @property
-    def bulk_operation(self) -> str:
+    def bulk_operation(self) -> IngestOperation:
         return self.mode
 
     def to_json(self) -> dict[str, Any]:
@@ -614,7 +615,7 @@ class _BulkRound:
         job = workers.submit(
             self.client.bulk.run,
             target.object,
-            target.bulk_operation,  # type: ignore[arg-type]
+            target.bulk_operation,
             chunk.csv_path,
             external_id_field=target.key_field if target.mode == "upsert" else None,
             on_created=lambda job: self._journal(chunk, job),

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import duckdb
 import pyarrow as pa
 
+from sfsync.config import Mode
 from sfsync.sync import outcomes
 from sfsync.sync.diff import q
 from sfsync.sync.encode import FieldMap, send_column
@@ -26,7 +27,7 @@ _FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
 
 
 def refuse_non_finite(
-    con: duckdb.DuckDBPyConnection, table: str, pk: str, maps: Sequence[FieldMap], mode: str
+    con: duckdb.DuckDBPyConnection, table: str, pk: str, maps: Sequence[FieldMap], mode: Mode
 ) -> pa.Table:
     """Delete from ``table`` the rows that would send NaN or ±Infinity to a field; their outcomes."""
     types = {str(name): str(kind).upper() for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall()}

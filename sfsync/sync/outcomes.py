@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
+from sfsync.config import Mode
 from sfsync.salesforce.results import RecordResult
 from sfsync.state.results import PART_SCHEMA
 
@@ -37,7 +38,7 @@ def explain(code: str | None, message: str) -> str:
     return message
 
 
-def done_operation(mode: str, created: bool | None) -> str:
+def done_operation(mode: Mode, created: bool | None) -> str:
     """What happened to an accepted row: ``created`` or ``updated``."""
     if mode == "insert":
         return "created"
@@ -46,7 +47,7 @@ def done_operation(mode: str, created: bool | None) -> str:
     return "created" if created else "updated"
 
 
-def from_record_results(keys: Sequence[str], results: Sequence[RecordResult], mode: str) -> pa.Table:
+def from_record_results(keys: Sequence[str], results: Sequence[RecordResult], mode: Mode) -> pa.Table:
     """Outcomes of REST results; ``results[i]`` belongs to ``keys[i]``."""
     ok: list[bool] = []
     ops: list[str] = []
@@ -72,7 +73,9 @@ def from_record_results(keys: Sequence[str], results: Sequence[RecordResult], mo
     return pa.table([list(keys), ok, ops, ids, codes, msgs, fields], schema=OUTCOME_SCHEMA)
 
 
-def rejections(keys: Sequence[str], mode: str, code: str, message: str, field: str | None = None) -> pa.Table:
+def rejections(
+    keys: Sequence[str], mode: Mode, code: str, message: str, field: str | None = None
+) -> pa.Table:
     """Outcomes for rows refused before any call (e.g. ``NOT_FOUND`` from the id lookup)."""
     n = len(keys)
     return pa.table(
@@ -82,7 +85,7 @@ def rejections(keys: Sequence[str], mode: str, code: str, message: str, field: s
 
 
 def rejections_each(
-    keys: Sequence[str], mode: str, code: str, messages: Sequence[str], field: str | None = None
+    keys: Sequence[str], mode: Mode, code: str, messages: Sequence[str], field: str | None = None
 ) -> pa.Table:
     """Like :func:`rejections`, with one message per row."""
     n = len(keys)

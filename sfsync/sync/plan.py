@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sfsync.config import Api, ApiChoice, ResolvedSync, Sync
+from sfsync.config import Api, ApiChoice, Mode, ResolvedSync, Sync
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.automation import RULE_RECORD_OBJECTS
 from sfsync.salesforce.describe import ObjectDescribe
@@ -96,13 +96,13 @@ class Plan:
 
     def rows_for(self, keys: list[str]) -> list[pa.RecordBatch]:
         """The send rows of these primary keys (to send them again); the filter is pushed into the read."""
-        return pq.read_table(self.send_path, filters=pc.field(PK).isin(keys)).to_batches()
+        return list(pq.read_table(self.send_path, filters=pc.field(PK).isin(keys)).to_batches())
 
     def refused_rows(self) -> pa.Table:
         return pq.read_table(self.refused_path)
 
 
-def _send_expr(mode: str, column: str) -> str:
+def _send_expr(mode: Mode, column: str) -> str:
     c, s = q(column), q(send_column(column))
     if mode == "insert":
         return f"({c} IS NOT NULL) AS {s}"
@@ -207,7 +207,7 @@ def _related_records(
     specs: list[MapSpec],
     describe: ObjectDescribe,
     client: SalesforceClient | None,
-    mode: str,
+    mode: Mode,
     refused: pa.Table,
     rejected: RejectedParents | None,
 ) -> tuple[pa.Table, int, tuple[FieldMap, ...]]:
@@ -287,7 +287,7 @@ def _resolve_ids(
     key_field: str,
     describe: ObjectDescribe,
     refused: pa.Table,
-    mode: str,
+    mode: Mode,
     settings: PlanSettings,
 ) -> tuple[pa.Table, int]:
     """Replace external id keys by record ids; refuse keys matching no record (or several)."""

@@ -21,6 +21,7 @@ from dataclasses import replace
 import duckdb
 import pyarrow as pa
 
+from sfsync.config import Mode
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sync import outcomes
@@ -46,7 +47,7 @@ def _refuse(
     con: duckdb.DuckDBPyConnection,
     column: str,
     messages: dict[str, str],
-    mode: str,
+    mode: Mode,
     code: str,
     field: str,
 ) -> pa.Table:
@@ -69,7 +70,7 @@ def resolve_sfsync_references(
     specs: Sequence[MapSpec],
     describe: ObjectDescribe,
     client: SalesforceClient | None,
-    mode: str,
+    mode: Mode,
 ) -> tuple[list[pa.Table], int]:
     """Replace record type and owner names by record ids; refuse rows whose name resolves to nothing.
     Returns the refusals and the API calls spent (owners are looked up with SOQL)."""
@@ -100,7 +101,7 @@ def resolve_sfsync_references(
 
 
 def refuse_children_of_rejected(
-    con: duckdb.DuckDBPyConnection, specs: Sequence[MapSpec], rejected: RejectedParents | None, mode: str
+    con: duckdb.DuckDBPyConnection, specs: Sequence[MapSpec], rejected: RejectedParents | None, mode: Mode
 ) -> list[pa.Table]:
     """Refuse rows whose lookup names a parent row rejected earlier in this pass."""
     if not rejected:

@@ -35,6 +35,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from sfsync.config import Mode
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sync import outcomes
@@ -314,8 +315,9 @@ def _created_since(
 def _narrowing_field(
     describe: ObjectDescribe, types: Mapping[str, FieldKind], sent: Mapping[str, Mapping[str, Any]]
 ) -> str | None:
-    for fld, ftype in types.items():
+    for fld, kind in types.items():
         f = describe.field(fld)
+        ftype = kind.type
         if ftype not in _TEXT_FILTER_TYPES or ftype == "email" or f is None or not f.raw.get("filterable"):
             continue
         if all(row.get(fld) is not None for row in sent.values()):
@@ -383,7 +385,7 @@ def _instant(value: Any) -> datetime:
         return datetime.min.replace(tzinfo=UTC)
 
 
-def not_found(keys: Sequence[str], mode: str, why: str) -> pa.Table:
+def not_found(keys: Sequence[str], mode: Mode, why: str) -> pa.Table:
     """Outcomes for rows in flight that the org does not hold: they are sent again next run."""
     return outcomes.rejections(
         list(keys),

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from sfsync.config import ConstantTarget, LookupTarget, OwnerTarget
+from sfsync.config import ConstantTarget, LookupTarget, Mode, OwnerTarget
 from sfsync.config.project import Project, ResolvedSync, Sync
 from sfsync.errors import ConfigError, SfsyncError
 from sfsync.sources import Source, open_source, query_for
@@ -115,7 +115,9 @@ class Checker:
         self.sync = sync
         self.describe = describe
         self.object = str(describe.get("name") or sync.object)
-        self.fields = {str(f["name"]).lower(): f for f in describe.get("fields", [])}
+        self.fields: dict[str, Mapping[str, Any]] = {
+            str(f["name"]).lower(): f for f in describe.get("fields", [])
+        }
         self.field_names = [str(f["name"]) for f in describe.get("fields", [])]
         self.columns = columns
         self.problems: list[Problem] = []
@@ -378,7 +380,7 @@ class ConnectionCheck:
 class SyncCheck:
     name: str
     source_object: str  # "model -> Object"
-    mode: str
+    mode: Mode
     problems: list[Problem] = dataclass_field(default_factory=list)
     error: str | None = None  # the sync could not be checked (source or destination unreachable)
     #: what the org's own rules will do to the sync's rows (duplicate, assignment); never fails a check

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sfsync.config import Api, Mode
+
 SYNC_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]{0,99}$"
 
 SyncState = Literal["healthy", "warning", "failing", "paused", "never run", "running"]
@@ -90,7 +92,7 @@ class RunOut(BaseModel):
     started_at: datetime
     finished_at: datetime | None
     duration_s: float | None
-    api: str | None
+    api: Api | None
     error: str | None
     rows_read: int
     new: int
@@ -114,7 +116,7 @@ class SyncSummaryOut(BaseModel):
     from_: str = Field(serialization_alias="from")
     to: str
     object: str
-    mode: str
+    mode: Mode
     state: SyncState
     reason: str | None = Field(default=None, description="why the sync is in this state, in one line")
     paused: bool

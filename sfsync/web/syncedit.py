@@ -187,7 +187,7 @@ def _first_sync(lines: list[str], doc: CommentedMap, y: YAML, name: str, node: C
     """The text with its first sync: under an empty ``syncs:`` (``{}`` or nothing), or a new section."""
     block = _entry_text(y, name, node, None, 2)
     if "syncs" in doc:
-        at = doc.lc.key("syncs")[0]
+        at: int = doc.lc.key("syncs")[0]
         head = lines[at].replace("{}", "", 1).rstrip() + "\n"
         return "".join(lines[:at]) + head + block + "".join(lines[at + 1 :])
     text = "".join(lines)

@@ -146,7 +146,9 @@ def _assert_mail(inbox: Inbox) -> None:
     assert recipients == ["ops@example.com", "oncall@example.com"]
     mail = inbox.mail()
     assert mail["Subject"] == "[sfsync] warning: sync vip_contacts: rejected_rows_percent"
-    body = mail.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    payload = mail.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    body = payload.decode()
     assert "Sync: vip_contacts (Salesforce Contact)" in body
     assert "Run: 42 (schedule, succeeded)" in body
     assert "5 of 24 rows sent were rejected (20.8%, above the 10% limit)" in body

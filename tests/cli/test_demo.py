@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sfsync.state import StateStore
+from sfsync.state import RunRecord, StateStore
 
 
 @pytest.mark.slow
@@ -37,7 +37,7 @@ def test_demo_runs_every_sync_twice_and_sends_only_changes(tmp_path: Path) -> No
     store = StateStore.open(where / ".sfsync")
     try:
         runs = sorted(store.runs(limit=100), key=lambda r: r.id)
-        by_sync: dict[str, list] = {}
+        by_sync: dict[str, list[RunRecord]] = {}
         for r in runs:
             by_sync.setdefault(r.sync, []).append(r)
         assert set(by_sync) == {

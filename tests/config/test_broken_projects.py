@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sfsync.config import ProjectFileError, parse_project
+from sfsync.config import PasswordAuth, ProjectFileError, SlackNotification, parse_project
 from sfsync.errors import ConfigError
 from tests.config.helpers import ENV, edit
 
@@ -546,7 +546,8 @@ def test_a_secret_made_of_several_references_is_fine(tmp_path: Path) -> None:
         .destinations["salesforce"]
         .auth
     )
-    assert auth.password.get_secret_value() == ENV["SF_PASSWORD"] + ENV["SF_CLIENT_ID"]  # type: ignore[union-attr]
+    assert isinstance(auth, PasswordAuth)
+    assert auth.password.get_secret_value() == ENV["SF_PASSWORD"] + ENV["SF_CLIENT_ID"]
 
 
 def test_a_secret_webhook_url_may_spell_out_its_host(tmp_path: Path) -> None:
@@ -557,4 +558,5 @@ def test_a_secret_webhook_url_may_spell_out_its_host(tmp_path: Path) -> None:
     slack = parse_project(text, file="sfsync.yml", project_dir=tmp_path, environ=ENV).notifications[
         "ops_slack"
     ]
-    assert slack.webhook_url.get_secret_value().startswith("https://hooks.slack.com/services/")  # type: ignore[union-attr]
+    assert isinstance(slack, SlackNotification)
+    assert slack.webhook_url.get_secret_value().startswith("https://hooks.slack.com/services/")

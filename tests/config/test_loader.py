@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -145,7 +146,7 @@ def test_schedule_defaults_to_manual(tmp_path: Path) -> None:
 
 
 def test_projects_built_in_code_may_hold_secrets_but_not_dangling_references() -> None:
-    data = {
+    data: dict[str, Any] = {
         "version": 1,
         "sources": {"w": {"type": "duckdb", "path": "w.duckdb"}},
         "models": {"m": {"source": "w", "kind": "custom", "primary_key": "id", "table": "t"}},
@@ -165,7 +166,7 @@ def test_projects_built_in_code_may_hold_secrets_but_not_dangling_references() -
         },
     }
     assert Project.model_validate(data).syncs["s"].to == "sf"
-    data["syncs"]["s"]["to"] = "elsewhere"  # type: ignore[index]
+    data["syncs"]["s"]["to"] = "elsewhere"
     with pytest.raises(ValidationError, match="destination 'elsewhere' does not exist"):
         Project.model_validate(data)
 

@@ -69,7 +69,7 @@ import pytest
 import yaml
 
 from sfsync.api import Project as Facade
-from sfsync.config import load_project
+from sfsync.config import Api, load_project
 from sfsync.emulator.endpoints.app import create_app
 from sfsync.emulator.metadata.schema import (
     DEFAULT_CLIENT_ID,
@@ -136,7 +136,7 @@ class CaseRun:
     """One case on one API: its own org, warehouse, project and state store."""
 
     case: dict[str, Any]
-    api: str
+    api: Api
     root: Path
     emulator: InProcessEmulator = field(init=False)
     syncs: dict[str, dict[str, Any]] = field(init=False)  # the syncs as the project file has them now
@@ -439,7 +439,7 @@ class CaseRun:
         return f"{obj.name}:{rows[0][key]}" if rows else value
 
 
-def _play(case: dict[str, Any], api: str, root: Path, name: str) -> CaseRun:
+def _play(case: dict[str, Any], api: Api, root: Path, name: str) -> CaseRun:
     cr = CaseRun(case, api, root)
     try:
         cr.start()

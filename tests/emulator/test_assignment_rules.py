@@ -18,6 +18,7 @@ from sfsync.emulator.metadata.model import OrgConfig
 from sfsync.emulator.metadata.orgfile import OrgFileError, load_org_file
 from sfsync.emulator.metadata.schema import DEFAULT_USER_ID
 from tests.emulator.test_http_bulk import J, run_job
+from tests.plugins.emulator import InProcessEmulator
 
 V = "/services/data/v59.0"
 ORG_FILE = {
@@ -55,7 +56,7 @@ def org_config(tmp_path: Path) -> OrgConfig:
 
 
 @pytest.fixture
-def sf(emulator: Any) -> httpx.Client:
+def sf(emulator: InProcessEmulator) -> httpx.Client:
     return emulator.client()
 
 

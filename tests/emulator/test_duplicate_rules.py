@@ -17,6 +17,7 @@ import yaml
 from sfsync.emulator.metadata.model import OrgConfig
 from sfsync.emulator.metadata.orgfile import OrgFileError, load_org_file
 from tests.emulator.test_http_bulk import rows, run_job
+from tests.plugins.emulator import InProcessEmulator
 
 V = "/services/data/v59.0"
 ALLOW_SAVE = {"Sforce-Duplicate-Rule-Header": "allowSave=true"}
@@ -24,7 +25,7 @@ ANN = {"FirstName": "Ann", "LastName": "Lee", "Email": "ann@acme.example"}
 
 
 @pytest.fixture
-def sf(emulator: Any) -> httpx.Client:
+def sf(emulator: InProcessEmulator) -> httpx.Client:
     return emulator.client()
 
 

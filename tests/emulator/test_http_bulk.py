@@ -10,13 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.plugins.emulator import InProcessEmulator
+
 J = "/services/data/v59.0/jobs/ingest"
 Q = "/services/data/v59.0/jobs/query"
 POLL_LIMIT_SECONDS = 60
 
 
 @pytest.fixture
-def sf(emulator: Any) -> httpx.Client:
+def sf(emulator: InProcessEmulator) -> httpx.Client:
     return emulator.client()
 
 

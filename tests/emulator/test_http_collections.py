@@ -7,11 +7,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.plugins.emulator import InProcessEmulator
+
 C = "/services/data/v59.0/composite/sobjects"
 
 
 @pytest.fixture
-def sf(emulator: Any) -> httpx.Client:
+def sf(emulator: InProcessEmulator) -> httpx.Client:
     return emulator.client()
 
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from sfsync.emulator.metadata.model import OrgConfig
+from tests.plugins.emulator import InProcessEmulator
 
 V = "/services/data/v59.0"
 MISSING_ACCOUNT = "001000000000001AAA"
@@ -51,7 +52,7 @@ def restricted_lead_source(org_config: OrgConfig) -> None:
 
 
 @pytest.fixture
-def sf(restricted_lead_source: None, emulator: Any) -> httpx.Client:
+def sf(restricted_lead_source: None, emulator: InProcessEmulator) -> httpx.Client:
     return emulator.client()
 
 

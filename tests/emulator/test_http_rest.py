@@ -8,12 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.plugins.emulator import InProcessEmulator
+
 V = "/services/data/v59.0"
 JSON = "application/json;charset=UTF-8"
 
 
 @pytest.fixture
-def sf(emulator: Any) -> httpx.Client:
+def sf(emulator: InProcessEmulator) -> httpx.Client:
     return emulator.client()
 
 

@@ -12,6 +12,7 @@ import pytest
 from sfsync.emulator.metadata.fieldkit import fld
 from sfsync.emulator.metadata.model import OrgConfig
 from tests.emulator.test_http_bulk import rows, run_job
+from tests.plugins.emulator import InProcessEmulator
 
 V = "/services/data/v59.0"
 
@@ -24,7 +25,7 @@ def org_config(org_config: OrgConfig) -> OrgConfig:
 
 
 @pytest.fixture
-def sf(emulator: Any) -> httpx.Client:
+def sf(emulator: InProcessEmulator) -> httpx.Client:
     return emulator.client()
 
 

@@ -14,6 +14,7 @@ from cryptography.x509.oid import NameOID
 
 from sfsync.emulator.endpoints.describe import describe_sobject
 from sfsync.emulator.metadata import ids
+from sfsync.emulator.metadata.model import OrgConfig
 from sfsync.emulator.metadata.orgfile import OrgFileError, load_org_file
 from sfsync.emulator.metadata.schema import DEFAULT_USER_ID, default_org
 
@@ -127,8 +128,8 @@ objects:
     assert _required_fields(org, "Account") == ["Name", "Region__c"]
 
 
-def _required_fields(org: object, obj: str) -> list[str]:
-    d = describe_sobject(org, obj, "59.0")  # type: ignore[arg-type]
+def _required_fields(org: OrgConfig, obj: str) -> list[str]:
+    d = describe_sobject(org, obj, "59.0")
     return sorted(
         x["name"] for x in d["fields"] if x["createable"] and not x["nillable"] and not x["defaultedOnCreate"]
     )

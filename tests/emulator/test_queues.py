@@ -26,13 +26,14 @@ from sfsync.emulator.metadata.schema import (
     default_org,
 )
 from sfsync.emulator.records.org import Org
+from tests.plugins.emulator import InProcessEmulator
 
 V = "/services/data/v59.0"
 POLL_LIMIT_SECONDS = 60
 
 
 @pytest.fixture
-def sf(emulator: Any) -> httpx.Client:
+def sf(emulator: InProcessEmulator) -> httpx.Client:
     return emulator.client()
 
 

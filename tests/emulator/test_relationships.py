@@ -18,6 +18,7 @@ import pytest
 
 from sfsync.emulator.metadata.model import OrgConfig
 from sfsync.emulator.metadata.orgfile import OrgFileError, load_org_file
+from tests.plugins.emulator import InProcessEmulator
 
 V = "/services/data/v59.0"
 C = f"{V}/composite/sobjects"
@@ -52,7 +53,7 @@ def rich_org(org_config: OrgConfig, tmp_path: Path) -> OrgConfig:
 
 
 @pytest.fixture
-def sf(emulator: Any) -> httpx.Client:
+def sf(emulator: InProcessEmulator) -> httpx.Client:
     return emulator.client()
 
 

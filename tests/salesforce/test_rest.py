@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -160,7 +161,7 @@ def test_quota_exhaustion_stops_all_further_calls(make_client: ClientFactory, em
     assert sf.quota_exhausted
     refused = emulator.runtime.usage.refused
     calls = sf.stats.calls
-    actions = [
+    actions: list[Callable[[], object]] = [
         sf.describe_global,
         lambda: sf.create("Contact", contacts(1)),
         lambda: list(sf.query("SELECT Id FROM Contact")),

@@ -11,6 +11,7 @@ import sfsync.salesforce as sf
 from sfsync.errors import ConfigError
 from sfsync.salesforce import ConnectionSettings, SalesforceClient
 from sfsync.salesforce.auth import Authenticator
+from sfsync.salesforce.settings import Flow
 
 
 def test_defaults_and_normalisation() -> None:
@@ -38,8 +39,8 @@ def test_defaults_and_normalisation() -> None:
         ("access_token", ["instance_url", "access_token"]),
     ],
 )
-def test_each_flow_names_what_it_misses(flow: str, missing: list[str]) -> None:
-    settings = ConnectionSettings(flow=flow)  # type: ignore[arg-type]
+def test_each_flow_names_what_it_misses(flow: Flow, missing: list[str]) -> None:
+    settings = ConnectionSettings(flow=flow)
     problems = " | ".join(settings.problems())
     for name in missing:
         assert f"'{name}'" in problems

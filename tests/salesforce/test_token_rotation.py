@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from sfsync.emulator.metadata.model import AppDef, OrgConfig, RefreshTokenDef
 from sfsync.errors import AuthError
@@ -35,7 +36,7 @@ def settings(login_url: str) -> ConnectionSettings:
         login_url=login_url,
         flow="refresh_token",
         client_id=APP["client_id"],
-        refresh_token=CONFIGURED,
+        refresh_token=SecretStr(CONFIGURED),
         **FAST,
     )
 

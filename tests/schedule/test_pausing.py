@@ -15,7 +15,7 @@ from sfsync.api import OutcomeKind, manual_cause, pause_cause_for, status_view
 from sfsync.api.pausing import pause_sync
 from sfsync.config import load_project
 from sfsync.errors import AuthError, ConfigError, LimitError, SourceError, TransientError, UnreachableError
-from sfsync.schedule import Action, Scheduler, SchedulerSettings
+from sfsync.schedule import Action, Decision, Scheduler, SchedulerSettings
 from sfsync.state import StateStore
 from tests.plugins.emulator import InProcessEmulator
 from tests.schedule.conftest import FAST, Harness
@@ -38,7 +38,7 @@ def t(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def actions(decisions: list, sync: str = "contacts") -> list[Action]:
+def actions(decisions: list[Decision], sync: str = "contacts") -> list[Action]:
     return [d.action for d in decisions if d.sync == sync]
 
 

@@ -18,6 +18,7 @@ from sfsync.config import load_project
 from sfsync.errors import SchedulerRunningError
 from sfsync.schedule import (
     Action,
+    Decision,
     FireLedger,
     ProjectWatcher,
     Scheduler,
@@ -36,7 +37,7 @@ def t(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def actions(decisions: list, sync: str = "contacts") -> list[Action]:
+def actions(decisions: list[Decision], sync: str = "contacts") -> list[Action]:
     return [d.action for d in decisions if d.sync == sync]
 
 

@@ -91,7 +91,8 @@ def test_other_timezones_are_converted_to_utc() -> None:
     paris = timezone(timedelta(hours=1))
     moment = datetime(2026, 1, 5, 7, 30, tzinfo=paris)  # 06:30 UTC
     assert next_fire(sched({"daily": "07:00"}), moment) == t("2026-01-05 07:00")
-    assert next_fire(sched({"daily": "07:00"}), moment).tzinfo is UTC  # type: ignore[union-attr]
+    fire = next_fire(sched({"daily": "07:00"}), moment)
+    assert fire is not None and fire.tzinfo is UTC
 
 
 def test_naive_datetimes_are_refused() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from sfsync.config import Project
 from sfsync.sources import open_source, query_for
 from tests.sources.conftest import current_rss_kib, peak_rss_kib, project_with, reset_peak_rss
 
@@ -23,7 +24,7 @@ FULL_MODEL_MIB = ROWS * PAD // (1024 * 1024)  # ~477 MiB
 MAX_GROWTH_MIB = 160  # streaming must stay far under holding the model
 
 
-def _stream(project, name: str) -> tuple[int, int, int, float]:  # type: ignore[no-untyped-def]
+def _stream(project: Project, name: str) -> tuple[int, int, int, float]:
     """(rows, largest batch, peak RSS growth KiB, seconds)."""
     with open_source(project, "src") as source:
         query = query_for(project, name, ["id", "pad", "amount"])

@@ -120,7 +120,8 @@ def test_lock_of_a_killed_process_is_taken_over_and_its_run_reaped(tmp_path: Pat
     with StateStore.open(state) as store:
         lock = store.lock("contacts").acquire(wait=5)
         try:
-            assert lock.held and store.lock_owner("contacts").pid == os.getpid()  # type: ignore[union-attr]
+            owner = store.lock_owner("contacts")
+            assert lock.held and owner is not None and owner.pid == os.getpid()
             reaped = store.reap_interrupted("contacts")
             assert [r.id for r in reaped] == [1]
             assert store.get_run(1).status is RunStatus.INTERRUPTED
@@ -137,5 +138,6 @@ def test_lock_within_one_process_and_waiting(tmp_path: Path) -> None:
             store.lock("s").acquire(wait=0.3)
         first.release()
         with store.lock("s", run_id=7) as again:
-            assert again.held and store.lock_owner("s").run_id == 7  # type: ignore[union-attr]
+            owner = store.lock_owner("s")
+            assert again.held and owner is not None and owner.run_id == 7
         assert not again.held

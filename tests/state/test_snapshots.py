@@ -70,7 +70,8 @@ def test_publish_refuses_a_writer_that_started_from_an_old_generation(tmp_path: 
     pq.write_table(pa.table({"id": [1]}), stale.rejected_tmp)
     with pytest.raises(StateError, match="moved to generation 1"):
         store.publish(stale, primary_key="id", columns=(), types={}, hash_version="t", rows=1, rejected=0)
-    assert store.current("s").generation == 1  # type: ignore[union-attr]
+    current = store.current("s")
+    assert current is not None and current.generation == 1
 
 
 def test_reset_forgets_the_snapshot(tmp_path: Path) -> None:

@@ -158,7 +158,8 @@ def test_journal_transitions_and_pending(store: StateStore) -> None:
     entry = store.journal_entry(a.job_id)
     assert entry is not None and entry.state is JournalState.COLLECTED
     assert len(store.journal_entries(run_id=run.id)) == 2
-    assert store.journal_entry(b.job_id).error == "run interrupted"  # type: ignore[union-attr]
+    interrupted = store.journal_entry(b.job_id)
+    assert interrupted is not None and interrupted.error == "run interrupted"
 
 
 def test_collect_is_atomic_with_results(store: StateStore) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sfsync.config import load_project
+from sfsync.config import Api, load_project
 from sfsync.salesforce.bulk import BulkIngest, BulkJob
 from sfsync.salesforce.collections import Collections
 from sfsync.state import StateStore
@@ -40,6 +40,7 @@ from sfsync.sync.engine import RunOptions, SyncSession
 from sfsync.sync.inflight import REST_BATCH_PREFIX, RestJournal
 
 _DYING = threading.Lock()
+_APIS: tuple[Api, ...] = ("rest", "bulk")
 
 
 def _die(mark: str) -> None:
@@ -111,7 +112,7 @@ def _before_snapshot() -> None:
     def advance(*args: Any, **kwargs: Any) -> Any:
         _die("before_snapshot")
 
-    engine.advance_snapshot = advance
+    engine.advance_snapshot = advance  # type: ignore[attr-defined]  # the name engine calls, replaced
 
 
 def _rest_before_journal() -> None:
@@ -185,7 +186,10 @@ def main(argv: list[str]) -> int:
     project_file, state_dir, sync, *rest = argv
     install(os.environ["SFSYNC_CRASH_AT"])
     session = SyncSession(load_project(project_file), StateStore.open(state_dir))
-    result = session.run(sync, RunOptions(api=rest[0] if rest else "bulk"))
+    api = rest[0] if rest else "bulk"
+    if api not in _APIS:
+        raise SystemExit(f"API must be rest or bulk, not {api!r}")
+    result = session.run(sync, RunOptions(api=api))
     # reaching this line means the hook never fired: the test fails on the exit code
     print(f"finished without crashing: {result}", file=sys.stderr)
     return 3

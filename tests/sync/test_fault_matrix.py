@@ -41,7 +41,7 @@ import duckdb
 import pytest
 import yaml
 
-from sfsync.config import load_project
+from sfsync.config import Api, load_project
 from sfsync.emulator.metadata.schema import DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD
 from sfsync.errors import SfsyncError
 from sfsync.state import StateStore
@@ -60,7 +60,7 @@ CHANGE_EVERY = 5
 NEW = 30
 CHANGED = len(range(0, ROWS, CHANGE_EVERY))
 MODES = ("insert", "update", "upsert")
-APIS = ("rest", "bulk")
+APIS: tuple[Api, ...] = ("rest", "bulk")
 
 
 # ---- the project ---------------------------------------------------------------------------------------
@@ -168,24 +168,24 @@ class Org:
 
 
 def _run(
-    org: Org, root: Path, sync: str, api: str, progress: Callable[[ProgressEvent], None] | None = None
+    org: Org, root: Path, sync: str, api: Api, progress: Callable[[ProgressEvent], None] | None = None
 ) -> RunResult:
     session = org.session(root)
     try:
-        return session.run(sync, RunOptions(api=api, progress=progress))  # type: ignore[arg-type]
+        return session.run(sync, RunOptions(api=api, progress=progress))
     finally:
         session.close()
         session.store.close()
 
 
 def _faulty_run(
-    org: Org, root: Path, sync: str, api: str, progress: Callable[[ProgressEvent], None] | None
+    org: Org, root: Path, sync: str, api: Api, progress: Callable[[ProgressEvent], None] | None
 ) -> None:
     with contextlib.suppress(SfsyncError):  # a fault may end the run; the oracle judges what it left
         _run(org, root, sync, api, progress)
 
 
-def _kill(root: Path, sync: str, api: str, point: str) -> None:
+def _kill(root: Path, sync: str, api: Api, point: str) -> None:
     env = {**os.environ, **ENV, "SFSYNC_CRASH_AT": point, "SFSYNC_CRASH_MARK": str(root / "mark.txt")}
     proc = subprocess.run(
         [
@@ -214,7 +214,7 @@ class Fault:
     """One fault: how phase B's run is disturbed, and how it is lifted before the clean rerun."""
 
     name: str
-    apis: tuple[str, ...] = APIS
+    apis: tuple[Api, ...] = APIS
     #: emulator fault settings during the faulty run (restored to the defaults afterwards)
     settings: tuple[tuple[str, Any], ...] = ()
     #: a SIGKILL point of tests/sync/crash_child.py per API (the faulty run runs in a child process)
@@ -287,7 +287,7 @@ def _at_first_results(
 
 @pytest.mark.parametrize(("fault", "api", "mode"), list(_cases()))
 def test_fault_then_clean_rerun_leaves_the_org_of_clean_runs(
-    fault: Fault, api: str, mode: str, org: Org, tmp_path: Path
+    fault: Fault, api: Api, mode: str, org: Org, tmp_path: Path
 ) -> None:
     root = tmp_path
     _project(root, org.url)
@@ -364,7 +364,7 @@ def _diff(got: Counter[Record], want: Counter[Record]) -> str:
 @pytest.mark.parametrize("api", APIS)
 @pytest.mark.parametrize("mode", MODES)
 def test_the_oracle_is_what_clean_runs_leave(
-    mode: str, api: str, emulator: InProcessEmulator, tmp_path: Path
+    mode: str, api: Api, emulator: InProcessEmulator, tmp_path: Path
 ) -> None:
     org = Org(emulator.base_url, emulator, in_process=True)
     _project(tmp_path, org.url)

@@ -70,7 +70,7 @@ def project(
     return Project(config, tmp_path / ".sfsync", transport=emulator.transport)
 
 
-CONTACTS = {
+CONTACTS: dict[str, Any] = {
     "object": "Contact",
     "mode": "upsert",
     "object_id": {"column": "id", "field": "External_Id__c"},

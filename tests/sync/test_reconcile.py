@@ -13,7 +13,7 @@ import pyarrow as pa
 from sfsync.salesforce import ConnectionSettings, SalesforceClient
 from sfsync.sync.encode import FieldMap, Lookup, cell_table, encode_json_records, send_column
 from sfsync.sync.load import KEY, PK, Target
-from sfsync.sync.reconcile import InFlight, find_written
+from sfsync.sync.reconcile import InFlight, _field_type, _narrowing_field, find_written
 from tests.plugins.emulator import InProcessEmulator
 from tests.salesforce.conftest import password_settings
 
@@ -123,6 +123,19 @@ def test_numbers_compare_as_numbers(emulator: InProcessEmulator) -> None:
             known_ids=[],
         )
         assert sorted(found.written.column("primary_key").to_pylist()) == ["a", "b"] and not found.missing
+
+
+def test_inserted_records_are_read_back_narrowed_by_a_text_field_every_row_sent(
+    emulator: InProcessEmulator,
+) -> None:
+    """The read-back after a large insert asks only for the records whose text field (not e-mail, which
+    the org compares without case) holds a value a row sent."""
+    with _client(emulator) as sf:
+        describe = sf.describe("Contact")
+    types = {m.field: _field_type(describe, m.field) for m in MAPS}
+    sent = {"k0": {"LastName": "Lee 0", "Email": "a@b.c"}, "k1": {"LastName": "Lee 1", "Email": "d@e.f"}}
+    assert _narrowing_field(describe, types, sent) == "LastName"
+    assert _narrowing_field(describe, types, {**sent, "k2": {"Email": "g@h.i"}}) is None
 
 
 def test_inserts_with_a_lookup_are_found_by_their_other_values(emulator: InProcessEmulator) -> None:

@@ -31,7 +31,7 @@ NEW_SYNC = {
 def wait_job(api: httpx.Client, job_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        job = api.get(f"/api/jobs/{job_id}").json()
+        job: dict[str, Any] = api.get(f"/api/jobs/{job_id}").json()
         if job["state"] in ("done", "failed"):
             return job
         time.sleep(0.05)

@@ -108,8 +108,8 @@ def test_the_row_debugger_searches_across_runs_and_tells_one_rows_story(
 def test_a_full_resync_of_an_insert_sync_needs_confirmation(
     api: httpx.Client, project_file: Path, emulator: InProcessEmulator
 ) -> None:
-    leads = {"from": "people", "to": "org", "object": "Lead", "mode": "insert"}
-    leads["mappings"] = {"first": "LastName", "id": "Company"}  # type: ignore[assignment]
+    leads: dict[str, Any] = {"from": "people", "to": "org", "object": "Lead", "mode": "insert"}
+    leads["mappings"] = {"first": "LastName", "id": "Company"}
     assert api.post("/api/syncs/leads", json=leads).status_code == 201
     assert wait_job(api, api.post("/api/syncs/leads/run").json()["id"])["state"] == "done"
     assert emulator.org.query("SELECT COUNT() FROM Lead").total_size == 4

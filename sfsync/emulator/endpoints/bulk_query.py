@@ -52,7 +52,7 @@ class QueryJob:
     error_message: str | None = None
     processing_ms: int = 0
     header: bytes = b""
-    ends: array = field(default_factory=lambda: array("Q"))  # byte offset after each record
+    ends: array[int] = field(default_factory=lambda: array("Q"))  # byte offset after each record
     abort: threading.Event = field(default_factory=threading.Event)
 
     @property

@@ -22,9 +22,9 @@ from typing import Any
 
 from sfsync.emulator.metadata.automation import AssignmentEntry, AssignmentRuleDef
 from sfsync.emulator.metadata.model import OrgConfig
+from sfsync.emulator.records.pending import Pending
 from sfsync.emulator.records.store import Store, Table
 from sfsync.emulator.records.write_rules import ACTIVE_RULE, WriteRules, record_values
-from sfsync.emulator.records.writes import Pending
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -29,10 +29,11 @@ from typing import Any
 from sfsync.emulator.metadata.automation import DuplicateRuleDef
 from sfsync.emulator.metadata.model import OrgConfig
 from sfsync.emulator.records.match_keys import MatchKeys, Normaliser, fold_text, phone_digits
+from sfsync.emulator.records.pending import Pending, json_list
 from sfsync.emulator.records.results import RecordError
 from sfsync.emulator.records.store import Store, Table, quote
 from sfsync.emulator.records.write_rules import WriteRules, record_values
-from sfsync.emulator.records.writes import Pending, Plan, json_list
+from sfsync.emulator.records.writes import Plan
 
 DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
 #: The Contact matching field that stands for the contact's company (its Account's name).

@@ -15,6 +15,7 @@ from typing import Any
 
 from sfsync.emulator.metadata import ids
 from sfsync.emulator.metadata.model import FieldDef
+from sfsync.emulator.records.pending import json_list
 from sfsync.emulator.records.results import ColumnInfo, QueryResult
 from sfsync.emulator.records.soql_dates import date_range, range_sql
 from sfsync.emulator.records.soql_parse import (
@@ -39,7 +40,6 @@ from sfsync.emulator.records.validate import (
     compound_parts,
     parse_datetime,
 )
-from sfsync.emulator.records.writes import json_list
 
 #: Records fetched from SQLite per page of a query result (Salesforce's default batch is 2,000).
 QUERY_CHUNK_ROWS = 2000

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sfsync.emulator.records.pending import Pending, json_list
 from sfsync.emulator.records.store import Store, Table, quote
-from sfsync.emulator.records.writes import Pending, json_list
 
 #: ``WriteRules.assignment`` value: run the object's active assignment rule.
 ACTIVE_RULE = "active"
