@@ -50,6 +50,7 @@ from sfsync.config.project import (
     SyncLogs,
     Warnings,
 )
+from sfsync.config.removals import OnRowRemoved, RemovalAction
 from sfsync.config.schedule import (
     AnySchedule,
     CronSchedule,
@@ -95,6 +96,7 @@ __all__ = [
     "Model",
     "NotificationConfig",
     "ObjectId",
+    "OnRowRemoved",
     "OwnerTarget",
     "ParquetSource",
     "PasswordAuth",
@@ -102,6 +104,7 @@ __all__ = [
     "Project",
     "ProjectFileError",
     "RefreshTokenAuth",
+    "RemovalAction",
     "ResolvedSync",
     "SalesforceDestination",
     "SalesforceSettings",
