@@ -171,6 +171,16 @@ class StateError(SfsyncError):
     """The local state store (snapshots, run history) cannot be used."""
 
 
+class RemovalGuardError(SfsyncError):
+    """A run would clear, flag or delete the records of more rows than the sync's ``on_row_removed`` guard
+    allows (or its model came back empty): it stopped before writing anything."""
+
+    def __init__(self, message: str, *, sync: str, removed: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.sync = sync
+        self.removed = removed
+
+
 class NotifierError(SfsyncError):
     """A notifier could not deliver; the message never contains a secret.
 
@@ -235,6 +245,7 @@ __all__ = [
     "NotFoundError",
     "NotifierError",
     "ProjectFileError",
+    "RemovalGuardError",
     "SalesforceConfigError",
     "SalesforceError",
     "SchedulerRunningError",

@@ -95,7 +95,8 @@ class Target:
     """Where and how rows are written: object, mode, key field and field mappings."""
 
     object: str
-    mode: str  # insert | update | upsert
+    #: insert | update | upsert, or a removal (sfsync.sync.removals): clear | flag (updates) | delete
+    mode: str
     key_field: str | None  # "Id" for update, the external id (or Id) for upsert, None for insert
     maps: tuple[FieldMap, ...]
     assignment: str = "none"  # the sync's assignment_rules: none | default | an AssignmentRule id
@@ -111,7 +112,7 @@ class Target:
 
     @property
     def bulk_operation(self) -> str:
-        return self.mode
+        return _BULK_OPERATION.get(self.mode, self.mode)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -138,6 +139,10 @@ class Target:
             assignment=data.get("assignment", "none"),
             duplicates=data.get("duplicates", "enforce"),
         )
+
+
+#: The Bulk operation (and REST call) of each removal mode: clearing and flagging are updates by Id.
+_BULK_OPERATION = {"clear": "update", "flag": "update"}
 
 
 def _field_map(item: list[Any]) -> FieldMap:
@@ -242,7 +247,9 @@ def _send_rest(
     options = target.save_options  # always said: REST would otherwise run assignment rules
     if target.mode == "insert":
         client.create(target.object, records, on_chunk=chunk_done, options=options)
-    elif target.mode == "update":
+    elif target.mode == "delete":  # DELETE /composite/sobjects?ids=… (to the recycle bin)
+        client.delete([str(r["Id"]) for r in records], on_chunk=chunk_done)
+    elif target.bulk_operation == "update":
         client.update(target.object, records, on_chunk=chunk_done, options=options)
     else:
         assert target.key_field is not None
@@ -444,7 +451,7 @@ def collect_job(
         )
     out = pa.concat_tables(parts) if parts else outcomes.empty()
     # a result row that matched no key (should not happen) cannot be stored against a primary key
-    return out.filter(pc.is_valid(out.column("primary_key")))
+    return outcomes.already_deleted(out.filter(pc.is_valid(out.column("primary_key"))), target.mode)
 
 
 def load_bulk(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sfsync.salesforce.results import RecordResult
 from sfsync.state.results import PART_SCHEMA
@@ -18,7 +19,22 @@ from sfsync.state.results import PART_SCHEMA
 OUTCOME_SCHEMA = PART_SCHEMA
 
 #: The operation attempted in each mode (what a rejected row was trying to do).
-ATTEMPTED = {"insert": "insert", "update": "update", "upsert": "upsert"}
+ATTEMPTED = {
+    "insert": "insert",
+    "update": "update",
+    "upsert": "upsert",
+    "clear": "clear",
+    "flag": "flag",
+    "delete": "delete",
+}
+
+#: Modes that act on the records of rows that left the model (``on_row_removed``, sfsync.sync.removals),
+#: and the operation an accepted row of each ends as: removals are their own operations in row results.
+REMOVAL_DONE = {"clear": "cleared", "flag": "flagged", "delete": "deleted"}
+
+#: What Salesforce answers to a delete of a record already in the recycle bin: for a removal that is
+#: done, not a failure (a delete repeated after a crash changes nothing).
+ENTITY_IS_DELETED = "ENTITY_IS_DELETED"
 
 
 #: Salesforce's code for a row a duplicate rule refused; its message is only the rule's alert text
@@ -38,7 +54,9 @@ def explain(code: str | None, message: str) -> str:
 
 
 def done_operation(mode: str, created: bool | None) -> str:
-    """What happened to an accepted row: ``created`` or ``updated``."""
+    """What happened to an accepted row: ``created`` or ``updated`` (or a removal's own operation)."""
+    if mode in REMOVAL_DONE:
+        return REMOVAL_DONE[mode]
     if mode == "insert":
         return "created"
     if mode == "update":
@@ -69,7 +87,30 @@ def from_record_results(keys: Sequence[str], results: Sequence[RecordResult], mo
             text = "; ".join(e.message for e in r.errors) if r.errors else "no error reported"
             msgs.append(explain(first.status_code if first else None, text))
             fields.append(",".join(first.fields) if first and first.fields else None)
-    return pa.table([list(keys), ok, ops, ids, codes, msgs, fields], schema=OUTCOME_SCHEMA)
+    return already_deleted(pa.table([list(keys), ok, ops, ids, codes, msgs, fields], schema=OUTCOME_SCHEMA), mode)
+
+
+def already_deleted(table: pa.Table, mode: str) -> pa.Table:
+    """For a ``delete`` removal, rows answered ``ENTITY_IS_DELETED`` (the record is in the recycle bin
+    already: deleted by an earlier attempt whose answer a crash lost, or by someone) count as deleted."""
+    if mode != "delete" or not table.num_rows:
+        return table
+    gone = pc.fill_null(pc.equal(table.column("error_code"), ENTITY_IS_DELETED), False)
+    if not pc.any(gone).as_py():
+        return table
+    none = pa.nulls(table.num_rows, pa.string())
+    return pa.table(
+        [
+            table.column("primary_key"),
+            pc.or_(table.column("success"), gone),
+            pc.if_else(gone, REMOVAL_DONE["delete"], table.column("operation")),
+            table.column("record_id"),
+            pc.if_else(gone, none, table.column("error_code")),
+            pc.if_else(gone, "already in the recycle bin", table.column("message")),
+            pc.if_else(gone, none, table.column("fields")),
+        ],
+        schema=OUTCOME_SCHEMA,
+    )
 
 
 def rejections(keys: Sequence[str], mode: str, code: str, message: str, field: str | None = None) -> pa.Table:
