@@ -14,6 +14,8 @@
     │   └── SchedulerRunningError    another scheduler already serves this project
     ├── SourceError                  the warehouse could not be read (connection, SQL, missing table)
     ├── StateError                   the local state store is unusable (corrupt, unwritable, too new)
+    ├── RemovalGuardError            a run would remove more rows' records than on_row_removed allows
+    │                                (or its model came back empty): stopped before writing anything
     ├── NotifierError                a notification could not be delivered (``retryable`` says if later may)
     └── SalesforceError              Salesforce answered with an error that is not a per-row rejection
         ├── TransientError           retry later with backoff (429, 5xx, UNABLE_TO_LOCK_ROW, resets)

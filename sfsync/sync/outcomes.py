@@ -87,7 +87,9 @@ def from_record_results(keys: Sequence[str], results: Sequence[RecordResult], mo
             text = "; ".join(e.message for e in r.errors) if r.errors else "no error reported"
             msgs.append(explain(first.status_code if first else None, text))
             fields.append(",".join(first.fields) if first and first.fields else None)
-    return already_deleted(pa.table([list(keys), ok, ops, ids, codes, msgs, fields], schema=OUTCOME_SCHEMA), mode)
+    return already_deleted(
+        pa.table([list(keys), ok, ops, ids, codes, msgs, fields], schema=OUTCOME_SCHEMA), mode
+    )
 
 
 def already_deleted(table: pa.Table, mode: str) -> pa.Table:
