@@ -352,7 +352,9 @@ class CaseRun:
         queries = expect.get("org") or []
         for i, q in enumerate([queries] if isinstance(queries, dict) else queries):
             # all_rows: the recycle bin too (queryAll), e.g. to see records deleted with IsDeleted = true
-            res = self.emulator.org.query(_expand(q["soql"], self.ids), include_deleted=bool(q.get("all_rows")))
+            res = self.emulator.org.query(
+                _expand(q["soql"], self.ids), include_deleted=bool(q.get("all_rows"))
+            )
             if "count" in q:
                 assert res.total_size == q["count"], (
                     f"{where}: org query {i} counted {res.total_size} records, expected {q['count']}"
