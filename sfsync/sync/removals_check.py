@@ -71,12 +71,12 @@ def _clear_problems(sync: Sync, describe: ObjectDescribe) -> list[str]:
         f = describe.field(name)
         if f is None:
             problems.append(f"{where}: {obj} has no field {name!r}")
+        elif name.lower() == _key_field(sync):
+            problems.append(f"{where}: {name!r} is the object id; clearing it would lose the record")
         elif name.lower() not in mapped:
             problems.append(
                 f"{where}: {name!r} is not a field this sync maps; clear only clears mapped fields"
             )
-        elif name.lower() == _key_field(sync):
-            problems.append(f"{where}: {name!r} is the object id; clearing it would lose the record")
         elif not f.nillable or not f.updateable:
             problems.append(f"{where}: {obj}.{f.name} cannot be set to null (required or read-only)")
     if sync.on_row_removed.fields is None and not clear_fields(sync, describe):
