@@ -158,6 +158,7 @@ class SyncIn(BaseModel):
     description: str | None = None
     assignment_rules: str = "none"
     duplicate_rules: Literal["enforce", "allow_save"] = "enforce"
+    on_row_removed: str | dict[str, Any] | None = None
 
     def to_yaml_data(self) -> dict[str, Any]:
         """The entry as written to the project file (defaults left out, key order as documented)."""
@@ -179,6 +180,8 @@ class SyncIn(BaseModel):
             data["duplicate_rules"] = self.duplicate_rules
         if self.record_type:
             data["record_type"] = self.record_type
+        if self.on_row_removed not in (None, "keep", {"action": "keep"}):
+            data["on_row_removed"] = self.on_row_removed
         return data
 
 

@@ -213,3 +213,34 @@ def test_form_offers_lookups_and_fixed_values_and_saves_them(
     assert "email → ReportsTo.Email (lookup)" in page and "LeadSource = &#39;Web&#39; (constant)" in page
     edit = c.get("/syncs/related/edit").text
     assert 'value="2000-01-31"' in edit and 'name="const_value" value="Web"' in edit
+
+
+def test_form_saves_and_shows_on_row_removed(browser_session: httpx.Client, project_file: Path) -> None:
+    c = browser_session
+    data = form_for(
+        c,
+        on_row_removed="{action: set, values: {DoNotCall: true}, max_percent: 5}",
+        object="Contact",
+        map_field=["LastName", "Email", ""],
+    )
+    response = c.post("/new-sync", data=data, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    setting = load_project(project_file).syncs["leads"].on_row_removed
+    assert (setting.action, setting.values, setting.max_percent) == ("set", {"DoNotCall": True}, 5)
+    page = c.get("/syncs/leads/edit").text
+    assert "DoNotCall" in page and "max_percent" in page
+    # saving the form again keeps it; an insert sync is refused with the project file's reason
+    again = c.post(
+        "/syncs/leads/edit",
+        data=form_for(
+            c, create="0", object="Contact", map_field=["LastName", "Email", ""], on_row_removed="delete"
+        ),
+    )
+    assert (
+        again.status_code in (200, 303)
+        and load_project(project_file).syncs["leads"].on_row_removed.action == "delete"
+    )
+    refused = c.post(
+        "/syncs/leads/edit", data=form_for(c, create="0", mode="insert", on_row_removed="delete")
+    )
+    assert refused.status_code == 422 and "needs an update or upsert sync" in refused.text
