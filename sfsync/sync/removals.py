@@ -94,7 +94,10 @@ class RemovalPlan:
         return pa.RecordBatchReader.from_batches(pf.schema_arrow, pf.iter_batches(batch_size=batch_rows))
 
     def rows_for(self, keys: list[str]) -> list[pa.RecordBatch]:
-        return pq.read_table(self.send_path, filters=pc.field(PK).isin(keys)).to_batches()
+        """The send rows of these primary keys (a Bulk job's rows sent again)."""
+        table: pa.Table = pq.read_table(self.send_path, filters=pc.field(PK).isin(keys))
+        batches: list[pa.RecordBatch] = table.to_batches()
+        return batches
 
     def early_outcomes(self) -> pa.Table:
         """Outcomes known before any call: refusals, and rows with no record to remove (done)."""
