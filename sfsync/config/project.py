@@ -213,7 +213,7 @@ class Sync(_Strict):
     on_row_removed: OnRowRemoved = Field(
         default_factory=OnRowRemoved,
         description="what happens to the record of a row that leaves the model or segment "
-        "(docs/syncing.md#rows-that-leave)",
+        "(docs/syncing.md#rows-that-leave-the-model)",
     )
 
     @field_validator("mappings")
@@ -225,8 +225,8 @@ class Sync(_Strict):
 
     @model_validator(mode="after")
     def _removals_need_a_key(self) -> Sync:
-        # insert creates a record for every new or changed row, so one row may own several records:
-        # there is no one record to clear, flag or delete when it leaves (docs/syncing.md#rows-that-leave)
+        # insert creates a record for every new or changed row, so one row may own several records: there
+        # is no one record to clear, flag or delete when it leaves (docs/syncing.md#rows-that-leave-the-model)
         if self.mode == "insert" and self.on_row_removed.removes:
             raise ValueError(
                 f"on_row_removed `{self.on_row_removed.action}` needs an update or upsert sync: an insert "

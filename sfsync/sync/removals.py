@@ -137,7 +137,7 @@ def check_guard(resolved: ResolvedSync, plan: RemovalPlan) -> None:
         sync=resolved.name,
         removed=plan.gone,
         hint="if these rows really left, raise on_row_removed.max_percent / max_rows for one run "
-        "(docs/syncing.md#rows-that-leave); otherwise fix the model: nothing was sent",
+        "(docs/syncing.md#rows-that-leave-the-model); otherwise fix the model: nothing was sent",
     )
 
 
