@@ -100,6 +100,8 @@ class RunOut(BaseModel):
     updated: int
     rejected: int
     api_calls: int
+    #: records cleared, flagged or deleted because their rows left the model (on_row_removed)
+    removed: int = 0
     rejected_percent: float = 0.0
     warning: bool = False
     reason: str | None = None
