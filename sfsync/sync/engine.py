@@ -60,7 +60,7 @@ from sfsync.sync.reconcile import ReconcileSettings
 from sfsync.sync.recovery import settle_journal
 from sfsync.sync.references import RejectedParents, add_constants, constants
 from sfsync.sync.rejected_parents import note_rejected_parents
-from sfsync.sync.removals import RemovalPlan, check_guard, plan_removals
+from sfsync.sync.removals import RemovalPlan, check_guard, plan_removals, send_removals
 from sfsync.sync.schema_check import last_validated, mapping_schema
 from sfsync.sync.snapshot import advance_snapshot
 from sfsync.sync.validate import validate_sync
@@ -518,40 +518,17 @@ class SyncSession:
             tally.add(table)
             progress(Sent(resolved.name, table.num_rows, removals.to_send))
 
-        early = removals.early_outcomes()
-        if early.num_rows:
-            sink(early, None)
-        if not removals.to_send:
-            return LoadStats()
-        target = removals.target
-        journal = RestJournal(
-            self.store, client, run_id, target, diff.work_dir / "rest-removals", _RECONCILE, tag="rm"
+        return send_removals(
+            client,
+            self.store,
+            removals,
+            sink,
+            run_id=run_id,
+            work_dir=diff.work_dir,
+            settings=resolved.destination.settings,
+            watch=_Watch(resolved.name, progress),
+            reconcile=_RECONCILE,
         )
-        if removals.api == "bulk":
-
-            def vanished(job_id: str, keys_path: Path) -> tuple[pa.Table, str | None]:
-                entry = self.store.journal_entry(job_id)
-                if entry is None:
-                    raise StateError(f"Bulk job {job_id} vanished before it was journaled")
-                return settle_vanished_job(self.store, client, entry, target, keys_path, _RECONCILE)
-
-            return load_bulk(
-                client,
-                target,
-                removals.rows(),
-                sink,
-                store=self.store,
-                run_id=run_id,
-                work_dir=diff.work_dir / "bulk-removals",
-                max_bytes=resolved.destination.settings.bulk_max_bytes,
-                reload=removals.rows_for,
-                lock_retries=resolved.destination.settings.bulk_lock_retries,
-                watch=_Watch(resolved.name, progress),
-                vanished=vanished,
-                rest_journal=journal,
-            )
-        load_rest(client, target, removals.rows(), sink, journal=journal)
-        return LoadStats()
 
     def _load(
         self,

@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sfsync.config import Api, OnRowRemoved, RemovalAction, ResolvedSync
+from sfsync.config.destinations import SalesforceSettings
 from sfsync.config.mappings import ConstantValue
 from sfsync.errors import RemovalGuardError, StateError
 from sfsync.salesforce import SalesforceClient
@@ -44,8 +45,10 @@ from sfsync.state.store import StateStore
 from sfsync.sync import lookup, outcomes
 from sfsync.sync.diff import DiffResult, _lit, q
 from sfsync.sync.encode import FieldMap, send_column
-from sfsync.sync.load import KEY, PK, Target
+from sfsync.sync.inflight import RestJournal, settle_vanished_job
+from sfsync.sync.load import KEY, PK, BulkWatch, LoadStats, OutcomeSink, Target, load_bulk, load_rest
 from sfsync.sync.plan import BULK_CALLS_PER_JOB, PlanSettings, choose_api
+from sfsync.sync.reconcile import ReconcileSettings
 from sfsync.sync.removals_check import clear_fields, exact_field
 
 #: The loaders' mode for each ``on_row_removed`` action (``keep`` has none: nothing is sent).
@@ -343,6 +346,54 @@ def _done(keys: list[str], mode: str, message: str) -> pa.Table:
     )
 
 
+def send_removals(
+    client: SalesforceClient,
+    store: StateStore,
+    removals: RemovalPlan,
+    sink: OutcomeSink,
+    *,
+    run_id: int,
+    work_dir: Path,
+    settings: SalesforceSettings,
+    watch: BulkWatch,
+    reconcile: ReconcileSettings,
+) -> LoadStats:
+    """Store the outcomes known without a call, then send the removals through the loaders: journaled and
+    stored like any other write, in their own work directories beside the diff's (``work_dir``)."""
+    early = removals.early_outcomes()
+    if early.num_rows:
+        sink(early, None)
+    if not removals.to_send:
+        return LoadStats()
+    target = removals.target
+    journal = RestJournal(store, client, run_id, target, work_dir / "rest-removals", reconcile, tag="rm")
+    if removals.api == "rest":
+        load_rest(client, target, removals.rows(), sink, journal=journal)
+        return LoadStats()
+
+    def vanished(job_id: str, keys_path: Path) -> tuple[pa.Table, str | None]:
+        entry = store.journal_entry(job_id)
+        if entry is None:  # never journaled: never uploaded to, so never processed
+            raise StateError(f"Bulk job {job_id} vanished before it was journaled")
+        return settle_vanished_job(store, client, entry, target, keys_path, reconcile)
+
+    return load_bulk(
+        client,
+        target,
+        removals.rows(),
+        sink,
+        store=store,
+        run_id=run_id,
+        work_dir=work_dir / "bulk-removals",
+        max_bytes=settings.bulk_max_bytes,
+        reload=removals.rows_for,
+        lock_retries=settings.bulk_lock_retries,
+        watch=watch,
+        vanished=vanished,
+        rest_journal=journal,
+    )
+
+
 def _estimate_calls(api: Api, rows: int) -> int:
     if rows == 0:
         return 0
@@ -358,4 +409,5 @@ __all__ = [
     "guard",
     "plan_removals",
     "removed_rows",
+    "send_removals",
 ]
