@@ -14,6 +14,8 @@
     │   └── SchedulerRunningError    another scheduler already serves this project
     ├── SourceError                  the warehouse could not be read (connection, SQL, missing table)
     ├── StateError                   the local state store is unusable (corrupt, unwritable, too new)
+    ├── RemovalGuardError            a run would remove more rows' records than on_row_removed allows
+    │                                (or its model came back empty): stopped before writing anything
     ├── NotifierError                a notification could not be delivered (``retryable`` says if later may)
     └── SalesforceError              Salesforce answered with an error that is not a per-row rejection
         ├── TransientError           retry later with backoff (429, 5xx, UNABLE_TO_LOCK_ROW, resets)
@@ -171,6 +173,16 @@ class StateError(SfsyncError):
     """The local state store (snapshots, run history) cannot be used."""
 
 
+class RemovalGuardError(SfsyncError):
+    """A run would clear, flag or delete the records of more rows than the sync's ``on_row_removed`` guard
+    allows (or its model came back empty): it stopped before writing anything."""
+
+    def __init__(self, message: str, *, sync: str, removed: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.sync = sync
+        self.removed = removed
+
+
 class NotifierError(SfsyncError):
     """A notifier could not deliver; the message never contains a secret.
 
@@ -235,6 +247,7 @@ __all__ = [
     "NotFoundError",
     "NotifierError",
     "ProjectFileError",
+    "RemovalGuardError",
     "SalesforceConfigError",
     "SalesforceError",
     "SchedulerRunningError",

@@ -168,7 +168,8 @@ class Notice:
             out.append(
                 f"Numbers: {n.rows_read} rows read ({n.new} new, {n.changed} changed,"
                 f" {n.unchanged} unchanged); {self.run.counts.sent} sent: {n.created} created,"
-                f" {n.updated} updated, {n.rejected} rejected; {n.api_calls} API calls{duration}"
+                f" {n.updated} updated,{f' {n.removed} removed (rows that left),' if n.removed else ''}"
+                f" {n.rejected} rejected; {n.api_calls} API calls{duration}"
             )
             if self.run.error:
                 out.append(f"Error: {first_line(self.run.error, 1000)}")
@@ -204,6 +205,7 @@ class Notice:
                     "sent": r.counts.sent,
                     "created": r.counts.created,
                     "updated": r.counts.updated,
+                    "removed": r.counts.removed,
                     "rejected": r.counts.rejected,
                     "api_calls": r.counts.api_calls,
                 },

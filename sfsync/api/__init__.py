@@ -23,6 +23,7 @@ from sfsync.api.views import (
     logs_view,
     plan_view,
     record_url,
+    removals_view,
     row_hit_view,
     row_page_view,
     row_run_view,
@@ -48,6 +49,7 @@ from sfsync.sync.progress import (
     Sent,
 )
 from sfsync.sync.references import RejectedParents
+from sfsync.sync.removals import RemovalPlan
 from sfsync.sync.validate import (
     CheckReport,
     Problem,
@@ -79,6 +81,7 @@ __all__ = [
     "Project",
     "Reading",
     "RejectedParents",
+    "RemovalPlan",
     "RowHit",
     "RowPage",
     "RowRun",
@@ -107,6 +110,7 @@ __all__ = [
     "plan_view",
     "progress_text",
     "record_url",
+    "removals_view",
     "required_on_create",
     "row_hit_view",
     "row_page_view",

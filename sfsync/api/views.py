@@ -21,6 +21,7 @@ from sfsync.state import RunRecord
 from sfsync.state.rowsearch import RowHit, RowPage, RowRun
 from sfsync.sync.engine import RunResult
 from sfsync.sync.plan import Plan
+from sfsync.sync.removals import RemovalPlan
 
 
 def json_value(value: Any) -> Any:
@@ -114,6 +115,26 @@ def plan_view(plan: Plan) -> dict[str, Any]:
         "creates": plan.to_send if plan.target.mode == "insert" else None,
         "warning": full_resync_warning(plan),
         "samples": [json_value(s) for s in plan.samples],
+        "removals": removals_view(plan.removals),
+    }
+
+
+def removals_view(removals: RemovalPlan | None) -> dict[str, Any] | None:
+    """What a run does to the records of rows that left the model (``on_row_removed``; None: nothing)."""
+    if removals is None:
+        return None
+    return {
+        "action": removals.action,
+        "operation": removals.target.mode,
+        "api": removals.api,
+        "rows_gone": removals.gone,
+        "of_rows": removals.previous_rows,
+        "to_send": removals.to_send,
+        "refused": removals.refused,
+        "nothing_to_remove": removals.nothing_to_remove,
+        "estimated_api_calls": removals.estimated_calls,
+        "sample_keys": list(removals.samples),
+        "blocked": removals.blocked,
     }
 
 
@@ -151,6 +172,7 @@ def run_record_view(run: RunRecord, verdict: RunVerdict | None = None) -> dict[s
         "created": c.created,
         "updated": c.updated,
         "rejected": c.rejected,
+        "removed": c.removed,
         "api_calls": c.api_calls,
         "rejected_percent": round(c.rejected_percent, 2),
         "error": run.error,

@@ -27,7 +27,7 @@ from sfsync.errors import ConfigError, SfsyncError
 from sfsync.state import Trigger
 
 if TYPE_CHECKING:
-    from sfsync.api import Project, RejectedParents, RunOutcome
+    from sfsync.api import Project, RejectedParents, RemovalPlan, RunOutcome
 
 PROJECT_OPTION = typer.Option(
     Path(DEFAULT_PROJECT_FILE), "--project", help="Project file (or its directory)."
@@ -99,6 +99,7 @@ def plan(
         console.print("  mappings:", highlight=False)
         for line in p.mappings:
             console.print(f"    {line}", highlight=False, markup=False)
+    _print_removals(p.removals)
     warning = full_resync_warning(p)
     if warning:
         console.print(f"  [yellow]{warning}[/]", highlight=False)
@@ -116,6 +117,27 @@ def plan(
     console.print("Nothing was written.", style="dim")
 
 
+def _print_removals(removals: RemovalPlan | None) -> None:
+    """The plan's removals (``on_row_removed``): how many, which, what they cost, or why the guard stops."""
+    if removals is None:
+        return
+    verb = {"clear": "cleared", "set": "flagged", "delete": "deleted (recycle bin)"}[removals.action]
+    console.print(
+        f"  rows that left the model: {removals.gone:,} of {removals.previous_rows:,};"
+        f" their records would be {verb}: {removals.to_send:,} record(s)"
+        + (f", {removals.refused:,} refused" if removals.refused else "")
+        + (f", {removals.nothing_to_remove:,} with no record left" if removals.nothing_to_remove else "")
+        + f", about {removals.estimated_calls:,} more API call(s)",
+        highlight=False,
+    )
+    if removals.samples:
+        console.print(f"    e.g. primary keys {', '.join(removals.samples)}", highlight=False, markup=False)
+    if removals.blocked:
+        console.print(
+            f"  [red]a run would stop before writing anything:[/] {removals.blocked}", highlight=False
+        )
+
+
 # ---- run --------------------------------------------------------------------------------------------
 def _summary_rows(outcome: RunOutcome) -> list[tuple[str, str]]:
     result = outcome.result
@@ -126,6 +148,7 @@ def _summary_rows(outcome: RunOutcome) -> list[tuple[str, str]]:
         ("new / changed / unchanged", f"{c.new:,} / {c.changed:,} / {c.unchanged:,}"),
         ("created", f"{c.created:,}"),
         ("updated", f"{c.updated:,}"),
+        *([("removed (rows that left)", f"{c.removed:,}")] if c.removed else []),
         ("rejected", f"{c.rejected:,}"),
     ]
     rows += [(f"  {code}", f"{n:,}") for code, n in result.rejected_by_code.items()]

@@ -25,6 +25,7 @@ from pydantic import (
 
 from sfsync.config.destinations import DestinationConfig, NotificationConfig
 from sfsync.config.mappings import ConstantTarget, MappingEntry, MappingTarget, Target, entries
+from sfsync.config.removals import OnRowRemoved
 from sfsync.config.schedule import ManualSchedule, Schedule, parse_interval
 from sfsync.config.sources import SourceConfig
 from sfsync.errors import ConfigError
@@ -166,6 +167,10 @@ def _schedule_shorthand(v: Any) -> Any:
 
 
 Mode = Literal["insert", "update", "upsert"]
+RemovalMode = Literal["clear", "flag", "delete"]
+"""What a row that left the model gets (``on_row_removed``): fields cleared, flagged, or record deleted."""
+TargetMode = Mode | RemovalMode
+"""What a load writes: a sync's mode, or a removal's."""
 """How a sync writes: create every new or changed row, update existing records, or both."""
 
 ApiChoice = Literal["auto", "rest", "bulk"]
@@ -209,6 +214,11 @@ class Sync(_Strict):
         description="enforce: rows the org's duplicate rules flag are rejected (DUPLICATES_DETECTED); "
         "allow_save: save past rules that only alert (block rules still refuse)",
     )
+    on_row_removed: OnRowRemoved = Field(
+        default_factory=OnRowRemoved,
+        description="what happens to the record of a row that leaves the model or segment "
+        "(docs/syncing.md#rows-that-leave-the-model)",
+    )
 
     @field_validator("mappings")
     @classmethod
@@ -216,6 +226,18 @@ class Sync(_Strict):
         if not v:
             raise ValueError("a sync maps at least one column: mappings: {column: Field}")
         return v
+
+    @model_validator(mode="after")
+    def _removals_need_a_key(self) -> Sync:
+        # insert creates a record for every new or changed row, so one row may own several records: there
+        # is no one record to clear, flag or delete when it leaves (docs/syncing.md#rows-that-leave-the-model)
+        if self.mode == "insert" and self.on_row_removed.removes:
+            raise ValueError(
+                f"on_row_removed `{self.on_row_removed.action}` needs an update or upsert sync: an insert "
+                "sync creates a new record each time a row changes, so a row that leaves has no one record "
+                "to change; use mode: upsert with an object_id, or on_row_removed: keep"
+            )
+        return self
 
     @field_validator("assignment_rules")
     @classmethod

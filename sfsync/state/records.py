@@ -107,11 +107,13 @@ class RunCounts:
     updated: int = 0
     rejected: int = 0
     api_calls: int = 0
+    #: records cleared, flagged or deleted because their rows left the model (``on_row_removed``)
+    removed: int = 0
 
     @property
     def sent(self) -> int:
-        """Rows Salesforce gave an outcome for (created, updated or rejected)."""
-        return self.created + self.updated + self.rejected
+        """Rows Salesforce gave an outcome for (created, updated, removed or rejected)."""
+        return self.created + self.updated + self.removed + self.rejected
 
     @property
     def rejected_percent(self) -> float:

@@ -9,7 +9,7 @@ from sfsync.state.records import RunCounts, RunProgress, RunRecord, RunStatus, T
 
 RUN_COLUMNS = (
     "id, sync, trigger, status, started_at, finished_at, rows_read, new, changed, unchanged, created,"
-    " updated, rejected, api_calls, duration_s, error, api, pid, host, progress"
+    " updated, rejected, api_calls, removed, duration_s, error, api, pid, host, progress"
 )
 
 

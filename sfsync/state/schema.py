@@ -166,6 +166,10 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE journal_keep;
     DROP TABLE seq_keep;
     """,
+    # 5: rows whose records a run cleared, flagged or deleted because they left the model (on_row_removed)
+    """
+    ALTER TABLE runs ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 #: Python steps that run right before a migration's statements, in the same transaction.

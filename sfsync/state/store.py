@@ -237,7 +237,7 @@ class StateStore:
             c = counts or run.counts
             sets = (
                 "rows_read = ?, new = ?, changed = ?, unchanged = ?, created = ?, updated = ?, rejected = ?,"
-                " api_calls = ?, api = coalesce(?, api)"
+                " api_calls = ?, removed = ?, api = coalesce(?, api)"
             )
             args: list[object] = [
                 c.rows_read,
@@ -248,6 +248,7 @@ class StateStore:
                 c.updated,
                 c.rejected,
                 c.api_calls,
+                c.removed,
                 api,
             ]
             if status is not None:

@@ -85,7 +85,8 @@ class DiffCounts:
     unchanged: int
     #: rows sent again because they were rejected (or not attempted) on the last run
     resent: int
-    #: keys in the snapshot that left the model (they drop out of the next snapshot; nothing is deleted)
+    #: keys in the snapshot that left the model (``gone.parquet``; on_row_removed says what happens to
+    #: their records: nothing by default)
     gone: int
     #: rows in the previous snapshot (None before the first run): for the row_count_drop warning
     previous_rows: int | None
@@ -128,6 +129,12 @@ class DiffResult:
     @property
     def gone_path(self) -> Path:
         return self.work_dir / "gone.parquet"
+
+    @property
+    def removals_path(self) -> Path:
+        """Keys of rows that left the model whose records the run clears, flags or deletes: written by
+        ``sfsync.sync.removals`` before anything is sent; the snapshot keeps those not accepted."""
+        return self.work_dir / "removals.parquet"
 
     @property
     def manifest_path(self) -> Path:

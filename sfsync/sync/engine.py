@@ -10,6 +10,7 @@ Salesforce accepted, so a kill at any point neither loses a row nor writes one t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -43,6 +44,7 @@ from sfsync.sync.encode import send_column
 from sfsync.sync.inflight import RestJournal, settle_vanished_job
 from sfsync.sync.live import LiveProgress
 from sfsync.sync.load import KEY, PK, LoadStats, load_bulk, load_rest
+from sfsync.sync.outcomes import REMOVAL_DONE
 from sfsync.sync.plan import Plan, PlanSettings, build_plan
 from sfsync.sync.progress import (
     BulkJobChanged,
@@ -58,6 +60,7 @@ from sfsync.sync.reconcile import ReconcileSettings
 from sfsync.sync.recovery import settle_journal
 from sfsync.sync.references import RejectedParents, add_constants, constants
 from sfsync.sync.rejected_parents import note_rejected_parents
+from sfsync.sync.removals import RemovalPlan, check_guard, plan_removals, send_removals
 from sfsync.sync.schema_check import last_validated, mapping_schema
 from sfsync.sync.snapshot import advance_snapshot
 from sfsync.sync.validate import validate_sync
@@ -105,6 +108,7 @@ class RunResult:
 class _Tally:
     created: int = 0
     updated: int = 0
+    removed: int = 0
     rejected: int = 0
     codes: Counter[str] = field(default_factory=Counter)
     accepted: list[pa.Array] = field(default_factory=list)
@@ -120,6 +124,8 @@ class _Tally:
                 self.created += item["counts"]
             elif item["values"] == "updated":
                 self.updated += item["counts"]
+            elif item["values"] in REMOVAL_DONE.values():
+                self.removed += item["counts"]
         codes = pc.fill_null(table.column("error_code").filter(pc.invert(ok)), "UNKNOWN_EXCEPTION")
         self.rejected += len(codes)
         for item in pc.value_counts(codes).to_pylist():
@@ -258,9 +264,11 @@ class SyncSession:
         resolved, describe, needed = self.validate(name)
         diff = self.diff(resolved, needed, options.full_resync)
         try:
-            return build_plan(
-                self.client(resolved), resolved, diff, describe, self._plan_settings(resolved, options)
-            )
+            settings = self._plan_settings(resolved, options)
+            client = self.client(resolved)
+            removals = plan_removals(client, self.store, resolved, diff, describe, settings)
+            plan = build_plan(client, resolved, diff, describe, settings)
+            return dataclasses.replace(plan, removals=removals)
         finally:
             # the plan's files live in the diff's work directory: keep them readable for the caller,
             # but mark the diff as a dry run so recovery discards it
@@ -306,6 +314,7 @@ class SyncSession:
         them as they were when it died)."""
         accepted = self.store.row_results(run_id, success=True)
         created = sum(1 for r in accepted if r.operation == "created")
+        removed = sum(1 for r in accepted if r.operation in REMOVAL_DONE.values())
         rejected = sum(self.store.rejected_counts(run_id).values())
         run = self.store.get_run(run_id)
         c = diff.counts if diff is not None else None
@@ -317,9 +326,10 @@ class SyncSession:
                 changed=c.changed if c else run.counts.changed,
                 unchanged=c.unchanged if c else run.counts.unchanged,
                 created=created,
-                updated=len(accepted) - created,
+                updated=len(accepted) - created - removed,
                 rejected=rejected,
                 api_calls=run.counts.api_calls,
+                removed=removed,
             ),
         )
 
@@ -349,7 +359,8 @@ class SyncSession:
                 c = diff.counts
                 live(Diffed(name, c.rows, c.new, c.changed, c.unchanged, c.resent))
                 schema = mapping_schema(self.project, resolved, self.needed_columns(resolved))
-                if diff.counts.to_send == 0:
+                removing = resolved.sync.on_row_removed.removes and diff.counts.gone > 0
+                if diff.counts.to_send == 0 and not removing:
                     # Nothing changed: Salesforce is not called at all (zero API calls), unless the
                     # mapping or the model's column types changed since the mapping was last validated
                     if schema != last_validated(self.store, name):
@@ -358,18 +369,28 @@ class SyncSession:
                 else:
                     live(PhaseStarted(name, RunPhase.PLANNING))
                     resolved, describe, _needed = self.validate(name)
+                    settings = self._plan_settings(resolved, options)
+                    # the guard stops the run here, before anything is written (and the diff is dropped)
+                    removals = plan_removals(client, self.store, resolved, diff, describe, settings)
+                    if removals is not None:
+                        check_guard(resolved, removals)
                     plan = build_plan(
                         client,
                         resolved,
                         diff,
                         describe,
-                        self._plan_settings(resolved, options),
+                        settings,
                         options.rejected_parents,
                     )
-                    live(Planned(name, plan.api, plan.to_send, plan.refused))
+                    plan = dataclasses.replace(plan, removals=removals)
+                    removing_rows = removals.to_send if removals is not None else 0
+                    live(Planned(name, plan.api, plan.to_send + removing_rows, plan.refused))
                     self._keep_sent(run.id, plan, client)
                     live(PhaseStarted(name, RunPhase.SENDING))
                     stats = self._load(client, resolved, run.id, diff, plan, tally, live)
+                    if removals is not None:
+                        more = self._remove(client, resolved, run.id, diff, removals, tally, live)
+                        stats.failed_jobs.extend(more.failed_jobs)
                     if options.rejected_parents is not None and tally.rejected:
                         note_rejected_parents(
                             options.rejected_parents, resolved, describe, diff, tally.rejected_keys
@@ -425,6 +446,7 @@ class SyncSession:
         if not self.store.settings.keep_sent_values or not plan.to_send:
             return
         target = plan.target
+        assert target.mode in ("insert", "update", "upsert")  # a sync's own plan, not a removal
         manifest = SentManifest(
             object=target.object,
             mode=target.mode,
@@ -476,6 +498,37 @@ class SyncSession:
             updated=tally.updated,
             rejected=tally.rejected,
             api_calls=calls,
+            removed=tally.removed,
+        )
+
+    def _remove(
+        self,
+        client: SalesforceClient,
+        resolved: ResolvedSync,
+        run_id: int,
+        diff: DiffResult,
+        removals: RemovalPlan,
+        tally: _Tally,
+        progress: Progress,
+    ) -> LoadStats:
+        """Clear, flag or delete the records of rows that left the model (``sfsync.sync.removals``):
+        journaled and stored like any other write, in their own work directories."""
+
+        def sink(table: pa.Table, job_id: str | None) -> None:
+            self.store.record_results(run_id, table, collected_job_id=job_id)
+            tally.add(table)
+            progress(Sent(resolved.name, table.num_rows, removals.to_send))
+
+        return send_removals(
+            client,
+            self.store,
+            removals,
+            sink,
+            run_id=run_id,
+            work_dir=diff.work_dir,
+            settings=resolved.destination.settings,
+            watch=_Watch(resolved.name, progress),
+            reconcile=_RECONCILE,
         )
 
     def _load(

@@ -57,12 +57,14 @@ class RestJournal:
     target: Target
     work_dir: Path
     settings: ReconcileSettings = field(default_factory=ReconcileSettings)
+    #: told apart in batch ids when a run keeps two journals (its rows, and removals: ``rm``)
+    tag: str = ""
     _count: int = field(default=0, init=False)
 
     def before(self, table: pa.Table) -> str:
         """Write the batch's rows and journal it (``new``); raise before anything is sent if either fails."""
         self._count += 1
-        batch_id = f"{REST_BATCH_PREFIX}{self.run_id}-{self._count:06d}"
+        batch_id = f"{REST_BATCH_PREFIX}{self.run_id}-{self.tag}{self._count:06d}"
         path = self.work_dir / f"batch-{self._count:06d}.parquet"
         try:
             self.work_dir.mkdir(parents=True, exist_ok=True)

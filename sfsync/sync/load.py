@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sfsync.config import Mode
+from sfsync.config import TargetMode
 from sfsync.errors import ConfigError, SalesforceError, StateError
 from sfsync.salesforce import SalesforceClient, SaveOptions
 from sfsync.salesforce.automation import RULE_RECORD_OBJECTS
@@ -96,7 +96,8 @@ class Target:
     """Where and how rows are written: object, mode, key field and field mappings."""
 
     object: str
-    mode: Mode
+    #: insert | update | upsert, or a removal (sfsync.sync.removals): clear | flag (updates) | delete
+    mode: TargetMode
     key_field: str | None  # "Id" for update, the external id (or Id) for upsert, None for insert
     maps: tuple[FieldMap, ...]
     assignment: str = "none"  # the sync's assignment_rules: none | default | an AssignmentRule id
@@ -112,7 +113,7 @@ class Target:
 
     @property
     def bulk_operation(self) -> IngestOperation:
-        return self.mode
+        return _BULK_OPERATION.get(self.mode, self.mode)  # type: ignore[return-value]  # Mode or delete
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,6 +140,10 @@ class Target:
             assignment=data.get("assignment", "none"),
             duplicates=data.get("duplicates", "enforce"),
         )
+
+
+#: The Bulk operation (and REST call) of each removal mode: clearing and flagging are updates by Id.
+_BULK_OPERATION = {"clear": "update", "flag": "update"}
 
 
 def _field_map(item: list[Any]) -> FieldMap:
@@ -243,7 +248,9 @@ def _send_rest(
     options = target.save_options  # always said: REST would otherwise run assignment rules
     if target.mode == "insert":
         client.create(target.object, records, on_chunk=chunk_done, options=options)
-    elif target.mode == "update":
+    elif target.mode == "delete":  # DELETE /composite/sobjects?ids=… (to the recycle bin)
+        client.delete([str(r["Id"]) for r in records], on_chunk=chunk_done)
+    elif target.bulk_operation == "update":
         client.update(target.object, records, on_chunk=chunk_done, options=options)
     else:
         assert target.key_field is not None
@@ -445,7 +452,7 @@ def collect_job(
         )
     out = pa.concat_tables(parts) if parts else outcomes.empty()
     # a result row that matched no key (should not happen) cannot be stored against a primary key
-    return out.filter(pc.is_valid(out.column("primary_key")))
+    return outcomes.already_deleted(out.filter(pc.is_valid(out.column("primary_key"))), target.mode)
 
 
 def load_bulk(

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from sfsync.config import Mode
+from sfsync.config import TargetMode
 from sfsync.salesforce.results import RecordResult
 from sfsync.state.results import PART_SCHEMA
 
@@ -19,7 +20,22 @@ from sfsync.state.results import PART_SCHEMA
 OUTCOME_SCHEMA = PART_SCHEMA
 
 #: The operation attempted in each mode (what a rejected row was trying to do).
-ATTEMPTED = {"insert": "insert", "update": "update", "upsert": "upsert"}
+ATTEMPTED = {
+    "insert": "insert",
+    "update": "update",
+    "upsert": "upsert",
+    "clear": "clear",
+    "flag": "flag",
+    "delete": "delete",
+}
+
+#: Modes that act on the records of rows that left the model (``on_row_removed``, sfsync.sync.removals),
+#: and the operation an accepted row of each ends as: removals are their own operations in row results.
+REMOVAL_DONE = {"clear": "cleared", "flag": "flagged", "delete": "deleted"}
+
+#: What Salesforce answers to a delete of a record already in the recycle bin: for a removal that is
+#: done, not a failure (a delete repeated after a crash changes nothing).
+ENTITY_IS_DELETED = "ENTITY_IS_DELETED"
 
 
 #: Salesforce's code for a row a duplicate rule refused; its message is only the rule's alert text
@@ -38,8 +54,10 @@ def explain(code: str | None, message: str) -> str:
     return message
 
 
-def done_operation(mode: Mode, created: bool | None) -> str:
-    """What happened to an accepted row: ``created`` or ``updated``."""
+def done_operation(mode: TargetMode, created: bool | None) -> str:
+    """What happened to an accepted row: ``created`` or ``updated`` (or a removal's own operation)."""
+    if mode in REMOVAL_DONE:
+        return REMOVAL_DONE[mode]
     if mode == "insert":
         return "created"
     if mode == "update":
@@ -47,7 +65,7 @@ def done_operation(mode: Mode, created: bool | None) -> str:
     return "created" if created else "updated"
 
 
-def from_record_results(keys: Sequence[str], results: Sequence[RecordResult], mode: Mode) -> pa.Table:
+def from_record_results(keys: Sequence[str], results: Sequence[RecordResult], mode: TargetMode) -> pa.Table:
     """Outcomes of REST results; ``results[i]`` belongs to ``keys[i]``."""
     ok: list[bool] = []
     ops: list[str] = []
@@ -70,11 +88,36 @@ def from_record_results(keys: Sequence[str], results: Sequence[RecordResult], mo
             text = "; ".join(e.message for e in r.errors) if r.errors else "no error reported"
             msgs.append(explain(first.status_code if first else None, text))
             fields.append(",".join(first.fields) if first and first.fields else None)
-    return pa.table([list(keys), ok, ops, ids, codes, msgs, fields], schema=OUTCOME_SCHEMA)
+    return already_deleted(
+        pa.table([list(keys), ok, ops, ids, codes, msgs, fields], schema=OUTCOME_SCHEMA), mode
+    )
+
+
+def already_deleted(table: pa.Table, mode: str) -> pa.Table:
+    """For a ``delete`` removal, rows answered ``ENTITY_IS_DELETED`` (the record is in the recycle bin
+    already: deleted by an earlier attempt whose answer a crash lost, or by someone) count as deleted."""
+    if mode != "delete" or not table.num_rows:
+        return table
+    gone = pc.fill_null(pc.equal(table.column("error_code"), ENTITY_IS_DELETED), False)
+    if not pc.any(gone).as_py():
+        return table
+    none = pa.nulls(table.num_rows, pa.string())
+    return pa.table(
+        [
+            table.column("primary_key"),
+            pc.or_(table.column("success"), gone),
+            pc.if_else(gone, REMOVAL_DONE["delete"], table.column("operation")),
+            table.column("record_id"),
+            pc.if_else(gone, none, table.column("error_code")),
+            pc.if_else(gone, "already in the recycle bin", table.column("message")),
+            pc.if_else(gone, none, table.column("fields")),
+        ],
+        schema=OUTCOME_SCHEMA,
+    )
 
 
 def rejections(
-    keys: Sequence[str], mode: Mode, code: str, message: str, field: str | None = None
+    keys: Sequence[str], mode: TargetMode, code: str, message: str, field: str | None = None
 ) -> pa.Table:
     """Outcomes for rows refused before any call (e.g. ``NOT_FOUND`` from the id lookup)."""
     n = len(keys)
@@ -85,7 +128,7 @@ def rejections(
 
 
 def rejections_each(
-    keys: Sequence[str], mode: Mode, code: str, messages: Sequence[str], field: str | None = None
+    keys: Sequence[str], mode: TargetMode, code: str, messages: Sequence[str], field: str | None = None
 ) -> pa.Table:
     """Like :func:`rejections`, with one message per row."""
     n = len(keys)

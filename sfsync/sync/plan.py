@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -39,6 +39,9 @@ from sfsync.sync.encode import FieldMap, send_column
 from sfsync.sync.load import KEY, PK, Target
 from sfsync.sync.numbers import refuse_non_finite
 from sfsync.sync.references import MapSpec, RejectedParents, map_specs
+
+if TYPE_CHECKING:
+    from sfsync.sync.removals import RemovalPlan
 
 #: Estimated calls of one Bulk job: create, upload, close, about three polls, two result downloads.
 BULK_CALLS_PER_JOB = 8
@@ -80,6 +83,8 @@ class Plan:
     #: How each mapping is written, for people: ``company_id → Account.External_Id__c (lookup)``.
     mappings: tuple[str, ...] = ()
     full_resync: bool = False  # the diff ignored the snapshot: every row is sent
+    #: what happens to the records of rows that left the model (on_row_removed; None: nothing)
+    removals: RemovalPlan | None = None
 
     @property
     def operations(self) -> dict[str, int]:

@@ -35,7 +35,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from sfsync.config import Mode
+from sfsync.config import TargetMode
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sync import outcomes
@@ -101,6 +101,11 @@ def find_written(
     settings = settings or ReconcileSettings()
     if not rows.keys:
         return Found(outcomes.empty(), [])
+    if target.mode in outcomes.REMOVAL_DONE:
+        # a removal is safe to repeat (a clear or flag writes the same values again; a delete of a record
+        # in the recycle bin answers ENTITY_IS_DELETED, counted as done): its rows stay in the snapshot
+        # and are removed again next run rather than looked for
+        return Found(outcomes.empty(), list(rows.keys))
     describe = client.describe(target.object)
     # a lookup's cell holds the parent's key, the record its id: lookups are not compared (so rows that
     # differ only by their lookups look alike; docs/state.md, "Limits")
@@ -385,7 +390,7 @@ def _instant(value: Any) -> datetime:
         return datetime.min.replace(tzinfo=UTC)
 
 
-def not_found(keys: Sequence[str], mode: Mode, why: str) -> pa.Table:
+def not_found(keys: Sequence[str], mode: TargetMode, why: str) -> pa.Table:
     """Outcomes for rows in flight that the org does not hold: they are sent again next run."""
     return outcomes.rejections(
         list(keys),

@@ -7,9 +7,11 @@ The next snapshot is built from the previous one and the diff's outputs, in Duck
 - rows sent but **not accepted** (rejected, or never attempted because the run stopped) keep their old
   values, or stay absent if they were new; their keys form the new *rejected* set, resent next run;
 - rows that were **unchanged** keep their values;
-- rows that **left the model** drop out of the snapshot. Nothing is deleted in Salesforce; if such a row
-  comes back later it is "new" again and is sent in full (an upsert or update then simply rewrites the
-  record; an insert-mode sync creates a new record, as it does for any new row).
+- rows that **left the model** drop out of the snapshot; if such a row comes back later it is "new" again
+  and is sent in full (an upsert or update then simply rewrites the record; an insert-mode sync creates a
+  new record, as it does for any new row). With ``on_row_removed`` (``sfsync.sync.removals``) a row whose
+  removal (clear, flag, delete) the run planned but Salesforce did not accept stays, with its old values,
+  so the next run removes it again.
 
 Every row's hash is recomputed when the column set, a column type or the hash function changed, so the
 next diff can trust it. When nothing was accepted and nothing left the model, the old Parquet file is
@@ -141,6 +143,19 @@ def _extra(
     return extra
 
 
+def _retained_removals(con: duckdb.DuckDBPyConnection, diff: DiffResult, pk: str) -> int:
+    """Table ``retained`` (text keys): planned removals Salesforce did not accept; how many."""
+    if diff.removals_path.exists():
+        con.execute(
+            f"CREATE TEMP TABLE retained AS SELECT CAST({pk} AS VARCHAR) AS k"
+            f" FROM read_parquet({_lit(str(diff.removals_path))})"
+            f" WHERE CAST({pk} AS VARCHAR) NOT IN (SELECT CAST({_A} AS VARCHAR) FROM accepted_all)"
+        )
+    else:
+        con.execute("CREATE TEMP TABLE retained (k VARCHAR)")
+    return int((con.execute("SELECT count(*) FROM retained").fetchone() or (0,))[0])
+
+
 def _build(
     con: duckdb.DuckDBPyConnection,
     diff: DiffResult,
@@ -153,15 +168,20 @@ def _build(
     stored = [diff.primary_key, *(c for c in diff.columns if c != diff.primary_key)]
     con.execute(f"CREATE VIEW changes AS SELECT * FROM read_parquet({_lit(str(diff.changes_path))})")
     con.register("accepted_src", accepted)
-    acc_type = str(con.execute("DESCRIBE SELECT * FROM accepted_src").fetchall()[0][1])
+    # read once (a reader cannot be read twice): the sent rows and the removals below both look at it
+    con.execute(f"CREATE TEMP TABLE accepted_all AS SELECT {_A} FROM accepted_src")
+    con.unregister("accepted_src")
+    acc_type = str(con.execute("DESCRIBE SELECT * FROM accepted_all").fetchall()[0][1])
     if acc_type == diff.types[diff.primary_key]:
-        match = f"c.{pk} IN (SELECT {_A} FROM accepted_src)"
+        match = f"c.{pk} IN (SELECT {_A} FROM accepted_all)"
     else:
         pk_type = diff.types[diff.primary_key]
-        match = f"c.{pk} IN (SELECT TRY_CAST({_A} AS {pk_type}) FROM accepted_src)"
+        match = f"c.{pk} IN (SELECT TRY_CAST({_A} AS {pk_type}) FROM accepted_all)"
     # the diff's primary keys are unique, so these keys are too (no DISTINCT needed)
     con.execute(f"CREATE TEMP TABLE acc AS SELECT c.{pk} AS k FROM changes c WHERE {match}")
-    con.unregister("accepted_src")
+    # rows that left the model whose record this run was to clear, flag or delete (on_row_removed) stay
+    # in the snapshot until Salesforce accepted the removal: a failed or unsent one is retried next run
+    retained = _retained_removals(con, diff, pk)
     n_acc = int((con.execute("SELECT count(*) FROM acc").fetchone() or (0,))[0])
     sent = int(pq.ParquetFile(diff.changes_path).metadata.num_rows)
     all_accepted = n_acc == sent  # the usual case: no anti join, no semi join below
@@ -171,7 +191,7 @@ def _build(
         else f"SELECT c.{pk} FROM changes c ANTI JOIN acc ON c.{pk} = acc.k"
     )
     con.execute(f"COPY ({rejected_sql}) TO {_lit(str(pending.rejected_tmp))} (FORMAT parquet)")
-    gone = int(pq.ParquetFile(diff.gone_path).metadata.num_rows)
+    gone = int(pq.ParquetFile(diff.gone_path).metadata.num_rows) - retained
     hashed = sorted(diff.columns)
     unchanged_layout = (
         base is not None
@@ -193,7 +213,10 @@ def _build(
         union = new_rows
     else:
         con.execute(f"CREATE VIEW snap AS SELECT * FROM read_parquet({_lit(str(base.snapshot_path))})")
-        con.execute(f"CREATE VIEW gone AS SELECT * FROM read_parquet({_lit(str(diff.gone_path))})")
+        con.execute(
+            f"CREATE VIEW gone AS SELECT * FROM read_parquet({_lit(str(diff.gone_path))}) g"
+            f" WHERE CAST(g.{pk} AS VARCHAR) NOT IN (SELECT k FROM retained)"
+        )
         same_key = base.types.get(base.primary_key) == diff.types[diff.primary_key]
         s_key = f"s.{pk}" if same_key else f"CAST(s.{pk} AS VARCHAR)"
         a_key = "acc.k" if same_key else "CAST(acc.k AS VARCHAR)"

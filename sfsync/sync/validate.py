@@ -23,6 +23,7 @@ from sfsync.sources import Source, open_source, query_for
 from sfsync.sources.types import LogicalType
 from sfsync.sync.automation_check import AutomationAccess, automation_problems, automation_warnings
 from sfsync.sync.order import cycle_error, dependencies, find_cycle, parent_objects
+from sfsync.sync.removals_check import object_describe, removal_problems
 from sfsync.sync.validate_related import Related, RelatedChecks, SourceRelated
 
 USER_OBJECTS = frozenset({"contact", "lead"})
@@ -306,6 +307,9 @@ def validate_sync(
                     field=fname,
                     field_type=str(check.fields[fname.lower()].get("type")),
                 )
+    if sync.on_row_removed.removes and not check.problems:  # needs the mappings valid first
+        for message in removal_problems(sync, object_describe(describe)):
+            check.add(message, 'see docs/syncing.md, "Rows that leave the model"')
     return [_located(project, sync_name, p) for p in check.problems]
 
 

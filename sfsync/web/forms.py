@@ -50,6 +50,8 @@ class SyncForm:
     description: str = ""
     assignment_rules: str = "none"
     duplicate_rules: str = "enforce"
+    #: ``on_row_removed`` as typed: a word (keep, clear, delete) or a YAML flow mapping
+    on_row_removed: str = ""
     record_type: str = ""
     const_fields: list[str] = field(default_factory=list)  # constants: Field: {value: ...}
     const_values: list[str] = field(default_factory=list)
@@ -87,6 +89,7 @@ class SyncForm:
             description=one("description"),
             assignment_rules=one("assignment_rules") or "none",
             duplicate_rules=one("duplicate_rules") or "enforce",
+            on_row_removed=one("on_row_removed"),
             record_type=one("record_type"),
             const_fields=many("const_field"),
             const_values=many("const_value"),
@@ -129,6 +132,7 @@ class SyncForm:
             description=sync.description or "",
             assignment_rules=sync.assignment_rules,
             duplicate_rules=sync.duplicate_rules,
+            on_row_removed=_removal_text(sync),
         )
 
     def mapping_pairs(self) -> list[tuple[str, str]]:
@@ -241,6 +245,14 @@ class SyncForm:
             if self.oid_column and self.oid_field
             else None
         )
+        removal: Any = None
+        if self.on_row_removed.strip():
+            try:
+                removal = _YAML.load(self.on_row_removed)
+            except YAMLError as exc:
+                problems.append(
+                    ProblemOut(message=f"on_row_removed: not valid YAML: {exc}", path="on_row_removed")
+                )
         try:
             body = SyncIn.model_validate(
                 {
@@ -256,6 +268,7 @@ class SyncForm:
                     "description": self.description or None,
                     "assignment_rules": self.assignment_rules,
                     "duplicate_rules": self.duplicate_rules,
+                    "on_row_removed": dict(removal) if isinstance(removal, Mapping) else removal,
                     "record_type": self.record_type or None,
                 }
             )
@@ -285,6 +298,17 @@ def target_from_text(text: str) -> Any:
 
 
 _YAML = YAML(typ="safe", pure=True)
+
+
+def _removal_text(sync: Sync) -> str:
+    """The sync's ``on_row_removed`` as the form shows it (empty for the default)."""
+    setting = sync.on_row_removed
+    if not setting.removes:
+        return ""
+    data = setting.model_dump(exclude_defaults=True)
+    if set(data) == {"action"}:
+        return str(data["action"])
+    return json.dumps(data, default=str)
 
 
 def _constant_value(text: str) -> Any:

@@ -102,6 +102,8 @@ class RunOut(BaseModel):
     updated: int
     rejected: int
     api_calls: int
+    #: records cleared, flagged or deleted because their rows left the model (on_row_removed)
+    removed: int = 0
     rejected_percent: float = 0.0
     warning: bool = False
     reason: str | None = None
@@ -160,6 +162,7 @@ class SyncIn(BaseModel):
     description: str | None = None
     assignment_rules: str = "none"
     duplicate_rules: Literal["enforce", "allow_save"] = "enforce"
+    on_row_removed: str | dict[str, Any] | None = None
 
     def to_yaml_data(self) -> dict[str, Any]:
         """The entry as written to the project file (defaults left out, key order as documented)."""
@@ -181,6 +184,8 @@ class SyncIn(BaseModel):
             data["duplicate_rules"] = self.duplicate_rules
         if self.record_type:
             data["record_type"] = self.record_type
+        if self.on_row_removed not in (None, "keep", {"action": "keep"}):
+            data["on_row_removed"] = self.on_row_removed
         return data
 
 

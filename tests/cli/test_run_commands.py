@@ -238,3 +238,34 @@ def test_the_python_api_refuses_an_unknown_api_value(project: Path, live_emulato
     with Project.load(project) as proj, pytest.raises(ConfigError, match="api='soap' is not one of"):
         proj.run("contacts", api="soap")  # type: ignore[arg-type]
     assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 0
+
+
+@pytest.mark.slow
+def test_rows_that_leave_in_plan_and_run_and_the_guard_exit_code(project: Path, live_emulator: Any) -> None:
+    """``on_row_removed: delete``: plan prints the removals and what they cost; a run over the guard fails
+    (exit 1) before writing; within the guard the records are deleted and the summary counts them."""
+    project.write_text(
+        project.read_text().replace("    warnings: {rejected_rows_percent: 5}\n", "")
+        + ("    on_row_removed: {action: delete, max_percent: 5}\n")
+    )
+    with duckdb.connect(str(project.parent / "wh.duckdb")) as con:
+        con.execute("DELETE FROM people WHERE email = 'not-an-email'")  # 36 valid rows
+    assert _sfsync(project, "run", "contacts").returncode == 0
+    with duckdb.connect(str(project.parent / "wh.duckdb")) as con:
+        con.execute("DELETE FROM people WHERE id IN ('p1', 'p2', 'p3')")  # 3 of 36: over 5%
+    planned = _sfsync(project, "plan", "contacts")
+    assert planned.returncode == 0, planned.stderr
+    assert "rows that left the model: 3 of 36" in planned.stdout, planned.stdout
+    assert "e.g. primary keys p1, p2, p3" in planned.stdout
+    assert "a run would stop before writing" in planned.stdout and "max_percent (5%)" in planned.stdout
+    stopped = _sfsync(project, "run", "contacts")
+    assert stopped.returncode == 1 and "stopped before writing anything" in stopped.stderr, stopped.stderr
+    assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 36
+
+    project.write_text(project.read_text().replace("max_percent: 5", "max_percent: 10"))
+    ran = _sfsync(project, "run", "contacts")
+    assert ran.returncode == 0, ran.stderr
+    assert "removed (rows that left)" in ran.stdout and "3" in ran.stdout
+    assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == 33
+    shown = json.loads(_sfsync(project, "runs", "contacts", "--json").stdout)
+    assert shown["runs"][0]["removed"] == 3 and shown["runs"][1]["status"] == "failed"

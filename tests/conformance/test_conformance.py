@@ -36,6 +36,7 @@ Case file keys (see the cases for examples)::
             - soql: SELECT External_Id__c, Email FROM Contact ORDER BY External_Id__c
               records: [{External_Id__c: c1, Email: null}]   # only the fields named are compared
             - {soql: SELECT COUNT() FROM Contact, count: 1}   # total size only
+            - {soql: SELECT IsDeleted FROM Contact, all_rows: true, records: [...]}  # queryAll
       - run: {}
         expect:
           error: [u1, uid]                    # the run must raise an SfsyncError whose text says each
@@ -350,7 +351,10 @@ class CaseRun:
     def _check_org(self, expect: dict[str, Any], where: str) -> None:
         queries = expect.get("org") or []
         for i, q in enumerate([queries] if isinstance(queries, dict) else queries):
-            res = self.emulator.org.query(_expand(q["soql"], self.ids))
+            # all_rows: the recycle bin too (queryAll), e.g. to see records deleted with IsDeleted = true
+            res = self.emulator.org.query(
+                _expand(q["soql"], self.ids), include_deleted=bool(q.get("all_rows"))
+            )
             if "count" in q:
                 assert res.total_size == q["count"], (
                     f"{where}: org query {i} counted {res.total_size} records, expected {q['count']}"
@@ -493,6 +497,10 @@ SLOW_CASES = frozenset(
         "lookup_self_reference",
         "mapping_change_contact",
         "rejected_retry_contact",
+        "removed_clear_contact",
+        "removed_delete_contact",
+        "removed_delete_update_by_id",
+        "removed_flag_segment",
         "segment_contact_key_errors",
         "typed_values_account",
         "update_account_by_external_id",

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 
@@ -213,3 +214,74 @@ def test_form_offers_lookups_and_fixed_values_and_saves_them(
     assert "email → ReportsTo.Email (lookup)" in page and "LeadSource = &#39;Web&#39; (constant)" in page
     edit = c.get("/syncs/related/edit").text
     assert 'value="2000-01-31"' in edit and 'name="const_value" value="Web"' in edit
+
+
+def test_form_saves_and_shows_on_row_removed(browser_session: httpx.Client, project_file: Path) -> None:
+    c = browser_session
+    data = form_for(
+        c,
+        on_row_removed="{action: set, values: {DoNotCall: true}, max_percent: 5}",
+        object="Contact",
+        map_field=["LastName", "Email", ""],
+    )
+    response = c.post("/new-sync", data=data, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    setting = load_project(project_file).syncs["leads"].on_row_removed
+    assert (setting.action, setting.values, setting.max_percent) == ("set", {"DoNotCall": True}, 5)
+    page = c.get("/syncs/leads/edit").text
+    assert "DoNotCall" in page and "max_percent" in page
+    # saving the form again keeps it; an insert sync is refused with the project file's reason
+    again = c.post(
+        "/syncs/leads/edit",
+        data=form_for(
+            c, create="0", object="Contact", map_field=["LastName", "Email", ""], on_row_removed="delete"
+        ),
+    )
+    assert (
+        again.status_code in (200, 303)
+        and load_project(project_file).syncs["leads"].on_row_removed.action == "delete"
+    )
+    refused = c.post(
+        "/syncs/leads/edit", data=form_for(c, create="0", mode="insert", on_row_removed="delete")
+    )
+    assert refused.status_code == 422 and "needs an update or upsert sync" in refused.text
+
+
+def test_plan_and_run_pages_show_rows_that_leave(project_file: Path, emulator: InProcessEmulator) -> None:
+    project_file.write_text(
+        project_file.read_text().replace(
+            "    schedule: {every: 15m}\n",
+            "    schedule: {every: 15m}\n    on_row_removed: {action: delete, max_percent: 50}\n",
+        )
+    )
+    app = create_app(UiSettings(project_file=project_file, transport=emulator.transport))
+    with app_client(app) as c:
+        first = _finish(
+            c, c.post("/syncs/contacts/run", data={"csrf_token": csrf_of(c.get("/syncs/contacts").text)})
+        )
+        assert "created" in first
+        with duckdb.connect(str(project_file.parent / "wh.duckdb")) as con:
+            con.execute("DELETE FROM people WHERE id = 'p1'")
+        planned = _finish(
+            c, c.post("/syncs/contacts/plan", data={"csrf_token": csrf_of(c.get("/syncs/contacts").text)})
+        )
+        assert 'data-test="plan-removals"' in planned and "1 of 2 rows left the model" in planned, planned
+        ran = _finish(
+            c, c.post("/syncs/contacts/run", data={"csrf_token": csrf_of(c.get("/syncs/contacts").text)})
+        )
+        assert "1 removed (rows that left)" in ran, ran
+        run_path = ran.split('href="/runs/', 1)[1].split('"', 1)[0]
+        assert 'data-test="removed-count">1<' in c.get(f"/runs/{run_path}").text
+    assert emulator.org.query("SELECT COUNT() FROM Contact").total_size == 1
+
+
+def _finish(c: httpx.Client, started: httpx.Response) -> str:
+    """Follow a job's page until it is done; its status HTML."""
+    job_path = str(started.url.path)
+    assert job_path.startswith("/jobs/"), started.text
+    deadline = time.monotonic() + 60
+    while 'data-state="done"' not in (status := c.get(job_path + "/status").text):
+        assert 'data-state="failed"' not in status, status
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return status
