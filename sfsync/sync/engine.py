@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -37,6 +37,7 @@ from sfsync.state import (
 )
 from sfsync.state.failures import unwritable
 from sfsync.state.rowsearch import SentField, SentManifest, keep_sent
+from sfsync.sync import planners
 from sfsync.sync.connect import Orgs
 from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
 from sfsync.sync.encode import send_column
@@ -59,7 +60,6 @@ from sfsync.sync.recovery import settle_journal
 from sfsync.sync.references import RejectedParents, add_constants, constants
 from sfsync.sync.rejected_parents import note_rejected_parents
 from sfsync.sync.schema_check import last_validated, mapping_schema
-from sfsync.sync.snapshot import advance_snapshot
 from sfsync.sync.validate import validate_sync
 from sfsync.sync.validate_related import SourceRelated
 
@@ -235,10 +235,27 @@ class SyncSession:
                 )
             # constants are columns too: a changed constant changes every row, and is sent again
             fixed = constants(resolved.sync)
-            reader = add_constants(source.read(query_for(self.project, resolved.sync.from_, needed)), fixed)
             # the primary key is compared too when it is mapped to a field: the plan needs its send column
             mapped = set(resolved.sync.mapped_columns)
             value_columns = [c for c in needed if c != pk or c in mapped] + list(fixed) or [pk]
+            on_read = (
+                None if progress is None else lambda rows: progress(PhaseStarted(resolved.name, RunPhase.DIFFING))
+            )
+            query = query_for(self.project, resolved.sync.from_, needed)
+            if planners.uses_warehouse(resolved):
+                return planners.diff_in_warehouse(
+                    self.project,
+                    self.store,
+                    resolved,
+                    source,
+                    query,
+                    columns=value_columns,
+                    constants=fixed,
+                    full_resync=full_resync,
+                    on_read=on_read,
+                )
+            planners.bring_home(self.project, self.store, resolved.name)
+            reader = add_constants(source.read(query), fixed)
             return compute_diff(
                 self.store,
                 resolved.name,
@@ -247,9 +264,7 @@ class SyncSession:
                 columns=value_columns,
                 full_resync=full_resync,
                 model=resolved.model_name,
-                on_read=None
-                if progress is None
-                else lambda rows: progress(PhaseStarted(resolved.name, RunPhase.DIFFING)),
+                on_read=on_read,
             )
 
     def plan(self, name: str, options: RunOptions | None = None) -> Plan:
@@ -258,9 +273,11 @@ class SyncSession:
         resolved, describe, needed = self.validate(name)
         diff = self.diff(resolved, needed, options.full_resync)
         try:
-            return build_plan(
+            plan = build_plan(
                 self.client(resolved), resolved, diff, describe, self._plan_settings(resolved, options)
             )
+            planner, rows_out = planners.planner_of(diff)
+            return replace(plan, planner=planner, rows_out=rows_out)
         finally:
             # the plan's files live in the diff's work directory: keep them readable for the caller,
             # but mark the diff as a dry run so recovery discards it
@@ -293,7 +310,7 @@ class SyncSession:
             if run_id is None:  # a finished dry run
                 diff.discard()
                 continue
-            advance_snapshot(self.store, diff, self.store.accepted_keys(run_id))
+            planners.advance(self.project, self.store, diff, self.store.accepted_keys(run_id))
             self._settle_counts(run_id, diff)
             advanced.add(run_id)
         for run_id in dict.fromkeys([*reaped, *settled]):
@@ -354,7 +371,7 @@ class SyncSession:
                     # mapping or the model's column types changed since the mapping was last validated
                     if schema != last_validated(self.store, name):
                         self.validate(name)
-                    advance_snapshot(self.store, diff, pa.array([], pa.string()), validated=schema)
+                    planners.advance(self.project, self.store, diff, pa.array([], pa.string()), validated=schema)
                 else:
                     live(PhaseStarted(name, RunPhase.PLANNING))
                     resolved, describe, _needed = self.validate(name)
@@ -374,7 +391,7 @@ class SyncSession:
                         note_rejected_parents(
                             options.rejected_parents, resolved, describe, diff, tally.rejected_keys
                         )
-                    advance_snapshot(self.store, diff, tally.accepted_keys(), validated=schema)
+                    planners.advance(self.project, self.store, diff, tally.accepted_keys(), validated=schema)
             except SfsyncError as exc:
                 if diff is not None and plan is None:
                     diff.discard()  # stopped before anything was sent: nothing to recover

@@ -80,6 +80,9 @@ class Plan:
     #: How each mapping is written, for people: ``company_id → Account.External_Id__c (lookup)``.
     mappings: tuple[str, ...] = ()
     full_resync: bool = False  # the diff ignored the snapshot: every row is sent
+    #: which planner diffed (``local`` or ``warehouse``) and how many rows left the source for it
+    planner: str = "local"
+    rows_out: int | None = None
 
     @property
     def operations(self) -> dict[str, int]:
