@@ -13,6 +13,8 @@ Points:
     polling            the job is closed and Salesforce is processing it (first poll answered)
     after_collect      the first job's results are stored; other jobs, and the snapshot, are not
     before_snapshot    every result is stored, the snapshot has not advanced
+    warehouse_before_commit  (warehouse planner) the advance ran in the warehouse, not committed
+    warehouse_after_commit   (warehouse planner) the warehouse committed, the local store not told
     rest_chunk         (REST) the first collections call's results are stored, other calls are in flight
     rest_before_journal  (REST) the first batch's rows are on disk, not journaled yet, nothing sent
     rest_before_send   (REST) the first batch is journaled, its first collections call not sent yet
@@ -38,6 +40,7 @@ from sfsync.state import StateStore
 from sfsync.sync import engine
 from sfsync.sync.engine import RunOptions, SyncSession
 from sfsync.sync.inflight import REST_BATCH_PREFIX, RestJournal
+from sfsync.sync.warehouse import advance as wh_advance
 
 _DYING = threading.Lock()
 
@@ -111,7 +114,27 @@ def _before_snapshot() -> None:
     def advance(*args: Any, **kwargs: Any) -> Any:
         _die("before_snapshot")
 
-    engine.advance_snapshot = advance
+    engine.planners.advance = advance  # type: ignore[assignment]
+
+
+def _warehouse_before_commit() -> None:
+    """The warehouse planner applied the advance's statements; its transaction is not committed."""
+    apply = wh_advance._apply
+
+    def apply_then_die(*args: Any, **kwargs: Any) -> None:
+        apply(*args, **kwargs)
+        _die("warehouse_before_commit")
+
+    wh_advance._apply = apply_then_die
+
+
+def _warehouse_after_commit() -> None:
+    """The warehouse snapshot advanced and committed; the local store does not know yet."""
+
+    def die(*args: Any, **kwargs: Any) -> Any:
+        _die("warehouse_after_commit")
+
+    wh_advance.publish_marker = die
 
 
 def _rest_before_journal() -> None:
@@ -171,6 +194,8 @@ HOOKS: dict[str, Callable[[], None]] = {
     "polling": _polling,
     "after_collect": _after_collect,
     "before_snapshot": _before_snapshot,
+    "warehouse_before_commit": _warehouse_before_commit,
+    "warehouse_after_commit": _warehouse_after_commit,
     "rest_chunk": _rest_chunk,
 }
 
