@@ -46,7 +46,11 @@ def prepare(
     """Create what the planner owns when missing, drop tables of abandoned diffs, and make the
     warehouse's tables hold the sync's current snapshot (moving it in from the local store if it is
     there). Runs in the caller's transaction."""
-    for statement in (sql.create_schema(), sql.create_meta(), sql.create_rejected()):
+    home = wh.fetchall(sql.current_schema()) if wh.dialect == "snowflake" else []
+    wh.execute(sql.create_schema())
+    if home and home[0][0] and home[0][1]:  # Snowflake made the new schema current: the model reads the old
+        wh.execute(sql.use_schema(str(home[0][0]), str(home[0][1])))
+    for statement in (sql.create_meta(), sql.create_rejected()):
         wh.execute(statement)
     waiting = {d.work_dir.name.rsplit("-", 1)[-1] for d in pending_diffs(store, sync)}
     for (name,) in wh.fetchall(sql.list_tables()):

@@ -110,6 +110,14 @@ class Sql:
     def create_schema(self) -> str:
         return self.render(_template("CREATE SCHEMA IF NOT EXISTS :s", s=ident(self.t.schema)))
 
+    def use_schema(self, database: str, schema: str) -> str:
+        """Snowflake: back to the session's schema (``CREATE SCHEMA`` makes the new one current)."""
+        use = sqlglot.parse_one("USE SCHEMA :s", read="snowflake")
+        return self.render(exp.replace_placeholders(use, s=exp.table_(schema, db=database, quoted=True)))
+
+    def current_schema(self) -> str:
+        return self.render(sqlglot.parse_one("SELECT CURRENT_DATABASE(), CURRENT_SCHEMA()", read="snowflake"))
+
     def create_meta(self) -> str:
         return self.render(
             _template(
