@@ -112,7 +112,9 @@ def _project(url: str, planner: str) -> Any:
     return Project.model_validate(
         {
             "version": 1,
-            "sources": {"pg": {"type": "postgres", "url": url, "planner": planner, "planner_schema": "bench_sfsync"}},
+            "sources": {
+                "pg": {"type": "postgres", "url": url, "planner": planner, "planner_schema": "bench_sfsync"}
+            },
             "models": {"m": {"source": "pg", "kind": "custom", "primary_key": "id", "table": "bench.model"}},
         }
     )
@@ -150,8 +152,15 @@ def step(name: str, planner: str, args: argparse.Namespace) -> dict[str, Any]:
                 wh = PostgresWarehouse("pg", config)
                 try:
                     diff = compute_warehouse_diff(
-                        store, wh, sync, query, source.schema(query), primary_key="id", columns=COLUMNS,
-                        constants={}, planner_schema="bench_sfsync",
+                        store,
+                        wh,
+                        sync,
+                        query,
+                        source.schema(query),
+                        primary_key="id",
+                        columns=COLUMNS,
+                        constants={},
+                        planner_schema="bench_sfsync",
                     )
                 finally:
                     wh.close()
@@ -177,8 +186,21 @@ def step(name: str, planner: str, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def run_step(name: str, planner: str, args: argparse.Namespace, extra: list[str] | None = None) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--step", name, "--planner", planner, "--url", args.url, "--dir", args.dir]
+def run_step(
+    name: str, planner: str, args: argparse.Namespace, extra: list[str] | None = None
+) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--step",
+        name,
+        "--planner",
+        planner,
+        "--url",
+        args.url,
+        "--dir",
+        args.dir,
+    ]
     res = subprocess.run([*cmd, *(extra or [])], capture_output=True, text=True, check=False)
     if res.returncode != 0:
         raise SystemExit(f"step {name} ({planner}) failed:\n{res.stderr[-4000:]}")
@@ -220,7 +242,10 @@ def main() -> None:
     if not args.url:
         args.url, stop = _cluster(scratch)
     try:
-        print(f"rows={args.rows:,} columns=10 changed={CHANGED_PERCENT}% cores={os.cpu_count()} load={os.getloadavg()[0]:.1f}")
+        print(
+            f"rows={args.rows:,} columns=10 changed={CHANGED_PERCENT}% cores={os.cpu_count()}"
+            f" load={os.getloadavg()[0]:.1f}"
+        )
         t0 = time.perf_counter()
         generate(args.url, args.rows)
         print(f"generate: {time.perf_counter() - t0:.1f} s")
@@ -228,7 +253,8 @@ def main() -> None:
             r = run_step("first", planner, args)
             print(
                 f"first   {planner:9} diff {r['diff_s']:6.1f} s  advance {r['advance_s']:5.1f} s"
-                f"  rows out {r['rows_out']:>10,}  bytes out {_mb(r['bytes_out']):>10}  peak RSS {r['peak_rss_mb']:6.0f} MB"
+                f"  rows out {r['rows_out']:>10,}  bytes out {_mb(r['bytes_out']):>10}"
+                f"  peak RSS {r['peak_rss_mb']:6.0f} MB"
             )
         print(f"change: {change(args.url):,} rows changed")
         best: dict[str, dict[str, Any]] = {}
@@ -251,7 +277,8 @@ def main() -> None:
         lo, wh = best["local"], best["warehouse"]
         print(
             f"result: warehouse planner diff {wh['diff_s']:.1f} s vs local {lo['diff_s']:.1f} s"
-            f" ({lo['diff_s'] / max(wh['diff_s'], 1e-9):.1f}x); rows out {wh['rows_out']:,} vs {lo['rows_out']:,};"
+            f" ({lo['diff_s'] / max(wh['diff_s'], 1e-9):.1f}x);"
+            f" rows out {wh['rows_out']:,} vs {lo['rows_out']:,};"
             f" bytes out {_mb(wh['bytes_out'])} vs {_mb(lo['bytes_out'])}"
         )
     finally:

@@ -111,5 +111,11 @@ SourceConfig = Annotated[
 
 __all__ = [
     "DEFAULT_PLANNER_SCHEMA",
+    "CsvSource",
+    "DuckDBSource",
+    "ParquetSource",
     "Planner",
-    "CsvSource", "DuckDBSource", "ParquetSource", "PostgresSource", "SourceConfig", "SqlAlchemySource"]
+    "PostgresSource",
+    "SourceConfig",
+    "SqlAlchemySource",
+]

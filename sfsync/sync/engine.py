@@ -239,7 +239,9 @@ class SyncSession:
             mapped = set(resolved.sync.mapped_columns)
             value_columns = [c for c in needed if c != pk or c in mapped] + list(fixed) or [pk]
             on_read = (
-                None if progress is None else lambda rows: progress(PhaseStarted(resolved.name, RunPhase.DIFFING))
+                None
+                if progress is None
+                else lambda rows: progress(PhaseStarted(resolved.name, RunPhase.DIFFING))
             )
             query = query_for(self.project, resolved.sync.from_, needed)
             if planners.uses_warehouse(resolved):
@@ -371,7 +373,9 @@ class SyncSession:
                     # mapping or the model's column types changed since the mapping was last validated
                     if schema != last_validated(self.store, name):
                         self.validate(name)
-                    planners.advance(self.project, self.store, diff, pa.array([], pa.string()), validated=schema)
+                    planners.advance(
+                        self.project, self.store, diff, pa.array([], pa.string()), validated=schema
+                    )
                 else:
                     live(PhaseStarted(name, RunPhase.PLANNING))
                     resolved, describe, _needed = self.validate(name)

@@ -101,7 +101,11 @@ def advance(
     info = WarehouseDiff.of(diff)
     if info is None:
         return advance_snapshot(store, diff, accepted_keys, validated=validated)
-    keys = accepted_keys if isinstance(accepted_keys, pa.Array | pa.ChunkedArray) else pa.array(list(accepted_keys))
+    keys = (
+        accepted_keys
+        if isinstance(accepted_keys, pa.Array | pa.ChunkedArray)
+        else pa.array(list(accepted_keys))
+    )
     wh = open_warehouse(project, info.source)
     try:
         return advance_in_warehouse(store, wh, diff, keys, validated=validated)

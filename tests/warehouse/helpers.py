@@ -42,7 +42,8 @@ class PgProject:
     def create(self, rows: int) -> None:
         self.sql(
             f"CREATE SCHEMA {self.schema}",
-            f"CREATE TABLE {self.schema}.people (id integer, ext text, last_name text, email text, title text)",
+            f"CREATE TABLE {self.schema}.people"
+            " (id integer, ext text, last_name text, email text, title text)",
             f"INSERT INTO {self.schema}.people SELECT i, 'ext-' || i, 'Name ' || i, 'p' || i || '@x.com',"
             f" 'title ' || i FROM generate_series(1, {rows}) i",
         )
@@ -59,10 +60,20 @@ class PgProject:
         project = {
             "version": 1,
             "sources": {
-                "wh": {"type": "postgres", "url": self.url, "planner": planner, "planner_schema": self.planner_schema}
+                "wh": {
+                    "type": "postgres",
+                    "url": self.url,
+                    "planner": planner,
+                    "planner_schema": self.planner_schema,
+                }
             },
             "models": {
-                "people": {"source": "wh", "kind": "user", "primary_key": "id", "table": f"{self.schema}.people"}
+                "people": {
+                    "source": "wh",
+                    "kind": "user",
+                    "primary_key": "id",
+                    "table": f"{self.schema}.people",
+                }
             },
             "destinations": {
                 "org": {
@@ -94,14 +105,20 @@ class PgProject:
 
     def session(self) -> SyncSession:
         return SyncSession(
-            load_project(self.path, environ=ENV), StateStore.open(self.root / ".sfsync"), transport=self.transport
+            load_project(self.path, environ=ENV),
+            StateStore.open(self.root / ".sfsync"),
+            transport=self.transport,
         )
 
     def snapshot_rows(self) -> int:
-        table = [r[0] for r in self.sql(
-            f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{self.planner_schema}'"
-            " AND table_name LIKE 'snap_%'"
-        )]
+        table = [
+            r[0]
+            for r in self.sql(
+                "SELECT table_name FROM information_schema.tables"
+                f" WHERE table_schema = '{self.planner_schema}'"
+                " AND table_name LIKE 'snap_%'"
+            )
+        ]
         assert len(table) == 1, table
         return int(self.sql(f'SELECT count(*) FROM "{self.planner_schema}"."{table[0]}"')[0][0])
 
@@ -109,6 +126,7 @@ class PgProject:
         return sorted(
             str(r[0])
             for r in self.sql(
-                f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{self.planner_schema}'"
+                "SELECT table_name FROM information_schema.tables"
+                f" WHERE table_schema = '{self.planner_schema}'"
             )
         )

@@ -45,7 +45,9 @@ class PgCaseRun(CaseRun):
             conn.execute(f'CREATE SCHEMA "{self.schema}"'.encode())
             for table, model in self.models.items():
                 cols = ", ".join(f"{c} {t}" for c, t in model["columns"].items())
-                ddl = sqlglot.transpile(f"CREATE TABLE {self.schema}.{table} ({cols})", read="duckdb", write="postgres")
+                ddl = sqlglot.transpile(
+                    f"CREATE TABLE {self.schema}.{table} ({cols})", read="duckdb", write="postgres"
+                )
                 conn.execute(ddl[0].encode())
         self._write_project()
         from sfsync.state import StateStore
@@ -77,7 +79,12 @@ class PgCaseRun(CaseRun):
         path = self.root / "sfsync.yml"
         project = yaml.safe_load(path.read_text())
         project["sources"] = {
-            "wh": {"type": "postgres", "url": self.url, "planner": "warehouse", "planner_schema": self.schema + "_sf"}
+            "wh": {
+                "type": "postgres",
+                "url": self.url,
+                "planner": "warehouse",
+                "planner_schema": self.schema + "_sf",
+            }
         }
         for name, model in project["models"].items():
             model["table"] = f"{self.schema}.{model['table']}"

@@ -26,7 +26,15 @@ def _crash(pg: PgProject, point: str) -> str:
     mark = pg.root / "crash-mark.txt"
     env = {**os.environ, **ENV, "SFSYNC_CRASH_AT": point, "SFSYNC_CRASH_MARK": str(mark)}
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.sync.crash_child", str(pg.path), str(pg.root / ".sfsync"), "people", "rest"],
+        [
+            sys.executable,
+            "-m",
+            "tests.sync.crash_child",
+            str(pg.path),
+            str(pg.root / ".sfsync"),
+            "people",
+            "rest",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -38,7 +46,9 @@ def _crash(pg: PgProject, point: str) -> str:
 
 
 @pytest.mark.parametrize("point", ["before_snapshot", "warehouse_before_commit", "warehouse_after_commit"])
-def test_killed_around_the_advance_then_rerun(point: str, tmp_path: Path, postgres_url: str, live_emulator: LiveEmulator) -> None:
+def test_killed_around_the_advance_then_rerun(
+    point: str, tmp_path: Path, postgres_url: str, live_emulator: LiveEmulator
+) -> None:
     pg = PgProject(tmp_path, postgres_url, live_emulator.url, None)
     pg.create(30)
     pg.write("warehouse")
@@ -62,7 +72,7 @@ def test_killed_around_the_advance_then_rerun(point: str, tmp_path: Path, postgr
     local = StateStore.open(pg.root / ".sfsync")
     current = local.snapshots.current("people")
     assert current is not None
-    meta = pg.sql(f'SELECT generation FROM "{pg.planner_schema}".sfsync_snapshots WHERE sync = \'people\'')
+    meta = pg.sql(f"SELECT generation FROM \"{pg.planner_schema}\".sfsync_snapshots WHERE sync = 'people'")
     assert meta == [(current.generation,)]
     local.close()
     s.close()

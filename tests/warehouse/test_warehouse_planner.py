@@ -41,7 +41,8 @@ def test_only_changed_rows_leave_the_warehouse(pg: PgProject, emulator: InProces
     assert pg.snapshot_rows() == 40
     assert kept_in_warehouse(s.store.snapshots.current("people"))
     # someone edits a LastName in Salesforce; the warehouse changes that row's email only
-    ann = list(emulator.org.query("SELECT Id FROM Contact WHERE External_Id__c = 'ext-3'").records)[0]["Id"]
+    found = emulator.org.query("SELECT Id FROM Contact WHERE External_Id__c = 'ext-3'").records
+    ann = next(iter(found))["Id"]
     emulator.org.update([{"Id": ann, "LastName": "Edited by hand"}], obj="Contact")
     pg.sql(
         f"UPDATE {pg.schema}.people SET email = 'new3@x.com' WHERE id = 3",
@@ -53,7 +54,12 @@ def test_only_changed_rows_leave_the_warehouse(pg: PgProject, emulator: InProces
     assert (plan.planner, plan.rows_out) == ("warehouse", 3)
     assert (plan.new, plan.changed, plan.unchanged, plan.rows_read) == (1, 2, 37, 40)
     second = s.run("people")
-    assert (second.counts.new, second.counts.changed, second.counts.updated, second.counts.created) == (1, 2, 2, 1)
+    assert (second.counts.new, second.counts.changed, second.counts.updated, second.counts.created) == (
+        1,
+        2,
+        2,
+        1,
+    )
     org = _org(emulator)
     assert org["ext-3"] == ("Edited by hand", "new3@x.com", "title 3")  # only the changed field was sent
     assert org["ext-4"] == ("Name 4", "p4@x.com", None)

@@ -32,7 +32,9 @@ def snow() -> Iterator[Any]:
         warnings.simplefilter("ignore", UserWarning)  # fakesnow: "Arrow output on a DB-API result ..."
         conn = snowflake.connector.connect(database="db1", schema="public")
         conn.cursor().execute('create table people ("id" int, "name" varchar, "email" varchar)')
-        conn.cursor().execute("insert into people values (1, 'Ann', 'a@x.com'), (2, 'Bob', null), (3, 'Cyd', '')")
+        conn.cursor().execute(
+            "insert into people values (1, 'Ann', 'a@x.com'), (2, 'Bob', null), (3, 'Cyd', '')"
+        )
         conn.commit()
         yield conn
         conn.close()
@@ -67,10 +69,15 @@ def test_diff_and_advance_in_snowflake_dialect(snow: Any, tmp_path: Path) -> Non
     advance_in_warehouse(store, wh, first, pa.array(["1", "2"]))  # row 3 rejected
 
     cur = snow.cursor()
-    cur.execute("update people set \"email\" = 'new@x.com' where \"id\" = 1")
+    cur.execute('update people set "email" = \'new@x.com\' where "id" = 1')
     snow.commit()
     second = _diff(store, wh)
-    assert (second.counts.new, second.counts.changed, second.counts.unchanged, second.counts.resent) == (1, 1, 1, 1)
+    assert (second.counts.new, second.counts.changed, second.counts.unchanged, second.counts.resent) == (
+        1,
+        1,
+        1,
+        1,
+    )
     rows = _rows(second)
     assert rows[1]["_sfsync_kind"] == "changed"
     assert (rows[1][send_column("email")], rows[1][send_column("name")]) == (True, False)

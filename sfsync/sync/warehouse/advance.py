@@ -114,8 +114,7 @@ def _apply(
     )
     if lay.base_types is not None and not lay.same_layout():
         send_types = {
-            str(c): str(t)
-            for c, t in wh.fetchall(sql.column_types(sql.t.send(info.diff_key).name))
+            str(c): str(t) for c, t in wh.fetchall(sql.column_types(sql.t.send(info.diff_key).name))
         }
     else:
         send_types = {}

@@ -115,10 +115,10 @@ class PostgresWarehouse(Warehouse):
 
     def load_csv(self, copy_sql: str, path: Path) -> None:
         try:
-            with self._conn.cursor() as cur, cur.copy((copy_sql + " WITH (FORMAT csv)").encode()) as copy:
-                with open(path, "rb") as fh:
-                    while block := fh.read(1 << 20):
-                        copy.write(block)
+            statement = (copy_sql + " WITH (FORMAT csv)").encode()
+            with self._conn.cursor() as cur, cur.copy(statement) as copy, open(path, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    copy.write(block)
         except psycopg.Error as exc:
             raise self.fail("loading the snapshot", exc) from exc
 

@@ -22,7 +22,16 @@ from sfsync.errors import StateError
 from sfsync.state.failures import unwritable
 from sfsync.state.snapshots import SnapshotInfo
 from sfsync.state.store import StateStore
-from sfsync.sync.diff import HASH_COLUMN, HASH_VERSION, DiffSettings, _lit, connect, engine_error, pending_diffs, q
+from sfsync.sync.diff import (
+    HASH_COLUMN,
+    HASH_VERSION,
+    DiffSettings,
+    _lit,
+    connect,
+    engine_error,
+    pending_diffs,
+    q,
+)
 from sfsync.sync.schema_check import SCHEMA_KEY
 from sfsync.sync.warehouse.connection import Warehouse
 from sfsync.sync.warehouse.markers import SCHEMA_KEY_WH, kept_in_warehouse

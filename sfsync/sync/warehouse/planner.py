@@ -30,9 +30,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sqlglot import exp
 
 from sfsync.errors import SourceError, StateError
 from sfsync.sources.base import ModelQuery
+from sfsync.sources.duck import quote_ident
 from sfsync.state.failures import unwritable
 from sfsync.state.snapshots import check_sync_name
 from sfsync.state.store import StateStore
@@ -70,9 +72,13 @@ class WarehouseDiff:
             return None
         try:
             d = json.loads(path.read_text())
-            return cls(str(d["source"]), str(d["schema"]), str(d["dialect"]), str(d["diff_key"]), int(d["rows_out"]))
+            return cls(
+                str(d["source"]), str(d["schema"]), str(d["dialect"]), str(d["diff_key"]), int(d["rows_out"])
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise StateError(f"{path} is unreadable: {exc}", hint="discard the diff; the next run diffs afresh") from exc
+            raise StateError(
+                f"{path} is unreadable: {exc}", hint="discard the diff; the next run diffs afresh"
+            ) from exc
 
 
 def duckdb_types(schema: pa.Schema) -> dict[str, str]:
@@ -94,7 +100,7 @@ def compute_warehouse_diff(
     *,
     primary_key: str,
     columns: Sequence[str],
-    constants: Mapping[str, pa.DataType | object],
+    constants: Mapping[str, object],
     planner_schema: str,
     full_resync: bool = False,
     model: str | None = None,
@@ -108,7 +114,7 @@ def compute_warehouse_diff(
     check_sync_name(sync)
     model = model or sync
     value_cols = list(dict.fromkeys(columns))
-    fixed = {k: v for k, v in constants.items()}
+    fixed = dict(constants)
     full_schema = model_schema
     # the constants' Arrow types, as the local planner gives them
     for f in add_constants(pa.RecordBatchReader.from_batches(model_schema, iter([])), fixed).schema:
@@ -117,7 +123,9 @@ def compute_warehouse_diff(
     _check_columns(full_schema, primary_key, value_cols, model)
     stored = [primary_key, *(c for c in value_cols if c != primary_key)]
     types = {c: t for c, t in duckdb_types(full_schema).items() if c in stored}
-    text_cols = {f.name for f in model_schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)}
+    text_cols = {
+        f.name for f in model_schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    }
     created = datetime.now(UTC)
     diff_id = f"{created.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
     diff_key = diff_id.rsplit("-", 1)[1]
@@ -136,7 +144,7 @@ def compute_warehouse_diff(
     work_dir = store.paths.work / sync / diff_id
     try:
         prepare(store, wh, sql, sync, current, base)
-        m = sql.model(query.with_columns(None).compose(_quote), stored, text_cols, primary_key, fixed)
+        m = sql.model(query.with_columns(None).compose(quote_ident), stored, text_cols, primary_key, fixed)
         rows = _check_keys(wh, sql, m, primary_key, model)
         if on_read is not None:
             on_read(rows)
@@ -175,7 +183,11 @@ def compute_warehouse_diff(
         work_dir.mkdir(parents=True)
         _download(wh, sql.select_send(diff_key), result.changes_path)
         WarehouseDiff(
-            source=wh.name, schema=planner_schema, dialect=wh.dialect, diff_key=diff_key, rows_out=new + changed
+            source=wh.name,
+            schema=planner_schema,
+            dialect=wh.dialect,
+            diff_key=diff_key,
+            rows_out=new + changed,
         ).write(work_dir)
         result._write_manifest()
     except BaseException as exc:
@@ -186,16 +198,8 @@ def compute_warehouse_diff(
     return result
 
 
-def _quote(name: str) -> str:
-    from sfsync.sources.duck import quote_ident
-
-    return quote_ident(name)
-
-
-def _check_keys(wh: Warehouse, sql: DiffSql, m: object, primary_key: str, model: str) -> int:
-    from sqlglot import exp
-
-    assert isinstance(m, exp.Select)
+def _check_keys(wh: Warehouse, sql: DiffSql, m: exp.Select, primary_key: str, model: str) -> int:
+    """Null or repeated primary keys are refused (counted in the warehouse), before anything is sent."""
     counts_sql, dups_sql = sql.key_checks(m, primary_key, SAMPLE_KEYS)
     rows, nulls = (int(v) for v in wh.fetchall(counts_sql)[0])
     if nulls:

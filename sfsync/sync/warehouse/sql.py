@@ -40,11 +40,11 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
 
-def as_text(e: exp.Expression) -> exp.Expression:
+def as_text(e: exp.Expr) -> exp.Expr:
     return exp.cast(e, _TEXT)
 
 
-def _template(text: str, **values: exp.Expression) -> exp.Expression:
+def _template(text: str, **values: exp.Expr) -> exp.Expr:
     return exp.replace_placeholders(sqlglot.parse_one(text, read="postgres"), **values)
 
 
@@ -103,7 +103,7 @@ class Sql:
         self.dialect = dialect
         self.t = tables
 
-    def render(self, e: exp.Expression) -> str:
+    def render(self, e: exp.Expr) -> str:
         return e.sql(dialect=self.dialect)
 
     # ---- owned schema and bookkeeping ----------------------------------------------------------------
@@ -129,7 +129,9 @@ class Sql:
 
     def read_meta(self) -> str:
         return self.render(
-            _template("SELECT generation, diff FROM :m WHERE sync = :v", m=self.t.meta, v=self._str(self.t.sync))
+            _template(
+                "SELECT generation, diff FROM :m WHERE sync = :v", m=self.t.meta, v=self._str(self.t.sync)
+            )
         )
 
     def set_meta(self, generation: int, diff: str | None) -> list[str]:
@@ -159,7 +161,9 @@ class Sql:
 
     def create_rejected(self) -> str:
         return self.render(
-            _template("CREATE TABLE IF NOT EXISTS :t (:k VARCHAR NOT NULL)", t=self.t.rejected, k=ident(KEY_COLUMN))
+            _template(
+                "CREATE TABLE IF NOT EXISTS :t (:k VARCHAR NOT NULL)", t=self.t.rejected, k=ident(KEY_COLUMN)
+            )
         )
 
     def create_table(self, table: exp.Table, columns: Mapping[str, str], from_dialect: str) -> str:
@@ -182,9 +186,7 @@ class Sql:
         return self.render(exp.delete(table))
 
     def create_keys_table(self, table: exp.Table) -> str:
-        return self.render(
-            _template("CREATE TABLE :t (:k VARCHAR NOT NULL)", t=table, k=ident(KEY_COLUMN))
-        )
+        return self.render(_template("CREATE TABLE :t (:k VARCHAR NOT NULL)", t=table, k=ident(KEY_COLUMN)))
 
     def insert_keys(self, table: exp.Table) -> str:
         """A parameterised insert of one key (DBAPI ``%s`` style) for warehouses without COPY."""
@@ -221,12 +223,12 @@ class Sql:
                 "the warehouse planner needs the model's SQL to be a query",
                 hint="set `planner: local` on its source",
             )
-        projections: list[exp.Expression] = []
+        projections: list[exp.Expr] = []
         for c in stored:
             if c in constants:
                 projections.append(exp.alias_(literal(constants[c]), ident(c)))
                 continue
-            e: exp.Expression = col(c, _MODEL)
+            e: exp.Expr = col(c, _MODEL)
             if c in text_columns:
                 e = as_text(e)
                 if c != primary_key:
@@ -235,7 +237,7 @@ class Sql:
         return exp.select(*projections).from_(inner.subquery(ident(_MODEL)))
 
 
-def literal(value: object) -> exp.Expression:
+def literal(value: object) -> exp.Expr:
     """A constant's value as a typed SQL literal (the types ``sfsync.sync.references`` gives it)."""
     if value is None:
         return exp.cast(exp.null(), _TEXT)
@@ -253,11 +255,11 @@ def literal(value: object) -> exp.Expression:
     return exp.cast(exp.Literal.string(str(value)), _TEXT)
 
 
-def _is_null(e: exp.Expression) -> exp.Expression:
+def _is_null(e: exp.Expr) -> exp.Expr:
     return exp.Is(this=e, expression=exp.null())
 
 
-def _or(parts: Sequence[exp.Expression]) -> exp.Expression:
+def _or(parts: Sequence[exp.Expr]) -> exp.Expr:
     return exp.or_(*parts) if parts else exp.false()
 
 
@@ -278,9 +280,10 @@ class Layout:
 
     @property
     def same_key(self) -> bool:
-        return self.base_types is not None and self.base_types.get(self.primary_key) == self.types[
-            self.primary_key
-        ]
+        return (
+            self.base_types is not None
+            and self.base_types.get(self.primary_key) == self.types[self.primary_key]
+        )
 
     def same_layout(self) -> bool:
         """True when the snapshot table has exactly the model's columns and types (advance in place)."""
@@ -304,7 +307,7 @@ class DiffSql(Sql):
         )
         return self.render(counts), self.render(dups)
 
-    def _differs(self, c: str, lay: Layout) -> exp.Expression:
+    def _differs(self, c: str, lay: Layout) -> exp.Expr:
         """Does column ``c`` of model row ``m`` differ from snapshot row ``s`` (the local rules)?"""
         assert lay.base_types is not None
         old = lay.base_types.get(c)
@@ -315,7 +318,7 @@ class DiffSql(Sql):
         return exp.NullSafeNEQ(this=as_text(col(c, "m")), expression=as_text(col(c, "s")))
 
     def send_table(self, model: exp.Select, lay: Layout, diff_key: str) -> str:
-        """``CREATE TABLE send_… AS``: the rows to send, with kind, resend flag and one send flag per column."""
+        """``CREATE TABLE send_… AS``: rows to send, with kind, resend flag and a send flag per column."""
         pk = lay.primary_key
         values = [exp.alias_(col(c, "m"), ident(c)) for c in lay.stored]
         if lay.base_types is None:
@@ -343,8 +346,10 @@ class DiffSql(Sql):
                 default=exp.Literal.string(KIND_CHANGED),
             )
             mk, sk = col(pk, "m"), col(pk, "s")
-            on_snap = exp.EQ(this=mk, expression=sk) if lay.same_key else exp.EQ(
-                this=as_text(mk), expression=as_text(sk)
+            on_snap = (
+                exp.EQ(this=mk, expression=sk)
+                if lay.same_key
+                else exp.EQ(this=as_text(mk), expression=as_text(sk))
             )
             select = (
                 exp.select(
@@ -369,8 +374,10 @@ class DiffSql(Sql):
         """``CREATE TABLE gone_… AS``: snapshot keys no longer in the model (as text)."""
         pk = lay.primary_key
         sk, mk = col(pk, "s"), col(pk, "m")
-        match = exp.EQ(this=mk, expression=sk) if lay.same_key else exp.EQ(
-            this=as_text(mk), expression=as_text(sk)
+        match = (
+            exp.EQ(this=mk, expression=sk)
+            if lay.same_key
+            else exp.EQ(this=as_text(mk), expression=as_text(sk))
         )
         inner = exp.select(exp.Literal.number(1)).from_(model.subquery(ident("m"))).where(match)
         select = (
@@ -384,8 +391,10 @@ class DiffSql(Sql):
         """new, changed, resent of the rows to send."""
         kind = col(KIND_COLUMN)
 
-        def count_if(cond: exp.Expression) -> exp.Expression:
-            case = exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))], default=exp.Literal.number(0))
+        def count_if(cond: exp.Expr) -> exp.Expr:
+            case = exp.Case(
+                ifs=[exp.If(this=cond, true=exp.Literal.number(1))], default=exp.Literal.number(0)
+            )
             return exp.func("COALESCE", exp.Sum(this=case), exp.Literal.number(0))
 
         return self.render(
@@ -411,11 +420,13 @@ class DiffSql(Sql):
         )
 
     # ---- advance -------------------------------------------------------------------------------------
-    def _accepted_in(self, pk: str, diff_key: str, negate: bool = False) -> exp.Expression:
-        """Is send row ``p`` among the keys Salesforce accepted?"""
+    def _accepted_in(self, pk: str, diff_key: str, negate: bool = False) -> exp.Expr:
+        """Is send row ``p`` among the keys Salesforce accepted? (NOT EXISTS for the negation: PostgreSQL
+        plans ``NOT IN (subquery)`` as a nested loop once the keys outgrow work_mem.)"""
+        if negate:
+            return _absent(as_text(col(pk, "p")), self.t.accepted(diff_key), col(KEY_COLUMN, "x"))
         keys = exp.select(col(KEY_COLUMN)).from_(self.t.accepted(diff_key))
-        cond: exp.Expression = as_text(col(pk, "p")).isin(query=keys)
-        return exp.not_(cond) if negate else cond
+        return as_text(col(pk, "p")).isin(query=keys)
 
     def advance(
         self, lay: Layout, diff_key: str, send_types: Mapping[str, str], generation: int
@@ -444,12 +455,16 @@ class DiffSql(Sql):
         else:
             out += self._rebuild(lay, diff_key, accepted_rows, send_types)
         out.append(self.render(exp.delete(self.t.rejected)))
-        rejected_keys = exp.select(as_text(col(pk, "p"))).from_(send.copy()).where(
-            self._accepted_in(pk, diff_key, negate=True)
+        rejected_keys = (
+            exp.select(as_text(col(pk, "p")))
+            .from_(send.copy())
+            .where(self._accepted_in(pk, diff_key, negate=True))
         )
         out.append(self.render(exp.insert(rejected_keys, self.t.rejected, columns=[ident(KEY_COLUMN)])))
         out += self.set_meta(generation, diff_key)
-        out += [self.drop(t) for t in (self.t.send(diff_key), self.t.gone(diff_key), self.t.accepted(diff_key))]
+        out += [
+            self.drop(t) for t in (self.t.send(diff_key), self.t.gone(diff_key), self.t.accepted(diff_key))
+        ]
         return out
 
     def _rebuild(
@@ -460,7 +475,7 @@ class DiffSql(Sql):
         out = [self.drop(nxt), self.render(exp.Create(this=nxt, kind="TABLE", expression=accepted_rows))]
         if lay.base_types is not None:
             pk = lay.primary_key
-            old: list[exp.Expression] = []
+            old: list[exp.Expr] = []
             for c in lay.stored:
                 before = lay.base_types.get(c)
                 target = _warehouse_type(send_types.get(c), self.dialect)
@@ -470,24 +485,36 @@ class DiffSql(Sql):
                     old.append(exp.null())
                 else:  # its type changed: carried over as text, cast to the new type
                     old.append(exp.cast(as_text(col(c, "s")), target))
-            gone = exp.select(col(KEY_COLUMN)).from_(self.t.gone(diff_key))
-            acc = exp.select(col(KEY_COLUMN)).from_(self.t.accepted(diff_key))
-            sent = exp.select(as_text(col(pk, "p"))).from_(self.t.send(diff_key).as_(ident("p")))
+            # kept: snapshot rows still in the model and not replaced by an accepted row (those are in nxt)
+            s_key, n_key = (
+                (col(pk, "s"), col(pk, "x"))
+                if lay.same_key
+                else (
+                    as_text(col(pk, "s")),
+                    as_text(col(pk, "x")),
+                )
+            )
             kept = (
                 exp.select(*old)
                 .from_(self.t.snapshot.as_(ident("s")))
-                .where(exp.not_(as_text(col(pk, "s")).isin(query=gone)))
-                .where(
-                    exp.not_(
-                        as_text(col(pk, "s")).isin(query=exp.intersect(sent, acc, distinct=False))
-                    )
-                )
+                .where(_absent(as_text(col(pk, "s")), self.t.gone(diff_key), col(KEY_COLUMN, "x")))
+                .where(_absent(s_key, nxt, n_key))
             )
             out.append(self.render(exp.insert(kept, nxt, columns=[ident(c) for c in lay.stored])))
         out.append(self.drop(self.t.snapshot))
         rename = _template("ALTER TABLE :a RENAME TO :b", a=nxt, b=ident(self.t.snapshot_name))
         out.append(self.render(rename))
         return out
+
+
+def _absent(key: exp.Expr, table: exp.Table, other: exp.Expr) -> exp.Expr:
+    """``NOT EXISTS (SELECT 1 FROM table AS x WHERE other = key)`` (``other`` is a column of ``x``)."""
+    inner = (
+        exp.select(exp.Literal.number(1))
+        .from_(table.copy().as_(ident("x")))
+        .where(exp.EQ(this=other, expression=key))
+    )
+    return exp.not_(exp.Exists(this=inner))
 
 
 def _warehouse_type(name: str | None, dialect: str) -> exp.DataType | None:
