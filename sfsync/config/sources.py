@@ -61,6 +61,12 @@ class PostgresSource(_SourceBase):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="schema the warehouse planner creates and owns (snapshots, staging tables)",
     )
+    planner_work_mem: str = Field(
+        default="256MB",
+        pattern=r"^[0-9]+\s*(kB|MB|GB)$",
+        description="PostgreSQL work_mem for the warehouse planner's session (its hash joins and "
+        "aggregates over the model and the snapshot spill to disk beyond it)",
+    )
 
     @field_validator("url")
     @classmethod

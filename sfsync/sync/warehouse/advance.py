@@ -123,12 +123,17 @@ def _apply(
     wh.execute(sql.drop(acc))
     wh.execute(sql.create_keys_table(acc))
     wh.load_keys(sql.copy_keys(acc), sql.insert_keys(acc), [k for k in keys if k is not None])
+    if wh.dialect == "postgres":
+        wh.execute(sql.analyze(acc))
     if base is None:
         # no usable snapshot: the diff sent every row; no gone table was made
         wh.execute(sql.drop(sql.t.gone(info.diff_key)))
         wh.execute(sql.create_keys_table(sql.t.gone(info.diff_key)))
     for statement in sql.advance(lay, info.diff_key, send_types, target):
         wh.execute(statement)
+    if wh.dialect == "postgres":  # the next diff's join plans need the rewritten tables' statistics
+        wh.execute(sql.analyze(sql.t.snapshot))
+        wh.execute(sql.analyze(sql.t.rejected))
 
 
 __all__ = ["advance_in_warehouse"]

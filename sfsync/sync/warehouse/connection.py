@@ -24,6 +24,9 @@ from sfsync.sources.postgres import PostgresReader
 
 #: Rows per batch when keys are inserted one statement per batch (warehouses without COPY).
 INSERT_BATCH_ROWS = 10_000
+#: PostgreSQL settings of the planner's session. JIT off: the diff's wide comparison expressions run once
+#: per diff, and compiling them took longer than the queries themselves (11 s of JIT for a 1M-row diff).
+POSTGRES_SESSION = {"jit": "off"}
 
 
 class Warehouse(ABC):
@@ -90,6 +93,14 @@ class PostgresWarehouse(Warehouse):
                 source=name,
                 hint="check the url and that the server accepts connections from here",
             ) from exc
+        try:  # a value bound as a parameter, not pasted into SQL
+            settings = {**POSTGRES_SESSION, "work_mem": config.planner_work_mem}
+            for name, value in settings.items():
+                self._conn.execute(b"SELECT set_config(%s, %s, false)", (name, value))
+            self._conn.commit()
+        except psycopg.Error as exc:
+            self._conn.close()
+            raise self.fail(f"setting the session ({settings})", exc) from exc
         # every statement of one diff sees the same data: the model read once, consistently
         self._conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
 
@@ -201,4 +212,4 @@ class DbapiWarehouse(Warehouse):
         self._conn.close()
 
 
-__all__ = ["INSERT_BATCH_ROWS", "DbapiWarehouse", "PostgresWarehouse", "Warehouse"]
+__all__ = ["INSERT_BATCH_ROWS", "POSTGRES_SESSION", "DbapiWarehouse", "PostgresWarehouse", "Warehouse"]

@@ -113,6 +113,8 @@ def _copy_in(store: StateStore, wh: Warehouse, sql: DiffSql, base: SnapshotInfo)
         wh.execute(sql.create_table(sql.t.snapshot, types, "duckdb"))
         wh.load_csv(sql.copy_into(sql.t.snapshot, list(types)), rows_csv)
         wh.load_csv(sql.copy_into(sql.t.rejected, [KEY_COLUMN]), keys_csv)
+        wh.execute(sql.analyze(sql.t.snapshot))
+        wh.execute(sql.analyze(sql.t.rejected))
     finally:
         shutil.rmtree(spill, ignore_errors=True)
 

@@ -153,6 +153,10 @@ class Sql:
             )
         )
 
+    def analyze(self, table: exp.Table) -> str:
+        """PostgreSQL: fresh planner statistics for a table sfsync just rewrote."""
+        return self.render(_template("ANALYZE :t", t=table))
+
     def drop(self, table: exp.Table) -> str:
         return self.render(_template("DROP TABLE IF EXISTS :t", t=table))
 
