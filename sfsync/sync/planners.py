@@ -101,16 +101,23 @@ def advance(
     info = WarehouseDiff.of(diff)
     if info is None:
         return advance_snapshot(store, diff, accepted_keys, validated=validated)
-    keys = (
-        accepted_keys
-        if isinstance(accepted_keys, pa.Array | pa.ChunkedArray)
-        else pa.array(list(accepted_keys))
-    )
+    keys = _key_array(accepted_keys, diff.primary_key)
     wh = open_warehouse(project, info.source)
     try:
         return advance_in_warehouse(store, wh, diff, keys, validated=validated)
     finally:
         wh.close()
+
+
+def _key_array(keys: AcceptedKeys, primary_key: str) -> pa.Array | pa.ChunkedArray:
+    """Accepted keys in any form ``advance_snapshot`` takes, as one Arrow column."""
+    if isinstance(keys, pa.Array | pa.ChunkedArray):
+        return keys
+    if isinstance(keys, pa.RecordBatchReader):
+        keys = keys.read_all()
+    if isinstance(keys, pa.Table):
+        return keys.column(primary_key if primary_key in keys.column_names else 0)
+    return pa.array(list(keys))
 
 
 def planner_of(diff: DiffResult) -> tuple[str, int]:
