@@ -54,6 +54,8 @@ BENCHES = (
         ),
     ),
     Bench("row_search", "row_search.py", ("--runs", "20", "--rows", "5000")),
+    # starts its own PostgreSQL cluster (`make postgres` installs the server)
+    Bench("warehouse_diff", "warehouse_diff.py", ("--rows", "100000")),
 )
 
 

@@ -112,6 +112,8 @@ def plan_view(plan: Plan) -> dict[str, Any]:
         "estimated_api_calls": plan.estimated_calls,
         "mappings": list(plan.mappings),
         "full_resync": plan.full_resync,
+        "planner": plan.planner,
+        "rows_out": plan.rows_out if plan.rows_out is not None else plan.rows_read,
         "creates": plan.to_send if plan.target.mode == "insert" else None,
         "warning": full_resync_warning(plan),
         "samples": [json_value(s) for s in plan.samples],

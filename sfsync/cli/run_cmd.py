@@ -92,6 +92,9 @@ def plan(
         + (f" (of which {p.resent:,} rejected last run, sent again)" if p.resent else ""),
         highlight=False,
     )
+    moved = p.rows_out if p.rows_out is not None else p.rows_read
+    where = "left the warehouse" if p.planner == "warehouse" else "read out of the source"
+    console.print(f"  planner: {p.planner} ({moved:,} row(s) {where})", highlight=False)
     for op, n in p.operations.items():
         console.print(f"  {op}: {n:,} row(s)", highlight=False)
     console.print(f"  about {p.estimated_calls:,} API call(s)", highlight=False)

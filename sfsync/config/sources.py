@@ -38,12 +38,35 @@ class DuckDBSource(_SourceBase):
     threads: int | None = Field(default=None, ge=1, description="DuckDB threads for reads")
 
 
+#: Where a sync's diff runs: ``local`` streams the model into DuckDB; ``warehouse`` diffs in the source's
+#: database against a snapshot kept there (docs/warehouse-planner.md).
+Planner = Literal["local", "warehouse"]
+#: The schema the warehouse planner creates and owns, when the source does not name one.
+DEFAULT_PLANNER_SCHEMA = "sfsync"
+
+
 class PostgresSource(_SourceBase):
     """A PostgreSQL database, streamed with psycopg 3 (COPY parsed by Arrow)."""
 
     type: Literal["postgres"]
     url: SecretUrl = Field(description="postgresql://user:${PG_PASSWORD}@host:5432/dbname")
     connect_timeout_seconds: int = Field(default=10, ge=1, description="seconds to wait for a connection")
+    planner: Planner = Field(
+        default="local", description="where syncs from this source diff: local (DuckDB) or warehouse"
+    )
+    planner_schema: str = Field(
+        default=DEFAULT_PLANNER_SCHEMA,
+        min_length=1,
+        max_length=63,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="schema the warehouse planner creates and owns (snapshots, staging tables)",
+    )
+    planner_work_mem: str = Field(
+        default="256MB",
+        pattern=r"^[0-9]+\s*(kB|MB|GB)$",
+        description="PostgreSQL work_mem for the warehouse planner's session (its hash joins and "
+        "aggregates over the model and the snapshot spill to disk beyond it)",
+    )
 
     @field_validator("url")
     @classmethod
@@ -92,4 +115,13 @@ SourceConfig = Annotated[
     Field(discriminator="type"),
 ]
 
-__all__ = ["CsvSource", "DuckDBSource", "ParquetSource", "PostgresSource", "SourceConfig", "SqlAlchemySource"]
+__all__ = [
+    "DEFAULT_PLANNER_SCHEMA",
+    "CsvSource",
+    "DuckDBSource",
+    "ParquetSource",
+    "Planner",
+    "PostgresSource",
+    "SourceConfig",
+    "SqlAlchemySource",
+]

@@ -38,6 +38,7 @@ from sfsync.state import (
 )
 from sfsync.state.failures import unwritable
 from sfsync.state.rowsearch import SentField, SentManifest, keep_sent
+from sfsync.sync import planners
 from sfsync.sync.connect import Orgs
 from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
 from sfsync.sync.encode import send_column
@@ -62,7 +63,6 @@ from sfsync.sync.references import RejectedParents, add_constants, constants
 from sfsync.sync.rejected_parents import note_rejected_parents
 from sfsync.sync.removals import RemovalPlan, check_guard, plan_removals, send_removals
 from sfsync.sync.schema_check import last_validated, mapping_schema
-from sfsync.sync.snapshot import advance_snapshot
 from sfsync.sync.validate import validate_sync
 from sfsync.sync.validate_related import SourceRelated
 
@@ -241,10 +241,29 @@ class SyncSession:
                 )
             # constants are columns too: a changed constant changes every row, and is sent again
             fixed = constants(resolved.sync)
-            reader = add_constants(source.read(query_for(self.project, resolved.sync.from_, needed)), fixed)
             # the primary key is compared too when it is mapped to a field: the plan needs its send column
             mapped = set(resolved.sync.mapped_columns)
             value_columns = [c for c in needed if c != pk or c in mapped] + list(fixed) or [pk]
+            on_read = (
+                None
+                if progress is None
+                else lambda rows: progress(PhaseStarted(resolved.name, RunPhase.DIFFING))
+            )
+            query = query_for(self.project, resolved.sync.from_, needed)
+            if planners.uses_warehouse(resolved):
+                return planners.diff_in_warehouse(
+                    self.project,
+                    self.store,
+                    resolved,
+                    source,
+                    query,
+                    columns=value_columns,
+                    constants=fixed,
+                    full_resync=full_resync,
+                    on_read=on_read,
+                )
+            planners.bring_home(self.project, self.store, resolved.name)
+            reader = add_constants(source.read(query), fixed)
             return compute_diff(
                 self.store,
                 resolved.name,
@@ -253,9 +272,7 @@ class SyncSession:
                 columns=value_columns,
                 full_resync=full_resync,
                 model=resolved.model_name,
-                on_read=None
-                if progress is None
-                else lambda rows: progress(PhaseStarted(resolved.name, RunPhase.DIFFING)),
+                on_read=on_read,
             )
 
     def plan(self, name: str, options: RunOptions | None = None) -> Plan:
@@ -268,7 +285,8 @@ class SyncSession:
             client = self.client(resolved)
             removals = plan_removals(client, self.store, resolved, diff, describe, settings)
             plan = build_plan(client, resolved, diff, describe, settings)
-            return dataclasses.replace(plan, removals=removals)
+            planner, rows_out = planners.planner_of(diff)
+            return dataclasses.replace(plan, removals=removals, planner=planner, rows_out=rows_out)
         finally:
             # the plan's files live in the diff's work directory: keep them readable for the caller,
             # but mark the diff as a dry run so recovery discards it
@@ -301,7 +319,7 @@ class SyncSession:
             if run_id is None:  # a finished dry run
                 diff.discard()
                 continue
-            advance_snapshot(self.store, diff, self.store.accepted_keys(run_id))
+            planners.advance(self.project, self.store, diff, self.store.accepted_keys(run_id))
             self._settle_counts(run_id, diff)
             advanced.add(run_id)
         for run_id in dict.fromkeys([*reaped, *settled]):
@@ -365,7 +383,9 @@ class SyncSession:
                     # mapping or the model's column types changed since the mapping was last validated
                     if schema != last_validated(self.store, name):
                         self.validate(name)
-                    advance_snapshot(self.store, diff, pa.array([], pa.string()), validated=schema)
+                    planners.advance(
+                        self.project, self.store, diff, pa.array([], pa.string()), validated=schema
+                    )
                 else:
                     live(PhaseStarted(name, RunPhase.PLANNING))
                     resolved, describe, _needed = self.validate(name)
@@ -382,7 +402,8 @@ class SyncSession:
                         settings,
                         options.rejected_parents,
                     )
-                    plan = dataclasses.replace(plan, removals=removals)
+                    planner, rows_out = planners.planner_of(diff)
+                    plan = dataclasses.replace(plan, removals=removals, planner=planner, rows_out=rows_out)
                     removing_rows = removals.to_send if removals is not None else 0
                     live(Planned(name, plan.api, plan.to_send + removing_rows, plan.refused))
                     self._keep_sent(run.id, plan, client)
@@ -395,7 +416,7 @@ class SyncSession:
                         note_rejected_parents(
                             options.rejected_parents, resolved, describe, diff, tally.rejected_keys
                         )
-                    advance_snapshot(self.store, diff, tally.accepted_keys(), validated=schema)
+                    planners.advance(self.project, self.store, diff, tally.accepted_keys(), validated=schema)
             except SfsyncError as exc:
                 if diff is not None and plan is None:
                     diff.discard()  # stopped before anything was sent: nothing to recover

@@ -85,6 +85,9 @@ class Plan:
     full_resync: bool = False  # the diff ignored the snapshot: every row is sent
     #: what happens to the records of rows that left the model (on_row_removed; None: nothing)
     removals: RemovalPlan | None = None
+    #: which planner diffed (``local`` or ``warehouse``) and how many rows left the source for it
+    planner: str = "local"
+    rows_out: int | None = None
 
     @property
     def operations(self) -> dict[str, int]:

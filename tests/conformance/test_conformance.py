@@ -443,8 +443,10 @@ class CaseRun:
         return f"{obj.name}:{rows[0][key]}" if rows else value
 
 
-def _play(case: dict[str, Any], api: Api, root: Path, name: str) -> CaseRun:
-    cr = CaseRun(case, api, root)
+def _play(
+    case: dict[str, Any], api: Api, root: Path, name: str, run_class: type[CaseRun] = CaseRun
+) -> CaseRun:
+    cr = run_class(case, api, root)
     try:
         cr.start()
         started = False

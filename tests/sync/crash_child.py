@@ -13,6 +13,8 @@ Points:
     polling            the job is closed and Salesforce is processing it (first poll answered)
     after_collect      the first job's results are stored; other jobs, and the snapshot, are not
     before_snapshot    every result is stored, the snapshot has not advanced
+    warehouse_before_commit  (warehouse planner) the advance ran in the warehouse, not committed
+    warehouse_after_commit   (warehouse planner) the warehouse committed, the local store not told
     rest_chunk         (REST) the first collections call's results are stored, other calls are in flight
     rest_before_journal  (REST) the first batch's rows are on disk, not journaled yet, nothing sent
     rest_before_send   (REST) the first batch is journaled, its first collections call not sent yet
@@ -35,9 +37,10 @@ from sfsync.config import Api, load_project
 from sfsync.salesforce.bulk import BulkIngest, BulkJob
 from sfsync.salesforce.collections import Collections
 from sfsync.state import StateStore
-from sfsync.sync import engine
+from sfsync.sync import planners
 from sfsync.sync.engine import RunOptions, SyncSession
 from sfsync.sync.inflight import REST_BATCH_PREFIX, RestJournal
+from sfsync.sync.warehouse import advance as wh_advance
 
 _DYING = threading.Lock()
 _APIS: tuple[Api, ...] = ("rest", "bulk")
@@ -112,7 +115,27 @@ def _before_snapshot() -> None:
     def advance(*args: Any, **kwargs: Any) -> Any:
         _die("before_snapshot")
 
-    engine.advance_snapshot = advance  # type: ignore[attr-defined]  # the name engine calls, replaced
+    planners.advance = advance  # the name the engine calls, replaced
+
+
+def _warehouse_before_commit() -> None:
+    """The warehouse planner applied the advance's statements; its transaction is not committed."""
+    apply = wh_advance._apply
+
+    def apply_then_die(*args: Any, **kwargs: Any) -> None:
+        apply(*args, **kwargs)
+        _die("warehouse_before_commit")
+
+    wh_advance._apply = apply_then_die
+
+
+def _warehouse_after_commit() -> None:
+    """The warehouse snapshot advanced and committed; the local store does not know yet."""
+
+    def die(*args: Any, **kwargs: Any) -> Any:
+        _die("warehouse_after_commit")
+
+    wh_advance.publish_marker = die  # type: ignore[attr-defined]  # imported there, not exported
 
 
 def _rest_before_journal() -> None:
@@ -172,6 +195,8 @@ HOOKS: dict[str, Callable[[], None]] = {
     "polling": _polling,
     "after_collect": _after_collect,
     "before_snapshot": _before_snapshot,
+    "warehouse_before_commit": _warehouse_before_commit,
+    "warehouse_after_commit": _warehouse_after_commit,
     "rest_chunk": _rest_chunk,
 }
 
