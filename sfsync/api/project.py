@@ -25,7 +25,13 @@ from sfsync.api.health import SyncHealth, sync_health
 from sfsync.api.logs import LogExport, export_logs
 from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run, outcome_kind, verdict_of
 from sfsync.api.pausing import StatusView, manual_cause, pause_sync, resume_sync, status_view
-from sfsync.config import DEFAULT_PROJECT_FILE, ApiChoice, load_project
+from sfsync.config import (
+    DEFAULT_PROJECT_FILE,
+    ApiChoice,
+    load_project,
+    model_description,
+    select_syncs,
+)
 from sfsync.config import Project as ProjectConfig
 from sfsync.errors import ConfigError, NotFoundError, SfsyncError, SyncBusyError
 from sfsync.salesforce.describe import GlobalDescribe, ObjectDescribe
@@ -148,6 +154,16 @@ class Project:
     @property
     def syncs(self) -> list[str]:
         return list(self.config.syncs)
+
+    def select(self, selectors: Sequence[str]) -> list[str]:
+        """The syncs ``selectors`` pick (``NAME``, ``tag:NAME``, ``model:NAME``, ``dbt:NAME``; see
+        :mod:`sfsync.config.select`), in the project file's order; ConfigError when one picks none."""
+        return select_syncs(self.config, selectors)
+
+    def model_description(self, model: str) -> str | None:
+        """A model's description: its own, else the one its dbt model has in dbt's manifest."""
+        self._require_model(model)
+        return model_description(self.config, model) if model in self.config.models else None
 
     def require_sync(self, sync: str) -> None:
         """Raise NotFoundError when the project has no sync named ``sync``."""

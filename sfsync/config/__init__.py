@@ -5,6 +5,7 @@ Entry point: :func:`load_project` → :class:`Project`. ``Project.resolve_sync(n
 
 from __future__ import annotations
 
+from sfsync.config.dbt import DbtModelRef, DbtNode, dbt_node, model_description, model_sql
 from sfsync.config.destinations import (
     AccessTokenAuth,
     AuthConfig,
@@ -59,6 +60,7 @@ from sfsync.config.schedule import (
     Schedule,
     parse_interval,
 )
+from sfsync.config.select import select_syncs
 from sfsync.config.sources import (
     CsvSource,
     DuckDBSource,
@@ -81,6 +83,8 @@ __all__ = [
     "CronSchedule",
     "CsvSource",
     "DailySchedule",
+    "DbtModelRef",
+    "DbtNode",
     "DestinationConfig",
     "DuckDBSource",
     "EmailNotification",
@@ -116,8 +120,12 @@ __all__ = [
     "Target",
     "Warnings",
     "WebhookNotification",
+    "dbt_node",
     "load_project",
+    "model_description",
+    "model_sql",
     "parse_interval",
     "parse_project",
     "redact_url",
+    "select_syncs",
 ]
