@@ -41,7 +41,7 @@ from sfsync.state import RowResult, RunRecord, StateStore, Trigger, default_stat
 from sfsync.state.rowsearch import Outcome, RowDebugger, RowPage, RowRun, SortKey
 from sfsync.sync.connect import Orgs
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
-from sfsync.sync.order import groups, known_parents, order_syncs, parent_objects
+from sfsync.sync.order import dependencies, groups, known_parents, order_syncs, parent_objects
 from sfsync.sync.plan import Plan
 from sfsync.sync.progress import Progress
 from sfsync.sync.references import RejectedParents
@@ -296,6 +296,12 @@ class Project:
         for name in syncs:
             self.require_sync(name)
         return order_syncs(self.config.syncs, self._parents(syncs), syncs)
+
+    def dependencies(self, syncs: Sequence[str]) -> dict[str, list[str]]:
+        """For each of ``syncs``: the others that write an object its lookups name (they run first)."""
+        for name in syncs:
+            self.require_sync(name)
+        return dependencies(self.config.syncs, self._parents(syncs), syncs)
 
     def run_groups(self, syncs: Sequence[str]) -> list[list[str]]:
         """``syncs`` in independent groups, each in run order (the scheduler runs a group in sequence)."""
