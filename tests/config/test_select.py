@@ -18,7 +18,8 @@ models:
 segments:
   vips: {model: people, where: "vip"}
 destinations:
-  org: {type: salesforce, instance_url: "https://x.example.com", auth: {flow: access_token, access_token: "${TOKEN}"}}
+  org: {type: salesforce, instance_url: "https://x.example.com",
+        auth: {flow: access_token, access_token: "${TOKEN}"}}
 syncs:
   contacts_all: {from: people, to: org, object: Contact, mode: insert, mappings: {a: LastName},
                  tags: [nightly]}
@@ -49,7 +50,7 @@ def project(tmp_path: Path) -> Project:
     ],
 )
 def test_selectors_pick_in_file_order(project: Project, selectors: list[str], picked: list[str]) -> None:
-    assert select_syncs(project: Project, selectors) == picked
+    assert select_syncs(project, selectors) == picked
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,9 @@ def test_selectors_pick_in_file_order(project: Project, selectors: list[str], pi
         ("tag:hourly,tag:nightly", "none matches all of its comma-joined parts", "separate selectors"),
     ],
 )
-def test_a_selector_that_picks_nothing_says_what_exists(project: Project, selector: str, message: str, hint: str) -> None:
+def test_a_selector_that_picks_nothing_says_what_exists(
+    project: Project, selector: str, message: str, hint: str
+) -> None:
     with pytest.raises(ConfigError, match=message) as e:
         select_syncs(project, [selector])
     assert hint in (e.value.hint or "")
@@ -75,6 +78,7 @@ def test_tags_are_plain_words(tmp_path: Path) -> None:
 
 
 def test_a_model_has_one_of_sql_table_or_dbt(tmp_path: Path) -> None:
-    (tmp_path / "sfsync.yml").write_text(PROJECT.replace("table: firms}", "table: firms, dbt: {project_dir: t, model: m}}"))
+    both = PROJECT.replace("table: firms}", "table: firms, dbt: {project_dir: t, model: m}}")
+    (tmp_path / "sfsync.yml").write_text(both)
     with pytest.raises(ConfigError, match="exactly one of sql: .*, table: .* or dbt:"):
         load_project(tmp_path / "sfsync.yml", environ={"TOKEN": "t"})
