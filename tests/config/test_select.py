@@ -80,5 +80,5 @@ def test_tags_are_plain_words(tmp_path: Path) -> None:
 def test_a_model_has_one_of_sql_table_or_dbt(tmp_path: Path) -> None:
     both = PROJECT.replace("table: firms}", "table: firms, dbt: {project_dir: t, model: m}}")
     (tmp_path / "sfsync.yml").write_text(both)
-    with pytest.raises(ConfigError, match="exactly one of sql: .*, table: .* or dbt:"):
+    with pytest.raises(ConfigError, match=r"exactly one of sql: .*, table: .* or dbt:"):
         load_project(tmp_path / "sfsync.yml", environ={"TOKEN": "t"})
