@@ -35,6 +35,7 @@ from sfsync.config import (
 from sfsync.config import Project as ProjectConfig
 from sfsync.errors import ConfigError, NotFoundError, SfsyncError, SyncBusyError
 from sfsync.salesforce.describe import GlobalDescribe, ObjectDescribe
+from sfsync.salesforce.transport import ApiUsage
 from sfsync.sources import open_source, query_for
 from sfsync.sources.types import LogicalType
 from sfsync.state import RowResult, RunRecord, StateStore, Trigger, default_state_dir
@@ -111,6 +112,7 @@ class Project:
         self._tracker: WarningTracker | None = None
         self._parent: Project | None = None
         self._store_lock = threading.Lock()
+        self._api_usage: dict[str, ApiUsage] = {}  # destination -> the last Sforce-Limit-Info a run saw
 
     @classmethod
     def load(
@@ -382,6 +384,7 @@ class Project:
                 )
             return follow_run(self.store, self._tracker_for_warnings(), sync, None, exc)
         finally:
+            self._note_api_usage(session, sync)
             session.close()
         c = result.counts
         log.info(
@@ -570,6 +573,18 @@ class Project:
                 "latest runs of each sync)",
             )
         return found
+
+    # ---- the org's API quota ------------------------------------------------------------------------
+    def _note_api_usage(self, session: SyncSession, sync: str) -> None:
+        destination = self.config.syncs[sync].to
+        usage = session.orgs.api_usage(destination)
+        if usage is not None:
+            (self._parent or self)._api_usage[destination] = usage
+
+    def api_usage(self) -> dict[str, ApiUsage]:
+        """Each destination's daily API usage as the last run of this process saw it (Salesforce reports
+        it on every answer: ``Sforce-Limit-Info``); destinations no run reached yet are absent."""
+        return dict((self._parent or self)._api_usage)
 
     # ---- lifetime -----------------------------------------------------------------------------------
     def close(self) -> None:
