@@ -1,4 +1,4 @@
-"""The web UI's ``/metrics``: served over a real socket, behind the UI's token, parsed by prometheus_client."""
+"""The web UI's ``/metrics``: over a real socket, behind the UI's token, parsed by prometheus_client."""
 
 from __future__ import annotations
 
