@@ -156,6 +156,7 @@ class SyncIn(BaseModel):
     schedule: dict[str, Any] | str | None = None
     warnings: dict[str, Any] | None = None
     description: str | None = None
+    tags: list[str] = Field(default_factory=list)
     assignment_rules: str = "none"
     duplicate_rules: Literal["enforce", "allow_save"] = "enforce"
 
@@ -173,6 +174,8 @@ class SyncIn(BaseModel):
             data["warnings"] = self.warnings
         if self.description:
             data["description"] = self.description
+        if self.tags:
+            data["tags"] = list(self.tags)
         if self.assignment_rules != "none":
             data["assignment_rules"] = self.assignment_rules
         if self.duplicate_rules != "enforce":
