@@ -10,42 +10,9 @@ import pytest
 dg = pytest.importorskip("dagster", reason="the dagster extra: pip install -e '.[dagster]' (make test does)")
 
 from sfsync.integrations.dagster import REJECTED_CHECK, sync_assets  # noqa: E402
+from tests.integrations_dagster.project import PROJECT, records  # noqa: E402
 from tests.plugins.emulator import InProcessEmulator  # noqa: E402
 from tests.schedule.helpers import SECRETS  # noqa: E402
-
-PROJECT = """version: 1
-sources:
-  wh: {type: duckdb, path: wh.duckdb}
-models:
-  companies: {source: wh, kind: custom, primary_key: id, table: companies}
-  people: {source: wh, kind: user, primary_key: id, table: people}
-destinations:
-  org:
-    type: salesforce
-    login_url: https://emulator.test
-    auth: {flow: password, client_id: sfsync-demo-client, client_secret: "${SF_SECRET}",
-           username: admin@example.com, password: "${SF_PASSWORD}"}
-    settings: {max_retries: 0}
-syncs:
-  contacts:
-    from: people
-    to: org
-    object: Contact
-    mode: upsert
-    api: rest
-    object_id: {column: id, field: External_Id__c}
-    mappings: {last: LastName, email: Email, company: Account.External_Id__c}
-    tags: [nightly]
-  accounts:
-    from: companies
-    to: org
-    object: Account
-    mode: upsert
-    api: rest
-    object_id: {column: id, field: External_Id__c}
-    mappings: {name: Name}
-    tags: [nightly]
-"""
 
 
 def _project(root: Path, bad_emails: int = 0) -> Path:
@@ -65,14 +32,6 @@ def _project(root: Path, bad_emails: int = 0) -> Path:
     (root / "sfsync.yml").write_text(PROJECT)
     (root / ".env").write_text("".join(f"{k}={v}\n" for k, v in SECRETS.items()))
     return root / "sfsync.yml"
-
-
-def _records(emulator: InProcessEmulator, soql: str) -> list[dict[str, object]]:
-    with emulator.client() as http:
-        answer = http.get("/services/data/v62.0/query", params={"q": soql})
-        answer.raise_for_status()
-        records: list[dict[str, object]] = answer.json()["records"]
-        return records
 
 
 def test_two_sync_assets_materialize_parents_first_and_fill_the_org(
@@ -98,12 +57,12 @@ def test_two_sync_assets_materialize_parents_first_and_fill_the_org(
     assert meta["sfsync/contacts"]["sfsync/created"].value == 5
     assert meta["sfsync/accounts"]["sfsync/status"].value == "succeeded"
 
-    contacts = _records(emulator, "SELECT External_Id__c, Email, Account.External_Id__c FROM Contact")
+    contacts = records(emulator, "SELECT External_Id__c, Email, Account.External_Id__c FROM Contact")
     assert sorted(
         (c["External_Id__c"], c["Email"], c["Account"]["External_Id__c"])  # type: ignore[index]
         for c in contacts
     ) == [(f"P{i}", f"p{i}@example.com", f"C{i % 3}") for i in range(5)]
-    accounts = _records(emulator, "SELECT Name FROM Account")
+    accounts = records(emulator, "SELECT Name FROM Account")
     assert sorted(a["Name"] for a in accounts) == ["Company 0", "Company 1", "Company 2"]  # type: ignore[type-var]
 
 
@@ -130,7 +89,7 @@ def test_a_partial_run_materializes_with_a_failing_warn_check(
         and checks["sfsync/contacts"].severity is dg.AssetCheckSeverity.WARN
     )
     assert checks["sfsync/accounts"].passed
-    assert len(_records(emulator, "SELECT Id FROM Contact")) == 3
+    assert len(records(emulator, "SELECT Id FROM Contact")) == 3
 
 
 def test_a_failed_run_fails_the_step_and_skips_what_depends_on_it(
@@ -149,7 +108,7 @@ def test_a_failed_run_fails_the_step_and_skips_what_depends_on_it(
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert len(failures) == 1 and "sfsync accounts (run 1) failed" in str(failures[0].event_specific_data)
     assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == []
-    assert _records(emulator, "SELECT Id FROM Contact") == []  # contacts did not run: its parent failed
+    assert records(emulator, "SELECT Id FROM Contact") == []  # contacts did not run: its parent failed
 
 
 def test_select_picks_the_assets(tmp_path: Path, emulator: InProcessEmulator) -> None:
@@ -158,5 +117,5 @@ def test_select_picks_the_assets(tmp_path: Path, emulator: InProcessEmulator) ->
     assert [a.key.to_user_string() for a in assets] == ["sfsync/accounts"]
     result = dg.materialize_to_memory(assets, instance=dg.DagsterInstance.ephemeral())
     assert result.success
-    assert len(_records(emulator, "SELECT Id FROM Account")) == 3
-    assert _records(emulator, "SELECT Id FROM Contact") == []
+    assert len(records(emulator, "SELECT Id FROM Account")) == 3
+    assert records(emulator, "SELECT Id FROM Contact") == []
