@@ -23,7 +23,6 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from sfsync.api import Project
 from sfsync.schedule.ledger import next_run_at
@@ -142,7 +141,7 @@ class ProjectMetrics(Collector):
         for sync, counts in sorted(t.buckets.items()):
             cumulative, total = [], 0
             for bound, n in zip(
-                [*(floatToGoString(float(b)) for b in DURATION_BUCKETS), "+Inf"], counts, strict=True
+                [*(str(float(b)) for b in DURATION_BUCKETS), "+Inf"], counts, strict=True
             ):
                 total += n
                 cumulative.append((bound, float(total)))
