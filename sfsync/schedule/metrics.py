@@ -140,9 +140,7 @@ class ProjectMetrics(Collector):
         )
         for sync, counts in sorted(t.buckets.items()):
             cumulative, total = [], 0
-            for bound, n in zip(
-                [*(str(float(b)) for b in DURATION_BUCKETS), "+Inf"], counts, strict=True
-            ):
+            for bound, n in zip([*(str(float(b)) for b in DURATION_BUCKETS), "+Inf"], counts, strict=True):
                 total += n
                 cumulative.append((bound, float(total)))
             duration.add_metric([sync], cumulative, sum_value=t.duration_sum[sync])

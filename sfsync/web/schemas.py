@@ -65,6 +65,7 @@ class ModelOut(BaseModel):
     where: str | None = None
     sql: str | None = None
     table: str | None = None
+    dbt_model: str | None = None  # the dbt model it reads (dbt: in the project file)
 
 
 class ColumnOut(BaseModel):

@@ -119,3 +119,30 @@ def test_select_picks_the_assets(tmp_path: Path, emulator: InProcessEmulator) ->
     assert result.success
     assert len(records(emulator, "SELECT Id FROM Account")) == 3
     assert records(emulator, "SELECT Id FROM Contact") == []
+
+
+def test_a_sync_reading_a_dbt_model_is_downstream_of_its_asset(
+    tmp_path: Path, emulator: InProcessEmulator
+) -> None:
+    path = _project(tmp_path)
+    path.write_text(
+        path.read_text().replace(
+            "people: {source: wh, kind: user, primary_key: id, table: people}",
+            "people: {source: wh, kind: user, primary_key: id,"
+            " dbt: {project_dir: transform, model: stg_people}}",
+        )
+    )
+    # building the definitions reads the project file only (the manifest is read when the sync runs)
+    by_key = {a.key.to_user_string(): a for a in sync_assets(path, transport=emulator.transport)}
+    contacts = by_key["sfsync/contacts"]
+    assert {k.to_user_string() for k in contacts.asset_deps[contacts.key]} == {
+        "sfsync/accounts",
+        "stg_people",
+    }
+    renamed = sync_assets(
+        path,
+        syncs=["contacts"],
+        dbt_asset_key=lambda m: dg.AssetKey(["dbt", m]),
+        transport=emulator.transport,
+    )[0]
+    assert {k.to_user_string() for k in renamed.asset_deps[renamed.key]} == {"dbt/stg_people"}
