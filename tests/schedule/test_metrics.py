@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from sfsync.schedule import FireLedger, next_fire, schedule_fingerprint
 from sfsync.schedule.metrics import DURATION_BUCKETS, MetricsServer
-from tests.plugins.emulator import InProcessEmulator
+from tests.plugins.emulator import InProcessEmulator, LiveEmulator
 from tests.schedule.conftest import Harness
 from tests.schedule.helpers import make_people
+from tests.schedule.test_signals import _start
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -92,3 +97,33 @@ def test_the_scheduler_serves_runs_rows_calls_quota_durations_and_lag(
         assert value(again, "sfsync_sync_paused", sync="leads") == 0
     finally:
         server.stop()
+
+
+def test_sfsync_scheduler_serves_metrics_of_its_runs(tmp_path: Path, live_emulator: LiveEmulator) -> None:
+    with socket.socket() as probe:  # a free port for the metrics server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc, store, _ = _start(tmp_path, live_emulator, "--metrics-port", str(port), delay_s=0)
+    try:
+        deadline = time.monotonic() + 60
+        samples: Samples = {}
+        while time.monotonic() < deadline:  # the catch-up run finishes, then shows in the metrics
+            assert proc.poll() is None, proc.communicate()[1]
+            try:
+                samples = scrape(f"http://127.0.0.1:{port}/metrics")
+            except httpx.HTTPError:
+                samples = {}
+            done = ("sfsync_runs_total", (("status", "succeeded"), ("sync", "contacts"))) in samples
+            # the scheduler writes the slot to its ledger just after the run ends: then the lag is 0
+            if done and samples.get(("sfsync_schedule_lag_seconds", (("sync", "contacts"),))) == 0:
+                break
+            time.sleep(0.1)
+        assert value(samples, "sfsync_runs_total", sync="contacts", status="succeeded") == 1
+        assert value(samples, "sfsync_rows_total", sync="contacts", outcome="created") == 50
+        assert value(samples, "sfsync_schedule_lag_seconds", sync="contacts") == 0  # caught up
+        assert value(samples, "sfsync_runs_in_progress", sync="contacts") == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        store.close()
+    assert proc.returncode == 0
