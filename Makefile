@@ -10,7 +10,7 @@ DBT_VENV := .venv-dbt
 DBT_STAMP := $(DBT_VENV)/.installed
 DBT_PACKAGES := "dbt-duckdb>=1.9,<2" "dbt-core>=1.10,<1.12"
 
-.PHONY: demo test lint bench venv dbt postgres chromium clean
+.PHONY: demo test lint bench venv dbt postgres chromium jsforce clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,12 +37,16 @@ postgres:
 chromium:
 	@bash scripts/ensure-chromium.sh
 
+# jsforce (from the npm registry) for the real-client test against the emulator; skipped without node.
+jsforce:
+	@bash scripts/ensure-jsforce.sh .cache/jsforce
+
 # make demo [DIR=path] [PORT=8642]: the demo project goes to DIR (default: a temporary directory)
 demo: $(STAMP)
 	$(BIN)/sfsync demo $(DIR) $(if $(PORT),--port $(PORT))
 
-test: $(STAMP) $(DBT_STAMP) postgres chromium
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+test: $(STAMP) $(DBT_STAMP) postgres chromium jsforce
+	SFSYNC_JSFORCE_DIR=$(CURDIR)/.cache/jsforce $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -53,4 +57,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) $(DBT_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DBT_VENV) .cache .pytest_cache .mypy_cache .ruff_cache
