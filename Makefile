@@ -4,16 +4,29 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# dbt runs from a venv of its own: sfsync reads only the manifest.json dbt writes, and dbt-core pins
+# versions (pathspec, protobuf) that clash with the lint tools and Dagster in .venv
+DBT_VENV := .venv-dbt
+DBT_STAMP := $(DBT_VENV)/.installed
+DBT_PACKAGES := "dbt-duckdb>=1.9,<2" "dbt-core>=1.10,<1.12"
 
-.PHONY: demo test lint bench venv postgres chromium jsforce clean
+.PHONY: demo test lint bench venv dbt postgres chromium jsforce clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,dagster]'
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# dbt with the DuckDB adapter, for the dbt tests (tests/integrations_dbt run `dbt parse` / `dbt run`)
+$(DBT_STAMP): Makefile
+	test -x $(DBT_VENV)/bin/python || $(PY) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/python -m pip install --quiet $(DBT_PACKAGES)
+	touch $(DBT_STAMP)
+
+dbt: $(DBT_STAMP)
 
 # PostgreSQL for the source tests: installed from the machine's package manager when missing;
 # the tests start their own throwaway cluster on loopback.
@@ -32,7 +45,7 @@ jsforce:
 demo: $(STAMP)
 	$(BIN)/sfsync demo $(DIR) $(if $(PORT),--port $(PORT))
 
-test: $(STAMP) postgres chromium jsforce
+test: $(STAMP) $(DBT_STAMP) postgres chromium jsforce
 	SFSYNC_JSFORCE_DIR=$(CURDIR)/.cache/jsforce $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -44,4 +57,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DBT_VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -30,6 +30,8 @@ ALLOWED = {
     # the top (the CLI alone starts the emulator; runtime code never imports it)
     "cli": {"config", "errors", "state", "api", "schedule", "web", "emulator", "demo_data"},
     "emulator": set(),
+    # orchestrator integrations (optional extras): they call the facade alone
+    "integrations": {"api", "errors"},
     "__main__": {"cli"},  # python -m sfsync
 }
 ENGINE = {"sync", "salesforce", "sources"}

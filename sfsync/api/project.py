@@ -25,17 +25,24 @@ from sfsync.api.health import SyncHealth, sync_health
 from sfsync.api.logs import LogExport, export_logs
 from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run, outcome_kind, verdict_of
 from sfsync.api.pausing import StatusView, manual_cause, pause_sync, resume_sync, status_view
-from sfsync.config import DEFAULT_PROJECT_FILE, ApiChoice, load_project
+from sfsync.config import (
+    DEFAULT_PROJECT_FILE,
+    ApiChoice,
+    load_project,
+    model_description,
+    select_syncs,
+)
 from sfsync.config import Project as ProjectConfig
 from sfsync.errors import ConfigError, NotFoundError, SfsyncError, SyncBusyError
 from sfsync.salesforce.describe import GlobalDescribe, ObjectDescribe
+from sfsync.salesforce.transport import ApiUsage
 from sfsync.sources import open_source, query_for
 from sfsync.sources.types import LogicalType
 from sfsync.state import RowResult, RunRecord, StateStore, Trigger, default_state_dir
 from sfsync.state.rowsearch import Outcome, RowDebugger, RowPage, RowRun, SortKey
 from sfsync.sync.connect import Orgs
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
-from sfsync.sync.order import groups, known_parents, order_syncs, parent_objects
+from sfsync.sync.order import dependencies, groups, known_parents, order_syncs, parent_objects
 from sfsync.sync.plan import Plan
 from sfsync.sync.progress import Progress
 from sfsync.sync.references import RejectedParents
@@ -105,6 +112,7 @@ class Project:
         self._tracker: WarningTracker | None = None
         self._parent: Project | None = None
         self._store_lock = threading.Lock()
+        self._api_usage: dict[str, ApiUsage] = {}  # destination -> the last Sforce-Limit-Info a run saw
 
     @classmethod
     def load(
@@ -148,6 +156,16 @@ class Project:
     @property
     def syncs(self) -> list[str]:
         return list(self.config.syncs)
+
+    def select(self, selectors: Sequence[str]) -> list[str]:
+        """The syncs ``selectors`` pick (``NAME``, ``tag:NAME``, ``model:NAME``, ``dbt:NAME``; see
+        :mod:`sfsync.config.select`), in the project file's order; ConfigError when one picks none."""
+        return select_syncs(self.config, selectors)
+
+    def model_description(self, model: str) -> str | None:
+        """A model's description: its own, else the one its dbt model has in dbt's manifest."""
+        self._require_model(model)
+        return model_description(self.config, model) if model in self.config.models else None
 
     def require_sync(self, sync: str) -> None:
         """Raise NotFoundError when the project has no sync named ``sync``."""
@@ -281,6 +299,12 @@ class Project:
             self.require_sync(name)
         return order_syncs(self.config.syncs, self._parents(syncs), syncs)
 
+    def dependencies(self, syncs: Sequence[str]) -> dict[str, list[str]]:
+        """For each of ``syncs``: the others that write an object its lookups name (they run first)."""
+        for name in syncs:
+            self.require_sync(name)
+        return dependencies(self.config.syncs, self._parents(syncs), syncs)
+
     def run_groups(self, syncs: Sequence[str]) -> list[list[str]]:
         """``syncs`` in independent groups, each in run order (the scheduler runs a group in sequence)."""
         return groups(self.config.syncs, self._parents(syncs), syncs)
@@ -360,6 +384,7 @@ class Project:
                 )
             return follow_run(self.store, self._tracker_for_warnings(), sync, None, exc)
         finally:
+            self._note_api_usage(session, sync)
             session.close()
         c = result.counts
         log.info(
@@ -548,6 +573,18 @@ class Project:
                 "latest runs of each sync)",
             )
         return found
+
+    # ---- the org's API quota ------------------------------------------------------------------------
+    def _note_api_usage(self, session: SyncSession, sync: str) -> None:
+        destination = self.config.syncs[sync].to
+        usage = session.orgs.api_usage(destination)
+        if usage is not None:
+            (self._parent or self)._api_usage[destination] = usage
+
+    def api_usage(self) -> dict[str, ApiUsage]:
+        """Each destination's daily API usage as the last run of this process saw it (Salesforce reports
+        it on every answer: ``Sforce-Limit-Info``); destinations no run reached yet are absent."""
+        return dict((self._parent or self)._api_usage)
 
     # ---- lifetime -----------------------------------------------------------------------------------
     def close(self) -> None:

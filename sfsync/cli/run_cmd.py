@@ -262,10 +262,16 @@ def _invalid_syncs(proj: Project, names: list[str]) -> dict[str, SfsyncError]:
     return invalid
 
 
-def _names(proj: Project, syncs: list[str] | None, all_syncs: bool) -> list[str]:
+def _names(
+    proj: Project, syncs: list[str] | None, all_syncs: bool, select: list[str] | None = None
+) -> list[str]:
     names = list(proj.syncs) if all_syncs else list(syncs or [])
+    if select:
+        names += [n for n in proj.select(select) if n not in names]
     if not names:
-        raise ConfigError("name the sync(s) to run, or pass --all", hint=f"syncs: {', '.join(proj.syncs)}")
+        raise ConfigError(
+            "name the sync(s) to run, or pass --select or --all", hint=f"syncs: {', '.join(proj.syncs)}"
+        )
     unknown = [n for n in names if n not in proj.config.syncs]
     if unknown:
         raise ConfigError(
@@ -280,6 +286,12 @@ def run(
     syncs: list[str] | None = typer.Argument(None, help="Syncs to run, in order."),
     project: Path = PROJECT_OPTION,
     all_syncs: bool = typer.Option(False, "--all", help="Run every sync of the project."),
+    select: list[str] | None = typer.Option(
+        None,
+        "--select",
+        "-s",
+        help="Pick syncs: NAME, tag:NAME, model:NAME or dbt:NAME (repeat to add; a,b keeps both).",
+    ),
     full_resync: bool = typer.Option(
         False, "--full-resync", help="Ignore the last snapshot: send every row."
     ),
@@ -299,7 +311,7 @@ def run(
     """
     choice = _check_api(api)
     with open_project(project) as proj:
-        names = _names(proj, syncs, all_syncs)
+        names = _names(proj, syncs, all_syncs, select)
         if full_resync:
             _confirm_full_resync(proj, names, yes, sys.stdin.isatty() and not as_json)
         results, exit_code = _run_all(proj, names, full_resync, choice, allow_rejected, as_json)

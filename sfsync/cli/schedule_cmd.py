@@ -82,6 +82,12 @@ def scheduler(
     log_level: str = typer.Option(
         "info", "--log-level", show_default=True, help="debug, info, warning or error."
     ),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", help="Serve Prometheus metrics on this port (GET /metrics); off by default."
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1", "--metrics-host", show_default=True, help="Address the metrics server binds."
+    ),
 ) -> None:
     """Run every scheduled sync when due, until SIGTERM or Ctrl-C (a second one stops at once)."""
     from sfsync.schedule import ProjectWatcher, Scheduler
@@ -115,7 +121,15 @@ def scheduler(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    metrics = None
+    if metrics_port is not None:
+        from sfsync.schedule.metrics import MetricsServer
+
+        metrics = MetricsServer(lambda: sched.project, metrics_host, metrics_port)
+        log.info("metrics at http://%s:%d/metrics", metrics_host, metrics.port)
     left = sched.run_forever()
+    if metrics is not None:
+        metrics.stop()
     if left:
         logging.shutdown()
         os._exit(1)  # worker threads are still inside runs: do not wait for them

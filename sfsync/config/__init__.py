@@ -5,6 +5,7 @@ Entry point: :func:`load_project` → :class:`Project`. ``Project.resolve_sync(n
 
 from __future__ import annotations
 
+from sfsync.config.dbt import DbtModelRef, DbtNode, dbt_node, model_description, model_sql
 from sfsync.config.destinations import (
     AccessTokenAuth,
     AuthConfig,
@@ -62,6 +63,7 @@ from sfsync.config.schedule import (
     Schedule,
     parse_interval,
 )
+from sfsync.config.select import select_syncs
 from sfsync.config.sources import (
     CsvSource,
     DuckDBSource,
@@ -84,6 +86,8 @@ __all__ = [
     "CronSchedule",
     "CsvSource",
     "DailySchedule",
+    "DbtModelRef",
+    "DbtNode",
     "DestinationConfig",
     "DuckDBSource",
     "EmailNotification",
@@ -123,8 +127,12 @@ __all__ = [
     "TargetMode",
     "Warnings",
     "WebhookNotification",
+    "dbt_node",
     "load_project",
+    "model_description",
+    "model_sql",
     "parse_interval",
     "parse_project",
     "redact_url",
+    "select_syncs",
 ]

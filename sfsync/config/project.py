@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from sfsync.config.dbt import DbtModelRef
 from sfsync.config.destinations import DestinationConfig, NotificationConfig
 from sfsync.config.mappings import ConstantTarget, MappingEntry, MappingTarget, Target, entries
 from sfsync.config.removals import OnRowRemoved
@@ -55,6 +56,9 @@ class Model(_Strict):
     primary_key: str = Field(min_length=1, description="a unique, non-null column")
     sql: str | None = None
     table: str | None = None
+    dbt: DbtModelRef | None = Field(
+        default=None, description="a model of a dbt project: its relation is read from dbt's manifest.json"
+    )
     description: str | None = None
 
     @field_validator("table")
@@ -69,15 +73,23 @@ class Model(_Strict):
 
     @model_validator(mode="after")
     def _one_of(self) -> Model:
-        if (self.sql is None) == (self.table is None):
-            raise ValueError("a model has exactly one of sql: (a query) or table: (a table name)")
+        if sum(x is not None for x in (self.sql, self.table, self.dbt)) != 1:
+            raise ValueError(
+                "a model has exactly one of sql: (a query), table: (a table name) or dbt: (a dbt model)"
+            )
         if self.sql is not None and not self.sql.strip():
             raise ValueError("sql: is empty")
         return self
 
     @property
     def base_sql(self) -> str:
-        """The model's rows as one SELECT (the table read whole, or the query as written, minus a final ;)."""
+        """The model's rows as one SELECT (the table read whole, or the query as written, minus a final ;).
+        A dbt model's relation comes from its manifest: see :func:`sfsync.config.dbt.dbt_relation`."""
+        if self.dbt is not None:
+            raise ConfigError(
+                "a dbt model's relation is read from its manifest",
+                hint="use sfsync.config.dbt.model_sql(project, model)",
+            )
         if self.table is not None:
             return f"select * from {self.table}"
         assert self.sql is not None
@@ -203,6 +215,9 @@ class Sync(_Strict):
     )
     warnings: Warnings = Field(default_factory=Warnings)
     description: str | None = None
+    tags: list[str] = Field(
+        default_factory=list, description="words to pick syncs by: sfsync run --select tag:NAME"
+    )
     # What the org's own automation does with the sync's writes (docs/salesforce-automation.md).
     assignment_rules: str = Field(
         default="none",
@@ -238,6 +253,16 @@ class Sync(_Strict):
                 "to change; use mode: upsert with an object_id, or on_row_removed: keep"
             )
         return self
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        bad = [t for t in v if not _NAME.match(t)]
+        if bad:
+            raise ValueError(
+                f"tag {bad[0]!r} is not a plain word: letters, digits, _ and - (at most 64 characters)"
+            )
+        return v
 
     @field_validator("assignment_rules")
     @classmethod

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sfsync.config.dbt import model_sql
 from sfsync.config.project import Project
 from sfsync.config.sources import (
     CsvSource,
@@ -68,7 +69,7 @@ def query_for(project: Project, from_name: str, columns: Sequence[str] | None = 
     return ModelQuery(
         source=model.source,
         model=model_name,
-        sql=model.base_sql,
+        sql=model_sql(project, model_name),
         where=where,
         segment=segment_name,
         columns=None if columns is None else tuple(dict.fromkeys(columns)),

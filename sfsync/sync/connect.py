@@ -17,6 +17,7 @@ from sfsync.errors import NotFoundError
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.settings import ConnectionSettings
 from sfsync.salesforce.tokens import RefreshTokenStore
+from sfsync.salesforce.transport import ApiUsage
 from sfsync.state import TokenFile
 from sfsync.sync.automation_check import OrgRules, read_rules
 
@@ -126,6 +127,12 @@ class Orgs:
             client = open_client(dest, project.root, transport=self.transport, token_store=tokens)
             self._open[destination] = _Open(dest, project.root, client)
             return client
+
+    def api_usage(self, destination: str) -> ApiUsage | None:
+        """The daily API usage the open client of ``destination`` last saw (None: no client, no call)."""
+        with self._lock:
+            known = self._open.get(destination)
+        return known.client.api_usage if known is not None else None
 
     def access(self, project: Project) -> ProjectOrgs:
         """The orgs as :func:`sfsync.sync.validate.check_project` reaches them."""

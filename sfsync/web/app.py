@@ -22,6 +22,7 @@ from sfsync.errors import (
     SfsyncError,
     SyncRefused,
 )
+from sfsync.schedule.metrics import metrics_registry, metrics_text
 from sfsync.web import api, pages
 from sfsync.web.security import AuthMiddleware, LoginThrottle, Signer
 from sfsync.web.service import UiService
@@ -76,6 +77,13 @@ def create_app(settings: UiSettings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    registry = metrics_registry(service.facade)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus metrics of the project (docs/deployment.md#metrics); authenticated like the rest."""
+        body, content_type = metrics_text(registry)
+        return Response(body, media_type=content_type)
 
     @app.exception_handler(SfsyncError)
     async def sfsync_error(request: Request, exc: SfsyncError) -> Response:

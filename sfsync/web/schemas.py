@@ -67,6 +67,7 @@ class ModelOut(BaseModel):
     where: str | None = None
     sql: str | None = None
     table: str | None = None
+    dbt_model: str | None = None  # the dbt model it reads (dbt: in the project file)
 
 
 class ColumnOut(BaseModel):
@@ -160,6 +161,7 @@ class SyncIn(BaseModel):
     schedule: dict[str, Any] | str | None = None
     warnings: dict[str, Any] | None = None
     description: str | None = None
+    tags: list[str] = Field(default_factory=list)
     assignment_rules: str = "none"
     duplicate_rules: Literal["enforce", "allow_save"] = "enforce"
     on_row_removed: str | dict[str, Any] | None = None
@@ -178,6 +180,8 @@ class SyncIn(BaseModel):
             data["warnings"] = self.warnings
         if self.description:
             data["description"] = self.description
+        if self.tags:
+            data["tags"] = list(self.tags)
         if self.assignment_rules != "none":
             data["assignment_rules"] = self.assignment_rules
         if self.duplicate_rules != "enforce":

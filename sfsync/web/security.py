@@ -190,7 +190,7 @@ class AuthMiddleware(BaseHTTPMiddleware):
         public = any(path.startswith(p) for p in PUBLIC_PREFIXES)
         authed = via_bearer or (session is not None and (session.logged_in or not s.auth_required))
         if not public and not authed:
-            if path.startswith("/api/") or path == "/openapi.json" or request.method != "GET":
+            if path.startswith("/api/") or path in ("/openapi.json", "/metrics") or request.method != "GET":
                 return JSONResponse(  # no cookie: API clients use the bearer token
                     {"detail": "not authenticated: log in, or send Authorization: Bearer <SFSYNC_UI_TOKEN>"},
                     status_code=401,

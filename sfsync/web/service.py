@@ -152,6 +152,7 @@ class UiService:
                 primary_key=m.primary_key,
                 sql=m.sql,
                 table=m.table,
+                dbt_model=m.dbt.model if m.dbt is not None else None,
             )
             for n, m in p.models.items()
         ]

@@ -81,6 +81,7 @@ def test_models_preview_and_count(api: httpx.Client) -> None:
         "where": "email like '%@gmail.com'",
         "sql": None,
         "table": None,
+        "dbt_model": None,
     }
     preview = api.get("/api/models/people/preview", params={"rows": 2}).json()
     assert preview["row_count"] == 4
