@@ -176,6 +176,8 @@ class PostgresDatabase(Database):
             conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(self.schema)))
         except psycopg.errors.InsufficientPrivilege:
             pass  # made by the DBA beforehand: fine, as long as we may use it
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
+            pass  # another worker made it at the same moment
         except psycopg.Error as exc:
             conn.close()
             raise self.error(exc, "cannot prepare") from None

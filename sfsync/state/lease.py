@@ -29,7 +29,7 @@ from typing import Any
 
 import psycopg
 
-from sfsync.errors import SyncBusyError
+from sfsync.errors import StateError, SyncBusyError
 from sfsync.state.db import PostgresDatabase
 from sfsync.state.lock import LOCK_POLL_INTERVAL_S, LockOwner
 
@@ -136,7 +136,7 @@ class LeaseLock:
                     " WHERE sync = ? AND token = ? RETURNING 1",
                     (self.lease_seconds, self.sync, token),
                 )
-            except (psycopg.Error, OSError) as exc:  # try again at the next beat
+            except (psycopg.Error, StateError, OSError) as exc:  # try again at the next beat
                 log.warning("sync %s: cannot renew its run lease (%s); retrying", self.sync, exc)
                 continue
             if not kept:
