@@ -46,6 +46,7 @@ from sfsync.state.paths import (
     StateSettings,
     default_state_dir,
 )
+from sfsync.state.pgschema import pg_migrate
 from sfsync.state.records import (
     JOURNAL_TRANSITIONS,
     JournalEntry,
@@ -62,7 +63,6 @@ from sfsync.state.runrows import RUN_COLUMNS as _RUN_COLUMNS
 from sfsync.state.runrows import now as _now
 from sfsync.state.runrows import run_record as _run
 from sfsync.state.runrows import timestamp as _ts
-from sfsync.state.pgschema import pg_migrate
 from sfsync.state.schema import migrate
 from sfsync.state.snapshots import SnapshotStore, check_sync_name
 
