@@ -22,31 +22,28 @@ import json
 import os
 import shutil
 import socket
-import sqlite3
 from collections.abc import Mapping
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 
 import pyarrow as pa
 
-from sfsync.config.env import redact_url
 from sfsync.errors import NotFoundError, StateError
 from sfsync.state import journal, results
-from sfsync.state.db import Conn, Database, PostgresDatabase, SqliteDatabase
+from sfsync.state.backends import open_postgres, open_sqlite
+from sfsync.state.db import Conn, Database, PostgresDatabase
 from sfsync.state.failures import unwritable, write_failure
 from sfsync.state.lease import LeaseLock, lease_held_here, lease_owner
 from sfsync.state.lock import LockOwner, RunLock, held_here, is_locked, read_owner
 from sfsync.state.paths import (
     DEFAULT_PG_SCHEMA,
     PRIVATE_DIR_MODE,
-    PRIVATE_FILE_MODE,
     STATE_DIR_NAME,
     StatePaths,
     StateSettings,
     default_state_dir,
 )
-from sfsync.state.pgschema import pg_migrate
 from sfsync.state.records import (
     JOURNAL_TRANSITIONS,
     JournalEntry,
@@ -63,67 +60,7 @@ from sfsync.state.runrows import RUN_COLUMNS as _RUN_COLUMNS
 from sfsync.state.runrows import now as _now
 from sfsync.state.runrows import run_record as _run
 from sfsync.state.runrows import timestamp as _ts
-from sfsync.state.schema import migrate
 from sfsync.state.snapshots import SnapshotStore, check_sync_name
-
-
-def _open_sqlite(paths: StatePaths, settings: StateSettings) -> SqliteDatabase:
-    try:
-        conn = sqlite3.connect(
-            paths.database,
-            timeout=settings.busy_timeout_ms / 1000,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        for db_file in (paths.database, *paths.database.parent.glob(paths.database.name + "-*")):
-            # another process's rollback journal or WAL may come and go between glob and chmod
-            with suppress(FileNotFoundError):
-                db_file.chmod(PRIVATE_FILE_MODE)
-    except (OSError, sqlite3.Error) as exc:
-        if write_failure(exc) is not None:
-            raise unwritable(exc, paths.root, "the state store") from exc
-        raise StateError(
-            f"cannot open the state store in {paths.root}: {exc}",
-            hint="check that the directory is writable, or choose another state directory",
-        ) from exc
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {int(settings.busy_timeout_ms)}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StateError(
-                f"the state store {paths.database} cannot use WAL mode (got {mode})",
-                hint="put the state directory on a local filesystem",
-            )
-        conn.execute(f"PRAGMA synchronous = {settings.synchronous}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        migrate(conn, path=str(paths.database), results_dir=paths.results)
-    except sqlite3.Error as exc:
-        conn.close()
-        if write_failure(exc) is not None:  # not corrupt: unwritable
-            raise unwritable(exc, paths.root, "the state store") from exc
-        raise StateError(
-            f"the state store {paths.database} is unusable: {exc}",
-            hint="if the file is corrupt, move it away; run history starts afresh (snapshots are kept)",
-        ) from exc
-    except BaseException:
-        conn.close()
-        raise
-    return SqliteDatabase(conn, paths.database, paths.root, settings.busy_timeout_ms)
-
-
-def _open_postgres(url: str, schema: str, settings: StateSettings) -> PostgresDatabase:
-    if not url.startswith(("postgresql://", "postgres://")):
-        raise StateError(
-            f"state url {redact_url(url)} is not a PostgreSQL URL",
-            hint="use postgresql://user:${PASSWORD}@host:5432/dbname, or leave state: url out for SQLite",
-        )
-    db = PostgresDatabase(url, schema=schema, connect_timeout_s=settings.connect_timeout_s)
-    try:
-        pg_migrate(db)
-    except BaseException:
-        db.close()
-        raise
-    return db
 
 
 class StateStore:
@@ -169,8 +106,8 @@ class StateStore:
                 hint="check that the directory is writable, or choose another state directory",
             ) from exc
         if url is not None:
-            return cls(paths, _open_postgres(url, schema, settings), settings)
-        return cls(paths, _open_sqlite(paths, settings), settings)
+            return cls(paths, open_postgres(url, schema, settings), settings)
+        return cls(paths, open_sqlite(paths, settings), settings)
 
     @classmethod
     def for_project(
