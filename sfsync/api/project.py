@@ -32,6 +32,7 @@ from sfsync.salesforce.describe import GlobalDescribe, ObjectDescribe
 from sfsync.sources import open_source, query_for
 from sfsync.sources.types import LogicalType
 from sfsync.state import RowResult, RunRecord, StateStore, Trigger, default_state_dir
+from sfsync.state.configured import has_database, open_state
 from sfsync.state.rowsearch import Outcome, RowDebugger, RowPage, RowRun, SortKey
 from sfsync.sync.connect import Orgs
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
@@ -132,7 +133,7 @@ class Project:
             return self._parent.store
         with self._store_lock:
             if self._store is None:
-                self._store = StateStore.open(self._state_dir)
+                self._store = open_state(self._state_dir, self.config.state)
             return self._store
 
     @property
@@ -141,7 +142,7 @@ class Project:
         return (
             self._store is not None
             or (self._parent is not None and self._parent.has_state)
-            or (self._state_dir / "state.db").exists()
+            or has_database(self._state_dir, self.config.state)
         )
 
     # ---- what the project holds ---------------------------------------------------------------------
