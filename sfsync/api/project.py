@@ -133,7 +133,12 @@ class Project:
             return self._parent.store
         with self._store_lock:
             if self._store is None:
-                self._store = open_state(self._state_dir, self.config.state)
+                files = self.config.state.files
+                self._store = open_state(
+                    self._state_dir,
+                    self.config.state,
+                    files=self.config.resolve_path(files) if files else None,
+                )
             return self._store
 
     @property

@@ -5,6 +5,7 @@
     state:
       url: "postgresql://sfsync:${STATE_PG_PASSWORD}@db.internal:5432/sfsync"
       schema: acme_prod           # default public; one schema per project
+      files: /mnt/shared/sfsync   # snapshots, row results, work files: shared by every worker
       lease_seconds: 30           # a dead worker's sync is taken over within this
       lease_heartbeat_seconds: 5
 
@@ -34,6 +35,11 @@ class StateConfig(BaseModel):
         description="postgresql://user:${PG_PASSWORD}@host:5432/dbname; absent: SQLite in .sfsync/",
     )
     schema_: str = Field(default="public", alias="schema", description="PostgreSQL schema of the tables")
+    files: str | None = Field(
+        default=None,
+        description="directory of snapshots, row results and work files, shared by the workers "
+        "(default .sfsync/ beside the project file); relative to the project directory",
+    )
     lease_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="how long a run lease outlives its last heartbeat"
     )
@@ -58,6 +64,10 @@ class StateConfig(BaseModel):
 
     @model_validator(mode="after")
     def _heartbeat(self) -> StateConfig:
+        if self.files is not None and self.url is None:
+            raise ValueError(
+                "files: needs url: too (workers share files only together with a PostgreSQL state store)"
+            )
         if self.lease_heartbeat_seconds >= self.lease_seconds:
             raise ValueError(
                 f"lease_heartbeat_seconds ({self.lease_heartbeat_seconds:g}) must be below lease_seconds "

@@ -29,6 +29,7 @@ from types import TracebackType
 from sfsync.config.schedule import Schedule
 from sfsync.errors import SchedulerRunningError
 from sfsync.schedule.times import next_fire, schedule_fingerprint
+from sfsync.state import StateStore, slots
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,10 @@ class FireLedger:
             if self._records.pop(sync, None) is not None:
                 self._save()
 
+    def claim(self, sync: str, slot: datetime, fingerprint: str) -> bool:
+        """One scheduler per project: every due slot is its own (written once its run ends)."""
+        return True
+
     def _save(self) -> None:
         body = {
             "version": _VERSION,
@@ -117,6 +122,41 @@ class FireLedger:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, self.path)
+
+
+class SharedLedger:
+    """The slots of every scheduler sharing a PostgreSQL state store (``sfsync.state.slots``).
+
+    A due slot is *claimed* before its run starts, and only one scheduler gets each claim; so the slot
+    is written when the run starts, not when it ends: a worker killed mid-run leaves its slot done,
+    and the sync's next slot (run by whichever worker claims it once the dead worker's lease expired)
+    recovers what the run left, as one catch-up run.
+    """
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self.path = f"schedule_slots in {store.db.where}"
+
+    def get(self, sync: str) -> FireRecord | None:
+        found = slots.read_slot(self.store.db, sync)
+        return FireRecord(found.last_fire, found.fingerprint) if found else None
+
+    def records(self) -> dict[str, FireRecord]:
+        return {n: FireRecord(r.last_fire, r.fingerprint) for n, r in slots.read_slots(self.store.db).items()}
+
+    def record(self, sync: str, last_fire: datetime, fingerprint: str) -> None:
+        slots.record_slot(self.store.db, sync, last_fire, fingerprint)
+
+    def forget(self, sync: str) -> None:
+        slots.forget_slot(self.store.db, sync)
+
+    def claim(self, sync: str, slot: datetime, fingerprint: str) -> bool:
+        return slots.claim_slot(self.store.db, sync, slot, fingerprint)
+
+
+def ledger_for(store: StateStore) -> FireLedger | SharedLedger:
+    """The shared ledger of a PostgreSQL store, else ``schedule.json`` in the state directory."""
+    return SharedLedger(store) if store.shared else FireLedger.in_dir(store.paths.root)
 
 
 def next_run_at(
@@ -187,5 +227,7 @@ __all__ = [
     "FireRecord",
     "SchedulerLock",
     "SchedulerRunningError",
+    "SharedLedger",
+    "ledger_for",
     "next_run_at",
 ]

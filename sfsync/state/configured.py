@@ -10,15 +10,28 @@ from sfsync.state.paths import StateSettings
 from sfsync.state.store import StateStore
 
 
-def open_state(directory: Path, config: StateConfig, settings: StateSettings | None = None) -> StateStore:
-    """The store in ``directory`` (its files), its database in PostgreSQL when ``config.url`` is set."""
+def open_state(
+    directory: Path,
+    config: StateConfig,
+    settings: StateSettings | None = None,
+    *,
+    files: Path | None = None,
+) -> StateStore:
+    """The project's store: files in ``directory`` (or ``files``, the resolved ``state: files:``, with
+    scratch files staying in ``directory``), its database in PostgreSQL when ``config.url`` is set."""
     base = settings or StateSettings()
     if config.url is None:
         return StateStore.open(directory, base)
     tuned = dataclasses.replace(
         base, lease_seconds=config.lease_seconds, lease_heartbeat_seconds=config.lease_heartbeat_seconds
     )
-    return StateStore.open(directory, tuned, url=config.url.get_secret_value(), schema=config.schema_)
+    return StateStore.open(
+        files or directory,
+        tuned,
+        url=config.url.get_secret_value(),
+        schema=config.schema_,
+        scratch=directory if files is not None else None,
+    )
 
 
 def has_database(directory: Path, config: StateConfig) -> bool:

@@ -50,9 +50,11 @@ class StateSettings:
 
 @dataclass(frozen=True)
 class StatePaths:
-    """Where each part of the state lives."""
+    """Where each part of the state lives: all under ``root``, except scratch files (DuckDB spill) under
+    ``scratch`` when the root is shared by several workers."""
 
     root: Path
+    scratch: Path | None = None
 
     @property
     def database(self) -> Path:
@@ -76,7 +78,7 @@ class StatePaths:
 
     @property
     def tmp(self) -> Path:
-        return self.root / "tmp"
+        return (self.scratch or self.root) / "tmp"
 
     def lock_file(self, sync: str) -> Path:
         return self.locks / f"{check_sync_name(sync)}.lock"

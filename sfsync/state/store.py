@@ -81,14 +81,17 @@ class StateStore:
         *,
         url: str | None = None,
         schema: str = DEFAULT_PG_SCHEMA,
+        scratch: str | os.PathLike[str] | None = None,
     ) -> StateStore:
         """Open (creating if needed) the store in ``directory`` and bring its schema up to date.
 
         With ``url`` (``postgresql://…``) runs, journal, sync status and run leases live in that database
-        (in ``schema``), shared by every worker of the project; ``directory`` still holds the files.
+        (in ``schema``), shared by every worker of the project; ``directory`` still holds the files
+        (snapshots, row results, work files), except this process's scratch files, which go under
+        ``scratch`` when given (a local directory, when ``directory`` is shared).
         """
         settings = settings or StateSettings()
-        paths = StatePaths(Path(directory))
+        paths = StatePaths(Path(directory), Path(scratch) if scratch is not None else None)
         try:
             # Owner only: the state holds synced names and e-mails (and stored tokens). A 0700 root keeps
             # every file below it private whatever its own mode; an older, looser root is tightened.
