@@ -214,32 +214,27 @@ class Scheduler:
         if status.paused:
             self.project.notice_paused_skip(name)
             return Decision(name, Action.SKIP_PAUSED, slot, status.pause_cause or "paused")
-        if self._stopping:
-            return Decision(name, Action.NOT_DUE, slot, "stopping")
-        if len(self._jobs) + len(self._due) >= self.settings.max_parallel:
-            return Decision(name, Action.SKIP_FULL, slot, f"{len(self._jobs)} runs in flight")
-        if self.store.shared:  # several schedulers: the slot stays due while another worker runs the sync
-            owner = self.store.lock_owner(name)
-            if owner is not None:
-                return Decision(
-                    name, Action.SKIP_RUNNING, slot, f"running on another worker ({owner.describe()})"
-                )
-            if not self.ledger.claim(name, slot, fingerprint):
-                return Decision(name, Action.NOT_DUE, slot, "another worker took this slot")
+        held_back = self._held_back(name, slot, fingerprint)
+        if held_back is not None:
+            return held_back
         self._due.append((name, slot))  # submitted after the tick, parents before children
         self._owed.discard(name)
         return Decision(name, Action.RUN, slot, f"slot {_iso(slot)}{missed}")
 
-    def _taken_elsewhere(self, name: str, slot: datetime, fingerprint: str) -> Decision | None:
-        """Several schedulers on one PostgreSQL store: while another worker runs the sync its slot stays
-        due; otherwise this scheduler claims the slot, and only one of them gets it."""
+    def _held_back(self, name: str, slot: datetime, fingerprint: str) -> Decision | None:
+        """Why a due sync does not start now (stopping, pool full, run or slot taken by another worker), or
+        None. Several schedulers on one PostgreSQL store: while another worker runs the sync its slot
+        stays due; otherwise this scheduler claims the slot, and only one of them gets it."""
+        if self._stopping:
+            return Decision(name, Action.NOT_DUE, slot, "stopping")
+        if len(self._jobs) + len(self._due) >= self.settings.max_parallel:
+            return Decision(name, Action.SKIP_FULL, slot, f"{len(self._jobs)} runs in flight")
         if not self.store.shared:
             return None
         owner = self.store.lock_owner(name)
         if owner is not None:
-            return Decision(
-                name, Action.SKIP_RUNNING, slot, f"running on another worker ({owner.describe()})"
-            )
+            elsewhere = f"running on another worker ({owner.describe()})"
+            return Decision(name, Action.SKIP_RUNNING, slot, elsewhere)
         if not self.ledger.claim(name, slot, fingerprint):
             return Decision(name, Action.NOT_DUE, slot, "another worker took this slot")
         return None
