@@ -106,9 +106,16 @@ class FireLedger:
             if self._records.pop(sync, None) is not None:
                 self._save()
 
+    def settled(self, sync: str, slot: datetime) -> None:
+        """The run of ``slot`` ended (nothing to keep: the slot is recorded by :meth:`record`)."""
+
     def claim(self, sync: str, slot: datetime, fingerprint: str) -> bool:
         """One scheduler per project: every due slot is its own (written once its run ends)."""
         return True
+
+    def give_back(self, sync: str, slot: datetime) -> bool:
+        """One scheduler per project: a slot whose run found the sync busy is skipped, as always."""
+        return False
 
     def _save(self) -> None:
         body = {
@@ -136,6 +143,8 @@ class SharedLedger:
     def __init__(self, store: StateStore) -> None:
         self.store = store
         self.path = f"schedule_slots in {store.db.where}"
+        self._claimed: dict[tuple[str, datetime], datetime] = {}  # (sync, slot) → the slot before it
+        self._mutex = threading.Lock()
 
     def get(self, sync: str) -> FireRecord | None:
         found = slots.read_slot(self.store.db, sync)
@@ -151,7 +160,23 @@ class SharedLedger:
         slots.forget_slot(self.store.db, sync)
 
     def claim(self, sync: str, slot: datetime, fingerprint: str) -> bool:
-        return slots.claim_slot(self.store.db, sync, slot, fingerprint)
+        previous = slots.claim_slot(self.store.db, sync, slot, fingerprint)
+        if previous is None:
+            return False
+        with self._mutex:
+            self._claimed[(sync, slot)] = previous
+        return True
+
+    def give_back(self, sync: str, slot: datetime) -> bool:
+        """The run of a claimed slot found the sync busy (another worker's run had just taken it): the
+        slot is due again (it runs once that run ends), unless another worker has moved on since."""
+        with self._mutex:
+            previous = self._claimed.pop((sync, slot), None)
+        return previous is not None and slots.give_back_slot(self.store.db, sync, slot, previous)
+
+    def settled(self, sync: str, slot: datetime) -> None:
+        with self._mutex:
+            self._claimed.pop((sync, slot), None)
 
 
 def ledger_for(store: StateStore) -> FireLedger | SharedLedger:

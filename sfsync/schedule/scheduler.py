@@ -313,6 +313,17 @@ class Scheduler:
             assert isinstance(result, RunOutcome)
             finished.append(result)
             sync = self.config.syncs.get(name)
+            if (
+                job.slot is not None
+                and result.kind is OutcomeKind.BUSY
+                and self.ledger.give_back(name, job.slot)
+            ):
+                log.info(
+                    "sync %s: slot %s is due again (another worker was running it)", name, _iso(job.slot)
+                )
+                continue
+            if job.slot is not None:
+                self.ledger.settled(name, job.slot)
             if sync is not None and job.slot is not None:
                 try:
                     self.ledger.record(name, job.slot, schedule_fingerprint(sync.schedule))

@@ -57,13 +57,28 @@ def record_slot(db: Database, sync: str, last_fire: datetime, fingerprint: str) 
     return row is not None
 
 
-def claim_slot(db: Database, sync: str, slot: datetime, fingerprint: str) -> bool:
-    """Take ``slot`` of ``sync`` for this worker: True for exactly one of the workers that try."""
+def claim_slot(db: Database, sync: str, slot: datetime, fingerprint: str) -> datetime | None:
+    """Take ``slot`` of ``sync`` for this worker: of the workers that try, exactly one gets the slot the
+    sync had before (to give the claim back with :func:`give_back_slot`), the others None."""
     with db.write() as conn:
         row = conn.execute(
-            "UPDATE schedule_slots SET last_fire = ? WHERE sync = ? AND fingerprint = ? AND last_fire < ?"
-            " RETURNING sync",
-            (_text(slot), sync, fingerprint, _text(slot)),
+            "SELECT last_fire FROM schedule_slots WHERE sync = ? AND fingerprint = ? AND last_fire < ?"
+            " FOR UPDATE",
+            (sync, fingerprint, _text(slot)),
+        ).fetchone()
+        if row is None:
+            return None
+        conn.execute("UPDATE schedule_slots SET last_fire = ? WHERE sync = ?", (_text(slot), sync))
+    return datetime.fromisoformat(str(row[0]))
+
+
+def give_back_slot(db: Database, sync: str, slot: datetime, previous: datetime) -> bool:
+    """Undo a claim whose run could not start (another worker's run still held the sync): the slot is
+    due again, unless another worker has moved on since. True when it was given back."""
+    with db.write() as conn:
+        row = conn.execute(
+            "UPDATE schedule_slots SET last_fire = ? WHERE sync = ? AND last_fire = ? RETURNING sync",
+            (_text(previous), sync, _text(slot)),
         ).fetchone()
     return row is not None
 
@@ -73,4 +88,12 @@ def forget_slot(db: Database, sync: str) -> None:
         conn.execute("DELETE FROM schedule_slots WHERE sync = ?", (sync,))
 
 
-__all__ = ["SlotRecord", "claim_slot", "forget_slot", "read_slot", "read_slots", "record_slot"]
+__all__ = [
+    "SlotRecord",
+    "claim_slot",
+    "forget_slot",
+    "give_back_slot",
+    "read_slot",
+    "read_slots",
+    "record_slot",
+]
