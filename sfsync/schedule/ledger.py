@@ -185,15 +185,17 @@ def ledger_for(store: StateStore) -> FireLedger | SharedLedger:
 
 
 def next_run_at(
-    state_dir: Path, sync: str, schedule: Schedule, now: datetime | None = None
+    state: Path | StateStore, sync: str, schedule: Schedule, now: datetime | None = None
 ) -> datetime | None:
-    """When the scheduler will run ``sync`` next, as far as its ledger says (for ``runs``, ``check``, the UI).
+    """When the scheduler will run ``sync`` next, as far as its ledger says (a store: the shared one
+    when it is PostgreSQL) (for ``runs``, ``check``, the UI).
 
     A time in the past means the slot is owed (the sync is paused, running, or the scheduler is down).
     None for a manual schedule.
     """
     now = now or datetime.now(UTC)
-    record = FireLedger.in_dir(state_dir).get(sync)
+    ledger = ledger_for(state) if isinstance(state, StateStore) else FireLedger.in_dir(state)
+    record = ledger.get(sync)
     if record is None or record.fingerprint != schedule_fingerprint(schedule):
         return next_fire(schedule, now)
     return next_fire(schedule, record.last_fire)

@@ -96,3 +96,38 @@ def test_a_lease_is_renewed_while_held_and_a_lost_lease_is_noticed(
             lease.release()  # releasing a lost lease leaves the new holder's row alone
         finally:
             other.close()
+
+
+def test_of_workers_claiming_a_slot_at_once_exactly_one_gets_it(
+    tmp_path: Path, postgres_url: str, schema: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sfsync.state.slots import claim_slot, give_back_slot, read_slot, record_slot
+
+    stores = [StateStore.open(tmp_path / f"w{n}", url=postgres_url, schema=schema) for n in range(4)]
+    try:
+        start = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)
+        record_slot(stores[0].db, "contacts", start, "fp")
+        slot = start + timedelta(minutes=15)
+        got: list[datetime | None] = [None] * 4
+
+        def claim(n: int) -> None:
+            got[n] = claim_slot(stores[n].db, "contacts", slot, "fp")
+
+        threads = [threading.Thread(target=claim, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [g for g in got if g is not None] == [start]  # one winner, told the slot before
+        # a slot never moves back, except when the winner gives its claim back
+        assert not record_slot(stores[1].db, "contacts", start, "fp")
+        assert give_back_slot(stores[2].db, "contacts", slot, start)
+        record = read_slot(stores[3].db, "contacts")
+        assert record is not None and record.last_fire == start
+        assert claim_slot(stores[3].db, "contacts", slot, "fp") == start
+        assert claim_slot(stores[0].db, "contacts", slot, "other schedule") is None
+    finally:
+        for s in stores:
+            s.close()
