@@ -152,24 +152,11 @@ def csv_header(fields: Sequence[str]) -> bytes:
 
 def encode_csv_rows(table: pa.Table, maps: Sequence[FieldMap], key: FieldMap | None = None) -> bytes:
     """CSV body rows (no header) for ``table``; ``key`` is always written as-is (Id or external id)."""
-    columns: list[pa.ChunkedArray] = []
-    names: list[str] = []
-    if key is not None:
-        columns.append(format_text(table.column(key.column)))
-        names.append(key.field)
-    for fm in maps:
-        if fm.lookup is not None:
-            cells = _lookup_cells(table, fm)
-            columns.extend(cells)
-            names.extend([fm.field, fm.lookup.reference_field][: len(cells)])
-            continue
-        columns.append(_cell_column(table, fm))
-        names.append(fm.field)
     if table.num_rows == 0:
         return b""
     out = io.BytesIO()
     pacsv.write_csv(
-        pa.table(columns, names=names),
+        cell_table(table, maps, key),
         out,
         pacsv.WriteOptions(include_header=False, quoting_style="needed"),
     )
@@ -187,9 +174,20 @@ def csv_fields(maps: Sequence[FieldMap], key: FieldMap | None = None) -> list[st
 
 def cell_table(table: pa.Table, maps: Sequence[FieldMap], key: FieldMap | None = None) -> pa.Table:
     """The cells :func:`encode_csv_rows` would write, as a table named by field (null = not sent)."""
-    columns = [format_text(table.column(key.column))] if key is not None else []
-    columns += [_cell_column(table, fm) for fm in maps]
-    return pa.table(columns, names=csv_fields(maps, key))
+    columns: list[pa.ChunkedArray] = []
+    names: list[str] = []
+    if key is not None:
+        columns.append(format_text(table.column(key.column)))
+        names.append(key.field)
+    for fm in maps:
+        if fm.lookup is not None:
+            cells = _lookup_cells(table, fm)
+            columns.extend(cells)
+            names.extend([fm.field, fm.lookup.reference_field][: len(cells)])
+            continue
+        columns.append(_cell_column(table, fm))
+        names.append(fm.field)
+    return pa.table(columns, names=names)
 
 
 def chunk_csv(

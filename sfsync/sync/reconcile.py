@@ -101,7 +101,9 @@ def find_written(
     if not rows.keys:
         return Found(outcomes.empty(), [])
     describe = client.describe(target.object)
-    types = {m.field: _field_type(describe, m.field) for m in target.maps}
+    # a lookup's cell holds the parent's key, the record its id: lookups are not compared (so rows that
+    # differ only by their lookups look alike; docs/state.md, "Limits")
+    types = {m.field: _field_type(describe, m.field) for m in target.maps if m.lookup is None}
     sent = _sent_values(rows, target, types)
     since = rows.since.astimezone(UTC) - timedelta(seconds=settings.clock_skew_seconds)
     known = set(known_ids)
@@ -212,7 +214,7 @@ def canonical(kind: FieldKind, value: Any) -> Any:
 def _sent_values(rows: InFlight, target: Target, types: Mapping[str, FieldKind]) -> dict[str, dict[str, Any]]:
     """Per primary key: field → canonical value sent (None: cleared). Unsent fields are left out."""
     out: dict[str, dict[str, Any]] = {}
-    columns = {m.field: rows.cells.column(m.field).to_pylist() for m in target.maps}
+    columns = {fld: rows.cells.column(fld).to_pylist() for fld in types}
     for i, key in enumerate(rows.keys):
         values: dict[str, Any] = {}
         for fld, cells in columns.items():

@@ -316,7 +316,8 @@ def test_fault_then_clean_rerun_leaves_the_org_of_clean_runs(
     _wait_for_jobs(org)
 
     rerun = _run(org, root, mode, api)
-    assert rerun.status in ("succeeded", "failed") and not rerun.failed_jobs, rerun
+    # update rejects the rows without a record (NOT_FOUND): partial
+    assert rerun.status in ("succeeded", "partial", "failed") and not rerun.failed_jobs, rerun
     after = _org(org.emulator.org)
 
     # the org equals the org after clean runs; no duplicate

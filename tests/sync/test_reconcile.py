@@ -11,7 +11,7 @@ from decimal import Decimal
 import pyarrow as pa
 
 from sfsync.salesforce import ConnectionSettings, SalesforceClient
-from sfsync.sync.encode import FieldMap, cell_table, encode_json_records, send_column
+from sfsync.sync.encode import FieldMap, Lookup, cell_table, encode_json_records, send_column
 from sfsync.sync.load import KEY, PK, Target
 from sfsync.sync.reconcile import InFlight, find_written
 from tests.plugins.emulator import InProcessEmulator
@@ -123,3 +123,25 @@ def test_numbers_compare_as_numbers(emulator: InProcessEmulator) -> None:
             known_ids=[],
         )
         assert sorted(found.written.column("primary_key").to_pylist()) == ["a", "b"] and not found.missing
+
+
+def test_inserts_with_a_lookup_are_found_by_their_other_values(emulator: InProcessEmulator) -> None:
+    """A lookup's cell holds the parent's key while the record holds the parent's id: the row is found by
+    the values of its other fields (the Bulk CSV and the REST journal carry the lookup's column too)."""
+    account = Lookup("Account", "External_Id__c", "AccountId", "Account")
+    maps = (*MAPS, FieldMap("company", account.header, lookup=account))
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
+    target = Target("Contact", "insert", None, maps)
+    rows = _rows(2)
+    rows = rows.append_column("company", pa.array(["C-1", "C-1"])).append_column(
+        send_column("company"), pa.array([True, True])
+    )
+    with _client(emulator) as sf:
+        sf.create("Account", [{"Name": "Acme", "External_Id__c": "C-1"}])
+        created = sf.create("Contact", encode_json_records(rows.slice(0, 1), maps))
+        assert created[0].success, created[0]
+        cells = cell_table(rows, maps)
+        assert account.header in cells.column_names
+        found = find_written(sf, target, InFlight(["k0", "k1"], cells, since), known_ids=[])
+        assert found.written.column("record_id").to_pylist() == [created[0].id]
+        assert found.missing == ["k1"]
