@@ -10,7 +10,7 @@
       lease_heartbeat_seconds: 5
 
 Without ``state:`` (or without ``url``) the state is SQLite in ``.sfsync/`` beside the project file.
-The URL is a secret: its password must come through ``${NAME}`` (docs/state.md#backends).
+The URL is a secret: its password must come through ``${NAME}`` (docs/state.md#backends-sqlite-or-postgresql).
 """
 
 from __future__ import annotations
