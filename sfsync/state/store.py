@@ -9,6 +9,10 @@ and run locks on disk, all under one directory (``.sfsync/`` beside the project 
       work/<sync>/<id>/    a diff's outputs until the snapshot advances
       tmp/                 DuckDB spill files
 
+Or, for a project several workers serve (``state: url`` in the project file), runs, journal, sync status
+and run leases in a PostgreSQL schema (``db.py``, ``pgschema.py``, ``lease.py``), the files in a directory
+the workers share. The store's SQL is the same for both.
+
 A CLI run, the scheduler and the web UI may use one store at the same time from different processes:
 SQLite runs in WAL mode (readers never block the writer), every write is a short ``BEGIN IMMEDIATE``
 transaction (so writers queue instead of failing on a lock upgrade), and ``busy_timeout`` makes a writer
