@@ -240,15 +240,15 @@ def test_three_schedulers_share_the_work_and_recover_a_killed_one(
     try:
         killed_runs = _kill_mid_run(store, workers, logs)
         _wait_recovered(store, t0, killed_runs, logs[1])
-        for w in workers[1:]:
-            w.send_signal(signal.SIGTERM)
-        for w, log in zip(workers[1:], logs[1:], strict=True):
-            assert w.wait(timeout=40) == 0, log.read_text()[-3000:]
+        for proc in workers[1:]:
+            proc.send_signal(signal.SIGTERM)
+        for proc, log in zip(workers[1:], logs[1:], strict=True):
+            assert proc.wait(timeout=40) == 0, log.read_text()[-3000:]
     finally:
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
-                w.wait()
+        for proc in workers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
     # every model row once in the org: what a single worker leaves
     assert sorted(_contacts(live_emulator)) == expected
