@@ -327,10 +327,7 @@ class Scheduler:
             if sync is not None and job.slot is not None:
                 try:
                     self.ledger.record(name, job.slot, schedule_fingerprint(sync.schedule))
-                except (
-                    OSError,
-                    SfsyncError,
-                ) as exc:  # the run happened; only the restart catch-up may repeat it
+                except (OSError, SfsyncError) as exc:  # the run happened; a restart may repeat it
                     log.error("cannot write %s: %s", self.ledger.path, exc)
         self.outcomes.extend(finished)
         del self.outcomes[:-1000]
