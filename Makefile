@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv postgres chromium clean
+.PHONY: demo test lint bench venv postgres chromium jsforce clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,12 +24,16 @@ postgres:
 chromium:
 	@bash scripts/ensure-chromium.sh
 
+# jsforce (from the npm registry) for the real-client test against the emulator; skipped without node.
+jsforce:
+	@bash scripts/ensure-jsforce.sh .cache/jsforce
+
 # make demo [DIR=path] [PORT=8642]: the demo project goes to DIR (default: a temporary directory)
 demo: $(STAMP)
 	$(BIN)/sfsync demo $(DIR) $(if $(PORT),--port $(PORT))
 
-test: $(STAMP) postgres chromium
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+test: $(STAMP) postgres chromium jsforce
+	SFSYNC_JSFORCE_DIR=$(CURDIR)/.cache/jsforce $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -40,4 +44,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache
