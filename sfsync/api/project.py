@@ -39,6 +39,7 @@ from sfsync.salesforce.transport import ApiUsage
 from sfsync.sources import open_source, query_for
 from sfsync.sources.types import LogicalType
 from sfsync.state import RowResult, RunRecord, StateStore, Trigger, default_state_dir
+from sfsync.state.configured import has_database, open_state
 from sfsync.state.rowsearch import Outcome, RowDebugger, RowPage, RowRun, SortKey
 from sfsync.sync.connect import Orgs
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
@@ -140,7 +141,12 @@ class Project:
             return self._parent.store
         with self._store_lock:
             if self._store is None:
-                self._store = StateStore.open(self._state_dir)
+                files = self.config.state.files
+                self._store = open_state(
+                    self._state_dir,
+                    self.config.state,
+                    files=self.config.resolve_path(files) if files else None,
+                )
             return self._store
 
     @property
@@ -149,7 +155,7 @@ class Project:
         return (
             self._store is not None
             or (self._parent is not None and self._parent.has_state)
-            or (self._state_dir / "state.db").exists()
+            or has_database(self._state_dir, self.config.state)
         )
 
     # ---- what the project holds ---------------------------------------------------------------------

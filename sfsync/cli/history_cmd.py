@@ -46,7 +46,7 @@ def _sync_states(proj: Project, names: list[str]) -> dict[str, dict[str, Any]]:
         schedule = proj.config.syncs[name].schedule
         health = proj.health(name)
         view = health.status.to_dict()
-        nxt = next_run_at(proj.store.paths.root, name, schedule) if proj.has_state else None
+        nxt = next_run_at(proj.store, name, schedule) if proj.has_state else None
         view.update(
             state=health.state,
             reason=health.reason,

@@ -72,6 +72,7 @@ from sfsync.config.sources import (
     SourceConfig,
     SqlAlchemySource,
 )
+from sfsync.config.state import StateConfig
 
 __all__ = [
     "DEFAULT_PROJECT_FILE",
@@ -121,6 +122,7 @@ __all__ = [
     "SmtpSettings",
     "SourceConfig",
     "SqlAlchemySource",
+    "StateConfig",
     "Sync",
     "SyncLogs",
     "Target",

@@ -29,6 +29,7 @@ from sfsync.config.mappings import ConstantTarget, MappingEntry, MappingTarget, 
 from sfsync.config.removals import OnRowRemoved
 from sfsync.config.schedule import ManualSchedule, Schedule, parse_interval
 from sfsync.config.sources import SourceConfig
+from sfsync.config.state import StateConfig
 from sfsync.errors import ConfigError
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -427,6 +428,7 @@ class Project(_Strict):
     notifications: dict[str, NotificationConfig] = Field(default_factory=dict)
     syncs: dict[str, Sync] = Field(default_factory=dict)
     logs: SyncLogs | None = None
+    state: StateConfig = Field(default_factory=StateConfig)
 
     _path: Path | None = PrivateAttr(default=None)
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)

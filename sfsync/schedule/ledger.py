@@ -29,6 +29,7 @@ from types import TracebackType
 from sfsync.config.schedule import Schedule
 from sfsync.errors import SchedulerRunningError
 from sfsync.schedule.times import next_fire, schedule_fingerprint
+from sfsync.state import StateStore, slots
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,17 @@ class FireLedger:
             if self._records.pop(sync, None) is not None:
                 self._save()
 
+    def settled(self, sync: str, slot: datetime) -> None:
+        """The run of ``slot`` ended (nothing to keep: the slot is recorded by :meth:`record`)."""
+
+    def claim(self, sync: str, slot: datetime, fingerprint: str) -> bool:
+        """One scheduler per project: every due slot is its own (written once its run ends)."""
+        return True
+
+    def give_back(self, sync: str, slot: datetime) -> bool:
+        """One scheduler per project: a slot whose run found the sync busy is skipped, as always."""
+        return False
+
     def _save(self) -> None:
         body = {
             "version": _VERSION,
@@ -119,16 +131,71 @@ class FireLedger:
         os.replace(tmp, self.path)
 
 
+class SharedLedger:
+    """The slots of every scheduler sharing a PostgreSQL state store (``sfsync.state.slots``).
+
+    A due slot is *claimed* before its run starts, and only one scheduler gets each claim; so the slot
+    is written when the run starts, not when it ends: a worker killed mid-run leaves its slot done,
+    and the sync's next slot (run by whichever worker claims it once the dead worker's lease expired)
+    recovers what the run left, as one catch-up run.
+    """
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self.path = f"schedule_slots in {store.db.where}"
+        self._claimed: dict[tuple[str, datetime], datetime] = {}  # (sync, slot) → the slot before it
+        self._mutex = threading.Lock()
+
+    def get(self, sync: str) -> FireRecord | None:
+        found = slots.read_slot(self.store.db, sync)
+        return FireRecord(found.last_fire, found.fingerprint) if found else None
+
+    def records(self) -> dict[str, FireRecord]:
+        return {n: FireRecord(r.last_fire, r.fingerprint) for n, r in slots.read_slots(self.store.db).items()}
+
+    def record(self, sync: str, last_fire: datetime, fingerprint: str) -> None:
+        slots.record_slot(self.store.db, sync, last_fire, fingerprint)
+
+    def forget(self, sync: str) -> None:
+        slots.forget_slot(self.store.db, sync)
+
+    def claim(self, sync: str, slot: datetime, fingerprint: str) -> bool:
+        previous = slots.claim_slot(self.store.db, sync, slot, fingerprint)
+        if previous is None:
+            return False
+        with self._mutex:
+            self._claimed[(sync, slot)] = previous
+        return True
+
+    def give_back(self, sync: str, slot: datetime) -> bool:
+        """The run of a claimed slot found the sync busy (another worker's run had just taken it): the
+        slot is due again (it runs once that run ends), unless another worker has moved on since."""
+        with self._mutex:
+            previous = self._claimed.pop((sync, slot), None)
+        return previous is not None and slots.give_back_slot(self.store.db, sync, slot, previous)
+
+    def settled(self, sync: str, slot: datetime) -> None:
+        with self._mutex:
+            self._claimed.pop((sync, slot), None)
+
+
+def ledger_for(store: StateStore) -> FireLedger | SharedLedger:
+    """The shared ledger of a PostgreSQL store, else ``schedule.json`` in the state directory."""
+    return SharedLedger(store) if store.shared else FireLedger.in_dir(store.paths.root)
+
+
 def next_run_at(
-    state_dir: Path, sync: str, schedule: Schedule, now: datetime | None = None
+    state: Path | StateStore, sync: str, schedule: Schedule, now: datetime | None = None
 ) -> datetime | None:
-    """When the scheduler will run ``sync`` next, as far as its ledger says (for ``runs``, ``check``, the UI).
+    """When the scheduler will run ``sync`` next, as far as its ledger says (a store: the shared one
+    when it is PostgreSQL) (for ``runs``, ``check``, the UI).
 
     A time in the past means the slot is owed (the sync is paused, running, or the scheduler is down).
     None for a manual schedule.
     """
     now = now or datetime.now(UTC)
-    record = FireLedger.in_dir(state_dir).get(sync)
+    ledger = ledger_for(state) if isinstance(state, StateStore) else FireLedger.in_dir(state)
+    record = ledger.get(sync)
     if record is None or record.fingerprint != schedule_fingerprint(schedule):
         return next_fire(schedule, now)
     return next_fire(schedule, record.last_fire)
@@ -187,5 +254,7 @@ __all__ = [
     "FireRecord",
     "SchedulerLock",
     "SchedulerRunningError",
+    "SharedLedger",
+    "ledger_for",
     "next_run_at",
 ]

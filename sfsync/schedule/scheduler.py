@@ -28,6 +28,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -37,7 +38,7 @@ from sfsync.alerts import FIRING, Rule
 from sfsync.api import OutcomeKind, Project, RunOutcome
 from sfsync.config import Project as ProjectConfig
 from sfsync.errors import SfsyncError
-from sfsync.schedule.ledger import FireLedger, SchedulerLock
+from sfsync.schedule.ledger import SchedulerLock, ledger_for
 from sfsync.schedule.reload import ProjectWatcher
 from sfsync.schedule.times import describe_schedule, is_scheduled, last_fire, next_fire, schedule_fingerprint
 from sfsync.state import Trigger
@@ -132,7 +133,7 @@ class Scheduler:
         self.clock: Clock = clock or SystemClock()
         self.watcher = watcher
         self.project = project
-        self.ledger = FireLedger.in_dir(self.store.paths.root)
+        self.ledger = ledger_for(self.store)  # shared by every worker when the state is PostgreSQL
         self._pool = ThreadPoolExecutor(self.settings.max_parallel, thread_name_prefix="sfsync-sync")
         self._jobs: dict[str, _Job] = {}
         self._last_check: dict[str, datetime] = {}
@@ -213,13 +214,30 @@ class Scheduler:
         if status.paused:
             self.project.notice_paused_skip(name)
             return Decision(name, Action.SKIP_PAUSED, slot, status.pause_cause or "paused")
+        held_back = self._held_back(name, slot, fingerprint)
+        if held_back is not None:
+            return held_back
+        self._due.append((name, slot))  # submitted after the tick, parents before children
+        self._owed.discard(name)
+        return Decision(name, Action.RUN, slot, f"slot {_iso(slot)}{missed}")
+
+    def _held_back(self, name: str, slot: datetime, fingerprint: str) -> Decision | None:
+        """Why a due sync does not start now (stopping, pool full, run or slot taken by another worker), or
+        None. Several schedulers on one PostgreSQL store: while another worker runs the sync its slot
+        stays due; otherwise this scheduler claims the slot, and only one of them gets it."""
         if self._stopping:
             return Decision(name, Action.NOT_DUE, slot, "stopping")
         if len(self._jobs) + len(self._due) >= self.settings.max_parallel:
             return Decision(name, Action.SKIP_FULL, slot, f"{len(self._jobs)} runs in flight")
-        self._due.append((name, slot))  # submitted after the tick, parents before children
-        self._owed.discard(name)
-        return Decision(name, Action.RUN, slot, f"slot {_iso(slot)}{missed}")
+        if not self.store.shared:
+            return None
+        owner = self.store.lock_owner(name)
+        if owner is not None:
+            elsewhere = f"running on another worker ({owner.describe()})"
+            return Decision(name, Action.SKIP_RUNNING, slot, elsewhere)
+        if not self.ledger.claim(name, slot, fingerprint):
+            return Decision(name, Action.NOT_DUE, slot, "another worker took this slot")
+        return None
 
     def _submit_runs(self, due: list[tuple[str, datetime]]) -> None:
         """Start the runs due this tick: syncs whose lookups name each other's objects run one after the
@@ -295,10 +313,21 @@ class Scheduler:
             assert isinstance(result, RunOutcome)
             finished.append(result)
             sync = self.config.syncs.get(name)
+            if (
+                job.slot is not None
+                and result.kind is OutcomeKind.BUSY
+                and self.ledger.give_back(name, job.slot)
+            ):
+                log.info(
+                    "sync %s: slot %s is due again (another worker was running it)", name, _iso(job.slot)
+                )
+                continue
+            if job.slot is not None:
+                self.ledger.settled(name, job.slot)
             if sync is not None and job.slot is not None:
                 try:
                     self.ledger.record(name, job.slot, schedule_fingerprint(sync.schedule))
-                except OSError as exc:  # the run happened; only the restart catch-up may repeat it
+                except (OSError, SfsyncError) as exc:  # the run happened; a restart may repeat it
                     log.error("cannot write %s: %s", self.ledger.path, exc)
         self.outcomes.extend(finished)
         del self.outcomes[:-1000]
@@ -347,7 +376,8 @@ class Scheduler:
     def run_forever(self) -> list[str]:
         """Tick until :meth:`stop`; then wait for runs in flight. Returns syncs still running at the end
         (left to the next run's recovery), empty when everything finished."""
-        with SchedulerLock(self.store.paths.root):
+        # one scheduler per state directory; with a shared (PostgreSQL) store, as many as there are workers
+        with nullcontext() if self.store.shared else SchedulerLock(self.store.paths.root):
             names = ", ".join(
                 f"{n} ({describe_schedule(s.schedule)})" for n, s in sorted(self.config.syncs.items())
             )

@@ -10,10 +10,10 @@ job twice or resurrect an aborted one.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from sfsync.errors import StateError
+from sfsync.state.db import INTEGRITY_ERRORS, Conn
 from sfsync.state.records import JOURNAL_TRANSITIONS, JournalEntry, JournalState
 
 _COLUMNS = (
@@ -42,7 +42,7 @@ def _entry(row: tuple[object, ...]) -> JournalEntry:
 
 
 def add_entry(
-    conn: sqlite3.Connection,
+    conn: Conn,
     *,
     run_id: int,
     sync: str,
@@ -61,7 +61,7 @@ def add_entry(
             f" RETURNING {_COLUMNS}",
             (run_id, sync, job_id, object, operation, chunk_path, row_start, row_end, now, now),
         )
-    except sqlite3.IntegrityError as exc:
+    except INTEGRITY_ERRORS as exc:
         raise StateError(
             f"cannot journal Bulk job {job_id} for run {run_id}: {exc}",
             hint="a job id is journaled once; the run id must exist",
@@ -69,14 +69,12 @@ def add_entry(
     return _entry(tuple(cur.fetchone()))
 
 
-def get_entry(conn: sqlite3.Connection, job_id: str) -> JournalEntry | None:
+def get_entry(conn: Conn, job_id: str) -> JournalEntry | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM journal WHERE job_id = ?", (job_id,)).fetchone()
     return _entry(tuple(row)) if row else None
 
 
-def set_state(
-    conn: sqlite3.Connection, job_id: str, state: JournalState, *, error: str | None, now: str
-) -> JournalEntry:
+def set_state(conn: Conn, job_id: str, state: JournalState, *, error: str | None, now: str) -> JournalEntry:
     current = get_entry(conn, job_id)
     if current is None:
         raise StateError(
@@ -96,7 +94,7 @@ def set_state(
 
 
 def select_entries(
-    conn: sqlite3.Connection, *, run_id: int | None, sync: str | None, pending_only: bool
+    conn: Conn, *, run_id: int | None, sync: str | None, pending_only: bool
 ) -> list[JournalEntry]:
     sql = f"SELECT {_COLUMNS} FROM journal WHERE 1 = 1"
     args: list[object] = []

@@ -11,6 +11,9 @@ from sfsync.state.snapshots import check_sync_name
 #: Name of the state directory created beside the project file.
 STATE_DIR_NAME = ".sfsync"
 
+DEFAULT_PG_SCHEMA = "public"
+"""The PostgreSQL schema the state tables live in unless the project file names one."""
+
 PRIVATE_DIR_MODE = 0o700
 """Mode of the state directory and its folders: the owner alone may list or enter them."""
 
@@ -32,13 +35,26 @@ class StateSettings:
     #: Keep the rows each run sent (``results/<run id>/sent.parquet``) for the row debugger; pruned with
     #: the run's row results.
     keep_sent_values: bool = True
+    #: PostgreSQL state: how long a run lease outlives its last heartbeat (seconds). A dead worker's sync
+    #: is taken over at most this long after it died; a worker cut off from the server this long loses it.
+    lease_seconds: float = 30.0
+    #: PostgreSQL state: how often a held run lease is renewed (seconds); well under ``lease_seconds``.
+    lease_heartbeat_seconds: float = 5.0
+    #: PostgreSQL state: seconds to wait for a connection to the server.
+    connect_timeout_s: int = 10
+
+    def __post_init__(self) -> None:
+        if not 0 < self.lease_heartbeat_seconds < self.lease_seconds:
+            raise ValueError("lease_heartbeat_seconds must be positive and below lease_seconds")
 
 
 @dataclass(frozen=True)
 class StatePaths:
-    """Where each part of the state lives."""
+    """Where each part of the state lives: all under ``root``, except scratch files (DuckDB spill) under
+    ``scratch`` when the root is shared by several workers."""
 
     root: Path
+    scratch: Path | None = None
 
     @property
     def database(self) -> Path:
@@ -62,7 +78,7 @@ class StatePaths:
 
     @property
     def tmp(self) -> Path:
-        return self.root / "tmp"
+        return (self.scratch or self.root) / "tmp"
 
     def lock_file(self, sync: str) -> Path:
         return self.locks / f"{check_sync_name(sync)}.lock"
@@ -74,6 +90,7 @@ def default_state_dir(project_file: str | os.PathLike[str]) -> Path:
 
 
 __all__ = [
+    "DEFAULT_PG_SCHEMA",
     "PRIVATE_DIR_MODE",
     "PRIVATE_FILE_MODE",
     "STATE_DIR_NAME",

@@ -9,6 +9,10 @@ and run locks on disk, all under one directory (``.sfsync/`` beside the project 
       work/<sync>/<id>/    a diff's outputs until the snapshot advances
       tmp/                 DuckDB spill files
 
+Or, for a project several workers serve (``state: url`` in the project file), runs, journal, sync status
+and run leases in a PostgreSQL schema (``db.py``, ``pgschema.py``, ``lease.py``), the files in a directory
+the workers share. The store's SQL is the same for both.
+
 A CLI run, the scheduler and the web UI may use one store at the same time from different processes:
 SQLite runs in WAL mode (readers never block the writer), every write is a short ``BEGIN IMMEDIATE``
 transaction (so writers queue instead of failing on a lock upgrade), and ``busy_timeout`` makes a writer
@@ -22,10 +26,8 @@ import json
 import os
 import shutil
 import socket
-import sqlite3
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 
@@ -34,11 +36,14 @@ import pyarrow as pa
 from sfsync.config import Api
 from sfsync.errors import NotFoundError, StateError
 from sfsync.state import journal, results
+from sfsync.state.backends import open_postgres, open_sqlite
+from sfsync.state.db import Conn, Database, PostgresDatabase
 from sfsync.state.failures import unwritable, write_failure
+from sfsync.state.lease import LeaseLock, lease_held_here, lease_owner
 from sfsync.state.lock import LockOwner, RunLock, held_here, is_locked, read_owner
 from sfsync.state.paths import (
+    DEFAULT_PG_SCHEMA,
     PRIVATE_DIR_MODE,
-    PRIVATE_FILE_MODE,
     STATE_DIR_NAME,
     StatePaths,
     StateSettings,
@@ -60,26 +65,38 @@ from sfsync.state.runrows import RUN_COLUMNS as _RUN_COLUMNS
 from sfsync.state.runrows import now as _now
 from sfsync.state.runrows import run_record as _run
 from sfsync.state.runrows import timestamp as _ts
-from sfsync.state.schema import migrate
 from sfsync.state.snapshots import SnapshotStore, check_sync_name
 
 
 class StateStore:
     """Run history, row results, run journal, per-sync status, snapshots and run locks of one project."""
 
-    def __init__(self, paths: StatePaths, conn: sqlite3.Connection, settings: StateSettings) -> None:
+    def __init__(self, paths: StatePaths, db: Database, settings: StateSettings) -> None:
         self.paths = paths
         self.settings = settings
         self.snapshots = SnapshotStore(paths.snapshots)
-        self._conn = conn
-        self._mutex = threading.RLock()
+        self.db = db
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
-    def open(cls, directory: str | os.PathLike[str], settings: StateSettings | None = None) -> StateStore:
-        """Open (creating if needed) the store in ``directory`` and bring its schema up to date."""
+    def open(
+        cls,
+        directory: str | os.PathLike[str],
+        settings: StateSettings | None = None,
+        *,
+        url: str | None = None,
+        schema: str = DEFAULT_PG_SCHEMA,
+        scratch: str | os.PathLike[str] | None = None,
+    ) -> StateStore:
+        """Open (creating if needed) the store in ``directory`` and bring its schema up to date.
+
+        With ``url`` (``postgresql://…``) runs, journal, sync status and run leases live in that database
+        (in ``schema``), shared by every worker of the project; ``directory`` still holds the files
+        (snapshots, row results, work files), except this process's scratch files, which go under
+        ``scratch`` when given (a local directory, when ``directory`` is shared).
+        """
         settings = settings or StateSettings()
-        paths = StatePaths(Path(directory))
+        paths = StatePaths(Path(directory), Path(scratch) if scratch is not None else None)
         try:
             # Owner only: the state holds synced names and e-mails (and stored tokens). A 0700 root keeps
             # every file below it private whatever its own mode; an older, looser root is tightened.
@@ -89,46 +106,16 @@ class StateStore:
             ignore = paths.root / ".gitignore"
             if not ignore.exists():
                 ignore.write_text("# sfsync state: run history, snapshots, locks. Not for git.\n*\n")
-            conn = sqlite3.connect(
-                paths.database,
-                timeout=settings.busy_timeout_ms / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            for db_file in (paths.database, *paths.database.parent.glob(paths.database.name + "-*")):
-                # another process's rollback journal or WAL may come and go between glob and chmod
-                with suppress(FileNotFoundError):
-                    db_file.chmod(PRIVATE_FILE_MODE)
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
             if write_failure(exc) is not None:
                 raise unwritable(exc, paths.root, "the state store") from exc
             raise StateError(
                 f"cannot open the state store in {paths.root}: {exc}",
                 hint="check that the directory is writable, or choose another state directory",
             ) from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(settings.busy_timeout_ms)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StateError(
-                    f"the state store {paths.database} cannot use WAL mode (got {mode})",
-                    hint="put the state directory on a local filesystem",
-                )
-            conn.execute(f"PRAGMA synchronous = {settings.synchronous}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            migrate(conn, path=str(paths.database), results_dir=paths.results)
-        except sqlite3.Error as exc:
-            conn.close()
-            if write_failure(exc) is not None:  # not corrupt: unwritable
-                raise unwritable(exc, paths.root, "the state store") from exc
-            raise StateError(
-                f"the state store {paths.database} is unusable: {exc}",
-                hint="if the file is corrupt, move it away; run history starts afresh (snapshots are kept)",
-            ) from exc
-        except BaseException:
-            conn.close()
-            raise
-        return cls(paths, conn, settings)
+        if url is not None:
+            return cls(paths, open_postgres(url, schema, settings), settings)
+        return cls(paths, open_sqlite(paths, settings), settings)
 
     @classmethod
     def for_project(
@@ -136,9 +123,13 @@ class StateStore:
     ) -> StateStore:
         return cls.open(default_state_dir(project_file), settings)
 
+    @property
+    def shared(self) -> bool:
+        """True when the database is shared by several workers (PostgreSQL)."""
+        return isinstance(self.db, PostgresDatabase)
+
     def close(self) -> None:
-        with self._mutex:
-            self._conn.close()
+        self.db.close()
 
     def __enter__(self) -> StateStore:
         return self
@@ -151,35 +142,12 @@ class StateStore:
     def __repr__(self) -> str:
         return f"StateStore({str(self.paths.root)!r})"
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken up front so concurrent writers queue on busy_timeout."""
-        with self._mutex:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if write_failure(exc) is not None:
-                    raise unwritable(exc, self.paths.root, "the state database") from exc
-                raise StateError(
-                    f"the state store {self.paths.database} stayed locked for "
-                    f"{self.settings.busy_timeout_ms} ms: {exc}",
-                    hint="another sfsync process holds a long write; retry, or raise busy_timeout_ms",
-                ) from exc
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException as exc:
-                with suppress(sqlite3.Error):  # a failed COMMIT may have ended the transaction already
-                    self._conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    # a full disk, a file or directory this user may not write: say so in plain words
-                    raise unwritable(exc, self.paths.root, "the state database") from exc
-                raise
+    def _write(self) -> AbstractContextManager[Conn]:
+        """One write transaction (SQLite: ``BEGIN IMMEDIATE``, so concurrent writers queue)."""
+        return self.db.write()
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._mutex:
-            yield self._conn
+    def _read(self) -> AbstractContextManager[Conn]:
+        return self.db.read()
 
     # -- runs ----------------------------------------------------------------------------------------
     def start_run(self, sync: str, trigger: Trigger | str = Trigger.MANUAL) -> RunRecord:
@@ -232,7 +200,7 @@ class StateStore:
         with self._write() as conn:
             current = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
             if current is None:
-                raise StateError(f"run {run_id} does not exist in {self.paths.database}")
+                raise StateError(f"run {run_id} does not exist in {self.db.where}")
             run = _run(tuple(current))
             c = counts or run.counts
             sets = (
@@ -305,8 +273,7 @@ class StateStore:
         for run in self.runs(sync, limit=1_000_000, status=RunStatus.RUNNING):
             if (run.pid, run.host) == me:
                 continue
-            path = self.paths.lock_file(run.sync)
-            if held_here(path) or not is_locked(path):
+            if self._lock_held_here(run.sync) or self._lock_free(run.sync):
                 gone.append(run.id)
         return [
             self._set_run(
@@ -469,7 +436,7 @@ class StateStore:
                 int(r[0])
                 for r in conn.execute(
                     "SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY sync ORDER BY id DESC) AS n"
-                    " FROM runs) WHERE n > ?",
+                    " FROM runs) AS ranked WHERE n > ?",
                     (keep_runs,),
                 )
             ]
@@ -599,18 +566,40 @@ class StateStore:
         return self.sync_status(sync)
 
     # -- run locks -----------------------------------------------------------------------------------
-    def lock(self, sync: str, *, run_id: int | None = None) -> RunLock:
+    def lock(self, sync: str, *, run_id: int | None = None) -> RunLock | LeaseLock:
         """The cross-process run lock of a sync (not yet taken): ``with store.lock(name): ...``.
 
         Entering raises :class:`~sfsync.state.lock.SyncBusyError` if another process (or another run in
-        this one) holds it; ``.acquire(wait=seconds)`` waits first.
+        this one) holds it; ``.acquire(wait=seconds)`` waits first. SQLite: a ``flock`` on
+        ``locks/<sync>.lock`` (one machine); PostgreSQL: a lease row with heartbeat and expiry, shared by
+        every worker (``sfsync.state.lease``).
         """
+        if isinstance(self.db, PostgresDatabase):
+            return LeaseLock(
+                self.db,
+                check_sync_name(sync),
+                run_id=run_id,
+                lease_seconds=self.settings.lease_seconds,
+                heartbeat_seconds=self.settings.lease_heartbeat_seconds,
+            )
         return RunLock(self.paths.lock_file(sync), sync, run_id=run_id)
 
     def lock_owner(self, sync: str) -> LockOwner | None:
         """Who runs the sync right now, or None if nobody does."""
+        if isinstance(self.db, PostgresDatabase):
+            return lease_owner(self.db, sync)
         path = self.paths.lock_file(sync)
         return read_owner(path) if is_locked(path) else None
+
+    def _lock_free(self, sync: str) -> bool:
+        if isinstance(self.db, PostgresDatabase):
+            return lease_owner(self.db, sync) is None
+        return not is_locked(self.paths.lock_file(sync))
+
+    def _lock_held_here(self, sync: str) -> bool:
+        if isinstance(self.db, PostgresDatabase):
+            return lease_held_here(self.db, sync)
+        return held_here(self.paths.lock_file(sync))
 
 
 __all__ = ["STATE_DIR_NAME", "StatePaths", "StateSettings", "StateStore", "default_state_dir"]

@@ -7,11 +7,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
-from sfsync.state import RunStatus, StateStore, SyncBusyError
+from sfsync.state import RunStatus, StateSettings, SyncBusyError
+from tests.state.backends import OPEN_IN_CHILD, Backend
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,12 +21,12 @@ WRITER = textwrap.dedent(
     """
     import os, sys, time
     import pyarrow as pa
-    from sfsync.state import RunCounts, StateStore
+    from sfsync.state import RunCounts
 
     state, sync, runs, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     while not os.path.exists(os.path.join(state, "go")):  # start together, on a store nobody created yet
         time.sleep(0.01)
-    store = StateStore.open(state)
+    store = open_store(state, sys.argv[5], sys.argv[6])
     for i in range(runs):
         run = store.start_run(sync, "schedule")
         store.journal_add(run.id, f"750{sync}{i}", "Contact", "upsert")
@@ -43,8 +45,8 @@ WRITER = textwrap.dedent(
 HOLDER = textwrap.dedent(
     """
     import sys, time
-    from sfsync.state import StateStore
-    store = StateStore.open(sys.argv[1])
+    from sfsync.state import StateSettings
+    store = open_store(sys.argv[1], sys.argv[3], sys.argv[4], settings=StateSettings(**SETTINGS))
     run = store.start_run(sys.argv[2], "schedule")
     lock = store.lock(sys.argv[2], run_id=run.id).acquire()
     print("locked", flush=True)
@@ -53,9 +55,14 @@ HOLDER = textwrap.dedent(
 )
 
 
+#: Short PostgreSQL leases, so a killed holder's lease expires within the test (SQLite ignores them).
+SETTINGS = {"lease_seconds": 2.0, "lease_heartbeat_seconds": 0.3}
+
+
 def _python(code: str, *args: str) -> subprocess.Popen[str]:
+    prelude = OPEN_IN_CHILD + f"SETTINGS = {SETTINGS!r}\n"
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args],
+        [sys.executable, "-c", prelude + code, *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -65,16 +72,16 @@ def _python(code: str, *args: str) -> subprocess.Popen[str]:
 
 
 @pytest.mark.slow
-def test_three_processes_write_at_once_without_lock_errors(tmp_path: Path) -> None:
+def test_three_processes_write_at_once_without_lock_errors(tmp_path: Path, backend: Backend) -> None:
     state = tmp_path / ".sfsync"
-    procs = [_python(WRITER, str(state), f"sync{n}", "8", "3000") for n in range(3)]
+    procs = [_python(WRITER, str(state), f"sync{n}", "8", "3000", *backend.argv()) for n in range(3)]
     state.mkdir()
     (state / "go").touch()
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
         assert out.strip() == "ok"
-    with StateStore.open(state) as store:
+    with backend.open(state) as store:
         runs = store.runs(limit=100)
         assert len(runs) == 24 and all(r.status is RunStatus.SUCCEEDED for r in runs)
         for run in runs:
@@ -84,13 +91,13 @@ def test_three_processes_write_at_once_without_lock_errors(tmp_path: Path) -> No
         assert len(store.journal_entries()) == 24
 
 
-def test_second_process_is_refused_while_a_run_holds_the_lock(tmp_path: Path) -> None:
+def test_second_process_is_refused_while_a_run_holds_the_lock(tmp_path: Path, backend: Backend) -> None:
     state = tmp_path / ".sfsync"
-    holder = _python(HOLDER, str(state), "contacts")
+    holder = _python(HOLDER, str(state), "contacts", *backend.argv())
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "locked"
-        with StateStore.open(state) as store:
+        with backend.open(state, StateSettings(**SETTINGS)) as store:
             with (
                 pytest.raises(
                     SyncBusyError, match=r"sync `contacts` is already running \(pid \d+ on .*, run 1\)"
@@ -103,21 +110,28 @@ def test_second_process_is_refused_while_a_run_holds_the_lock(tmp_path: Path) ->
             # other syncs are not affected
             with store.lock("accounts") as lock:
                 assert lock.held
-            # the holder is alive: its run is not reaped
+            # the holder is alive: its run is not reaped, even after its lease's first term ran out
+            if backend.url is not None:
+                time.sleep(SETTINGS["lease_seconds"] + 0.5)
             assert store.reap_interrupted("contacts") == []
+            with pytest.raises(SyncBusyError):
+                store.lock("contacts").acquire()
     finally:
         holder.kill()
         holder.communicate()
 
 
-def test_lock_of_a_killed_process_is_taken_over_and_its_run_reaped(tmp_path: Path) -> None:
+def test_lock_of_a_killed_process_is_taken_over_and_its_run_reaped(tmp_path: Path, backend: Backend) -> None:
     state = tmp_path / ".sfsync"
-    holder = _python(HOLDER, str(state), "contacts")
+    holder = _python(HOLDER, str(state), "contacts", *backend.argv())
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == "locked"
     os.kill(holder.pid, signal.SIGKILL)
     holder.communicate()
-    with StateStore.open(state) as store:
+    with backend.open(state, StateSettings(**SETTINGS)) as store:
+        if backend.url is not None:  # a lease outlives its dead holder until it expires
+            assert store.lock_owner("contacts") is not None
+            assert store.reap_interrupted("contacts") == []
         lock = store.lock("contacts").acquire(wait=5)
         try:
             owner = store.lock_owner("contacts")
@@ -131,8 +145,8 @@ def test_lock_of_a_killed_process_is_taken_over_and_its_run_reaped(tmp_path: Pat
         assert store.lock_owner("contacts") is None
 
 
-def test_lock_within_one_process_and_waiting(tmp_path: Path) -> None:
-    with StateStore.open(tmp_path) as store:
+def test_lock_within_one_process_and_waiting(tmp_path: Path, backend: Backend) -> None:
+    with backend.open(tmp_path) as store:
         first = store.lock("s").acquire()
         with pytest.raises(SyncBusyError):
             store.lock("s").acquire(wait=0.3)

@@ -12,11 +12,12 @@ import pytest
 from sfsync.state import JournalState, StateStore
 from sfsync.state import results as results_files
 from sfsync.state.schema import MIGRATIONS
+from tests.state.backends import Backend
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    s = StateStore.open(tmp_path / ".sfsync")
+def store(tmp_path: Path, backend: Backend) -> Iterator[StateStore]:
+    s = backend.open(tmp_path / ".sfsync")
     yield s
     s.close()
 

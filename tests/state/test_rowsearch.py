@@ -10,6 +10,7 @@ import pytest
 
 from sfsync.state import JournalState, RunCounts, RunStatus, StateStore
 from sfsync.state.rowsearch import RowDebugger
+from tests.state.backends import Backend
 
 
 def _results(rows: list[tuple[str, bool, str | None, str | None, str | None]]) -> pa.Table:
@@ -27,8 +28,8 @@ def _results(rows: list[tuple[str, bool, str | None, str | None, str | None]]) -
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    s = StateStore.open(tmp_path / ".sfsync")
+def store(tmp_path: Path, backend: Backend) -> Iterator[StateStore]:
+    s = backend.open(tmp_path / ".sfsync")
     # run 1 of contacts: p1 created, p2 and p3 rejected
     r1 = s.start_run("contacts")
     s.record_results(

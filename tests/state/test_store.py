@@ -22,11 +22,12 @@ from sfsync.state import (
     default_state_dir,
 )
 from sfsync.state.schema import MIGRATIONS
+from tests.state.backends import Backend
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    s = StateStore.open(tmp_path / ".sfsync")
+def store(tmp_path: Path, backend: Backend) -> Iterator[StateStore]:
+    s = backend.open(tmp_path / ".sfsync")
     yield s
     s.close()
 

@@ -1,0 +1,33 @@
+"""The state tests run against both backends: SQLite (a file) and PostgreSQL (the throwaway cluster of
+``tests/plugins/postgres.py``, one fresh schema per test): ``backend`` is parametrized, ``open_store``
+opens a store on it (see ``backends.py``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from sfsync.state import StateStore
+from tests.state.backends import Backend
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        yield Backend("sqlite")
+        return
+    url = str(request.getfixturevalue("postgres_url"))
+    schema = f"state_{uuid.uuid4().hex[:12]}"
+    yield Backend("postgresql", url, schema)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def open_store(backend: Backend) -> Callable[..., StateStore]:
+    return backend.open

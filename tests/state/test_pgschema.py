@@ -1,0 +1,133 @@
+"""The PostgreSQL state store: its migrations against SQLite's, concurrent first opens, secrets, leases."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from sfsync.errors import StateError, SyncBusyError
+from sfsync.state import StateSettings, StateStore
+from sfsync.state.pgschema import PG_MIGRATIONS
+from sfsync.state.schema import MIGRATIONS
+
+
+def test_every_sqlite_migration_has_its_postgresql_form() -> None:
+    # Migration N is the same step on both backends: add a new one to both lists, with the same number.
+    assert len(PG_MIGRATIONS) == len(MIGRATIONS)
+
+
+@pytest.fixture
+def schema(postgres_url: str) -> Iterator[str]:
+    name = f"st_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def test_workers_opening_a_new_schema_at_once_migrate_it_once(
+    tmp_path: Path, postgres_url: str, schema: str
+) -> None:
+    errors: list[BaseException] = []
+
+    def open_one(n: int) -> None:
+        try:
+            with StateStore.open(tmp_path / f"w{n}", url=postgres_url, schema=schema) as store:
+                store.start_run(f"s{n}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with StateStore.open(tmp_path / "w9", url=postgres_url, schema=schema) as store:
+        assert sorted(r.sync for r in store.runs()) == ["s0", "s1", "s2", "s3"]
+    with psycopg.connect(postgres_url) as conn:
+        rows = conn.execute(sql.SQL("SELECT version FROM {}.sfsync_schema").format(sql.Identifier(schema)))
+        assert rows.fetchall() == [(len(PG_MIGRATIONS),)]
+        conn.execute(sql.SQL("UPDATE {}.sfsync_schema SET version = 99").format(sql.Identifier(schema)))
+    with pytest.raises(StateError, match="version 99, newer than this sfsync"):
+        StateStore.open(tmp_path / "w9", url=postgres_url, schema=schema)
+
+
+def test_a_refused_connection_never_shows_the_password(tmp_path: Path, postgres_url: str) -> None:
+    port = postgres_url.rsplit(":", 1)[1].split("/")[0]
+    bad = f"postgresql://nobody_here:s3cret-pw@127.0.0.1:{port}/no_such_db"
+    with pytest.raises(StateError) as caught:
+        StateStore.open(tmp_path, url=bad)
+    text = f"{caught.value.message} {caught.value}"
+    assert "s3cret-pw" not in text and "127.0.0.1" in text
+    with pytest.raises(StateError, match="not a PostgreSQL URL"):
+        StateStore.open(tmp_path, url="mysql://u:p@h/db")
+
+
+def test_a_lease_is_renewed_while_held_and_a_lost_lease_is_noticed(
+    tmp_path: Path, postgres_url: str, schema: str
+) -> None:
+    settings = StateSettings(lease_seconds=1.0, lease_heartbeat_seconds=0.2)
+    with StateStore.open(tmp_path, settings, url=postgres_url, schema=schema) as store:
+        lease = store.lock("contacts").acquire()
+        time.sleep(2.5)  # more than two lease terms: the heartbeat keeps it
+        other = StateStore.open(tmp_path / "other", settings, url=postgres_url, schema=schema)
+        try:
+            with pytest.raises(SyncBusyError, match="already running"):
+                other.lock("contacts").acquire()
+            assert not lease.lost  # type: ignore[union-attr]
+            # the row is taken away (as if this worker had been cut off past its expiry)
+            with psycopg.connect(postgres_url, autocommit=True) as conn:
+                conn.execute(sql.SQL("DELETE FROM {}.leases").format(sql.Identifier(schema)))
+            with other.lock("contacts") as taken:
+                deadline = time.monotonic() + 5
+                while not lease.lost and time.monotonic() < deadline:  # type: ignore[union-attr]
+                    time.sleep(0.05)
+                assert lease.lost  # type: ignore[union-attr]
+                assert taken.held
+                owner = other.lock_owner("contacts")
+                assert owner is not None
+            lease.release()  # releasing a lost lease leaves the new holder's row alone
+        finally:
+            other.close()
+
+
+def test_of_workers_claiming_a_slot_at_once_exactly_one_gets_it(
+    tmp_path: Path, postgres_url: str, schema: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sfsync.state.slots import claim_slot, give_back_slot, read_slot, record_slot
+
+    stores = [StateStore.open(tmp_path / f"w{n}", url=postgres_url, schema=schema) for n in range(4)]
+    try:
+        start = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)
+        record_slot(stores[0].db, "contacts", start, "fp")
+        slot = start + timedelta(minutes=15)
+        got: list[datetime | None] = [None] * 4
+
+        def claim(n: int) -> None:
+            got[n] = claim_slot(stores[n].db, "contacts", slot, "fp")
+
+        threads = [threading.Thread(target=claim, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [g for g in got if g is not None] == [start]  # one winner, told the slot before
+        # a slot never moves back, except when the winner gives its claim back
+        assert not record_slot(stores[1].db, "contacts", start, "fp")
+        assert give_back_slot(stores[2].db, "contacts", slot, start)
+        record = read_slot(stores[3].db, "contacts")
+        assert record is not None and record.last_fire == start
+        assert claim_slot(stores[3].db, "contacts", slot, "fp") == start
+        assert claim_slot(stores[0].db, "contacts", slot, "other schedule") is None
+    finally:
+        for s in stores:
+            s.close()
