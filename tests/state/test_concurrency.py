@@ -46,7 +46,7 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from sfsync.state import StateSettings
-    store = open_store(sys.argv[1], sys.argv[3], sys.argv[4], settings=StateSettings(**SETTINGS))
+    store = open_store(sys.argv[1], sys.argv[3], sys.argv[4], settings=SHORT_LEASES)
     run = store.start_run(sys.argv[2], "schedule")
     lock = store.lock(sys.argv[2], run_id=run.id).acquire()
     print("locked", flush=True)
@@ -56,7 +56,9 @@ HOLDER = textwrap.dedent(
 
 
 #: Short PostgreSQL leases, so a killed holder's lease expires within the test (SQLite ignores them).
+#: short leases, so a dead holder's lease expires within the test (also given to the child processes)
 SETTINGS = {"lease_seconds": 2.0, "lease_heartbeat_seconds": 0.3}
+SHORT_LEASES = StateSettings(lease_seconds=2.0, lease_heartbeat_seconds=0.3)
 
 
 def _python(code: str, *args: str) -> subprocess.Popen[str]:
@@ -97,7 +99,7 @@ def test_second_process_is_refused_while_a_run_holds_the_lock(tmp_path: Path, ba
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "locked"
-        with backend.open(state, StateSettings(**SETTINGS)) as store:
+        with backend.open(state, SHORT_LEASES) as store:
             with (
                 pytest.raises(
                     SyncBusyError, match=r"sync `contacts` is already running \(pid \d+ on .*, run 1\)"
@@ -128,7 +130,7 @@ def test_lock_of_a_killed_process_is_taken_over_and_its_run_reaped(tmp_path: Pat
     assert holder.stdout.readline().strip() == "locked"
     os.kill(holder.pid, signal.SIGKILL)
     holder.communicate()
-    with backend.open(state, StateSettings(**SETTINGS)) as store:
+    with backend.open(state, SHORT_LEASES) as store:
         if backend.url is not None:  # a lease outlives its dead holder until it expires
             assert store.lock_owner("contacts") is not None
             assert store.reap_interrupted("contacts") == []
