@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sfsync.errors import SourceError
+from sfsync.errors import SfsyncError, SourceError
 from sfsync.sync.engine import RunOptions
 from sfsync.sync.warehouse.markers import kept_in_warehouse
 from tests.plugins.emulator import InProcessEmulator
@@ -105,3 +105,19 @@ def test_repeated_key_is_refused_before_anything_is_sent(pg: PgProject, emulator
     assert s.run("people", RunOptions()).counts.created == 40
     s.close()
     s.store.close()
+
+
+def test_removals_are_refused_with_the_warehouse_planner_before_anything_is_sent(
+    pg: PgProject, emulator: InProcessEmulator
+) -> None:
+    """The removal step reads the keys that left from the local diff, which the warehouse planner keeps
+    in the warehouse: the combination is a check problem until it is supported, and a run sends nothing."""
+    pg.write("warehouse")
+    text = pg.path.read_text().replace("    mappings:", "    on_row_removed: delete\n    mappings:")
+    pg.path.write_text(text)
+    s = pg.session()
+    with pytest.raises(SfsyncError) as err:
+        s.run("people")
+    assert "does not work with the warehouse planner" in err.value.full_text()
+    assert "planner: local" in err.value.full_text()
+    assert _org(emulator) == {}
