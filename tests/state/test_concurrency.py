@@ -46,7 +46,7 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from sfsync.state import StateSettings
-    store = open_store(sys.argv[1], sys.argv[3], sys.argv[4], settings=SHORT_LEASES)
+    store = open_store(sys.argv[1], sys.argv[3], sys.argv[4], settings=StateSettings(**SETTINGS))
     run = store.start_run(sys.argv[2], "schedule")
     lock = store.lock(sys.argv[2], run_id=run.id).acquire()
     print("locked", flush=True)
@@ -56,7 +56,6 @@ HOLDER = textwrap.dedent(
 
 
 #: Short PostgreSQL leases, so a killed holder's lease expires within the test (SQLite ignores them).
-#: short leases, so a dead holder's lease expires within the test (also given to the child processes)
 SETTINGS = {"lease_seconds": 2.0, "lease_heartbeat_seconds": 0.3}
 SHORT_LEASES = StateSettings(lease_seconds=2.0, lease_heartbeat_seconds=0.3)
 
