@@ -113,7 +113,7 @@ class Target:
 
     @property
     def bulk_operation(self) -> IngestOperation:
-        return _BULK_OPERATION.get(self.mode, self.mode)  # type: ignore[return-value]  # Mode or delete
+        return _BULK_OPERATION[self.mode]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -142,8 +142,15 @@ class Target:
         )
 
 
-#: The Bulk operation (and REST call) of each removal mode: clearing and flagging are updates by Id.
-_BULK_OPERATION = {"clear": "update", "flag": "update"}
+#: The Bulk operation (and REST call) of each load mode: a removal's clearing and flagging are updates by Id.
+_BULK_OPERATION: dict[TargetMode, IngestOperation] = {
+    "insert": "insert",
+    "update": "update",
+    "upsert": "upsert",
+    "clear": "update",
+    "flag": "update",
+    "delete": "delete",
+}
 
 
 def _field_map(item: list[Any]) -> FieldMap:
