@@ -191,9 +191,13 @@ class UiService:
         facade = self.facade(project)
         health = facade.health(name)
         state = health.state
-        active = [j.id for j in self.jobs.active(name)]
+        jobs = self.jobs.active(name)
+        active = [j.id for j in jobs]
         reason = health.reason
-        if active and state not in ("paused", "running"):
+        # a run job without a run id has not taken the lock yet; one with a run id whose run has ended is only
+        # doing what follows a run (warnings, notifications): the sync's state is its run's by then
+        waiting = any(j.kind == "run" and j.run_id is None for j in jobs)
+        if waiting and state not in ("paused", "running"):
             state, reason = "running", "started from this UI; waiting for its lock"
         status = health.status
         last = health.last_run

@@ -142,6 +142,8 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self.status = 200
+        self.held = threading.Event()  # clear it to hold every answer until it is set again
+        self.held.set()
         self._lock = threading.Lock()
         receiver = self
 
@@ -156,6 +158,7 @@ class Receiver:
                 with receiver._lock:
                     receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
                 status = receiver.status
+                receiver.held.wait(60)
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 reply = b"ok" if status < 400 else b"invalid_token"

@@ -16,6 +16,7 @@ import pytest
 from sfsync.api import Project
 from sfsync.state import Trigger
 from tests.plugins.emulator import InProcessEmulator
+from tests.schedule.helpers import receiving
 from tests.web.conftest import TOKEN
 from tests.web.test_api import wait_job
 
@@ -170,6 +171,34 @@ def test_the_sync_page_shows_a_run_started_elsewhere_live(
         other.close()
     ended = api.get("/syncs/contacts/live", params={"was": run_id})
     assert ended.headers.get("HX-Refresh") == "true" and 'data-state="warning"' in ended.text
+
+
+def test_a_ui_run_that_has_ended_shows_its_outcome_while_its_notice_is_still_being_sent(
+    api: httpx.Client, project_file: Path
+) -> None:
+    """The run started from the UI has ended (partial, a warning) but its job still sends the warning's
+    notice: the sync shows the run's state, not "running ... waiting for its lock"."""
+    with receiving() as receiver:
+        text = project_file.read_text()
+        ops = "  ops: {type: email, to: [ops@example.com], smtp: {host: localhost, port: 25}}"
+        assert ops in text
+        text = text.replace(ops, f'  ops: {{type: webhook, url: "{receiver.url}/hook"}}')
+        project_file.write_text(text.replace("    schedule:", "    warnings: {notify: [ops]}\n    schedule:"))
+        receiver.held.clear()
+        try:
+            job = api.post("/api/syncs/contacts/run").json()
+            deadline = time.monotonic() + 30
+            while not receiver.posts("/hook") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert receiver.posts("/hook"), "the warning's notice never left"
+            assert api.get(f"/api/jobs/{job['id']}").json()["state"] == "running"
+            summary = api.get("/api/syncs/contacts").json()
+            assert (summary["state"], summary["reason"]) == ("warning", REASON)
+            live = api.get("/syncs/contacts/live", params={"was": job["run_id"] or 1})
+            assert 'data-state="warning"' in live.text and live.headers.get("HX-Refresh") == "true"
+        finally:
+            receiver.held.set()
+        assert wait_job(api, job["id"])["state"] == "done"
 
 
 def test_the_json_api_answers_errors_as_json(ui_app: httpx.Client) -> None:
