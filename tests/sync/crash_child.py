@@ -153,6 +153,7 @@ def _rest_call(nth: int, *, applied: bool) -> Callable[[], None]:
     """Die at the ``nth`` collections call, before it is sent or after Salesforce applied it."""
     calls = {"n": 0}
     lock = threading.Lock()
+    never = threading.Event()
 
     def install() -> None:
         send = Collections._send
@@ -161,6 +162,10 @@ def _rest_call(nth: int, *, applied: bool) -> Callable[[], None]:
             with lock:
                 calls["n"] += 1
                 mine = calls["n"]
+            if not applied and mine > nth:
+                # the kill comes before any later call leaves: without this, other chunk threads send
+                # while the first one writes its mark, and "nothing sent" would not hold
+                never.wait(60)
             if mine == nth and not applied:
                 _die(f"rest_before_send {mine}")
             out = send(self, *args, **kw)
