@@ -15,6 +15,16 @@ org (``--db``), reached over a real socket by both clients. Steps, all timed by 
                     then ``sf.bulk2.Contact.upsert(csv_file=..., external_id_field="External_Id__c")``
   baseline rerun    the same after the 1% change: simple-salesforce has no diff, so every row goes again
 
+sfsync's first run is split into time waiting on the org and sfsync's own time, measured through the
+client's injection point: sfsync's client is given an ``httpx`` transport (``TimedTransport``) that records
+when each request is in flight (from sending it until the last byte of its answer is read), and the
+client's waits between Bulk polls (``Transport.sleep``) are recorded too. Waiting on the org is the union of
+those intervals across threads (the Bulk jobs run as a pipeline); sfsync's own time is the rest of the
+run's wall time: reading, diffing, planning, encoding CSV, matching results and storing outcomes and the
+snapshot while no request is in flight. ``PhaseStarted`` progress events split both per phase. Target
+(issue 15): sfsync's own share under 10% of the first run. The process's CPU time is printed too: on a
+loaded machine the wall-clock share also counts sfsync's threads waiting for a core.
+
 Both poll Bulk jobs every ``BASELINE_POLL_SECONDS`` (simple-salesforce's ``wait``, default 5 s, would
 only slow it down; sfsync's ``bulk_poll_seconds`` setting). sfsync also downloads and stores every row's
 result, which the baseline does not. Target (issue 5): sfsync faster than the baseline on both runs.
@@ -49,10 +59,14 @@ import json
 import os
 import resource
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +85,190 @@ SYNC = "contacts"
 CLIENT_ID = "sfsync-demo-client"
 SECRETS = {"SF_CLIENT_SECRET": "sfsync-demo-secret", "SF_PASSWORD": "sfsync-demo"}
 MAPPINGS = {"first_name": "FirstName", "last_name": "LastName", "email": "Email", "title": "Title"}
+
+
+class OrgClock:
+    """When sfsync waits on the org: intervals (perf_counter seconds) during which an HTTP request is in
+    flight (from sending it until the last byte of its answer is read) or a thread sleeps between Bulk
+    polls (or before a retry). Filled from several threads (the pipelined Bulk jobs)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.intervals: list[tuple[float, float]] = []
+        self.jobs: list[tuple[float, float]] = []  # Bulk jobs the org is processing (closed until done)
+        self.requests = 0
+
+    def add(self, start: float, end: float) -> None:
+        with self._lock:
+            self.intervals.append((start, end))
+
+    def waiting(self, start: float, end: float, *, jobs: bool = False) -> float:
+        """Seconds of [start, end] covered by at least one interval (their union, clipped); with ``jobs``
+        the times the org was processing a closed Bulk job count too."""
+        with self._lock:
+            every = self.intervals + (self.jobs if jobs else [])
+            spans = sorted((max(a, start), min(b, end)) for a, b in every if b > start and a < end)
+        total, cur_a, cur_b = 0.0, None, None
+        for a, b in spans:
+            if cur_b is None or a > cur_b:
+                if cur_b is not None and cur_a is not None:
+                    total += cur_b - cur_a
+                cur_a, cur_b = a, b
+            else:
+                cur_b = max(cur_b, b)
+        if cur_a is not None and cur_b is not None:
+            total += cur_b - cur_a
+        return total
+
+
+class _TimedStream(httpx.SyncByteStream):
+    """An answer's body: each read from the socket is time spent waiting on the org."""
+
+    def __init__(self, inner: httpx.SyncByteStream, clock: OrgClock) -> None:
+        self._inner, self._clock = inner, clock
+
+    def __iter__(self) -> Iterator[bytes]:
+        it = iter(self._inner)
+        while True:
+            t = time.perf_counter()
+            chunk = next(it, None)
+            self._clock.add(t, time.perf_counter())
+            if chunk is None:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class TimedTransport(httpx.BaseTransport):
+    """The HTTP transport sfsync's client is given (``SyncSession(transport=...)``, the injection point the
+    tests use too): a plain ``httpx.HTTPTransport`` trusting the emulator's CA, with the client's default
+    pool size, that records each request's time in flight in an :class:`OrgClock`."""
+
+    def __init__(self, ca: Path, clock: OrgClock) -> None:
+        from sfsync.salesforce.settings import ConnectionSettings
+
+        pool = int(ConnectionSettings.model_fields["max_connections"].default)
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=str(ca))
+        limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+        self._inner = httpx.HTTPTransport(verify=context, limits=limits)
+        self._clock = clock
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        t = time.perf_counter()
+        try:
+            response = self._inner.handle_request(request)
+        finally:
+            self._clock.add(t, time.perf_counter())
+            self._clock.requests += 1
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_TimedStream(response.stream, self._clock),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def time_poll_sleeps(clock: OrgClock) -> None:
+    """Bulk polls (and retry backoff) wait through ``Transport.sleep``: record those waits too."""
+    from sfsync.salesforce.transport import Transport
+
+    plain = Transport.sleep
+
+    def timed(self: Transport, seconds: float) -> None:
+        t = time.perf_counter()
+        try:
+            plain(self, seconds)
+        finally:
+            clock.add(t, time.perf_counter())
+
+    Transport.sleep = timed  # type: ignore[method-assign]
+
+
+@dataclass
+class RunSplit:
+    """One sfsync run split into waiting on the org and sfsync's own time, per phase (progress events)."""
+
+    wall_s: float = 0.0
+    org_wait_s: float = 0.0
+    org_busy_s: float = 0.0  # org_wait_s, plus while a closed Bulk job was being processed
+    cpu_s: float = 0.0  # CPU time of the sfsync process (every thread) during the run
+    requests: int = 0
+    # (phase, wall, org wait, org busy)
+    phases: list[tuple[str, float, float, float]] = field(default_factory=list)
+
+    @property
+    def own_s(self) -> float:
+        return self.wall_s - self.org_wait_s
+
+    @property
+    def own_share(self) -> float:
+        return self.own_s / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def alone_s(self) -> float:
+        """sfsync's own time that no work of the org overlapped: its share of the critical path."""
+        return self.wall_s - self.org_busy_s
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "wall_s": round(self.wall_s, 2),
+            "org_wait_s": round(self.org_wait_s, 2),
+            "own_s": round(self.own_s, 2),
+            "own_share": round(self.own_share, 3),
+            "org_busy_s": round(self.org_busy_s, 2),
+            "alone_s": round(self.alone_s, 2),
+            "alone_share": round(self.alone_s / self.wall_s if self.wall_s else 0.0, 3),
+            "cpu_s": round(self.cpu_s, 2),
+            "requests": self.requests,
+            "phases": {
+                p: {"wall_s": round(w, 2), "org_wait_s": round(o, 2), "org_busy_s": round(b, 2)}
+                for p, w, o, b in self.phases
+            },
+        }
+
+
+def timed_run(session: Any, clock: OrgClock) -> tuple[Any, RunSplit]:
+    """``session.run(SYNC)`` with its wall time split by the clock and by the run's progress events."""
+    from sfsync.sync.engine import RunOptions
+    from sfsync.sync.progress import BulkJobChanged, PhaseStarted
+
+    marks: list[tuple[str, float]] = []
+    closed: dict[str, float] = {}
+
+    def progress(event: object) -> None:
+        now = time.perf_counter()
+        if isinstance(event, PhaseStarted):
+            marks.append((str(event.phase), now))
+        elif isinstance(event, BulkJobChanged):  # closed (UploadComplete) .. seen done by a poll
+            job = event.job
+            if job.state in ("UploadComplete", "InProgress"):
+                closed.setdefault(job.id, now)
+            elif job.state in ("JobComplete", "Failed", "Aborted") and job.id in closed:
+                clock.jobs.append((closed.pop(job.id), now))
+
+    requests = clock.requests
+    cpu = time.process_time()
+    start = time.perf_counter()
+    marks.append(("reading", start))  # checks, then the model read (no PhaseStarted before diffing)
+    result = session.run(SYNC, RunOptions(progress=progress))
+    end = time.perf_counter()
+    split = RunSplit(
+        wall_s=end - start,
+        org_wait_s=clock.waiting(start, end),
+        org_busy_s=clock.waiting(start, end, jobs=True),
+        cpu_s=time.process_time() - cpu,
+        requests=clock.requests - requests,
+    )
+    for (name, a), (_, b) in zip(marks, [*marks[1:], ("end", end)], strict=True):
+        split.phases.append((name, b - a, clock.waiting(a, b), clock.waiting(a, b, jobs=True)))
+    return result, split
 
 
 def free_port() -> int:
@@ -171,19 +369,23 @@ def write_project(root: Path, url: str, ca: Path) -> Path:
     return path
 
 
-def sfsync_runs(project_file: Path, warehouse: Path, rows: int) -> dict[str, Any]:
+def sfsync_runs(project_file: Path, warehouse: Path, rows: int, ca: Path) -> dict[str, Any]:
     from sfsync.config import load_project
     from sfsync.state import StateStore
     from sfsync.sync.engine import RunOptions, SyncSession
 
+    clock = OrgClock()
+    time_poll_sleeps(clock)
     session = SyncSession(
-        load_project(project_file, environ=SECRETS), StateStore.open(project_file.parent / ".sfsync")
+        load_project(project_file, environ=SECRETS),
+        StateStore.open(project_file.parent / ".sfsync"),
+        transport=TimedTransport(ca, clock),
     )
     out: dict[str, Any] = {}
     try:
-        t = time.perf_counter()
-        first = session.run(SYNC, RunOptions())
-        out["first_s"] = time.perf_counter() - t
+        first, split = timed_run(session, clock)
+        out["first_s"] = split.wall_s
+        out["first_split"] = split.as_dict()
         if (first.counts.created, first.counts.rejected) != (rows, 0):
             raise SystemExit(f"sfsync's first run did not create every row: {first.counts}")
         changed = change_warehouse(warehouse)
@@ -271,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             warehouse = tmp / "wh.duckdb"
             make_warehouse(warehouse, args.rows)
-            ours = sfsync_runs(write_project(tmp, base, ca), warehouse, args.rows)
+            ours = sfsync_runs(write_project(tmp, base, ca), warehouse, args.rows, ca)
             httpx.post(f"{base}/__admin/reset", verify=str(ca), timeout=600).raise_for_status()
             sfsync_rss = peak_rss_mb()  # before simple-salesforce runs in this process
             fresh = tmp / "wh-baseline.duckdb"  # the same rows, before the change
@@ -286,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": args.rows,
         "changed_rows": ours["changed"],
         "sfsync": {k: round(v, 2) if isinstance(v, float) else v for k, v in ours.items()},
+        "sfsync_own_share_first": ours["first_split"]["own_share"],
         "simple_salesforce": {k: round(v, 2) if isinstance(v, float) else v for k, v in theirs.items()},
         "ratio_first": round(theirs["first_s"] / ours["first_s"], 2),
         "ratio_rerun": round(theirs["rerun_s"] / ours["rerun_s"], 2),
@@ -303,6 +506,23 @@ def main(argv: list[str] | None = None) -> int:
             f"simple-salesforce {b['first_s']:8.2f} s (CSV export {b['first_export_s']:.2f} s, "
             f"{b['first_jobs']} job(s))   -> sfsync {result['ratio_first']}x as fast"
         )
+        sp = s["first_split"]
+        print(
+            f"    first run split: waiting on the org {sp['org_wait_s']:.2f} s ({sp['requests']} requests"
+            f" in flight or Bulk poll waits), sfsync's own {sp['own_s']:.2f} s = {100 * sp['own_share']:.1f}%"
+            f" of the run (target < 10%); sfsync process CPU {sp['cpu_s']:.2f} s"
+            f" = {100 * sp['cpu_s'] / sp['wall_s']:.1f}% of the run"
+        )
+        print(
+            f"    counting the org's processing of closed Bulk jobs (progress events) as the org's time too:"
+            f" sfsync alone {sp['alone_s']:.2f} s = {100 * sp['alone_share']:.1f}% of the run"
+        )
+        for phase, t in sp["phases"].items():
+            print(
+                f"      {phase:10} {t['wall_s']:7.2f} s, waiting on the org {t['org_wait_s']:6.2f} s,"
+                f" sfsync's own {t['wall_s'] - t['org_wait_s']:6.2f} s"
+                f" (alone {t['wall_s'] - t['org_busy_s']:6.2f} s)"
+            )
         print(
             f"  {CHANGED_PERCENT}% rerun    sfsync {s['rerun_s']:8.2f} s ({s['rerun_api_calls']} API calls, "
             f"{result['changed_rows']:,} rows sent)   simple-salesforce {b['rerun_s']:8.2f} s "

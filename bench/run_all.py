@@ -1,7 +1,8 @@
 """Run every benchmark in ``bench/`` with small sizes (or their full defaults) and print a summary.
 
     .venv/bin/python bench/run_all.py              # small sizes: a few minutes on a laptop (`make bench`)
-    .venv/bin/python bench/run_all.py --full       # each benchmark's own defaults (10M-row diff, 1M-row e2e)
+    .venv/bin/python bench/run_all.py --full       # each benchmark's own defaults (10M-row diff, 1M-row e2e,
+                                                   # the 1M/10M/30M scale curve: an hour or more)
     .venv/bin/python bench/run_all.py --only e2e --only diff
 
 Each benchmark runs in its own process (its output is shown as it goes); the summary lists, per benchmark,
@@ -36,6 +37,8 @@ class Bench:
 
 BENCHES = (
     Bench("diff", "diff.py", ("--rows", "200000"), needs_dir=True),
+    # --full: 1M, 10M and 30M rows (~25 min, ~15 GB of disk)
+    Bench("diff_scale", "diff_scale.py", ("--sizes", "100000,300000"), needs_dir=True),
     Bench("emulator_org", "emulator_org.py", ("--rows", "50000", "--chunk", "5000", "--repeat", "2")),
     Bench(
         "emulator_bulk",

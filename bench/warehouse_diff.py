@@ -1,7 +1,7 @@
 """Benchmark: the local planner against the warehouse planner on one PostgreSQL model, in the same run.
 
     .venv/bin/python bench/warehouse_diff.py                 # 1,000,000 rows x 10 columns, own cluster
-    .venv/bin/python bench/warehouse_diff.py --rows 10000000
+    .venv/bin/python bench/warehouse_diff.py --rows 10000000   # issue 15's size: ~20 min, ~10 GB of disk
     .venv/bin/python bench/warehouse_diff.py --url postgresql://user@host/db   # an existing database
 
 Without ``--url`` a throwaway PostgreSQL cluster is started in a temporary directory (as the tests do;
@@ -281,6 +281,7 @@ def main() -> None:
             f" rows out {wh['rows_out']:,} vs {lo['rows_out']:,};"
             f" bytes out {_mb(wh['bytes_out'])} vs {_mb(lo['bytes_out'])}"
         )
+        print(f"load after: {os.getloadavg()[0]:.1f}; total {time.perf_counter() - t0:.0f} s")
     finally:
         if stop is not None:
             next(stop, None)
