@@ -1,6 +1,6 @@
 """Benchmark: the local planner's scale curve, diff time and peak RSS at growing model sizes, in one run.
 
-    .venv/bin/python bench/diff_scale.py                        # 1M, 10M and 30M rows (~15 GB of disk, ~25 min)
+    .venv/bin/python bench/diff_scale.py                        # 1M, 10M, 30M rows (~15 GB disk, ~25 min)
     .venv/bin/python bench/diff_scale.py --sizes 100000,300000  # what `make bench` runs
 
 The model is a DuckDB database file (the same 10-column table as ``bench/diff.py``), read the way a run
@@ -126,7 +126,8 @@ def measure(rows: int, root: Path) -> dict[str, Any]:
             source = {"first_adv": "first", "advance": "diff"}.get(name)
             r = out[name] = run_step(name, rows, work, out[source]["work_dir"] if source else None)
             print(
-                f"  {rows:>11,} {name:9s} {float(r['seconds']):8.2f} s  peak RSS {float(r['peak_rss_mb']):6.0f} MB",
+                f"  {rows:>11,} {name:9s} {float(r['seconds']):8.2f} s"
+                f"  peak RSS {float(r['peak_rss_mb']):6.0f} MB",
                 flush=True,
             )
     finally:
@@ -163,11 +164,12 @@ def main() -> None:
     print(f"load(1/5/15m) after {_load()}")
 
     def per_m(r: dict[str, Any], key: str) -> float:
-        return float(r[key]["seconds"]) / r["rows"] * 1e6
+        return float(r[key]["seconds"]) / int(r["rows"]) * 1e6
 
     base = results[0]
     print(
-        f"{'rows':>11}  {'1% diff':>8} {'s/1M':>6} {'ratio':>6}  {'first':>8} {'s/1M':>6} {'ratio':>6}  peak RSS MB"
+        f"{'rows':>11}  {'1% diff':>8} {'s/1M':>6} {'ratio':>6}"
+        f"  {'first':>8} {'s/1M':>6} {'ratio':>6}  peak RSS MB"
     )
     worst = 0.0
     for r in results:
@@ -182,7 +184,8 @@ def main() -> None:
         )
     last = results[-1]
     print(
-        f"result: 1% diff time per row at {last['rows']:,} rows is {per_m(last, 'diff') / per_m(base, 'diff'):.2f}x"
+        f"result: 1% diff time per row at {last['rows']:,} rows is"
+        f" {per_m(last, 'diff') / per_m(base, 'diff'):.2f}x"
         f" that at {base['rows']:,} (1.00 = linear); largest peak RSS {worst:,.0f} MB"
         f" (target < {RSS_TARGET_MB:,} MB at 30M; DuckDB memory_limit {limit})"
     )
