@@ -14,21 +14,9 @@ import pytest
 from sfsync.api import Project
 from sfsync.state import Trigger
 from tests.plugins.emulator import InProcessEmulator
+from tests.plugins.projects import people_project, write_people_project
 
-PROJECT = """\
-version: 1
-sources:
-  wh: {type: duckdb, path: wh.duckdb}
-  LOGSOURCE
-models:
-  people: {source: wh, kind: user, primary_key: id, table: people}
-destinations:
-  org:
-    type: salesforce
-    login_url: LOGIN_URL
-    auth: {flow: password, client_id: sfsync-demo-client, client_secret: "${SF_SECRET}",
-           username: admin@example.com, password: "${SF_PASSWORD}"}
-syncs:
+SYNCS = """\
   contacts:
     from: people
     to: org
@@ -36,21 +24,17 @@ syncs:
     mode: upsert
     object_id: {column: id, field: External_Id__c}
     mappings: {last: LastName, email: Email}
-logs: LOGS
 """
 
 
 def _project(tmp_path: Path, emulator: InProcessEmulator, source: str, logs: str) -> Path:
-    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
-        con.execute(
-            "create table people as select 'p' || i as id, 'Last ' || i as last,"
-            " case when i = 3 then 'not-an-email' else 'p' || i || '@example.com' end as email"
-            " from range(5) t(i)"
-        )
-    text = PROJECT.replace("LOGIN_URL", emulator.base_url).replace("LOGSOURCE", source).replace("LOGS", logs)
-    (tmp_path / "sfsync.yml").write_text(text)
-    (tmp_path / ".env").write_text("SF_SECRET=sfsync-demo-secret\nSF_PASSWORD=sfsync-demo\n")
-    return tmp_path / "sfsync.yml"
+    people = (
+        "select 'p' || i as id, 'Last ' || i as last,"
+        " case when i = 3 then 'not-an-email' else 'p' || i || '@example.com' end as email"
+        " from range(5) t(i)"
+    )
+    text = people_project(emulator.base_url, SYNCS, sources=source, tail=f"logs: {logs}\n")
+    return write_people_project(tmp_path, text, people)
 
 
 def _two_runs(project_file: Path, emulator: InProcessEmulator) -> list[Any]:
