@@ -55,19 +55,22 @@ def _load() -> str:
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _project(work: Path) -> Any:
+def _project(work: Path, source_memory_limit: str | None = None) -> Any:
     from sfsync.config import Project
 
+    source: dict[str, Any] = {"type": "duckdb", "path": str(work / "wh.duckdb")}
+    if source_memory_limit:
+        source["memory_limit"] = source_memory_limit
     return Project.model_validate(
         {
             "version": 1,
-            "sources": {"wh": {"type": "duckdb", "path": str(work / "wh.duckdb")}},
+            "sources": {"wh": source},
             "models": {"m": {"source": "wh", "kind": "custom", "primary_key": "id", "table": "model"}},
         }
     )
 
 
-def step(name: str, rows: int, work: Path, work_dir: str | None) -> dict[str, Any]:
+def step(name: str, rows: int, work: Path, work_dir: str | None, source_limit: str | None) -> dict[str, Any]:
     import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -86,7 +89,7 @@ def step(name: str, rows: int, work: Path, work_dir: str | None) -> dict[str, An
             con.execute(f"CREATE OR REPLACE TABLE model AS {sql}")
     else:
         store = StateStore.open(work / ".sfsync")
-        project = _project(work)
+        project = _project(work, source_limit)
         if name in ("first", "diff"):
             for old in pending_diffs(store, SYNC):
                 old.discard()
@@ -105,8 +108,11 @@ def step(name: str, rows: int, work: Path, work_dir: str | None) -> dict[str, An
     return out
 
 
-def run_step(name: str, rows: int, work: Path, work_dir: str | None = None) -> dict[str, Any]:
+def run_step(
+    name: str, rows: int, work: Path, work_dir: str | None = None, source_limit: str | None = None
+) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--step", name, "--rows", str(rows), "--dir", str(work)]
+    cmd += ["--source-memory-limit", source_limit] if source_limit else []
     res = subprocess.run(
         [*cmd, *(["--work-dir", work_dir] if work_dir else [])], capture_output=True, text=True, check=False
     )
@@ -116,7 +122,7 @@ def run_step(name: str, rows: int, work: Path, work_dir: str | None = None) -> d
     return result
 
 
-def measure(rows: int, root: Path) -> dict[str, Any]:
+def measure(rows: int, root: Path, source_limit: str | None) -> dict[str, Any]:
     work = root / f"rows-{rows}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -124,7 +130,9 @@ def measure(rows: int, root: Path) -> dict[str, Any]:
     try:
         for name in STEPS:
             source = {"first_adv": "first", "advance": "diff"}.get(name)
-            r = out[name] = run_step(name, rows, work, out[source]["work_dir"] if source else None)
+            r = out[name] = run_step(
+                name, rows, work, out[source]["work_dir"] if source else None, source_limit
+            )
             print(
                 f"  {rows:>11,} {name:9s} {float(r['seconds']):8.2f} s"
                 f"  peak RSS {float(r['peak_rss_mb']):6.0f} MB",
@@ -139,12 +147,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated row counts")
     p.add_argument("--dir", default=str(BENCH_DIR / "out" / "diff_scale"), help="scratch directory")
+    p.add_argument(
+        "--source-memory-limit",
+        help="the DuckDB source's memory_limit (sources.<name>.memory_limit; default: DuckDB's 80%% of RAM)",
+    )
     p.add_argument("--step", help=argparse.SUPPRESS)
     p.add_argument("--rows", type=int, help=argparse.SUPPRESS)
     p.add_argument("--work-dir", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.step:
-        print(json.dumps(step(args.step, args.rows, Path(args.dir), args.work_dir)))
+        print(json.dumps(step(args.step, args.rows, Path(args.dir), args.work_dir, args.source_memory_limit)))
         return
     from sfsync.sync.diff import DiffSettings
 
@@ -153,12 +165,13 @@ def main() -> None:
     print(
         f"local planner scale curve: {', '.join(f'{n:,}' for n in sizes)} rows x 10 columns, "
         f"{diff_bench.CHANGED_PERCENT}% changed; DuckDB-file model through sfsync's DuckDB source; diff "
-        f"memory_limit {limit}; cores={os.cpu_count()}; load(1/5/15m) before {_load()}",
+        f"memory_limit {limit}; source memory_limit {args.source_memory_limit or 'DuckDB default'};"
+        f" cores={os.cpu_count()}; load(1/5/15m) before {_load()}",
         flush=True,
     )
     root = Path(args.dir)
     try:
-        results = [measure(n, root) for n in sizes]
+        results = [measure(n, root, args.source_memory_limit) for n in sizes]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"load(1/5/15m) after {_load()}")
