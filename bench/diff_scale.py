@@ -37,9 +37,8 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(BENCH_DIR))
 
-import diff as diff_bench  # noqa: E402  (bench/diff.py: the model's SQL and columns)
+from bench import diff as diff_bench  # noqa: E402  (bench/diff.py: the model's SQL and columns)
 
 DEFAULT_SIZES = "1000000,10000000,30000000"
 RSS_TARGET_MB = 2048
