@@ -281,16 +281,33 @@ class SyncSession:
         resolved, describe, needed = self.validate(name)
         diff = self.diff(resolved, needed, options.full_resync)
         try:
-            settings = self._plan_settings(resolved, options)
-            client = self.client(resolved)
-            removals = plan_removals(client, self.store, resolved, diff, describe, settings)
-            plan = build_plan(client, resolved, diff, describe, settings)
-            planner, rows_out = planners.planner_of(diff)
-            return dataclasses.replace(plan, removals=removals, planner=planner, rows_out=rows_out)
+            return self._plan_for(self.client(resolved), resolved, diff, describe, options, guard=False)
         finally:
             # the plan's files live in the diff's work directory: keep them readable for the caller,
             # but mark the diff as a dry run so recovery discards it
             _claim(diff, None)
+
+    def _plan_for(
+        self,
+        client: SalesforceClient,
+        resolved: ResolvedSync,
+        diff: DiffResult,
+        describe: ObjectDescribe,
+        options: RunOptions,
+        *,
+        guard: bool,
+    ) -> Plan:
+        """The plan of ``diff``: its removals (``guard``: a run stops here, before anything is written,
+        when the removal guard trips) and its sends, saying which planner diffed."""
+        settings = self._plan_settings(resolved, options)
+        gone = planners.gone_rows(self.project, self.store, diff)
+        removals = plan_removals(client, self.store, resolved, diff, describe, settings, gone)
+        if guard and removals is not None:
+            check_guard(resolved, removals)
+        parents = options.rejected_parents if guard else None
+        plan = build_plan(client, resolved, diff, describe, settings, parents)
+        planner, rows_out = planners.planner_of(diff)
+        return dataclasses.replace(plan, removals=removals, planner=planner, rows_out=rows_out)
 
     def _plan_settings(self, resolved: ResolvedSync, options: RunOptions) -> PlanSettings:
         s = resolved.destination.settings
@@ -389,21 +406,9 @@ class SyncSession:
                 else:
                     live(PhaseStarted(name, RunPhase.PLANNING))
                     resolved, describe, _needed = self.validate(name)
-                    settings = self._plan_settings(resolved, options)
-                    # the guard stops the run here, before anything is written (and the diff is dropped)
-                    removals = plan_removals(client, self.store, resolved, diff, describe, settings)
-                    if removals is not None:
-                        check_guard(resolved, removals)
-                    plan = build_plan(
-                        client,
-                        resolved,
-                        diff,
-                        describe,
-                        settings,
-                        options.rejected_parents,
-                    )
-                    planner, rows_out = planners.planner_of(diff)
-                    plan = dataclasses.replace(plan, removals=removals, planner=planner, rows_out=rows_out)
+                    # the removal guard stops the run here, before anything is written (the diff is dropped)
+                    plan = self._plan_for(client, resolved, diff, describe, options, guard=True)
+                    removals = plan.removals
                     removing_rows = removals.to_send if removals is not None else 0
                     live(Planned(name, plan.api, plan.to_send + removing_rows, plan.refused))
                     self._keep_sent(run.id, plan, client)

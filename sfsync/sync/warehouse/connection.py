@@ -17,10 +17,11 @@ import psycopg
 import pyarrow as pa
 
 from sfsync.config.env import redact_url
-from sfsync.config.sources import PostgresSource
+from sfsync.config.sources import PostgresSource, SnowflakeSource
 from sfsync.errors import SourceError
 from sfsync.sources.base import ModelQuery
 from sfsync.sources.postgres import PostgresReader
+from sfsync.sources.snowflake import connect_snowflake
 
 #: Rows per batch when keys are inserted one statement per batch (warehouses without COPY).
 INSERT_BATCH_ROWS = 10_000
@@ -147,6 +148,13 @@ class PostgresWarehouse(Warehouse):
         self._conn.close()
 
 
+def open_snowflake_warehouse(name: str, config: SnowflakeSource) -> DbapiWarehouse:
+    """The warehouse planner's connection to a ``type: snowflake`` source (tested on fakesnow only)."""
+    conn = connect_snowflake(name, config)
+    conn.autocommit(False)  # statements run in transactions the planner commits (DDL commits anyway)
+    return DbapiWarehouse(name, conn, "snowflake")
+
+
 class DbapiWarehouse(Warehouse):
     """Any DBAPI 2 connection (``%s`` parameters), e.g. Snowflake's connector; rows leave through
     ``fetchall`` (fine for the rows to send, which are few)."""
@@ -212,4 +220,11 @@ class DbapiWarehouse(Warehouse):
         self._conn.close()
 
 
-__all__ = ["INSERT_BATCH_ROWS", "POSTGRES_SESSION", "DbapiWarehouse", "PostgresWarehouse", "Warehouse"]
+__all__ = [
+    "INSERT_BATCH_ROWS",
+    "POSTGRES_SESSION",
+    "DbapiWarehouse",
+    "PostgresWarehouse",
+    "Warehouse",
+    "open_snowflake_warehouse",
+]
