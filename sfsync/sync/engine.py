@@ -14,13 +14,11 @@ import dataclasses
 import json
 import logging
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sfsync.config import Api, ApiChoice, Project, ResolvedSync
 from sfsync.errors import ConfigError, SfsyncError, StateError
@@ -63,6 +61,7 @@ from sfsync.sync.references import RejectedParents, add_constants, constants
 from sfsync.sync.rejected_parents import note_rejected_parents
 from sfsync.sync.removals import RemovalPlan, check_guard, plan_removals, send_removals
 from sfsync.sync.schema_check import last_validated, mapping_schema
+from sfsync.sync.tally import Tally
 from sfsync.sync.validate import validate_sync
 from sfsync.sync.validate_related import SourceRelated
 
@@ -102,37 +101,6 @@ class RunResult:
     error: str | None = None
     failed_jobs: tuple[str, ...] = ()
     recovered_runs: tuple[int, ...] = ()
-
-
-@dataclass
-class _Tally:
-    created: int = 0
-    updated: int = 0
-    removed: int = 0
-    rejected: int = 0
-    codes: Counter[str] = field(default_factory=Counter)
-    accepted: list[pa.Array] = field(default_factory=list)
-    rejected_keys: list[pa.Array] = field(default_factory=list)
-
-    def add(self, table: pa.Table) -> None:
-        """Count one table of outcomes (vectorised: a Bulk job brings hundreds of thousands)."""
-        ok = pc.fill_null(table.column("success"), False)
-        self.accepted.append(table.column("primary_key").filter(ok).combine_chunks())
-        self.rejected_keys.append(table.column("primary_key").filter(pc.invert(ok)).combine_chunks())
-        for item in pc.value_counts(table.column("operation").filter(ok)).to_pylist():
-            if item["values"] == "created":
-                self.created += item["counts"]
-            elif item["values"] == "updated":
-                self.updated += item["counts"]
-            elif item["values"] in REMOVAL_DONE.values():
-                self.removed += item["counts"]
-        codes = pc.fill_null(table.column("error_code").filter(pc.invert(ok)), "UNKNOWN_EXCEPTION")
-        self.rejected += len(codes)
-        for item in pc.value_counts(codes).to_pylist():
-            self.codes[item["values"]] += item["counts"]
-
-    def accepted_keys(self) -> pa.Array:
-        return pa.concat_arrays(self.accepted) if self.accepted else pa.array([], pa.string())
 
 
 @dataclass(frozen=True)
@@ -383,7 +351,7 @@ class SyncSession:
             live(RunStarted(name, run.id))
             started = time.monotonic()
             calls_before = client.stats.calls
-            tally = _Tally()
+            tally = Tally()
             plan: Plan | None = None
             diff: DiffResult | None = None
             stats = LoadStats()
@@ -513,7 +481,7 @@ class SyncSession:
             log.error("run %d could not be recorded as %s: %s", run_id, status.value, exc)
 
     @staticmethod
-    def _counts(diff: DiffResult | None, plan: Plan | None, tally: _Tally, calls: int) -> RunCounts:
+    def _counts(diff: DiffResult | None, plan: Plan | None, tally: Tally, calls: int) -> RunCounts:
         c = diff.counts if diff is not None else None
         return RunCounts(
             rows_read=c.rows if c else 0,
@@ -534,7 +502,7 @@ class SyncSession:
         run_id: int,
         diff: DiffResult,
         removals: RemovalPlan,
-        tally: _Tally,
+        tally: Tally,
         progress: Progress,
     ) -> LoadStats:
         """Clear, flag or delete the records of rows that left the model (``sfsync.sync.removals``):
@@ -564,7 +532,7 @@ class SyncSession:
         run_id: int,
         diff: DiffResult,
         plan: Plan,
-        tally: _Tally,
+        tally: Tally,
         progress: Progress,
     ) -> LoadStats:
         """Store refused rows, send the rest; every outcome is stored as soon as it is known."""

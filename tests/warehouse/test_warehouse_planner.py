@@ -94,6 +94,40 @@ def test_switching_planners_sends_nothing_extra(pg: PgProject, emulator: InProce
     s.store.close()
 
 
+def test_a_sync_chooses_its_planner_and_switching_it_sends_nothing_extra(
+    pg: PgProject, emulator: InProcessEmulator
+) -> None:
+    """``planner:`` on the sync overrides its source's: the snapshot moves with each switch (history
+    kept, nothing sent), and ``plan`` says which planner diffed."""
+    pg.write("local")
+    s = pg.session()
+    assert s.run("people").counts.created == 40
+    steps = (
+        ("local", "warehouse", "warehouse", 7),
+        ("warehouse", "local", "local", 8),
+        ("local", None, "local", 9),
+    )
+    for source_planner, sync_planner, used, row in steps:
+        pg.write(source_planner, sync_planner=sync_planner)
+        s.close()
+        s.store.close()
+        s = pg.session()
+        assert s.plan("people").planner == used
+        switched = s.run("people")
+        assert (switched.counts.new, switched.counts.changed, switched.counts.api_calls) == (0, 0, 0), used
+        assert kept_in_warehouse(s.store.snapshots.current("people")) == (used == "warehouse")
+        pg.sql(f"UPDATE {pg.schema}.people SET last_name = 'Renamed {row}' WHERE id = {row}")
+        plan = s.plan("people")
+        assert (plan.planner, plan.changed) == (used, 1)
+        assert plan.rows_out == (1 if used == "warehouse" else 40)
+        changed = s.run("people")
+        assert (changed.counts.changed, changed.counts.updated) == (1, 1), used
+    assert _org(emulator) == _warehouse(pg)
+    assert len(s.store.runs(sync="people")) == 7  # the history stays with the sync across switches
+    s.close()
+    s.store.close()
+
+
 def test_repeated_key_is_refused_before_anything_is_sent(pg: PgProject, emulator: InProcessEmulator) -> None:
     pg.write("warehouse")
     pg.sql(f"INSERT INTO {pg.schema}.people VALUES (2, 'ext-2b', 'Again', 'a@x.com', 't')")
