@@ -17,7 +17,7 @@ from sqlglot import exp
 from sfsync.errors import StateError
 from sfsync.state.store import StateStore
 from sfsync.sync.diff import DiffResult
-from sfsync.sync.load import KEY, PK
+from sfsync.sync.target import KEY, PK
 from sfsync.sync.warehouse.connection import Warehouse
 from sfsync.sync.warehouse.planner import WarehouseDiff
 from sfsync.sync.warehouse.sql import KEY_COLUMN, DiffSql, Tables, as_text, col, ident
