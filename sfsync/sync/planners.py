@@ -2,9 +2,9 @@
 
 ``local`` (the default) streams the model into DuckDB (:mod:`sfsync.sync.diff`); ``warehouse`` (a sync's
 or its source's ``planner: warehouse``, on PostgreSQL or Snowflake) diffs inside the warehouse
-(:mod:`sfsync.sync.warehouse`). Both give
-a :class:`~sfsync.sync.diff.DiffResult`; the engine calls :func:`diff_in_warehouse` or the local diff, and
-:func:`advance` for either. A snapshot kept by the other planner moves first, so switching keeps history.
+(:mod:`sfsync.sync.warehouse`). Both give a :class:`~sfsync.sync.diff.DiffResult`; the engine calls
+:func:`diff_in_warehouse` or the local diff, :func:`gone_rows` for the removal step, and :func:`advance`
+for either. A snapshot kept by the other planner moves first, so switching keeps history.
 """
 
 from __future__ import annotations
