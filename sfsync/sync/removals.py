@@ -1,6 +1,8 @@
 """Rows that leave the model: clear, flag or delete the records sfsync wrote for them (``on_row_removed``).
 
-The diff lists the keys of the snapshot that are no longer in the model (``DiffResult.gone_path``).
+The diff lists the keys of the snapshot that are no longer in the model (``DiffResult.gone_path``; the
+warehouse planner keeps them in the warehouse and :func:`plan_removals` reads them through ``gone_rows``,
+:mod:`sfsync.sync.warehouse.gone`).
 With ``on_row_removed`` other than ``keep`` a run turns them into a *removal plan*:
 
 1. **guard** (:func:`guard`): more than ``max_percent`` of the last snapshot's rows, more than
