@@ -43,6 +43,7 @@ from sfsync.sync.connect import Orgs
 from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
 from sfsync.sync.encode import send_column
 from sfsync.sync.inflight import RestJournal, settle_vanished_job
+from sfsync.sync.lease_lost import lease_lost
 from sfsync.sync.live import LiveProgress
 from sfsync.sync.load import KEY, PK, LoadStats, load_bulk, load_rest
 from sfsync.sync.outcomes import REMOVAL_DONE
@@ -358,7 +359,8 @@ class SyncSession:
         lock = self.store.lock(name)
         lock.acquire()
         try:
-            client = self.client(resolved)
+            # every call of the run first checks that the run still holds its lease (PostgreSQL state)
+            client = self.client(resolved).guarded(lock.check)
             recovered = self._recover_or_record(name, client, options)
             run = self.store.start_run(name, options.trigger)
             lock.set_run_id(run.id)
@@ -416,8 +418,11 @@ class SyncSession:
                         note_rejected_parents(
                             options.rejected_parents, resolved, describe, diff, tally.rejected_keys
                         )
+                    lock.check()  # a worker that took the sync over advances it from the journal
                     planners.advance(self.project, self.store, diff, tally.accepted_keys(), validated=schema)
             except SfsyncError as exc:
+                if lock.lost:  # another worker may own the sync now: what the run left is its to settle
+                    raise lease_lost(self.store, run.id, lock) from exc
                 if diff is not None and plan is None:
                     diff.discard()  # stopped before anything was sent: nothing to recover
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
@@ -428,6 +433,8 @@ class SyncSession:
                 exc.run_id = run.id
                 raise
             except BaseException:
+                if lock.lost:
+                    raise lease_lost(self.store, run.id, lock) from None
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
                 live.flush()
                 self._finish_anyway(
