@@ -176,7 +176,7 @@ class SyncSession:
         self.project = project
         self.store = store
         self._owns_orgs = orgs is None
-        self.orgs = orgs if orgs is not None else Orgs(transport=transport, state_dir=store.paths.root)
+        self.orgs = orgs if orgs is not None else Orgs.for_store(store, transport=transport)
 
     def client(self, resolved: ResolvedSync) -> SalesforceClient:
         return self.orgs.client(self.project, resolved.destination_name)
