@@ -73,7 +73,7 @@ class LeaseLock:
         self.run_id = run_id
         self.lease_seconds = lease_seconds
         self.heartbeat_seconds = heartbeat_seconds
-        self.lost = False
+        self._lost = False
         self.taken_over = False  # the heartbeat found the lease in another worker's hands
         self._valid_until = 0.0  # monotonic: until then no other worker can hold the lease
         self._token: str | None = None
@@ -86,6 +86,11 @@ class LeaseLock:
     @property
     def held(self) -> bool:
         return self._token is not None
+
+    @property
+    def lost(self) -> bool:
+        """True once the lease may be another worker's (see :meth:`check`); it stays lost."""
+        return self._lost or (self._token is not None and self._expired())
 
     @property
     def _key(self) -> tuple[str, str, str]:
@@ -130,7 +135,7 @@ class LeaseLock:
                 )
             time.sleep(LOCK_POLL_INTERVAL_S)
         self._token = token
-        self.lost = self.taken_over = False
+        self._lost = self.taken_over = False
         self._valid_until = asked + self.lease_seconds
         with _HELD_MUTEX:
             _HELD_HERE[self._key] = token
@@ -158,20 +163,20 @@ class LeaseLock:
                 self.taken_over = True
                 self._lose()
                 return
-            if self._token == token and not self.lost:
+            if self._token == token and not self._lost:
                 self._valid_until = asked + self.lease_seconds
 
     def _expired(self) -> bool:
         """True (and the lease lost for good) once the local deadline has passed."""
-        if not self.lost and time.monotonic() >= self._valid_until:
+        if not self._lost and time.monotonic() >= self._valid_until:
             self._lose()
-        return self.lost
+        return self._lost
 
     def _lose(self) -> None:
         with self._lost_mutex:
-            if self.lost:
+            if self._lost:
                 return
-            self.lost = True
+            self._lost = True
         log.error(
             "sync %s: lost its run lease (%s); the run sends nothing more",
             self.sync,

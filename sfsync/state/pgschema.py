@@ -6,7 +6,8 @@ compares their lengths (``tests/state/test_pgschema.py``). PostgreSQL stores sta
 its migration 1 creates the version-4 shape at once (plus the tables only PostgreSQL uses: ``leases`` for
 the per-sync run leases, ``schedule_slots`` for the slots several schedulers share), and 2 to 4 are
 empty. Migration 6 adds ``refresh_tokens`` (the newest rotated refresh token of each destination, shared
-by the workers: ``pgtokens.py``); a SQLite store keeps those in files, so its migration 6 is empty. Append new migrations to both lists with the same number; never edit an applied one.
+by the workers: ``pgtokens.py``); a SQLite store keeps those in files, so its migration 6 is empty.
+Append new migrations to both lists with the same number; never edit an applied one.
 
 The applied version is the one row of ``sfsync_schema``. Migrating holds a transaction-scoped advisory
 lock on the schema's name, so workers starting at once apply each migration exactly once.
