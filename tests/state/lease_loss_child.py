@@ -1,10 +1,11 @@
 """Worker A of the lease-loss test (``test_lease_loss.py``): runs one sync over a real socket and stops its
-whole process (SIGSTOP) right after Salesforce answered its STALL_AT-th sObject Collections call, before
-the run sees that answer: a worker frozen mid-run (a paused container, a long GC, a suspended VM).
+whole process (SIGSTOP) right after Salesforce answered its STALL_AT-th sObject Collections call (or, with
+``bulk``, its STALL_AT-th Bulk job close), before the run sees that answer: a worker frozen mid-run (a
+paused container, a long GC, a suspended VM).
 
 Every request the worker sends is appended to LOG before it goes out, and ``STALLED`` when it stops, so
 the test can tell what it sent after it was woken. Prints the run's outcome as one JSON line.
-Usage: python lease_loss_child.py PROJECT LOG STALL_AT SYNC
+Usage: python lease_loss_child.py PROJECT LOG STALL_AT SYNC rest|bulk
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from sfsync.errors import SfsyncError
 
 
 class StallingTransport(httpx.BaseTransport):
-    def __init__(self, log: Path, stall_at: int) -> None:
+    def __init__(self, log: Path, stall_at: int, api: str) -> None:
         self.inner = httpx.HTTPTransport()
+        self.api = api
         self.log = log
         self.stall_at = stall_at
-        self.collections = 0
+        self.calls = 0
         self.lock = threading.Lock()
 
     def _write(self, line: str) -> None:
@@ -36,10 +38,15 @@ class StallingTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self._write(f"{request.method} {request.url.path}")
         response = self.inner.handle_request(request)
-        if request.url.path.endswith("/composite/sobjects"):
+        path = request.url.path
+        if (
+            path.endswith("/composite/sobjects")
+            if self.api == "rest"
+            else request.method == "PATCH" and "/jobs/ingest/" in path
+        ):
             with self.lock:
-                self.collections += 1
-                stall = self.collections == self.stall_at
+                self.calls += 1
+                stall = self.calls == self.stall_at
             if stall:
                 self._write("STALLED")
                 # directed at this very thread, so it stops before sending anything else (a stop signal sent
@@ -54,7 +61,7 @@ class StallingTransport(httpx.BaseTransport):
 
 def main() -> None:
     project_file, log, stall_at, sync = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-    with Project.load(project_file, transport=StallingTransport(log, stall_at)) as project:
+    with Project.load(project_file, transport=StallingTransport(log, stall_at, sys.argv[5])) as project:
         try:
             result = project.run(sync)
             print(json.dumps({"status": result.status.value}))

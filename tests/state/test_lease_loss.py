@@ -2,11 +2,12 @@
 
 Worker A (a separate process, ``lease_loss_child.py``) runs an insert sync through sObject Collections,
 ten rows per call, one call at a time; right after Salesforce answered its second call the whole process
-is frozen (SIGSTOP), so its heartbeat stops too. Its lease expires; worker B (this process, its own
-project directory, the same PostgreSQL state and files directory) takes the sync over, settles what A
-left from the journal and sends the rest. Then A is woken. Checked: the org holds every row exactly once
-(insert: a row sent twice would be a second Contact), A sent no request at all after it woke, and A's run
-says in its history that it lost its lease; B's run succeeded.
+is frozen (SIGSTOP), so its heartbeat stops too. (Through Bulk API 2.0: A freezes right after Salesforce
+accepted the close of its job, while its journal still says ``uploaded``.) Its lease expires; worker B
+(this process, its own project directory, the same PostgreSQL state and files directory) takes the sync
+over, settles what A left from the journal and sends the rest. Then A is woken. Checked: the org holds
+every row exactly once (insert: a row sent twice would be a second Contact), A sent no request at all
+after it woke, and A's run says in its history that it lost its lease; B's run succeeded.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ CHILD = Path(__file__).with_name("lease_loss_child.py")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _project(login_url: str, schema: str, files: Path) -> str:
+def _project(login_url: str, schema: str, files: Path, api: str) -> str:
     return f"""version: 1
 sources:
   wh: {{type: duckdb, path: wh.duckdb}}
@@ -51,7 +52,7 @@ destinations:
     login_url: {login_url}
     auth: {{flow: password, client_id: sfsync-demo-client, client_secret: "${{SF_SECRET}}",
             username: admin@example.com, password: "${{SF_PASSWORD}}"}}
-    settings: {{max_retries: 0, max_concurrency: 1, rest_batch_size: {CHUNK}}}
+    settings: {{max_retries: 0, max_concurrency: 1, rest_batch_size: {CHUNK}, bulk_poll_seconds: 0.2}}
 state:
   url: "${{STATE_URL}}"
   schema: {schema}
@@ -59,7 +60,7 @@ state:
   lease_seconds: 2
   lease_heartbeat_seconds: 0.3
 syncs:
-  contacts: {{from: people, to: org, object: Contact, mode: insert, api: rest,
+  contacts: {{from: people, to: org, object: Contact, mode: insert, api: {api},
               mappings: {{first: FirstName, last: LastName, email: Email}}}}
 """
 
@@ -90,16 +91,19 @@ def _wait_for(predicate: object, what: str, timeout_s: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.parametrize("api", ["rest", "bulk"])
 def test_a_run_that_lost_its_lease_sends_nothing_more(
-    live_emulator: LiveEmulator, postgres_url: str, schema: str, tmp_path: Path
+    live_emulator: LiveEmulator, postgres_url: str, schema: str, tmp_path: Path, api: str
 ) -> None:
-    text = _project(live_emulator.url, schema, tmp_path / "files")
+    stall_at = STALL_AT if api == "rest" else 1  # Collections calls, or Bulk job closes
+    sent_by_a = stall_at * CHUNK if api == "rest" else ROWS  # the rows A's calls carried
+    text = _project(live_emulator.url, schema, tmp_path / "files", api)
     home_a = _worker_dir(tmp_path / "a", text, postgres_url)
     home_b = _worker_dir(tmp_path / "b", text, postgres_url)
     log = tmp_path / "a-requests.log"
     log.touch()
     a = subprocess.Popen(
-        [sys.executable, str(CHILD), str(home_a / "sfsync.yml"), str(log), str(STALL_AT), "contacts"],
+        [sys.executable, str(CHILD), str(home_a / "sfsync.yml"), str(log), str(stall_at), "contacts", api],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -108,8 +112,8 @@ def test_a_run_that_lost_its_lease_sends_nothing_more(
     try:
         _wait_for(lambda: "STALLED" in log.read_text() or a.poll() is not None, "worker A to freeze")
         assert a.poll() is None, a.communicate()
-        # A's two calls created their rows
-        assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == STALL_AT * CHUNK
+        if api == "rest":  # A's two calls created their rows (a Bulk job is processed meanwhile)
+            assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == sent_by_a
 
         # B: a run of the same sync is refused while A's lease lives, then takes the sync over
         with Project.load(home_b / "sfsync.yml") as b:
@@ -122,7 +126,7 @@ def test_a_run_that_lost_its_lease_sends_nothing_more(
                     assert time.monotonic() < deadline, "A's lease never expired"
                     time.sleep(0.1)
             assert result.status is RunStatus.SUCCEEDED
-            assert result.counts.created == ROWS - STALL_AT * CHUNK
+            assert result.counts.created == ROWS - sent_by_a
             (a_run,) = result.recovered_runs
         sent_before_waking = log.read_text().splitlines()
     finally:
@@ -135,7 +139,8 @@ def test_a_run_that_lost_its_lease_sends_nothing_more(
     # A sent nothing after it woke: not one request past the one it was frozen in
     assert log.read_text().splitlines() == sent_before_waking
     assert sent_before_waking[-1] == "STALLED", sent_before_waking
-    assert sum("/composite/sobjects" in line for line in sent_before_waking) == STALL_AT
+    if api == "rest":
+        assert sum("/composite/sobjects" in line for line in sent_before_waking) == STALL_AT
 
     # every row exactly once in the org
     emails = Counter(r["Email"] for r in live_emulator.org.query("SELECT Email FROM Contact").records)
@@ -147,7 +152,7 @@ def test_a_run_that_lost_its_lease_sends_nothing_more(
         runs = {r.id: r for r in b.store.runs("contacts")}
         assert runs[a_run].status is RunStatus.INTERRUPTED
         assert "lost its run lease" in (runs[a_run].error or "")
-        assert runs[a_run].counts.created == STALL_AT * CHUNK
+        assert runs[a_run].counts.created == sent_by_a
         assert [r.status for r in runs.values() if r.id != a_run] == [RunStatus.SUCCEEDED]
         # and a run now finds nothing left to send
         again = b.run("contacts")
