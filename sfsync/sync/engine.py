@@ -361,8 +361,7 @@ class SyncSession:
         lock = self.store.lock(name)
         lock.acquire()
         try:
-            # every call of the run first checks that the run still holds its lease (PostgreSQL state)
-            client = self.client(resolved).guarded(lock.check)
+            client = self.client(resolved).guarded(lock.check)  # each call checks the lease first
             recovered = self._recover_or_record(name, client, options)
             run = self.store.start_run(name, options.trigger)
             lock.set_run_id(run.id)
