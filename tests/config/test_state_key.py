@@ -25,7 +25,8 @@ def test_state_url_schema_and_files(tmp_path: Path) -> None:
     state = project.state  # type: ignore[attr-defined]
     assert state.url.get_secret_value() == "postgresql://sfsync:state-pw-77@db:5432/sfsync"
     assert "state-pw-77" not in repr(state)
-    assert (state.schema_, state.files, state.lease_seconds) == ("acme", "shared/", 30.0)
+    assert (state.schema_, state.files.url, state.lease_seconds) == ("acme", "shared/", 30.0)
+    assert state.files.local_path == "shared/" and state.files.scheme is None
     assert _load(tmp_path, "").state.url is None  # type: ignore[attr-defined]
 
 
