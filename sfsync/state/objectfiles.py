@@ -162,25 +162,23 @@ class ObjectFiles(StateFiles):
                 'secret_access_key through "${NAME}", or the AWS_* environment / ~/.aws / an instance '
                 "role (docs/deployment.md#object-storage)",
             )
-        detail = text.splitlines()[0] if text else type(exc).__name__
+        detail = (text.splitlines() or [type(exc).__name__])[0]
         return StateError(
-            f"cannot {doing} {where} (state.files): {detail}",
+            f"cannot {doing} {where} (state.files): {detail}; credentials come from "
+            f"{_credentials_seen(self.config)}",
             hint="check that the object store is reachable (state.files endpoint_url, region) and "
             "retry; the next run settles what this one sent",
         )
 
     def check(self) -> None:
         """The bucket exists and the credentials may list, write and delete under the prefix: one
-        HeadBucket, one small object written, listed and deleted (about 6 requests)."""
+        listing, one small object written, listed and deleted (about 6 requests)."""
         try:
-            found = self.fs.get_file_info(self.bucket)
+            self.fs.get_file_info(pafs.FileSelector(self.base, allow_not_found=False))
         except OSError as exc:
-            raise self.error(exc, "reach the bucket of") from exc
-        if found.type == pafs.FileType.NotFound:
-            raise StateError(
-                f"the bucket `{self.bucket}` named by state.files ({self.url}) does not exist",
-                hint=f"create the bucket, or fix the bucket name in state: files: ({self.url})",
-            )
+            if not isinstance(exc, FileNotFoundError) or "NO_SUCH_BUCKET" in str(exc):
+                raise self.error(exc, "list") from exc
+            # the bucket exists; nothing is under the prefix yet
         probe = join(".sfsync-probe", uuid.uuid4().hex)
         try:
             with self.fs.open_output_stream(self._full(probe)) as out:
