@@ -283,11 +283,32 @@ class ObjectFiles(StateFiles):
             with suppress(OSError):
                 self.fs.delete_file(self._full(staged))
 
+    def _twin(self, tmp: Path, key: str) -> str | None:
+        """The key of a published file whose cached copy ``tmp`` is a hard link of (a snapshot that did
+        not change is linked, not rewritten): it is copied inside the store instead of uploaded again."""
+        st = tmp.stat()
+        if st.st_nlink < 2:
+            return None
+        directory = key.rpartition("/")[0]
+        for cached in self.local_dir(directory).iterdir():
+            if cached != tmp and not cached.name.startswith(TMP_PREFIX):
+                with suppress(FileNotFoundError):
+                    if os.path.samestat(cached.stat(), st):
+                        return join(directory, cached.name)
+        return None
+
     def publish(self, tmp: Path, key: str, *, overwrite: bool = True, durable: bool = True) -> bool:
         if not overwrite and self.info(key) is not None:
             return False
         try:
-            self._upload(tmp, key)
+            twin = self._twin(tmp, key)
+            if twin is not None and self.info(twin) is not None:
+                try:
+                    self.fs.copy_file(self._full(twin), self._full(key))  # atomic, no bytes through here
+                except OSError as exc:
+                    raise self.error(exc, "copy", key) from exc
+            else:
+                self._upload(tmp, key)
             cached = self.cache / key
             cached.parent.mkdir(parents=True, exist_ok=True)
             done = self.info(key)

@@ -49,6 +49,8 @@ class S3Server:
     endpoint: str
     admin: Key
     process: subprocess.Popen[bytes]
+    #: the server's request log (one line per request)
+    log: Path
 
     def client(self, service: str, key: Key | None = None) -> Any:
         import boto3
@@ -131,13 +133,13 @@ def start() -> S3Server:
                 raise RuntimeError(f"moto server did not start: {log.read_text()[-2000:]}") from None
             time.sleep(0.1)
     endpoint = f"http://127.0.0.1:{port}"
-    bootstrap = S3Server(endpoint, Key("bootstrap", "bootstrap"), proc)
+    bootstrap = S3Server(endpoint, Key("bootstrap", "bootstrap"), proc, log)
     iam = bootstrap.client("iam")
     iam.create_user(UserName="admin")
     created = iam.create_access_key(UserName="admin")["AccessKey"]
     everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     iam.put_user_policy(UserName="admin", PolicyName="all", PolicyDocument=json.dumps(everything))
-    return S3Server(endpoint, Key(created["AccessKeyId"], created["SecretAccessKey"]), proc)
+    return S3Server(endpoint, Key(created["AccessKeyId"], created["SecretAccessKey"]), proc, log)
 
 
 __all__ = ["READ_ONLY_ACTIONS", "REGION", "WORKER_ACTIONS", "Key", "S3Server", "start"]
