@@ -14,7 +14,7 @@ from sfsync.api.health import SyncHealth, SyncState, progress_text, sync_health
 from sfsync.api.logs import LogExport, export_logs
 from sfsync.api.outcomes import OutcomeKind, RunOutcome, follow_run
 from sfsync.api.pausing import StatusView, manual_cause, pause_cause_for, status_view
-from sfsync.api.project import FullResyncRisk, Project
+from sfsync.api.project import Project
 from sfsync.api.views import (
     display_value,
     error_view,
@@ -35,6 +35,7 @@ from sfsync.api.views import (
 from sfsync.salesforce.describe import FieldInfo, GlobalDescribe, ObjectDescribe
 from sfsync.sources.types import LogicalType
 from sfsync.state.rowsearch import SORT_KEYS, Outcome, RowHit, RowPage, RowRun, SentValue, SortKey
+from sfsync.sync.check import CheckReport, SyncCheck
 from sfsync.sync.engine import RunResult
 from sfsync.sync.plan import Plan
 from sfsync.sync.progress import (
@@ -50,10 +51,9 @@ from sfsync.sync.progress import (
 )
 from sfsync.sync.references import RejectedParents
 from sfsync.sync.removals import RemovalPlan
+from sfsync.sync.resync import FullResyncRisk
 from sfsync.sync.validate import (
-    CheckReport,
     Problem,
-    SyncCheck,
     compatible_field_types,
     required_on_create,
     validate_sync,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,6 +28,7 @@ from sfsync.api.pausing import StatusView, manual_cause, pause_sync, resume_sync
 from sfsync.config import (
     DEFAULT_PROJECT_FILE,
     ApiChoice,
+    Sync,
     load_project,
     model_description,
     select_syncs,
@@ -41,33 +42,18 @@ from sfsync.sources.types import LogicalType
 from sfsync.state import RowResult, RunRecord, StateStore, Trigger, default_state_dir
 from sfsync.state.configured import has_database, open_state
 from sfsync.state.rowsearch import Outcome, RowDebugger, RowPage, RowRun, SortKey
+from sfsync.sync.check import CheckReport, check_project
 from sfsync.sync.connect import Orgs
 from sfsync.sync.engine import RunOptions, RunResult, SyncSession
-from sfsync.sync.order import dependencies, groups, known_parents, order_syncs, parent_objects
+from sfsync.sync.order import dependencies, groups, order_syncs, sync_parents
 from sfsync.sync.plan import Plan
 from sfsync.sync.progress import Progress
 from sfsync.sync.references import RejectedParents
-from sfsync.sync.validate import CheckReport, Problem, check_project, validate_sync
+from sfsync.sync.resync import FullResyncRisk, full_resync_risk
+from sfsync.sync.validate import Problem, validate_sync
 from sfsync.sync.validate_related import SourceRelated
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FullResyncRisk:
-    """What ``--full-resync`` of an ``insert`` sync does: every row of its model creates a new record."""
-
-    sync: str
-    object: str
-    rows: int  # rows of the model (or segment) now: the records a full resync creates
-    created_before: int  # records earlier runs of the sync created (they stay: the new ones duplicate them)
-
-    def text(self) -> str:
-        before = f"; earlier runs created {self.created_before:,}" if self.created_before else ""
-        return (
-            f"sync {self.sync} inserts: a full resync creates a new {self.object} record for every one of "
-            f"its {self.rows:,} rows, even rows that have a record already (duplicates{before})"
-        )
 
 
 API_CHOICES: tuple[ApiChoice, ...] = ("auto", "rest", "bulk")
@@ -280,25 +266,16 @@ class Project:
 
     # ---- order of syncs ---------------------------------------------------------------------------------
     def _parents(self, syncs: Sequence[str]) -> dict[str, set[str]]:
-        """The objects each sync's lookups name. Known from the project file when the lookups name their
-        object or a relationship named after an object another sync writes; otherwise from the object's
-        describe (one API call per object, cached by the client; skipped for a lone sync)."""
-        if len(syncs) < 2:
-            return {name: set() for name in syncs}
-        objects = {self.config.syncs[n].object.lower() for n in syncs}
-        out: dict[str, set[str]] = {}
-        for name in syncs:
-            sync = self.config.syncs[name]
-            known = known_parents(sync, objects)
-            if known is not None:
-                out[name] = known
-                continue
+        """The objects each sync's lookups name (``sfsync.sync.order.sync_parents``; a describe is one API
+        call per object, cached by the client)."""
+
+        def describe(sync: Sync) -> Mapping[str, Any] | None:
             try:
-                describe = self.orgs.client(self.config, sync.to).describe(sync.object).raw
+                return self.orgs.client(self.config, sync.to).describe(sync.object).raw
             except SfsyncError:
-                describe = None  # the run itself will say what is wrong
-            out[name] = parent_objects(sync, describe)
-        return out
+                return None
+
+        return sync_parents(self.config.syncs, syncs, describe)
 
     def run_order(self, syncs: Sequence[str]) -> list[str]:
         """``syncs`` with parents before the children whose lookups name them (ConfigError for a cycle)."""
@@ -496,14 +473,7 @@ class Project:
         """For an ``insert`` sync, what a full resync would create (None for update and upsert syncs,
         where a full resync only sends every row again)."""
         self.require_sync(sync)
-        cfg = self.config.syncs[sync]
-        if cfg.mode != "insert":
-            return None
-        query = query_for(self.config, cfg.from_)
-        with open_source(self.config, query.source) as source:
-            rows = source.count_rows(query)
-        created = sum(r.counts.created for r in self.store.runs(sync, 1_000_000)) if self.has_state else 0
-        return FullResyncRisk(sync, cfg.object, rows, created)
+        return full_resync_risk(self.config, self.store if self.has_state else None, sync)
 
     # ---- health and history -------------------------------------------------------------------------
     def health(self, sync: str) -> SyncHealth:

@@ -135,7 +135,7 @@ class Orgs:
         return known.client.api_usage if known is not None else None
 
     def access(self, project: Project) -> ProjectOrgs:
-        """The orgs as :func:`sfsync.sync.validate.check_project` reaches them."""
+        """The orgs as :func:`sfsync.sync.check.check_project` reaches them."""
         return ProjectOrgs(self, project)
 
     def close(self) -> None:

@@ -45,7 +45,8 @@ from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
 from sfsync.sync.encode import send_column
 from sfsync.sync.inflight import RestJournal, settle_vanished_job
 from sfsync.sync.live import LiveProgress
-from sfsync.sync.load import KEY, PK, LoadStats, load_bulk, load_rest
+from sfsync.sync.load import load_bulk
+from sfsync.sync.load_rest import load_rest
 from sfsync.sync.outcomes import REMOVAL_DONE
 from sfsync.sync.plan import Plan, PlanSettings, build_plan
 from sfsync.sync.progress import (
@@ -64,6 +65,7 @@ from sfsync.sync.references import RejectedParents, add_constants, constants
 from sfsync.sync.rejected_parents import note_rejected_parents
 from sfsync.sync.removals import RemovalPlan, check_guard, plan_removals, send_removals
 from sfsync.sync.schema_check import last_validated, mapping_schema
+from sfsync.sync.target import KEY, PK, LoadStats
 from sfsync.sync.validate import validate_sync
 from sfsync.sync.validate_related import SourceRelated
 

@@ -34,8 +34,9 @@ from sfsync.salesforce import SalesforceClient
 from sfsync.state import JournalEntry, JournalState, StateStore
 from sfsync.state.failures import unwritable
 from sfsync.sync.encode import cell_table
-from sfsync.sync.load import PK, TARGET_FILE, Target, Uploaded
+from sfsync.sync.load import Uploaded
 from sfsync.sync.reconcile import InFlight, ReconcileSettings, find_written, not_found
+from sfsync.sync.target import PK, TARGET_FILE, Target
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The loaders: send a plan's rows to Salesforce and turn every answer into a per-row outcome.
+"""The Bulk loader: send a plan's rows through Bulk API 2.0 and turn every answer into a per-row outcome.
 
 Rows arrive as Arrow batches of the *send table* built by the planner:
 
@@ -7,16 +7,15 @@ Rows arrive as Arrow batches of the *send table* built by the planner:
 <column>         each mapped model column
 ``__send__<c>``  whether column ``c``'s field is written for that row (see ``sfsync.sync.encode``)
 
-``load_rest`` uses sObject Collections (the client splits into calls of 200 and runs several at once).
-``load_bulk`` writes CSV chunks of at most ``min(max_bytes, PIPELINE_JOB_BYTES)`` to the run's work
-directory (each with a key file: the primary key of every CSV row, in order), journals every job id before
-uploading to it (and the upload and the close as each call returns), and runs the jobs as a pipeline: a
-job starts as soon as its CSV is written (several at once), and a finished job's results are collected and
-stored while later jobs still run. Result rows are mapped back to primary keys by their exact CSV cells,
-compared with the uploaded CSV parsed the same way: when they come back in upload order one vectorised
-comparison proves it, otherwise a DuckDB multiset join pairs them (identical rows are interchangeable, so
-the match is exact).
-"""
+(``sfsync.sync.target`` names these columns and the target; ``sfsync.sync.load_rest`` sends through
+sObject Collections.) ``load_bulk`` writes CSV chunks of at most ``min(max_bytes, PIPELINE_JOB_BYTES)`` to
+the run's work directory (each with a key file: the primary key of every CSV row, in order), journals
+every job id before uploading to it (and the upload and the close as each call returns), and runs the jobs
+as a pipeline: a job starts as soon as its CSV is written (several at once), and a finished job's results
+are collected and stored while later jobs still run. Result rows are mapped back to primary keys by their
+exact CSV cells, compared with the uploaded CSV parsed the same way: when they come back in upload order
+one vectorised comparison proves it, otherwise a DuckDB multiset join pairs them (identical rows are
+interchangeable, so the match is exact)."""
 
 from __future__ import annotations
 
@@ -26,7 +25,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,31 +34,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sfsync.config import TargetMode
 from sfsync.errors import ConfigError, SalesforceError, StateError
-from sfsync.salesforce import SalesforceClient, SaveOptions
+from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.automation import RULE_RECORD_OBJECTS
-from sfsync.salesforce.bulk import BulkJob, IngestOperation
+from sfsync.salesforce.bulk import BulkJob
 from sfsync.salesforce.csvtable import read_csv_table
-from sfsync.salesforce.responses import CONNECTION_ERROR, parse_bulk_error
-from sfsync.salesforce.results import RecordResult
+from sfsync.salesforce.responses import parse_bulk_error
 from sfsync.state import BulkJobProgress, JournalState, RunPhase, StateStore
 from sfsync.state.failures import unwritable
 from sfsync.sync import outcomes
-from sfsync.sync.encode import FieldMap, Lookup, chunk_csv, csv_fields, encode_json_records
+from sfsync.sync.encode import chunk_csv, csv_fields
+from sfsync.sync.load_rest import BatchJournal, load_rest
+from sfsync.sync.target import PK, TARGET_FILE, LoadStats, OutcomeSink, Target
 
 log = logging.getLogger(__name__)
 
-PK = "__pk"
 #: The per-row error Bulk jobs are retried for within a run (lock contention clears by itself).
 LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
 #: The per-row error of a duplicate rule's refusal (sent again through REST with ``allow_save``).
 DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
-KEY = "__key"
 _SEP = "\x1f"
-
-OutcomeSink = Callable[[pa.Table, str | None], None]
-"""Receives each table of outcomes and, for Bulk, the job id they were collected from."""
 
 
 class BulkWatch(Protocol):
@@ -73,195 +67,9 @@ class BulkWatch(Protocol):
         """Every job of a round is uploaded: what is left is waiting for results (``collecting``)."""
 
 
-class BatchJournal(Protocol):
-    """Journals a REST batch before it is sent (``sfsync.sync.inflight.RestJournal``)."""
-
-    def before(self, table: pa.Table) -> str: ...
-
-    def done(self, batch_id: str) -> None: ...
-
-    def lost(self, batch_id: str, failed: pa.Table) -> pa.Table:
-        """Outcomes of rows whose call may have reached Salesforce but got no answer (``failed``: their
-        failure outcomes): the rows found written in the org become accepted, the others stay failed."""
-        ...
-
-
 VanishedJob = Callable[[str, Path], tuple[pa.Table, str | None]]
 """Settles a Bulk job Salesforce no longer knows (job id, its key file): the outcomes of its rows and the
 job id to store them under (``sfsync.sync.inflight.settle_vanished_job``)."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where and how rows are written: object, mode, key field and field mappings."""
-
-    object: str
-    #: insert | update | upsert, or a removal (sfsync.sync.removals): clear | flag (updates) | delete
-    mode: TargetMode
-    key_field: str | None  # "Id" for update, the external id (or Id) for upsert, None for insert
-    maps: tuple[FieldMap, ...]
-    assignment: str = "none"  # the sync's assignment_rules: none | default | an AssignmentRule id
-    duplicates: str = "enforce"  # the sync's duplicate_rules: enforce | allow_save
-
-    @property
-    def key(self) -> FieldMap | None:
-        return FieldMap(KEY, self.key_field) if self.key_field else None
-
-    @property
-    def save_options(self) -> SaveOptions:
-        return SaveOptions(assignment=self.assignment, allow_save=self.duplicates == "allow_save")
-
-    @property
-    def bulk_operation(self) -> IngestOperation:
-        return _BULK_OPERATION[self.mode]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "object": self.object,
-            "mode": self.mode,
-            "key_field": self.key_field,
-            "maps": [
-                [m.column, m.field]
-                if m.lookup is None
-                else [m.column, m.field, {"lookup": m.lookup.to_json(), "clears": m.clears}]
-                for m in self.maps
-            ],
-            "assignment": self.assignment,
-            "duplicates": self.duplicates,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Target:
-        return cls(
-            object=data["object"],
-            mode=data["mode"],
-            key_field=data["key_field"],
-            maps=tuple(_field_map(item) for item in data["maps"]),
-            assignment=data.get("assignment", "none"),
-            duplicates=data.get("duplicates", "enforce"),
-        )
-
-
-#: The Bulk operation (and REST call) of each load mode: a removal's clearing and flagging are updates by Id.
-_BULK_OPERATION: dict[TargetMode, IngestOperation] = {
-    "insert": "insert",
-    "update": "update",
-    "upsert": "upsert",
-    "clear": "update",
-    "flag": "update",
-    "delete": "delete",
-}
-
-
-def _field_map(item: list[Any]) -> FieldMap:
-    if len(item) == 2:
-        return FieldMap(item[0], item[1])
-    extra = item[2]
-    return FieldMap(item[0], item[1], Lookup.from_json(extra["lookup"]), bool(extra.get("clears")))
-
-
-TARGET_FILE = "target.json"
-
-
-@dataclass
-class LoadStats:
-    jobs: list[str] = field(default_factory=list)
-    failed_jobs: list[str] = field(default_factory=list)  # "job id: errorMessage"
-
-
-def _rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
-    pending: list[pa.RecordBatch] = []
-    size = 0
-    for b in batches:
-        pending.append(b)
-        size += b.num_rows
-        if size >= rows:
-            table = pa.Table.from_batches(pending)
-            for start in range(0, table.num_rows, rows):
-                part = table.slice(start, rows)
-                if part.num_rows == rows:
-                    yield part
-                else:
-                    pending, size = list(part.to_batches()), part.num_rows
-                    break
-            else:
-                pending, size = [], 0
-    if size:
-        yield pa.Table.from_batches(pending)
-
-
-def load_rest(
-    client: SalesforceClient,
-    target: Target,
-    batches: Iterable[pa.RecordBatch],
-    sink: OutcomeSink,
-    *,
-    batch_rows: int = 2000,
-    journal: BatchJournal | None = None,
-) -> LoadStats:
-    """Send rows through sObject Collections, ``batch_rows`` at a time (outcomes stored after each chunk).
-
-    With a ``journal``, each batch is journaled before it is sent and marked done once every record that
-    may have been written has its outcome stored, so crash recovery knows which rows were in flight.
-    """
-    for table in _rebatch(batches, batch_rows):
-        keys = [str(k) for k in table.column(PK).to_pylist()]
-        records = encode_json_records(table, target.maps, target.key)
-
-        unanswered: list[pa.Table] = []
-
-        def chunk_done(
-            results: list[RecordResult], keys: list[str] = keys, unanswered: list[pa.Table] = unanswered
-        ) -> None:
-            # stored per chunk, so rows accepted before a LimitError/AuthError are never lost
-            chunk_keys = [keys[r.index] for r in results]
-            got = outcomes.from_record_results(chunk_keys, results, target.mode)
-            if journal is not None and target.mode == "insert":
-                # a create whose answer never came may have been applied: settled after the batch
-                lost = pc.fill_null(pc.equal(got.column("error_code"), CONNECTION_ERROR), False)
-                unanswered.append(got.filter(lost))
-                got = got.filter(pc.invert(lost))
-            sink(got, None)
-
-        batch = journal.before(table) if journal is not None else None
-        try:
-            _send_rest(client, target, records, chunk_done)
-        except SalesforceError:
-            # the collections call reported every record that may have been written before raising
-            _settle_batch(journal, batch, unanswered, sink)
-            raise
-        _settle_batch(journal, batch, unanswered, sink)
-    return LoadStats()
-
-
-def _settle_batch(
-    journal: BatchJournal | None, batch: str | None, unanswered: list[pa.Table], sink: OutcomeSink
-) -> None:
-    """Every record of the batch that may have been written has its outcome: mark the batch done."""
-    if journal is None or batch is None:
-        return
-    lost = pa.concat_tables(unanswered) if unanswered else None
-    if lost is not None and lost.num_rows:
-        sink(journal.lost(batch, lost), None)
-    journal.done(batch)
-
-
-def _send_rest(
-    client: SalesforceClient,
-    target: Target,
-    records: list[dict[str, Any]],
-    chunk_done: Callable[[list[RecordResult]], None],
-) -> None:
-    options = target.save_options  # always said: REST would otherwise run assignment rules
-    if target.mode == "insert":
-        client.create(target.object, records, on_chunk=chunk_done, options=options)
-    elif target.mode == "delete":  # DELETE /composite/sobjects?ids=… (to the recycle bin)
-        client.delete([str(r["Id"]) for r in records], on_chunk=chunk_done)
-    elif target.bulk_operation == "update":
-        client.update(target.object, records, on_chunk=chunk_done, options=options)
-    else:
-        assert target.key_field is not None
-        client.upsert(target.object, target.key_field, records, on_chunk=chunk_done, options=options)
 
 
 # ---- Bulk API 2.0 --------------------------------------------------------------------------------------

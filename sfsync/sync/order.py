@@ -12,7 +12,7 @@ scheduler order their syncs with :func:`order_syncs`; ``sfsync check`` reports a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sfsync.config import LookupTarget, Sync
@@ -61,6 +61,24 @@ def parent_objects(sync: Sync, describe: Mapping[str, Any] | None) -> set[str]:
         f = refs.get((target.relationship or target.field or "").lower())
         if f is not None:
             out.update(str(t).lower() for t in f.get("referenceTo") or ())
+    return out
+
+
+def sync_parents(
+    syncs: Mapping[str, Sync], names: Sequence[str], describe: Callable[[Sync], Mapping[str, Any] | None]
+) -> dict[str, set[str]]:
+    """The objects each of ``names``' lookups name. Known from the project file when the lookups name
+    their object or a relationship named after an object another sync writes; otherwise from the object's
+    ``describe`` (None when it cannot be read: the run itself will say what is wrong). A lone sync has no
+    order to keep, so nothing is described for it."""
+    if len(names) < 2:
+        return {name: set() for name in names}
+    objects = {syncs[n].object.lower() for n in names}
+    out: dict[str, set[str]] = {}
+    for name in names:
+        sync = syncs[name]
+        known = known_parents(sync, objects)
+        out[name] = known if known is not None else parent_objects(sync, describe(sync))
     return out
 
 
@@ -170,4 +188,5 @@ __all__ = [
     "known_parents",
     "order_syncs",
     "parent_objects",
+    "sync_parents",
 ]

@@ -36,9 +36,9 @@ from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sync import lookup, outcomes, plan_related
 from sfsync.sync.diff import KIND_COLUMN, DiffResult, q
 from sfsync.sync.encode import FieldMap, send_column
-from sfsync.sync.load import KEY, PK, Target
 from sfsync.sync.numbers import refuse_non_finite
 from sfsync.sync.references import MapSpec, RejectedParents, map_specs
+from sfsync.sync.target import KEY, PK, Target
 
 if TYPE_CHECKING:
     from sfsync.sync.removals import RemovalPlan

@@ -27,8 +27,8 @@ from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sync import outcomes
 from sfsync.sync.diff import q
 from sfsync.sync.encode import send_column
-from sfsync.sync.load import PK
 from sfsync.sync.references import MapSpec, RejectedParents, Resolution, resolve_owners, resolve_record_types
+from sfsync.sync.target import PK
 
 UNRESOLVED_CODE = "INVALID_CROSS_REFERENCE_KEY"
 PARENT_REJECTED_CODE = "PARENT_REJECTED"

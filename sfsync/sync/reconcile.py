@@ -40,8 +40,8 @@ from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sync import outcomes
 from sfsync.sync.encode import BULK_NULL
-from sfsync.sync.load import Target
 from sfsync.sync.lookup import _in_batches, soql_literal
+from sfsync.sync.target import Target
 
 log = logging.getLogger(__name__)
 

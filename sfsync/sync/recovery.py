@@ -20,8 +20,9 @@ from sfsync.errors import SalesforceError
 from sfsync.salesforce import SalesforceClient
 from sfsync.state import JournalEntry, JournalState, StateStore
 from sfsync.sync.inflight import is_rest_batch, is_vanished, settle_rest_batch, settle_vanished_job
-from sfsync.sync.load import TARGET_FILE, Target, collect_job
+from sfsync.sync.load import collect_job
 from sfsync.sync.reconcile import ReconcileSettings
+from sfsync.sync.target import TARGET_FILE, Target
 
 log = logging.getLogger(__name__)
 

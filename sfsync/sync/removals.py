@@ -46,10 +46,12 @@ from sfsync.sync import lookup, outcomes
 from sfsync.sync.diff import DiffResult, _lit, q
 from sfsync.sync.encode import FieldMap, send_column
 from sfsync.sync.inflight import RestJournal, settle_vanished_job
-from sfsync.sync.load import KEY, PK, BulkWatch, LoadStats, OutcomeSink, Target, load_bulk, load_rest
+from sfsync.sync.load import BulkWatch, load_bulk
+from sfsync.sync.load_rest import load_rest
 from sfsync.sync.plan import BULK_CALLS_PER_JOB, PlanSettings, choose_api
 from sfsync.sync.reconcile import ReconcileSettings
 from sfsync.sync.removals_check import clear_fields, exact_field
+from sfsync.sync.target import KEY, PK, LoadStats, OutcomeSink, Target
 
 #: The loaders' mode for each ``on_row_removed`` action (``keep`` has none: nothing is sent).
 REMOVAL_MODES: dict[RemovalAction, RemovalMode] = {"clear": "clear", "set": "flag", "delete": "delete"}

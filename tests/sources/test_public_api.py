@@ -1,4 +1,5 @@
-"""The names other layers import from sfsync.config, sfsync.sources and sfsync.sync.validate exist."""
+"""The names other layers import from sfsync.config, sfsync.sources and sfsync.sync (validate, check)
+exist."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import pytest
 
 @pytest.mark.parametrize(
     "module",
-    ["sfsync.config", "sfsync.sources", "sfsync.sync.validate", "sfsync.config.scaffold", "sfsync.demo_data"],
+    [
+        "sfsync.config",
+        "sfsync.sources",
+        "sfsync.sync.validate",
+        "sfsync.sync.check",
+        "sfsync.config.scaffold",
+        "sfsync.demo_data",
+    ],
 )
 def test_all_names_exist(module: str) -> None:
     mod = importlib.import_module(module)
@@ -20,7 +28,8 @@ def test_all_names_exist(module: str) -> None:
 def test_engine_facing_api() -> None:
     from sfsync.config import Project, ResolvedSync, load_project  # noqa: F401
     from sfsync.sources import LogicalType, ModelQuery, Source, open_source, query_for  # noqa: F401
-    from sfsync.sync.validate import Problem, check_project, validate_sync  # noqa: F401
+    from sfsync.sync.check import check_project  # noqa: F401
+    from sfsync.sync.validate import Problem, validate_sync  # noqa: F401
 
     assert {
         m for m in ("schema", "columns", "read", "count_rows", "preview", "test_connection", "close")

@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sfsync.sync.encode import FieldMap
-from sfsync.sync.load import KEY, PK, Target, Uploaded, iter_chunks, match_results
+from sfsync.sync.load import Uploaded, iter_chunks, match_results
+from sfsync.sync.target import KEY, PK, Target
 
 COLUMNS = ["External_Id__c", "LastName"]
 

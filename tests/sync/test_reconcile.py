@@ -12,8 +12,8 @@ import pyarrow as pa
 
 from sfsync.salesforce import ConnectionSettings, SalesforceClient
 from sfsync.sync.encode import FieldMap, Lookup, cell_table, encode_json_records, send_column
-from sfsync.sync.load import KEY, PK, Target
 from sfsync.sync.reconcile import InFlight, _field_type, _narrowing_field, find_written
+from sfsync.sync.target import KEY, PK, Target
 from tests.plugins.emulator import InProcessEmulator
 from tests.salesforce.conftest import password_settings
 

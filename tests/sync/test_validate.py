@@ -17,7 +17,8 @@ from sfsync.cli._app import app
 from sfsync.config import Project
 from sfsync.errors import ConfigError, SalesforceConfigError, SfsyncError
 from sfsync.sources import LogicalType
-from sfsync.sync.validate import COMPATIBLE, Problem, check_project, required_on_create, validate_sync
+from sfsync.sync.check import check_project
+from sfsync.sync.validate import COMPATIBLE, Problem, required_on_create, validate_sync
 
 L = LogicalType
 
