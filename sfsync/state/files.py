@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 TMP_PREFIX = ".tmp-"
 """Names of files (and keys) still being written start with this: no reader lists them."""
@@ -115,6 +116,10 @@ class StateFiles(ABC):
     def local(self, key: str, entry: FileEntry | None = None) -> Path:
         """A local path holding ``key``'s content, to read (with DuckDB or Arrow). ``entry`` (from
         :meth:`listdir` or :meth:`info`) lets a cache tell a file it holds is current."""
+
+    @abstractmethod
+    def open_input(self, key: str) -> Any:
+        """A random-access binary file of ``key`` (for reading a Parquet footer without the whole file)."""
 
     @abstractmethod
     def listdir(self, directory: str) -> list[FileEntry]:
@@ -212,6 +217,9 @@ class LocalFiles(StateFiles):
 
     def local(self, key: str, entry: FileEntry | None = None) -> Path:
         return self.path(key)
+
+    def open_input(self, key: str) -> Any:
+        return open(self.path(key), "rb")
 
     def listdir(self, directory: str) -> list[FileEntry]:
         d = self.path(directory)

@@ -238,6 +238,12 @@ class ObjectFiles(StateFiles):
             tmp.unlink(missing_ok=True)
         return path
 
+    def open_input(self, key: str) -> Any:
+        try:
+            return self.fs.open_input_file(self._full(key))
+        except OSError as exc:
+            raise self.error(exc, "read", key) from exc
+
     def _listing(self, directory: str) -> list[pafs.FileInfo]:
         try:
             return list(self.fs.get_file_info(pafs.FileSelector(self._full(directory), allow_not_found=True)))

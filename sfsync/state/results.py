@@ -315,6 +315,18 @@ def count_rows(files: Sequence[Path]) -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
+def count_live_rows(run: RunParts, collected_jobs: Iterable[str]) -> int:
+    """Rows in a run's live parts, from their Parquet footers only (on object storage: a few ranged
+    reads per part, no download)."""
+    done = set(collected_jobs)
+    total = 0
+    for _, job, name, _entry in _parts(run):
+        if job is None or job in done:
+            with run.files.open_input(join(run.key, name)) as f:
+                total += int(pq.ParquetFile(f).metadata.num_rows)
+    return total
+
+
 __all__ = [
     "PART_SCHEMA",
     "RESULTS_DIR",
@@ -322,6 +334,7 @@ __all__ = [
     "RunParts",
     "accepted_keys",
     "count_by_code",
+    "count_live_rows",
     "count_rows",
     "live_parts",
     "normalise",

@@ -315,14 +315,12 @@ class StateStore:
 
     def result_parts(self, run_id: int) -> list[Path]:
         """The row result files of a run readers may read, local (see ``sfsync.state.results``)."""
+        return results.live_parts(results.RunParts.of(self.files, run_id), self._collected(run_id))
+
+    def _collected(self, run_id: int) -> list[str]:
         with self._read() as conn:
-            collected = [
-                str(r[0])
-                for r in conn.execute(
-                    "SELECT job_id FROM journal WHERE run_id = ? AND state = 'collected'", (run_id,)
-                )
-            ]
-        return results.live_parts(results.RunParts.of(self.files, run_id), collected)
+            sql = "SELECT job_id FROM journal WHERE run_id = ? AND state = 'collected'"
+            return [str(r[0]) for r in conn.execute(sql, (run_id,))]
 
     def record_results(
         self,
@@ -439,8 +437,9 @@ class StateStore:
         for run_id in old:
             if run_id not in kept:
                 continue
-            deleted += results.count_rows(self.result_parts(run_id))
-            self.files.delete_tree(results.RunParts.of(self.files, run_id).key)
+            parts = results.RunParts.of(self.files, run_id)
+            deleted += results.count_live_rows(parts, self._collected(run_id))  # footers only
+            self.files.delete_tree(parts.key)
         if old:  # the settled journal entries of those runs (Bulk jobs, REST batches) go with them
             with self._write() as conn:
                 conn.executemany(
