@@ -12,6 +12,7 @@ import pytest
 
 from sfsync.errors import StateError
 from sfsync.state import SnapshotStore, StateStore
+from sfsync.state import results as results_files
 from sfsync.state.objectfiles import ObjectFiles
 from tests.objectstore.helpers import FaultyFS, files_config, object_files
 from tests.objectstore.server import READ_ONLY_ACTIONS, Key, S3Server
@@ -164,3 +165,34 @@ def test_a_key_that_may_only_read_is_refused_before_anything_is_written(
     assert "access denied" in error.message and "write a test object" in error.message
     assert reader.secret_access_key not in f"{error.message} {error.hint}"
     assert s3_server.keys(bucket) == []
+
+
+def test_a_result_part_whose_upload_died_is_never_read(
+    tmp_path: Path, s3_server: S3Server, bucket: str
+) -> None:
+    files = object_files(s3_server, bucket, tmp_path / "a" / "cache")
+    store = StateStore.open(tmp_path / "a", files=files)
+    run = store.start_run("contacts")
+    store.record_results(run.id, _results(["k1"], set()), operation="upsert")
+
+    def die_before_publishing(step: str, path: str) -> None:
+        if step == "copy" and "/part-" in path:
+            raise KeyboardInterrupt  # the part is at its temporary key; the process dies (nothing tidies)
+
+    files.fs = FaultyFS(files.fs, die_before_publishing)
+    with pytest.raises(KeyboardInterrupt):
+        store.record_results(run.id, _results(["k2", "k3"], set()), operation="upsert")
+    files.fs = files.fs._fs
+    # what a SIGKILL at that point leaves (the interrupted writer above removed its own): a whole part
+    # under a temporary key
+    staged = tmp_path / "staged.parquet"
+    pq.write_table(results_files.normalise(run.id, _results(["k9"], set()), operation="upsert"), staged)
+    s3_server.client("s3").put_object(
+        Bucket=bucket,
+        Key=f"prod/results/{run.id}/.tmp-0123456789ab-part-000001-wdeadbeef.parquet",
+        Body=staged.read_bytes(),
+    )
+    other = StateStore(store.paths, store.db, store.settings, object_files(s3_server, bucket, tmp_path / "b"))
+    assert [r.primary_key for r in other.row_results(run.id)] == ["k1"]
+    assert other.accepted_keys(run.id).to_pylist() == ["k1"]
+    store.close()
