@@ -153,7 +153,7 @@ class ObjectFiles(StateFiles):
                 f"cannot {doing} {where}: the bucket `{self.bucket}` named by state.files does not exist",
                 hint=f"create the bucket, or fix the bucket name in state: files: ({self.url})",
             )
-        if code in _DENIED or "AccessDenied" in text or "403" in text:
+        if code in _DENIED or "AccessDenied" in text:
             return StateError(
                 f"cannot {doing} {where}: access denied ({code or 'forbidden'}); credentials come from "
                 f"{_credentials_seen(self.config)}",
