@@ -137,6 +137,9 @@ class StateFiles(ABC):
     def delete_tree(self, directory: str) -> None:
         """Remove ``directory`` and everything under it, if it exists."""
 
+    def forget(self, directory: str) -> None:  # noqa: B027 (a local directory caches nothing)
+        """Drop this worker's cached copies of ``directory`` (the files stay where they are)."""
+
     @abstractmethod
     def clean_tmp(self, directory: str) -> None:
         """Remove the temporary files a killed writer left under ``directory``."""

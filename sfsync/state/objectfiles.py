@@ -349,6 +349,9 @@ class ObjectFiles(StateFiles):
             raise self.error(exc, "delete", directory) from exc
         shutil.rmtree(self.cache / directory, ignore_errors=True)
 
+    def forget(self, directory: str) -> None:
+        shutil.rmtree(self.cache / directory, ignore_errors=True)
+
     def clean_tmp(self, directory: str) -> None:
         for found in self._listing(directory):
             if found.base_name.startswith(TMP_PREFIX):

@@ -435,11 +435,11 @@ class StateStore:
         deleted = 0
         kept = self.result_run_ids()
         for run_id in old:
-            if run_id not in kept:
-                continue
             parts = results.RunParts.of(self.files, run_id)
-            deleted += results.count_live_rows(parts, self._collected(run_id))  # footers only
-            self.files.delete_tree(parts.key)
+            if run_id in kept:
+                deleted += results.count_live_rows(parts, self._collected(run_id))  # footers only
+                self.files.delete_tree(parts.key)
+            self.files.forget(parts.key)  # another worker pruned it: this one's cached copies go too
         if old:  # the settled journal entries of those runs (Bulk jobs, REST batches) go with them
             with self._write() as conn:
                 conn.executemany(

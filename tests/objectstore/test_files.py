@@ -126,8 +126,12 @@ def test_row_results_written_by_one_worker_are_read_by_another(
         ("k4", True),
     ]
     assert reader.rejected_counts(run.id) == {"REQUIRED_FIELD_MISSING": 1}
+    assert (tmp_path / "a" / "cache" / "results" / str(run.id)).is_dir()  # a's own parts, cached as written
     assert reader.prune_results(keep_runs=0) == 4
     assert s3_server.keys(bucket, "prod/results/") == []
+    # a prunes after b did: nothing left to delete in the bucket, and a's cached copies go too
+    assert a.prune_results(keep_runs=0) == 0
+    assert not (tmp_path / "a" / "cache" / "results" / str(run.id)).exists()
     a.close()
 
 
