@@ -73,6 +73,7 @@ def _run_table(config: Project, store: StateStore, run: RunRecord, project: str)
         "created": c.created,
         "updated": c.updated,
         "rejected": c.rejected,
+        "removed": c.removed,
         "api_calls": c.api_calls,
         "error": run.error,
         "exported_at": datetime.now(UTC),

@@ -322,6 +322,11 @@ class Scheduler:
                     "sync %s: slot %s is due again (another worker was running it)", name, _iso(job.slot)
                 )
                 continue
+            if job.slot is not None and result.kind is OutcomeKind.BUSY:
+                # another process ran the sync (with shared state: a later slot is claimed already)
+                log.info(
+                    "sync %s: slot %s not run here (another process was running it)", name, _iso(job.slot)
+                )
             if job.slot is not None:
                 self.ledger.settled(name, job.slot)
             if sync is not None and job.slot is not None:

@@ -52,6 +52,7 @@ RUN_COLUMNS: tuple[tuple[str, pa.DataType, str, str], ...] = (
     ("created", pa.int64(), "BIGINT", "bigint"),
     ("updated", pa.int64(), "BIGINT", "bigint"),
     ("rejected", pa.int64(), "BIGINT", "bigint"),
+    ("removed", pa.int64(), "BIGINT", "bigint"),
     ("api_calls", pa.int64(), "BIGINT", "bigint"),
     ("error", pa.string(), "VARCHAR", "text"),
     ("exported_at", pa.timestamp("us", tz="UTC"), "TIMESTAMPTZ", "timestamptz"),
@@ -102,11 +103,28 @@ def _names(logs: SyncLogs) -> tuple[str, str]:
     )
 
 
-def _create(
-    table: str, columns: tuple[tuple[str, pa.DataType, str, str], ...], constraint: str, *, postgres: bool
-) -> str:
+Columns = tuple[tuple[str, pa.DataType, str, str], ...]
+
+
+def _create(table: str, columns: Columns, constraint: str, *, postgres: bool) -> str:
     cols = ", ".join(f"{quote_ident(name)} {pg if postgres else duck}" for name, _, duck, pg in columns)
     return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, {constraint})"
+
+
+def _add_missing(table: str, columns: Columns, have: set[str], *, postgres: bool) -> list[str]:
+    """``ALTER TABLE`` statements adding the columns a table made by an earlier sfsync lacks (``removed``
+    came after the first release); existing rows get NULL there. Nothing when none is missing, so a user
+    without ALTER rights on tables made beforehand is never asked for more."""
+    return [
+        f"ALTER TABLE {table} ADD COLUMN {quote_ident(name)} {pg if postgres else duck}"
+        for name, _, duck, pg in columns
+        if name not in have
+    ]
+
+
+_COLUMNS_OF = (
+    "SELECT column_name FROM information_schema.columns WHERE table_schema = {schema} AND table_name = ?"
+)
 
 
 class DuckDBLogTables:
@@ -121,6 +139,15 @@ class DuckDBLogTables:
                 self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(logs.schema_)}")
             self._con.execute(_create(self._runs, RUN_COLUMNS, _RUN_KEY, postgres=False))
             self._con.execute(_create(self._rows, ROW_COLUMNS, _ROW_CHECK, postgres=False))
+            schema = "?" if logs.schema_ else "current_schema()"
+            for table, name, columns in (
+                (self._runs, logs.table_prefix + "runs", RUN_COLUMNS),
+                (self._rows, logs.table_prefix + "row_results", ROW_COLUMNS),
+            ):
+                params = [logs.schema_, name] if logs.schema_ else [name]
+                got = self._con.execute(_COLUMNS_OF.format(schema=schema), params).fetchall()
+                for statement in _add_missing(table, columns, {r[0] for r in got}, postgres=False):
+                    self._con.execute(statement)
         except duckdb.Error as e:
             raise SourceError(
                 f"sync logs: cannot write to DuckDB file {path}: {e}",
@@ -136,11 +163,11 @@ class DuckDBLogTables:
             con.execute(f"DELETE FROM {self._rows} WHERE project = ? AND run_id = ?", [project, run_id])
             con.execute(f"DELETE FROM {self._runs} WHERE project = ? AND run_id = ?", [project, run_id])
             con.register("sfsync_run", run)
-            con.execute(f"INSERT INTO {self._runs} SELECT * FROM sfsync_run")
+            con.execute(f"INSERT INTO {self._runs} BY NAME SELECT * FROM sfsync_run")
             con.unregister("sfsync_run")
             for table in rows:
                 con.register("sfsync_rows", table)
-                con.execute(f"INSERT INTO {self._rows} SELECT * FROM sfsync_rows")
+                con.execute(f"INSERT INTO {self._rows} BY NAME SELECT * FROM sfsync_rows")
                 con.unregister("sfsync_rows")
                 written += table.num_rows
             con.execute("COMMIT")
@@ -167,6 +194,16 @@ class PostgresLogTables:
                     self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(logs.schema_)}")
                 self._conn.execute(_create(self._runs, RUN_COLUMNS, _RUN_KEY, postgres=True))
                 self._conn.execute(_create(self._rows, ROW_COLUMNS, _ROW_CHECK, postgres=True))
+                schema = "%s" if logs.schema_ else "current_schema()"
+                for table, name, columns in (
+                    (self._runs, logs.table_prefix + "runs", RUN_COLUMNS),
+                    (self._rows, logs.table_prefix + "row_results", ROW_COLUMNS),
+                ):
+                    params = (logs.schema_, name) if logs.schema_ else (name,)
+                    query = _COLUMNS_OF.replace("?", "%s").format(schema=schema)
+                    got = self._conn.execute(query, params).fetchall()
+                    for statement in _add_missing(table, columns, {r[0] for r in got}, postgres=True):
+                        self._conn.execute(statement)
         except psycopg.Error as e:
             raise SourceError(
                 f"sync logs: cannot write to PostgreSQL at {self.where}: {str(e).strip()}",

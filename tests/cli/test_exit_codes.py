@@ -21,22 +21,11 @@ import pytest
 
 from sfsync.state import StateStore
 from tests.cli.test_run_commands import _sfsync
+from tests.plugins.projects import people_project, write_people_project
 
 pytestmark = pytest.mark.slow
 
-PROJECT = """\
-version: 1
-sources:
-  wh: {type: duckdb, path: wh.duckdb}
-models:
-  people: {source: wh, kind: user, primary_key: id, table: people}
-destinations:
-  org:
-    type: salesforce
-    login_url: URL
-    auth: {flow: password, client_id: sfsync-demo-client, client_secret: "${SF_SECRET}",
-           username: admin@example.com, password: "${SF_PASSWORD}"}
-syncs:
+SYNCS = """\
   contacts:
     from: people
     to: org
@@ -74,9 +63,7 @@ def _people(directory: Path, bad_every: int | None) -> None:
 @pytest.fixture
 def project(tmp_path: Path, live_emulator: Any) -> Path:
     _people(tmp_path, None)
-    (tmp_path / "sfsync.yml").write_text(PROJECT.replace("URL", live_emulator.url))
-    (tmp_path / ".env").write_text("SF_SECRET=sfsync-demo-secret\nSF_PASSWORD=sfsync-demo\n")
-    return tmp_path / "sfsync.yml"
+    return write_people_project(tmp_path, people_project(live_emulator.url, SYNCS))
 
 
 def _json(done: subprocess.CompletedProcess[str]) -> Any:

@@ -13,19 +13,9 @@ from typing import Any
 import duckdb
 import pytest
 
-PROJECT = """\
-version: 1
-sources:
-  wh: {type: duckdb, path: wh.duckdb}
-models:
-  people: {source: wh, kind: user, primary_key: id, table: people}
-destinations:
-  org:
-    type: salesforce
-    login_url: URL
-    auth: {flow: password, client_id: sfsync-demo-client, client_secret: "${SF_SECRET}",
-           username: admin@example.com, password: "${SF_PASSWORD}"}
-syncs:
+from tests.plugins.projects import people_project, write_people_project
+
+SYNCS = """\
   contacts:
     from: people
     to: org
@@ -51,17 +41,12 @@ def _sfsync(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def project(tmp_path: Path, live_emulator: Any) -> Path:
-    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
-    con.execute(
-        "create table people as select 'p' || i as id, 'Fïrst ' || i as first,"
-        " 'Last, \"' || i || '\"' as last,"
+    people = (
+        "select 'p' || i as id, 'Fïrst ' || i as first, 'Last, \"' || i || '\"' as last,"
         " case when i % 10 = 0 then 'not-an-email' else 'u' || i || '@example.com' end as email"
         " from range(40) t(i)"
     )
-    con.close()
-    (tmp_path / "sfsync.yml").write_text(PROJECT.replace("URL", live_emulator.url))
-    (tmp_path / ".env").write_text("SF_SECRET=sfsync-demo-secret\nSF_PASSWORD=sfsync-demo\n")
-    return tmp_path / "sfsync.yml"
+    return write_people_project(tmp_path, people_project(live_emulator.url, SYNCS), people)
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ LEASE_SECONDS = 3.0
 CHILD = Path(__file__).with_name("multi_worker_child.py")
 ROOT = Path(__file__).resolve().parents[2]
 
-GIVEN_BACK = re.compile(r"sync (s\d\d): slot (\S+) is due again")
+GIVEN_BACK = re.compile(r"sync (s\d\d): slot (\S+) (?:is due again|not run here)")
 RUN_LINE = re.compile(r"sync (s\d\d): run: slot (\S+?)(?: \(catching up once; missed slots since (\S+)\))?$")
 
 
@@ -183,7 +183,7 @@ def _wait_recovered(store: StateStore, t0: float, killed_runs: list[int], log: P
     worker's lease has expired (at the slot after that, or later)."""
     expired = t0 + (time.time() + LEASE_SECONDS - t0) * SCALE
     target = datetime.fromtimestamp(expired, UTC).replace(second=0, microsecond=0) + INTERVAL
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # generous: on a loaded machine the workers fall behind the fast clock
     while True:
         dead = [store.get_run(i) for i in killed_runs]
         behind = [
@@ -208,8 +208,8 @@ Claim = tuple[int, str, datetime, datetime | None]
 
 
 def _claims(logs: list[Path]) -> list[Claim]:
-    """The slots each worker ran, from its log (a claim given back, its run having found the sync busy,
-    does not count)."""
+    """The slots each worker ran, from its log (a claim whose run found the sync busy, given back or left
+    to the later slot another worker claimed meanwhile, does not count)."""
     claims: list[Claim] = []
     for w, log in enumerate(logs):
         for line in log.read_text().splitlines():
@@ -225,7 +225,7 @@ def _claims(logs: list[Path]) -> list[Claim]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(240)
 def test_three_schedulers_share_the_work_and_recover_a_killed_one(
     tmp_path: Path, live_emulator: LiveEmulator, postgres_url: str, schema: str
 ) -> None:
@@ -275,7 +275,7 @@ def test_three_schedulers_share_the_work_and_recover_a_killed_one(
         for name in {s for ww, s, _, _ in claims if ww == w}:
             n_claims = sum(1 for ww, s, _, _ in claims if ww == w and s == name)
             n_runs = sum(1 for r in runs if r.sync == name and r.pid == workers[w].pid)
-            assert n_runs == n_claims, [ln for ln in logs[w].read_text().splitlines() if name in ln]
+            assert n_runs == n_claims, "\n".join(ln for ln in logs[w].read_text().splitlines() if name in ln)
 
     # no slot missed beyond the catch-up rule: when slots passed without their own run (the sync was
     # running, its dead worker's lease had not expired, or every worker was busy), the next run is the

@@ -14,21 +14,9 @@ import pytest
 from sfsync.api import Project
 from sfsync.state import Trigger
 from tests.plugins.emulator import InProcessEmulator
+from tests.plugins.projects import people_project, write_people_project
 
-PROJECT = """\
-version: 1
-sources:
-  wh: {type: duckdb, path: wh.duckdb}
-  LOGSOURCE
-models:
-  people: {source: wh, kind: user, primary_key: id, table: people}
-destinations:
-  org:
-    type: salesforce
-    login_url: LOGIN_URL
-    auth: {flow: password, client_id: sfsync-demo-client, client_secret: "${SF_SECRET}",
-           username: admin@example.com, password: "${SF_PASSWORD}"}
-syncs:
+SYNCS = """\
   contacts:
     from: people
     to: org
@@ -36,21 +24,17 @@ syncs:
     mode: upsert
     object_id: {column: id, field: External_Id__c}
     mappings: {last: LastName, email: Email}
-logs: LOGS
 """
 
 
 def _project(tmp_path: Path, emulator: InProcessEmulator, source: str, logs: str) -> Path:
-    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
-        con.execute(
-            "create table people as select 'p' || i as id, 'Last ' || i as last,"
-            " case when i = 3 then 'not-an-email' else 'p' || i || '@example.com' end as email"
-            " from range(5) t(i)"
-        )
-    text = PROJECT.replace("LOGIN_URL", emulator.base_url).replace("LOGSOURCE", source).replace("LOGS", logs)
-    (tmp_path / "sfsync.yml").write_text(text)
-    (tmp_path / ".env").write_text("SF_SECRET=sfsync-demo-secret\nSF_PASSWORD=sfsync-demo\n")
-    return tmp_path / "sfsync.yml"
+    people = (
+        "select 'p' || i as id, 'Last ' || i as last,"
+        " case when i = 3 then 'not-an-email' else 'p' || i || '@example.com' end as email"
+        " from range(5) t(i)"
+    )
+    text = people_project(emulator.base_url, SYNCS, sources=source, tail=f"logs: {logs}\n")
+    return write_people_project(tmp_path, text, people)
 
 
 def _two_runs(project_file: Path, emulator: InProcessEmulator) -> list[Any]:
@@ -151,6 +135,61 @@ def test_postgres_gets_each_run_and_its_rows_and_a_failed_write_is_retried(
     _check(runs, rows, tmp_path.name)
     assert started == (True, True)
     assert empty == (0,)  # nulls stay nulls through COPY, never empty strings
+
+
+#: The runs table as the first release made it (before ``removed``), with one run of another project.
+OLD_RUNS = (
+    "create table {runs} (project text, run_id bigint, sync text, object text, mode text, trigger text,"
+    " status text, warning boolean, reason text, started_at timestamptz, finished_at timestamptz,"
+    " duration_s double precision, api text, rows_read bigint, new bigint, changed bigint,"
+    " unchanged bigint, created bigint, updated bigint, rejected bigint, api_calls bigint, error text,"
+    " exported_at timestamptz, primary key (project, run_id))"
+)
+OLD_RUN = "insert into {runs} (project, run_id, sync, created) values ('older', 1, 'contacts', 3)"
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb", "postgres"])
+def test_a_runs_table_made_before_removals_gets_the_removed_column(
+    tmp_path: Path, emulator: InProcessEmulator, request: pytest.FixtureRequest, warehouse: str
+) -> None:
+    """A runs table made by an earlier sfsync gains ``removed`` (NULL for the runs it held); a run that
+    deletes the records of rows that left the model counts them there."""
+    runs = "ops.sfsync_runs"
+    if warehouse == "duckdb":
+        with duckdb.connect(str(tmp_path / "logs.duckdb")) as con:
+            con.execute("create schema ops")
+            con.execute(OLD_RUNS.format(runs=runs))
+            con.execute(OLD_RUN.format(runs=runs))
+        source = "logs_db: {type: duckdb, path: logs.duckdb}"
+    else:
+        url: str = request.getfixturevalue("postgres_url")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS ops CASCADE")
+            conn.execute("CREATE SCHEMA ops")
+            conn.execute(OLD_RUNS.format(runs=runs))
+            conn.execute(OLD_RUN.format(runs=runs))
+        source = f"logs_db: {{type: postgres, url: '{url}'}}"
+    project_file = _project(tmp_path, emulator, source, "{source: logs_db, schema: ops, project: crm}")
+    mappings = "    mappings: {last: LastName, email: Email}\n"
+    removal = "    on_row_removed: {action: delete, max_percent: 50}\n"
+    text = project_file.read_text().replace(mappings, mappings + removal)
+    project_file.write_text(text)
+    with Project.load(project_file, transport=emulator.transport) as proj:
+        first = proj.attempt("contacts", trigger=Trigger.MANUAL)
+        with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+            con.execute("delete from people where id = 'p0'")
+        second = proj.attempt("contacts", trigger=Trigger.MANUAL)
+    assert first.logs is not None and first.logs.runs == [1], first.logs
+    assert second.logs is not None and second.logs.runs == [2], second.logs
+    assert emulator.org.query("SELECT COUNT() FROM Contact").total_size == 3  # p3 was rejected, p0 deleted
+    query = f"select project, run_id, created, removed from {runs} order by project, run_id"
+    if warehouse == "duckdb":
+        with duckdb.connect(str(tmp_path / "logs.duckdb"), read_only=True) as con:
+            got = con.execute(query).fetchall()
+    else:
+        with psycopg.connect(url) as conn:
+            got = conn.execute(query).fetchall()
+    assert got == [("crm", 1, 4, 0), ("crm", 2, 0, 1), ("older", 1, 3, None)]
 
 
 def test_only_rejected_rows_or_none(tmp_path: Path, emulator: InProcessEmulator) -> None:

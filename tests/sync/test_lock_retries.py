@@ -5,25 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from sfsync.api import Project
+from tests.plugins.projects import people_project, write_people_project
 
-PROJECT = """\
-version: 1
-sources:
-  wh: {type: duckdb, path: wh.duckdb}
-models:
-  people: {source: wh, kind: user, primary_key: id, table: people}
-destinations:
-  org:
-    type: salesforce
-    login_url: URL
-    auth: {flow: password, client_id: sfsync-demo-client, client_secret: "${SF_SECRET}",
-           username: admin@example.com, password: "${SF_PASSWORD}"}
-    settings: {bulk_lock_retries: RETRIES}
-syncs:
+SYNCS = """\
   contacts:
     from: people
     to: org
@@ -36,13 +23,9 @@ syncs:
 
 
 def _project(tmp_path: Path, emulator: Any, retries: int) -> Project:
-    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
-    con.execute("create table people as select 'k' || i as id, 'Last ' || i as last from range(300) t(i)")
-    con.close()
-    text = PROJECT.replace("URL", emulator.base_url).replace("RETRIES", str(retries))
-    (tmp_path / "sfsync.yml").write_text(text)
-    (tmp_path / ".env").write_text("SF_SECRET=sfsync-demo-secret\nSF_PASSWORD=sfsync-demo\n")
-    return Project.load(tmp_path / "sfsync.yml", transport=emulator.transport)
+    text = people_project(emulator.base_url, SYNCS, settings=f"{{bulk_lock_retries: {retries}}}")
+    people = "select 'k' || i as id, 'Last ' || i as last from range(300) t(i)"
+    return Project.load(write_people_project(tmp_path, text, people), transport=emulator.transport)
 
 
 def _contacts(emulator: Any) -> int:
