@@ -79,7 +79,8 @@ def _run(project: Path) -> dict[str, Any]:
     deadline = time.monotonic() + BUSY_WAIT_SECONDS
     while True:
         done = _sfsync(project, "run", "contacts", "--json")
-        if done.returncode == 0 or "is running" not in done.stderr or time.monotonic() > deadline:
+        busy = "already running" in done.stdout + done.stderr  # the lease of the killed worker
+        if done.returncode == 0 or not busy or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     assert done.returncode == 0, done.stderr
