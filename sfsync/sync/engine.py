@@ -44,6 +44,7 @@ from sfsync.sync.connect import Orgs
 from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
 from sfsync.sync.encode import send_column
 from sfsync.sync.inflight import RestJournal, settle_vanished_job
+from sfsync.sync.lease_lost import lease_lost
 from sfsync.sync.live import LiveProgress
 from sfsync.sync.load import load_bulk
 from sfsync.sync.load_rest import load_rest
@@ -178,7 +179,7 @@ class SyncSession:
         self.project = project
         self.store = store
         self._owns_orgs = orgs is None
-        self.orgs = orgs if orgs is not None else Orgs(transport=transport, state_dir=store.paths.root)
+        self.orgs = orgs if orgs is not None else Orgs.for_store(store, transport=transport)
 
     def client(self, resolved: ResolvedSync) -> SalesforceClient:
         return self.orgs.client(self.project, resolved.destination_name)
@@ -361,7 +362,7 @@ class SyncSession:
         lock = self.store.lock(name)
         lock.acquire()
         try:
-            client = self.client(resolved)
+            client = self.client(resolved).guarded(lock.check)  # each call checks the lease first
             recovered = self._recover_or_record(name, client, options)
             run = self.store.start_run(name, options.trigger)
             lock.set_run_id(run.id)
@@ -419,8 +420,11 @@ class SyncSession:
                         note_rejected_parents(
                             options.rejected_parents, resolved, describe, diff, tally.rejected_keys
                         )
+                    lock.check()  # a worker that took the sync over advances it from the journal
                     planners.advance(self.project, self.store, diff, tally.accepted_keys(), validated=schema)
             except SfsyncError as exc:
+                if lock.lost:  # another worker may own the sync now: what the run left is its to settle
+                    raise lease_lost(self.store, run.id, lock) from exc
                 if diff is not None and plan is None:
                     diff.discard()  # stopped before anything was sent: nothing to recover
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
@@ -431,6 +435,8 @@ class SyncSession:
                 exc.run_id = run.id
                 raise
             except BaseException:
+                if lock.lost:
+                    raise lease_lost(self.store, run.id, lock) from None
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
                 live.flush()
                 self._finish_anyway(
