@@ -131,10 +131,11 @@ class Project:
         with self._store_lock:
             if self._store is None:
                 files = self.config.state.files
+                local = files.local_path if files is not None else None
                 self._store = open_state(
                     self._state_dir,
                     self.config.state,
-                    files=self.config.resolve_path(files) if files else None,
+                    files=self.config.resolve_path(local) if local else None,
                 )
             return self._store
 

@@ -35,6 +35,7 @@ from sfsync.state import (
     finished_status,
 )
 from sfsync.state.failures import unwritable
+from sfsync.state.results import RunParts
 from sfsync.state.rowsearch import SentField, SentManifest, keep_sent
 from sfsync.sync import planners
 from sfsync.sync.connect import Orgs
@@ -458,7 +459,7 @@ class SyncSession:
             fields=tuple(SentField(m.column, m.field, send_column(m.column)) for m in target.maps),
             instance_url=client.instance_url,  # logged in already: the plan read describe
         )
-        keep_sent(self.store.paths.results / str(run_id), plan.send_path, manifest)
+        keep_sent(RunParts.of(self.store.files, run_id), plan.send_path, manifest)
 
     def _recover_or_record(self, name: str, client: SalesforceClient, options: RunOptions) -> list[int]:
         """:meth:`recover`; if it fails, the failure is recorded as a run (so `sfsync runs` shows why the
