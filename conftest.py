@@ -11,7 +11,16 @@ pytest_plugins = [
     "tests.plugins.postgres",  # a throwaway PostgreSQL cluster on loopback
 ]
 
-_LEAKY_PREFIXES = ("SF_", "SFSYNC_", "SALESFORCE_", "PG", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT")
+_LEAKY_PREFIXES = (
+    "SF_",
+    "SFSYNC_",
+    "SALESFORCE_",
+    "PG",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "SSL_CERT",
+    "AWS_",  # state files on S3: no test signs with the developer's AWS credentials
+)
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@
     │   └── SchedulerRunningError    another scheduler already serves this project
     ├── SourceError                  the warehouse could not be read (connection, SQL, missing table)
     ├── StateError                   the local state store is unusable (corrupt, unwritable, too new)
+    │   └── LeaseLostError           a run lost its sync's run lease (PostgreSQL state) and stopped sending
     ├── RemovalGuardError            a run would remove more rows' records than on_row_removed allows
     │                                (or its model came back empty): stopped before writing anything
     ├── NotifierError                a notification could not be delivered (``retryable`` says if later may)
@@ -173,6 +174,17 @@ class StateError(SfsyncError):
     """The local state store (snapshots, run history) cannot be used."""
 
 
+class LeaseLostError(StateError):
+    """A run could not renew its sync's run lease in time (the worker stalled, PostgreSQL was unreachable,
+    or another worker took the sync over): it sent nothing more. ``taken_over`` says whether another
+    worker holds the lease now. Whoever runs the sync next settles what the run left (its journal)."""
+
+    def __init__(self, message: str, *, sync: str, taken_over: bool, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.sync = sync
+        self.taken_over = taken_over
+
+
 class RemovalGuardError(SfsyncError):
     """A run would clear, flag or delete the records of more rows than the sync's ``on_row_removed`` guard
     allows (or its model came back empty): it stopped before writing anything."""
@@ -243,6 +255,7 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "ConflictError",
+    "LeaseLostError",
     "LimitError",
     "NotFoundError",
     "NotifierError",

@@ -39,8 +39,9 @@ from sfsync.salesforce.describe import GlobalDescribe, ObjectDescribe
 from sfsync.salesforce.transport import ApiUsage
 from sfsync.sources import open_source, query_for
 from sfsync.sources.types import LogicalType
-from sfsync.state import RowResult, RunRecord, StateStore, Trigger, default_state_dir
+from sfsync.state import RowResult, RunRecord, StateStore, TokenFile, Trigger, default_state_dir
 from sfsync.state.configured import has_database, open_state
+from sfsync.state.pgtokens import TokenRow, refresh_token_store
 from sfsync.state.rowsearch import Outcome, RowDebugger, RowPage, RowRun, SortKey
 from sfsync.sync.check import CheckReport, check_project
 from sfsync.sync.connect import Orgs
@@ -94,7 +95,9 @@ class Project:
             self._store = None
             self._state_dir = store or default_state_dir(config.path or config.root / DEFAULT_PROJECT_FILE)
         self.transport = transport if orgs is None else orgs.transport
-        self.orgs = orgs if orgs is not None else Orgs(transport=self.transport, state_dir=self._state_dir)
+        self.orgs = (
+            orgs if orgs is not None else Orgs(transport=self.transport, token_stores=self._token_store)
+        )
         self._owns = owns
         self._tracker: WarningTracker | None = None
         self._parent: Project | None = None
@@ -128,12 +131,20 @@ class Project:
         with self._store_lock:
             if self._store is None:
                 files = self.config.state.files
+                local = files.local_path if files is not None else None
                 self._store = open_state(
                     self._state_dir,
                     self.config.state,
-                    files=self.config.resolve_path(files) if files else None,
+                    files=self.config.resolve_path(local) if local else None,
                 )
             return self._store
+
+    def _token_store(self, destination: str) -> TokenFile | TokenRow:
+        """Where the refresh_token flow keeps the newest token (rotation): the shared PostgreSQL state when
+        the project has one (every worker refreshes the same chain), else a file in the state directory."""
+        if self.config.state.url is None:
+            return TokenFile(self._state_dir, destination)  # the store is not opened for it
+        return refresh_token_store(self.store, destination)
 
     @property
     def has_state(self) -> bool:

@@ -69,6 +69,7 @@ from sfsync.config.sources import (
     DuckDBSource,
     ParquetSource,
     PostgresSource,
+    SnowflakeSource,
     SourceConfig,
     SqlAlchemySource,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "Segment",
     "SlackNotification",
     "SmtpSettings",
+    "SnowflakeSource",
     "SourceConfig",
     "SqlAlchemySource",
     "StateConfig",

@@ -28,7 +28,7 @@ from sfsync.config.destinations import DestinationConfig, NotificationConfig
 from sfsync.config.mappings import ConstantTarget, MappingEntry, MappingTarget, Target, entries
 from sfsync.config.removals import OnRowRemoved
 from sfsync.config.schedule import ManualSchedule, Schedule, parse_interval
-from sfsync.config.sources import SourceConfig
+from sfsync.config.sources import Planner, SourceConfig, warehouse_dialect
 from sfsync.config.state import StateConfig
 from sfsync.errors import ConfigError
 
@@ -235,6 +235,11 @@ class Sync(_Strict):
         description="what happens to the record of a row that leaves the model or segment "
         "(docs/syncing.md#rows-that-leave-the-model)",
     )
+    planner: Planner | None = Field(
+        default=None,
+        description="where this sync's diff runs: local (DuckDB) or warehouse (in its SQL source); "
+        "default: its source's planner (docs/warehouse-planner.md)",
+    )
 
     @field_validator("mappings")
     @classmethod
@@ -348,7 +353,37 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
         )
         problems += _object_id_problems(name, sync)
         problems += _notify_problems(name, sync, notifications)
+        problems += _planner_problems(name, sync, data)
     return problems + _logs_problems(data)
+
+
+def _planner_problems(name: str, sync: Mapping[str, Any], data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
+    """``planner: warehouse`` on a sync whose model reads a source the warehouse planner cannot diff in."""
+    if sync.get("planner") != "warehouse":
+        return []
+    source_name, source = _source_of(sync.get("from"), data)
+    if not isinstance(source, Mapping) or warehouse_dialect(dict(source)) is not None:
+        return []
+    return [
+        (
+            ("syncs", name, "planner"),
+            f"planner: warehouse needs a source the warehouse planner runs on (type postgres or snowflake); "
+            f"source {source_name!r} is type {source.get('type')}: use planner: local",
+        )
+    ]
+
+
+def _source_of(from_: Any, data: Mapping[str, Any]) -> tuple[str | None, Any]:
+    """The source (name, raw config) a sync's ``from:`` reads, through its segment and model."""
+    if not isinstance(from_, str):
+        return None, None
+    segment = dict(_entries(data, "segments")).get(from_)
+    model_name = segment.get("model") if segment is not None else from_
+    model = dict(_entries(data, "models")).get(model_name) if isinstance(model_name, str) else None
+    source_name = model.get("source") if model is not None else None
+    if not isinstance(source_name, str):
+        return None, None
+    return source_name, dict(_entries(data, "sources")).get(source_name)
 
 
 def _logs_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:

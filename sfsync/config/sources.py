@@ -4,6 +4,7 @@
 
     duckdb      {path: warehouse.duckdb}                         the embedded default (a DuckDB file)
     postgres    {url: "postgresql://user:${PG_PASSWORD}@host:5432/db"}
+    snowflake   {account: org-acct, user: sfsync, password: "${SNOWFLAKE_PASSWORD}", database: DB, schema: S}
     sqlalchemy  {url: "snowflake://user:${SF_PW}@account/db/schema?warehouse=wh"}  any SQLAlchemy URL
     csv         {path: data/}     every *.csv under path becomes a table named after the file
     parquet     {path: data/}     same for *.parquet (path may also be one file or a glob)
@@ -18,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sfsync.config.env import SecretUrl
+from sfsync.config.env import Secret, SecretUrl
 
 
 class _SourceBase(BaseModel):
@@ -45,14 +46,13 @@ Planner = Literal["local", "warehouse"]
 DEFAULT_PLANNER_SCHEMA = "sfsync"
 
 
-class PostgresSource(_SourceBase):
-    """A PostgreSQL database, streamed with psycopg 3 (COPY parsed by Arrow)."""
+class _PlannerSource(_SourceBase):
+    """A SQL source the warehouse planner can diff in."""
 
-    type: Literal["postgres"]
-    url: SecretUrl = Field(description="postgresql://user:${PG_PASSWORD}@host:5432/dbname")
-    connect_timeout_seconds: int = Field(default=10, ge=1, description="seconds to wait for a connection")
     planner: Planner = Field(
-        default="local", description="where syncs from this source diff: local (DuckDB) or warehouse"
+        default="local",
+        description="where syncs from this source diff by default: local (DuckDB) or warehouse "
+        "(a sync's own `planner:` overrides it)",
     )
     planner_schema: str = Field(
         default=DEFAULT_PLANNER_SCHEMA,
@@ -61,6 +61,14 @@ class PostgresSource(_SourceBase):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="schema the warehouse planner creates and owns (snapshots, staging tables)",
     )
+
+
+class PostgresSource(_PlannerSource):
+    """A PostgreSQL database, streamed with psycopg 3 (COPY parsed by Arrow)."""
+
+    type: Literal["postgres"]
+    url: SecretUrl = Field(description="postgresql://user:${PG_PASSWORD}@host:5432/dbname")
+    connect_timeout_seconds: int = Field(default=10, ge=1, description="seconds to wait for a connection")
     planner_work_mem: str = Field(
         default="256MB",
         pattern=r"^[0-9]+\s*(kB|MB|GB)$",
@@ -91,6 +99,23 @@ class SqlAlchemySource(_SourceBase):
     )
 
 
+class SnowflakeSource(_PlannerSource):
+    """Snowflake through its Python connector (``pip install 'sfsync[snowflake]'``). Tested only on
+    fakesnow, a local Snowflake fake (docs/warehouse-planner.md#dialects)."""
+
+    type: Literal["snowflake"]
+    account: str = Field(min_length=1, description="the account identifier, e.g. myorg-myaccount")
+    user: str = Field(min_length=1)
+    password: Secret = Field(description="${SNOWFLAKE_PASSWORD}: through the environment or .env")
+    database: str = Field(min_length=1)
+    schema_: str = Field(alias="schema", min_length=1, description="the schema models' tables are in")
+    warehouse: str | None = Field(default=None, description="the virtual warehouse queries run on")
+    role: str | None = None
+    login_timeout_seconds: int = Field(default=30, ge=1, description="seconds to wait for a login")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
 class CsvSource(_SourceBase):
     """CSV files read through DuckDB; each file is a table named after its stem."""
 
@@ -110,18 +135,32 @@ class ParquetSource(_SourceBase):
     path: str = Field(min_length=1, description="a .parquet file, a directory of them, or a glob")
 
 
+#: Source types the warehouse planner runs on → the sqlglot dialect its SQL is rendered in.
+WAREHOUSE_DIALECTS = {"postgres": "postgres", "snowflake": "snowflake"}
+
+
+def warehouse_dialect(source: object) -> str | None:
+    """The sqlglot dialect the warehouse planner uses on ``source`` (a source config, or its raw
+    mapping), or None when the warehouse planner cannot diff there."""
+    kind = source.get("type") if isinstance(source, dict) else getattr(source, "type", None)
+    return WAREHOUSE_DIALECTS.get(kind) if isinstance(kind, str) else None
+
+
 SourceConfig = Annotated[
-    DuckDBSource | PostgresSource | SqlAlchemySource | CsvSource | ParquetSource,
+    DuckDBSource | PostgresSource | SnowflakeSource | SqlAlchemySource | CsvSource | ParquetSource,
     Field(discriminator="type"),
 ]
 
 __all__ = [
     "DEFAULT_PLANNER_SCHEMA",
+    "WAREHOUSE_DIALECTS",
     "CsvSource",
     "DuckDBSource",
     "ParquetSource",
     "Planner",
     "PostgresSource",
+    "SnowflakeSource",
     "SourceConfig",
     "SqlAlchemySource",
+    "warehouse_dialect",
 ]

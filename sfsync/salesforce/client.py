@@ -31,6 +31,7 @@ from sfsync.salesforce.automation import RuleInfo, SaveOptions
 from sfsync.salesforce.bulk import BulkIngest, BulkQuery
 from sfsync.salesforce.collections import ChunkCallback, Collections
 from sfsync.salesforce.describe import DescribeCache, GlobalDescribe, ObjectDescribe
+from sfsync.salesforce.guarded import GuardedCollections, GuardedTransport
 from sfsync.salesforce.results import RecordResult
 from sfsync.salesforce.settings import ConnectionSettings
 from sfsync.salesforce.tokens import RefreshTokenStore
@@ -99,6 +100,12 @@ class SalesforceClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def guarded(self, check: Callable[[], None]) -> SalesforceClient:
+        """A view of this client whose every call first runs ``check`` (it raises to stop the call before
+        it is sent: see ``sfsync.salesforce.guarded``). The view shares this client's session, pool,
+        describe cache and counters; closing it closes nothing."""
+        return _GuardedClient(self, check)
 
     # ---- session, usage -----------------------------------------------------------------------------
     def authenticate(self) -> Session:
@@ -230,6 +237,28 @@ class SalesforceClient:
     def active_duplicate_rules(self, object_name: str) -> list[RuleInfo]:
         """The active duplicate rules of an object (a SOQL query on DuplicateRule)."""
         return _automation.active_duplicate_rules(self.transport, object_name)
+
+
+class _GuardedClient(SalesforceClient):
+    """What :meth:`SalesforceClient.guarded` returns."""
+
+    def __init__(self, inner: SalesforceClient, check: Callable[[], None]) -> None:  # a view: no super()
+        self.settings = inner.settings
+        self.transport = GuardedTransport(inner.transport, check)
+        self._inner = inner
+        self._describe = inner._describe  # describe answers are shared (reads of metadata)
+        self._collections = GuardedCollections(self.transport, inner._executor)
+        self.bulk = BulkIngest(self.transport, inner._executor)
+        self.bulk_query = BulkQuery(self.transport, inner._executor)
+
+    def _executor(self) -> Executor:
+        return self._inner._executor()
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"guarded {self._inner!r}"
 
 
 def _headers(options: SaveOptions | None) -> dict[str, str] | None:

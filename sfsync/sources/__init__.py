@@ -11,7 +11,8 @@
         for batch in source.read(query, batch_rows=50_000):   # pa.RecordBatchReader
             ...
 
-Readers: DuckDB file (embedded default), PostgreSQL (psycopg 3, COPY parsed by Arrow), any SQLAlchemy URL
+Readers: DuckDB file (embedded default), PostgreSQL (psycopg 3, COPY parsed by Arrow), Snowflake (its
+connector; tested on fakesnow only), any SQLAlchemy URL
 (Snowflake, BigQuery, Databricks with their extras), CSV / Parquet files through DuckDB.
 """
 
@@ -26,6 +27,7 @@ from sfsync.config.sources import (
     DuckDBSource,
     ParquetSource,
     PostgresSource,
+    SnowflakeSource,
     SourceConfig,
     SqlAlchemySource,
 )
@@ -56,6 +58,10 @@ def open_source_config(name: str, config: SourceConfig, project: Project) -> Sou
         from sfsync.sources.postgres import PostgresReader
 
         return PostgresReader(name, config)
+    if isinstance(config, SnowflakeSource):
+        from sfsync.sources.snowflake import SnowflakeReader
+
+        return SnowflakeReader(name, config)
     if isinstance(config, SqlAlchemySource):
         from sfsync.sources.sqlalchemy_source import SqlAlchemyReader
 

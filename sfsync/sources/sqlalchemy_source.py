@@ -49,7 +49,7 @@ def _normalize(t: pa.DataType) -> pa.DataType:
     return t
 
 
-def _infer(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.Schema:
+def infer_schema(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.Schema:
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     fields = []
     for name, values in zip(names, columns, strict=True):
@@ -120,7 +120,7 @@ class SqlAlchemyReader(Source):
                 raise self._fail(query, e) from e
         if query.columns is not None:
             check_columns(query, self._all_columns(query))
-        return _infer(names, rows)
+        return infer_schema(names, rows)
 
     def _all_columns(self, query: ModelQuery) -> list[str]:
         with self._connect() as conn:
@@ -175,4 +175,4 @@ class SqlAlchemyReader(Source):
                 ) from e
 
 
-__all__ = ["EXTRAS", "SCHEMA_SAMPLE_ROWS", "SqlAlchemyReader"]
+__all__ = ["EXTRAS", "SCHEMA_SAMPLE_ROWS", "SqlAlchemyReader", "infer_schema"]

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from sfsync.config.state import StateConfig
+from sfsync.state.objectfiles import ObjectFiles
 from sfsync.state.paths import StateSettings
 from sfsync.state.store import StateStore
 
@@ -17,18 +18,23 @@ def open_state(
     *,
     files: Path | None = None,
 ) -> StateStore:
-    """The project's store: files in ``directory`` (or ``files``, the resolved ``state: files:``, with
-    scratch files staying in ``directory``), its database in PostgreSQL when ``config.url`` is set."""
+    """The project's store: files in ``directory`` (or ``files``, the resolved ``state: files:``
+    directory, with scratch files staying in ``directory``; or on object storage when ``state: files:``
+    is a URL, cached in ``directory``), its database in PostgreSQL when ``config.url`` is set."""
     base = settings or StateSettings()
     if config.url is None:
         return StateStore.open(directory, base)
     tuned = dataclasses.replace(
         base, lease_seconds=config.lease_seconds, lease_heartbeat_seconds=config.lease_heartbeat_seconds
     )
+    url = config.url.get_secret_value()
+    if config.files is not None and config.files.scheme is not None:
+        remote = ObjectFiles.open(config.files, directory / "cache")
+        return StateStore.open(directory, tuned, url=url, schema=config.schema_, files=remote)
     return StateStore.open(
         files or directory,
         tuned,
-        url=config.url.get_secret_value(),
+        url=url,
         schema=config.schema_,
         scratch=directory if files is not None else None,
     )

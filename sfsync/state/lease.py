@@ -11,8 +11,17 @@ deletes the row (only if the token is still ours). A worker that dies (SIGKILL, 
 its lease expires ``lease_seconds`` later at the latest and the next worker takes the sync over, reaps the
 dead run and recovers its journal. Every time is the server's clock, so the workers' clocks do not matter.
 
-A worker cut off from the server longer than ``lease_seconds`` loses its lease: the heartbeat sees the row
-is no longer its own, logs it, and :attr:`LeaseLock.lost` becomes true.
+A run must not send once its lease may have passed to another worker. The lock keeps a local deadline:
+the monotonic time just before its last successful take or renewal, plus ``lease_seconds``. The server's
+expiry is never earlier (it counts from the moment the statement ran, later), so while the local deadline
+has not passed, no other worker can have taken the sync over. :meth:`LeaseLock.check` compares the clock
+with that deadline (no database round trip), and the sync engine calls it before every Salesforce call of
+the run (``SalesforceClient.guarded``) and before it advances the snapshot: a worker that stalled (paused
+process, long GC, suspended VM), was cut off from the server, or whose lease was taken over raises
+:class:`~sfsync.errors.LeaseLostError` at its next call instead of sending. Once lost, a lease stays lost
+(the heartbeat stops): the run ends as interrupted and whoever runs the sync next settles its journal.
+A call already on the wire when the deadline passes is not recalled: keep ``lease_seconds`` well above the
+destination's ``timeout_seconds`` (docs/state.md).
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from typing import Any
 
 import psycopg
 
-from sfsync.errors import StateError, SyncBusyError
+from sfsync.errors import LeaseLostError, StateError, SyncBusyError
 from sfsync.state.db import PostgresDatabase
 from sfsync.state.lock import LOCK_POLL_INTERVAL_S, LockOwner
 
@@ -64,16 +73,24 @@ class LeaseLock:
         self.run_id = run_id
         self.lease_seconds = lease_seconds
         self.heartbeat_seconds = heartbeat_seconds
-        self.lost = False
+        self._lost = False
+        self.taken_over = False  # the heartbeat found the lease in another worker's hands
+        self._valid_until = 0.0  # monotonic: until then no other worker can hold the lease
         self._token: str | None = None
         self._beat: threading.Thread | None = None
         self._stop = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
         self._conn_mutex = threading.Lock()
+        self._lost_mutex = threading.Lock()
 
     @property
     def held(self) -> bool:
         return self._token is not None
+
+    @property
+    def lost(self) -> bool:
+        """True once the lease may be another worker's (see :meth:`check`); it stays lost."""
+        return self._lost or (self._token is not None and self._expired())
 
     @property
     def _key(self) -> tuple[str, str, str]:
@@ -93,6 +110,7 @@ class LeaseLock:
         token = secrets.token_hex(16)
         deadline = time.monotonic() + wait
         while True:
+            asked = time.monotonic()
             try:
                 got = self._execute(
                     _TAKE,
@@ -117,7 +135,8 @@ class LeaseLock:
                 )
             time.sleep(LOCK_POLL_INTERVAL_S)
         self._token = token
-        self.lost = False
+        self._lost = self.taken_over = False
+        self._valid_until = asked + self.lease_seconds
         with _HELD_MUTEX:
             _HELD_HERE[self._key] = token
         self._stop.clear()
@@ -128,8 +147,9 @@ class LeaseLock:
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.heartbeat_seconds):
             token = self._token
-            if token is None:
+            if token is None or self._expired():
                 return
+            asked = time.monotonic()
             try:
                 kept = self._execute(
                     "UPDATE leases SET expires_at = clock_timestamp() + make_interval(secs => ?)"
@@ -140,14 +160,54 @@ class LeaseLock:
                 log.warning("sync %s: cannot renew its run lease (%s); retrying", self.sync, exc)
                 continue
             if not kept:
-                self.lost = True
-                log.error(
-                    "sync %s: its run lease expired and may have been taken over by another worker "
-                    "(this worker could not renew it for %g s)",
-                    self.sync,
-                    self.lease_seconds,
-                )
+                self.taken_over = True
+                self._lose()
                 return
+            if self._token == token and not self._lost:
+                self._valid_until = asked + self.lease_seconds
+
+    def _expired(self) -> bool:
+        """True (and the lease lost for good) once the local deadline has passed."""
+        if not self._lost and time.monotonic() >= self._valid_until:
+            self._lose()
+        return self._lost
+
+    def _lose(self) -> None:
+        with self._lost_mutex:
+            if self._lost:
+                return
+            self._lost = True
+        log.error(
+            "sync %s: lost its run lease (%s); the run sends nothing more",
+            self.sync,
+            "another worker took it over" if self.taken_over else self._not_renewed(),
+        )
+
+    def _not_renewed(self) -> str:
+        return f"this worker could not renew it for {self.lease_seconds:g} s"
+
+    def check(self) -> None:
+        """Raise :class:`LeaseLostError` unless the lease is certainly still this worker's (cheap: no
+        database round trip). Call it before anything that must happen under the lease."""
+        if self._token is None or not self._expired():
+            return
+        raise self.lost_error()
+
+    def lost_error(self) -> LeaseLostError:
+        """The error that says this lease was lost, and what happens to the run."""
+        why = (
+            "another worker took it over"
+            if self.taken_over
+            else f"{self._not_renewed()} (the worker stalled, or PostgreSQL was unreachable)"
+        )
+        return LeaseLostError(
+            f"sync `{self.sync}` lost its run lease: {why}; the run stopped sending",
+            sync=self.sync,
+            taken_over=self.taken_over,
+            hint="nothing is lost or sent twice: the worker that runs the sync next settles what this run "
+            "sent (run journal). If it happens often, raise state: lease_seconds or check the link to "
+            "PostgreSQL",
+        )
 
     def set_run_id(self, run_id: int) -> None:
         """Record the run id in the lease once the run exists (for ``SyncBusyError`` messages)."""

@@ -46,6 +46,9 @@ class LockOwner:
 class RunLock:
     """An exclusive, cross-process lock on one sync. Use as a context manager or acquire/release."""
 
+    #: A file lock is held until released or its process dies: unlike a lease it cannot be lost.
+    lost = False
+
     def __init__(self, path: Path, sync: str, *, run_id: int | None = None) -> None:
         self.path = path
         self.sync = sync
@@ -91,6 +94,9 @@ class RunLock:
         self.run_id = run_id
         if self._fd is not None:
             self._write_owner()
+
+    def check(self) -> None:
+        """Nothing to check (see :meth:`sfsync.state.lease.LeaseLock.check`): the lock cannot be lost."""
 
     def release(self) -> None:
         if self._fd is None:

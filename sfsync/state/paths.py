@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sfsync.errors import StateError
+from sfsync.state.failures import unwritable, write_failure
 from sfsync.state.snapshots import check_sync_name
 
 #: Name of the state directory created beside the project file.
@@ -55,6 +57,8 @@ class StatePaths:
 
     root: Path
     scratch: Path | None = None
+    #: with snapshots and row results on object storage: this worker's cache of them (under ``root``)
+    cache: Path | None = None
 
     @property
     def database(self) -> Path:
@@ -66,7 +70,7 @@ class StatePaths:
 
     @property
     def snapshots(self) -> Path:
-        return self.root / "snapshots"
+        return (self.cache or self.root) / "snapshots"
 
     @property
     def work(self) -> Path:
@@ -74,7 +78,7 @@ class StatePaths:
 
     @property
     def results(self) -> Path:
-        return self.root / "results"
+        return (self.cache or self.root) / "results"
 
     @property
     def tmp(self) -> Path:
@@ -82,6 +86,26 @@ class StatePaths:
 
     def lock_file(self, sync: str) -> Path:
         return self.locks / f"{check_sync_name(sync)}.lock"
+
+
+def prepare_dirs(paths: StatePaths) -> None:
+    """Create the state directory and its folders, owner only, with a ``.gitignore``."""
+    try:
+        # Owner only: the state holds synced names and e-mails (and stored tokens). A 0700 root keeps
+        # every file below it private whatever its own mode; an older, looser root is tightened.
+        for d in (paths.root, paths.locks, paths.snapshots, paths.results, paths.work, paths.tmp):
+            d.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        paths.root.chmod(PRIVATE_DIR_MODE)
+        ignore = paths.root / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# sfsync state: run history, snapshots, locks. Not for git.\n*\n")
+    except OSError as exc:
+        if write_failure(exc) is not None:
+            raise unwritable(exc, paths.root, "the state store") from exc
+        raise StateError(
+            f"cannot open the state store in {paths.root}: {exc}",
+            hint="check that the directory is writable, or choose another state directory",
+        ) from exc
 
 
 def default_state_dir(project_file: str | os.PathLike[str]) -> Path:
@@ -97,4 +121,5 @@ __all__ = [
     "StatePaths",
     "StateSettings",
     "default_state_dir",
+    "prepare_dirs",
 ]

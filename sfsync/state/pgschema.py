@@ -5,7 +5,9 @@ version after the same sfsync, and a migration added to one list without the oth
 compares their lengths (``tests/state/test_pgschema.py``). PostgreSQL stores started at version 4, so
 its migration 1 creates the version-4 shape at once (plus the tables only PostgreSQL uses: ``leases`` for
 the per-sync run leases, ``schedule_slots`` for the slots several schedulers share), and 2 to 4 are
-empty. Append new migrations to both lists with the same number; never edit an applied one.
+empty. Migration 6 adds ``refresh_tokens`` (the newest rotated refresh token of each destination, shared
+by the workers: ``pgtokens.py``); a SQLite store keeps those in files, so its migration 6 is empty.
+Append new migrations to both lists with the same number; never edit an applied one.
 
 The applied version is the one row of ``sfsync_schema``. Migrating holds a transaction-scoped advisory
 lock on the schema's name, so workers starting at once apply each migration exactly once.
@@ -100,6 +102,15 @@ PG_MIGRATIONS: tuple[str, ...] = (
     # 5: rows whose records a run cleared, flagged or deleted because they left the model (on_row_removed)
     """
     ALTER TABLE runs ADD COLUMN removed BIGINT NOT NULL DEFAULT 0;
+    """,
+    # 6: the newest refresh token of each destination (rotation), shared by the workers (pgtokens.py)
+    """
+    CREATE TABLE refresh_tokens (
+        destination   TEXT PRIMARY KEY,
+        origin        TEXT,
+        refresh_token TEXT,
+        saved_at      TIMESTAMPTZ
+    );
     """,
 )
 

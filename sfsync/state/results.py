@@ -15,9 +15,11 @@ message         string              Salesforce's message (optional)
 fields          list<string>|string fields named by the error (optional; text is comma separated)
 ==============  ==================  =====================================================
 
-Every call writes one part file, atomically (a temporary file, then a hard link to its final name, which
-fails rather than overwrite a part another writer just took): ``part-NNNNNN.parquet``, or
-``part-NNNNNN-job-<job id>.parquet`` for the results of a Bulk job. The number orders parts as stored.
+Every call writes one part file, atomically (a local temporary file, then published under its final name
+through ``sfsync.state.files``: a rename or hard link on a filesystem, an upload to a temporary key then
+a copy on object storage): ``part-NNNNNN-w<random>.parquet``, or ``part-NNNNNN-job-<job id>.parquet``
+for the results of a Bulk job. The number orders parts as stored; the random tag keeps two writers that
+take the same number apart (object storage cannot refuse to overwrite).
 A job's part is *live* only once the job's journal entry says ``collected`` (the store marks it right after
 the file is in place); readers skip job parts whose entry does not, and writing a job's results again
 (crash recovery) replaces its earlier part. So a crash between the file and the journal mark leaves a part
@@ -28,10 +30,10 @@ Rows are stored as Arrow/Parquet columns straight from the loader's tables: no p
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -40,6 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sfsync.errors import StateError
+from sfsync.state.files import FileEntry, LocalFiles, StateFiles, join, tmp_name
 from sfsync.state.records import RowResult
 
 RESULT_COLUMNS = ("primary_key", "success", "operation", "record_id", "error_code", "message", "fields")
@@ -56,12 +59,41 @@ PART_SCHEMA = pa.schema(
         ("fields", pa.string()),
     ]
 )
-_PART = re.compile(r"^part-(\d{6,})(?:-job-([A-Za-z0-9_.]+))?\.parquet$")
+_PART = re.compile(r"^part-(\d{6,})(?:-job-([A-Za-z0-9_.]+)|-w[0-9a-f]+)?\.parquet$")
 _SAFE_JOB = re.compile(r"^[A-Za-z0-9_.]+$")
+
+
+RESULTS_DIR = "results"
+"""Directory (key prefix) of the row results under the state files."""
+
+
+@dataclass(frozen=True)
+class RunParts:
+    """The directory of one run's parts: ``key`` in ``files`` (a local directory or object storage)."""
+
+    files: StateFiles
+    key: str
+
+    @classmethod
+    def of(cls, files: StateFiles, run_id: int) -> RunParts:
+        return cls(files, join(RESULTS_DIR, str(int(run_id))))
+
+    @classmethod
+    def at(cls, directory: Path) -> RunParts:
+        """The parts in a local directory."""
+        return cls(LocalFiles(directory.parent), directory.name)
+
+    @property
+    def where(self) -> str:
+        return self.files.where(self.key)
 
 
 def run_dir(root: Path, run_id: int) -> Path:
     return root / str(int(run_id))
+
+
+def _parts_of(directory: Path | RunParts) -> RunParts:
+    return directory if isinstance(directory, RunParts) else RunParts.at(directory)
 
 
 def _text(table: pa.Table, name: str) -> pa.ChunkedArray | None:
@@ -109,23 +141,19 @@ def normalise(run_id: int, data: pa.Table | pa.RecordBatchReader, *, operation: 
     )
 
 
-def _parts(directory: Path) -> list[tuple[int, str | None, Path]]:
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return []
+def _parts(run: RunParts) -> list[tuple[int, str | None, str, FileEntry]]:
     out = []
-    for name in names:
-        m = _PART.match(name)
+    for entry in run.files.listdir(run.key):
+        m = _PART.match(entry.name)
         if m:
-            out.append((int(m.group(1)), m.group(2), directory / name))
-    return sorted(out, key=lambda p: p[0])
+            out.append((int(m.group(1)), m.group(2), entry.name, entry))
+    return sorted(out, key=lambda p: (p[0], p[2]))
 
 
 def write_part(
-    directory: Path, table: pa.Table, *, job_id: str | None, compression: str, fsync: bool
-) -> Path:
-    """Write one part file atomically; a job's earlier part (if any) is replaced. Returns its path.
+    directory: Path | RunParts, table: pa.Table, *, job_id: str | None, compression: str, fsync: bool
+) -> str:
+    """Write one part file atomically; a job's earlier part (if any) is replaced. Returns its key.
 
     With ``fsync`` the file reaches the disk before it gets its name (power-loss safety, like SQLite's
     ``synchronous = FULL``); without, it is safe against process crashes only.
@@ -134,35 +162,37 @@ def write_part(
         raise StateError(
             f"Bulk job id {job_id!r} cannot name a results file", hint="job ids are alphanumeric"
         )
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".tmp-{uuid.uuid4().hex}.parquet.part"
+    run = _parts_of(directory)
+    tmp = run.files.staging(run.key) / tmp_name("part.parquet")
     try:
         pq.write_table(table, tmp, compression=compression)
-        if fsync:
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-        parts = _parts(directory)
+        parts = _parts(run)
         old = [p for p in parts if job_id is not None and p[1] == job_id]
         if old:  # the same job collected again (recovery): same place in the order, new content
-            os.replace(tmp, old[0][2])
-            return old[0][2]
+            key = join(run.key, old[0][2])
+            run.files.publish(tmp, key, durable=fsync)
+            return key
         seq = parts[-1][0] + 1 if parts else 0
-        suffix = f"-job-{job_id}" if job_id is not None else ""
-        while True:  # another process may take a number at the same time: a hard link never overwrites
-            final = directory / f"part-{seq:06d}{suffix}.parquet"
-            try:
-                os.link(tmp, final)
-                return final
-            except FileExistsError:
-                seq += 1
+        suffix = f"-job-{job_id}" if job_id is not None else f"-w{uuid.uuid4().hex[:8]}"
+        while True:  # another process may take a number at the same time: publishing never overwrites
+            key = join(run.key, f"part-{seq:06d}{suffix}.parquet")
+            if run.files.publish(tmp, key, overwrite=False, durable=fsync):
+                return key
+            seq += 1
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def live_parts(directory: Path, collected_jobs: Iterable[str]) -> list[Path]:
-    """The parts readers see: every plain part, and job parts of jobs the journal marks collected."""
+def live_parts(directory: Path | RunParts, collected_jobs: Iterable[str]) -> list[Path]:
+    """The parts readers see, as local files (fetched from object storage into the worker's cache): every
+    plain part, and job parts of jobs the journal marks collected."""
+    run = _parts_of(directory)
     done = set(collected_jobs)
-    return [path for _, job, path in _parts(directory) if job is None or job in done]
+    return [
+        run.files.local(join(run.key, name), entry)
+        for _, job, name, entry in _parts(run)
+        if job is None or job in done
+    ]
 
 
 def _source(files: Sequence[Path]) -> str:
@@ -285,11 +315,26 @@ def count_rows(files: Sequence[Path]) -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
+def count_live_rows(run: RunParts, collected_jobs: Iterable[str]) -> int:
+    """Rows in a run's live parts, from their Parquet footers only (on object storage: a few ranged
+    reads per part, no download)."""
+    done = set(collected_jobs)
+    total = 0
+    for _, job, name, _entry in _parts(run):
+        if job is None or job in done:
+            with run.files.open_input(join(run.key, name)) as f:
+                total += int(pq.ParquetFile(f).metadata.num_rows)
+    return total
+
+
 __all__ = [
     "PART_SCHEMA",
+    "RESULTS_DIR",
     "RESULT_COLUMNS",
+    "RunParts",
     "accepted_keys",
     "count_by_code",
+    "count_live_rows",
     "count_rows",
     "live_parts",
     "normalise",

@@ -25,7 +25,9 @@ import pyarrow as pa
 
 from sfsync.config import Mode
 from sfsync.errors import StateError
+from sfsync.state.files import StateFiles, join, tmp_name
 from sfsync.state.records import RunRecord
+from sfsync.state.results import RunParts
 
 SENT_FILE = "sent.parquet"
 SENT_MANIFEST = "sent.json"
@@ -141,18 +143,28 @@ class RowRun:
     instance_url: str | None = None
 
 
-def keep_sent(directory: Path, send_file: Path, manifest: SentManifest) -> None:
-    """Keep a run's send table (hard-linked when possible: it is never written again) and its manifest."""
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / SENT_FILE
-    tmp = directory / f".{SENT_FILE}.tmp"
-    tmp.unlink(missing_ok=True)
+def keep_sent(directory: Path | RunParts, send_file: Path, manifest: SentManifest) -> None:
+    """Keep a run's send table (hard-linked when possible: it is never written again) and its manifest,
+    beside the run's row results (a local directory, or object storage)."""
+    run = directory if isinstance(directory, RunParts) else RunParts.at(directory)
+    tmp = run.files.staging(run.key) / tmp_name(SENT_FILE)
     try:
         os.link(send_file, tmp)
     except OSError:
         shutil.copyfile(send_file, tmp)
-    os.replace(tmp, target)
-    (directory / SENT_MANIFEST).write_text(json.dumps(manifest.to_json()), encoding="utf-8")
+    run.files.publish(tmp, join(run.key, SENT_FILE), durable=False)
+    run.files.write_text(join(run.key, SENT_MANIFEST), json.dumps(manifest.to_json()))
+
+
+def sent_dir(files: StateFiles, run_id: int) -> Path:
+    """A local directory holding a run's kept send table and manifest, when kept (fetched from object
+    storage into the worker's cache)."""
+    run = RunParts.of(files, run_id)
+    for name in (SENT_MANIFEST, SENT_FILE):
+        entry = files.info(join(run.key, name))
+        if entry is not None:
+            files.local(join(run.key, name), entry)
+    return files.local_dir(run.key)
 
 
 def _files(parts: Mapping[int, Sequence[Path]]) -> tuple[list[str], list[int]]:
@@ -338,11 +350,7 @@ class RowDebugger:
 
     def _parts(self) -> dict[int, list[Path]]:
         """Run id → live part files, for the sync's runs that still have row results."""
-        root: Path = self.store.paths.results
-        try:
-            kept = {int(n) for n in os.listdir(root) if n.isdigit()}
-        except FileNotFoundError:
-            return {}
+        kept: set[int] = self.store.result_run_ids()
         ids = [r for r in self.store.run_ids(self.sync) if r in kept]
         return {run_id: self.store.result_parts(run_id) for run_id in ids}
 
@@ -369,7 +377,7 @@ class RowDebugger:
         parts = self._parts()
         hits = results_of_key(parts, key)
         runs = {r: self.store.get_run(r) for r in {h.run_id for h in hits}}
-        dirs = {r: Path(self.store.paths.results) / str(r) for r in runs}
+        dirs = {r: sent_dir(self.store.files, r) for r in runs}
         return row_runs(runs, hits, dirs)
 
 
@@ -391,5 +399,6 @@ __all__ = [
     "results_of_key",
     "row_runs",
     "search_rows",
+    "sent_dir",
     "sent_values",
 ]

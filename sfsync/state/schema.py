@@ -170,6 +170,8 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE runs ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
     """,
+    # 6: (PostgreSQL: refresh_tokens) nothing to do: a SQLite store keeps refresh tokens in files (tokens.py)
+    "",
 )
 
 #: Python steps that run right before a migration's statements, in the same transaction.

@@ -1,16 +1,19 @@
 """Per-sync snapshots: the last values Salesforce accepted, as Parquet files swapped in atomically.
 
-Layout of one sync's directory ``snapshots/<sync>/``::
+Layout of one sync's directory ``snapshots/<sync>/`` (in the state directory, the shared ``state: files``
+directory, or under its object storage prefix; ``sfsync.state.files``)::
 
-    CURRENT                     JSON pointer: generation, file names, columns, types, counts
-    snapshot-000007.parquet     primary key + mapped columns + row hash of every synced row
-    rejected-000007.parquet     primary keys rejected (or not attempted) on the last run: resent next time
+    CURRENT                            JSON pointer: generation, file names, columns, types, counts
+    snapshot-000007-<tag>.parquet      primary key + mapped columns + row hash of every synced row
+    rejected-000007-<tag>.parquet      primary keys rejected (or not attempted) on the last run
 
-A new generation is written to temporary files, each fsynced, renamed to its final name, and only then
-``CURRENT`` is replaced the same way (write temp, fsync, rename, fsync the directory). A reader therefore
-sees either the old generation or the new one, never half a file; a crash at any point leaves the old
-snapshot in place and at worst some ``.tmp-*`` files that the next writer removes. The previous
-generation's files are kept so a reader that read ``CURRENT`` just before a swap still finds its files.
+A new generation is written to local temporary files (:meth:`SnapshotStore.begin`), each published under
+its final name (fsync + rename, or on object storage an upload to a temporary key then a copy), and only
+then ``CURRENT`` is replaced the same way. A reader therefore sees either the old generation or the new
+one, never half a file; a crash at any point leaves the old snapshot in place and at worst some
+``.tmp-*`` files that the next writer removes. The previous generation's files are kept so a reader that
+read ``CURRENT`` just before a swap still finds its files. ``<tag>`` is random: a name is never reused
+for other content (after a reset, say), so a worker's cache of object storage files stays right.
 
 Publishing checks the generation the writer started from, so an outdated diff can never move a snapshot
 backwards.
@@ -18,21 +21,20 @@ backwards.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sfsync.errors import ConfigError, StateError
+from sfsync.state.files import TMP_PREFIX, LocalFiles, StateFiles, join
 
 _SYNC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 CURRENT = "CURRENT"
-_TMP_PREFIX = ".tmp-"
+_GENERATION_FILE = re.compile(r"^(?:snapshot|rejected)-(\d+)(?:-[0-9a-f]+)?\.parquet$")
 
 
 def check_sync_name(sync: str) -> str:
@@ -65,14 +67,24 @@ class SnapshotInfo:
     rejected: int
     created_at: datetime
     extra: dict[str, str] = field(default_factory=dict)
+    #: where the files are (None: in ``directory``); on object storage they are fetched on first use
+    files: StateFiles | None = field(default=None, compare=False, repr=False)
+    #: the sync's directory key in ``files``
+    key_dir: str = ""
+
+    def _local(self, name: str) -> Path:
+        if self.files is None:
+            return self.directory / name
+        return self.files.local(join(self.key_dir, name))
 
     @property
     def snapshot_path(self) -> Path:
-        return self.directory / self.snapshot_file
+        """A local path of the snapshot file (from object storage: downloaded once, cached)."""
+        return self._local(self.snapshot_file)
 
     @property
     def rejected_path(self) -> Path:
-        return self.directory / self.rejected_file
+        return self._local(self.rejected_file)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -93,11 +105,15 @@ class SnapshotInfo:
         )
 
     @classmethod
-    def from_json(cls, sync: str, directory: Path, text: str) -> SnapshotInfo:
+    def from_json(
+        cls, sync: str, directory: Path, text: str, files: StateFiles | None = None, key_dir: str = ""
+    ) -> SnapshotInfo:
         d = json.loads(text)
         return cls(
             sync=sync,
             directory=directory,
+            files=files,
+            key_dir=key_dir,
             generation=int(d["generation"]),
             snapshot_file=str(d["snapshot_file"]),
             rejected_file=str(d["rejected_file"]),
@@ -124,73 +140,60 @@ class PendingSnapshot:
     rejected_tmp: Path
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class SnapshotStore:
-    """Reads and atomically replaces the snapshots under one ``snapshots/`` directory."""
+    """Reads and atomically replaces the snapshots under one ``snapshots/`` directory: a local
+    directory, or ``prefix`` of :class:`~sfsync.state.files.StateFiles` (local or object storage)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: Path | StateFiles, prefix: str = "") -> None:
+        self.files = LocalFiles(root) if isinstance(root, Path) else root
+        self.prefix = prefix
+
+    @property
+    def root(self) -> Path:
+        return self.files.local_dir(self.prefix)
+
+    def _key(self, sync: str) -> str:
+        return join(self.prefix, check_sync_name(sync))
 
     def directory(self, sync: str) -> Path:
-        return self.root / check_sync_name(sync)
+        """The sync's local directory (its files, or on object storage their cache and temp files)."""
+        return self.files.local_dir(self._key(sync))
+
+    def where(self, sync: str) -> str:
+        """Where the sync's snapshot is, for messages (a path or a URL)."""
+        return self.files.where(self._key(sync))
 
     def current(self, sync: str) -> SnapshotInfo | None:
         """The published snapshot of a sync, or None before its first successful run."""
-        d = self.directory(sync)
+        key = self._key(sync)
+        pointer = self.files.where(join(key, CURRENT))
         for _attempt in range(3):  # a swap between reading CURRENT and checking its files: read again
-            try:
-                text = (d / CURRENT).read_text()
-            except FileNotFoundError:
+            text = self.files.read_text(join(key, CURRENT))
+            if text is None:
                 return None
             try:
-                info = SnapshotInfo.from_json(sync, d, text)
+                info = SnapshotInfo.from_json(sync, self.directory(sync), text, self.files, key)
             except (ValueError, KeyError, TypeError) as exc:
                 raise StateError(
-                    f"snapshot pointer {d / CURRENT} is unreadable: {exc}",
+                    f"snapshot pointer {pointer} is unreadable: {exc}",
                     hint="delete the sync's snapshot directory and run it with --full-resync",
                 ) from exc
-            if info.snapshot_path.exists():
+            if self.files.info(join(key, info.snapshot_file)) is not None:
                 return info
         raise StateError(
-            f"snapshot file {info.snapshot_path} named by {d / CURRENT} is missing",
+            f"snapshot file {self.files.where(join(key, info.snapshot_file))} named by {pointer} is missing",
             hint="delete the sync's snapshot directory and run it with --full-resync",
         )
 
-    @contextmanager
-    def _publish_lock(self, d: Path) -> Iterator[None]:
-        fd = os.open(d / ".publish.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
     def begin(self, sync: str, base: SnapshotInfo | None) -> PendingSnapshot:
-        """Reserve temporary files for the generation after ``base`` (None: the first snapshot)."""
-        d = self.directory(sync)
-        d.mkdir(parents=True, exist_ok=True)
-        with self._publish_lock(d):
-            for stale in d.glob(f"{_TMP_PREFIX}*"):
-                stale.unlink(missing_ok=True)
+        """Reserve local temporary files for the generation after ``base`` (None: the first snapshot)."""
+        key = self._key(sync)
+        d = self.files.staging(key)
+        with self.files.lock(key):
+            self.files.clean_tmp(key)
         base_gen = base.generation if base else 0
         gen = base_gen + 1
-        tag = f"{_TMP_PREFIX}{gen:06d}-{os.getpid()}"
+        tag = f"{TMP_PREFIX}{gen:06d}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         return PendingSnapshot(
             sync=sync,
             directory=d,
@@ -213,12 +216,11 @@ class SnapshotStore:
         extra: dict[str, str] | None = None,
     ) -> SnapshotInfo:
         """Make the pending files the sync's current snapshot, atomically; drop older generations."""
-        d = pending.directory
+        key = self._key(pending.sync)
         for tmp in (pending.snapshot_tmp, pending.rejected_tmp):
             if not tmp.exists():
                 raise StateError(f"snapshot temp file {tmp} was not written", hint="this is a bug in sfsync")
-            _fsync_file(tmp)
-        with self._publish_lock(d):
+        with self.files.lock(key):
             now = self.current(pending.sync)
             now_gen = now.generation if now else 0
             if now_gen != pending.base_generation:
@@ -228,12 +230,13 @@ class SnapshotStore:
                     "not overwriting it",
                     hint="another run of this sync advanced it; run the sync again to diff against it",
                 )
+            tag = uuid.uuid4().hex[:8]
             info = SnapshotInfo(
                 sync=pending.sync,
                 generation=pending.generation,
-                directory=d,
-                snapshot_file=f"snapshot-{pending.generation:06d}.parquet",
-                rejected_file=f"rejected-{pending.generation:06d}.parquet",
+                directory=pending.directory,
+                snapshot_file=f"snapshot-{pending.generation:06d}-{tag}.parquet",
+                rejected_file=f"rejected-{pending.generation:06d}-{tag}.parquet",
                 primary_key=primary_key,
                 columns=columns,
                 types=dict(types),
@@ -242,17 +245,13 @@ class SnapshotStore:
                 rejected=rejected,
                 created_at=datetime.now(UTC),
                 extra=dict(extra or {}),
+                files=self.files,
+                key_dir=key,
             )
-            os.replace(pending.snapshot_tmp, info.snapshot_path)
-            os.replace(pending.rejected_tmp, info.rejected_path)
-            pointer_tmp = d / f"{_TMP_PREFIX}{pending.generation:06d}-{os.getpid()}-CURRENT"
-            with open(pointer_tmp, "w") as fh:
-                fh.write(info.to_json())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(pointer_tmp, d / CURRENT)
-            _fsync_dir(d)
-            self._drop_old(d, keep_from=pending.generation - 1)
+            self.files.publish(pending.snapshot_tmp, join(key, info.snapshot_file))
+            self.files.publish(pending.rejected_tmp, join(key, info.rejected_file))
+            self.files.write_text(join(key, CURRENT), info.to_json())
+            self._drop_old(key, keep_from=pending.generation - 1)
         return info
 
     def discard(self, pending: PendingSnapshot) -> None:
@@ -262,28 +261,22 @@ class SnapshotStore:
 
     def reset(self, sync: str) -> None:
         """Forget a sync's snapshot (its next run sends every row as new)."""
-        d = self.directory(sync)
-        with self._publish_lock(d) if d.exists() else _nothing():
-            (d / CURRENT).unlink(missing_ok=True)
-            if d.exists():
-                self._drop_old(d, keep_from=1 << 62)
+        key = self._key(sync)
+        with self.files.lock(key):
+            self.files.delete(join(key, CURRENT))
+            self._drop_old(key, keep_from=1 << 62)
 
-    @staticmethod
-    def _drop_old(d: Path, *, keep_from: int) -> None:
-        for f in d.glob("*-*.parquet"):
-            if f.name.startswith(_TMP_PREFIX):
-                continue
-            try:
-                gen = int(f.stem.rsplit("-", 1)[1])
-            except (IndexError, ValueError):
-                continue
-            if gen < keep_from:
-                f.unlink(missing_ok=True)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
+    def _drop_old(self, key: str, *, keep_from: int) -> None:
+        for entry in self.files.listdir(key):
+            m = _GENERATION_FILE.match(entry.name)
+            if m and int(m.group(1)) < keep_from:
+                self.files.delete(join(key, entry.name))
+        local = self.files.local_dir(key)
+        if self.files.remote and local.exists():  # the worker's cached copies of dropped generations
+            for f in local.iterdir():
+                m = _GENERATION_FILE.match(f.name)
+                if m and int(m.group(1)) < keep_from:
+                    f.unlink(missing_ok=True)
 
 
 __all__ = ["CURRENT", "PendingSnapshot", "SnapshotInfo", "SnapshotStore", "check_sync_name"]

@@ -10,8 +10,9 @@ and run locks on disk, all under one directory (``.sfsync/`` beside the project 
       tmp/                 DuckDB spill files
 
 Or, for a project several workers serve (``state: url`` in the project file), runs, journal, sync status
-and run leases in a PostgreSQL schema (``db.py``, ``pgschema.py``, ``lease.py``), the files in a directory
-the workers share. The store's SQL is the same for both.
+and run leases in a PostgreSQL schema (``db.py``, ``pgschema.py``, ``lease.py``), snapshots and row
+results in a directory the workers share or on object storage (``files.py``, ``objectfiles.py``). The
+store's SQL is the same for both.
 
 A CLI run, the scheduler and the web UI may use one store at the same time from different processes:
 SQLite runs in WAL mode (readers never block the writer), every write is a short ``BEGIN IMMEDIATE``
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
@@ -38,16 +38,17 @@ from sfsync.errors import NotFoundError, StateError
 from sfsync.state import journal, results
 from sfsync.state.backends import open_postgres, open_sqlite
 from sfsync.state.db import Conn, Database, PostgresDatabase
-from sfsync.state.failures import unwritable, write_failure
+from sfsync.state.failures import unwritable
+from sfsync.state.files import LocalFiles, StateFiles
 from sfsync.state.lease import LeaseLock, lease_held_here, lease_owner
 from sfsync.state.lock import LockOwner, RunLock, held_here, is_locked, read_owner
 from sfsync.state.paths import (
     DEFAULT_PG_SCHEMA,
-    PRIVATE_DIR_MODE,
     STATE_DIR_NAME,
     StatePaths,
     StateSettings,
     default_state_dir,
+    prepare_dirs,
 )
 from sfsync.state.records import (
     JOURNAL_TRANSITIONS,
@@ -71,10 +72,13 @@ from sfsync.state.snapshots import SnapshotStore, check_sync_name
 class StateStore:
     """Run history, row results, run journal, per-sync status, snapshots and run locks of one project."""
 
-    def __init__(self, paths: StatePaths, db: Database, settings: StateSettings) -> None:
+    def __init__(
+        self, paths: StatePaths, db: Database, settings: StateSettings, files: StateFiles | None = None
+    ) -> None:
         self.paths = paths
         self.settings = settings
-        self.snapshots = SnapshotStore(paths.snapshots)
+        self.files = files or LocalFiles(paths.root)
+        self.snapshots = SnapshotStore(self.files, "snapshots")
         self.db = db
 
     # -- opening -------------------------------------------------------------------------------------
@@ -87,6 +91,7 @@ class StateStore:
         url: str | None = None,
         schema: str = DEFAULT_PG_SCHEMA,
         scratch: str | os.PathLike[str] | None = None,
+        files: StateFiles | None = None,
     ) -> StateStore:
         """Open (creating if needed) the store in ``directory`` and bring its schema up to date.
 
@@ -94,28 +99,19 @@ class StateStore:
         (in ``schema``), shared by every worker of the project; ``directory`` still holds the files
         (snapshots, row results, work files), except this process's scratch files, which go under
         ``scratch`` when given (a local directory, when ``directory`` is shared).
+
+        ``files`` (object storage): snapshots and row results there, cached in ``directory/cache``; checked
+        (bucket, credentials, rights) before the database is opened.
         """
         settings = settings or StateSettings()
-        paths = StatePaths(Path(directory), Path(scratch) if scratch is not None else None)
-        try:
-            # Owner only: the state holds synced names and e-mails (and stored tokens). A 0700 root keeps
-            # every file below it private whatever its own mode; an older, looser root is tightened.
-            for d in (paths.root, paths.locks, paths.snapshots, paths.results, paths.work, paths.tmp):
-                d.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-            paths.root.chmod(PRIVATE_DIR_MODE)
-            ignore = paths.root / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# sfsync state: run history, snapshots, locks. Not for git.\n*\n")
-        except OSError as exc:
-            if write_failure(exc) is not None:
-                raise unwritable(exc, paths.root, "the state store") from exc
-            raise StateError(
-                f"cannot open the state store in {paths.root}: {exc}",
-                hint="check that the directory is writable, or choose another state directory",
-            ) from exc
+        cache = Path(directory) / "cache" if files is not None else None
+        paths = StatePaths(Path(directory), Path(scratch) if scratch is not None else None, cache)
+        prepare_dirs(paths)
+        if files is not None:
+            files.check()
         if url is not None:
-            return cls(paths, open_postgres(url, schema, settings), settings)
-        return cls(paths, open_sqlite(paths, settings), settings)
+            return cls(paths, open_postgres(url, schema, settings), settings, files)
+        return cls(paths, open_sqlite(paths, settings), settings, files)
 
     @classmethod
     def for_project(
@@ -314,24 +310,17 @@ class StateStore:
     def run_ids(self, sync: str) -> list[int]:
         """Ids of every run of ``sync`` in the history, newest first."""
         with self._read() as conn:
-            return [
-                int(r[0])
-                for r in conn.execute("SELECT id FROM runs WHERE sync = ? ORDER BY id DESC", (sync,))
-            ]
+            rows = conn.execute("SELECT id FROM runs WHERE sync = ? ORDER BY id DESC", (sync,))
+            return [int(r[0]) for r in rows]
 
     def result_parts(self, run_id: int) -> list[Path]:
-        """The row result files of a run readers may read (see ``sfsync.state.results``)."""
-        return self._result_parts(run_id)
+        """The row result files of a run readers may read, local (see ``sfsync.state.results``)."""
+        return results.live_parts(results.RunParts.of(self.files, run_id), self._collected(run_id))
 
-    def _result_parts(self, run_id: int) -> list[Path]:
+    def _collected(self, run_id: int) -> list[str]:
         with self._read() as conn:
-            collected = [
-                str(r[0])
-                for r in conn.execute(
-                    "SELECT job_id FROM journal WHERE run_id = ? AND state = 'collected'", (run_id,)
-                )
-            ]
-        return results.live_parts(results.run_dir(self.paths.results, run_id), collected)
+            sql = "SELECT job_id FROM journal WHERE run_id = ? AND state = 'collected'"
+            return [str(r[0]) for r in conn.execute(sql, (run_id,))]
 
     def record_results(
         self,
@@ -353,7 +342,7 @@ class StateStore:
             self._check_collectable(collected_job_id)
         elif table.num_rows == 0:
             return 0
-        directory = results.run_dir(self.paths.results, run.id)
+        directory = results.RunParts.of(self.files, run.id)
         try:
             part = results.write_part(
                 directory,
@@ -363,7 +352,8 @@ class StateStore:
                 fsync=self.settings.synchronous.upper() in ("FULL", "EXTRA"),
             )
         except OSError as exc:
-            raise unwritable(exc, directory, f"the row results of run {run_id}") from exc
+            where = self.files.local_dir(directory.key)
+            raise unwritable(exc, where, f"the row results of run {run_id}") from exc
         if collected_job_id is not None:
             try:
                 with self._write() as conn:
@@ -371,9 +361,13 @@ class StateStore:
                         conn, collected_job_id, JournalState.COLLECTED, error=None, now=_now().isoformat()
                     )
             except BaseException:
-                part.unlink(missing_ok=True)  # not live anyway (the job is not collected); tidy up
+                self.files.delete(part)  # not live anyway (the job is not collected); tidy up
                 raise
         return int(table.num_rows)
+
+    def result_run_ids(self) -> set[int]:
+        """Ids of the runs that have a row results directory."""
+        return {int(n) for n in self.files.subdirs(results.RESULTS_DIR) if n.isdigit()}
 
     def _check_collectable(self, job_id: str) -> None:
         """Fail before writing anything if the journal would refuse to mark ``job_id`` collected."""
@@ -394,7 +388,7 @@ class StateStore:
     ) -> list[RowResult]:
         """Results of a run in the order stored, optionally only successes/failures or one error code."""
         run = self.get_run(run_id)
-        parts = self._result_parts(run_id)
+        parts = self.result_parts(run_id)
         return results.select_results(
             parts, run_id, run.sync, success=success, code=code, limit=limit, offset=offset
         )
@@ -407,26 +401,24 @@ class StateStore:
 
     def accepted_keys(self, run_id: int) -> pa.Array:
         """Primary keys (text) of the rows Salesforce accepted in a run: for ``advance_snapshot``."""
-        return results.accepted_keys(self._result_parts(run_id))
+        return results.accepted_keys(self.result_parts(run_id))
 
     def result_keys(self, run_id: int) -> pa.Array:
         """Primary keys (text) of the rows of a run that have a stored result, accepted or rejected."""
-        return results.result_keys(self._result_parts(run_id))
+        return results.result_keys(self.result_parts(run_id))
 
     def record_ids(self, run_id: int) -> pa.Array:
         """Record ids Salesforce gave the accepted rows of a run (crash recovery tells them from records
         the run's lost answers created)."""
-        return results.record_ids(self._result_parts(run_id))
+        return results.record_ids(self.result_parts(run_id))
 
     def rejected_table(self, run_id: int, code: str | None = None) -> pa.Table:
         """Rejected rows as Arrow (for ``show-run --rejected --json`` and CSV export)."""
-        return results.select_arrow(
-            self._result_parts(run_id), success=False, code=code, limit=None, offset=0
-        )
+        return results.select_arrow(self.result_parts(run_id), success=False, code=code, limit=None, offset=0)
 
     def rejected_counts(self, run_id: int) -> dict[str, int]:
         """Rejected rows of a run by error code, most frequent first."""
-        return results.count_by_code(self._result_parts(run_id))
+        return results.count_by_code(self.result_parts(run_id))
 
     def prune_results(self, keep_runs: int) -> int:
         """Delete row results (and settled journal entries) of all but the ``keep_runs`` latest runs of each
@@ -441,12 +433,13 @@ class StateStore:
                 )
             ]
         deleted = 0
+        kept = self.result_run_ids()
         for run_id in old:
-            directory = results.run_dir(self.paths.results, run_id)
-            if not directory.exists():
-                continue
-            deleted += results.count_rows(self._result_parts(run_id))
-            shutil.rmtree(directory, ignore_errors=True)
+            parts = results.RunParts.of(self.files, run_id)
+            if run_id in kept:
+                deleted += results.count_live_rows(parts, self._collected(run_id))  # footers only
+                self.files.delete_tree(parts.key)
+            self.files.forget(parts.key)  # another worker pruned it: this one's cached copies go too
         if old:  # the settled journal entries of those runs (Bulk jobs, REST batches) go with them
             with self._write() as conn:
                 conn.executemany(

@@ -4,8 +4,9 @@ clients (:class:`Orgs`) that every check, describe, plan and run of a process sh
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.settings import ConnectionSettings
 from sfsync.salesforce.tokens import RefreshTokenStore
 from sfsync.salesforce.transport import ApiUsage
-from sfsync.state import TokenFile
+from sfsync.state import StateStore, TokenFile
+from sfsync.state.pgtokens import refresh_token_store
 from sfsync.sync.automation_check import OrgRules, read_rules
 
 
@@ -92,17 +94,28 @@ class Orgs:
 
     Thread-safe (the scheduler runs several syncs at once). A destination whose block in the project file
     changed (the file was edited while the web UI or the scheduler runs) gets a new client; the old one is
-    closed. ``transport`` lets tests mount the emulator in-process. With ``state_dir``, destinations using
-    the refresh_token flow keep their newest refresh token there (``sfsync.state.TokenFile``: rotation).
+    closed. ``transport`` lets tests mount the emulator in-process. Destinations using the refresh_token
+    flow keep their newest refresh token (rotation) where ``token_stores`` says (the shared PostgreSQL
+    state: ``sfsync.state.pgtokens``), else in ``state_dir`` (``sfsync.state.TokenFile``).
     """
 
     def __init__(
-        self, *, transport: httpx.BaseTransport | None = None, state_dir: Path | None = None
+        self,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        state_dir: Path | None = None,
+        token_stores: Callable[[str], RefreshTokenStore] | None = None,
     ) -> None:
         self.transport = transport
         self.state_dir = state_dir
+        self.token_stores = token_stores
         self._open: dict[str, _Open] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_store(cls, store: StateStore, *, transport: httpx.BaseTransport | None = None) -> Orgs:
+        """Clients whose refresh tokens live with ``store`` (its PostgreSQL database, else its directory)."""
+        return cls(transport=transport, token_stores=partial(refresh_token_store, store))
 
     def client(self, project: Project, destination: str) -> SalesforceClient:
         if destination not in project.destinations:
@@ -119,11 +132,12 @@ class Orgs:
                 return known.client
             if known is not None:
                 known.client.close()
-            tokens = (
-                TokenFile(self.state_dir, destination)
-                if self.state_dir is not None and dest.auth.flow == "refresh_token"
-                else None
-            )
+            tokens: RefreshTokenStore | None = None
+            if dest.auth.flow == "refresh_token":
+                if self.token_stores is not None:
+                    tokens = self.token_stores(destination)
+                elif self.state_dir is not None:
+                    tokens = TokenFile(self.state_dir, destination)
             client = open_client(dest, project.root, transport=self.transport, token_store=tokens)
             self._open[destination] = _Open(dest, project.root, client)
             return client

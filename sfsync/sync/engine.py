@@ -14,13 +14,11 @@ import dataclasses
 import json
 import logging
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sfsync.config import Api, ApiChoice, Project, ResolvedSync
 from sfsync.errors import ConfigError, SfsyncError, StateError
@@ -37,12 +35,14 @@ from sfsync.state import (
     finished_status,
 )
 from sfsync.state.failures import unwritable
+from sfsync.state.results import RunParts
 from sfsync.state.rowsearch import SentField, SentManifest, keep_sent
 from sfsync.sync import planners
 from sfsync.sync.connect import Orgs
 from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
 from sfsync.sync.encode import send_column
 from sfsync.sync.inflight import RestJournal, settle_vanished_job
+from sfsync.sync.lease_lost import lease_lost
 from sfsync.sync.live import LiveProgress
 from sfsync.sync.load import load_bulk
 from sfsync.sync.load_rest import load_rest
@@ -64,6 +64,7 @@ from sfsync.sync.references import RejectedParents, add_constants, constants
 from sfsync.sync.rejected_parents import note_rejected_parents
 from sfsync.sync.removals import RemovalPlan, check_guard, plan_removals, send_removals
 from sfsync.sync.schema_check import last_validated, mapping_schema
+from sfsync.sync.tally import Tally
 from sfsync.sync.target import KEY, PK, LoadStats
 from sfsync.sync.validate import validate_sync
 from sfsync.sync.validate_related import SourceRelated
@@ -106,37 +107,6 @@ class RunResult:
     recovered_runs: tuple[int, ...] = ()
 
 
-@dataclass
-class _Tally:
-    created: int = 0
-    updated: int = 0
-    removed: int = 0
-    rejected: int = 0
-    codes: Counter[str] = field(default_factory=Counter)
-    accepted: list[pa.Array] = field(default_factory=list)
-    rejected_keys: list[pa.Array] = field(default_factory=list)
-
-    def add(self, table: pa.Table) -> None:
-        """Count one table of outcomes (vectorised: a Bulk job brings hundreds of thousands)."""
-        ok = pc.fill_null(table.column("success"), False)
-        self.accepted.append(table.column("primary_key").filter(ok).combine_chunks())
-        self.rejected_keys.append(table.column("primary_key").filter(pc.invert(ok)).combine_chunks())
-        for item in pc.value_counts(table.column("operation").filter(ok)).to_pylist():
-            if item["values"] == "created":
-                self.created += item["counts"]
-            elif item["values"] == "updated":
-                self.updated += item["counts"]
-            elif item["values"] in REMOVAL_DONE.values():
-                self.removed += item["counts"]
-        codes = pc.fill_null(table.column("error_code").filter(pc.invert(ok)), "UNKNOWN_EXCEPTION")
-        self.rejected += len(codes)
-        for item in pc.value_counts(codes).to_pylist():
-            self.codes[item["values"]] += item["counts"]
-
-    def accepted_keys(self) -> pa.Array:
-        return pa.concat_arrays(self.accepted) if self.accepted else pa.array([], pa.string())
-
-
 @dataclass(frozen=True)
 class _Watch:
     """Turns what the Bulk loader tells into progress events."""
@@ -177,7 +147,7 @@ class SyncSession:
         self.project = project
         self.store = store
         self._owns_orgs = orgs is None
-        self.orgs = orgs if orgs is not None else Orgs(transport=transport, state_dir=store.paths.root)
+        self.orgs = orgs if orgs is not None else Orgs.for_store(store, transport=transport)
 
     def client(self, resolved: ResolvedSync) -> SalesforceClient:
         return self.orgs.client(self.project, resolved.destination_name)
@@ -283,16 +253,33 @@ class SyncSession:
         resolved, describe, needed = self.validate(name)
         diff = self.diff(resolved, needed, options.full_resync)
         try:
-            settings = self._plan_settings(resolved, options)
-            client = self.client(resolved)
-            removals = plan_removals(client, self.store, resolved, diff, describe, settings)
-            plan = build_plan(client, resolved, diff, describe, settings)
-            planner, rows_out = planners.planner_of(diff)
-            return dataclasses.replace(plan, removals=removals, planner=planner, rows_out=rows_out)
+            return self._plan_for(self.client(resolved), resolved, diff, describe, options, guard=False)
         finally:
             # the plan's files live in the diff's work directory: keep them readable for the caller,
             # but mark the diff as a dry run so recovery discards it
             _claim(diff, None)
+
+    def _plan_for(
+        self,
+        client: SalesforceClient,
+        resolved: ResolvedSync,
+        diff: DiffResult,
+        describe: ObjectDescribe,
+        options: RunOptions,
+        *,
+        guard: bool,
+    ) -> Plan:
+        """The plan of ``diff``: its removals (``guard``: a run stops here, before anything is written,
+        when the removal guard trips) and its sends, saying which planner diffed."""
+        settings = self._plan_settings(resolved, options)
+        gone = planners.gone_rows(self.project, self.store, diff)
+        removals = plan_removals(client, self.store, resolved, diff, describe, settings, gone)
+        if guard and removals is not None:
+            check_guard(resolved, removals)
+        parents = options.rejected_parents if guard else None
+        plan = build_plan(client, resolved, diff, describe, settings, parents)
+        planner, rows_out = planners.planner_of(diff)
+        return dataclasses.replace(plan, removals=removals, planner=planner, rows_out=rows_out)
 
     def _plan_settings(self, resolved: ResolvedSync, options: RunOptions) -> PlanSettings:
         s = resolved.destination.settings
@@ -360,7 +347,7 @@ class SyncSession:
         lock = self.store.lock(name)
         lock.acquire()
         try:
-            client = self.client(resolved)
+            client = self.client(resolved).guarded(lock.check)  # each call checks the lease first
             recovered = self._recover_or_record(name, client, options)
             run = self.store.start_run(name, options.trigger)
             lock.set_run_id(run.id)
@@ -368,7 +355,7 @@ class SyncSession:
             live(RunStarted(name, run.id))
             started = time.monotonic()
             calls_before = client.stats.calls
-            tally = _Tally()
+            tally = Tally()
             plan: Plan | None = None
             diff: DiffResult | None = None
             stats = LoadStats()
@@ -391,21 +378,9 @@ class SyncSession:
                 else:
                     live(PhaseStarted(name, RunPhase.PLANNING))
                     resolved, describe, _needed = self.validate(name)
-                    settings = self._plan_settings(resolved, options)
-                    # the guard stops the run here, before anything is written (and the diff is dropped)
-                    removals = plan_removals(client, self.store, resolved, diff, describe, settings)
-                    if removals is not None:
-                        check_guard(resolved, removals)
-                    plan = build_plan(
-                        client,
-                        resolved,
-                        diff,
-                        describe,
-                        settings,
-                        options.rejected_parents,
-                    )
-                    planner, rows_out = planners.planner_of(diff)
-                    plan = dataclasses.replace(plan, removals=removals, planner=planner, rows_out=rows_out)
+                    # the removal guard stops the run here, before anything is written (the diff is dropped)
+                    plan = self._plan_for(client, resolved, diff, describe, options, guard=True)
+                    removals = plan.removals
                     removing_rows = removals.to_send if removals is not None else 0
                     live(Planned(name, plan.api, plan.to_send + removing_rows, plan.refused))
                     self._keep_sent(run.id, plan, client)
@@ -418,8 +393,11 @@ class SyncSession:
                         note_rejected_parents(
                             options.rejected_parents, resolved, describe, diff, tally.rejected_keys
                         )
+                    lock.check()  # a worker that took the sync over advances it from the journal
                     planners.advance(self.project, self.store, diff, tally.accepted_keys(), validated=schema)
             except SfsyncError as exc:
+                if lock.lost:  # another worker may own the sync now: what the run left is its to settle
+                    raise lease_lost(self.store, run.id, lock) from exc
                 if diff is not None and plan is None:
                     diff.discard()  # stopped before anything was sent: nothing to recover
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
@@ -430,6 +408,8 @@ class SyncSession:
                 exc.run_id = run.id
                 raise
             except BaseException:
+                if lock.lost:
+                    raise lease_lost(self.store, run.id, lock) from None
                 counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
                 live.flush()
                 self._finish_anyway(
@@ -479,7 +459,7 @@ class SyncSession:
             fields=tuple(SentField(m.column, m.field, send_column(m.column)) for m in target.maps),
             instance_url=client.instance_url,  # logged in already: the plan read describe
         )
-        keep_sent(self.store.paths.results / str(run_id), plan.send_path, manifest)
+        keep_sent(RunParts.of(self.store.files, run_id), plan.send_path, manifest)
 
     def _recover_or_record(self, name: str, client: SalesforceClient, options: RunOptions) -> list[int]:
         """:meth:`recover`; if it fails, the failure is recorded as a run (so `sfsync runs` shows why the
@@ -510,7 +490,7 @@ class SyncSession:
             log.error("run %d could not be recorded as %s: %s", run_id, status.value, exc)
 
     @staticmethod
-    def _counts(diff: DiffResult | None, plan: Plan | None, tally: _Tally, calls: int) -> RunCounts:
+    def _counts(diff: DiffResult | None, plan: Plan | None, tally: Tally, calls: int) -> RunCounts:
         c = diff.counts if diff is not None else None
         return RunCounts(
             rows_read=c.rows if c else 0,
@@ -531,7 +511,7 @@ class SyncSession:
         run_id: int,
         diff: DiffResult,
         removals: RemovalPlan,
-        tally: _Tally,
+        tally: Tally,
         progress: Progress,
     ) -> LoadStats:
         """Clear, flag or delete the records of rows that left the model (``sfsync.sync.removals``):
@@ -561,7 +541,7 @@ class SyncSession:
         run_id: int,
         diff: DiffResult,
         plan: Plan,
-        tally: _Tally,
+        tally: Tally,
         progress: Progress,
     ) -> LoadStats:
         """Store refused rows, send the rest; every outcome is stored as soon as it is known."""

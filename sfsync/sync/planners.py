@@ -1,9 +1,10 @@
 """Which planner diffs a sync, and the switch between them (docs/warehouse-planner.md).
 
-``local`` (the default) streams the model into DuckDB (:mod:`sfsync.sync.diff`); ``warehouse`` (PostgreSQL
-sources with ``planner: warehouse``) diffs inside the warehouse (:mod:`sfsync.sync.warehouse`). Both give
-a :class:`~sfsync.sync.diff.DiffResult`; the engine calls :func:`diff_in_warehouse` or the local diff, and
-:func:`advance` for either. A snapshot kept by the other planner moves first, so switching keeps history.
+``local`` (the default) streams the model into DuckDB (:mod:`sfsync.sync.diff`); ``warehouse`` (a sync's
+or its source's ``planner: warehouse``, on PostgreSQL or Snowflake) diffs inside the warehouse
+(:mod:`sfsync.sync.warehouse`). Both give a :class:`~sfsync.sync.diff.DiffResult`; the engine calls
+:func:`diff_in_warehouse` or the local diff, :func:`gone_rows` for the removal step, and :func:`advance`
+for either. A snapshot kept by the other planner moves first, so switching keeps history.
 """
 
 from __future__ import annotations
@@ -12,33 +13,68 @@ from collections.abc import Callable, Mapping, Sequence
 
 import pyarrow as pa
 
-from sfsync.config import PostgresSource, Project, ResolvedSync
+from sfsync.config import PostgresSource, Project, ResolvedSync, SnowflakeSource
+from sfsync.config.sources import DEFAULT_PLANNER_SCHEMA, warehouse_dialect
 from sfsync.errors import ConfigError
 from sfsync.sources.base import ModelQuery, Source
 from sfsync.state.snapshots import SnapshotInfo
 from sfsync.state.store import StateStore
 from sfsync.sync.diff import DiffResult
+from sfsync.sync.removals import GoneRows
 from sfsync.sync.snapshot import AcceptedKeys, advance_snapshot
 from sfsync.sync.warehouse.advance import advance_in_warehouse
-from sfsync.sync.warehouse.connection import PostgresWarehouse, Warehouse
+from sfsync.sync.warehouse.connection import PostgresWarehouse, Warehouse, open_snowflake_warehouse
+from sfsync.sync.warehouse.gone import removed_in_warehouse
 from sfsync.sync.warehouse.markers import SOURCE_KEY, kept_in_warehouse
 from sfsync.sync.warehouse.moves import move_to_local
 from sfsync.sync.warehouse.planner import WarehouseDiff, compute_warehouse_diff
 
 
+def planner_setting(resolved: ResolvedSync) -> str:
+    """The planner a sync asks for: its own ``planner:``, else its source's, else ``local``."""
+    if resolved.sync.planner is not None:
+        return resolved.sync.planner
+    return getattr(resolved.source, "planner", "local")
+
+
 def uses_warehouse(resolved: ResolvedSync) -> bool:
-    """True when the sync's source asks for the warehouse planner."""
-    return isinstance(resolved.source, PostgresSource) and resolved.source.planner == "warehouse"
+    """True when the sync diffs in its warehouse (the project file's checks made sure it can)."""
+    return planner_setting(resolved) == "warehouse" and warehouse_dialect(resolved.source) is not None
 
 
 def open_warehouse(project: Project, source: str) -> Warehouse:
     config = project.sources.get(source)
-    if not isinstance(config, PostgresSource):
-        raise ConfigError(
-            f"source {source!r} keeps a sync's snapshot in the warehouse but is no longer a postgres source",
-            hint="restore the source, or reset the sync's snapshot (its next run sends every row)",
-        )
-    return PostgresWarehouse(source, config)
+    if isinstance(config, PostgresSource):
+        return PostgresWarehouse(source, config)
+    if isinstance(config, SnowflakeSource):
+        return open_snowflake_warehouse(source, config)
+    raise ConfigError(
+        f"source {source!r} keeps a sync's snapshot in the warehouse but is no longer a source the "
+        "warehouse planner runs on",
+        hint="restore the source, or reset the sync's snapshot (its next run sends every row)",
+    )
+
+
+def planner_schema(project: Project, source: str) -> str:
+    config = project.sources.get(source)
+    return getattr(config, "planner_schema", DEFAULT_PLANNER_SCHEMA)
+
+
+def gone_rows(project: Project, store: StateStore, diff: DiffResult) -> GoneRows | None:
+    """How the removal step reads the rows that left the model: None for a local diff (its own files),
+    else out of the warehouse that keeps them."""
+    info = WarehouseDiff.of(diff)
+    if info is None:
+        return None
+
+    def read(key_column: str, limit: int | None) -> pa.Table:
+        wh = open_warehouse(project, info.source)
+        try:
+            return removed_in_warehouse(store, wh, diff, key_column, limit)
+        finally:
+            wh.close()
+
+    return read
 
 
 def diff_in_warehouse(
@@ -53,8 +89,7 @@ def diff_in_warehouse(
     full_resync: bool,
     on_read: Callable[[int], None] | None,
 ) -> DiffResult:
-    """The diff of ``resolved`` computed in its PostgreSQL source."""
-    assert isinstance(resolved.source, PostgresSource)
+    """The diff of ``resolved`` computed in its SQL source."""
     schema = source.schema(query)
     wh = open_warehouse(project, resolved.source_name)
     try:
@@ -67,7 +102,7 @@ def diff_in_warehouse(
             primary_key=resolved.model.primary_key,
             columns=columns,
             constants=constants,
-            planner_schema=resolved.source.planner_schema,
+            planner_schema=planner_schema(project, resolved.source_name),
             full_resync=full_resync,
             model=resolved.model_name,
             on_read=on_read,
@@ -128,4 +163,13 @@ def planner_of(diff: DiffResult) -> tuple[str, int]:
     return "warehouse", info.rows_out
 
 
-__all__ = ["advance", "bring_home", "diff_in_warehouse", "open_warehouse", "planner_of", "uses_warehouse"]
+__all__ = [
+    "advance",
+    "bring_home",
+    "diff_in_warehouse",
+    "gone_rows",
+    "open_warehouse",
+    "planner_of",
+    "planner_setting",
+    "uses_warehouse",
+]

@@ -1,6 +1,8 @@
 """Rows that leave the model: clear, flag or delete the records sfsync wrote for them (``on_row_removed``).
 
-The diff lists the keys of the snapshot that are no longer in the model (``DiffResult.gone_path``).
+The diff lists the keys of the snapshot that are no longer in the model (``DiffResult.gone_path``; the
+warehouse planner keeps them in the warehouse and :func:`plan_removals` reads them through ``gone_rows``,
+:mod:`sfsync.sync.warehouse.gone`).
 With ``on_row_removed`` other than ``keep`` a run turns them into a *removal plan*:
 
 1. **guard** (:func:`guard`): more than ``max_percent`` of the last snapshot's rows, more than
@@ -27,6 +29,7 @@ Row results name removals by their own operations: ``cleared``, ``flagged``, ``d
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +65,9 @@ REST_RECORDS_PER_CALL = 200
 #: Rows a Bulk job of removals holds at most for the call estimate (the loader cuts jobs by bytes).
 BULK_ROWS_PER_JOB_ESTIMATE = 150_000
 _VALUE = "__removed_"
+#: Reads the rows that left the model: (object id column, at most this many rows or None for all) →
+#: ``__pk`` and ``__key`` (see :func:`removed_rows`).
+GoneRows = Callable[[str, int | None], pa.Table]
 
 
 @dataclass(frozen=True)
@@ -184,10 +190,13 @@ def plan_removals(
     diff: DiffResult,
     describe: ObjectDescribe,
     settings: PlanSettings,
+    gone_rows: GoneRows | None = None,
 ) -> RemovalPlan | None:
     """The removals of this run (None when rows that leave keep their records, or none left).
 
-    When the guard blocks, nothing is looked up and no file is written: the plan only says why."""
+    ``gone_rows`` reads the rows that left (default: :func:`removed_rows`, from the local diff; the
+    warehouse planner reads them out of the warehouse). When the guard blocks, nothing is looked up and
+    no file is written: the plan only says why."""
     setting = resolved.sync.on_row_removed
     gone = diff.counts.gone
     if not setting.removes or gone == 0 or resolved.sync.object_id is None:
@@ -196,7 +205,9 @@ def plan_removals(
     blocked = guard(setting, gone, diff.counts.rows, previous)
     mode = REMOVAL_MODES[setting.action]
     work = diff.work_dir / "removals"
-    rows = removed_rows(store, diff, resolved.sync.object_id.column)
+    read: GoneRows = gone_rows or (lambda column, limit: removed_rows(store, diff, column))
+    # a blocked plan only shows samples: the rows themselves need not leave the warehouse
+    rows = read(resolved.sync.object_id.column, SAMPLE_KEYS if blocked is not None else None)
     samples = tuple(str(k) for k in rows.column(PK).slice(0, SAMPLE_KEYS).to_pylist())
     maps, values = _maps(resolved, describe, setting)
     target = Target(object=describe.name, mode=mode, key_field="Id", maps=maps)
@@ -233,7 +244,10 @@ def plan_removals(
     pq.write_table(send, work / "send.parquet")
     pq.write_table(early, work / "early.parquet")
     # before the first call: the snapshot keeps every one of these rows until its removal is accepted
-    pq.write_table(pq.read_table(diff.gone_path), diff.removals_path)
+    if diff.gone_path.exists():
+        pq.write_table(pq.read_table(diff.gone_path), diff.removals_path)
+    else:  # the warehouse planner's gone keys are in the warehouse: these are all of them, as text
+        pq.write_table(pa.table({diff.primary_key: rows.column(PK)}), diff.removals_path)
     refused = int(pc.sum(pc.invert(early.column("success"))).as_py() or 0) if early.num_rows else 0
     api = choose_api(settings, n)
     return RemovalPlan(
@@ -406,6 +420,7 @@ def _estimate_calls(api: Api, rows: int) -> int:
 
 __all__ = [
     "REMOVAL_MODES",
+    "GoneRows",
     "RemovalPlan",
     "check_guard",
     "guard",

@@ -291,16 +291,6 @@ def validate_sync(
     for message, hint in automation_problems(sync, check.object):
         check.add(message, hint)
 
-    source = project.sources.get(model.source)
-    if sync.on_row_removed.removes and getattr(source, "planner", "local") == "warehouse":
-        # the warehouse planner counts the rows that left but keeps their keys in the warehouse; the
-        # removal step reads them from the local diff (docs/warehouse-planner.md, "Limits")
-        check.add(
-            f"on_row_removed `{sync.on_row_removed.action}` does not work with the warehouse planner yet "
-            f"(source {model.source!r} has planner: warehouse)",
-            "set planner: local on the source, or on_row_removed: keep",
-        )
-
     if sync.mode in ("insert", "upsert"):
         for fname in required_on_create(describe):
             if fname.lower() not in written:

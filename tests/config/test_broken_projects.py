@@ -408,6 +408,31 @@ CASES: list[tuple[str, str, str, str, str, int | None]] = [
         "not a valid name",
         20,
     ),
+    (
+        "sync-warehouse-planner-on-duckdb",
+        "    schedule: {every: 15m}",
+        "    schedule: {every: 15m}\n    planner: warehouse",
+        "syncs.vip_contacts.planner",
+        "source 'warehouse' is type duckdb: use planner: local",
+        None,
+    ),
+    (
+        "sync-planner-unknown",
+        "    schedule: {every: 15m}",
+        "    schedule: {every: 15m}\n    planner: cloud",
+        "syncs.vip_contacts.planner",
+        "'local' or 'warehouse'",
+        28,
+    ),
+    (
+        "snowflake-literal-password",
+        "  pg: {type: postgres",
+        "  snow: {type: snowflake, account: a, user: u, password: hunter2, database: d, schema: s}\n"
+        "  pg: {type: postgres",
+        "sources.snow.password",
+        "written literally",
+        4,
+    ),
     ("yaml-duplicate-key", "  companies: {source", "  customers: {source", "", "duplicate key", 7),
     ("yaml-syntax", "mappings: {email: Email,", "mappings: {email: Email,,", "", "not valid YAML", None),
 ]

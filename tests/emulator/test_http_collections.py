@@ -103,3 +103,59 @@ def test_update_checks_each_id_against_its_declared_type(sf: httpx.Client) -> No
     wrong, right = upd.json()
     assert wrong["success"] is False and wrong["errors"][0]["statusCode"] == "MALFORMED_ID"
     assert right == {"id": contact, "success": True, "errors": []}
+
+
+# The message Salesforce documents for records rolled back by allOrNone (the example answers of "Upsert
+# Records Using sObject Collections" and "Delete Records Using sObject Collections").
+ROLLED_BACK_MESSAGE = (
+    "Record rolled back because not all records were valid and the request was using AllOrNone header"
+)
+
+
+def test_rolled_back_upsert_answers_like_the_recorded_real_org(sf: httpx.Client, emulator: Any) -> None:
+    """Recorded shape: jsforce's integration test against a real org (jsforce/jsforce,
+    test/connection-crud.test.ts, "allOrNone=true and one invalid record") upserts five new Accounts, one
+    with OwnerId "INVALID_OWNER": every item answers success false with ``created: true``, the bad one
+    MALFORMED_ID, the others ALL_OR_NONE_OPERATION_ROLLED_BACK, and none of the records exists afterwards."""
+    records = [
+        {"attributes": {"type": "Contact"}, "External_Id__c": f"AON-{i}", "LastName": f"Rolled {i}"}
+        for i in range(5)
+    ]
+    records[2]["OwnerId"] = "INVALID_OWNER"
+    r = sf.patch(f"{C}/Contact/External_Id__c", json={"allOrNone": True, "records": records})
+    assert r.status_code == 200
+    items = r.json()
+    assert [(x["success"], x["created"]) for x in items] == [(False, True)] * 5
+    assert items[2]["errors"][0]["statusCode"] == "MALFORMED_ID"
+    for i in (0, 1, 3, 4):
+        assert items[i]["errors"] == [
+            {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK", "message": ROLLED_BACK_MESSAGE, "fields": []}
+        ]
+    found = emulator.org.query("SELECT COUNT() FROM Contact WHERE External_Id__c LIKE 'AON-%'")
+    assert found.total_size == 0
+
+
+def test_duplicate_value_names_the_other_record_like_a_real_org(sf: httpx.Client) -> None:
+    """Recorded shape: a real org's answer kept in codelicia/trineforce (tests/fixtures/composite_error.json)
+    reads ``duplicate value found: ExternalId__c duplicates value on record with id: 0010E00000eg3gH`` with
+    ``"fields": []``: the other record by its 15-character id, no field listed."""
+    first = sf.post(
+        C,
+        json={"records": [{"attributes": {"type": "Contact"}, "LastName": "a", "External_Id__c": "DV-1"}]},
+    ).json()[0]
+    assert first["success"] and len(first["id"]) == 18
+    again = sf.post(
+        C,
+        json={"records": [{"attributes": {"type": "Contact"}, "LastName": "b", "External_Id__c": "DV-1"}]},
+    ).json()[0]
+    assert again == {
+        "success": False,
+        "errors": [
+            {
+                "statusCode": "DUPLICATE_VALUE",
+                "message": "duplicate value found: External_Id__c duplicates value on record with id: "
+                + first["id"][:15],
+                "fields": [],
+            }
+        ],
+    }

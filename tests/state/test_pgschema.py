@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sfsync.errors import StateError, SyncBusyError
+from sfsync.errors import LeaseLostError, StateError, SyncBusyError
 from sfsync.state import StateSettings, StateStore
 from sfsync.state.pgschema import PG_MIGRATIONS
 from sfsync.state.schema import MIGRATIONS
@@ -81,21 +81,55 @@ def test_a_lease_is_renewed_while_held_and_a_lost_lease_is_noticed(
         try:
             with pytest.raises(SyncBusyError, match="already running"):
                 other.lock("contacts").acquire()
-            assert not lease.lost  # type: ignore[union-attr]
+            assert not lease.lost
             # the row is taken away (as if this worker had been cut off past its expiry)
             with psycopg.connect(postgres_url, autocommit=True) as conn:
                 conn.execute(sql.SQL("DELETE FROM {}.leases").format(sql.Identifier(schema)))
             with other.lock("contacts") as taken:
                 deadline = time.monotonic() + 5
-                while not lease.lost and time.monotonic() < deadline:  # type: ignore[union-attr]
+                while not lease.lost and time.monotonic() < deadline:
                     time.sleep(0.05)
-                assert lease.lost  # type: ignore[union-attr]
+                assert lease.lost
                 assert taken.held
                 owner = other.lock_owner("contacts")
                 assert owner is not None
+            with pytest.raises(LeaseLostError, match="another worker took it over") as lost:
+                lease.check()
+            assert lost.value.taken_over
             lease.release()  # releasing a lost lease leaves the new holder's row alone
         finally:
             other.close()
+
+
+def test_a_lease_the_heartbeat_cannot_renew_is_lost_at_its_deadline_even_if_nobody_takes_it(
+    tmp_path: Path, postgres_url: str, schema: str
+) -> None:
+    settings = StateSettings(lease_seconds=1.0, lease_heartbeat_seconds=0.2)
+    with StateStore.open(tmp_path, settings, url=postgres_url, schema=schema) as store:
+        lease = store.lock("contacts")
+        with lease:
+            lease.check()  # held: nothing to say
+            # another session holds the lease's row: the heartbeat's renewal waits (a stalled server)
+            with psycopg.connect(postgres_url) as blocker:
+                blocker.execute(
+                    sql.SQL("SELECT 1 FROM {}.leases WHERE sync = 'contacts' FOR UPDATE").format(
+                        sql.Identifier(schema)
+                    )
+                )
+                deadline = time.monotonic() + 10
+                while not lease.lost and time.monotonic() < deadline:
+                    try:
+                        lease.check()
+                    except LeaseLostError:
+                        break
+                    time.sleep(0.05)
+                with pytest.raises(LeaseLostError, match="could not renew it for 1 s") as lost:
+                    lease.check()
+                assert not lost.value.taken_over
+                blocker.rollback()  # the server answers again: the renewal that was waiting goes through
+            time.sleep(0.5)
+            with pytest.raises(LeaseLostError):  # lost stays lost: the run has stopped already
+                lease.check()
 
 
 def test_of_workers_claiming_a_slot_at_once_exactly_one_gets_it(

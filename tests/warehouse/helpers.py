@@ -56,7 +56,8 @@ class PgProject:
                 out = list(cur.fetchall()) if cur.description else []
         return out
 
-    def write(self, planner: str, api: str = "rest") -> None:
+    def write(self, planner: str, api: str = "rest", sync_planner: str | None = None) -> None:
+        """The project; ``planner`` is the source's, ``sync_planner`` the sync's own (None: not set)."""
         project = {
             "version": 1,
             "sources": {
@@ -101,6 +102,8 @@ class PgProject:
                 }
             },
         }
+        if sync_planner is not None:
+            project["syncs"]["people"]["planner"] = sync_planner  # type: ignore[index]
         self.path.write_text(yaml.safe_dump(project, sort_keys=False))
 
     def session(self) -> SyncSession:

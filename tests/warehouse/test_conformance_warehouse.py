@@ -19,7 +19,8 @@ import yaml
 
 from tests.conformance.test_conformance import CASES_DIR, TABLE, CaseRun, _expand, _load, _play
 
-#: Cases run with both planners: single-sync and multi-sync, retries, mapping changes, segments, types.
+#: Cases run with both planners: single-sync and multi-sync, retries, mapping changes, segments, types,
+#: rows that leave the model.
 CASES = (
     "upsert_contact_lifecycle",
     "upsert_contact_nulls",
@@ -31,6 +32,12 @@ CASES = (
     "segment_contact_key_errors",
     "lookup_contact_account",
     "update_contact_by_id",
+    # on_row_removed: clear, set (on a segment), delete (by external id and by Id), guard trips, rows coming
+    # back: the gone keys come out of the warehouse and leave its snapshot once the removal is accepted
+    "removed_clear_contact",
+    "removed_delete_contact",
+    "removed_delete_update_by_id",
+    "removed_flag_segment",
 )
 
 

@@ -77,3 +77,39 @@ def test_killed_around_the_advance_then_rerun(
     local.close()
     s.close()
     s.store.close()
+
+
+@pytest.mark.parametrize("point", ["before_snapshot", "warehouse_before_commit", "warehouse_after_commit"])
+def test_removals_killed_around_the_advance_then_rerun(
+    point: str, tmp_path: Path, postgres_url: str, live_emulator: LiveEmulator
+) -> None:
+    """on_row_removed: delete with the warehouse planner: the removed keys leave the warehouse snapshot
+    exactly once whatever the kill point, each record is deleted once, and nothing is sent again."""
+    pg = PgProject(tmp_path, postgres_url, live_emulator.url, None)
+    pg.create(30)
+    pg.write("warehouse")
+    pg.path.write_text(
+        pg.path.read_text().replace(
+            "    mappings:", "    on_row_removed: {action: delete, max_percent: 50}\n    mappings:"
+        )
+    )
+    s = pg.session()
+    assert s.run("people").counts.created == 30
+    s.close()
+    s.store.close()
+    pg.sql(f"DELETE FROM {pg.schema}.people WHERE id > 20")
+    assert _crash(pg, point) == point
+    s = pg.session()
+    again = s.run("people")
+    assert (again.counts.removed, again.counts.changed, again.counts.new) == (0, 0, 0), again.counts
+    assert again.recovered_runs, "the rerun did not recover the killed run"
+    soql = "SELECT External_Id__c, IsDeleted FROM Contact"
+    recs = list(live_emulator.org.query(soql, include_deleted=True).records)
+    assert Counter(r["External_Id__c"] for r in recs) == Counter(f"ext-{i}" for i in range(1, 31))
+    deleted = sorted(r["External_Id__c"] for r in recs if r["IsDeleted"])
+    assert deleted == sorted(f"ext-{i}" for i in range(21, 31))
+    assert pg.snapshot_rows() == 20
+    final = s.run("people")
+    assert (final.counts.removed, final.counts.api_calls) == (0, 0)
+    s.close()
+    s.store.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sfsync.errors import SfsyncError, SourceError
+from sfsync.errors import SourceError
 from sfsync.sync.engine import RunOptions
 from sfsync.sync.warehouse.markers import kept_in_warehouse
 from tests.plugins.emulator import InProcessEmulator
@@ -94,6 +94,40 @@ def test_switching_planners_sends_nothing_extra(pg: PgProject, emulator: InProce
     s.store.close()
 
 
+def test_a_sync_chooses_its_planner_and_switching_it_sends_nothing_extra(
+    pg: PgProject, emulator: InProcessEmulator
+) -> None:
+    """``planner:`` on the sync overrides its source's: the snapshot moves with each switch (history
+    kept, nothing sent), and ``plan`` says which planner diffed."""
+    pg.write("local")
+    s = pg.session()
+    assert s.run("people").counts.created == 40
+    steps = (
+        ("local", "warehouse", "warehouse", 7),
+        ("warehouse", "local", "local", 8),
+        ("local", None, "local", 9),
+    )
+    for source_planner, sync_planner, used, row in steps:
+        pg.write(source_planner, sync_planner=sync_planner)
+        s.close()
+        s.store.close()
+        s = pg.session()
+        assert s.plan("people").planner == used
+        switched = s.run("people")
+        assert (switched.counts.new, switched.counts.changed, switched.counts.api_calls) == (0, 0, 0), used
+        assert kept_in_warehouse(s.store.snapshots.current("people")) == (used == "warehouse")
+        pg.sql(f"UPDATE {pg.schema}.people SET last_name = 'Renamed {row}' WHERE id = {row}")
+        plan = s.plan("people")
+        assert (plan.planner, plan.changed) == (used, 1)
+        assert plan.rows_out == (1 if used == "warehouse" else 40)
+        changed = s.run("people")
+        assert (changed.counts.changed, changed.counts.updated) == (1, 1), used
+    assert _org(emulator) == _warehouse(pg)
+    assert len(s.store.runs(sync="people")) == 7  # the history stays with the sync across switches
+    s.close()
+    s.store.close()
+
+
 def test_repeated_key_is_refused_before_anything_is_sent(pg: PgProject, emulator: InProcessEmulator) -> None:
     pg.write("warehouse")
     pg.sql(f"INSERT INTO {pg.schema}.people VALUES (2, 'ext-2b', 'Again', 'a@x.com', 't')")
@@ -107,17 +141,46 @@ def test_repeated_key_is_refused_before_anything_is_sent(pg: PgProject, emulator
     s.store.close()
 
 
-def test_removals_are_refused_with_the_warehouse_planner_before_anything_is_sent(
+def _set_on_removal(pg: PgProject, department: str) -> None:
+    text = pg.path.read_text().split("    on_row_removed:")[0].rstrip("\n") + "\n"
+    removal = (
+        "    on_row_removed:\n      action: set\n"
+        f"      values: {{Department: '{department}'}}\n      max_percent: 50\n"
+    )
+    pg.path.write_text(text + removal)
+
+
+def test_a_rejected_removal_stays_in_the_warehouse_snapshot_until_accepted(
     pg: PgProject, emulator: InProcessEmulator
 ) -> None:
-    """The removal step reads the keys that left from the local diff, which the warehouse planner keeps
-    in the warehouse: the combination is a check problem until it is supported, and a run sends nothing."""
+    """on_row_removed with the warehouse planner: the gone key comes out of the warehouse, its removal is
+    sent; rejected, the key stays in the warehouse snapshot and the next run sends it again; accepted, it
+    leaves the snapshot and later runs send nothing."""
     pg.write("warehouse")
-    text = pg.path.read_text().replace("    mappings:", "    on_row_removed: delete\n    mappings:")
-    pg.path.write_text(text)
+    _set_on_removal(pg, "x" * 90)  # Department holds 80 characters: the org rejects the removal
     s = pg.session()
-    with pytest.raises(SfsyncError) as err:
-        s.run("people")
-    assert "does not work with the warehouse planner" in err.value.full_text()
-    assert "planner: local" in err.value.full_text()
-    assert _org(emulator) == {}
+    assert s.run("people").counts.created == 40
+    pg.sql(f"DELETE FROM {pg.schema}.people WHERE id = 5")
+    plan = s.plan("people")
+    assert plan.removals is not None and (plan.removals.gone, plan.removals.samples) == (1, ("5",))
+    for _ in range(2):  # rejected, and sent again by the next run
+        run = s.run("people")
+        assert (run.counts.removed, run.counts.rejected, run.rejected_by_code) == (
+            0,
+            1,
+            {"STRING_TOO_LONG": 1},
+        )
+        assert pg.snapshot_rows() == 40
+    _set_on_removal(pg, "left the model")
+    s.close()
+    s.store.close()
+    s = pg.session()
+    done = s.run("people")
+    assert (done.counts.removed, done.counts.rejected, done.counts.new) == (1, 0, 0)
+    recs = emulator.org.query("SELECT Department FROM Contact WHERE External_Id__c = 'ext-5'").records
+    assert [r["Department"] for r in recs] == ["left the model"]
+    assert pg.snapshot_rows() == 39
+    again = s.run("people")
+    assert (again.counts.removed, again.counts.api_calls) == (0, 0)
+    s.close()
+    s.store.close()

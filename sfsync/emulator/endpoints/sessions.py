@@ -19,6 +19,7 @@ import secrets
 import string
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -124,6 +125,9 @@ class RefreshTokens:
     invalidates the current refresh token and any associated access tokens": Salesforce Help, "OAuth 2.0
     Refresh Token Flow for Renewed Sessions"). Whatever the app, while one request uses a token a second
     request with the same token is refused with :data:`CONCURRENT_REFRESH`.
+
+    :attr:`presented` counts how often each refresh token was presented (whatever the answer), so a test
+    can check that a client never used one twice.
     """
 
     def __init__(self, config: OrgConfig) -> None:
@@ -132,11 +136,13 @@ class RefreshTokens:
         self._chains: dict[str, _Chain] = {}
         self._family_of: dict[str, str] = {}  # every token a chain ever had → its family
         self._busy: set[str] = set()
+        self.presented: Counter[str] = Counter()
 
     def begin(self, token: str) -> tuple[str, _Chain]:
         """Claim ``token`` for one refresh: its family and chain. Raises :class:`RefreshTokenError`;
         a rotated-out token revokes its chain (the caller revokes the chain's sessions)."""
         with self._lock:
+            self.presented[token] += 1
             if token in self._busy:
                 raise RefreshTokenError(CONCURRENT_REFRESH)
             family = self._family_of.get(token)

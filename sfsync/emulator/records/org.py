@@ -165,6 +165,9 @@ class Org:
                         p.error = ROLLED_BACK
         op_of = {p.pos: op for _, op, _, items in groups for p in items}
         everything.sort(key=lambda p: p.pos)
+        # An upsert item says whether it creates (or would have created) a record even when it fails:
+        # jsforce's integration test against a real org (test/connection-crud.test.ts, allOrNone upsert)
+        # sees ``created: true`` on every item of a rolled-back request, the failing one included.
         out = []
         for p in everything:
             keep_id = p.error is None or (op_of[p.pos] == "update" and p.id is not None)
@@ -173,7 +176,7 @@ class Org:
                     p.id if keep_id else None,
                     p.error is None,
                     [] if p.error is None else [p.error],
-                    (p.created and p.error is None) if as_upsert else None,
+                    p.created if as_upsert else None,
                 )
             )
         return out

@@ -245,7 +245,11 @@ class Codec:
 
     def _read_only_converter(self, fd: FieldDef) -> Callable[[str], Any]:
         def read_only(text: str) -> Any:
-            raise self.fail("INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {fd.name}.")
+            raise self.fail(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                f"Unable to create/update fields: {fd.name}. Please check the security settings of this "
+                "field and verify that it is read/write for your profile or permission set.",
+            )
 
         return read_only
 

@@ -4,7 +4,8 @@ The primary keys Salesforce accepted are loaded into a staging table (``COPY`` o
 the same transaction, the accepted rows of the diff's send table take their new values in the snapshot
 table, rows that left the model leave it, the rejected-keys table is replaced by the keys sent but not
 accepted, the bookkeeping row moves to the next generation (naming this diff) and the diff's tables are
-dropped. The rules are the local planner's (:mod:`sfsync.sync.snapshot`).
+dropped. The rules are the local planner's (:mod:`sfsync.sync.snapshot`), removals included: a gone key
+whose removal was planned (``on_row_removed``) leaves only when Salesforce accepted the removal.
 
 Crash safety: the local store's ``CURRENT`` is published after the warehouse commit. Killed before the
 commit: nothing moved, the diff's work directory and tables are still there, and the next run's recovery
@@ -24,6 +25,7 @@ from sfsync.state.store import StateStore
 from sfsync.sync.diff import DiffResult
 from sfsync.sync.schema_check import SCHEMA_KEY
 from sfsync.sync.warehouse.connection import Warehouse
+from sfsync.sync.warehouse.gone import keep_unaccepted_sql
 from sfsync.sync.warehouse.markers import SCHEMA_KEY_WH, SOURCE_KEY, publish_marker
 from sfsync.sync.warehouse.moves import warehouse_generation
 from sfsync.sync.warehouse.planner import WarehouseDiff
@@ -129,6 +131,10 @@ def _apply(
         # no usable snapshot: the diff sent every row; no gone table was made
         wh.execute(sql.drop(sql.t.gone(info.diff_key)))
         wh.execute(sql.create_keys_table(sql.t.gone(info.diff_key)))
+    elif diff.removals_path.exists():
+        # on_row_removed: a removal the run planned but Salesforce did not accept keeps its snapshot row
+        # (the next run removes it again); only the accepted ones leave with the other gone keys
+        wh.execute(keep_unaccepted_sql(sql, info.diff_key))
     for statement in sql.advance(lay, info.diff_key, send_types, target):
         wh.execute(statement)
     if wh.dialect == "postgres":  # the next diff's join plans need the rewritten tables' statistics

@@ -15,12 +15,14 @@ from typing import Any
 
 import psycopg
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from sfsync.config.env import redact_url
-from sfsync.config.sources import PostgresSource
+from sfsync.config.sources import PostgresSource, SnowflakeSource
 from sfsync.errors import SourceError
 from sfsync.sources.base import ModelQuery
 from sfsync.sources.postgres import PostgresReader
+from sfsync.sources.snowflake import connect_snowflake
 
 #: Rows per batch when keys are inserted one statement per batch (warehouses without COPY).
 INSERT_BATCH_ROWS = 10_000
@@ -47,8 +49,9 @@ class Warehouse(ABC):
         """Load text keys into a one-column staging table (COPY where the warehouse has it)."""
 
     @abstractmethod
-    def load_csv(self, copy_sql: str, path: Path) -> None:
-        """Load a CSV file (no header; an unquoted empty field is NULL) with the given COPY statement."""
+    def load_csv(self, copy_sql: str, insert_sql: str, path: Path) -> None:
+        """Load a CSV file (no header; an unquoted empty field is NULL) with the COPY statement, or the
+        parameterised insert of one row where the warehouse has no COPY from the client."""
 
     @abstractmethod
     def read_arrow(self, sql: str) -> pa.RecordBatchReader:
@@ -124,7 +127,7 @@ class PostgresWarehouse(Warehouse):
         except psycopg.Error as exc:
             raise self.fail("loading the accepted keys", exc) from exc
 
-    def load_csv(self, copy_sql: str, path: Path) -> None:
+    def load_csv(self, copy_sql: str, insert_sql: str, path: Path) -> None:
         try:
             statement = (copy_sql + " WITH (FORMAT csv)").encode()
             with self._conn.cursor() as cur, cur.copy(statement) as copy, open(path, "rb") as fh:
@@ -145,6 +148,13 @@ class PostgresWarehouse(Warehouse):
 
     def close(self) -> None:
         self._conn.close()
+
+
+def open_snowflake_warehouse(name: str, config: SnowflakeSource) -> DbapiWarehouse:
+    """The warehouse planner's connection to a ``type: snowflake`` source (tested on fakesnow only)."""
+    conn = connect_snowflake(name, config)
+    conn.autocommit(False)  # statements run in transactions the planner commits (DDL commits anyway)
+    return DbapiWarehouse(name, conn, "snowflake")
 
 
 class DbapiWarehouse(Warehouse):
@@ -179,12 +189,31 @@ class DbapiWarehouse(Warehouse):
         finally:
             cur.close()
 
-    def load_csv(self, copy_sql: str, path: Path) -> None:
-        raise SourceError(
-            f"source {self.name!r}: moving a local snapshot into a {self.dialect} warehouse is not supported",
-            source=self.name,
-            hint="run the sync with `planner: local`, or reset its snapshot (it then sends every row once)",
+    def load_csv(self, copy_sql: str, insert_sql: str, path: Path) -> None:
+        """Rows inserted in batches of :data:`INSERT_BATCH_ROWS`, values as text (the warehouse casts them
+        to the columns' types, as it does for COPY)."""
+        if path.stat().st_size == 0:
+            return
+        width = insert_sql.count("%s")
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(autogenerate_column_names=True, block_size=1 << 22),
+            convert_options=pa_csv.ConvertOptions(
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                column_types={f"f{i}": pa.string() for i in range(width)},
+            ),
         )
+        cur = self._conn.cursor()
+        try:
+            for batch in reader:
+                rows = list(zip(*(c.to_pylist() for c in batch.columns), strict=True))
+                for start in range(0, len(rows), INSERT_BATCH_ROWS):
+                    cur.executemany(insert_sql, rows[start : start + INSERT_BATCH_ROWS])
+        except Exception as exc:  # the DBAPI driver's own error classes
+            raise self.fail("loading the snapshot", exc) from exc
+        finally:
+            cur.close()
 
     def read_arrow(self, sql: str) -> pa.RecordBatchReader:
         cur = self._conn.cursor()
@@ -212,4 +241,11 @@ class DbapiWarehouse(Warehouse):
         self._conn.close()
 
 
-__all__ = ["INSERT_BATCH_ROWS", "POSTGRES_SESSION", "DbapiWarehouse", "PostgresWarehouse", "Warehouse"]
+__all__ = [
+    "INSERT_BATCH_ROWS",
+    "POSTGRES_SESSION",
+    "DbapiWarehouse",
+    "PostgresWarehouse",
+    "Warehouse",
+    "open_snowflake_warehouse",
+]

@@ -111,10 +111,14 @@ def _copy_in(store: StateStore, wh: Warehouse, sql: DiffSql, base: SnapshotInfo)
         con.close()
     try:
         wh.execute(sql.create_table(sql.t.snapshot, types, "duckdb"))
-        wh.load_csv(sql.copy_into(sql.t.snapshot, list(types)), rows_csv)
-        wh.load_csv(sql.copy_into(sql.t.rejected, [KEY_COLUMN]), keys_csv)
-        wh.execute(sql.analyze(sql.t.snapshot))
-        wh.execute(sql.analyze(sql.t.rejected))
+        for table, columns, path in (
+            (sql.t.snapshot, list(types), rows_csv),
+            (sql.t.rejected, [KEY_COLUMN], keys_csv),
+        ):
+            wh.load_csv(sql.copy_into(table, columns), sql.insert_row(table, columns), path)
+        if wh.dialect == "postgres":  # Snowflake keeps its statistics itself (it has no ANALYZE)
+            wh.execute(sql.analyze(sql.t.snapshot))
+            wh.execute(sql.analyze(sql.t.rejected))
     finally:
         shutil.rmtree(spill, ignore_errors=True)
 

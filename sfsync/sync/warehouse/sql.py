@@ -198,6 +198,12 @@ class Sql:
             _template("INSERT INTO :t (:k) VALUES (:v)", t=table, k=ident(KEY_COLUMN), v=exp.Placeholder())
         ).replace("?", "%s")
 
+    def insert_row(self, table: exp.Table, columns: Sequence[str]) -> str:
+        """A parameterised insert of one row (DBAPI ``%s`` style) for warehouses without COPY."""
+        values = exp.Tuple(expressions=[exp.Placeholder() for _ in columns])
+        insert = exp.insert(exp.Values(expressions=[values]), table, columns=[ident(c) for c in columns])
+        return self.render(insert).replace("?", "%s")
+
     def copy_keys(self, table: exp.Table) -> str:
         return self.copy_into(table, [KEY_COLUMN])
 
