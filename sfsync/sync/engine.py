@@ -68,6 +68,7 @@ from sfsync.sync.tally import Tally
 from sfsync.sync.target import KEY, PK, LoadStats
 from sfsync.sync.validate import validate_sync
 from sfsync.sync.validate_related import SourceRelated
+from sfsync.sync.workfiles import fetch_remote_diffs, forget_run, forget_settled
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +298,7 @@ class SyncSession:
         reaped = [r.id for r in self.store.reap_interrupted(name)]
         settled = settle_journal(self.store, client, name)
         advanced: set[int] = set()
+        published = fetch_remote_diffs(self.store, name)  # diffs of workers that are gone (state.files)
         for diff in pending_diffs(self.store, name):
             marker = diff.work_dir / _RUN_FILE
             if not marker.exists():
@@ -314,6 +316,7 @@ class SyncSession:
         for run_id in dict.fromkeys([*reaped, *settled]):
             if run_id not in advanced:  # its diff was gone already: counts from its results alone
                 self._settle_counts(run_id, None)
+        forget_settled(self.store, name, published)
         return reaped
 
     def _settle_counts(self, run_id: int, diff: DiffResult | None) -> None:
@@ -395,6 +398,7 @@ class SyncSession:
                         )
                     lock.check()  # a worker that took the sync over advances it from the journal
                     planners.advance(self.project, self.store, diff, tally.accepted_keys(), validated=schema)
+                    forget_run(self.store, diff.work_dir)
             except SfsyncError as exc:
                 if lock.lost:  # another worker may own the sync now: what the run left is its to settle
                     raise lease_lost(self.store, run.id, lock) from exc

@@ -37,6 +37,7 @@ from sfsync.sync.encode import cell_table
 from sfsync.sync.load import Uploaded
 from sfsync.sync.reconcile import InFlight, ReconcileSettings, find_written, not_found
 from sfsync.sync.target import PK, TARGET_FILE, Target
+from sfsync.sync.workfiles import local_work_file, publish_work
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class RestJournal:
             raise unwritable(
                 exc, self.work_dir, f"the rows of REST batch {batch_id} (none of it was sent)"
             ) from exc
+        publish_work(self.store, [path, target_file])  # files on object storage: before the journal names it
         self.store.journal_add(
             self.run_id,
             batch_id,
@@ -138,7 +140,7 @@ def settle_rest_batch(
     store: StateStore, client: SalesforceClient, entry: JournalEntry, settings: ReconcileSettings
 ) -> int:
     """Settle a REST batch a run left pending; returns how many of its rows were found written."""
-    path = Path(entry.chunk_path or "")
+    path = local_work_file(store, entry.sync, entry.chunk_path or "", beside=[TARGET_FILE])
     if not path.exists():
         log.warning(
             "REST batch %s: its file %s is gone; its rows' outcome cannot be known", entry.job_id, path

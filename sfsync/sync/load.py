@@ -46,6 +46,7 @@ from sfsync.sync import outcomes
 from sfsync.sync.encode import chunk_csv, csv_fields
 from sfsync.sync.load_rest import BatchJournal, load_rest
 from sfsync.sync.target import PK, TARGET_FILE, LoadStats, OutcomeSink, Target
+from sfsync.sync.workfiles import publish_work
 
 log = logging.getLogger(__name__)
 
@@ -455,6 +456,8 @@ class _BulkRound:
     def _journal(self, chunk: Chunk, job: BulkJob) -> None:
         """Record a job just created, before anything is uploaded to it (runs in the worker thread)."""
         try:
+            # files on object storage: what recovery reads is there before the journal names it
+            publish_work(self.store, [chunk.keys_path, chunk.csv_path, chunk.keys_path.parent / TARGET_FILE])
             self.store.journal_add(
                 self.run_id,
                 job.id,

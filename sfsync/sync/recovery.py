@@ -20,9 +20,10 @@ from sfsync.errors import SalesforceError
 from sfsync.salesforce import SalesforceClient
 from sfsync.state import JournalEntry, JournalState, StateStore
 from sfsync.sync.inflight import is_rest_batch, is_vanished, settle_rest_batch, settle_vanished_job
-from sfsync.sync.load import collect_job
+from sfsync.sync.load import collect_job, csv_path_of
 from sfsync.sync.reconcile import ReconcileSettings
 from sfsync.sync.target import TARGET_FILE, Target
+from sfsync.sync.workfiles import local_work_file
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,11 @@ def _target_of(keys_path: Path) -> Target:
 def _settle_bulk_job(
     store: StateStore, client: SalesforceClient, entry: JournalEntry, settings: ReconcileSettings
 ) -> None:
-    keys = Path(entry.chunk_path or "")
+    recorded = entry.chunk_path or ""
+    # its worker may be gone: its work files are then fetched from the bucket (state.files)
+    keys = local_work_file(
+        store, entry.sync, recorded, beside=[csv_path_of(Path(recorded)).name, TARGET_FILE]
+    )
     try:
         job = client.bulk.get(entry.job_id)
         if job.state == "Open":

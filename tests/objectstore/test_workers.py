@@ -11,15 +11,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import psycopg
 import pytest
-from psycopg import sql
 
 from tests.objectstore.server import REGION, WORKER_ACTIONS, Key, S3Server
 
@@ -86,14 +83,6 @@ def _run(project: Path) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     (result,) = json.loads(done.stdout)
     return dict(result)
-
-
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = f"s3_{uuid.uuid4().hex[:10]}"
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
 def _workers(
