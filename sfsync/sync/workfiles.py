@@ -51,6 +51,8 @@ DIFF_FILES = (
 ``send.parquet`` / ``refused.parquet``, nor DuckDB spill)."""
 
 _published: dict[str, tuple[int, int]] = {}
+"""Size and modification time of each work file this process published, by its URL."""
+_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
 
 
@@ -69,20 +71,19 @@ def _key(store: StateStore, path: Path) -> str | None:
 
 
 def _publish_one(files: StateFiles, path: Path, key: str) -> None:
-    st = path.stat()
-    stamp = (st.st_size, st.st_mtime_ns)
     where = files.where(key)
     with _guard:
+        lock = _locks.setdefault(where, threading.Lock())
+    with lock:  # Bulk jobs journal from several threads: one upload of a shared diff file
+        st = path.stat()
+        stamp = (st.st_size, st.st_mtime_ns)
         if _published.get(where) == stamp:
             return
-    staging = files.staging(key.rpartition("/")[0])
-    tmp = staging / tmp_name(path.name)
-    try:
-        os.link(path, tmp)  # no copy of the bytes on local disk; publish consumes the link
-    except OSError:
+        tmp = files.staging(key.rpartition("/")[0]) / tmp_name(path.name)
+        # a copy, not a link: the published copy goes to the cache, which must not change with the
+        # work file if that is rewritten in place
         shutil.copyfile(path, tmp)
-    files.publish(tmp, key)
-    with _guard:
+        files.publish(tmp, key)
         _published[where] = stamp
 
 
@@ -191,7 +192,8 @@ def forget_run(store: StateStore, work_dir: Path) -> None:
     with _guard:
         mine = [k for k in _published if k.startswith(where)]
         for k in mine:
-            del _published[k]
+            _published.pop(k, None)
+            _locks.pop(k, None)
     if mine:
         files.delete_tree(prefix)
 
