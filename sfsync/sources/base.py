@@ -142,11 +142,26 @@ class Source(ABC):
         self.close()
 
 
+class StreamingSource(Source):
+    """A source whose reads, whole or limited, all go through one streaming query (``_stream``)."""
+
+    @abstractmethod
+    def _stream(self, query: ModelQuery, batch_rows: int, limit: int | None) -> pa.RecordBatchReader:
+        """Stream ``query``'s rows in batches of at most ``batch_rows``, with ``limit`` pushed down."""
+
+    def read(self, query: ModelQuery, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> pa.RecordBatchReader:
+        return self._stream(query, batch_rows, None)
+
+    def _read_limited(self, query: ModelQuery, limit: int) -> pa.RecordBatchReader:
+        return self._stream(query, max(limit, 1), limit)
+
+
 __all__ = [
     "DEFAULT_BATCH_ROWS",
     "DEFAULT_PREVIEW_ROWS",
     "ModelQuery",
     "Source",
+    "StreamingSource",
     "check_columns",
     "rows_to_batch",
 ]

@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 from sfsync.config.env import redact_url
 from sfsync.config.sources import PostgresSource
 from sfsync.errors import SourceError
-from sfsync.sources.base import DEFAULT_BATCH_ROWS, ModelQuery, Source, check_columns
+from sfsync.sources.base import ModelQuery, StreamingSource, check_columns
 from sfsync.sources.duck import quote_ident
 
 UNCONSTRAINED_NUMERIC_SCALE = 10
@@ -109,7 +109,7 @@ class _ChunkReader(io.RawIOBase):
         return len(data)
 
 
-class PostgresReader(Source):
+class PostgresReader(StreamingSource):
     kind = "postgres"
 
     def __init__(self, name: str, config: PostgresSource) -> None:
@@ -197,12 +197,6 @@ class PostgresReader(Source):
                     raise self._fail(query, e) from e
 
         return pa.RecordBatchReader.from_batches(schema, batches())
-
-    def read(self, query: ModelQuery, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> pa.RecordBatchReader:
-        return self._stream(query, batch_rows, None)
-
-    def _read_limited(self, query: ModelQuery, limit: int) -> pa.RecordBatchReader:
-        return self._stream(query, max(limit, 1), limit)
 
     def count_rows(self, query: ModelQuery) -> int:
         with self._connect() as conn:

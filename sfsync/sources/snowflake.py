@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from sfsync.config.sources import SnowflakeSource
 from sfsync.errors import SourceError
-from sfsync.sources.base import DEFAULT_BATCH_ROWS, ModelQuery, Source, check_columns, rows_to_batch
+from sfsync.sources.base import ModelQuery, StreamingSource, check_columns, rows_to_batch
 from sfsync.sources.sqlalchemy_source import SCHEMA_SAMPLE_ROWS, infer_schema
 
 EXTRA = "pip install 'sfsync[snowflake]'  (snowflake-connector-python)"
@@ -57,7 +57,7 @@ def connect_snowflake(name: str, config: SnowflakeSource) -> Any:
         ) from exc
 
 
-class SnowflakeReader(Source):
+class SnowflakeReader(StreamingSource):
     kind = "snowflake"
 
     def __init__(self, name: str, config: SnowflakeSource) -> None:
@@ -121,12 +121,6 @@ class SnowflakeReader(Source):
                 cur.close()
 
         return pa.RecordBatchReader.from_batches(schema, batches())
-
-    def read(self, query: ModelQuery, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> pa.RecordBatchReader:
-        return self._stream(query, batch_rows, None)
-
-    def _read_limited(self, query: ModelQuery, limit: int) -> pa.RecordBatchReader:
-        return self._stream(query, max(limit, 1), limit)
 
     def count_rows(self, query: ModelQuery) -> int:
         _, rows = self._run(query, query.with_columns(None).compose(quote, count=True))

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from sfsync.config.env import redact_url
 from sfsync.config.sources import SqlAlchemySource
 from sfsync.errors import SourceError
-from sfsync.sources.base import DEFAULT_BATCH_ROWS, ModelQuery, Source, check_columns, rows_to_batch
+from sfsync.sources.base import ModelQuery, StreamingSource, check_columns, rows_to_batch
 
 SCHEMA_SAMPLE_ROWS = 1000
 """Rows read to infer the Arrow type of each column of a SQLAlchemy source."""
@@ -61,7 +61,7 @@ def infer_schema(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.Sche
     return pa.schema(fields)
 
 
-class SqlAlchemyReader(Source):
+class SqlAlchemyReader(StreamingSource):
     kind = "sqlalchemy"
 
     def __init__(self, name: str, config: SqlAlchemySource) -> None:
@@ -148,12 +148,6 @@ class SqlAlchemyReader(Source):
                     raise self._fail(query, e) from e
 
         return pa.RecordBatchReader.from_batches(schema, batches())
-
-    def read(self, query: ModelQuery, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> pa.RecordBatchReader:
-        return self._stream(query, batch_rows, None)
-
-    def _read_limited(self, query: ModelQuery, limit: int) -> pa.RecordBatchReader:
-        return self._stream(query, max(limit, 1), limit)
 
     def count_rows(self, query: ModelQuery) -> int:
         with self._connect() as conn:
