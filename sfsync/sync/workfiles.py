@@ -82,7 +82,11 @@ def _publish_one(files: StateFiles, path: Path, key: str) -> None:
         tmp = files.staging(key.rpartition("/")[0]) / tmp_name(path.name)
         # a copy, not a link: the published copy goes to the cache, which must not change with the
         # work file if that is rewritten in place
-        shutil.copyfile(path, tmp)
+        try:
+            shutil.copyfile(path, tmp)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise unwritable(exc, tmp.parent, f"a copy of {path.name} to publish (nothing was sent)") from exc
         files.publish(tmp, key)
         _published[where] = stamp
 
