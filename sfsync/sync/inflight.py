@@ -141,7 +141,9 @@ def settle_rest_batch(
 ) -> int:
     """Settle a REST batch a run left pending; returns how many of its rows were found written."""
     path = local_work_file(store, entry.sync, entry.chunk_path or "", beside=[TARGET_FILE])
-    if not path.exists():
+    if not path.exists() or not (path.parent / TARGET_FILE).exists():
+        # (a worker that woke after losing its lease may journal one batch it never sends, under a work
+        # prefix the new owner already settled: docs/state.md, "Work files in the bucket")
         log.warning(
             "REST batch %s: its file %s is gone; its rows' outcome cannot be known", entry.job_id, path
         )
