@@ -40,6 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -295,17 +296,30 @@ def _ingest(
 def _check_keys(con: duckdb.DuckDBPyConnection, primary_key: str, model: str) -> int:
     pk = q(primary_key)
     rows, nulls = con.execute(f"SELECT count(*), count(*) - count({pk}) FROM m").fetchone() or (0, 0)
+    dups = (
+        con.execute(
+            f"SELECT CAST(dk AS VARCHAR) AS key, n, total FROM (SELECT dk, n, count(*) OVER () AS total"
+            f" FROM (SELECT {pk} AS dk, count(*) AS n FROM m GROUP BY 1 HAVING count(*) > 1))"
+            f" ORDER BY n DESC, key LIMIT {SAMPLE_KEYS}"
+        ).fetchall()
+        if not nulls
+        else []
+    )
+    refuse_bad_keys(model, primary_key, int(rows), int(nulls), dups)
+    return int(rows)
+
+
+def refuse_bad_keys(
+    model: str, primary_key: str, rows: int, nulls: int, dups: Sequence[tuple[Any, ...]]
+) -> None:
+    """Null or repeated primary keys (``dups``: key, its rows, how many keys repeat; at most
+    SAMPLE_KEYS) are refused before anything is sent, whichever planner counted them."""
     if nulls:
         raise SourceError(
             f"model `{model}`: {nulls} of {rows} rows have a null primary key `{primary_key}`",
             model=model,
             hint=f"filter them out (where {primary_key} is not null) or fix the model; nothing was sent",
         )
-    dups = con.execute(
-        f"SELECT CAST(dk AS VARCHAR) AS key, n, total FROM (SELECT dk, n, count(*) OVER () AS total"
-        f" FROM (SELECT {pk} AS dk, count(*) AS n FROM m GROUP BY 1 HAVING count(*) > 1))"
-        f" ORDER BY n DESC, key LIMIT {SAMPLE_KEYS}"
-    ).fetchall()
     if dups:
         sample = ", ".join(f"{k!r} ({n} rows)" for k, n, _ in dups)
         raise SourceError(
@@ -315,7 +329,6 @@ def _check_keys(con: duckdb.DuckDBPyConnection, primary_key: str, model: str) ->
             hint="make the model return one row per key (deduplicate, or pick another primary key); "
             "nothing was sent",
         )
-    return int(rows)
 
 
 def _compatible(base: SnapshotInfo, types: dict[str, str], hashed: list[str]) -> bool:
@@ -525,4 +538,5 @@ __all__ = [
     "engine_error",
     "pending_diffs",
     "q",
+    "refuse_bad_keys",
 ]

@@ -32,13 +32,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlglot import exp
 
-from sfsync.errors import SourceError, StateError
+from sfsync.errors import StateError
 from sfsync.sources.base import ModelQuery
 from sfsync.sources.duck import quote_ident
 from sfsync.state.failures import unwritable
 from sfsync.state.snapshots import check_sync_name
 from sfsync.state.store import StateStore
-from sfsync.sync.diff import SAMPLE_KEYS, DiffCounts, DiffResult, _check_columns
+from sfsync.sync.diff import SAMPLE_KEYS, DiffCounts, DiffResult, _check_columns, refuse_bad_keys
 from sfsync.sync.references import add_constants
 from sfsync.sync.warehouse.connection import Warehouse
 from sfsync.sync.warehouse.markers import WAREHOUSE_HASH_VERSION
@@ -202,22 +202,7 @@ def _check_keys(wh: Warehouse, sql: DiffSql, m: exp.Select, primary_key: str, mo
     """Null or repeated primary keys are refused (counted in the warehouse), before anything is sent."""
     counts_sql, dups_sql = sql.key_checks(m, primary_key, SAMPLE_KEYS)
     rows, nulls = (int(v) for v in wh.fetchall(counts_sql)[0])
-    if nulls:
-        raise SourceError(
-            f"model `{model}`: {nulls} of {rows} rows have a null primary key `{primary_key}`",
-            model=model,
-            hint=f"filter them out (where {primary_key} is not null) or fix the model; nothing was sent",
-        )
-    dups = wh.fetchall(dups_sql)
-    if dups:
-        sample = ", ".join(f"{k!r} ({n} rows)" for k, n, _ in dups)
-        raise SourceError(
-            f"model `{model}`: primary key `{primary_key}` is not unique: {dups[0][2]} keys repeat, "
-            f"e.g. {sample}",
-            model=model,
-            hint="make the model return one row per key (deduplicate, or pick another primary key); "
-            "nothing was sent",
-        )
+    refuse_bad_keys(model, primary_key, rows, nulls, wh.fetchall(dups_sql) if not nulls else [])
     return rows
 
 
