@@ -49,10 +49,10 @@ class _DuckDBReads(_SourceBase):
     )
     threads: int | None = Field(default=None, ge=1, description="DuckDB threads for reads")
 
-    @field_validator("memory_limit")
+    @field_validator("memory_limit", mode="before")
     @classmethod
-    def _size(cls, v: str | None) -> str | None:
-        if v is not None and not _DUCKDB_SIZE.match(v):
+    def _size(cls, v: object) -> object:
+        if v is not None and not (isinstance(v, str) and _DUCKDB_SIZE.match(v)):
             raise ValueError(
                 "a DuckDB size such as 512MB, 2GB or 1.5GiB (units KB, MB, GB, TB or KiB, MiB, GiB, TiB), "
                 "or null for DuckDB's own default (80% of RAM)"
