@@ -10,7 +10,8 @@
     parquet     {path: data/}     same for *.parquet (path may also be one file or a glob)
 
 Relative paths are relative to the project file's directory. Connection URLs are secrets: a password in
-a URL must come through ``${NAME}``.
+a URL must come through ``${NAME}``. ``duckdb``, ``csv`` and ``parquet`` sources are read through a DuckDB
+bounded by their ``memory_limit`` (:data:`DEFAULT_SOURCE_MEMORY_LIMIT`; ``null``: DuckDB's own default).
 """
 
 from __future__ import annotations
