@@ -44,7 +44,7 @@ def _diff(store: StateStore, table: pa.Table) -> DiffResult:
 
 
 def _sent_keys(diff: DiffResult) -> list[Any]:
-    return diff.read_all().column("id").to_pylist()
+    return list(diff.read_all().column("id").to_pylist())
 
 
 def _snapshot_rows(store: StateStore) -> list[dict[str, Any]]:
