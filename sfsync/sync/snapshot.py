@@ -33,6 +33,7 @@ from typing import Any, TypeAlias
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sfsync.errors import StateError
@@ -165,6 +166,56 @@ def _retained_removals(con: duckdb.DuckDBPyConnection, diff: DiffResult, pk: str
     return int((con.execute("SELECT count(*) FROM retained").fetchone() or (0,))[0])
 
 
+def _accepted_changes(
+    con: duckdb.DuckDBPyConnection, diff: DiffResult, accepted: pa.Table | pa.RecordBatchReader
+) -> None:
+    """Tables ``accepted_all`` (every accepted key) and ``acc`` (the keys of view ``changes`` that were
+    accepted, in the primary key's type)."""
+    pk = q(diff.primary_key)
+    every = _every_row_in_order(diff, accepted)
+    # removals are keys of rows that left, never among the sent rows: with every sent key, none is here
+    con.register(
+        "accepted_src", accepted.slice(0, 0) if every and isinstance(accepted, pa.Table) else accepted
+    )
+    # read once (a reader cannot be read twice): the sent rows and the removals both look at it
+    con.execute(f"CREATE TEMP TABLE accepted_all AS SELECT {_A} FROM accepted_src")
+    con.unregister("accepted_src")
+    if every:
+        con.execute(f"CREATE VIEW acc AS SELECT c.{pk} AS k FROM changes c")
+        return
+    acc_type = str(con.execute("DESCRIBE SELECT * FROM accepted_all").fetchall()[0][1])
+    if acc_type == diff.types[diff.primary_key]:
+        match = f"c.{pk} IN (SELECT {_A} FROM accepted_all)"
+    else:
+        pk_type = diff.types[diff.primary_key]
+        match = f"c.{pk} IN (SELECT TRY_CAST({_A} AS {pk_type}) FROM accepted_all)"
+    # the diff's primary keys are unique, so these keys are too (no DISTINCT needed)
+    con.execute(f"CREATE TEMP TABLE acc AS SELECT c.{pk} AS k FROM changes c WHERE {match}")
+
+
+def _every_row_in_order(diff: DiffResult, accepted: pa.Table | pa.RecordBatchReader) -> bool:
+    """Whether the accepted keys are exactly the diff's rows, in the diff's order: what a run in which
+    Salesforce accepted every row gives (outcomes are stored in send order, the diff's). One vectorised
+    comparison proves it, where a join of a million keys takes a few tenths of a second; any other
+    case (a rejection, a lock retry, removals, keys whose text form is not Arrow's) takes the join."""
+    if not isinstance(accepted, pa.Table) or accepted.num_columns != 1:
+        return False
+    if accepted.num_rows != pq.ParquetFile(diff.changes_path).metadata.num_rows:
+        return False
+    ours = pq.read_table(diff.changes_path, columns=[diff.primary_key]).column(0)
+    theirs = accepted.column(0)
+    textual = (pa.string(), pa.large_string())
+    if ours.type != theirs.type:
+        # integer keys stored as text (row outcomes): Arrow writes integers as DuckDB's CAST does
+        if not (pa.types.is_integer(ours.type) and theirs.type in textual):
+            return False
+        ours = pc.cast(ours, theirs.type)
+    elif not (ours.type in textual or pa.types.is_integer(ours.type)):
+        return False
+    same = pc.equal(ours, theirs)
+    return same.null_count == 0 and bool(pc.all(same).as_py())
+
+
 def _build(
     con: duckdb.DuckDBPyConnection,
     diff: DiffResult,
@@ -177,18 +228,7 @@ def _build(
     the snapshot written ahead for the case that every sent row and removal was accepted."""
     pk = q(diff.primary_key)
     con.execute(f"CREATE VIEW changes AS SELECT * FROM read_parquet({_lit(str(diff.changes_path))})")
-    con.register("accepted_src", accepted)
-    # read once (a reader cannot be read twice): the sent rows and the removals below both look at it
-    con.execute(f"CREATE TEMP TABLE accepted_all AS SELECT {_A} FROM accepted_src")
-    con.unregister("accepted_src")
-    acc_type = str(con.execute("DESCRIBE SELECT * FROM accepted_all").fetchall()[0][1])
-    if acc_type == diff.types[diff.primary_key]:
-        match = f"c.{pk} IN (SELECT {_A} FROM accepted_all)"
-    else:
-        pk_type = diff.types[diff.primary_key]
-        match = f"c.{pk} IN (SELECT TRY_CAST({_A} AS {pk_type}) FROM accepted_all)"
-    # the diff's primary keys are unique, so these keys are too (no DISTINCT needed)
-    con.execute(f"CREATE TEMP TABLE acc AS SELECT c.{pk} AS k FROM changes c WHERE {match}")
+    _accepted_changes(con, diff, accepted)
     # rows that left the model whose record this run was to clear, flag or delete (on_row_removed) stay
     # in the snapshot until Salesforce accepted the removal: a failed or unsent one is retried next run
     retained = _retained_removals(con, diff, pk)

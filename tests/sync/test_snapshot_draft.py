@@ -138,3 +138,33 @@ def test_a_draft_of_a_stale_diff_never_starts(stores: tuple[StateStore, StateSto
     draft = SnapshotDraft(store, stale)
     draft.start()
     assert draft.take() is None and not draft.path.exists()
+
+
+@pytest.mark.parametrize("form", ["in order", "reversed", "as text", "as text reversed", "one missing"])
+def test_accepted_keys_in_any_order_or_form_give_the_same_snapshot(tmp_path: Path, form: str) -> None:
+    """Keys in the diff's order take a one-comparison path; any other order or form takes the join: the
+    snapshot and the rejected set are the same either way."""
+    table = _model([(i, f"e{i}", float(i)) for i in range(50)])
+    results = []
+    for name in ("given", "reference"):
+        store = StateStore.open(tmp_path / name / ".sfsync")
+        try:
+            diff = _diff(store, table)
+            keys: list[Any] = _sent_keys(diff)  # the diff's own order
+            expected_rejected = [keys[7]] if form == "one missing" else []
+            if name == "given":
+                if "reversed" in form:
+                    keys = keys[::-1]
+                if "as text" in form:
+                    keys = [str(k) for k in keys]
+                if form == "one missing":
+                    keys = keys[:7] + keys[8:]
+            else:
+                keys = [k for k in keys if k not in expected_rejected]
+                keys = sorted(keys, key=lambda k: -k)  # never the diff's order: always the join
+            advance_snapshot(store, diff, keys)
+            results.append((_snapshot_rows(store), _rejected(store)))
+            assert _rejected(store) == expected_rejected
+        finally:
+            store.close()
+    assert results[0] == results[1]
