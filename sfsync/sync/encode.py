@@ -190,13 +190,21 @@ def cell_table(table: pa.Table, maps: Sequence[FieldMap], key: FieldMap | None =
     return pa.table(columns, names=names)
 
 
+#: Share of a CSV document's room filled by the rows estimated to fit (rows differ in size; a batch that
+#: still does not fit is halved until it does).
+FILL = 0.97
+
+
 def chunk_csv(
     batches: Iterator[pa.RecordBatch] | Sequence[pa.RecordBatch],
     maps: Sequence[FieldMap],
     key: FieldMap | None,
     max_bytes: int,
+    *,
+    first_bytes: int | None = None,
 ) -> Iterator[tuple[bytes, list[pa.RecordBatch]]]:
-    """Group rows into CSV documents of at most ``max_bytes`` each (header included).
+    """Group rows into CSV documents of at most ``max_bytes`` each (header included); the first one at
+    most ``first_bytes`` if given (a row that does not fit it still gets ``max_bytes``).
 
     Yields ``(csv_bytes, source_batches)``: the CSV and the rows it holds, so results can be mapped back.
     A single row larger than ``max_bytes`` raises ValueError naming the limit.
@@ -205,14 +213,26 @@ def chunk_csv(
     parts: list[bytes] = []
     rows: list[pa.RecordBatch] = []
     size = len(header)
+    limit = min(first_bytes, max_bytes) if first_bytes else max_bytes
+    per_row = 0.0  # CSV bytes per row so far: a batch is cut to the room left before it is encoded
     for batch in batches:
         pending = [batch]
         while pending:
             b = pending.pop()
             if b.num_rows == 0:
                 continue
+            room = int((limit - size) / per_row * FILL) if per_row else b.num_rows
+            if room < 1 and parts:  # this document is full
+                yield header + b"".join(parts), rows
+                parts, rows, size, limit = [], [], len(header), max_bytes
+                pending.append(b)
+                continue
+            if 1 <= room < b.num_rows:  # the rest is processed last
+                pending.extend([b.slice(room), b.slice(0, room)])
+                continue
             body = encode_csv_rows(pa.Table.from_batches([b]), maps, key)
-            if size + len(body) <= max_bytes:
+            per_row = len(body) / b.num_rows
+            if size + len(body) <= limit:
                 parts.append(body)
                 rows.append(b)
                 size += len(body)
@@ -223,7 +243,11 @@ def chunk_csv(
                 continue
             if parts:
                 yield header + b"".join(parts), rows
-                parts, rows, size = [], [], len(header)
+                parts, rows, size, limit = [], [], len(header), max_bytes
+                pending.append(b)
+                continue
+            if limit < max_bytes:  # one row bigger than the first document's size: it gets the full size
+                limit = max_bytes
                 pending.append(b)
                 continue
             raise ValueError(
