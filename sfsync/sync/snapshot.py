@@ -45,6 +45,8 @@ from sfsync.sync.schema_check import SCHEMA_KEY
 
 AcceptedKeys: TypeAlias = pa.Array | pa.ChunkedArray | pa.Table | pa.RecordBatchReader | Sequence[Any]
 _A = "_sfsync_accepted"
+#: Keys compared at a time when checking that every row was accepted in the diff's order.
+COMPARE_BATCH_ROWS = 1_000_000
 log = logging.getLogger(__name__)
 
 
@@ -200,20 +202,27 @@ def _every_row_in_order(diff: DiffResult, accepted: pa.Table | pa.RecordBatchRea
     case (a rejection, a lock retry, removals, keys whose text form is not Arrow's) takes the join."""
     if not isinstance(accepted, pa.Table) or accepted.num_columns != 1:
         return False
-    if accepted.num_rows != pq.ParquetFile(diff.changes_path).metadata.num_rows:
+    changes = pq.ParquetFile(diff.changes_path)
+    if accepted.num_rows != changes.metadata.num_rows:
         return False
-    ours = pq.read_table(diff.changes_path, columns=[diff.primary_key]).column(0)
     theirs = accepted.column(0)
+    ours_type = changes.schema_arrow.field(diff.primary_key).type
     textual = (pa.string(), pa.large_string())
-    if ours.type != theirs.type:
-        # integer keys stored as text (row outcomes): Arrow writes integers as DuckDB's CAST does
-        if not (pa.types.is_integer(ours.type) and theirs.type in textual):
-            return False
-        ours = pc.cast(ours, theirs.type)
-    elif not (ours.type in textual or pa.types.is_integer(ours.type)):
+    # integer keys stored as text (row outcomes): Arrow writes integers as DuckDB's CAST does
+    cast = ours_type != theirs.type
+    if cast and not (pa.types.is_integer(ours_type) and theirs.type in textual):
         return False
-    same = pc.equal(ours, theirs)
-    return same.null_count == 0 and bool(pc.all(same).as_py())
+    if not (ours_type in textual or pa.types.is_integer(ours_type)):
+        return False
+    offset = 0
+    # a batch at a time: the keys of a 30M-row first run, cast to text at once, would cost ~0.5 GB
+    for batch in changes.iter_batches(batch_size=COMPARE_BATCH_ROWS, columns=[diff.primary_key]):
+        ours = pc.cast(batch.column(0), theirs.type) if cast else batch.column(0)
+        same = pc.equal(ours, theirs.slice(offset, len(ours)))
+        if same.null_count or not pc.all(same).as_py():
+            return False
+        offset += len(ours)
+    return True
 
 
 def _build(
