@@ -26,19 +26,21 @@ from tests.objectstore.helpers import (
     run_when_free,
 )
 from tests.objectstore.server import S3Server
+from tests.plugins.workers import SharedState
 
 
-def _pending_journal(postgres_url: str, schema: str) -> list[tuple[str, str]]:
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
+def _pending_journal(shared: SharedState) -> list[tuple[str, str]]:
+    with psycopg.connect(shared.url, autocommit=True) as conn:
         rows = conn.execute(
-            f"SELECT job_id, state FROM \"{schema}\".journal WHERE state NOT IN ('collected', 'aborted')"
+            f'SELECT job_id, state FROM "{shared.schema}".journal'
+            " WHERE state NOT IN ('collected', 'aborted')"
         ).fetchall()
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
-def _journal(postgres_url: str, schema: str) -> list[tuple[str, str]]:
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        rows = conn.execute(f'SELECT job_id, state FROM "{schema}".journal ORDER BY id').fetchall()
+def _journal(shared: SharedState) -> list[tuple[str, str]]:
+    with psycopg.connect(shared.url, autocommit=True) as conn:
+        rows = conn.execute(f'SELECT job_id, state FROM "{shared.schema}".journal ORDER BY id').fetchall()
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
@@ -50,22 +52,17 @@ def _external_ids(live_emulator: Any) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("api", ["rest", "bulk"])
 def test_a_worker_gone_for_good_is_settled_by_another_from_the_bucket(
-    s3_workers: S3WorkersFactory,
-    live_emulator: Any,
-    postgres_url: str,
-    pg_schema: str,
-    s3_server: S3Server,
-    bucket: str,
-    api: str,
+    s3_workers: S3WorkersFactory, live_emulator: Any, s3_server: S3Server, bucket: str, api: str
 ) -> None:
-    a, b = s3_workers(syncs=contacts_insert(api)).projects
+    workers = s3_workers(syncs=contacts_insert(api))
+    (a, b), shared = workers.projects, workers.state
 
     # A sends its rows, then dies right before storing their outcomes (the first results part)
     proc = run_killed_at(a, "copy", "/part-")
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     expected = sorted(f"p{i}" for i in range(ROWS))
     assert _external_ids(live_emulator) == expected  # created in the org, their Ids known only there
-    (entry,) = _pending_journal(postgres_url, pg_schema)
+    (entry,) = _pending_journal(shared)
     assert entry[0].startswith("rest-" if api == "rest" else "750"), entry
     assert s3_server.keys(bucket, WORK_KEYS), "the run's work files were published before it sent"
 
@@ -75,8 +72,8 @@ def test_a_worker_gone_for_good_is_settled_by_another_from_the_bucket(
     # B takes the sync over once A's lease ran out: it settles A's journal and creates nothing again
     took_over = run_when_free(b)
     assert took_over["recovered_runs"], took_over
-    assert _pending_journal(postgres_url, pg_schema) == []
-    assert [state for _, state in _journal(postgres_url, pg_schema)] == ["collected"], "not aborted"
+    assert _pending_journal(shared) == []
+    assert [state for _, state in _journal(shared)] == ["collected"], "not aborted"
     assert took_over["counts"]["created"] == 0 and took_over["counts"]["unchanged"] == ROWS, took_over
     assert _external_ids(live_emulator) == expected  # exactly one record per model row
 

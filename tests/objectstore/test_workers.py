@@ -107,22 +107,18 @@ def test_a_worker_killed_while_publishing_leaves_the_next_run_right(
 
 @pytest.mark.slow
 def test_bad_credentials_stop_before_any_run_is_recorded(
-    s3_workers: S3WorkersFactory,
-    live_emulator: Any,
-    postgres_url: str,
-    pg_schema: str,
-    s3_server: S3Server,
-    bucket: str,
+    s3_workers: S3WorkersFactory, live_emulator: Any, s3_server: S3Server, bucket: str
 ) -> None:
     wrong = Key(s3_server.admin.access_key_id, "wrong-secret-31337")
-    a, _ = s3_workers(wrong).projects
+    workers = s3_workers(wrong)
+    a, shared = workers.projects[0], workers.state
     done = run_cli(a, "run", "contacts")
     assert done.returncode != 0
     assert "state.files" in done.stderr and "access denied" in done.stderr, done.stderr
     assert "wrong-secret-31337" not in done.stdout + done.stderr
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
+    with psycopg.connect(shared.url, autocommit=True) as conn:
         tables = conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", (pg_schema,)
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", (shared.schema,)
         ).fetchone()
     assert tables == (0,)  # the database was not even opened: no run recorded
     assert (

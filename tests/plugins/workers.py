@@ -129,11 +129,12 @@ def write_worker(home: Path, text: str, env: Mapping[str, str]) -> Path:
 
 @dataclass(frozen=True)
 class Workers:
-    """What :func:`shared_workers` wrote: each worker's project file, in the order of their names, and the
-    warehouse they all read."""
+    """What :func:`shared_workers` wrote: each worker's project file, in the order of their names, the
+    warehouse they all read and the state they share."""
 
     projects: list[Path]
     warehouse: Path
+    state: SharedState
 
 
 def shared_workers(
@@ -152,7 +153,7 @@ def shared_workers(
     warehouse = shared / "wh.duckdb"
     write_people_table(warehouse, people_query(rows))
     text = worker_project(login_url, syncs, state, warehouse=warehouse)
-    return Workers([write_worker(root / name, text, state.env()) for name in names], warehouse)
+    return Workers([write_worker(root / name, text, state.env()) for name in names], warehouse, state)
 
 
 def start_python(
