@@ -195,8 +195,11 @@ def chunk_csv(
     maps: Sequence[FieldMap],
     key: FieldMap | None,
     max_bytes: int,
+    *,
+    first_bytes: int | None = None,
 ) -> Iterator[tuple[bytes, list[pa.RecordBatch]]]:
-    """Group rows into CSV documents of at most ``max_bytes`` each (header included).
+    """Group rows into CSV documents of at most ``max_bytes`` each (header included); the first one at
+    most ``first_bytes`` if given (a row that does not fit it still gets ``max_bytes``).
 
     Yields ``(csv_bytes, source_batches)``: the CSV and the rows it holds, so results can be mapped back.
     A single row larger than ``max_bytes`` raises ValueError naming the limit.
@@ -205,6 +208,7 @@ def chunk_csv(
     parts: list[bytes] = []
     rows: list[pa.RecordBatch] = []
     size = len(header)
+    limit = min(first_bytes, max_bytes) if first_bytes else max_bytes
     for batch in batches:
         pending = [batch]
         while pending:
@@ -212,7 +216,7 @@ def chunk_csv(
             if b.num_rows == 0:
                 continue
             body = encode_csv_rows(pa.Table.from_batches([b]), maps, key)
-            if size + len(body) <= max_bytes:
+            if size + len(body) <= limit:
                 parts.append(body)
                 rows.append(b)
                 size += len(body)
@@ -223,7 +227,11 @@ def chunk_csv(
                 continue
             if parts:
                 yield header + b"".join(parts), rows
-                parts, rows, size = [], [], len(header)
+                parts, rows, size, limit = [], [], len(header), max_bytes
+                pending.append(b)
+                continue
+            if limit < max_bytes:  # one row bigger than the first document's size: it gets the full size
+                limit = max_bytes
                 pending.append(b)
                 continue
             raise ValueError(

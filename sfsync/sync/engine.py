@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,11 +37,10 @@ from sfsync.state import (
 )
 from sfsync.state.failures import unwritable
 from sfsync.state.results import RunParts
-from sfsync.state.rowsearch import SentField, SentManifest, keep_sent
+from sfsync.state.rowsearch import keep_sent
 from sfsync.sync import planners
 from sfsync.sync.connect import Orgs
 from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
-from sfsync.sync.encode import send_column
 from sfsync.sync.inflight import RestJournal, settle_vanished_job
 from sfsync.sync.lease_lost import lease_lost
 from sfsync.sync.live import LiveProgress
@@ -64,8 +64,9 @@ from sfsync.sync.references import RejectedParents, add_constants, constants
 from sfsync.sync.rejected_parents import note_rejected_parents
 from sfsync.sync.removals import RemovalPlan, check_guard, plan_removals, send_removals
 from sfsync.sync.schema_check import last_validated, mapping_schema
+from sfsync.sync.snapshot import SnapshotDraft
 from sfsync.sync.tally import Tally
-from sfsync.sync.target import KEY, PK, LoadStats
+from sfsync.sync.target import LoadStats
 from sfsync.sync.validate import validate_sync
 from sfsync.sync.validate_related import SourceRelated
 from sfsync.sync.workfiles import fetch_remote_diffs, forget_run, forget_settled
@@ -114,11 +115,14 @@ class _Watch:
 
     sync: str
     progress: Progress
+    on_collecting: Callable[[], None] = lambda: None  # every job is uploaded: what is left is waiting
 
     def job(self, job: BulkJobProgress) -> None:
         self.progress(BulkJobChanged(self.sync, job))
 
     def phase(self, phase: RunPhase) -> None:
+        if phase is RunPhase.COLLECTING:
+            self.on_collecting()
         self.progress(PhaseStarted(self.sync, phase))
 
 
@@ -388,16 +392,24 @@ class SyncSession:
                     live(Planned(name, plan.api, plan.to_send + removing_rows, plan.refused))
                     self._keep_sent(run.id, plan, client)
                     live(PhaseStarted(name, RunPhase.SENDING))
-                    stats = self._load(client, resolved, run.id, diff, plan, tally, live)
-                    if removals is not None:
-                        more = self._remove(client, resolved, run.id, diff, removals, tally, live)
-                        stats.failed_jobs.extend(more.failed_jobs)
-                    if options.rejected_parents is not None and tally.rejected:
-                        note_rejected_parents(
-                            options.rejected_parents, resolved, describe, diff, tally.rejected_keys
+                    draft = planners.draft_snapshot(self.store, diff)  # written while Salesforce works
+                    try:
+                        stats = self._load(client, resolved, run.id, diff, plan, tally, live, draft)
+                        if removals is not None:
+                            draft.start()
+                            more = self._remove(client, resolved, run.id, diff, removals, tally, live)
+                            stats.failed_jobs.extend(more.failed_jobs)
+                        if options.rejected_parents is not None and tally.rejected:
+                            note_rejected_parents(
+                                options.rejected_parents, resolved, describe, diff, tally.rejected_keys
+                            )
+                        lock.check()  # a worker that took the sync over advances it from the journal
+                        accepted = tally.accepted_keys()
+                        planners.advance(
+                            self.project, self.store, diff, accepted, validated=schema, draft=draft
                         )
-                    lock.check()  # a worker that took the sync over advances it from the journal
-                    planners.advance(self.project, self.store, diff, tally.accepted_keys(), validated=schema)
+                    finally:
+                        draft.cancel()
                     forget_run(self.store, diff.work_dir)
             except SfsyncError as exc:
                 if lock.lost:  # another worker may own the sync now: what the run left is its to settle
@@ -452,17 +464,7 @@ class SyncSession:
         """Keep the rows this run sends, for the row debugger (``StateSettings.keep_sent_values``)."""
         if not self.store.settings.keep_sent_values or not plan.to_send:
             return
-        target = plan.target
-        assert target.mode in ("insert", "update", "upsert")  # a sync's own plan, not a removal
-        manifest = SentManifest(
-            object=target.object,
-            mode=target.mode,
-            primary_key_column=PK,
-            key_column=KEY if target.key_field else None,
-            key_field=target.key_field,
-            fields=tuple(SentField(m.column, m.field, send_column(m.column)) for m in target.maps),
-            instance_url=client.instance_url,  # logged in already: the plan read describe
-        )
+        manifest = plan.target.sent_manifest(client.instance_url)  # logged in: the plan read describe
         keep_sent(RunParts.of(self.store.files, run_id), plan.send_path, manifest)
 
     def _recover_or_record(self, name: str, client: SalesforceClient, options: RunOptions) -> list[int]:
@@ -547,8 +549,11 @@ class SyncSession:
         plan: Plan,
         tally: Tally,
         progress: Progress,
+        draft: SnapshotDraft,
     ) -> LoadStats:
-        """Store refused rows, send the rest; every outcome is stored as soon as it is known."""
+        """Store refused rows, send the rest; every outcome is stored as soon as it is known. ``draft``
+        starts when nothing is left but waiting on Salesforce: with the REST calls, or once every Bulk
+        job is uploaded."""
 
         def sink(table: pa.Table, job_id: str | None) -> None:
             self.store.record_results(run_id, table, collected_job_id=job_id)
@@ -580,10 +585,11 @@ class SyncSession:
                 max_bytes=resolved.destination.settings.bulk_max_bytes,
                 reload=plan.rows_for,
                 lock_retries=resolved.destination.settings.bulk_lock_retries,
-                watch=_Watch(resolved.name, progress),
+                watch=_Watch(resolved.name, progress, draft.start),
                 vanished=vanished,
                 rest_journal=journal,
             )
+        draft.start()
         load_rest(client, plan.target, plan.rows(), sink, journal=journal)
         return LoadStats()
 

@@ -7,14 +7,14 @@ Rows arrive as Arrow batches of the *send table* built by the planner:
 <column>         each mapped model column
 ``__send__<c>``  whether column ``c``'s field is written for that row (see ``sfsync.sync.encode``)
 
-(``sfsync.sync.target`` names these columns and the target; ``sfsync.sync.load_rest`` sends through
-sObject Collections.) ``load_bulk`` writes CSV chunks of at most ``min(max_bytes, PIPELINE_JOB_BYTES)`` to
-the run's work directory (each with a key file: the primary key of every CSV row, in order), journals
-every job id before uploading to it (and the upload and the close as each call returns), and runs the jobs
-as a pipeline: a job starts as soon as its CSV is written (several at once), and a finished job's results
-are collected and stored while later jobs still run. Result rows are mapped back to primary keys by their
-exact CSV cells, compared with the uploaded CSV parsed the same way: when they come back in upload order
-one vectorised comparison proves it, otherwise a DuckDB multiset join pairs them (identical rows are
+(``sfsync.sync.target`` names these columns and the target; ``sfsync.sync.load_rest`` sends through sObject
+Collections.) ``load_bulk`` writes CSV chunks of at most ``min(max_bytes, PIPELINE_JOB_BYTES)`` (the first one
+``FIRST_JOB_BYTES``) to the run's work directory (each with a key file: the primary key of every CSV row, in
+order), journals every job id before uploading to it (and the upload and the close as each call returns), and
+runs the jobs as a pipeline: a job starts as soon as its CSV is written (several at once), and a finished
+job's results are collected and stored while later jobs still run. Result rows are mapped back to primary keys
+by their exact CSV cells, compared with the uploaded CSV parsed the same way: when they come back in upload
+order one vectorised comparison proves it, otherwise a DuckDB multiset join pairs them (identical rows are
 interchangeable, so the match is exact)."""
 
 from __future__ import annotations
@@ -90,6 +90,10 @@ PREFETCH_CSV_BYTES = 200_000_000
 #: later jobs run. Salesforce splits every job into 10,000-record batches anyway, so smaller jobs cost no
 #: extra batches, only a few API calls each (create, upload, close, polls, result downloads).
 PIPELINE_JOB_BYTES = 20_000_000
+#: The first job is cut at this many bytes (about 20,000 rows of a dozen short fields), so Salesforce
+#: starts processing moments after the plan instead of after a whole 20 MB CSV is encoded; the next
+#: jobs are encoded while it is uploaded and processed.
+FIRST_JOB_BYTES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -109,14 +113,16 @@ def iter_chunks(
     target: Target, batches: Iterable[pa.RecordBatch], work_dir: Path, max_bytes: int
 ) -> Iterator[Chunk]:
     """Write the CSV of each job and the key file that maps its rows back to primary keys, one job at a
-    time (so the first job can start while later rows are still being encoded)."""
+    time (so the first job can start while later rows are still being encoded); the first job is small
+    (:data:`FIRST_JOB_BYTES`)."""
     try:
         work_dir.mkdir(parents=True, exist_ok=True)
         # what crash recovery needs to read these jobs' results: the object, mode, key and mappings
         (work_dir / TARGET_FILE).write_text(json.dumps(target.to_json()))
     except OSError as exc:
         raise unwritable(exc, work_dir, "the run's Bulk work files (nothing was sent)") from exc
-    for i, (body, src) in enumerate(chunk_csv(iter(batches), target.maps, target.key, max_bytes)):
+    chunks = chunk_csv(iter(batches), target.maps, target.key, max_bytes, first_bytes=FIRST_JOB_BYTES)
+    for i, (body, src) in enumerate(chunks):
         keys = pa.concat_arrays([pc.cast(b.column(b.schema.get_field_index(PK)), pa.string()) for b in src])
         csv_path = work_dir / f"job-{i:04d}.csv"
         keys_path = work_dir / f"job-{i:04d}.keys.parquet"

@@ -21,14 +21,19 @@ and refuses to move a snapshot that changed since the diff was made.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sfsync.errors import StateError
@@ -40,6 +45,7 @@ from sfsync.sync.schema_check import SCHEMA_KEY
 
 AcceptedKeys: TypeAlias = pa.Array | pa.ChunkedArray | pa.Table | pa.RecordBatchReader | Sequence[Any]
 _A = "_sfsync_accepted"
+log = logging.getLogger(__name__)
 
 
 def _accepted_table(keys: AcceptedKeys, primary_key: str) -> pa.Table | pa.RecordBatchReader:
@@ -70,6 +76,7 @@ def advance_snapshot(
     settings: DiffSettings | None = None,
     discard: bool = True,
     validated: str | None = None,
+    draft: SnapshotDraft | None = None,
 ) -> SnapshotInfo:
     """Publish the sync's next snapshot from ``diff`` and the primary keys Salesforce accepted.
 
@@ -78,7 +85,8 @@ def advance_snapshot(
     With ``discard`` the diff's work directory is removed once the snapshot is published. Calling it
     again for a diff it already published (a crash before the discard) returns that snapshot.
     ``validated``: the mapping schema the run validated (``sfsync.sync.schema_check``), stored with the
-    snapshot; when None, the current snapshot's is kept.
+    snapshot; when None, the current snapshot's is kept. ``draft``: the snapshot written ahead while
+    Salesforce worked (:class:`SnapshotDraft`), used when every sent row and removal was accepted.
     """
     settings = settings or DiffSettings()
     current = store.snapshots.current(diff.sync)
@@ -105,7 +113,7 @@ def advance_snapshot(
     tag = f"advance-{uuid.uuid4().hex[:8]}"
     con, spill = connect(store, settings, tag)
     try:
-        accepted = _build(con, diff, base, _accepted_table(accepted_keys, diff.primary_key), pending)
+        accepted = _build(con, diff, base, _accepted_table(accepted_keys, diff.primary_key), pending, draft)
         rows = pq.ParquetFile(pending.snapshot_tmp).metadata.num_rows
         rejected = pq.ParquetFile(pending.rejected_tmp).metadata.num_rows
         info = store.snapshots.publish(
@@ -128,6 +136,8 @@ def advance_snapshot(
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+        if draft is not None:
+            draft.cancel()  # not used (or already moved into place): drop what is left of it
     if discard:
         diff.discard()
     return info
@@ -156,21 +166,23 @@ def _retained_removals(con: duckdb.DuckDBPyConnection, diff: DiffResult, pk: str
     return int((con.execute("SELECT count(*) FROM retained").fetchone() or (0,))[0])
 
 
-def _build(
-    con: duckdb.DuckDBPyConnection,
-    diff: DiffResult,
-    base: SnapshotInfo | None,
-    accepted: pa.Table | pa.RecordBatchReader,
-    pending: PendingSnapshot,
-) -> int:
-    """Write the pending snapshot and rejected files; return how many sent rows were accepted."""
+def _accepted_changes(
+    con: duckdb.DuckDBPyConnection, diff: DiffResult, accepted: pa.Table | pa.RecordBatchReader
+) -> None:
+    """Tables ``accepted_all`` (every accepted key) and ``acc`` (the keys of view ``changes`` that were
+    accepted, in the primary key's type)."""
     pk = q(diff.primary_key)
-    stored = [diff.primary_key, *(c for c in diff.columns if c != diff.primary_key)]
-    con.execute(f"CREATE VIEW changes AS SELECT * FROM read_parquet({_lit(str(diff.changes_path))})")
-    con.register("accepted_src", accepted)
-    # read once (a reader cannot be read twice): the sent rows and the removals below both look at it
+    every = _every_row_in_order(diff, accepted)
+    # removals are keys of rows that left, never among the sent rows: with every sent key, none is here
+    con.register(
+        "accepted_src", accepted.slice(0, 0) if every and isinstance(accepted, pa.Table) else accepted
+    )
+    # read once (a reader cannot be read twice): the sent rows and the removals both look at it
     con.execute(f"CREATE TEMP TABLE accepted_all AS SELECT {_A} FROM accepted_src")
     con.unregister("accepted_src")
+    if every:
+        con.execute(f"CREATE VIEW acc AS SELECT c.{pk} AS k FROM changes c")
+        return
     acc_type = str(con.execute("DESCRIBE SELECT * FROM accepted_all").fetchall()[0][1])
     if acc_type == diff.types[diff.primary_key]:
         match = f"c.{pk} IN (SELECT {_A} FROM accepted_all)"
@@ -179,6 +191,44 @@ def _build(
         match = f"c.{pk} IN (SELECT TRY_CAST({_A} AS {pk_type}) FROM accepted_all)"
     # the diff's primary keys are unique, so these keys are too (no DISTINCT needed)
     con.execute(f"CREATE TEMP TABLE acc AS SELECT c.{pk} AS k FROM changes c WHERE {match}")
+
+
+def _every_row_in_order(diff: DiffResult, accepted: pa.Table | pa.RecordBatchReader) -> bool:
+    """Whether the accepted keys are exactly the diff's rows, in the diff's order: what a run in which
+    Salesforce accepted every row gives (outcomes are stored in send order, the diff's). One vectorised
+    comparison proves it, where a join of a million keys takes a few tenths of a second; any other
+    case (a rejection, a lock retry, removals, keys whose text form is not Arrow's) takes the join."""
+    if not isinstance(accepted, pa.Table) or accepted.num_columns != 1:
+        return False
+    if accepted.num_rows != pq.ParquetFile(diff.changes_path).metadata.num_rows:
+        return False
+    ours = pq.read_table(diff.changes_path, columns=[diff.primary_key]).column(0)
+    theirs = accepted.column(0)
+    textual = (pa.string(), pa.large_string())
+    if ours.type != theirs.type:
+        # integer keys stored as text (row outcomes): Arrow writes integers as DuckDB's CAST does
+        if not (pa.types.is_integer(ours.type) and theirs.type in textual):
+            return False
+        ours = pc.cast(ours, theirs.type)
+    elif not (ours.type in textual or pa.types.is_integer(ours.type)):
+        return False
+    same = pc.equal(ours, theirs)
+    return same.null_count == 0 and bool(pc.all(same).as_py())
+
+
+def _build(
+    con: duckdb.DuckDBPyConnection,
+    diff: DiffResult,
+    base: SnapshotInfo | None,
+    accepted: pa.Table | pa.RecordBatchReader,
+    pending: PendingSnapshot,
+    draft: SnapshotDraft | None = None,
+) -> int:
+    """Write the pending snapshot and rejected files; return how many sent rows were accepted. ``draft``:
+    the snapshot written ahead for the case that every sent row and removal was accepted."""
+    pk = q(diff.primary_key)
+    con.execute(f"CREATE VIEW changes AS SELECT * FROM read_parquet({_lit(str(diff.changes_path))})")
+    _accepted_changes(con, diff, accepted)
     # rows that left the model whose record this run was to clear, flag or delete (on_row_removed) stay
     # in the snapshot until Salesforce accepted the removal: a failed or unsent one is retried next run
     retained = _retained_removals(con, diff, pk)
@@ -206,6 +256,30 @@ def _build(
             shutil.copyfile(base.snapshot_path, pending.snapshot_tmp)
         return 0
 
+    if draft is not None and all_accepted and retained == 0:
+        written = draft.take()  # written while Salesforce worked, for exactly this case
+        if written is not None:
+            shutil.move(written, pending.snapshot_tmp)
+            return n_acc
+    elif draft is not None:
+        draft.cancel()
+    write_snapshot(con, diff, base, pending.snapshot_tmp, all_accepted=all_accepted)
+    return n_acc
+
+
+def write_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    diff: DiffResult,
+    base: SnapshotInfo | None,
+    out: Path,
+    *,
+    all_accepted: bool,
+) -> None:
+    """Write the next snapshot to ``out``: the rows of view ``changes`` whose key is in table ``acc`` (all
+    of them with ``all_accepted``), and the base snapshot's other rows except those that left the model
+    (the diff's gone keys, less table ``retained``: removals Salesforce did not accept)."""
+    pk = q(diff.primary_key)
+    stored = [diff.primary_key, *(c for c in diff.columns if c != diff.primary_key)]
     new_rows = f"SELECT {', '.join(f'c.{q(c)}' for c in stored)} FROM changes c" + (
         "" if all_accepted else f" SEMI JOIN acc ON c.{pk} = acc.k"
     )
@@ -235,12 +309,108 @@ def _build(
             f" ANTI JOIN acc ON {s_key} = {a_key}"
         )
         union = f"SELECT * FROM ({kept}) WHERE {pk} IS NOT NULL UNION ALL {new_rows}"
+    hashed = sorted(diff.columns)
     hash_expr = f"hash({', '.join(q(c) for c in hashed)})" if hashed else "hash(NULL)"
     con.execute(
-        f"COPY (SELECT *, {hash_expr} AS {HASH_COLUMN} FROM ({union}))"
-        f" TO {_lit(str(pending.snapshot_tmp))} (FORMAT parquet)"
+        f"COPY (SELECT *, {hash_expr} AS {HASH_COLUMN} FROM ({union})) TO {_lit(str(out))} (FORMAT parquet)"
     )
-    return n_acc
 
 
-__all__ = ["AcceptedKeys", "advance_snapshot"]
+class SnapshotDraft:
+    """The snapshot a run publishes if Salesforce accepts every row it sends and every removal, written by
+    a background thread while Salesforce works on the run's jobs.
+
+    Rewriting the snapshot is the largest step left after the last answer (it holds every row of the
+    model with its hash: about half a second per million rows on a laptop core), and in most runs every
+    row is accepted: the advance then only moves this file into place. When a row was rejected the
+    draft is dropped and the advance builds the snapshot from the accepted keys as before. The draft is
+    written to the diff's work directory under a temporary name and renamed when complete; crash
+    recovery never reads it (it builds the snapshot from the journal).
+    """
+
+    FILE = "snapshot-draft.parquet"
+
+    def __init__(
+        self,
+        store: StateStore,
+        diff: DiffResult,
+        settings: DiffSettings | None = None,
+        *,
+        enabled: bool = True,
+    ) -> None:
+        """``enabled=False``: a draft that never starts (the warehouse planner's runs)."""
+        self._store = store
+        self._diff = diff
+        self._settings = settings or DiffSettings()
+        current = store.snapshots.current(diff.sync) if enabled else None  # read in the run's thread
+        self._base = current if current is not None and current.primary_key == diff.primary_key else None
+        self._usable = enabled and (current.generation if current else 0) == diff.base_generation
+        self.path = diff.work_dir / self.FILE
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._cancelled = False
+        self._done = False
+        self.error: Exception | None = None
+
+    def start(self) -> None:
+        """Start writing the draft (the first call does; later ones do nothing)."""
+        with self._lock:
+            if self._thread is not None or self._cancelled or not self._usable:
+                return
+            self._thread = threading.Thread(target=self._write, name="sfsync-snapshot-draft", daemon=True)
+            self._thread.start()
+
+    def take(self) -> Path | None:
+        """Wait for the draft: its file if it was written completely, else None."""
+        if self._thread is not None:
+            self._thread.join()
+        return self.path if self._done and self.path.exists() else None
+
+    def cancel(self) -> None:
+        """Stop writing (a DuckDB interrupt) and delete the draft."""
+        with self._lock:
+            self._cancelled = True
+            if self._con is not None:
+                self._con.interrupt()
+        if self._thread is not None:
+            self._thread.join()
+        _remove(self.path)
+
+    def _write(self) -> None:
+        tmp = self.path.with_name(self.FILE + ".tmp")
+        try:
+            con, spill = connect(self._store, self._settings, f"draft-{uuid.uuid4().hex[:8]}")
+            try:
+                with self._lock:
+                    if self._cancelled:
+                        return
+                    self._con = con
+                diff, pk = self._diff, q(self._diff.primary_key)
+                changes = _lit(str(diff.changes_path))
+                con.execute(f"CREATE VIEW changes AS SELECT * FROM read_parquet({changes})")
+                con.execute(f"CREATE TEMP TABLE acc AS SELECT {pk} AS k FROM changes")  # every row accepted
+                con.execute("CREATE TEMP TABLE retained (k VARCHAR)")  # and every removal
+                write_snapshot(con, diff, self._base, tmp, all_accepted=True)
+                os.replace(tmp, self.path)
+                self._done = True
+            finally:
+                with self._lock:
+                    self._con = None
+                con.close()
+                shutil.rmtree(spill, ignore_errors=True)
+        except Exception as exc:  # only a head start: the advance builds the snapshot itself
+            self.error = exc
+            log.debug("snapshot draft of sync %s not written: %s", self._diff.sync, exc)
+        finally:
+            _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    """Delete a draft file if it is there; a file that cannot be deleted is left with the work directory
+    (removed with it once the state is writable again), never an error of its own."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
+__all__ = ["AcceptedKeys", "SnapshotDraft", "advance_snapshot"]

@@ -12,7 +12,8 @@ import pyarrow as pa
 from sfsync.config import TargetMode
 from sfsync.salesforce import SaveOptions
 from sfsync.salesforce.bulk import IngestOperation
-from sfsync.sync.encode import FieldMap, Lookup
+from sfsync.state.rowsearch import SentField, SentManifest
+from sfsync.sync.encode import FieldMap, Lookup, send_column
 
 PK = "__pk"
 KEY = "__key"
@@ -59,6 +60,19 @@ class Target:
             "assignment": self.assignment,
             "duplicates": self.duplicates,
         }
+
+    def sent_manifest(self, instance_url: str) -> SentManifest:
+        """How the row debugger reads this target's send table back (``StateSettings.keep_sent_values``)."""
+        assert self.mode in ("insert", "update", "upsert")  # a sync's own plan, not a removal
+        return SentManifest(
+            object=self.object,
+            mode=self.mode,
+            primary_key_column=PK,
+            key_column=KEY if self.key_field else None,
+            key_field=self.key_field,
+            fields=tuple(SentField(m.column, m.field, send_column(m.column)) for m in self.maps),
+            instance_url=instance_url,
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Target:

@@ -94,6 +94,22 @@ def test_chunks_respect_byte_limit_and_keep_every_row_once() -> None:
     assert seen == [f"k{i}" for i in range(n)]
 
 
+def test_the_first_chunk_is_small_and_a_row_too_big_for_it_still_fits_the_next() -> None:
+    n = 1000
+    t = pa.table({"id": [f"k{i}" for i in range(n)], "name": ["x" * 50] * n, send_column("name"): [True] * n})
+    maps = [FieldMap("name", "LastName")]
+    chunks = list(chunk_csv(t.to_batches(max_chunksize=300), maps, KEY, 20_000, first_bytes=2_000))
+    sizes = [len(body) for body, _ in chunks]
+    assert sizes[0] <= 2_000 and all(s <= 20_000 for s in sizes) and max(sizes) > 2_000
+    rows = [r[0] for body, _ in chunks for r in list(csv.reader(io.StringIO(body.decode())))[1:]]
+    assert rows == [f"k{i}" for i in range(n)]
+    # a first row larger than the first chunk's size is not refused: that chunk may grow to max_bytes
+    big = pa.table({"id": ["k0", "k1"], "name": ["x" * 500, "y"], send_column("name"): [True, True]})
+    chunks = list(chunk_csv(big.to_batches(), maps, KEY, 2_000, first_bytes=100))
+    assert len(chunks) == 1 and 500 < len(chunks[0][0]) <= 2_000
+    assert [k for b in chunks[0][1] for k in b.column(0).to_pylist()] == ["k0", "k1"]
+
+
 def test_a_row_bigger_than_the_limit_is_refused() -> None:
     t = pa.table({"id": ["k"], "name": ["x" * 500], send_column("name"): [True]})
     with pytest.raises(ValueError, match="job limit"):
