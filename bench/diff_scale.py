@@ -5,8 +5,10 @@
 
 The model is a DuckDB database file (the same 10-column table as ``bench/diff.py``), read the way a run
 reads it: through sfsync's DuckDB source (``open_source`` + ``query_for``, Arrow batches of the default
-size) into ``compute_diff`` with its default settings, then ``advance_snapshot`` with the accepted keys as
-text (as the engine passes them). Each step runs in its own process, so each peak RSS is its own:
+size, the source's ``memory_limit`` sfsync's default unless ``--source-memory-limit`` says otherwise,
+spilling into the state store's ``tmp/``) into ``compute_diff`` with its default settings, then
+``advance_snapshot`` with the accepted keys as text (as the engine passes them). Each step runs in its own
+process, so each peak RSS is its own:
 
   generate     the model table, N rows
   first        the first diff (every row new)
@@ -17,8 +19,8 @@ text (as the engine passes them). Each step runs in its own process, so each pea
 
 The baseline is the smallest size, measured in the same run: each size's time per million rows is shown
 relative to it (1.00 = linear), and every peak RSS next to the DuckDB ``memory_limit`` the diff uses
-(``DiffSettings.memory_limit``, 512MB). Targets (issue 15): linear time; memory bounded by the DuckDB memory
-limit, under 2 GB at 30M rows.
+(``DiffSettings.memory_limit``, 512MB; the source's is 512MB too by default). Targets (issue 15): linear
+time; memory bounded by the DuckDB memory limits, under 2 GB at 30M rows.
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ def _project(work: Path, source_memory_limit: str | None = None) -> Any:
     from sfsync.config import Project
 
     source: dict[str, Any] = {"type": "duckdb", "path": str(work / "wh.duckdb")}
-    if source_memory_limit:
-        source["memory_limit"] = source_memory_limit
+    if source_memory_limit:  # "none": DuckDB's own default (memory_limit: null)
+        source["memory_limit"] = None if source_memory_limit.lower() == "none" else source_memory_limit
     return Project.model_validate(
         {
             "version": 1,
@@ -92,7 +94,7 @@ def step(name: str, rows: int, work: Path, work_dir: str | None, source_limit: s
         if name in ("first", "diff"):
             for old in pending_diffs(store, SYNC):
                 old.discard()
-            with open_source(project, "wh") as source:
+            with open_source(project, "wh", spill_dir=store.paths.tmp) as source:
                 reader = source.read(query_for(project, "m", ["id", *diff_bench.COLUMNS]))
                 diff = compute_diff(store, SYNC, reader, primary_key="id", columns=diff_bench.COLUMNS)
             out["counts"] = diff.counts.__dict__
@@ -143,12 +145,15 @@ def measure(rows: int, root: Path, source_limit: str | None) -> dict[str, Any]:
 
 
 def main() -> None:
+    from sfsync.config.sources import DEFAULT_SOURCE_MEMORY_LIMIT
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated row counts")
     p.add_argument("--dir", default=str(BENCH_DIR / "out" / "diff_scale"), help="scratch directory")
     p.add_argument(
         "--source-memory-limit",
-        help="the DuckDB source's memory_limit (sources.<name>.memory_limit; default: DuckDB's 80%% of RAM)",
+        help="the DuckDB source's memory_limit (sources.<name>.memory_limit; default: sfsync's default, "
+        f"{DEFAULT_SOURCE_MEMORY_LIMIT}; none: DuckDB's own default, 80%% of RAM)",
     )
     p.add_argument("--step", help=argparse.SUPPRESS)
     p.add_argument("--rows", type=int, help=argparse.SUPPRESS)
@@ -160,12 +165,13 @@ def main() -> None:
     from sfsync.sync.diff import DiffSettings
 
     limit = DiffSettings().memory_limit
+    source_limit = args.source_memory_limit or DEFAULT_SOURCE_MEMORY_LIMIT
     sizes = sorted(int(s) for s in args.sizes.split(","))
     print(
         f"local planner scale curve: {', '.join(f'{n:,}' for n in sizes)} rows x 10 columns, "
         f"{diff_bench.CHANGED_PERCENT}% changed; DuckDB-file model through sfsync's DuckDB source; diff "
-        f"memory_limit {limit}; source memory_limit {args.source_memory_limit or 'DuckDB default'};"
-        f" cores={os.cpu_count()}; load(1/5/15m) before {_load()}",
+        f"memory_limit {limit}; source memory_limit {source_limit}; "
+        f"cores={os.cpu_count()}; load(1/5/15m) before {_load()}",
         flush=True,
     )
     root = Path(args.dir)

@@ -48,8 +48,11 @@ few seconds run to run). What sfsync adds around it went from ~13 s to ~4 s: row
 part files instead of SQLite rows (1M rows: ~7 s -> ~0.2 s), Bulk results are matched to primary keys by
 one vectorised comparison with the uploaded CSV (parsed while the job runs), the snapshot advance skips
 its joins when every row was accepted, and the jobs run as a pipeline (20 MB jobs start as their CSV is
-written; each finished job is collected while later ones run). Left: the diff (~1.5 s) and plan (~1.3 s)
-before the first upload, the last job's collection and the snapshot (~1.5 s) after.
+written; each finished job is collected while later ones run). Since then (2026-12-03): the first job is
+2 MB so the org starts at once, and the next snapshot is drafted while the org processes the jobs
+(the advance after the last answer went from ~0.6 s to ~0.05 s): sfsync's critical-path share of the
+first run went from 7.4% to 5.1-5.9% (docs/benchmarks.md). Left: reading, diffing and planning (~1.3 s)
+before the first upload.
 """
 
 from __future__ import annotations

@@ -10,11 +10,13 @@
     parquet     {path: data/}     same for *.parquet (path may also be one file or a glob)
 
 Relative paths are relative to the project file's directory. Connection URLs are secrets: a password in
-a URL must come through ``${NAME}``.
+a URL must come through ``${NAME}``. ``duckdb``, ``csv`` and ``parquet`` sources are read through a DuckDB
+bounded by their ``memory_limit`` (:data:`DEFAULT_SOURCE_MEMORY_LIMIT`; ``null``: DuckDB's own default).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -28,15 +30,42 @@ class _SourceBase(BaseModel):
     description: str | None = None
 
 
-class DuckDBSource(_SourceBase):
+#: DuckDB ``memory_limit`` of the DuckDB that reads a ``duckdb``, ``csv`` or ``parquet`` source, unless the
+#: source sets its own: the same as the diff's (``sfsync.sync.diff.DiffSettings``), so a run's memory is
+#: bounded by sfsync's settings and not by the size of the warehouse file. Beyond it DuckDB evicts the
+#: blocks it cached and spills joins, aggregates and sorts to disk (docs/project-file.md#sources).
+DEFAULT_SOURCE_MEMORY_LIMIT = "512MB"
+
+#: A DuckDB size: a number and a unit, 1000-based (KB, MB, GB, TB) or 1024-based (KiB, MiB, GiB, TiB).
+_DUCKDB_SIZE = re.compile(r"^\s*[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+class _DuckDBReads(_SourceBase):
+    """What bounds the DuckDB sfsync reads a source through."""
+
+    memory_limit: str | None = Field(
+        default=DEFAULT_SOURCE_MEMORY_LIMIT,
+        description="DuckDB memory_limit for reads, e.g. 2GB (DuckDB spills to disk beyond it); "
+        "null: DuckDB's own default, 80% of RAM",
+    )
+    threads: int | None = Field(default=None, ge=1, description="DuckDB threads for reads")
+
+    @field_validator("memory_limit", mode="before")
+    @classmethod
+    def _size(cls, v: object) -> object:
+        if v is not None and not (isinstance(v, str) and _DUCKDB_SIZE.match(v)):
+            raise ValueError(
+                "a DuckDB size such as 512MB, 2GB or 1.5GiB (units KB, MB, GB, TB or KiB, MiB, GiB, TiB), "
+                "or null for DuckDB's own default (80% of RAM)"
+            )
+        return v
+
+
+class DuckDBSource(_DuckDBReads):
     """A DuckDB database file, opened read-only."""
 
     type: Literal["duckdb"]
     path: str = Field(min_length=1, description="database file; relative to the project directory")
-    memory_limit: str | None = Field(
-        default=None, description='DuckDB memory_limit for reads, e.g. "2GB" (DuckDB spills beyond it)'
-    )
-    threads: int | None = Field(default=None, ge=1, description="DuckDB threads for reads")
 
 
 #: Where a sync's diff runs: ``local`` streams the model into DuckDB; ``warehouse`` diffs in the source's
@@ -116,7 +145,7 @@ class SnowflakeSource(_PlannerSource):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class CsvSource(_SourceBase):
+class CsvSource(_DuckDBReads):
     """CSV files read through DuckDB; each file is a table named after its stem."""
 
     type: Literal["csv"]
@@ -128,7 +157,7 @@ class CsvSource(_SourceBase):
     )
 
 
-class ParquetSource(_SourceBase):
+class ParquetSource(_DuckDBReads):
     """Parquet files read through DuckDB; each file is a table named after its stem."""
 
     type: Literal["parquet"]
@@ -153,6 +182,7 @@ SourceConfig = Annotated[
 
 __all__ = [
     "DEFAULT_PLANNER_SCHEMA",
+    "DEFAULT_SOURCE_MEMORY_LIMIT",
     "WAREHOUSE_DIALECTS",
     "CsvSource",
     "DuckDBSource",

@@ -25,6 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sfsync.config.env import Secret, SecretUrl
 
+#: Name of the state directory created beside the project file.
+STATE_DIR_NAME = ".sfsync"
+#: Its folder for scratch files (DuckDB's spill files: the diff's and the DuckDB sources').
+STATE_TMP_NAME = "tmp"
+
 _SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -169,4 +174,4 @@ class StateConfig(BaseModel):
         return self.url is not None
 
 
-__all__ = ["OBJECT_SCHEMES", "FilesConfig", "StateConfig"]
+__all__ = ["OBJECT_SCHEMES", "STATE_DIR_NAME", "STATE_TMP_NAME", "FilesConfig", "StateConfig"]

@@ -19,6 +19,7 @@ connector; tested on fakesnow only), any SQLAlchemy URL
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from sfsync.config.dbt import model_sql
 from sfsync.config.project import Project
@@ -36,24 +37,39 @@ from sfsync.sources.base import DEFAULT_BATCH_ROWS, DEFAULT_PREVIEW_ROWS, ModelQ
 from sfsync.sources.types import LogicalType, logical_columns, logical_type
 
 
-def open_source(project: Project, name: str) -> Source:
-    """Open the source ``name`` of ``project`` (relative paths resolve against the project directory)."""
+def open_source(project: Project, name: str, *, spill_dir: Path | None = None) -> Source:
+    """Open the source ``name`` of ``project`` (relative paths resolve against the project directory).
+
+    ``spill_dir``: where a source read through DuckDB (duckdb, csv, parquet) spills beyond its
+    ``memory_limit``, in a folder of its own removed on close; pass the state store's ``paths.tmp``.
+    Default: the project's ``.sfsync/tmp`` when it exists, else the system's temporary directory
+    (``sfsync.sources.duck.default_spill_parent``)."""
     if name not in project.sources:
         known = ", ".join(sorted(project.sources))
         raise ConfigError(f"there is no source {name!r}", hint=f"sources in this project: {known}")
-    return open_source_config(name, project.sources[name], project)
+    return open_source_config(name, project.sources[name], project, spill_dir=spill_dir)
 
 
-def open_source_config(name: str, config: SourceConfig, project: Project) -> Source:
-    """Open a source from its configuration."""
-    if isinstance(config, DuckDBSource):
-        from sfsync.sources.duck import DuckDBReader
+def open_source_config(
+    name: str, config: SourceConfig, project: Project, *, spill_dir: Path | None = None
+) -> Source:
+    """Open a source from its configuration (``spill_dir``: see :func:`open_source`)."""
+    if isinstance(config, DuckDBSource | CsvSource | ParquetSource):
+        from sfsync.sources.duck import (
+            DuckDBLimits,
+            DuckDBReader,
+            default_spill_parent,
+            open_files,
+            spill_directory,
+        )
 
-        return DuckDBReader.open(name, config, project.resolve_path(config.path))
-    if isinstance(config, CsvSource | ParquetSource):
-        from sfsync.sources.duck import open_files
-
-        return open_files(name, config, str(project.resolve_path(config.path)))
+        parent = spill_dir if spill_dir is not None else default_spill_parent(project.root)
+        path = project.resolve_path(config.path)
+        database = path if isinstance(config, DuckDBSource) else None
+        limits = DuckDBLimits.of(config, spill_directory(parent, database), project.where("sources", name))
+        if isinstance(config, DuckDBSource):
+            return DuckDBReader.open(name, config, path, limits)
+        return open_files(name, config, str(path), limits)
     if isinstance(config, PostgresSource):
         from sfsync.sources.postgres import PostgresReader
 

@@ -2,18 +2,32 @@
 
 Rows stream out of DuckDB as Arrow batches (``to_arrow_reader``), so a model of any size is read in
 bounded memory; DuckDB pushes the segment filter and the column projection into its scan.
+
+The DuckDB that reads is bounded by the source's ``memory_limit`` (``DEFAULT_SOURCE_MEMORY_LIMIT``, 512MB,
+unless the project file says otherwise; ``null`` gives DuckDB's own default, 80% of RAM). Beyond it DuckDB
+evicts the blocks it cached from the file and spills joins, aggregates and sorts into a directory of its
+own (:func:`spill_directory`). A query that cannot fit even so (DuckDB cannot spill some aggregates, e.g.
+``string_agg`` or ``list`` over many rows: https://duckdb.org/docs/2.0/guides/troubleshooting/oom_errors.html)
+fails with a SourceError that names the source's ``memory_limit`` and how to raise it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import hashlib
+import os
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from sfsync.config.sources import CsvSource, DuckDBSource, ParquetSource
+from sfsync.config.state import STATE_DIR_NAME, STATE_TMP_NAME
 from sfsync.errors import SourceError
 from sfsync.sources.base import DEFAULT_BATCH_ROWS, ModelQuery, Source, check_columns
 
@@ -55,6 +69,72 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def default_spill_parent(project_root: Path) -> Path:
+    """Where a DuckDB source spills when its caller names no directory: the project's ``.sfsync/tmp``
+    when it exists (the state store creates it; the diff spills there too), else the system's temporary
+    directory (a project without state yet, or whose state directory lives elsewhere)."""
+    state_tmp = project_root / STATE_DIR_NAME / STATE_TMP_NAME
+    return state_tmp if state_tmp.is_dir() else Path(tempfile.gettempdir())
+
+
+def spill_directory(parent: Path, database: Path | None = None) -> Path:
+    """The directory under ``parent`` that DuckDB spills into when it reads ``database`` (None: an
+    in-memory DuckDB over CSV / Parquet files). One per DuckDB instance: in one process every connection
+    to one file shares one DuckDB instance (and so one directory: the name follows the file), and two
+    instances sharing a directory could overwrite each other's files. DuckDB creates it when it first
+    spills and removes it when the instance closes; the name starts ``duckdb-<pid>-`` like the diff's, so
+    a diff clears those a dead process left in ``.sfsync/tmp``."""
+    tag = hashlib.sha256(str(database).encode()).hexdigest()[:12] if database else uuid.uuid4().hex[:12]
+    return parent / f"duckdb-{os.getpid()}-source-{tag}"
+
+
+@dataclass(frozen=True)
+class DuckDBLimits:
+    """What bounds the DuckDB a source is read through (for the connection and for messages)."""
+
+    #: DuckDB ``memory_limit``; None leaves DuckDB's own default (80% of RAM)
+    memory_limit: str | None
+    #: DuckDB worker threads; None lets DuckDB use every core
+    threads: int | None
+    #: where DuckDB spills (:func:`spill_directory`)
+    spill: Path
+    #: ``file:line`` of the source in the project file, for messages (None when built in code)
+    config_at: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        config: DuckDBSource | CsvSource | ParquetSource,
+        spill: Path,
+        config_at: str | None = None,
+    ) -> DuckDBLimits:
+        return cls(config.memory_limit, config.threads, spill, config_at)
+
+    def apply(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Bound ``con``'s DuckDB instance. Set with SET after connecting, not as connect() options: every
+        connection of a process to one file shares one instance, and DuckDB refuses a second connection
+        whose options differ from the first's (a second source on the file, a user's own connection)."""
+        if self.memory_limit is None:
+            con.execute("RESET memory_limit")
+        else:
+            con.execute(f"SET memory_limit = {_sql_string(self.memory_limit)}")
+        if self.threads is None:
+            con.execute("RESET threads")
+        else:
+            con.execute(f"SET threads = {int(self.threads)}")
+        row = con.execute("SELECT current_setting('temp_directory')").fetchone()
+        # DuckDB refuses to move a directory it has spilled into: another connection of this process to
+        # the file spilled already, and keeps its directory
+        if row is None or row[0] != str(self.spill):
+            with contextlib.suppress(duckdb.NotImplementedException):
+                con.execute(f"SET temp_directory = {_sql_string(str(self.spill))}")
+
+
+def out_of_memory(e: Exception) -> bool:
+    """Whether DuckDB ran out of memory (it may arrive through Arrow, as an ArrowException)."""
+    return isinstance(e, duckdb.OutOfMemoryException) or "Out of Memory Error" in str(e)
+
+
 class DuckDBReader(Source):
     """Reads models from a DuckDB connection (a database file opened read-only, or in-memory views)."""
 
@@ -65,15 +145,17 @@ class DuckDBReader(Source):
         name: str,
         con: duckdb.DuckDBPyConnection,
         where: str,
+        limits: DuckDBLimits,
         explain: Callable[[Exception], str | None] | None = None,
     ) -> None:
         super().__init__(name)
         self._con = con
         self._where = where  # what the connection reads, for messages
         self._explain = explain  # a plainer message for some errors (CSV encoding)
+        self._limits = limits
 
     @classmethod
-    def open(cls, name: str, config: DuckDBSource, path: Path) -> DuckDBReader:
+    def open(cls, name: str, config: DuckDBSource, path: Path, limits: DuckDBLimits) -> DuckDBReader:
         if not path.is_file():
             raise SourceError(
                 f"source {name!r}: DuckDB file {path} does not exist",
@@ -81,13 +163,8 @@ class DuckDBReader(Source):
                 hint=f"fix sources.{name}.path (relative paths start at the project directory), or run "
                 "`sfsync init --demo` for a sample warehouse",
             )
-        settings: dict[str, str | bool | int | float | list[str]] = {}
-        if config.memory_limit:
-            settings["memory_limit"] = config.memory_limit
-        if config.threads:
-            settings["threads"] = config.threads
         try:
-            con = duckdb.connect(str(path), read_only=True, config=settings)
+            con = duckdb.connect(str(path), read_only=True)
         except duckdb.Error as e:
             raise SourceError(
                 f"source {name!r}: cannot open DuckDB file {path}: {e}",
@@ -95,10 +172,20 @@ class DuckDBReader(Source):
                 hint="check that the file is a DuckDB database and that no other process holds it open "
                 "for writing",
             ) from e
-        return cls(name, con, str(path))
+        try:
+            limits.apply(con)
+        except duckdb.Error as e:
+            con.close()
+            raise SourceError(
+                f"source {name!r}: DuckDB refused its limits (memory_limit {limits.memory_limit}, threads "
+                f"{limits.threads}, spill directory {limits.spill}): {e}",
+                source=name,
+                hint=f"fix sources.{name}.memory_limit or sources.{name}.threads",
+            ) from e
+        return cls(name, con, str(path), limits)
 
     def close(self) -> None:
-        self._con.close()
+        self._con.close()  # DuckDB removes its spill directory when the last connection to it closes
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection of its own (so reads can overlap) that never draws a progress bar."""
@@ -116,12 +203,43 @@ class DuckDBReader(Source):
                 hint=f"set sources.{self.name}.encoding to the files' encoding (utf-8, utf-16 or latin-1), "
                 "or fix the bytes on that line",
             )
+        if out_of_memory(e):
+            return self._out_of_memory(query, e)
+        spill = self._limits.spill
+        if str(spill) in str(e):  # DuckDB could not create or write its spill files
+            return SourceError(
+                f"{query.label}: DuckDB could not write its spill files under {spill.parent}: {e}",
+                source=query.source,
+                model=query.model,
+                hint=f"free disk space in {spill.parent} (or make it writable), or raise "
+                f"sources.{self.name}.memory_limit so that less spills",
+            )
         return SourceError(
             f"{query.label} failed in DuckDB ({self._where}): {e}",
             source=query.source,
             model=query.model,
             hint="fix the model's sql/table or the segment's where in the project file; "
             "`sfsync check` re-runs this",
+        )
+
+    def _out_of_memory(self, query: ModelQuery, e: Exception) -> SourceError:
+        """DuckDB's own advice is SQL (``SET memory_limit``); this names the project file's key instead."""
+        limits = self._limits
+        key = f"sources.{self.name}.memory_limit"
+        at = f" ({limits.config_at})" if limits.config_at else ""
+        if limits.memory_limit is None:
+            now = "null: DuckDB's default, 80% of RAM"
+            bigger = f"set {key}{at} to what this machine can give DuckDB"
+        else:
+            now = limits.memory_limit
+            bigger = f"raise {key}{at}, e.g. `memory_limit: 2GB` (null: DuckDB's default, 80% of RAM)"
+        return SourceError(
+            f"{query.label} ran out of memory in DuckDB ({key} is {now}): {str(e).strip().splitlines()[0]}",
+            source=query.source,
+            model=query.model,
+            hint=f"{bigger}; or lower sources.{self.name}.threads (now {limits.threads or 'every core'}), or "
+            "simplify the model's SQL: DuckDB spills joins, sorts and most aggregates to disk beyond the "
+            "limit, but not e.g. string_agg or list over many rows",
         )
 
     def _select_list(self, query: ModelQuery) -> list[str]:
@@ -249,13 +367,14 @@ def _csv_explainer(files: list[Path], encoding: str) -> Callable[[Exception], st
     return explain
 
 
-def open_files(name: str, config: CsvSource | ParquetSource, path: str) -> DuckDBReader:
+def open_files(name: str, config: CsvSource | ParquetSource, path: str, limits: DuckDBLimits) -> DuckDBReader:
     """An in-memory DuckDB with one view per file, named after the file's stem."""
     suffix = ".csv" if config.type == "csv" else ".parquet"
     files = _file_list(name, path, suffix)
     explain = _csv_explainer(files, config.encoding) if isinstance(config, CsvSource) else None
     con = duckdb.connect()
     try:
+        limits.apply(con)
         for f in files:
             if isinstance(config, CsvSource):
                 scan = (
@@ -276,7 +395,15 @@ def open_files(name: str, config: CsvSource | ParquetSource, path: str) -> DuckD
             if plain
             else "check the files are well-formed (delimiter, header) and readable",
         ) from e
-    return DuckDBReader(name, con, path, explain)
+    return DuckDBReader(name, con, path, limits, explain)
 
 
-__all__ = ["DuckDBReader", "open_files", "quote_ident"]
+__all__ = [
+    "DuckDBLimits",
+    "DuckDBReader",
+    "default_spill_parent",
+    "open_files",
+    "out_of_memory",
+    "quote_ident",
+    "spill_directory",
+]

@@ -6,12 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sfsync.config.state import STATE_DIR_NAME, STATE_TMP_NAME
 from sfsync.errors import StateError
 from sfsync.state.failures import unwritable, write_failure
 from sfsync.state.snapshots import check_sync_name
-
-#: Name of the state directory created beside the project file.
-STATE_DIR_NAME = ".sfsync"
 
 DEFAULT_PG_SCHEMA = "public"
 """The PostgreSQL schema the state tables live in unless the project file names one."""
@@ -82,7 +80,7 @@ class StatePaths:
 
     @property
     def tmp(self) -> Path:
-        return (self.scratch or self.root) / "tmp"
+        return (self.scratch or self.root) / STATE_TMP_NAME
 
     def lock_file(self, sync: str) -> Path:
         return self.locks / f"{check_sync_name(sync)}.lock"

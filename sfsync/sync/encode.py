@@ -190,6 +190,11 @@ def cell_table(table: pa.Table, maps: Sequence[FieldMap], key: FieldMap | None =
     return pa.table(columns, names=names)
 
 
+#: Share of a CSV document's room filled by the rows estimated to fit (rows differ in size; a batch that
+#: still does not fit is halved until it does).
+FILL = 0.97
+
+
 def chunk_csv(
     batches: Iterator[pa.RecordBatch] | Sequence[pa.RecordBatch],
     maps: Sequence[FieldMap],
@@ -209,13 +214,24 @@ def chunk_csv(
     rows: list[pa.RecordBatch] = []
     size = len(header)
     limit = min(first_bytes, max_bytes) if first_bytes else max_bytes
+    per_row = 0.0  # CSV bytes per row so far: a batch is cut to the room left before it is encoded
     for batch in batches:
         pending = [batch]
         while pending:
             b = pending.pop()
             if b.num_rows == 0:
                 continue
+            room = int((limit - size) / per_row * FILL) if per_row else b.num_rows
+            if room < 1 and parts:  # this document is full
+                yield header + b"".join(parts), rows
+                parts, rows, size, limit = [], [], len(header), max_bytes
+                pending.append(b)
+                continue
+            if 1 <= room < b.num_rows:  # the rest is processed last
+                pending.extend([b.slice(room), b.slice(0, room)])
+                continue
             body = encode_csv_rows(pa.Table.from_batches([b]), maps, key)
+            per_row = len(body) / b.num_rows
             if size + len(body) <= limit:
                 parts.append(body)
                 rows.append(b)

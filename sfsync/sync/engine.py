@@ -167,7 +167,7 @@ class SyncSession:
         resolved = self.project.resolve_sync(name)
         client = self.client(resolved)
         describe = client.describe(resolved.sync.object)
-        with open_source(self.project, resolved.source_name) as source:
+        with open_source(self.project, resolved.source_name, spill_dir=self.store.paths.tmp) as source:
             query = query_for(self.project, resolved.sync.from_)
             columns = source.columns(query)
             related = SourceRelated(lambda obj: client.describe(obj).raw, source, query)
@@ -197,7 +197,7 @@ class SyncSession:
         progress: Progress | None = None,
     ) -> DiffResult:
         pk = resolved.model.primary_key
-        with open_source(self.project, resolved.source_name) as source:
+        with open_source(self.project, resolved.source_name, spill_dir=self.store.paths.tmp) as source:
             available = source.columns(query_for(self.project, resolved.sync.from_))
             missing = [c for c in needed if c not in available]
             if missing:

@@ -321,7 +321,7 @@ class SnapshotDraft:
     a background thread while Salesforce works on the run's jobs.
 
     Rewriting the snapshot is the largest step left after the last answer (it holds every row of the
-    model with its hash: about half a second per million rows on a laptop core), and in most runs every
+    model with its hash: about half a second per million rows on a 2-core machine), and in most runs every
     row is accepted: the advance then only moves this file into place. When a row was rejected the
     draft is dropped and the advance builds the snapshot from the accepted keys as before. The draft is
     written to the diff's work directory under a temporary name and renamed when complete; crash

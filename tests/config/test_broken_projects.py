@@ -33,6 +33,22 @@ CASES: list[tuple[str, str, str, str, str, int | None]] = [
         3,
     ),
     (
+        "duckdb-memory-limit-not-a-size",
+        "path: warehouse.duckdb}",
+        "path: warehouse.duckdb, memory_limit: lots}",
+        "sources.warehouse.memory_limit",
+        "a DuckDB size such as 512MB, 2GB or 1.5GiB",
+        3,
+    ),
+    (
+        "duckdb-memory-limit-without-unit",
+        "path: warehouse.duckdb}",
+        "path: warehouse.duckdb, memory_limit: 512}",
+        "sources.warehouse.memory_limit",
+        "or null for DuckDB's own default",
+        3,
+    ),
+    (
         "pg-literal-password",
         "app:${PG_PASSWORD}@",
         "app:hunter2@",
