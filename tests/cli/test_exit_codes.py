@@ -20,8 +20,7 @@ import duckdb
 import pytest
 
 from sfsync.state import StateStore
-from tests.cli.test_run_commands import _sfsync
-from tests.plugins.projects import people_project, write_people_project
+from tests.plugins.projects import people_project, run_cli, write_people_project
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +88,7 @@ def _contacts(live_emulator: Any) -> int:
 
 
 def test_0_when_every_row_is_accepted(project: Path, live_emulator: Any) -> None:
-    ran = _sfsync(project, "run", "contacts", "--json")
+    ran = run_cli(project, "run", "contacts", "--json")
     assert ran.returncode == 0, ran.stderr
     (result,) = _json(ran)
     assert (result["status"], result["warning"], result["reason"]) == ("succeeded", False, None)
@@ -103,7 +102,7 @@ def test_partial_runs_exit_1_over_the_limit_unless_rejected_rows_are_allowed(
     plain = project.read_text()
     mappings = "mappings: {last: LastName, email: Email}"
     project.write_text(plain.replace(mappings, f"{mappings}\n    warnings: {{rejected_rows_percent: 30}}"))
-    tolerated = _sfsync(project, "run", "contacts", "--json")
+    tolerated = run_cli(project, "run", "contacts", "--json")
     assert tolerated.returncode == 0, tolerated.stderr  # 25% is within the sync's 30% limit
     (result,) = _json(tolerated)
     assert result["status"] == "partial" and result["warning"] is False
@@ -111,47 +110,47 @@ def test_partial_runs_exit_1_over_the_limit_unless_rejected_rows_are_allowed(
     assert _contacts(live_emulator) == 15
 
     project.write_text(plain)  # the default: any rejected row warns
-    ran = _sfsync(project, "run", "contacts", "--json")
+    ran = run_cli(project, "run", "contacts", "--json")
     assert ran.returncode == 1, ran.stderr
     (again,) = _json(ran)
     # only the 5 rejected rows were retried, and rejected again: partial (not failed), warning
     assert again["status"] == "partial" and again["warning"] is True and again["counts"]["rejected"] == 5
     assert again["reason"] == "all 5 rows sent were rejected with INVALID_EMAIL_ADDRESS"
-    allowed = _sfsync(project, "run", "contacts", "--allow-rejected", "--json")
+    allowed = run_cli(project, "run", "contacts", "--allow-rejected", "--json")
     assert allowed.returncode == 0, allowed.stderr
     assert _json(allowed)[0]["status"] == "partial"
-    text = _sfsync(project, "run", "contacts")
+    text = run_cli(project, "run", "contacts")
     assert text.returncode == 1 and "partial" in text.stdout and "warning:" in text.stdout
 
 
 def test_1_when_every_row_sent_is_rejected(project: Path, live_emulator: Any) -> None:
     _people(project.parent, bad_every=1)
-    ran = _sfsync(project, "run", "contacts", "--json")
+    ran = run_cli(project, "run", "contacts", "--json")
     assert ran.returncode == 1, ran.stderr
     (result,) = _json(ran)
     assert result["status"] == "failed"
     assert result["reason"] == "all 20 rows sent were rejected with INVALID_EMAIL_ADDRESS"
     assert _contacts(live_emulator) == 0
-    text = _sfsync(project, "show-run", str(result["run_id"]))
+    text = run_cli(project, "show-run", str(result["run_id"]))
     assert text.returncode == 0 and "failed" in text.stdout and result["reason"] in text.stdout
 
 
 def test_plan_prints_values_as_the_ui_does(project: Path) -> None:
-    shown = _sfsync(project, "plan", "typed")
+    shown = run_cli(project, "plan", "typed")
     assert shown.returncode == 0, shown.stderr
     text = " ".join(shown.stdout.split())
     assert "Birthdate = 1990-01-02" in text and "DoNotCall = true" in text
     assert "datetime.date" not in text and "True" not in text and "'Last 0'" not in text
-    samples = _json(_sfsync(project, "plan", "typed", "--json"))["samples"]
+    samples = _json(run_cli(project, "plan", "typed", "--json"))["samples"]
     assert samples[0]["fields"]["Birthdate"] == "1990-01-02" and samples[0]["fields"]["DoNotCall"] is True
 
 
 def test_1_when_the_source_breaks_and_the_sync_pauses(project: Path) -> None:
     with duckdb.connect(str(project.parent / "wh.duckdb")) as con:
         con.execute("drop table people")
-    error = _error(_sfsync(project, "plan", "contacts", "--json"), 1, "SourceError")
+    error = _error(run_cli(project, "plan", "contacts", "--json"), 1, "SourceError")
     assert error["source"] == "wh" and "people" in error["message"]
-    ran = _sfsync(project, "run", "contacts", "--json")
+    ran = run_cli(project, "run", "contacts", "--json")
     assert ran.returncode == 1, ran.stderr
     (result,) = _json(ran)
     assert result["status"] == "failed" and result["run_id"] is not None
@@ -163,7 +162,7 @@ def test_1_when_another_process_runs_the_sync(project: Path, live_emulator: Any)
     store = StateStore.open(project.parent / ".sfsync")
     try:
         with store.lock("contacts"):
-            ran = _sfsync(project, "run", "contacts", "--json")
+            ran = run_cli(project, "run", "contacts", "--json")
     finally:
         store.close()
     assert ran.returncode == 1, ran.stderr
@@ -173,61 +172,61 @@ def test_1_when_another_process_runs_the_sync(project: Path, live_emulator: Any)
 
 
 def test_2_for_configuration_errors_and_not_found(project: Path, live_emulator: Any) -> None:
-    error = _error(_sfsync(project, "show-run", "999", "--json"), 2, "NotFoundError")
+    error = _error(run_cli(project, "show-run", "999", "--json"), 2, "NotFoundError")
     assert (error["what"], error["name"]) == ("run", "999") and "sfsync runs" in error["hint"]
-    plain = _sfsync(project, "show-run", "999")
+    plain = run_cli(project, "show-run", "999")
     assert plain.returncode == 2 and "run 999 does not exist" in plain.stderr and not plain.stdout
 
-    error = _error(_sfsync(project, "run", "nope", "--json"), 2, "ConfigError")
+    error = _error(run_cli(project, "run", "nope", "--json"), 2, "ConfigError")
     assert "no sync named nope" in error["message"]
-    error = _error(_sfsync(project, "runs", "nope", "--json"), 2, "NotFoundError")
+    error = _error(run_cli(project, "runs", "nope", "--json"), 2, "NotFoundError")
     assert error["what"] == "sync"
 
     project.write_text(project.read_text().replace("email: Email}\n  leads", "email: Emial}\n  leads"))
-    error = _error(_sfsync(project, "run", "contacts", "--json"), 2, "ConfigError")
+    error = _error(run_cli(project, "run", "contacts", "--json"), 2, "ConfigError")
     assert "nothing was written" in error["message"]
     assert any("Emial" in p for p in error["problems"]) and error["file"].endswith("sfsync.yml")
     assert _contacts(live_emulator) == 0
 
     (project.parent / "sfsync.yml").write_text("version: 1\nsyncs: [\n")
-    error = _error(_sfsync(project, "check", "--json"), 2, "ProjectFileError")
+    error = _error(run_cli(project, "check", "--json"), 2, "ProjectFileError")
     assert "sfsync.yml" in error["message"]
 
 
 def test_2_for_usage_errors(project: Path) -> None:
-    error = _error(_sfsync(project, "show-run", "abc", "--json"), 2, "UsageError")
+    error = _error(run_cli(project, "show-run", "abc", "--json"), 2, "UsageError")
     assert "run_id" in error["message"]
-    _error(_sfsync(project, "run", "contacts", "--no-such-option", "--json"), 2, "UsageError")
-    _error(_sfsync(project, "plan", "contacts", "--api", "soap", "--json"), 2, "ConfigError")
-    plain = _sfsync(project, "show-run", "abc")
+    _error(run_cli(project, "run", "contacts", "--no-such-option", "--json"), 2, "UsageError")
+    _error(run_cli(project, "plan", "contacts", "--api", "soap", "--json"), 2, "ConfigError")
+    plain = run_cli(project, "show-run", "abc")
     assert plain.returncode == 2 and "Invalid value" in plain.stderr and not plain.stdout
 
 
 def test_2_when_salesforce_refuses_the_login(project: Path) -> None:
     (project.parent / ".env").write_text("SF_SECRET=sfsync-demo-secret\nSF_PASSWORD=wrong-password\n")
-    error = _error(_sfsync(project, "run", "contacts", "--json"), 2, "AuthError")
+    error = _error(run_cli(project, "run", "contacts", "--json"), 2, "AuthError")
     assert "wrong-password" not in json.dumps(error)  # never a secret
-    error = _error(_sfsync(project, "describe", "Contact", "--json"), 2, "AuthError")
+    error = _error(run_cli(project, "describe", "Contact", "--json"), 2, "AuthError")
 
 
 def test_a_full_resync_of_an_insert_sync_needs_confirmation(project: Path, live_emulator: Any) -> None:
-    assert _sfsync(project, "run", "leads").returncode == 0
+    assert run_cli(project, "run", "leads").returncode == 0
     leads = int(live_emulator.org.query("SELECT COUNT() FROM Lead").total_size)
     assert leads == 20
-    planned = _json(_sfsync(project, "plan", "leads", "--full-resync", "--json"))
+    planned = _json(run_cli(project, "plan", "leads", "--full-resync", "--json"))
     assert planned["creates"] == 20 and planned["full_resync"] is True
     assert "creates 20 new Lead record(s)" in planned["warning"]
-    shown = _sfsync(project, "plan", "leads", "--full-resync")
+    shown = run_cli(project, "plan", "leads", "--full-resync")
     assert "creates 20 new Lead record(s)" in shown.stdout
     # no terminal to ask on, no --yes: refused, nothing created
-    error = _error(_sfsync(project, "run", "leads", "--full-resync", "--json"), 2, "ConfigError")
+    error = _error(run_cli(project, "run", "leads", "--full-resync", "--json"), 2, "ConfigError")
     assert "every one of its 20 rows" in error["message"] and "--yes" in error["hint"]
     assert int(live_emulator.org.query("SELECT COUNT() FROM Lead").total_size) == 20
-    ran = _sfsync(project, "run", "leads", "--full-resync", "--yes", "--json")
+    ran = run_cli(project, "run", "leads", "--full-resync", "--yes", "--json")
     assert ran.returncode == 0, ran.stderr
     assert int(live_emulator.org.query("SELECT COUNT() FROM Lead").total_size) == 40
     # an upsert sync's full resync creates nothing new: no confirmation needed
-    assert _sfsync(project, "run", "contacts", "--full-resync", "--json").returncode == 0
+    assert run_cli(project, "run", "contacts", "--full-resync", "--json").returncode == 0
 
 
 def test_130_and_an_interrupted_run_when_stopped_by_ctrl_c(project: Path, live_emulator: Any) -> None:
@@ -265,7 +264,7 @@ def test_130_and_an_interrupted_run_when_stopped_by_ctrl_c(project: Path, live_e
             proc.kill()
     assert proc.returncode == 130, (out, err)
     assert json.loads(out)["error"]["type"] == "Interrupted", (out, err)
-    history = _json(_sfsync(project, "runs", "--json"))
+    history = _json(run_cli(project, "runs", "--json"))
     assert history["runs"][0]["status"] == "interrupted"
 
 
@@ -284,7 +283,7 @@ def test_version_and_scheduler_help_show_what_they_should(project: Path) -> None
         [sys.executable, "-m", "sfsync", "--version"], capture_output=True, text=True, timeout=60
     )
     assert version.returncode == 0 and version.stdout.strip() == f"sfsync {__version__}"
-    shown = _sfsync(project, "scheduler", "--help")
+    shown = run_cli(project, "scheduler", "--help")
     assert shown.returncode == 0
     text = " ".join(shown.stdout.split())
     for default in ("[default: 4]", "[default: 30.0]", "[default: 300.0]", "[default: info]"):

@@ -9,31 +9,32 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.cli.test_run_commands import _sfsync, project  # noqa: F401  (the fixture)
+from tests.cli.test_run_commands import project  # noqa: F401  (the fixture)
+from tests.plugins.projects import run_cli
 
 pytestmark = pytest.mark.slow
 
 
 def _two_runs(project: Path) -> None:  # noqa: F811
-    assert _sfsync(project, "run", "contacts").returncode == 1  # 4 of 40 rejected: partial
+    assert run_cli(project, "run", "contacts").returncode == 1  # 4 of 40 rejected: partial
     with duckdb.connect(str(project.parent / "wh.duckdb")) as con:
         con.execute("update people set email = 'fixed@example.com' where id = 'p10'")
         con.execute("update people set first = 'Ada' where id = 'p1'")
-    assert _sfsync(project, "run", "contacts").returncode == 1  # p0, p20, p30 rejected again
+    assert run_cli(project, "run", "contacts").returncode == 1  # p0, p20, p30 rejected again
 
 
 def test_search_rows_across_runs(project: Path) -> None:  # noqa: F811
     _two_runs(project)
-    rejected = json.loads(_sfsync(project, "rows", "contacts", "--rejected", "--json").stdout)
+    rejected = json.loads(run_cli(project, "rows", "contacts", "--rejected", "--json").stdout)
     assert rejected["total"] == 7  # 4 in the first run, 3 retried and rejected again
     assert {r["error_code"] for r in rejected["rows"]} == {"INVALID_EMAIL_ADDRESS"}
-    p10 = json.loads(_sfsync(project, "rows", "contacts", "p10", "--json").stdout)
+    p10 = json.loads(run_cli(project, "rows", "contacts", "p10", "--json").stdout)
     assert [(r["run_id"], r["success"], r["operation"]) for r in p10["rows"]] == [
         (2, True, "created"),
         (1, False, "upsert"),
     ]
     page = json.loads(
-        _sfsync(project, "rows", "contacts", "--sort", "key", "--asc", "--limit", "5", "--json").stdout
+        run_cli(project, "rows", "contacts", "--sort", "key", "--asc", "--limit", "5", "--json").stdout
     )
     assert page["total"] == 40 + 5 and [r["primary_key"] for r in page["rows"]] == [
         "p0",
@@ -42,15 +43,15 @@ def test_search_rows_across_runs(project: Path) -> None:  # noqa: F811
         "p1",
         "p10",
     ]
-    bad = _sfsync(project, "rows", "contacts", "--sort", "size", "--json")
+    bad = run_cli(project, "rows", "contacts", "--sort", "size", "--json")
     assert bad.returncode == 2 and json.loads(bad.stdout)["error"]["type"] == "ConfigError"
-    text = _sfsync(project, "rows", "contacts", "invalid email", "--run", "2")
+    text = run_cli(project, "rows", "contacts", "invalid email", "--run", "2")
     assert text.returncode == 0 and "3 match" in text.stdout and "p20" in text.stdout
 
 
 def test_show_row_tells_each_runs_outcome_and_values(project: Path, live_emulator: Any) -> None:  # noqa: F811
     _two_runs(project)
-    shown = _sfsync(project, "show-row", "contacts", "p1", "--json")
+    shown = run_cli(project, "show-row", "contacts", "p1", "--json")
     assert shown.returncode == 0, shown.stderr
     story = json.loads(shown.stdout)
     second, first = story["runs"]
@@ -70,7 +71,7 @@ def test_show_row_tells_each_runs_outcome_and_values(project: Path, live_emulato
     assert first["operation"] == "created" and all(v["written"] for v in first["values"])
     assert {v["field"]: v["value"] for v in first["values"]}["FirstName"] == "Fïrst 1"
 
-    rejected = json.loads(_sfsync(project, "show-row", "contacts", "p20", "--json").stdout)["runs"]
+    rejected = json.loads(run_cli(project, "show-row", "contacts", "p20", "--json").stdout)["runs"]
     assert [(r["success"], r["error_code"], r["fields"]) for r in rejected] == [
         (False, "INVALID_EMAIL_ADDRESS", ["Email"]),
         (False, "INVALID_EMAIL_ADDRESS", ["Email"]),
@@ -78,12 +79,12 @@ def test_show_row_tells_each_runs_outcome_and_values(project: Path, live_emulato
     assert rejected[0]["record_url"] is None
     assert {v["field"]: v["value"] for v in rejected[0]["values"]}["Email"] == "not-an-email"
 
-    text = _sfsync(project, "show-row", "contacts", "p1")
+    text = run_cli(project, "show-row", "contacts", "p1")
     assert text.returncode == 0
     assert "FirstName = Ada" in text.stdout and "(not written: unchanged or empty)" in text.stdout
     assert f"/lightning/r/Contact/{record['Id']}/view" in text.stdout
 
-    missing = _sfsync(project, "show-row", "contacts", "p404", "--json")
+    missing = run_cli(project, "show-row", "contacts", "p404", "--json")
     assert missing.returncode == 2
     error = json.loads(missing.stdout)["error"]
     assert (error["type"], error["what"], error["name"]) == ("NotFoundError", "row", "p404")

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import collections
 import re
-from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
 
+from tests.objectstore.helpers import WORK_KEYS, S3WorkersFactory, contacts_insert, run_when_free
 from tests.objectstore.server import S3Server
-from tests.objectstore.test_takeover import WORK_KEYS, _insert_project
-from tests.objectstore.test_workers import _run, _workers
 
 _LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*([A-Z]+) /([^ ?]+)(\?[^ ]*)?')
 
@@ -48,30 +45,22 @@ class _Log:
 @pytest.mark.slow
 @pytest.mark.parametrize("api", ["rest", "bulk"])
 def test_work_files_cost_requests_only_when_a_run_sends(
-    tmp_path: Path,
-    live_emulator: Any,
-    postgres_url: str,
-    schema: str,
-    s3_server: S3Server,
-    bucket: str,
-    api: str,
+    s3_workers: S3WorkersFactory, s3_server: S3Server, bucket: str, api: str
 ) -> None:
-    a, _, warehouse = _workers(
-        tmp_path, live_emulator.url, postgres_url, schema, s3_server, bucket, s3_server.admin
-    )
-    _insert_project(a, api)
+    workers = s3_workers(syncs=contacts_insert(api))
+    (a, _), warehouse = workers.projects, workers.warehouse
     log = _Log(s3_server, bucket)
     counts = []
 
-    first = _run(a)
+    first = run_when_free(a)
     counts.append(("first run", first["counts"]["created"], *log.since()))
     assert s3_server.keys(bucket, WORK_KEYS) == []  # deleted once the run settled
-    idle = _run(a)
+    idle = run_when_free(a)
     counts.append(("nothing to send", idle["counts"]["unchanged"], *log.since()))
     con = duckdb.connect(str(warehouse))
     con.execute("insert into people select 'q' || i, 'F', 'L', 'q' || i || '@example.com' from range(3) t(i)")
     con.close()
-    more = _run(a)
+    more = run_when_free(a)
     counts.append(("3 rows created", more["counts"]["created"], *log.since()))
     for what, rows, methods, work, _ in counts:
         print(f"{api}: {what} ({rows} rows): {sum(methods.values())} requests {dict(methods)}, work/: {work}")

@@ -12,44 +12,35 @@ from __future__ import annotations
 
 import shutil
 import signal
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from tests.objectstore.helpers import (
+    ROWS,
+    WORK_KEYS,
+    S3WorkersFactory,
+    contacts_insert,
+    run_killed_at,
+    run_when_free,
+)
 from tests.objectstore.server import S3Server
-from tests.objectstore.test_workers import ROWS, _env, _run, _workers
-
-WORK_KEYS = "prod/work/"
+from tests.plugins.workers import SharedState
 
 
-def _insert_project(project: Path, api: str) -> None:
-    """The two workers' project file, turned into an insert sync (no external id to upsert on)."""
-    text = project.read_text()
-    text = text.replace(
-        "    mode: upsert\n    object_id: {column: id, field: External_Id__c}\n", "    mode: insert\n"
-    )
-    text = text.replace(
-        "mappings: {first: FirstName,", f"api: {api}\n    mappings: {{id: External_Id__c, first: FirstName,"
-    )
-    assert "mode: insert" in text and f"api: {api}" in text
-    project.write_text(text)
-
-
-def _pending_journal(postgres_url: str, schema: str) -> list[tuple[str, str]]:
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
+def _pending_journal(shared: SharedState) -> list[tuple[str, str]]:
+    with psycopg.connect(shared.url, autocommit=True) as conn:
         rows = conn.execute(
-            f"SELECT job_id, state FROM \"{schema}\".journal WHERE state NOT IN ('collected', 'aborted')"
+            f'SELECT job_id, state FROM "{shared.schema}".journal'
+            " WHERE state NOT IN ('collected', 'aborted')"
         ).fetchall()
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
-def _journal(postgres_url: str, schema: str) -> list[tuple[str, str]]:
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        rows = conn.execute(f'SELECT job_id, state FROM "{schema}".journal ORDER BY id').fetchall()
+def _journal(shared: SharedState) -> list[tuple[str, str]]:
+    with psycopg.connect(shared.url, autocommit=True) as conn:
+        rows = conn.execute(f'SELECT job_id, state FROM "{shared.schema}".journal ORDER BY id').fetchall()
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
@@ -61,31 +52,17 @@ def _external_ids(live_emulator: Any) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("api", ["rest", "bulk"])
 def test_a_worker_gone_for_good_is_settled_by_another_from_the_bucket(
-    tmp_path: Path,
-    live_emulator: Any,
-    postgres_url: str,
-    schema: str,
-    s3_server: S3Server,
-    bucket: str,
-    api: str,
+    s3_workers: S3WorkersFactory, live_emulator: Any, s3_server: S3Server, bucket: str, api: str
 ) -> None:
-    a, b, _ = _workers(tmp_path, live_emulator.url, postgres_url, schema, s3_server, bucket, s3_server.admin)
-    for project in (a, b):
-        _insert_project(project, api)
+    workers = s3_workers(syncs=contacts_insert(api))
+    (a, b), shared = workers.projects, workers.state
 
     # A sends its rows, then dies right before storing their outcomes (the first results part)
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.objectstore.kill_child", str(a), "contacts", "copy", "/part-"],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=180,
-        cwd=a.parent,
-    )
+    proc = run_killed_at(a, "copy", "/part-")
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     expected = sorted(f"p{i}" for i in range(ROWS))
     assert _external_ids(live_emulator) == expected  # created in the org, their Ids known only there
-    (entry,) = _pending_journal(postgres_url, schema)
+    (entry,) = _pending_journal(shared)
     assert entry[0].startswith("rest-" if api == "rest" else "750"), entry
     assert s3_server.keys(bucket, WORK_KEYS), "the run's work files were published before it sent"
 
@@ -93,16 +70,16 @@ def test_a_worker_gone_for_good_is_settled_by_another_from_the_bucket(
     shutil.rmtree(a.parent / ".sfsync")
 
     # B takes the sync over once A's lease ran out: it settles A's journal and creates nothing again
-    took_over = _run(b)
+    took_over = run_when_free(b)
     assert took_over["recovered_runs"], took_over
-    assert _pending_journal(postgres_url, schema) == []
-    assert [state for _, state in _journal(postgres_url, schema)] == ["collected"], "not aborted"
+    assert _pending_journal(shared) == []
+    assert [state for _, state in _journal(shared)] == ["collected"], "not aborted"
     assert took_over["counts"]["created"] == 0 and took_over["counts"]["unchanged"] == ROWS, took_over
     assert _external_ids(live_emulator) == expected  # exactly one record per model row
 
     # the snapshot advanced past A's run: a further run sends nothing, and the bucket's work files are gone
     before = live_emulator.usage()
-    again = _run(b)
+    again = run_when_free(b)
     assert again["counts"]["unchanged"] == ROWS and again["counts"]["api_calls"] == 0, again
     assert live_emulator.usage() == before
     assert _external_ids(live_emulator) == expected

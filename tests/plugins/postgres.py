@@ -6,6 +6,9 @@ creates a database and yields ``postgresql://postgres@127.0.0.1:PORT/sfsync_test
 and the directory removed at the end. PostgreSQL refuses to run as root, so under root the server runs
 as an unprivileged user (``sfsync-test``, created when possible, else ``nobody``). Tests are skipped, with
 the reason, only when the server binaries are absent (``make test`` installs them).
+
+``pg_schema`` names a fresh schema in that database for one test (a state store opened on it creates it)
+and drops it, with everything in it, afterwards; ``drop_schema`` does the dropping.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,6 +72,15 @@ def _server_user() -> str | None:
         except KeyError:
             pass
     return "nobody"
+
+
+def drop_schema(url: str, schema: str) -> None:
+    """Drop ``schema`` and everything in it from the database at ``url``, if it is there."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture(scope="session")
@@ -136,3 +149,11 @@ def postgres_url() -> Iterator[str]:
             **{**kwargs, "check": False},  # type: ignore[call-overload]
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_schema(postgres_url: str) -> Iterator[str]:
+    """A fresh schema name in ``postgres_url``'s database for this test's state, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield name
+    drop_schema(postgres_url, name)

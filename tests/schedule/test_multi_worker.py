@@ -15,23 +15,18 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
 
 from sfsync.state import RunStatus, StateSettings, StateStore
 from tests.plugins.emulator import LiveEmulator
-from tests.schedule.helpers import SECRETS
+from tests.plugins.workers import SharedState, start_python, worker_project, write_worker
 
 SYNCS = 20
 ROWS = 30
@@ -40,13 +35,12 @@ INTERVAL = timedelta(minutes=1)
 PARALLEL = 8  # per worker: three workers hold more runs than there are syncs
 LEASE_SECONDS = 3.0
 CHILD = Path(__file__).with_name("multi_worker_child.py")
-ROOT = Path(__file__).resolve().parents[2]
 
 GIVEN_BACK = re.compile(r"sync (s\d\d): slot (\S+) (?:is due again|not run here)")
 RUN_LINE = re.compile(r"sync (s\d\d): run: slot (\S+?)(?: \(catching up once; missed slots since (\S+)\))?$")
 
 
-def _project(login_url: str, warehouse: Path, files: Path, schema: str) -> str:
+def _project(login_url: str, warehouse: Path, state: SharedState) -> str:
     models = "".join(
         f"  m{n:02d}: {{source: wh, kind: user, primary_key: id, table: p{n:02d}}}\n" for n in range(SYNCS)
     )
@@ -56,33 +50,8 @@ def _project(login_url: str, warehouse: Path, files: Path, schema: str) -> str:
         " mappings: {first: FirstName, last: LastName, email: Email}, schedule: {every: 1m}}\n"
         for n in range(SYNCS)
     )
-    return f"""version: 1
-sources:
-  wh: {{type: duckdb, path: {warehouse}}}
-models:
-{models}destinations:
-  org:
-    type: salesforce
-    login_url: {login_url}
-    auth: {{flow: password, client_id: sfsync-demo-client, client_secret: "${{SF_SECRET}}",
-            username: admin@example.com, password: "${{SF_PASSWORD}}"}}
-    settings: {{max_retries: 0, bulk_poll_seconds: 0.2}}
-state:
-  url: "${{STATE_URL}}"
-  schema: {schema}
-  files: {files}
-  lease_seconds: {LEASE_SECONDS}
-  lease_heartbeat_seconds: 0.5
-syncs:
-{syncs}"""
-
-
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = f"workers_{uuid.uuid4().hex[:10]}"
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+    settings = "{max_retries: 0, bulk_poll_seconds: 0.2}"
+    return worker_project(login_url, syncs, state, warehouse=warehouse, models=models, settings=settings)
 
 
 def _contacts(live_emulator: LiveEmulator) -> list[str]:
@@ -128,37 +97,18 @@ def _warehouse(path: Path) -> list[str]:
 
 
 def _start_workers(
-    tmp_path: Path, project: str, postgres_url: str, t0: float
+    tmp_path: Path, project: str, state: SharedState, t0: float
 ) -> tuple[list[subprocess.Popen[str]], list[Path]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     workers: list[subprocess.Popen[str]] = []
     logs: list[Path] = []
     for n in range(3):
-        home = tmp_path / f"worker{n}"  # its own working directory: nothing shared but the state
-        home.mkdir()
-        (home / "sfsync.yml").write_text(project)
-        secrets = {**SECRETS, "STATE_URL": postgres_url}
-        (home / ".env").write_text("".join(f"{k}={v}\n" for k, v in secrets.items()))
-        log = home / "scheduler.log"
+        # its own working directory: nothing shared but the state
+        path = write_worker(tmp_path / f"worker{n}", project, state.env())
+        log = path.parent / "scheduler.log"
         logs.append(log)
         with log.open("w") as err:
-            workers.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        str(CHILD),
-                        str(home / "sfsync.yml"),
-                        str(t0),
-                        str(SCALE),
-                        str(PARALLEL),
-                    ],
-                    cwd=home,
-                    stdout=subprocess.DEVNULL,
-                    stderr=err,
-                    text=True,
-                    env=env,
-                )
-            )
+            argv = [str(CHILD), str(path), str(t0), str(SCALE), str(PARALLEL)]
+            workers.append(start_python(argv, cwd=path.parent, stdout=subprocess.DEVNULL, stderr=err))
     return workers, logs
 
 
@@ -227,16 +177,23 @@ def _claims(logs: list[Path]) -> list[Claim]:
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_three_schedulers_share_the_work_and_recover_a_killed_one(
-    tmp_path: Path, live_emulator: LiveEmulator, postgres_url: str, schema: str
+    tmp_path: Path, live_emulator: LiveEmulator, postgres_url: str, pg_schema: str
 ) -> None:
     shared = tmp_path / "shared"  # stands for the bucket: the workers' only shared files
     shared.mkdir()
     expected = _warehouse(shared / "wh.duckdb")
     live_emulator.set_faults(bulk_delay_seconds=1.5)  # Bulk runs stay in flight a while
     t0 = time.time()
-    project = _project(live_emulator.url, shared / "wh.duckdb", shared / "files", schema)
-    workers, logs = _start_workers(tmp_path, project, postgres_url, t0)
-    store = StateStore.open(tmp_path / "observer", StateSettings(), url=postgres_url, schema=schema)
+    state = SharedState(
+        postgres_url,
+        pg_schema,
+        shared / "files",
+        lease_seconds=LEASE_SECONDS,
+        lease_heartbeat_seconds=0.5,
+    )
+    project = _project(live_emulator.url, shared / "wh.duckdb", state)
+    workers, logs = _start_workers(tmp_path, project, state, t0)
+    store = StateStore.open(tmp_path / "observer", StateSettings(), url=postgres_url, schema=pg_schema)
     try:
         killed_runs = _kill_mid_run(store, workers, logs)
         _wait_recovered(store, t0, killed_runs, logs[1])

@@ -3,14 +3,11 @@ and a sync running on the other worker stays due until that run ends."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from sfsync import api
 from sfsync.schedule import Action, Scheduler, next_run_at
@@ -25,15 +22,12 @@ def t(text: str) -> datetime:
 
 
 @pytest.fixture
-def stores(tmp_path: Path, postgres_url: str) -> Iterator[tuple[StateStore, StateStore]]:
-    schema = f"slots_{uuid.uuid4().hex[:10]}"
-    a = StateStore.open(tmp_path / "a", url=postgres_url, schema=schema)
-    b = StateStore.open(tmp_path / "b", url=postgres_url, schema=schema)
+def stores(tmp_path: Path, postgres_url: str, pg_schema: str) -> Iterator[tuple[StateStore, StateStore]]:
+    a = StateStore.open(tmp_path / "a", url=postgres_url, schema=pg_schema)
+    b = StateStore.open(tmp_path / "b", url=postgres_url, schema=pg_schema)
     yield a, b
     a.close()
     b.close()
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def test_each_slot_runs_on_one_worker_and_a_sync_running_elsewhere_stays_due(

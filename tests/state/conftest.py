@@ -5,12 +5,9 @@ opens a store on it (see ``backends.py``).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from sfsync.state import StateStore
 from tests.state.backends import Backend
@@ -22,10 +19,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         yield Backend("sqlite")
         return
     url = str(request.getfixturevalue("postgres_url"))
-    schema = f"state_{uuid.uuid4().hex[:12]}"
-    yield Backend("postgresql", url, schema)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    yield Backend("postgresql", url, str(request.getfixturevalue("pg_schema")))
 
 
 @pytest.fixture

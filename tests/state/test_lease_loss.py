@@ -13,110 +13,64 @@ after it woke, and A's run says in its history that it lost its lease; B's run s
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from sfsync.api import Project
 from sfsync.errors import SyncBusyError
 from sfsync.state import RunStatus
 from tests.plugins.emulator import LiveEmulator
-from tests.schedule.helpers import SECRETS, make_people
+from tests.plugins.workers import SharedState, start_python, wait_for, worker_project, write_worker
+from tests.schedule.helpers import make_people
 
 ROWS = 60
 CHUNK = 10  # rows per sObject Collections call
 STALL_AT = 2  # A freezes once Salesforce answered this many of its calls
 CHILD = Path(__file__).with_name("lease_loss_child.py")
-ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = f"{{max_retries: 0, max_concurrency: 1, rest_batch_size: {CHUNK}, bulk_poll_seconds: 0.2}}"
 
 
-def _project(login_url: str, schema: str, files: Path, api: str) -> str:
-    return f"""version: 1
-sources:
-  wh: {{type: duckdb, path: wh.duckdb}}
-models:
-  people: {{source: wh, kind: user, primary_key: id, table: people}}
-destinations:
-  org:
-    type: salesforce
-    login_url: {login_url}
-    auth: {{flow: password, client_id: sfsync-demo-client, client_secret: "${{SF_SECRET}}",
-            username: admin@example.com, password: "${{SF_PASSWORD}}"}}
-    settings: {{max_retries: 0, max_concurrency: 1, rest_batch_size: {CHUNK}, bulk_poll_seconds: 0.2}}
-state:
-  url: "${{STATE_URL}}"
-  schema: {schema}
-  files: {files}
-  lease_seconds: 2
-  lease_heartbeat_seconds: 0.3
-syncs:
-  contacts: {{from: people, to: org, object: Contact, mode: insert, api: {api},
-              mappings: {{first: FirstName, last: LastName, email: Email}}}}
-"""
+def _sync(api: str) -> str:
+    return (
+        f"  contacts: {{from: people, to: org, object: Contact, mode: insert, api: {api},\n"
+        "              mappings: {first: FirstName, last: LastName, email: Email}}\n"
+    )
 
 
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = f"lease_{uuid.uuid4().hex[:10]}"
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
-def _worker_dir(root: Path, text: str, postgres_url: str) -> Path:
-    root.mkdir()
-    (root / "sfsync.yml").write_text(text)
-    env = {**SECRETS, "STATE_URL": postgres_url}
-    (root / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    make_people(root / "wh.duckdb", ROWS)
-    return root
-
-
-def _wait_for(predicate: object, what: str, timeout_s: float = 60.0) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+def _worker(home: Path, text: str, state: SharedState) -> Path:
+    """A worker's project file; the worker reads its own warehouse of ROWS people."""
+    project = write_worker(home, text, state.env())
+    make_people(home / "wh.duckdb", ROWS)
+    return project
 
 
 @pytest.mark.parametrize("api", ["rest", "bulk"])
 def test_a_run_that_lost_its_lease_sends_nothing_more(
-    live_emulator: LiveEmulator, postgres_url: str, schema: str, tmp_path: Path, api: str
+    live_emulator: LiveEmulator, postgres_url: str, pg_schema: str, tmp_path: Path, api: str
 ) -> None:
     stall_at = STALL_AT if api == "rest" else 1  # Collections calls, or Bulk job closes
     sent_by_a = stall_at * CHUNK if api == "rest" else ROWS  # the rows A's calls carried
-    text = _project(live_emulator.url, schema, tmp_path / "files", api)
-    home_a = _worker_dir(tmp_path / "a", text, postgres_url)
-    home_b = _worker_dir(tmp_path / "b", text, postgres_url)
+    state = SharedState(
+        postgres_url, pg_schema, tmp_path / "files", lease_seconds=2, lease_heartbeat_seconds=0.3
+    )
+    text = worker_project(live_emulator.url, _sync(api), state, settings=SETTINGS)
+    project_a = _worker(tmp_path / "a", text, state)
+    project_b = _worker(tmp_path / "b", text, state)
     log = tmp_path / "a-requests.log"
     log.touch()
-    a = subprocess.Popen(
-        [sys.executable, str(CHILD), str(home_a / "sfsync.yml"), str(log), str(stall_at), "contacts", api],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    a = start_python([str(CHILD), str(project_a), str(log), str(stall_at), "contacts", api])
     try:
-        _wait_for(lambda: "STALLED" in log.read_text() or a.poll() is not None, "worker A to freeze")
+        wait_for(lambda: "STALLED" in log.read_text() or a.poll() is not None, "worker A to freeze")
         assert a.poll() is None, a.communicate()
         if api == "rest":  # A's two calls created their rows (a Bulk job is processed meanwhile)
             assert live_emulator.org.query("SELECT COUNT() FROM Contact").total_size == sent_by_a
 
         # B: a run of the same sync is refused while A's lease lives, then takes the sync over
-        with Project.load(home_b / "sfsync.yml") as b:
+        with Project.load(project_b) as b:
             deadline = time.monotonic() + 30
             while True:
                 try:
@@ -148,7 +102,7 @@ def test_a_run_that_lost_its_lease_sends_nothing_more(
     assert set(emails.values()) == {1}
 
     # A's run says why it stopped; its counts are what B settled from its journal
-    with Project.load(home_b / "sfsync.yml") as b:
+    with Project.load(project_b) as b:
         runs = {r.id: r for r in b.store.runs("contacts")}
         assert runs[a_run].status is RunStatus.INTERRUPTED
         assert "lost its run lease" in (runs[a_run].error or "")

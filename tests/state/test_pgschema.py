@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -23,22 +21,14 @@ def test_every_sqlite_migration_has_its_postgresql_form() -> None:
     assert len(PG_MIGRATIONS) == len(MIGRATIONS)
 
 
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = f"st_{uuid.uuid4().hex[:12]}"
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
 def test_workers_opening_a_new_schema_at_once_migrate_it_once(
-    tmp_path: Path, postgres_url: str, schema: str
+    tmp_path: Path, postgres_url: str, pg_schema: str
 ) -> None:
     errors: list[BaseException] = []
 
     def open_one(n: int) -> None:
         try:
-            with StateStore.open(tmp_path / f"w{n}", url=postgres_url, schema=schema) as store:
+            with StateStore.open(tmp_path / f"w{n}", url=postgres_url, schema=pg_schema) as store:
                 store.start_run(f"s{n}")
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -49,14 +39,14 @@ def test_workers_opening_a_new_schema_at_once_migrate_it_once(
     for t in threads:
         t.join()
     assert errors == []
-    with StateStore.open(tmp_path / "w9", url=postgres_url, schema=schema) as store:
+    with StateStore.open(tmp_path / "w9", url=postgres_url, schema=pg_schema) as store:
         assert sorted(r.sync for r in store.runs()) == ["s0", "s1", "s2", "s3"]
     with psycopg.connect(postgres_url) as conn:
-        rows = conn.execute(sql.SQL("SELECT version FROM {}.sfsync_schema").format(sql.Identifier(schema)))
+        rows = conn.execute(sql.SQL("SELECT version FROM {}.sfsync_schema").format(sql.Identifier(pg_schema)))
         assert rows.fetchall() == [(len(PG_MIGRATIONS),)]
-        conn.execute(sql.SQL("UPDATE {}.sfsync_schema SET version = 99").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("UPDATE {}.sfsync_schema SET version = 99").format(sql.Identifier(pg_schema)))
     with pytest.raises(StateError, match="version 99, newer than this sfsync"):
-        StateStore.open(tmp_path / "w9", url=postgres_url, schema=schema)
+        StateStore.open(tmp_path / "w9", url=postgres_url, schema=pg_schema)
 
 
 def test_a_refused_connection_never_shows_the_password(tmp_path: Path, postgres_url: str) -> None:
@@ -71,20 +61,20 @@ def test_a_refused_connection_never_shows_the_password(tmp_path: Path, postgres_
 
 
 def test_a_lease_is_renewed_while_held_and_a_lost_lease_is_noticed(
-    tmp_path: Path, postgres_url: str, schema: str
+    tmp_path: Path, postgres_url: str, pg_schema: str
 ) -> None:
     settings = StateSettings(lease_seconds=1.0, lease_heartbeat_seconds=0.2)
-    with StateStore.open(tmp_path, settings, url=postgres_url, schema=schema) as store:
+    with StateStore.open(tmp_path, settings, url=postgres_url, schema=pg_schema) as store:
         lease = store.lock("contacts").acquire()
         time.sleep(2.5)  # more than two lease terms: the heartbeat keeps it
-        other = StateStore.open(tmp_path / "other", settings, url=postgres_url, schema=schema)
+        other = StateStore.open(tmp_path / "other", settings, url=postgres_url, schema=pg_schema)
         try:
             with pytest.raises(SyncBusyError, match="already running"):
                 other.lock("contacts").acquire()
             assert not lease.lost
             # the row is taken away (as if this worker had been cut off past its expiry)
             with psycopg.connect(postgres_url, autocommit=True) as conn:
-                conn.execute(sql.SQL("DELETE FROM {}.leases").format(sql.Identifier(schema)))
+                conn.execute(sql.SQL("DELETE FROM {}.leases").format(sql.Identifier(pg_schema)))
             with other.lock("contacts") as taken:
                 deadline = time.monotonic() + 5
                 while not lease.lost and time.monotonic() < deadline:
@@ -102,10 +92,10 @@ def test_a_lease_is_renewed_while_held_and_a_lost_lease_is_noticed(
 
 
 def test_a_lease_the_heartbeat_cannot_renew_is_lost_at_its_deadline_even_if_nobody_takes_it(
-    tmp_path: Path, postgres_url: str, schema: str
+    tmp_path: Path, postgres_url: str, pg_schema: str
 ) -> None:
     settings = StateSettings(lease_seconds=1.0, lease_heartbeat_seconds=0.2)
-    with StateStore.open(tmp_path, settings, url=postgres_url, schema=schema) as store:
+    with StateStore.open(tmp_path, settings, url=postgres_url, schema=pg_schema) as store:
         lease = store.lock("contacts")
         with lease:
             lease.check()  # held: nothing to say
@@ -113,7 +103,7 @@ def test_a_lease_the_heartbeat_cannot_renew_is_lost_at_its_deadline_even_if_nobo
             with psycopg.connect(postgres_url) as blocker:
                 blocker.execute(
                     sql.SQL("SELECT 1 FROM {}.leases WHERE sync = 'contacts' FOR UPDATE").format(
-                        sql.Identifier(schema)
+                        sql.Identifier(pg_schema)
                     )
                 )
                 deadline = time.monotonic() + 10
@@ -133,13 +123,13 @@ def test_a_lease_the_heartbeat_cannot_renew_is_lost_at_its_deadline_even_if_nobo
 
 
 def test_of_workers_claiming_a_slot_at_once_exactly_one_gets_it(
-    tmp_path: Path, postgres_url: str, schema: str
+    tmp_path: Path, postgres_url: str, pg_schema: str
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
     from sfsync.state.slots import claim_slot, give_back_slot, read_slot, record_slot
 
-    stores = [StateStore.open(tmp_path / f"w{n}", url=postgres_url, schema=schema) for n in range(4)]
+    stores = [StateStore.open(tmp_path / f"w{n}", url=postgres_url, schema=pg_schema) for n in range(4)]
     try:
         start = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)
         record_slot(stores[0].db, "contacts", start, "fp")

@@ -12,8 +12,6 @@ token file per worker, today's behaviour for one machine) break one another's ch
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -26,11 +24,13 @@ from sfsync.errors import AuthError, StateError
 from sfsync.state import RunStatus, StateStore, TokenFile
 from sfsync.state.pgtokens import TokenRow, refresh_token_store
 from tests.plugins.emulator import InProcessEmulator
+from tests.plugins.workers import SharedState, worker_project, write_worker
 from tests.schedule.helpers import make_people
 
 WORKERS = 3
 ROUNDS = 4
 CONFIGURED = "5Aep-configured-shared-token"
+AUTH = '{flow: refresh_token, client_id: rotating-app, refresh_token: "${SF_REFRESH}"}'
 
 
 @pytest.fixture
@@ -40,35 +40,16 @@ def org_config(org_config: OrgConfig) -> OrgConfig:
     return org_config
 
 
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = f"tokens_{uuid.uuid4().hex[:10]}"
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
-def _worker(root: Path, n: int, state: str, env: dict[str, str]) -> Path:
+def _worker(root: Path, n: int, state: SharedState | None) -> Path:
     """Worker ``n``'s project directory: its own sync (so the workers never wait for one another's run
-    lease), its own warehouse."""
-    root.mkdir()
-    (root / "sfsync.yml").write_text(f"""version: 1
-sources:
-  wh: {{type: duckdb, path: wh.duckdb}}
-models:
-  people: {{source: wh, kind: user, primary_key: id, table: people}}
-destinations:
-  org:
-    type: salesforce
-    login_url: https://emulator.test
-    auth: {{flow: refresh_token, client_id: rotating-app, refresh_token: "${{SF_REFRESH}}"}}
-    settings: {{max_retries: 0}}
-{state}syncs:
-  w{n}: {{from: people, to: org, object: Contact, mode: insert, api: rest,
-         mappings: {{last: LastName, email: Email}}}}
-""")
-    (root / ".env").write_text("".join(f"{k}={v}\n" for k, v in {"SF_REFRESH": CONFIGURED, **env}.items()))
-    return root
+    lease), its own warehouse; the refresh_token flow of the rotating app, starting from CONFIGURED."""
+    sync = (
+        f"  w{n}: {{from: people, to: org, object: Contact, mode: insert, api: rest,\n"
+        "         mappings: {last: LastName, email: Email}}\n"
+    )
+    text = worker_project("https://emulator.test", sync, state, settings="{max_retries: 0}", auth=AUTH)
+    env = {"SF_REFRESH": CONFIGURED, **(state.env() if state is not None else {})}
+    return write_worker(root, text, env).parent
 
 
 def _rounds(projects: list[Project], emulator: InProcessEmulator, tmp_path: Path) -> list[BaseException]:
@@ -100,11 +81,11 @@ def _rounds(projects: list[Project], emulator: InProcessEmulator, tmp_path: Path
 
 
 def test_workers_sharing_a_postgresql_state_refresh_one_rotating_chain(
-    emulator: InProcessEmulator, postgres_url: str, schema: str, tmp_path: Path
+    emulator: InProcessEmulator, postgres_url: str, pg_schema: str, tmp_path: Path
 ) -> None:
     emulator.set_faults(token_delay_seconds=0.2)  # each refresh holds its token a while: they overlap
-    state = f'state: {{url: "${{STATE_URL}}", schema: {schema}, files: {tmp_path / "files"}}}\n'
-    homes = [_worker(tmp_path / f"w{n}", n, state, {"STATE_URL": postgres_url}) for n in range(WORKERS)]
+    state = SharedState(postgres_url, pg_schema, tmp_path / "files")
+    homes = [_worker(tmp_path / f"w{n}", n, state) for n in range(WORKERS)]
     projects = [Project.load(h / "sfsync.yml", transport=emulator.transport) for h in homes]
     try:
         assert _rounds(projects, emulator, tmp_path) == []
@@ -122,7 +103,7 @@ def test_workers_sharing_a_postgresql_state_refresh_one_rotating_chain(
         assert not (h / ".sfsync" / "tokens").exists()
     with psycopg.connect(postgres_url) as conn:
         (origin, token), *_ = conn.execute(
-            sql.SQL("SELECT origin, refresh_token FROM {}.refresh_tokens").format(sql.Identifier(schema))
+            sql.SQL("SELECT origin, refresh_token FROM {}.refresh_tokens").format(sql.Identifier(pg_schema))
         ).fetchall()
     assert CONFIGURED not in origin and token not in presented  # the newest is the one not used yet
 
@@ -130,7 +111,7 @@ def test_workers_sharing_a_postgresql_state_refresh_one_rotating_chain(
 def test_workers_with_a_state_each_break_one_anothers_chain(
     emulator: InProcessEmulator, tmp_path: Path
 ) -> None:
-    homes = [_worker(tmp_path / f"w{n}", n, "", {}) for n in range(WORKERS)]
+    homes = [_worker(tmp_path / f"w{n}", n, None) for n in range(WORKERS)]
     projects = [Project.load(h / "sfsync.yml", transport=emulator.transport) for h in homes]
     try:
         errors = _rounds(projects, emulator, tmp_path)
@@ -141,9 +122,9 @@ def test_workers_with_a_state_each_break_one_anothers_chain(
 
 
 def test_a_stored_chain_belongs_to_the_configured_token_it_began_with(
-    postgres_url: str, schema: str, tmp_path: Path
+    postgres_url: str, pg_schema: str, tmp_path: Path
 ) -> None:
-    with StateStore.open(tmp_path / "pg", url=postgres_url, schema=schema) as store:
+    with StateStore.open(tmp_path / "pg", url=postgres_url, schema=pg_schema) as store:
         row = refresh_token_store(store, "org")
         assert isinstance(row, TokenRow)
         with row.locked():
