@@ -72,7 +72,10 @@ def test_ingest_job_info_fields_and_single_upload(sf: httpx.Client) -> None:
     first = sf.put(url, content=b"LastName,External_Id__c\nA,x1\n", headers={"Content-Type": "text/csv"})
     assert first.status_code == 201 and first.content == b""
     second = sf.put(url, content=b"LastName,External_Id__c\nB,x2\n", headers={"Content-Type": "text/csv"})
+    # One upload per job; the message is a real org's ("Found multiple contents for job", recorded in
+    # ikimanderson/salesforce-product-mcp README.md and lib/bulkProduct2.ts).
     assert second.status_code == 400 and second.json()[0]["errorCode"] == "INVALIDJOBSTATE"
+    assert second.json()[0]["message"].startswith(f"Found multiple contents for job: <{job['id']}>")
     closed = sf.patch(f"{J}/{job['id']}", json={"state": "UploadComplete"}).json()
     assert closed["state"] == "UploadComplete"
     done = wait(sf, f"{J}/{job['id']}")

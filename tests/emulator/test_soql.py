@@ -131,6 +131,22 @@ def test_where(org: Org, where: str, expected: list[str]) -> None:
     assert names(org, f"SELECT LastName FROM Contact WHERE {where} ORDER BY LastName") == expected
 
 
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("DoNotCall = null", ["Bravo", "Charlie", "delta"]),
+        ("DoNotCall != null", ["Alpha"]),
+        ("NOT DoNotCall = null", ["Alpha"]),
+        ("DoNotCall IN (null)", ["Bravo", "Charlie", "delta"]),
+    ],
+)
+def test_null_matches_false_on_a_boolean_field(org: Org, where: str, expected: list[str]) -> None:
+    """Salesforce's "Use null in WHERE" page: on a boolean field `= null` is the same as `= false` and
+    `!= null` the same as `= true` (a checkbox is never null)
+    https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/api/sforce_api_calls_soql_null.htm"""
+    assert names(org, f"SELECT LastName FROM Contact WHERE {where} ORDER BY LastName") == expected
+
+
 def test_ids_compare_in_15_and_18_characters(org: Org) -> None:
     rid = q(org, "SELECT Id FROM Contact WHERE LastName = 'Bravo'")[0]["Id"]
     assert [r["Id"] for r in q(org, f"SELECT Id FROM Contact WHERE Id = '{rid[:15]}'")] == [rid]

@@ -367,6 +367,8 @@ async def _spool_upload(call: Call, path: Path) -> int:
 async def upload(call: Call) -> Response:
     job = call.rt.ingest.get(call.param("job"))
     if job.state != "Open" or job.uploaded:
+        # One upload per job: a real org refuses a second PUT with "Found multiple contents for job"
+        # (recorded in ikimanderson/salesforce-product-mcp; docs/salesforce-facts.md#bulk-ingest-jobs).
         raise OrgError(
             400,
             "INVALIDJOBSTATE",

@@ -1,7 +1,8 @@
 """The REST API: versions, resources, limits, describe, sObject rows, upsert by external id and query.
 
 Query paging: the first page comes from the record engine's lazy iterator; when more rows remain the
-iterator is kept in a cursor named like a real query locator (``01g…``) and ``GET nextRecordsUrl``
+iterator is kept in a cursor named like a real query locator (``01g…``; key prefix sources in
+docs/salesforce-facts.md#record-ids) and ``GET nextRecordsUrl``
 (``/services/data/vNN.N/query/01g…-2000``) reads the next page from it, so memory holds one page, not
 the result. The last page served is kept for a retried request. The least recently used cursors are
 dropped beyond :data:`MAX_OPEN_CURSORS`.

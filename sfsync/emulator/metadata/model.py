@@ -54,6 +54,8 @@ class FieldDef:
 
     @property
     def required_on_create(self) -> bool:
+        """Not nillable and not defaulted on create, among the fields a client may set: Salesforce's
+        "Required Fields" page (docs/salesforce-facts.md#field-keys)."""
         return self.createable and not self.nillable and not self.defaulted_on_create
 
 

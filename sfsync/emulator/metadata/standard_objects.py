@@ -342,7 +342,7 @@ def case() -> SObjectDef:
 def contract() -> SObjectDef:
     return _obj(
         "Contract",
-        "800",
+        "800",  # key prefix: see docs/salesforce-facts.md#record-ids
         "Contracts",
         [
             *system_fields("Contract ID"),

@@ -199,6 +199,8 @@ class _Compiler:
         col = f"{r.alias}.{quote(r.codec.field.name)}"
         if isinstance(c, InList):
             values = [self.value(r.codec.field, lit) for lit in c.values]
+            if r.codec.field.type == "boolean":  # null matches false on a boolean field (below)
+                values = [0 if v is None else v for v in values]
             present = [v for v in values if v is not None]
             marks = ", ".join("?" * len(present))
             self.params.extend(present)
@@ -214,6 +216,11 @@ class _Compiler:
         if c.value.kind == "dateliteral":
             return self.date_literal(col, r.codec.field, c)
         value = self.value(r.codec.field, c.value)
+        if value is None and r.codec.field.type == "boolean" and c.op in ("=", "!="):
+            # On a boolean field null matches false: `= null` is `= false`, `!= null` is `= true`
+            # (docs/salesforce-facts.md#soql-subset, Salesforce's "Use null in WHERE" page). A missing
+            # parent (`Parent.Flag = null`) still matches, as for any parent field.
+            return f"({col} = 0 OR {col} IS NULL)" if c.op == "=" else f"{col} = 1"
         if value is None:
             if c.op not in ("=", "!="):
                 raise query_error(
