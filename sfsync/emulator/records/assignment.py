@@ -6,6 +6,8 @@ When they run (the HTTP layer decides, see ``write_rules.WriteRules``):
   ``Sforce-Auto-Assign: FALSE``; ``TRUE`` or no header runs the object's active rule, a rule id runs that
   rule (https://developer.salesforce.com/docs/platform/api-rest/guide/headers-autoassign.html: "If the
   header is not provided with a request, REST API defaults to using the active assignment rules").
+  A rule id applies on updates as on creates, and may name an inactive rule: the SOAP API's
+  AssignmentRuleHeader page, which the REST header mirrors (docs/salesforce-facts.md#assignment-rules).
 - Bulk API 2.0: only when the job names a rule (``assignmentRuleId``, Case and Lead jobs,
   https://developer.salesforce.com/docs/platform/api-asynch/guide/create-job.html).
 
