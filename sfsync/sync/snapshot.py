@@ -45,6 +45,8 @@ from sfsync.sync.schema_check import SCHEMA_KEY
 
 AcceptedKeys: TypeAlias = pa.Array | pa.ChunkedArray | pa.Table | pa.RecordBatchReader | Sequence[Any]
 _A = "_sfsync_accepted"
+#: Seconds a cancelled snapshot draft is waited for (a DuckDB interrupt stops it within moments).
+DRAFT_CANCEL_SECONDS = 10.0
 #: Keys compared at a time when checking that every row was accepted in the diff's order.
 COMPARE_BATCH_ROWS = 1_000_000
 log = logging.getLogger(__name__)
@@ -372,18 +374,23 @@ class SnapshotDraft:
 
     def take(self) -> Path | None:
         """Wait for the draft: its file if it was written completely, else None."""
-        if self._thread is not None:
+        if self._thread is not None and self._thread.ident is not None:  # started
             self._thread.join()
         return self.path if self._done and self.path.exists() else None
 
     def cancel(self) -> None:
-        """Stop writing (a DuckDB interrupt) and delete the draft."""
+        """Stop writing (a DuckDB interrupt) and delete the draft. Waits at most
+        :data:`DRAFT_CANCEL_SECONDS` for the thread (a run stopped by Ctrl-C must not hang on it)."""
         with self._lock:
             self._cancelled = True
             if self._con is not None:
                 self._con.interrupt()
-        if self._thread is not None:
-            self._thread.join()
+        thread = self._thread
+        if thread is not None and thread.ident is not None:  # started
+            thread.join(DRAFT_CANCEL_SECONDS)
+            if thread.is_alive():
+                log.warning("the snapshot draft of sync %s did not stop; it is left behind", self._diff.sync)
+                return
         _remove(self.path)
 
     def _write(self) -> None:
