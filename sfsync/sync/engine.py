@@ -14,7 +14,6 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +63,6 @@ from sfsync.sync.references import RejectedParents, add_constants, constants
 from sfsync.sync.rejected_parents import note_rejected_parents
 from sfsync.sync.removals import RemovalPlan, check_guard, plan_removals, send_removals
 from sfsync.sync.schema_check import last_validated, mapping_schema
-from sfsync.sync.snapshot import SnapshotDraft
 from sfsync.sync.tally import Tally
 from sfsync.sync.target import LoadStats
 from sfsync.sync.validate import validate_sync
@@ -115,14 +113,11 @@ class _Watch:
 
     sync: str
     progress: Progress
-    on_collecting: Callable[[], None] = lambda: None  # every job is uploaded: what is left is waiting
 
     def job(self, job: BulkJobProgress) -> None:
         self.progress(BulkJobChanged(self.sync, job))
 
     def phase(self, phase: RunPhase) -> None:
-        if phase is RunPhase.COLLECTING:
-            self.on_collecting()
         self.progress(PhaseStarted(self.sync, phase))
 
 
@@ -392,24 +387,16 @@ class SyncSession:
                     live(Planned(name, plan.api, plan.to_send + removing_rows, plan.refused))
                     self._keep_sent(run.id, plan, client)
                     live(PhaseStarted(name, RunPhase.SENDING))
-                    draft = planners.draft_snapshot(self.store, diff)  # written while Salesforce works
-                    try:
-                        stats = self._load(client, resolved, run.id, diff, plan, tally, live, draft)
-                        if removals is not None:
-                            draft.start()
-                            more = self._remove(client, resolved, run.id, diff, removals, tally, live)
-                            stats.failed_jobs.extend(more.failed_jobs)
-                        if options.rejected_parents is not None and tally.rejected:
-                            note_rejected_parents(
-                                options.rejected_parents, resolved, describe, diff, tally.rejected_keys
-                            )
-                        lock.check()  # a worker that took the sync over advances it from the journal
-                        accepted = tally.accepted_keys()
-                        planners.advance(
-                            self.project, self.store, diff, accepted, validated=schema, draft=draft
+                    stats = self._load(client, resolved, run.id, diff, plan, tally, live)
+                    if removals is not None:
+                        more = self._remove(client, resolved, run.id, diff, removals, tally, live)
+                        stats.failed_jobs.extend(more.failed_jobs)
+                    if options.rejected_parents is not None and tally.rejected:
+                        note_rejected_parents(
+                            options.rejected_parents, resolved, describe, diff, tally.rejected_keys
                         )
-                    finally:
-                        draft.cancel()
+                    lock.check()  # a worker that took the sync over advances it from the journal
+                    planners.advance(self.project, self.store, diff, tally.accepted_keys(), validated=schema)
                     forget_run(self.store, diff.work_dir)
             except SfsyncError as exc:
                 if lock.lost:  # another worker may own the sync now: what the run left is its to settle
@@ -549,11 +536,8 @@ class SyncSession:
         plan: Plan,
         tally: Tally,
         progress: Progress,
-        draft: SnapshotDraft,
     ) -> LoadStats:
-        """Store refused rows, send the rest; every outcome is stored as soon as it is known. ``draft``
-        starts when nothing is left but waiting on Salesforce: with the REST calls, or once every Bulk
-        job is uploaded."""
+        """Store refused rows, send the rest; every outcome is stored as soon as it is known."""
 
         def sink(table: pa.Table, job_id: str | None) -> None:
             self.store.record_results(run_id, table, collected_job_id=job_id)
@@ -585,11 +569,10 @@ class SyncSession:
                 max_bytes=resolved.destination.settings.bulk_max_bytes,
                 reload=plan.rows_for,
                 lock_retries=resolved.destination.settings.bulk_lock_retries,
-                watch=_Watch(resolved.name, progress, draft.start),
+                watch=_Watch(resolved.name, progress),
                 vanished=vanished,
                 rest_journal=journal,
             )
-        draft.start()
         load_rest(client, plan.target, plan.rows(), sink, journal=journal)
         return LoadStats()
 

@@ -21,7 +21,7 @@ from sfsync.state.snapshots import SnapshotInfo
 from sfsync.state.store import StateStore
 from sfsync.sync.diff import DiffResult
 from sfsync.sync.removals import GoneRows
-from sfsync.sync.snapshot import AcceptedKeys, SnapshotDraft, advance_snapshot
+from sfsync.sync.snapshot import AcceptedKeys, advance_snapshot
 from sfsync.sync.warehouse.advance import advance_in_warehouse
 from sfsync.sync.warehouse.connection import PostgresWarehouse, Warehouse, open_snowflake_warehouse
 from sfsync.sync.warehouse.gone import removed_in_warehouse
@@ -131,25 +131,17 @@ def advance(
     accepted_keys: AcceptedKeys,
     *,
     validated: str | None = None,
-    draft: SnapshotDraft | None = None,
 ) -> SnapshotInfo:
-    """Advance the sync's snapshot past ``diff`` with the planner that made it (``draft``: see
-    :func:`draft_snapshot`)."""
+    """Advance the sync's snapshot past ``diff`` with the planner that made it."""
     info = WarehouseDiff.of(diff)
     if info is None:
-        return advance_snapshot(store, diff, accepted_keys, validated=validated, draft=draft)
+        return advance_snapshot(store, diff, accepted_keys, validated=validated)
     keys = _key_array(accepted_keys, diff.primary_key)
     wh = open_warehouse(project, info.source)
     try:
         return advance_in_warehouse(store, wh, diff, keys, validated=validated)
     finally:
         wh.close()
-
-
-def draft_snapshot(store: StateStore, diff: DiffResult) -> SnapshotDraft:
-    """A draft of the snapshot ``diff`` leads to if every row is accepted, to write while Salesforce works
-    (the local planner's; the warehouse planner advances in the warehouse and never starts one)."""
-    return SnapshotDraft(store, diff, enabled=WarehouseDiff.of(diff) is None)
 
 
 def _key_array(keys: AcceptedKeys, primary_key: str) -> pa.Array | pa.ChunkedArray:
@@ -175,7 +167,6 @@ __all__ = [
     "advance",
     "bring_home",
     "diff_in_warehouse",
-    "draft_snapshot",
     "gone_rows",
     "open_warehouse",
     "planner_of",

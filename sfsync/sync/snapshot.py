@@ -21,11 +21,8 @@ and refuses to move a snapshot that changed since the diff was made.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import shutil
-import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,11 +42,8 @@ from sfsync.sync.schema_check import SCHEMA_KEY
 
 AcceptedKeys: TypeAlias = pa.Array | pa.ChunkedArray | pa.Table | pa.RecordBatchReader | Sequence[Any]
 _A = "_sfsync_accepted"
-#: Seconds a cancelled snapshot draft is waited for (a DuckDB interrupt stops it within moments).
-DRAFT_CANCEL_SECONDS = 10.0
 #: Keys compared at a time when checking that every row was accepted in the diff's order.
 COMPARE_BATCH_ROWS = 1_000_000
-log = logging.getLogger(__name__)
 
 
 def _accepted_table(keys: AcceptedKeys, primary_key: str) -> pa.Table | pa.RecordBatchReader:
@@ -80,7 +74,6 @@ def advance_snapshot(
     settings: DiffSettings | None = None,
     discard: bool = True,
     validated: str | None = None,
-    draft: SnapshotDraft | None = None,
 ) -> SnapshotInfo:
     """Publish the sync's next snapshot from ``diff`` and the primary keys Salesforce accepted.
 
@@ -89,8 +82,7 @@ def advance_snapshot(
     With ``discard`` the diff's work directory is removed once the snapshot is published. Calling it
     again for a diff it already published (a crash before the discard) returns that snapshot.
     ``validated``: the mapping schema the run validated (``sfsync.sync.schema_check``), stored with the
-    snapshot; when None, the current snapshot's is kept. ``draft``: the snapshot written ahead while
-    Salesforce worked (:class:`SnapshotDraft`), used when every sent row and removal was accepted.
+    snapshot; when None, the current snapshot's is kept.
     """
     settings = settings or DiffSettings()
     current = store.snapshots.current(diff.sync)
@@ -117,7 +109,7 @@ def advance_snapshot(
     tag = f"advance-{uuid.uuid4().hex[:8]}"
     con, spill = connect(store, settings, tag)
     try:
-        accepted = _build(con, diff, base, _accepted_table(accepted_keys, diff.primary_key), pending, draft)
+        accepted = _build(con, diff, base, _accepted_table(accepted_keys, diff.primary_key), pending)
         rows = pq.ParquetFile(pending.snapshot_tmp).metadata.num_rows
         rejected = pq.ParquetFile(pending.rejected_tmp).metadata.num_rows
         info = store.snapshots.publish(
@@ -140,8 +132,6 @@ def advance_snapshot(
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
-        if draft is not None:
-            draft.cancel()  # not used (or already moved into place): drop what is left of it
     if discard:
         diff.discard()
     return info
@@ -233,10 +223,8 @@ def _build(
     base: SnapshotInfo | None,
     accepted: pa.Table | pa.RecordBatchReader,
     pending: PendingSnapshot,
-    draft: SnapshotDraft | None = None,
 ) -> int:
-    """Write the pending snapshot and rejected files; return how many sent rows were accepted. ``draft``:
-    the snapshot written ahead for the case that every sent row and removal was accepted."""
+    """Write the pending snapshot and rejected files; return how many sent rows were accepted."""
     pk = q(diff.primary_key)
     con.execute(f"CREATE VIEW changes AS SELECT * FROM read_parquet({_lit(str(diff.changes_path))})")
     _accepted_changes(con, diff, accepted)
@@ -267,13 +255,6 @@ def _build(
             shutil.copyfile(base.snapshot_path, pending.snapshot_tmp)
         return 0
 
-    if draft is not None and all_accepted and retained == 0:
-        written = draft.take()  # written while Salesforce worked, for exactly this case
-        if written is not None:
-            shutil.move(written, pending.snapshot_tmp)
-            return n_acc
-    elif draft is not None:
-        draft.cancel()
     write_snapshot(con, diff, base, pending.snapshot_tmp, all_accepted=all_accepted)
     return n_acc
 
@@ -327,106 +308,4 @@ def write_snapshot(
     )
 
 
-class SnapshotDraft:
-    """The snapshot a run publishes if Salesforce accepts every row it sends and every removal, written by
-    a background thread while Salesforce works on the run's jobs.
-
-    Rewriting the snapshot is the largest step left after the last answer (it holds every row of the
-    model with its hash: about half a second per million rows on a 2-core machine), and in most runs every
-    row is accepted: the advance then only moves this file into place. When a row was rejected the
-    draft is dropped and the advance builds the snapshot from the accepted keys as before. The draft is
-    written to the diff's work directory under a temporary name and renamed when complete; crash
-    recovery never reads it (it builds the snapshot from the journal).
-    """
-
-    FILE = "snapshot-draft.parquet"
-
-    def __init__(
-        self,
-        store: StateStore,
-        diff: DiffResult,
-        settings: DiffSettings | None = None,
-        *,
-        enabled: bool = True,
-    ) -> None:
-        """``enabled=False``: a draft that never starts (the warehouse planner's runs)."""
-        self._store = store
-        self._diff = diff
-        self._settings = settings or DiffSettings()
-        current = store.snapshots.current(diff.sync) if enabled else None  # read in the run's thread
-        self._base = current if current is not None and current.primary_key == diff.primary_key else None
-        self._usable = enabled and (current.generation if current else 0) == diff.base_generation
-        self.path = diff.work_dir / self.FILE
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._cancelled = False
-        self._done = False
-        self.error: Exception | None = None
-
-    def start(self) -> None:
-        """Start writing the draft (the first call does; later ones do nothing)."""
-        with self._lock:
-            if self._thread is not None or self._cancelled or not self._usable:
-                return
-            self._thread = threading.Thread(target=self._write, name="sfsync-snapshot-draft", daemon=True)
-            self._thread.start()
-
-    def take(self) -> Path | None:
-        """Wait for the draft: its file if it was written completely, else None."""
-        if self._thread is not None and self._thread.ident is not None:  # started
-            self._thread.join()
-        return self.path if self._done and self.path.exists() else None
-
-    def cancel(self) -> None:
-        """Stop writing (a DuckDB interrupt) and delete the draft. Waits at most
-        :data:`DRAFT_CANCEL_SECONDS` for the thread (a run stopped by Ctrl-C must not hang on it)."""
-        with self._lock:
-            self._cancelled = True
-            if self._con is not None:
-                self._con.interrupt()
-        thread = self._thread
-        if thread is not None and thread.ident is not None:  # started
-            thread.join(DRAFT_CANCEL_SECONDS)
-            if thread.is_alive():
-                log.warning("the snapshot draft of sync %s did not stop; it is left behind", self._diff.sync)
-                return
-        _remove(self.path)
-
-    def _write(self) -> None:
-        tmp = self.path.with_name(self.FILE + ".tmp")
-        try:
-            con, spill = connect(self._store, self._settings, f"draft-{uuid.uuid4().hex[:8]}")
-            try:
-                with self._lock:
-                    if self._cancelled:
-                        return
-                    self._con = con
-                diff, pk = self._diff, q(self._diff.primary_key)
-                changes = _lit(str(diff.changes_path))
-                con.execute(f"CREATE VIEW changes AS SELECT * FROM read_parquet({changes})")
-                con.execute(f"CREATE TEMP TABLE acc AS SELECT {pk} AS k FROM changes")  # every row accepted
-                con.execute("CREATE TEMP TABLE retained (k VARCHAR)")  # and every removal
-                write_snapshot(con, diff, self._base, tmp, all_accepted=True)
-                os.replace(tmp, self.path)
-                self._done = True
-            finally:
-                with self._lock:
-                    self._con = None
-                con.close()
-                shutil.rmtree(spill, ignore_errors=True)
-        except Exception as exc:  # only a head start: the advance builds the snapshot itself
-            self.error = exc
-            log.debug("snapshot draft of sync %s not written: %s", self._diff.sync, exc)
-        finally:
-            _remove(tmp)
-
-
-def _remove(path: Path) -> None:
-    """Delete a draft file if it is there; a file that cannot be deleted is left with the work directory
-    (removed with it once the state is writable again), never an error of its own."""
-    with contextlib.suppress(OSError):
-        path.unlink(missing_ok=True)
-
-
-__all__ = ["AcceptedKeys", "SnapshotDraft", "advance_snapshot"]
+__all__ = ["AcceptedKeys", "advance_snapshot"]

@@ -15,4 +15,4 @@ def test_public_names_resolve() -> None:
         sfsync.state.__all__
     )
     assert {"compute_diff", "DiffResult", "DiffSettings"} <= set(sfsync.sync.diff.__all__)
-    assert sfsync.sync.snapshot.__all__ == ["AcceptedKeys", "SnapshotDraft", "advance_snapshot"]
+    assert sfsync.sync.snapshot.__all__ == ["AcceptedKeys", "advance_snapshot"]
