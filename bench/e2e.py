@@ -49,10 +49,9 @@ part files instead of SQLite rows (1M rows: ~7 s -> ~0.2 s), Bulk results are ma
 one vectorised comparison with the uploaded CSV (parsed while the job runs), the snapshot advance skips
 its joins when every row was accepted, and the jobs run as a pipeline (20 MB jobs start as their CSV is
 written; each finished job is collected while later ones run). Since then (2026-12-03): the first job is
-2 MB so the org starts at once, and the next snapshot is drafted while the org processes the jobs
-(the advance after the last answer went from ~0.6 s to ~0.05 s): sfsync's critical-path share of the
-first run went from 7.4% to 5.1-5.9% (docs/benchmarks.md). Left: reading, diffing and planning (~1.3 s)
-before the first upload.
+2 MB so the org starts at once, and the advance skips its key join when every row was accepted
+(docs/benchmarks.md has the split before and after). Left: reading, diffing and planning (~1.3 s)
+before the first upload, and the snapshot write after the last answer.
 """
 
 from __future__ import annotations
