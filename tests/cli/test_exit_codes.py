@@ -250,6 +250,8 @@ def test_130_and_an_interrupted_run_when_stopped_by_ctrl_c(project: Path, live_e
         text=True,
         env=env,
         cwd=project.parent,
+        # as in a terminal: a suite started in the background ignores SIGINT and children inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 60
