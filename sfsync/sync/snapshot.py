@@ -162,9 +162,9 @@ def _retained_removals(con: duckdb.DuckDBPyConnection, diff: DiffResult, pk: str
 
 def _accepted_changes(
     con: duckdb.DuckDBPyConnection, diff: DiffResult, accepted: pa.Table | pa.RecordBatchReader
-) -> None:
+) -> bool:
     """Tables ``accepted_all`` (every accepted key) and ``acc`` (the keys of view ``changes`` that were
-    accepted, in the primary key's type)."""
+    accepted, in the primary key's type); True when every row of ``changes`` was accepted."""
     pk = q(diff.primary_key)
     every = _every_row_in_order(diff, accepted)
     # removals are keys of rows that left, never among the sent rows: with every sent key, none is here
@@ -176,7 +176,7 @@ def _accepted_changes(
     con.unregister("accepted_src")
     if every:
         con.execute(f"CREATE VIEW acc AS SELECT c.{pk} AS k FROM changes c")
-        return
+        return True
     acc_type = str(con.execute("DESCRIBE SELECT * FROM accepted_all").fetchall()[0][1])
     if acc_type == diff.types[diff.primary_key]:
         match = f"c.{pk} IN (SELECT {_A} FROM accepted_all)"
@@ -185,6 +185,7 @@ def _accepted_changes(
         match = f"c.{pk} IN (SELECT TRY_CAST({_A} AS {pk_type}) FROM accepted_all)"
     # the diff's primary keys are unique, so these keys are too (no DISTINCT needed)
     con.execute(f"CREATE TEMP TABLE acc AS SELECT c.{pk} AS k FROM changes c WHERE {match}")
+    return False
 
 
 def _every_row_in_order(diff: DiffResult, accepted: pa.Table | pa.RecordBatchReader) -> bool:
@@ -227,12 +228,12 @@ def _build(
     """Write the pending snapshot and rejected files; return how many sent rows were accepted."""
     pk = q(diff.primary_key)
     con.execute(f"CREATE VIEW changes AS SELECT * FROM read_parquet({_lit(str(diff.changes_path))})")
-    _accepted_changes(con, diff, accepted)
+    every = _accepted_changes(con, diff, accepted)
     # rows that left the model whose record this run was to clear, flag or delete (on_row_removed) stay
     # in the snapshot until Salesforce accepted the removal: a failed or unsent one is retried next run
     retained = _retained_removals(con, diff, pk)
-    n_acc = int((con.execute("SELECT count(*) FROM acc").fetchone() or (0,))[0])
     sent = int(pq.ParquetFile(diff.changes_path).metadata.num_rows)
+    n_acc = sent if every else int((con.execute("SELECT count(*) FROM acc").fetchone() or (0,))[0])
     all_accepted = n_acc == sent  # the usual case: no anti join, no semi join below
     rejected_sql = (
         f"SELECT c.{pk} FROM changes c LIMIT 0"
@@ -255,11 +256,11 @@ def _build(
             shutil.copyfile(base.snapshot_path, pending.snapshot_tmp)
         return 0
 
-    write_snapshot(con, diff, base, pending.snapshot_tmp, all_accepted=all_accepted)
+    _write_snapshot(con, diff, base, pending.snapshot_tmp, all_accepted=all_accepted)
     return n_acc
 
 
-def write_snapshot(
+def _write_snapshot(
     con: duckdb.DuckDBPyConnection,
     diff: DiffResult,
     base: SnapshotInfo | None,
