@@ -27,7 +27,8 @@
 
 Row-level rejections (a record Salesforce refused) are data, never exceptions. Messages say how to fix
 the problem and never contain a secret. ``tests/test_layers.py`` checks that no other module of sfsync
-(outside the standalone emulator) defines an exception class.
+(outside the standalone emulator) defines an exception class. A Ctrl-C is no error of sfsync's: it
+stays KeyboardInterrupt, and :func:`is_interrupt` also recognises the forms DuckDB turns it into.
 """
 
 from __future__ import annotations
@@ -249,6 +250,27 @@ class SalesforceConfigError(SalesforceError):
     """The org refused the request as malformed: unknown object or field, bad query, wrong type."""
 
     exit_code = 2
+
+
+#: What DuckDB raises when a Ctrl-C lands while a query runs: it checks Python's signals as it waits, runs
+#: the SIGINT handler (KeyboardInterrupt), cancels the query and raises this instead (duckdb 1.4-2.0).
+DUCKDB_INTERRUPTED = "Query interrupted"
+
+
+def is_interrupt(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is, or was caused by, a Ctrl-C: KeyboardInterrupt, or DuckDB's forms of it
+    (``RuntimeError("Query interrupted")``, ``duckdb.InterruptException``) anywhere in its causes."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        if type(exc) is RuntimeError and str(exc) == DUCKDB_INTERRUPTED:
+            return True
+        if type(exc).__name__ == "InterruptException" and "duckdb" in type(exc).__module__:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 __all__ = [

@@ -17,7 +17,7 @@ import click
 import typer
 from rich.console import Console
 
-from sfsync.errors import SfsyncError
+from sfsync.errors import SfsyncError, is_interrupt
 
 app = typer.Typer(
     name="sfsync",
@@ -140,12 +140,16 @@ def main(args: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="sfsync", standalone_mode=False)
     except SfsyncError as e:
+        if is_interrupt(e):  # a Ctrl-C that reached a source or DuckDB and came back as an error
+            _interrupted(as_json)
         if _state["debug"]:
             raise
         fail(e, as_json=as_json)
     except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
         _interrupted(as_json)
     except Exception as e:
+        if is_interrupt(e):  # DuckDB's RuntimeError("Query interrupted") outside a run
+            _interrupted(as_json)
         if not _is_usage_error(e):
             raise
         if type(e).__name__ == "NoArgsIsHelpError":  # `sfsync` alone: the help (exit 2: usage)

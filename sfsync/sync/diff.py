@@ -46,11 +46,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sfsync.errors import ConfigError, SourceError, StateError
+from sfsync.errors import ConfigError, SourceError, StateError, is_interrupt
 from sfsync.state.failures import unwritable, write_failure
 from sfsync.state.snapshots import SnapshotInfo, check_sync_name
 from sfsync.state.store import StateStore
 from sfsync.sync.encode import SEND_PREFIX, send_column
+from sfsync.sync.interrupts import interruptible
 
 KIND_COLUMN = "_sfsync_kind"
 RESEND_COLUMN = "_sfsync_resend"
@@ -263,9 +264,36 @@ def _ingest(
     hashed: list[str],
     model: str,
 ) -> dict[str, str]:
-    """Copy the model into table ``m`` (normalised values + row hash); return the columns' DuckDB types."""
-    con.register("model_src", reader)
-    described = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE SELECT * FROM model_src").fetchall()}
+    """Copy the model into table ``m`` (normalised values + row hash); return the columns' DuckDB types.
+    A Ctrl-C while DuckDB reads the model stops the read within one batch (``interrupts``)."""
+    with interruptible(reader) as stream:
+        con.register("model_src", stream.reader)
+        try:
+            described = con.execute("DESCRIBE SELECT * FROM model_src").fetchall()
+            exprs, types = _normalised({str(r[0]): str(r[1]) for r in described}, stored, primary_key)
+            hash_expr = f"hash({', '.join(q(c) for c in hashed)})" if hashed else "hash(NULL)"
+            con.execute(
+                f"CREATE TABLE m AS SELECT *, {hash_expr} AS {HASH_COLUMN}"
+                f" FROM (SELECT {', '.join(exprs)} FROM model_src)"
+            )
+        except BaseException as exc:
+            if stream.stopped or is_interrupt(exc):  # Ctrl-C, in whichever form it reached DuckDB
+                raise KeyboardInterrupt from exc
+            if isinstance(exc, duckdb.OutOfMemoryException | duckdb.IOException):
+                raise  # our resources, not the model: reported by compute_diff
+            if isinstance(exc, duckdb.Error):
+                raise SourceError(f"reading model `{model}` failed: {exc}", model=model) from exc
+            raise
+        finally:
+            con.unregister("model_src")
+    return types
+
+
+def _normalised(
+    described: dict[str, str], stored: list[str], primary_key: str
+) -> tuple[list[str], dict[str, str]]:
+    """The select list that normalises the model's values (enums as text, empty strings as null) and the
+    columns' DuckDB types."""
     exprs = []
     types: dict[str, str] = {}
     for c in stored:
@@ -278,19 +306,7 @@ def _ingest(
         else:
             exprs.append(q(c))
         types[c] = t
-    hash_expr = f"hash({', '.join(q(c) for c in hashed)})" if hashed else "hash(NULL)"
-    try:
-        con.execute(
-            f"CREATE TABLE m AS SELECT *, {hash_expr} AS {HASH_COLUMN}"
-            f" FROM (SELECT {', '.join(exprs)} FROM model_src)"
-        )
-    except (duckdb.OutOfMemoryException, duckdb.IOException):
-        raise  # our resources, not the model: reported by compute_diff
-    except duckdb.Error as exc:
-        raise SourceError(f"reading model `{model}` failed: {exc}", model=model) from exc
-    finally:
-        con.unregister("model_src")
-    return types
+    return exprs, types
 
 
 def _check_keys(con: duckdb.DuckDBPyConnection, primary_key: str, model: str) -> int:
@@ -409,6 +425,8 @@ def compute_diff(
         return result
     except BaseException as exc:
         shutil.rmtree(work_dir, ignore_errors=True)
+        if is_interrupt(exc) and not isinstance(exc, KeyboardInterrupt):
+            raise KeyboardInterrupt from exc  # DuckDB's RuntimeError("Query interrupted")
         if isinstance(exc, duckdb.Error):
             raise engine_error(exc, f"diff of sync `{sync}`", settings, spill) from exc
         if isinstance(exc, OSError):

@@ -21,13 +21,14 @@ import httpx
 import pyarrow as pa
 
 from sfsync.config import Api, ApiChoice, Project, ResolvedSync
-from sfsync.errors import ConfigError, SfsyncError, StateError
+from sfsync.errors import ConfigError, SfsyncError, StateError, is_interrupt
 from sfsync.salesforce import SalesforceClient
 from sfsync.salesforce.describe import ObjectDescribe
 from sfsync.sources import open_source, query_for
 from sfsync.state import (
     BulkJobProgress,
     RunCounts,
+    RunLock,
     RunPhase,
     RunStatus,
     StateStore,
@@ -35,6 +36,7 @@ from sfsync.state import (
     finished_status,
 )
 from sfsync.state.failures import unwritable
+from sfsync.state.lease import LeaseLock
 from sfsync.state.results import RunParts
 from sfsync.state.rowsearch import keep_sent
 from sfsync.sync import planners
@@ -399,6 +401,10 @@ class SyncSession:
                     planners.advance(self.project, self.store, diff, tally.accepted_keys(), validated=schema)
                     forget_run(self.store, diff.work_dir)
             except SfsyncError as exc:
+                if is_interrupt(exc):  # e.g. a Ctrl-C that reached a source as an error
+                    calls = client.stats.calls - calls_before
+                    self._interrupted(run.id, diff, plan, tally, calls, live, lock)
+                    raise KeyboardInterrupt from exc
                 if lock.lost:  # another worker may own the sync now: what the run left is its to settle
                     raise lease_lost(self.store, run.id, lock) from exc
                 if diff is not None and plan is None:
@@ -410,18 +416,11 @@ class SyncSession:
                 )
                 exc.run_id = run.id
                 raise
-            except BaseException:
-                if lock.lost:
-                    raise lease_lost(self.store, run.id, lock) from None
-                counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
-                live.flush()
-                self._finish_anyway(
-                    run.id,
-                    RunStatus.INTERRUPTED,
-                    counts,
-                    api=plan.api if plan else None,
-                    error="the run was interrupted; the next run recovers it",
-                )
+            except BaseException as exc:
+                calls = client.stats.calls - calls_before
+                self._interrupted(run.id, diff, plan, tally, calls, live, lock)
+                if is_interrupt(exc) and not isinstance(exc, KeyboardInterrupt):
+                    raise KeyboardInterrupt from exc  # DuckDB's RuntimeError("Query interrupted")
                 raise
             counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
             retried = diff.counts.resent if diff is not None else 0
@@ -470,6 +469,29 @@ class SyncSession:
             )
             exc.run_id = run.id
             raise
+
+    def _interrupted(
+        self,
+        run_id: int,
+        diff: DiffResult | None,
+        plan: Plan | None,
+        tally: Tally,
+        calls: int,
+        live: LiveProgress,
+        lock: RunLock | LeaseLock,
+    ) -> None:
+        """Record a run stopped by Ctrl-C (or by anything unforeseen) as interrupted: the next run
+        recovers it. A run that lost its lease raises the lease's error instead."""
+        if lock.lost:
+            raise lease_lost(self.store, run_id, lock) from None
+        live.flush()
+        self._finish_anyway(
+            run_id,
+            RunStatus.INTERRUPTED,
+            self._counts(diff, plan, tally, calls),
+            api=plan.api if plan else None,
+            error="the run was interrupted; the next run recovers it",
+        )
 
     def _finish_anyway(
         self, run_id: int, status: RunStatus, counts: RunCounts, *, api: Api | None, error: str
