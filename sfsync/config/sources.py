@@ -40,6 +40,17 @@ DEFAULT_SOURCE_MEMORY_LIMIT = "512MB"
 _DUCKDB_SIZE = re.compile(r"^\s*[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
+def duckdb_size(v: object, otherwise: str = "") -> str:
+    """``v`` if it is a size DuckDB's ``memory_limit`` takes (``512MB``, ``2GB``, ``1.5GiB``), else the
+    error saying what to write (``otherwise``: the other forms the key accepts)."""
+    if isinstance(v, str) and _DUCKDB_SIZE.match(v):
+        return v
+    raise ValueError(
+        "a DuckDB size such as 512MB, 2GB or 1.5GiB (units KB, MB, GB, TB or KiB, MiB, GiB, TiB)"
+        + (f", {otherwise}" if otherwise else "")
+    )
+
+
 class _DuckDBReads(_SourceBase):
     """What bounds the DuckDB sfsync reads a source through."""
 
@@ -53,12 +64,7 @@ class _DuckDBReads(_SourceBase):
     @field_validator("memory_limit", mode="before")
     @classmethod
     def _size(cls, v: object) -> object:
-        if v is not None and not (isinstance(v, str) and _DUCKDB_SIZE.match(v)):
-            raise ValueError(
-                "a DuckDB size such as 512MB, 2GB or 1.5GiB (units KB, MB, GB, TB or KiB, MiB, GiB, TiB), "
-                "or null for DuckDB's own default (80% of RAM)"
-            )
-        return v
+        return v if v is None else duckdb_size(v, "or null for DuckDB's own default (80% of RAM)")
 
 
 class DuckDBSource(_DuckDBReads):

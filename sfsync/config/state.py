@@ -10,9 +10,13 @@
       # files: {url: "s3://acme-sfsync/prod", region: eu-west-1}
       lease_seconds: 30           # a dead worker's sync is taken over within this
       lease_heartbeat_seconds: 5
+      diff_memory_limit: 512MB    # the local planner's DuckDB (diff and snapshot advance); spills beyond
+      diff_threads: 4             # its threads (default: every core)
 
 Without ``state:`` (or without ``url``) the state is SQLite in ``.sfsync/`` beside the project file.
 The URL is a secret: its password must come through ``${NAME}`` (docs/state.md#backends-sqlite-or-postgresql).
+``diff_memory_limit`` and ``diff_threads`` bound the DuckDB in which the local planner diffs models and
+advances snapshots, whatever the backend (docs/state.md#the-diff).
 """
 
 from __future__ import annotations
@@ -24,11 +28,16 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sfsync.config.env import Secret, SecretUrl
+from sfsync.config.sources import duckdb_size
 
 #: Name of the state directory created beside the project file.
 STATE_DIR_NAME = ".sfsync"
 #: Its folder for scratch files (DuckDB's spill files: the diff's and the DuckDB sources').
 STATE_TMP_NAME = "tmp"
+
+#: DuckDB ``memory_limit`` of the local planner (the diff and the snapshot advance) unless
+#: ``state.diff_memory_limit`` says otherwise.
+DEFAULT_DIFF_MEMORY_LIMIT = "512MB"
 
 _SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -139,6 +148,19 @@ class StateConfig(BaseModel):
     lease_heartbeat_seconds: float = Field(
         default=5.0, gt=0, description="how often a held run lease is renewed"
     )
+    diff_memory_limit: str = Field(
+        default=DEFAULT_DIFF_MEMORY_LIMIT,
+        description="DuckDB memory_limit of the local planner's diff and snapshot advance, e.g. 2GB "
+        "(DuckDB spills to .sfsync/tmp beyond it)",
+    )
+    diff_threads: int | None = Field(
+        default=None, ge=1, description="DuckDB threads of the local planner's diff (default: every core)"
+    )
+
+    @field_validator("diff_memory_limit", mode="before")
+    @classmethod
+    def _diff_memory(cls, v: object) -> str:
+        return duckdb_size(v)
 
     @field_validator("url")
     @classmethod

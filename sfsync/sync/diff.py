@@ -46,6 +46,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sfsync.config.state import DEFAULT_DIFF_MEMORY_LIMIT, StateConfig
 from sfsync.errors import ConfigError, SourceError, StateError, is_interrupt
 from sfsync.state.failures import unwritable, write_failure
 from sfsync.state.snapshots import SnapshotInfo, check_sync_name
@@ -72,9 +73,14 @@ class DiffSettings:
     """Resources the diff may use. Bigger limits are faster; DuckDB spills to disk beyond them."""
 
     #: DuckDB ``memory_limit`` for the diff (a DuckDB size string).
-    memory_limit: str = "512MB"
+    memory_limit: str = DEFAULT_DIFF_MEMORY_LIMIT
     #: DuckDB worker threads; None lets DuckDB use every core.
     threads: int | None = None
+
+    @classmethod
+    def of(cls, state: StateConfig) -> DiffSettings:
+        """The project's (``state.diff_memory_limit``, ``state.diff_threads``)."""
+        return cls(memory_limit=state.diff_memory_limit, threads=state.diff_threads)
 
 
 @dataclass(frozen=True)
@@ -443,7 +449,8 @@ def engine_error(exc: duckdb.Error, what: str, settings: DiffSettings, spill: Pa
         return unwritable(exc, spill.parent.parent, what)
     if isinstance(exc, duckdb.OutOfMemoryException):
         hint = (
-            f"raise the diff memory_limit (now {settings.memory_limit}) or free disk space for {spill.parent}"
+            f"raise state.diff_memory_limit in the project file (now {settings.memory_limit}) or free disk"
+            f" space for {spill.parent}"
         )
     else:
         hint = f"check free disk space and permissions under {spill.parent}"

@@ -41,7 +41,7 @@ from sfsync.state.results import RunParts
 from sfsync.state.rowsearch import keep_sent
 from sfsync.sync import planners
 from sfsync.sync.connect import Orgs
-from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
+from sfsync.sync.diff import DiffResult, DiffSettings, compute_diff, pending_diffs
 from sfsync.sync.inflight import RestJournal, settle_vanished_job
 from sfsync.sync.lease_lost import lease_lost
 from sfsync.sync.live import LiveProgress
@@ -246,6 +246,7 @@ class SyncSession:
                 columns=value_columns,
                 full_resync=full_resync,
                 model=resolved.model_name,
+                settings=DiffSettings.of(self.project.state),
                 on_read=on_read,
             )
 

@@ -19,7 +19,7 @@ from sfsync.errors import ConfigError
 from sfsync.sources.base import ModelQuery, Source
 from sfsync.state.snapshots import SnapshotInfo
 from sfsync.state.store import StateStore
-from sfsync.sync.diff import DiffResult
+from sfsync.sync.diff import DiffResult, DiffSettings
 from sfsync.sync.removals import GoneRows
 from sfsync.sync.snapshot import AcceptedKeys, advance_snapshot
 from sfsync.sync.warehouse.advance import advance_in_warehouse
@@ -135,7 +135,8 @@ def advance(
     """Advance the sync's snapshot past ``diff`` with the planner that made it."""
     info = WarehouseDiff.of(diff)
     if info is None:
-        return advance_snapshot(store, diff, accepted_keys, validated=validated)
+        settings = DiffSettings.of(project.state)
+        return advance_snapshot(store, diff, accepted_keys, settings=settings, validated=validated)
     keys = _key_array(accepted_keys, diff.primary_key)
     wh = open_warehouse(project, info.source)
     try:

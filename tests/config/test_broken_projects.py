@@ -49,6 +49,14 @@ CASES: list[tuple[str, str, str, str, str, int | None]] = [
         3,
     ),
     (
+        "diff-memory-limit-not-a-size",
+        "version: 1",
+        "version: 1\nstate: {diff_memory_limit: 512}",
+        "state.diff_memory_limit",
+        "a DuckDB size such as 512MB, 2GB or 1.5GiB",
+        2,
+    ),
+    (
         "pg-literal-password",
         "app:${PG_PASSWORD}@",
         "app:hunter2@",

@@ -351,7 +351,7 @@ def test_a_small_memory_limit_is_enough(store: StateStore) -> None:
 def test_engine_failures_say_what_to_change(store: StateStore) -> None:
     n = 200_000
     table = pa.table({"id": pa.array(range(n)), "email": pa.array(["x" * 50] * n), "score": [1.0] * n})
-    with pytest.raises(StateError, match=r"(?s)failed in DuckDB.*raise the diff memory_limit"):
+    with pytest.raises(StateError, match=r"(?s)failed in DuckDB.*raise state.diff_memory_limit"):
         compute_diff(
             store, "s", table, primary_key="id", columns=COLS, settings=DiffSettings(memory_limit="1MB")
         )

@@ -18,7 +18,7 @@ import yaml
 
 from sfsync.config import load_project
 from sfsync.emulator.metadata.schema import DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD
-from sfsync.errors import ConfigError, LimitError
+from sfsync.errors import ConfigError, LimitError, StateError
 from sfsync.state import RunPhase, RunProgress, RunStatus, StateStore
 from sfsync.sync import load
 from sfsync.sync.engine import RunOptions, SyncSession
@@ -45,6 +45,7 @@ def _session(
     mode: str = "upsert",
     settings: dict[str, Any] | None = None,
     api: str = "auto",
+    state: dict[str, Any] | None = None,
 ) -> SyncSession:
     """A project with one Contact sync named ``people`` over the DuckDB table built by ``rows_sql``."""
     with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
@@ -79,6 +80,8 @@ def _session(
         },
         "syncs": {"people": sync},
     }
+    if state is not None:
+        project["state"] = state
     (tmp_path / "sfsync.yml").write_text(yaml.safe_dump(project, sort_keys=False))
     return SyncSession(
         load_project(tmp_path / "sfsync.yml", environ=ENV),
@@ -337,3 +340,21 @@ def test_a_column_type_change_with_no_changed_row_is_still_validated(
     assert fixed.status == "succeeded" and fixed.counts.new + fixed.counts.changed == 0
     assert session.run("people").counts.api_calls == 0
     assert sorted(r["LastName"] for r in _contacts(emulator)) == [str(100 + i) for i in range(5)]
+
+
+def test_the_diffs_memory_is_state_diff_memory_limit_and_its_error_names_that_key(
+    tmp_path: Path, emulator: InProcessEmulator
+) -> None:
+    tight = _session(tmp_path, emulator, _people(2000), state={"diff_memory_limit": "1MB", "diff_threads": 1})
+    with pytest.raises(
+        StateError, match=r"(?s)failed in DuckDB.*raise state\.diff_memory_limit .*\(now 1MB\)"
+    ):
+        tight.run("people")
+    assert _contacts(emulator) == []
+    tight.close()
+    tight.store.close()
+    roomy = _session(
+        tmp_path, emulator, _people(2000), state={"diff_memory_limit": "64MB", "diff_threads": 1}
+    )
+    assert roomy.run("people").counts.created == 2000
+    assert len(_contacts(emulator)) == 2000
