@@ -6,7 +6,8 @@
 The model is a DuckDB database file (the same 10-column table as ``bench/diff.py``), read the way a run
 reads it: through sfsync's DuckDB source (``open_source`` + ``query_for``, Arrow batches of the default
 size, the source's ``memory_limit`` sfsync's default unless ``--source-memory-limit`` says otherwise,
-spilling into the state store's ``tmp/``) into ``compute_diff`` with its default settings, then
+spilling into the state store's ``tmp/``) into ``compute_diff`` with its default settings (``--diff-memory-limit``:
+another ``state.diff_memory_limit``), then
 ``advance_snapshot`` with the accepted keys as text (as the engine passes them). Each step runs in its own
 process, so each peak RSS is its own:
 
@@ -71,7 +72,9 @@ def _project(work: Path, source_memory_limit: str | None = None) -> Any:
     )
 
 
-def step(name: str, rows: int, work: Path, work_dir: str | None, source_limit: str | None) -> dict[str, Any]:
+def step(
+    name: str, rows: int, work: Path, work_dir: str | None, source_limit: str | None, diff_limit: str | None
+) -> dict[str, Any]:
     import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -79,8 +82,10 @@ def step(name: str, rows: int, work: Path, work_dir: str | None, source_limit: s
 
     from sfsync.sources import open_source, query_for
     from sfsync.state import StateStore
-    from sfsync.sync.diff import DiffResult, compute_diff, pending_diffs
+    from sfsync.sync.diff import DiffResult, DiffSettings, compute_diff, pending_diffs
     from sfsync.sync.snapshot import advance_snapshot
+
+    settings = DiffSettings(memory_limit=diff_limit) if diff_limit else DiffSettings()
 
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
@@ -96,13 +101,17 @@ def step(name: str, rows: int, work: Path, work_dir: str | None, source_limit: s
                 old.discard()
             with open_source(project, "wh", spill_dir=store.paths.tmp) as source:
                 reader = source.read(query_for(project, "m", ["id", *diff_bench.COLUMNS]))
-                diff = compute_diff(store, SYNC, reader, primary_key="id", columns=diff_bench.COLUMNS)
+                diff = compute_diff(
+                    store, SYNC, reader, primary_key="id", columns=diff_bench.COLUMNS, settings=settings
+                )
             out["counts"] = diff.counts.__dict__
             out["work_dir"] = str(diff.work_dir)
         else:  # the advance: every row sent was accepted; keys as text, as the engine's row results give them
             diff = DiffResult.open(work_dir or "")
             keys = pc.cast(pq.read_table(diff.changes_path, columns=["id"]).column("id"), pa.string())
-            out["snapshot_rows"] = advance_snapshot(store, diff, keys.combine_chunks()).rows
+            out["snapshot_rows"] = advance_snapshot(
+                store, diff, keys.combine_chunks(), settings=settings
+            ).rows
         store.close()
     out["seconds"] = time.perf_counter() - t0
     out["peak_rss_mb"] = _peak_mb()
@@ -110,10 +119,16 @@ def step(name: str, rows: int, work: Path, work_dir: str | None, source_limit: s
 
 
 def run_step(
-    name: str, rows: int, work: Path, work_dir: str | None = None, source_limit: str | None = None
+    name: str,
+    rows: int,
+    work: Path,
+    work_dir: str | None = None,
+    source_limit: str | None = None,
+    diff_limit: str | None = None,
 ) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--step", name, "--rows", str(rows), "--dir", str(work)]
     cmd += ["--source-memory-limit", source_limit] if source_limit else []
+    cmd += ["--diff-memory-limit", diff_limit] if diff_limit else []
     res = subprocess.run(
         [*cmd, *(["--work-dir", work_dir] if work_dir else [])], capture_output=True, text=True, check=False
     )
@@ -123,7 +138,7 @@ def run_step(
     return result
 
 
-def measure(rows: int, root: Path, source_limit: str | None) -> dict[str, Any]:
+def measure(rows: int, root: Path, source_limit: str | None, diff_limit: str | None = None) -> dict[str, Any]:
     work = root / f"rows-{rows}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -132,7 +147,7 @@ def measure(rows: int, root: Path, source_limit: str | None) -> dict[str, Any]:
         for name in STEPS:
             source = {"first_adv": "first", "advance": "diff"}.get(name)
             r = out[name] = run_step(
-                name, rows, work, out[source]["work_dir"] if source else None, source_limit
+                name, rows, work, out[source]["work_dir"] if source else None, source_limit, diff_limit
             )
             print(
                 f"  {rows:>11,} {name:9s} {float(r['seconds']):8.2f} s"
@@ -155,16 +170,31 @@ def main() -> None:
         help="the DuckDB source's memory_limit (sources.<name>.memory_limit; default: sfsync's default, "
         f"{DEFAULT_SOURCE_MEMORY_LIMIT}; none: DuckDB's own default, 80%% of RAM)",
     )
+    p.add_argument(
+        "--diff-memory-limit",
+        help="the diff's and the advance's DuckDB memory_limit (state.diff_memory_limit; default 512MB)",
+    )
     p.add_argument("--step", help=argparse.SUPPRESS)
     p.add_argument("--rows", type=int, help=argparse.SUPPRESS)
     p.add_argument("--work-dir", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.step:
-        print(json.dumps(step(args.step, args.rows, Path(args.dir), args.work_dir, args.source_memory_limit)))
+        print(
+            json.dumps(
+                step(
+                    args.step,
+                    args.rows,
+                    Path(args.dir),
+                    args.work_dir,
+                    args.source_memory_limit,
+                    args.diff_memory_limit,
+                )
+            )
+        )
         return
     from sfsync.sync.diff import DiffSettings
 
-    limit = DiffSettings().memory_limit
+    limit = args.diff_memory_limit or DiffSettings().memory_limit
     source_limit = args.source_memory_limit or DEFAULT_SOURCE_MEMORY_LIMIT
     sizes = sorted(int(s) for s in args.sizes.split(","))
     print(
@@ -176,7 +206,7 @@ def main() -> None:
     )
     root = Path(args.dir)
     try:
-        results = [measure(n, root, args.source_memory_limit) for n in sizes]
+        results = [measure(n, root, args.source_memory_limit, args.diff_memory_limit) for n in sizes]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"load(1/5/15m) after {_load()}")
