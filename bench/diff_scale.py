@@ -6,9 +6,9 @@
 The model is a DuckDB database file (the same 10-column table as ``bench/diff.py``), read the way a run
 reads it: through sfsync's DuckDB source (``open_source`` + ``query_for``, Arrow batches of the default
 size, the source's ``memory_limit`` sfsync's default unless ``--source-memory-limit`` says otherwise,
-spilling into the state store's ``tmp/``) into ``compute_diff`` with its default settings (``--diff-memory-limit``:
-another ``state.diff_memory_limit``), then
-``advance_snapshot`` with the accepted keys as text (as the engine passes them). Each step runs in its own
+spilling into the state store's ``tmp/``) into ``compute_diff`` with its default settings
+(``--diff-memory-limit``: another ``state.diff_memory_limit``), then ``advance_snapshot`` with the
+accepted keys as text (as the engine passes them). Each step runs in its own
 process, so each peak RSS is its own:
 
   generate     the model table, N rows
