@@ -237,6 +237,17 @@ def test_duplicate_and_null_keys_stop_before_anything_is_written(store: StateSto
     assert pending_diffs(store, "s") == []
 
 
+def test_one_repeated_key_far_apart_in_a_shuffled_model_is_found(store: StateStore) -> None:
+    keys = [(i * 7919) % 100_000 for i in range(100_000)]  # every key once, shuffled
+    rows = [(k, f"n{k}", 1.0) for k in keys] + [
+        (keys[0], "again", 2.0)
+    ]  # the first key, once more at the end
+    with pytest.raises(SourceError, match=f"1 key repeats.*'{keys[0]}' \\(2 rows\\)"):
+        compute_diff(store, "s", _model(rows), primary_key="id", columns=COLS, model="customers")
+    diff = compute_diff(store, "s", _model(rows[:-1]), primary_key="id", columns=COLS)  # unique: goes
+    assert diff.counts.new == 100_000
+
+
 def test_unknown_and_reserved_columns_are_config_errors(store: StateStore) -> None:
     with pytest.raises(ConfigError, match=r"(?s)no column\(s\) phone.*its columns are: id, email, score"):
         compute_diff(store, "s", _model([(1, "a", 1.0)]), primary_key="id", columns=["email", "phone"])

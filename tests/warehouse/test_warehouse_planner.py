@@ -132,7 +132,7 @@ def test_repeated_key_is_refused_before_anything_is_sent(pg: PgProject, emulator
     pg.write("warehouse")
     pg.sql(f"INSERT INTO {pg.schema}.people VALUES (2, 'ext-2b', 'Again', 'a@x.com', 't')")
     s = pg.session()
-    with pytest.raises(SourceError, match=r"not unique: 1 keys repeat, e.g. '2' \(2 rows\)"):
+    with pytest.raises(SourceError, match=r"not unique: 1 key repeats, e.g. '2' \(2 rows\)"):
         s.run("people")
     assert emulator.org.query("SELECT COUNT() FROM Contact").total_size == 0
     pg.sql(f"DELETE FROM {pg.schema}.people WHERE ext = 'ext-2b'")
