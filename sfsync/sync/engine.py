@@ -28,7 +28,6 @@ from sfsync.sources import open_source, query_for
 from sfsync.state import (
     BulkJobProgress,
     RunCounts,
-    RunLock,
     RunPhase,
     RunStatus,
     StateStore,
@@ -36,7 +35,6 @@ from sfsync.state import (
     finished_status,
 )
 from sfsync.state.failures import unwritable
-from sfsync.state.lease import LeaseLock
 from sfsync.state.results import RunParts
 from sfsync.state.rowsearch import keep_sent
 from sfsync.sync import planners
@@ -64,6 +62,7 @@ from sfsync.sync.recovery import settle_journal
 from sfsync.sync.references import RejectedParents, add_constants, constants
 from sfsync.sync.rejected_parents import note_rejected_parents
 from sfsync.sync.removals import RemovalPlan, check_guard, plan_removals, send_removals
+from sfsync.sync.run_end import finish_anyway, record_interrupted, run_counts
 from sfsync.sync.schema_check import last_validated, mapping_schema
 from sfsync.sync.tally import Tally
 from sfsync.sync.target import LoadStats
@@ -402,28 +401,26 @@ class SyncSession:
                     planners.advance(self.project, self.store, diff, tally.accepted_keys(), validated=schema)
                     forget_run(self.store, diff.work_dir)
             except SfsyncError as exc:
+                counts = run_counts(diff, tally, client.stats.calls - calls_before)
+                api = plan.api if plan else None
                 if is_interrupt(exc):  # e.g. a Ctrl-C that reached a source as an error
-                    calls = client.stats.calls - calls_before
-                    self._interrupted(run.id, diff, plan, tally, calls, live, lock)
+                    record_interrupted(self.store, run.id, counts, api, live, lock)
                     raise KeyboardInterrupt from exc
                 if lock.lost:  # another worker may own the sync now: what the run left is its to settle
                     raise lease_lost(self.store, run.id, lock) from exc
                 if diff is not None and plan is None:
                     diff.discard()  # stopped before anything was sent: nothing to recover
-                counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
                 live.flush()
-                self._finish_anyway(
-                    run.id, RunStatus.FAILED, counts, api=plan.api if plan else None, error=exc.full_text()
-                )
+                finish_anyway(self.store, run.id, RunStatus.FAILED, counts, api=api, error=exc.full_text())
                 exc.run_id = run.id
                 raise
             except BaseException as exc:
-                calls = client.stats.calls - calls_before
-                self._interrupted(run.id, diff, plan, tally, calls, live, lock)
+                counts = run_counts(diff, tally, client.stats.calls - calls_before)
+                record_interrupted(self.store, run.id, counts, plan.api if plan else None, live, lock)
                 if is_interrupt(exc) and not isinstance(exc, KeyboardInterrupt):
                     raise KeyboardInterrupt from exc  # DuckDB's RuntimeError("Query interrupted")
                 raise
-            counts = self._counts(diff, plan, tally, client.stats.calls - calls_before)
+            counts = run_counts(diff, tally, client.stats.calls - calls_before)
             retried = diff.counts.resent if diff is not None else 0
             status = finished_status(counts, failed=bool(stats.failed_jobs), retried=retried)
             error = ("Bulk job(s) failed: " + "; ".join(stats.failed_jobs)) if stats.failed_jobs else None
@@ -461,7 +458,8 @@ class SyncSession:
             return self.recover(name, client)
         except SfsyncError as exc:
             run = self.store.start_run(name, options.trigger)
-            self._finish_anyway(
+            finish_anyway(
+                self.store,
                 run.id,
                 RunStatus.FAILED,
                 RunCounts(),
@@ -470,55 +468,6 @@ class SyncSession:
             )
             exc.run_id = run.id
             raise
-
-    def _interrupted(
-        self,
-        run_id: int,
-        diff: DiffResult | None,
-        plan: Plan | None,
-        tally: Tally,
-        calls: int,
-        live: LiveProgress,
-        lock: RunLock | LeaseLock,
-    ) -> None:
-        """Record a run stopped by Ctrl-C (or by anything unforeseen) as interrupted: the next run
-        recovers it. A run that lost its lease raises the lease's error instead."""
-        if lock.lost:
-            raise lease_lost(self.store, run_id, lock) from None
-        live.flush()
-        self._finish_anyway(
-            run_id,
-            RunStatus.INTERRUPTED,
-            self._counts(diff, plan, tally, calls),
-            api=plan.api if plan else None,
-            error="the run was interrupted; the next run recovers it",
-        )
-
-    def _finish_anyway(
-        self, run_id: int, status: RunStatus, counts: RunCounts, *, api: Api | None, error: str
-    ) -> None:
-        """Record how a run ended while an error is on its way up. If the state store cannot take even
-        that (disk full), the error being raised is the one to report: the run stays ``running`` until
-        the next run reaps it as interrupted and settles its counts."""
-        try:
-            self.store.finish_run(run_id, status, counts, api=api, error=error)
-        except StateError as exc:
-            log.error("run %d could not be recorded as %s: %s", run_id, status.value, exc)
-
-    @staticmethod
-    def _counts(diff: DiffResult | None, plan: Plan | None, tally: Tally, calls: int) -> RunCounts:
-        c = diff.counts if diff is not None else None
-        return RunCounts(
-            rows_read=c.rows if c else 0,
-            new=c.new if c else 0,
-            changed=c.changed if c else 0,
-            unchanged=c.unchanged if c else 0,
-            created=tally.created,
-            updated=tally.updated,
-            rejected=tally.rejected,
-            api_calls=calls,
-            removed=tally.removed,
-        )
 
     def _remove(
         self,
