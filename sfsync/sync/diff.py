@@ -5,9 +5,10 @@ primary key and the mapped columns; the previous snapshot comes from the state s
 an in-memory DuckDB with a ``memory_limit`` and a spill directory under ``.sfsync/tmp``, so memory stays
 bounded whatever the size of the model:
 
-1. ingest: the model is copied into DuckDB with, per row, a 64-bit hash of the mapped columns (hash order
-   = column names sorted, so reordering mappings changes nothing). Empty strings count as null, as the
-   encoders send them (``sfsync.sync.encode``);
+1. ingest: the model is copied into a Parquet file in the spill directory (read through a view ``m``)
+   with, per row, a 64-bit hash of the mapped columns (hash order = column names sorted, so reordering
+   mappings changes nothing). Empty strings count as null, as the encoders send them
+   (``sfsync.sync.encode``);
 2. checks: the primary key must be non-null and unique, else :class:`~sfsync.errors.SourceError` naming up
    to 5 sample keys, before anything is written;
 3. keys: a full outer join of (key, hash) pairs with the snapshot finds new, changed, rejected-last-time
@@ -269,8 +270,14 @@ def _ingest(
     stored: list[str],
     hashed: list[str],
     model: str,
+    spill: Path,
 ) -> dict[str, str]:
-    """Copy the model into table ``m`` (normalised values + row hash); return the columns' DuckDB types.
+    """Copy the model into ``m`` (normalised values + row hash); return the columns' DuckDB types.
+
+    ``m`` is a Parquet file in the spill directory, read through a view: written as it streams in,
+    compressed, it costs a sequential write where a table past ``memory_limit`` was evicted block by
+    block and read back uncompressed by every later step (30M rows: the diff 31 -> 22 s; equal at 10M;
+    docs/benchmarks.md). The values are then those the snapshot keeps, which is written as Parquet too.
     A Ctrl-C while DuckDB reads the model stops the read within one batch (``interrupts``)."""
     with interruptible(reader) as stream:
         con.register("model_src", stream.reader)
@@ -278,10 +285,10 @@ def _ingest(
             described = con.execute("DESCRIBE SELECT * FROM model_src").fetchall()
             exprs, types = _normalised({str(r[0]): str(r[1]) for r in described}, stored, primary_key)
             hash_expr = f"hash({', '.join(q(c) for c in hashed)})" if hashed else "hash(NULL)"
-            con.execute(
-                f"CREATE TABLE m AS SELECT *, {hash_expr} AS {HASH_COLUMN}"
-                f" FROM (SELECT {', '.join(exprs)} FROM model_src)"
-            )
+            select = f"SELECT *, {hash_expr} AS {HASH_COLUMN} FROM (SELECT {', '.join(exprs)} FROM model_src)"
+            path = _lit(str(spill / "model.parquet"))
+            con.execute(f"COPY ({select}) TO {path} (FORMAT parquet)")
+            con.execute(f"CREATE VIEW m AS SELECT * FROM read_parquet({path})")
         except BaseException as exc:
             if stream.stopped or is_interrupt(exc):  # Ctrl-C, in whichever form it reached DuckDB
                 raise KeyboardInterrupt from exc
@@ -418,7 +425,7 @@ def compute_diff(
     work_dir = store.paths.work / sync / diff_id
     con, spill = connect(store, settings, diff_id)
     try:
-        types = _ingest(con, model_rows, primary_key, stored, hashed, model)
+        types = _ingest(con, model_rows, primary_key, stored, hashed, model, spill)
         rows = _check_keys(con, primary_key, model)
         if on_read is not None:
             on_read(rows)
