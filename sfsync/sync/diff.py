@@ -10,7 +10,8 @@ bounded whatever the size of the model:
    mappings changes nothing). Empty strings count as null, as the encoders send them
    (``sfsync.sync.encode``);
 2. checks: the primary key must be non-null and unique, else :class:`~sfsync.errors.SourceError` naming up
-   to 5 sample keys, before anything is written;
+   to 5 sample keys, before anything is written (``sfsync.sync.diff_keys``: repeats show in step 3's join
+   when there is a snapshot, and are refused before step 4);
 3. keys: a full outer join of (key, hash) pairs with the snapshot finds new, changed, rejected-last-time
    and gone keys (only keys and hashes are in the join, so its hash table stays small);
 4. rows: only the rows to send are joined back to both sides, per-column comparisons yield the send mask,
@@ -41,7 +42,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -52,6 +52,7 @@ from sfsync.errors import ConfigError, SourceError, StateError, is_interrupt
 from sfsync.state.failures import unwritable, write_failure
 from sfsync.state.snapshots import SnapshotInfo, check_sync_name
 from sfsync.state.store import StateStore
+from sfsync.sync.diff_keys import count_keys, refuse_repeats, repeats_by_sort, repeats_in_join
 from sfsync.sync.encode import SEND_PREFIX, send_column
 from sfsync.sync.interrupts import interruptible
 
@@ -62,8 +63,6 @@ KIND_NEW = "new"
 KIND_CHANGED = "changed"
 #: Identifies the row-hash function: DuckDB's ``hash()`` is only stable within one DuckDB version.
 HASH_VERSION = f"duckdb-{duckdb.__version__}-hash-v1"
-#: How many offending keys a primary-key error names.
-SAMPLE_KEYS = 5
 #: Default rows per batch when the rows to send are read back as Arrow (``DiffResult.rows``).
 READ_BATCH_ROWS = 65_536
 _RESERVED_PREFIXES = ("_sfsync_", SEND_PREFIX)
@@ -322,57 +321,6 @@ def _normalised(
     return exprs, types
 
 
-def _check_keys(con: duckdb.DuckDBPyConnection, primary_key: str, model: str) -> int:
-    pk = q(primary_key)
-    rows, nulls = con.execute(f"SELECT count(*), count(*) - count({pk}) FROM m").fetchone() or (0, 0)
-    # a repeat sits next to its twin once the keys are sorted: a sort spills to disk more cheaply than the
-    # hash aggregate that counts every key (30M shuffled keys in 512MB: 4.6 s vs 8.3 s; docs/benchmarks.md)
-    repeats = (
-        not nulls
-        and (
-            con.execute(
-                f"SELECT count(*) FROM (SELECT {pk} AS k, lag({pk}) OVER (ORDER BY {pk}) AS prev FROM m)"
-                " WHERE k = prev"
-            ).fetchone()
-            or (0,)
-        )[0]
-        > 0
-    )
-    dups = (  # only then are they counted, for the error's sample
-        con.execute(
-            f"SELECT CAST(dk AS VARCHAR) AS key, n, total FROM (SELECT dk, n, count(*) OVER () AS total"
-            f" FROM (SELECT {pk} AS dk, count(*) AS n FROM m GROUP BY 1 HAVING count(*) > 1))"
-            f" ORDER BY n DESC, key LIMIT {SAMPLE_KEYS}"
-        ).fetchall()
-        if repeats
-        else []
-    )
-    refuse_bad_keys(model, primary_key, int(rows), int(nulls), dups)
-    return int(rows)
-
-
-def refuse_bad_keys(
-    model: str, primary_key: str, rows: int, nulls: int, dups: Sequence[tuple[Any, ...]]
-) -> None:
-    """Null or repeated primary keys (``dups``: key, its rows, how many keys repeat; at most
-    SAMPLE_KEYS) are refused before anything is sent, whichever planner counted them."""
-    if nulls:
-        raise SourceError(
-            f"model `{model}`: {nulls} of {rows} rows have a null primary key `{primary_key}`",
-            model=model,
-            hint=f"filter them out (where {primary_key} is not null) or fix the model; nothing was sent",
-        )
-    if dups:
-        sample = ", ".join(f"{k!r} ({n} rows)" for k, n, _ in dups)
-        repeat = "1 key repeats" if dups[0][2] == 1 else f"{dups[0][2]} keys repeat"
-        raise SourceError(
-            f"model `{model}`: primary key `{primary_key}` is not unique: {repeat}, e.g. {sample}",
-            model=model,
-            hint="make the model return one row per key (deduplicate, or pick another primary key); "
-            "nothing was sent",
-        )
-
-
 def _compatible(base: SnapshotInfo, types: dict[str, str], hashed: list[str]) -> bool:
     """True when the snapshot's hashes can be compared with the model's."""
     return (
@@ -408,7 +356,7 @@ def compute_diff(
 ) -> DiffResult:
     """Compare the model with the sync's snapshot; write the rows to send under ``.sfsync/work``.
 
-    ``on_read(rows)`` is told when the model is read (and its keys checked), before the comparison.
+    ``on_read(rows)`` is told when the model is read (and no key is null), before the comparison.
 
     Raises :class:`ConfigError` for unknown or reserved column names and :class:`SourceError` for a
     null or repeated primary key (with sample keys), before anything is written.
@@ -426,12 +374,14 @@ def compute_diff(
     con, spill = connect(store, settings, diff_id)
     try:
         types = _ingest(con, model_rows, primary_key, stored, hashed, model, spill)
-        rows = _check_keys(con, primary_key, model)
+        rows = count_keys(con, "m", primary_key, model)
         if on_read is not None:
             on_read(rows)
         current = store.snapshots.current(sync)
         # a snapshot keyed by another primary key identifies rows differently: everything is new
         base = current if current is not None and current.primary_key == primary_key else None
+        if base is None and repeats_by_sort(con, "m", primary_key):  # else the key join finds them
+            refuse_repeats(con, "m", primary_key, model, rows)
         work_dir.mkdir(parents=True)
         result = DiffResult(
             sync=sync,
@@ -445,7 +395,7 @@ def compute_diff(
             work_dir=work_dir,
             created_at=created,
         )
-        counts = _write_changes(con, result, base, stored, hashed, rows)
+        counts = _write_changes(con, result, base, stored, hashed, rows, model)
         result = DiffResult(**{**result.__dict__, "counts": counts})
         result._write_manifest()
         return result
@@ -488,6 +438,7 @@ def _write_changes(
     stored: list[str],
     hashed: list[str],
     rows: int,
+    model: str,
 ) -> DiffCounts:
     pk = q(r.primary_key)
     out = _lit(str(r.changes_path))
@@ -531,6 +482,9 @@ def _write_changes(
         f"CREATE TEMP TABLE d AS SELECT m.{_K} AS mk, s.{_K} AS sk"
         f" FROM ({m_side}) m FULL OUTER JOIN ({s_side}) s ON m.{_K} = s.{_K} WHERE {where}"
     )
+    snapshot_rows = int((con.execute("SELECT count(*) FROM snap").fetchone() or (0,))[0])
+    if repeats_in_join(con, "d", rows, snapshot_rows):  # before anything is written
+        refuse_repeats(con, "m", r.primary_key, model, rows)
     con.execute(f"COPY (SELECT sk AS {pk} FROM d WHERE mk IS NULL) TO {gone_out} (FORMAT parquet)")
 
     # 2. rows: join only the rows to send back to both sides and compute the send mask
@@ -583,5 +537,4 @@ __all__ = [
     "engine_error",
     "pending_diffs",
     "q",
-    "refuse_bad_keys",
 ]

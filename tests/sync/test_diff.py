@@ -248,6 +248,45 @@ def test_one_repeated_key_far_apart_in_a_shuffled_model_is_found(store: StateSto
     assert diff.counts.new == 100_000
 
 
+_OLD = [(k, f"e{k}", float(k)) for k in range(1, 201)]
+
+
+@pytest.mark.parametrize(
+    ("case", "rows", "kw"),
+    [
+        # the snapshot's key 7 twice, both rows equal to the snapshot (nothing of them left to send)
+        ("old key, both unchanged", [*_OLD, (7, "e7", 7.0)], {}),
+        ("old key, one changed", [*_OLD, (7, "new", 7.0)], {}),
+        ("new key", [*_OLD, (500, "a", 1.0), (500, "b", 2.0)], {}),
+        ("old key, keys now text", [(str(k), e, v) for k, e, v in [*_OLD, (7, "e7", 7.0)]], {"text": True}),
+        ("old key, column compared by value", [*_OLD, (7, "e7", 7.0)], {"score": pa.float32()}),
+        ("old key, full resync", [*_OLD[:150], (7, "e7", 7.0)], {"full_resync": True}),
+    ],
+)
+def test_a_repeated_key_is_found_by_the_key_join_with_the_snapshot(
+    store: StateStore, case: str, rows: list[tuple[Any, ...]], kw: dict[str, Any]
+) -> None:
+    """With a snapshot, repeats are found in the join with it (sfsync.sync.diff_keys): every way a key
+    can meet the snapshot; some rows left the model too (the unmatched snapshot side)."""
+    _sync(store, _OLD).discard()
+    before = store.snapshots.current("s")
+    types = (pa.string() if kw.get("text") else pa.int64(), pa.string(), kw.get("score", pa.float64()))
+    key = "'500'" if case == "new key" else "'7'"
+    with pytest.raises(SourceError, match=f"is not unique: 1 key repeats, e.g. {key} \\(2 rows\\)"):
+        compute_diff(
+            store,
+            "s",
+            _model(rows, types=types),
+            primary_key="id",
+            columns=COLS,
+            full_resync=kw.get("full_resync", False),
+        )
+    assert store.snapshots.current("s") == before and pending_diffs(store, "s") == []
+    unique = [r for i, r in enumerate(rows) if r[0] not in {r2[0] for r2 in rows[:i]}]
+    diff = compute_diff(store, "s", _model(unique, types=types), primary_key="id", columns=COLS)
+    assert diff.counts.rows == len(unique)  # without the repeat the same model diffs
+
+
 def test_unknown_and_reserved_columns_are_config_errors(store: StateStore) -> None:
     with pytest.raises(ConfigError, match=r"(?s)no column\(s\) phone.*its columns are: id, email, score"):
         compute_diff(store, "s", _model([(1, "a", 1.0)]), primary_key="id", columns=["email", "phone"])

@@ -38,7 +38,8 @@ from sfsync.sources.duck import quote_ident
 from sfsync.state.failures import unwritable
 from sfsync.state.snapshots import check_sync_name
 from sfsync.state.store import StateStore
-from sfsync.sync.diff import SAMPLE_KEYS, DiffCounts, DiffResult, _check_columns, refuse_bad_keys
+from sfsync.sync.diff import DiffCounts, DiffResult, _check_columns
+from sfsync.sync.diff_keys import SAMPLE_KEYS, refuse_bad_keys
 from sfsync.sync.references import add_constants
 from sfsync.sync.warehouse.connection import Warehouse
 from sfsync.sync.warehouse.markers import WAREHOUSE_HASH_VERSION
