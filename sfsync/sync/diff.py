@@ -286,7 +286,9 @@ def _ingest(
             hash_expr = f"hash({', '.join(q(c) for c in hashed)})" if hashed else "hash(NULL)"
             select = f"SELECT *, {hash_expr} AS {HASH_COLUMN} FROM (SELECT {', '.join(exprs)} FROM model_src)"
             path = _lit(str(spill / "model.parquet"))
-            con.execute(f"COPY ({select}) TO {path} (FORMAT parquet)")
+            # Parquet 2's encodings: a file about half the size, written faster (10M rows: 3.2-3.9 s vs
+            # 3.9-5.1 s); only this diff's DuckDB reads it
+            con.execute(f"COPY ({select}) TO {path} (FORMAT parquet, PARQUET_VERSION V2)")
             con.execute(f"CREATE VIEW m AS SELECT * FROM read_parquet({path})")
         except BaseException as exc:
             if stream.stopped or is_interrupt(exc):  # Ctrl-C, in whichever form it reached DuckDB
