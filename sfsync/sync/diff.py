@@ -52,7 +52,7 @@ from sfsync.errors import ConfigError, SourceError, StateError, is_interrupt
 from sfsync.state.failures import unwritable, write_failure
 from sfsync.state.snapshots import SnapshotInfo, check_sync_name
 from sfsync.state.store import StateStore
-from sfsync.sync.diff_keys import count_keys, refuse_repeats, repeats_by_sort, repeats_in_join
+from sfsync.sync.diff_keys import count_keys, q, refuse_repeats, repeats_by_sort, repeats_in_join
 from sfsync.sync.encode import SEND_PREFIX, send_column
 from sfsync.sync.interrupts import interruptible
 
@@ -102,11 +102,6 @@ class DiffCounts:
     @property
     def to_send(self) -> int:
         return self.new + self.changed
-
-
-def q(name: str) -> str:
-    """A DuckDB-quoted identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _lit(text: str) -> str:

@@ -267,7 +267,8 @@ def test_a_repeated_key_is_found_by_the_key_join_with_the_snapshot(
     store: StateStore, case: str, rows: list[tuple[Any, ...]], kw: dict[str, Any]
 ) -> None:
     """With a snapshot, repeats are found in the join with it (sfsync.sync.diff_keys): every way a key
-    can meet the snapshot; some rows left the model too (the unmatched snapshot side)."""
+    can meet the snapshot; in the full resync case 50 rows also left the model (the unmatched snapshot
+    side, which the count of matched snapshot keys must leave out)."""
     _sync(store, _OLD).discard()
     before = store.snapshots.current("s")
     types = (pa.string() if kw.get("text") else pa.int64(), pa.string(), kw.get("score", pa.float64()))
